@@ -1,0 +1,1 @@
+"""Counting engine: Pabulib files in, funded projects out. Pure Python, no Flask."""
