@@ -1,0 +1,35 @@
+"""pb: participatory budgeting that local people control and anyone can check."""
+
+import os
+
+from flask import Flask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None):
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("PB_INSTANCE_PATH") or os.path.join(ROOT, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    from pb.config import load_config
+
+    load_config(app, test_config)
+
+    from pb import db, i18n, mail, security, views
+    from pb.accounts import configure_accounts
+    from pb.audit import configure_audit
+
+    db.configure_db(app)
+    security.configure_security(app)
+    i18n.configure_i18n(app)
+    mail.configure_mail(app)
+    configure_accounts(app)
+    configure_audit(app)
+    views.configure_views(app)
+    return app

@@ -1,0 +1,31 @@
+"""Accounts: organisations, users, memberships and roles."""
+
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager
+
+login_manager = LoginManager()
+login_manager.login_view = "accounts.sign_in"
+login_manager.login_message = _l("Please sign in to see that page.")
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    from pb.accounts.models import User
+    from pb.db import db_session
+
+    try:
+        return db_session().get(User, int(user_id))
+    except ValueError:
+        return None
+
+
+def configure_accounts(app) -> None:
+    from pb.accounts.permissions import current_roles
+    from pb.accounts.routes import admin, bp
+
+    login_manager.init_app(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(admin)
+    app.jinja_env.globals["current_roles"] = current_roles

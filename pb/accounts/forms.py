@@ -1,0 +1,71 @@
+"""Forms for signing up and in, password resets and organisations."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, OrganisationKind
+
+PASSWORD_MIN = 10
+
+
+def _password(label):
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(min=PASSWORD_MIN, max=200, message=_l("Use between %(min)d and %(max)d characters.")),
+        ],
+        description=_l("At least %(min)d characters. A few unrelated words are easy to remember.", min=PASSWORD_MIN),
+    )
+
+
+def _email():
+    return EmailField(
+        _l("Email address"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+    )
+
+
+class SignUpForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
+    email = _email()
+    password = _password(_l("Password"))
+    confirm = PasswordField(
+        _l("Password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords are not the same."))],
+    )
+
+
+class SignInForm(FlaskForm):
+    email = _email()
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+class ResetRequestForm(FlaskForm):
+    email = _email()
+
+
+class ResetPasswordForm(FlaskForm):
+    password = _password(_l("New password"))
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords are not the same."))],
+    )
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[(OrganisationKind.ANCHOR.value, _l("Anchor institution")), (OrganisationKind.GROUP.value, _l("Community group"))],
+    )
+    subtype = SelectField(
+        _l("Type"),
+        choices=[(_l("Anchor institutions"), list(ANCHOR_TYPES.items())), (_l("Community groups"), list(GROUP_TYPES.items()))],
+    )
+
+
+class MemberForm(FlaskForm):
+    email = _email()

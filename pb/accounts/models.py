@@ -1,0 +1,92 @@
+"""Organisations (anchors and community groups), users and their memberships."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from pb.clock import now
+
+
+class OrganisationKind(StrEnum):
+    ANCHOR = "anchor"
+    GROUP = "group"
+
+
+# Sub-types, with the words people use for them.
+ANCHOR_TYPES = {
+    "local_authority": _l("Local authority"),
+    "nhs": _l("NHS body"),
+    "university": _l("University or college"),
+    "police": _l("Police"),
+    "fire": _l("Fire and rescue service"),
+    "housing_association": _l("Housing association"),
+    "cooperative": _l("Co-operative"),
+    "other_anchor": _l("Other anchor institution"),
+}
+GROUP_TYPES = {
+    "charity": _l("Charity"),
+    "cic": _l("Community interest company"),
+    "residents_association": _l("Residents' association"),
+    "faith_group": _l("Faith group"),
+    "informal_group": _l("Informal group"),
+    "other_group": _l("Other community group"),
+}
+TYPES_BY_KIND = {OrganisationKind.ANCHOR: ANCHOR_TYPES, OrganisationKind.GROUP: GROUP_TYPES}
+
+
+class Role(StrEnum):
+    PLATFORM_ADMIN = "platform_admin"
+    ANCHOR_LEAD = "anchor_lead"
+    GROUP_MEMBER = "group_member"
+
+
+class Organisation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=20)
+    subtype: str = Field(max_length=40)
+    created_at: datetime = Field(default_factory=now)
+
+    @property
+    def subtype_label(self) -> str:
+        return str(TYPES_BY_KIND[OrganisationKind(self.kind)].get(self.subtype, self.subtype))
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=255)
+    is_platform_admin: bool = False
+    locale: str | None = Field(default=None, max_length=20)
+    created_at: datetime = Field(default_factory=now)
+
+    # Flask-Login's interface
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Membership(SQLModel, table=True):
+    """A user belongs to an organisation: as its lead (anchors) or a member (groups)."""
+
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    created_at: datetime = Field(default_factory=now)

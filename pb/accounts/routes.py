@@ -1,0 +1,199 @@
+"""Pages for signing up, in and out, resetting a password, and running organisations."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlmodel import select
+
+from pb.accounts import services
+from pb.accounts.forms import MemberForm, OrganisationForm, ResetPasswordForm, ResetRequestForm, SignInForm, SignUpForm
+from pb.accounts.models import Membership, Organisation, OrganisationKind, Role, User
+from pb.accounts.permissions import role_required
+from pb.db import db_session
+from pb.mail import send_mail
+from pb.security import safe_next
+from pb.throttle import forget_attempts, is_limited, note_attempt
+
+bp = Blueprint("accounts", __name__)
+admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def form_page(template: str, form, **context):
+    """Render a form page: 200 when first shown, 400 when a submission was refused."""
+    status = 400 if form.errors or context.pop("refused", False) else 200
+    return render_template(template, form=form, **context), status
+
+
+@bp.route("/sign-up", methods=["GET", "POST"])
+def sign_up():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.dashboard"))
+    form = SignUpForm()
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            user = services.create_user(
+                session, email=form.email.data, name=form.name.data, password=form.password.data
+            )
+        except services.AccountError as error:
+            form.email.errors.append(str(error))
+        else:
+            login_user(user)
+            flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
+            return redirect(url_for("accounts.dashboard"))
+    return form_page("accounts/sign_up.html", form)
+
+
+def _sign_in_keys(email: str) -> list[str]:
+    return [f"sign-in:email:{services.normalise_email(email)}", f"sign-in:ip:{request.remote_addr}"]
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.dashboard"))
+    form = SignInForm()
+    if form.validate_on_submit():
+        session = db_session()
+        keys = _sign_in_keys(form.email.data)
+        config = current_app.config
+        if any(
+            is_limited(session, key, limit=config["SIGN_IN_LIMIT"], window_seconds=config["SIGN_IN_WINDOW"])
+            for key in keys
+        ):
+            return render_template(
+                "accounts/sign_in.html",
+                form=form,
+                error=_("Too many attempts. Please wait 15 minutes, or reset your password."),
+            ), 429
+        user = services.authenticate(session, form.email.data, form.password.data)
+        if user is None:
+            for key in keys:
+                note_attempt(session, key)
+            # 200, not 4xx: the attempt must be committed so that the limit counts it.
+            return render_template(
+                "accounts/sign_in.html", form=form, error=_("That email address and password do not match.")
+            )
+        forget_attempts(session, keys[0])
+        login_user(user)
+        return redirect(safe_next(request.args.get("next"), url_for("accounts.dashboard")))
+    return form_page("accounts/sign_in.html", form)
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out():
+    logout_user()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("pages.index"))
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        session = db_session()
+        key = f"reset:email:{services.normalise_email(form.email.data)}"
+        limited = is_limited(session, key, limit=3, window_seconds=3600)
+        user = services.find_user(session, form.email.data)
+        if user is not None and not limited:
+            note_attempt(session, key)
+            link = url_for("accounts.reset_password", token=services.password_reset_token(user), _external=True)
+            send_mail(
+                user.email,
+                _("Reset your pb password"),
+                _(
+                    "Someone asked to reset the password for your pb account.\n\n"
+                    "To choose a new password, open this link within an hour:\n%(link)s\n\n"
+                    "If it was not you, ignore this message; your password stays as it is.",
+                    link=link,
+                ),
+            )
+        # The same answer whether or not the address has an account.
+        flash(_("If an account uses that address, we have sent it a link to reset the password."), "info")
+        return redirect(url_for("accounts.sign_in"))
+    return form_page("accounts/reset_request.html", form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    session = db_session()
+    user = services.user_for_reset_token(session, token)
+    if user is None:
+        return render_template("accounts/reset_invalid.html"), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        services.set_password(session, user, form.password.data)
+        flash(_("Your password has been changed. Please sign in."), "success")
+        return redirect(url_for("accounts.sign_in"))
+    return form_page("accounts/reset_password.html", form)
+
+
+@bp.route("/dashboard")
+@login_required
+def dashboard():
+    session = db_session()
+    return render_template(
+        "accounts/dashboard.html",
+        anchors=services.organisations_of(session, current_user, OrganisationKind.ANCHOR),
+        groups=services.organisations_of(session, current_user, OrganisationKind.GROUP),
+    )
+
+
+@bp.route("/anchor")
+@role_required(Role.ANCHOR_LEAD)
+def anchor_home():
+    anchors = services.organisations_of(db_session(), current_user, OrganisationKind.ANCHOR)
+    return render_template("accounts/anchor_home.html", anchors=anchors)
+
+
+@bp.route("/group")
+@role_required(Role.GROUP_MEMBER)
+def group_home():
+    groups = services.organisations_of(db_session(), current_user, OrganisationKind.GROUP)
+    return render_template("accounts/group_home.html", groups=groups)
+
+
+@admin.route("/organisations", methods=["GET", "POST"])
+@role_required(Role.PLATFORM_ADMIN)
+def organisations():
+    session = db_session()
+    form = OrganisationForm()
+    if form.validate_on_submit():
+        try:
+            organisation = services.create_organisation(
+                session, actor=current_user, name=form.name.data, kind=form.kind.data, subtype=form.subtype.data
+            )
+        except services.AccountError as error:
+            form.subtype.errors.append(str(error))
+        else:
+            flash(_("%(name)s has been added.", name=organisation.name), "success")
+            return redirect(url_for("admin.organisation", organisation_id=organisation.id))
+    listing = session.exec(select(Organisation).order_by(Organisation.kind, Organisation.name)).all()
+    return form_page("admin/organisations.html", form, organisations=listing)
+
+
+@admin.route("/organisations/<int:organisation_id>", methods=["GET", "POST"])
+@role_required(Role.PLATFORM_ADMIN)
+def organisation(organisation_id):
+    session = db_session()
+    organisation = session.get(Organisation, organisation_id) or abort(404)
+    form = MemberForm()
+    if form.validate_on_submit():
+        user = services.find_user(session, form.email.data)
+        if user is None:
+            form.email.errors.append(_("No account uses this address. Ask them to sign up first."))
+        else:
+            try:
+                services.add_member(session, actor=current_user, organisation=organisation, user=user)
+            except services.AccountError as error:
+                form.email.errors.append(str(error))
+            else:
+                flash(_("%(name)s is now a member of %(organisation)s.", name=user.name, organisation=organisation.name), "success")
+                return redirect(url_for("admin.organisation", organisation_id=organisation.id))
+    members = session.exec(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == organisation.id)
+        .order_by(User.name)
+    ).all()
+    return form_page("admin/organisation.html", form, organisation=organisation, members=members)

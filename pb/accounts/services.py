@@ -1,0 +1,148 @@
+"""Operations on accounts. They flush and audit; the caller's request (or CLI scope) commits."""
+
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlmodel import Session, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from pb.accounts.models import (
+    TYPES_BY_KIND,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+)
+from pb.audit.chain import record_event
+
+# Checked when no user has the address, so that a missing account takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+class AccountError(ValueError):
+    """A request the account rules refuse; the message is shown to the person."""
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == normalise_email(email))).first()
+
+
+def create_user(
+    session: Session, *, email: str, name: str, password: str, is_platform_admin: bool = False, actor=None
+) -> User:
+    if find_user(session, email) is not None:
+        raise AccountError(_("An account with this email address already exists."))
+    user = User(
+        email=normalise_email(email),
+        name=name.strip(),
+        password_hash=generate_password_hash(password),
+        is_platform_admin=is_platform_admin,
+    )
+    session.add(user)
+    session.flush()
+    record_event(
+        session,
+        "user.created",
+        actor=actor or user,
+        data={"user": user.id, "platform_admin": is_platform_admin},
+    )
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = find_user(session, email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = generate_password_hash(password)
+    session.add(user)
+    session.flush()
+    record_event(session, "user.password_changed", actor=user, data={"user": user.id})
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pb.password-reset")
+
+
+def password_reset_token(user: User) -> str:
+    # Part of the current hash goes in, so the token stops working once the password changes.
+    return _reset_serializer().dumps({"user": user.id, "hash": user.password_hash[-12:]})
+
+
+def user_for_reset_token(session: Session, token: str) -> User | None:
+    try:
+        claims = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+        user = session.get(User, int(claims["user"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if user is None or user.password_hash[-12:] != claims.get("hash"):
+        return None
+    return user
+
+
+def create_organisation(session: Session, *, actor: User, name: str, kind: str, subtype: str) -> Organisation:
+    kind = OrganisationKind(kind)
+    if subtype not in TYPES_BY_KIND[kind]:
+        raise AccountError(_("Choose a type that fits this kind of organisation."))
+    if session.exec(select(Organisation).where(Organisation.name == name.strip())).first():
+        raise AccountError(_("An organisation with this name already exists."))
+    organisation = Organisation(name=name.strip(), kind=kind.value, subtype=subtype)
+    session.add(organisation)
+    session.flush()
+    record_event(
+        session,
+        "organisation.created",
+        actor=actor,
+        organisation_id=organisation.id,
+        data={"name": organisation.name, "kind": organisation.kind, "subtype": organisation.subtype},
+    )
+    return organisation
+
+
+def add_member(session: Session, *, actor: User, organisation: Organisation, user: User) -> Membership:
+    existing = session.exec(
+        select(Membership).where(Membership.user_id == user.id, Membership.organisation_id == organisation.id)
+    ).first()
+    if existing:
+        raise AccountError(_("This person is already a member of the organisation."))
+    membership = Membership(user_id=user.id, organisation_id=organisation.id)
+    session.add(membership)
+    session.flush()
+    record_event(
+        session,
+        "organisation.member_added",
+        actor=actor,
+        organisation_id=organisation.id,
+        data={"user": user.id},
+    )
+    return membership
+
+
+def organisations_of(session: Session, user: User, kind: OrganisationKind | None = None) -> list[Organisation]:
+    query = (
+        select(Organisation)
+        .join(Membership, Membership.organisation_id == Organisation.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Organisation.name)
+    )
+    if kind is not None:
+        query = query.where(Organisation.kind == kind.value)
+    return list(session.exec(query))
+
+
+def roles_of(session: Session, user: User) -> frozenset[Role]:
+    roles = set()
+    if user.is_platform_admin:
+        roles.add(Role.PLATFORM_ADMIN)
+    for organisation in organisations_of(session, user):
+        roles.add(Role.ANCHOR_LEAD if organisation.kind == OrganisationKind.ANCHOR else Role.GROUP_MEMBER)
+    return frozenset(roles)

@@ -1,0 +1,101 @@
+"""The `pb` command: Flask's own commands (run, shell, routes) and ours."""
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():
+    from pb import create_app
+
+    return create_app()
+
+
+class PbGroup(FlaskGroup):
+    """Loads `pb tally` and `pb verify` without the web app, so they start fast."""
+
+    LIBRARY_COMMANDS = {"tally": "tally_command", "verify": "verify_command"}
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.LIBRARY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in self.LIBRARY_COMMANDS:
+            from pb.tally import cli as tally_cli
+
+            return getattr(tally_cli, self.LIBRARY_COMMANDS[name])
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=PbGroup, create_app=_create_app, load_dotenv=False)
+def main():
+    """pb: participatory budgeting that local people control and anyone can check."""
+
+
+@main.group()
+def db():
+    """The database schema."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade():
+    """Create or migrate the database to the latest schema."""
+    from pb.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database is up to date")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def db_revision(message):
+    """(Developers) write a migration for model changes."""
+    from pb.migrate import make_revision
+
+    make_revision(current_app.config["DATABASE_URL"], message)
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database already has organisations.")
+@with_appcontext
+def demo(if_empty):
+    """Load a realistic demo: anchors, community groups and a user for each role."""
+    from pb.demo import load_demo
+
+    load_demo(if_empty=if_empty)
+
+
+@main.group()
+def audit():
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+@click.argument("chain", required=False)
+@with_appcontext
+def audit_verify(chain):
+    """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted."""
+    from pb.audit.chain import all_chains, verify_chain
+    from pb.audit.models import PLATFORM_CHAIN, chain_key
+    from pb.db import session_scope
+
+    with session_scope(write=False) as session:
+        if chain is None:
+            chains = all_chains(session)
+        elif chain == PLATFORM_CHAIN:
+            chains = [PLATFORM_CHAIN]
+        elif chain.isdigit():
+            chains = [chain_key(int(chain))]
+        else:
+            raise click.UsageError("ROUND is a round number or 'platform'")
+        failed = False
+        for key in chains:
+            result = verify_chain(session, key)
+            if result.ok:
+                click.echo(f"{key}: ok, {result.events} events, head {result.head_hash}")
+            else:
+                failed = True
+                click.echo(f"{key}: BROKEN at event {result.bad_seq}: {result.problem}")
+    raise SystemExit(1 if failed else 0)

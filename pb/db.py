@@ -1,0 +1,108 @@
+"""The database: one engine per app, one session per request, one commit per request.
+
+Views and service functions use `db_session()` and flush; the request commits once,
+after the view has returned a successful response (see `configure_db`). CLI commands
+and tests use `session_scope()`, which commits on leaving the block.
+"""
+
+from contextlib import contextmanager
+
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+# Stable constraint names, so that Alembic migrations can name what they change.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy emit BEGIN itself (the pysqlite driver's own transaction
+        # handling is off), so that a transaction covers reads as well as writes.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE takes the write lock at the start, so two writers queue on the
+        # busy timeout instead of one failing when it upgrades a read lock.
+        write = conn.get_execution_options().get("pb_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["pb_engine"]
+
+
+def db_session() -> Session:
+    """The current request's session (made on first use)."""
+    if "db_session" not in g:
+        write = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+        g.db_session = _new_session(get_engine(), write)
+    return g.db_session
+
+
+def _new_session(engine: Engine, write: bool) -> Session:
+    session = Session(engine, expire_on_commit=False)
+    if write:
+        # Start the transaction now, as a writer (see _configure_sqlite).
+        session.connection(execution_options={"pb_write": True})
+    return session
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None, *, write: bool = True):
+    """A session for work outside a request: commits on success, rolls back on error."""
+    session = _new_session(engine or get_engine(), write)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def configure_db(app) -> None:
+    app.extensions["pb_engine"] = make_engine(app.config["DATABASE_URL"])
+
+    @app.after_request
+    def _commit(response):
+        session = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400:
+                session.commit()  # the one place a request's work is committed
+            else:
+                session.rollback()
+        return response
+
+    @app.teardown_appcontext
+    def _close(exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()

@@ -1,0 +1,65 @@
+"""Languages: the resident's choice, then a cookie, then what the browser asks for.
+
+Amounts and dates are always formatted by Babel for the chosen locale.
+"""
+
+import os
+from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import get_currency_precision
+from flask import current_app, request
+from flask_babel import Babel, format_currency, format_datetime
+from flask_login import current_user
+
+from pb import ROOT
+
+LOCALE_COOKIE = "pb_locale"
+babel = Babel()
+
+
+def available_locales() -> list[str]:
+    return list(current_app.config["LANGUAGES"])
+
+
+def select_locale() -> str:
+    languages = available_locales()
+    user_locale = getattr(current_user, "locale", None) if current_user else None
+    if user_locale in languages:
+        return user_locale
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    if cookie in languages:
+        return cookie
+    # Accept-Language says "en-GB" or "cy"; match on the language when the region differs.
+    wanted = [code.replace("_", "-") for code in languages]
+    best = request.accept_languages.best_match(wanted)
+    if best:
+        return languages[wanted.index(best)]
+    by_language = {code.split("_")[0]: code for code in reversed(languages)}
+    for value, _quality in request.accept_languages:
+        code = by_language.get(value.split("-")[0].lower())
+        if code:
+            return code
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def language_name(code: str) -> str:
+    """A language's name in that language, e.g. 'Cymraeg' for cy."""
+    return Locale.parse(code).get_display_name(code).capitalize()
+
+
+def money(minor_units: int, currency: str | None = None) -> str:
+    """An amount kept in minor units (pence), formatted for the current locale."""
+    currency = currency or current_app.config["DEFAULT_CURRENCY"]
+    return format_currency(Decimal(minor_units).scaleb(-get_currency_precision(currency)), currency)
+
+
+def configure_i18n(app) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=os.path.join(ROOT, "translations"),
+    )
+    app.jinja_env.globals.update(language_name=language_name, available_locales=available_locales)
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["datetime"] = format_datetime

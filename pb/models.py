@@ -1,0 +1,5 @@
+"""Imports every domain's tables, so the metadata is complete for migrations and tests."""
+
+from pb.accounts.models import Membership, Organisation, User  # noqa: F401
+from pb.audit.models import AuditChainHead, AuditEvent  # noqa: F401
+from pb.throttle import ThrottleAttempt  # noqa: F401

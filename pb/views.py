@@ -1,0 +1,89 @@
+"""Site-wide pages (home, privacy, accessibility), the language switch and error pages."""
+
+from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from pb.db import db_session
+from pb.i18n import LOCALE_COOKIE
+from pb.security import safe_next
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.route("/")
+def index():
+    return render_template("pages/index.html")
+
+
+@bp.route("/privacy")
+def privacy():
+    return render_template("pages/privacy.html")
+
+
+@bp.route("/accessibility")
+def accessibility():
+    return render_template("pages/accessibility.html")
+
+
+@bp.route("/language", methods=["POST"])
+def choose_language():
+    code = request.form.get("language", "")
+    target = safe_next(request.form.get("next"), url_for("pages.index"))
+    if code not in current_app.config["LANGUAGES"]:
+        return render_error(400, _("That language is not offered."))
+    if current_user.is_authenticated:
+        current_user.locale = code
+        db_session().add(current_user)
+    response = make_response(redirect(target))
+    response.set_cookie(
+        LOCALE_COOKIE,
+        code,
+        max_age=365 * 24 * 3600,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def render_error(status: int, message: str | None = None):
+    return render_template("pages/error.html", status=status, message=message), status
+
+
+ERROR_MESSAGES = {
+    400: lambda: _("The request could not be understood. Please go back and try again."),
+    403: lambda: _("You do not have permission to see this page."),
+    404: lambda: _("We could not find that page."),
+    405: lambda: _("That action is not possible here."),
+    413: lambda: _("What you sent is too large."),
+    429: lambda: _("Too many attempts. Please wait a while and try again."),
+    500: lambda: _("Something went wrong on our side. Nothing you sent has been saved. Please try again."),
+}
+
+
+def configure_views(app) -> None:
+    app.register_blueprint(bp)
+
+    @app.route("/favicon.ico")
+    def favicon():
+        return app.send_static_file("favicon.svg"), 200, {"Content-Type": "image/svg+xml"}
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error):
+        return render_error(400, _("This form has expired or was not sent from this site. Please go back, reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error):
+        message = ERROR_MESSAGES.get(error.code)
+        return render_error(error.code or 500, message() if message else error.description)
+
+    @app.errorhandler(Exception)
+    def _server_error(error):
+        session = g.get("db_session")
+        if session is not None:
+            session.rollback()
+        app.logger.exception("unhandled error")
+        return render_error(500, ERROR_MESSAGES[500]())
