@@ -1,7 +1,7 @@
-"""The one source of 'now' for stored timestamps: naive UTC, to the microsecond."""
+"""The one source of 'now' for stored timestamps: timezone-aware UTC."""
 
 from datetime import UTC, datetime
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)

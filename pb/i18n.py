@@ -9,7 +9,7 @@ from decimal import Decimal
 from babel import Locale
 from babel.numbers import get_currency_precision
 from flask import current_app, request
-from flask_babel import Babel, format_currency, format_datetime
+from flask_babel import Babel, format_currency, format_datetime, get_locale
 from flask_login import current_user
 
 from pb import ROOT
@@ -60,6 +60,8 @@ def configure_i18n(app) -> None:
         locale_selector=select_locale,
         default_translation_directories=os.path.join(ROOT, "translations"),
     )
-    app.jinja_env.globals.update(language_name=language_name, available_locales=available_locales)
+    app.jinja_env.globals.update(
+        get_locale=get_locale, language_name=language_name, available_locales=available_locales
+    )
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = format_datetime

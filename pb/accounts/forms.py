@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, OrganisationKind
@@ -59,11 +59,15 @@ class OrganisationForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(
         _l("Kind"),
-        choices=[(OrganisationKind.ANCHOR.value, _l("Anchor institution")), (OrganisationKind.GROUP.value, _l("Community group"))],
+        choices=[
+            SelectChoice(OrganisationKind.ANCHOR.value, _l("Anchor institution")),
+            SelectChoice(OrganisationKind.GROUP.value, _l("Community group")),
+        ],
     )
     subtype = SelectField(
         _l("Type"),
-        choices=[(_l("Anchor institutions"), list(ANCHOR_TYPES.items())), (_l("Community groups"), list(GROUP_TYPES.items()))],
+        choices=[SelectChoice(value, label, optgroup=_l("Anchor institutions")) for value, label in ANCHOR_TYPES.items()]
+        + [SelectChoice(value, label, optgroup=_l("Community groups")) for value, label in GROUP_TYPES.items()],
     )
 
 

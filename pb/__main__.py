@@ -1,0 +1,3 @@
+from pb.cli import main
+
+main()

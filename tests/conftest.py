@@ -1,0 +1,147 @@
+"""Fixtures: a fresh, migrated database per test, on SQLite and on a real PostgreSQL.
+
+Every test that uses `app` runs once per backend in PB_TEST_BACKENDS (default: both).
+The schema is built once per backend by the real migrations and then copied for each
+test (a file copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL).
+"""
+
+import itertools
+import os
+import re
+import shutil
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from pb import create_app
+from pb.migrate import upgrade
+from tests.postgres import start_server
+
+BACKENDS = [b.strip() for b in os.environ.get("PB_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = start_server()
+    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE pb_template"))
+    admin.dispose()
+    upgrade(server.url("pb_template"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        path = tmp_path / "pb.sqlite"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    name = f"pb_test_{os.getpid()}_{next(_counter)}"
+    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE pb_template"))
+    yield server.url(name)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "SERVER_NAME": "localhost",
+        }
+    )
+    yield app
+    app.extensions["pb_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return FormClient(app)
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    """A session for arranging and inspecting data directly (commits on leaving)."""
+    from pb.db import session_scope
+
+    def scope(write=True):
+        return session_scope(app.extensions["pb_engine"], write=write)
+
+    return scope
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+class FormClient:
+    """Flask's test client, plus `submit` which sends a form the way a browser would:
+    it first loads the page, takes the CSRF token from it, then posts."""
+
+    def __init__(self, app):
+        self.app = app
+        self.http = app.test_client()
+
+    def get(self, *args, **kwargs):
+        return self.http.get(*args, **kwargs)
+
+    def post(self, *args, **kwargs):
+        return self.http.post(*args, **kwargs)
+
+    def csrf_token(self, page_url: str) -> str:
+        page = self.http.get(page_url)
+        match = CSRF_FIELD.search(page.get_data(as_text=True))
+        assert match, f"no CSRF token on {page_url} (status {page.status_code})"
+        return match.group(1) or match.group(2)
+
+    def submit(self, url: str, data: dict, *, page: str | None = None, **kwargs):
+        token = self.csrf_token(page or url)
+        return self.http.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+    def sign_in(self, email: str, password: str):
+        response = self.submit("/sign-in", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+
+@pytest.fixture
+def make_user(app, db):
+    """Create a user (and optionally an organisation membership) directly through the services."""
+    from pb.accounts import services
+    from pb.accounts.models import Organisation
+    from sqlmodel import select
+
+    def make(email, *, name="Test Person", password="correct horse battery", admin=False, organisation=None, kind="anchor"):
+        with app.test_request_context(), db() as session:
+            user = services.create_user(session, email=email, name=name, password=password, is_platform_admin=admin)
+            if organisation:
+                org = session.exec(select(Organisation).where(Organisation.name == organisation)).first()
+                if org is None:
+                    subtype = "local_authority" if kind == "anchor" else "charity"
+                    org = services.create_organisation(session, actor=user, name=organisation, kind=kind, subtype=subtype)
+                services.add_member(session, actor=user, organisation=org, user=user)
+            return user
+
+    return make

@@ -1,0 +1,131 @@
+"""Signing up, in and out, and resetting a password through the emailed link."""
+
+import re
+
+from sqlmodel import select
+
+from pb.accounts.models import User
+from pb.mail import outbox
+
+PASSWORD = "correct horse battery"
+
+
+def sign_up(client, email="sam@example.org", password=PASSWORD, confirm=None, name="Sam Green"):
+    return client.submit(
+        "/sign-up", {"name": name, "email": email, "password": password, "confirm": confirm or password}
+    )
+
+
+def test_sign_up_creates_account_and_signs_in(client, db):
+    response = sign_up(client, email="Sam@Example.org")
+    assert response.status_code == 302
+    assert client.get("/dashboard").status_code == 200
+    with db() as session:
+        user = session.exec(select(User).where(User.email == "sam@example.org")).one()
+        assert user.name == "Sam Green"
+        assert user.password_hash.startswith("scrypt:")
+        assert PASSWORD not in user.password_hash
+
+
+def test_sign_up_rejects_bad_input_and_saves_nothing(client, db):
+    cases = [
+        {"email": "not-an-email"},
+        {"password": "short", "confirm": "short"},
+        {"confirm": "something else entirely"},
+        {"name": ""},
+        {"name": "x" * 121},
+    ]
+    for change in cases:
+        data = {"name": "Sam", "email": "sam@example.org", "password": PASSWORD, "confirm": PASSWORD, **change}
+        response = client.submit("/sign-up", data)
+        assert response.status_code == 400, change
+        assert "There is a problem" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.exec(select(User)).all() == []
+
+
+def test_sign_up_with_taken_address_is_refused(client, make_user):
+    make_user("sam@example.org")
+    response = sign_up(client, email="SAM@example.org")
+    assert response.status_code == 400
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_sign_in_and_out(client, make_user):
+    make_user("lee@example.org")
+    assert client.get("/dashboard").status_code == 302  # not signed in yet
+    client.sign_in("lee@example.org", PASSWORD)
+    assert client.get("/dashboard").status_code == 200
+    response = client.submit("/sign-out", {}, page="/dashboard")
+    assert response.status_code == 302
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_wrong_password_is_refused(client, make_user):
+    make_user("lee@example.org")
+    response = client.submit("/sign-in", {"email": "lee@example.org", "password": "wrong password!"})
+    assert response.status_code == 200
+    assert "do not match" in response.get_data(as_text=True)
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_repeated_wrong_passwords_are_rate_limited(app, client, make_user):
+    make_user("lee@example.org")
+    for _ in range(app.config["SIGN_IN_LIMIT"]):
+        client.submit("/sign-in", {"email": "lee@example.org", "password": "guess guess guess"})
+    # Now even the right password is refused until the window passes.
+    response = client.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD})
+    assert response.status_code == 429
+    assert client.get("/dashboard").status_code == 302
+
+
+def test_next_only_redirects_within_the_site(client, make_user):
+    make_user("lee@example.org")
+    token = client.csrf_token("/sign-in")
+    data = {"email": "lee@example.org", "password": PASSWORD, "csrf_token": token}
+    response = client.post("/sign-in?next=https://evil.example/steal", data=data)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    client.submit("/sign-out", {}, page="/dashboard")
+    token = client.csrf_token("/sign-in")
+    response = client.post("/sign-in?next=/admin/organisations", data={**data, "csrf_token": token})
+    assert response.headers["Location"] == "/admin/organisations"
+
+
+def reset_link(app):
+    with app.app_context():
+        mails = outbox()
+    assert mails, "no mail was sent"
+    match = re.search(r"https?://\S+/reset-password/\S+", mails[-1].body)
+    assert match, mails[-1].body
+    return match.group(0).replace("http://localhost", "")
+
+
+def test_password_reset_through_the_outbox(app, client, make_user):
+    make_user("lee@example.org")
+    response = client.submit("/reset-password", {"email": "lee@example.org"})
+    assert response.status_code == 302
+    assert app.extensions["pb_outbox"][-1].to == "lee@example.org"
+    link = reset_link(app)
+
+    new_password = "a brand new passphrase"
+    response = client.submit(link, {"password": new_password, "confirm": new_password})
+    assert response.status_code == 302
+
+    # The old password no longer works; the new one does; the link is spent.
+    response = client.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD})
+    assert "do not match" in response.get_data(as_text=True)
+    client.sign_in("lee@example.org", new_password)
+    assert client.get(link).status_code == 404
+
+
+def test_password_reset_for_unknown_address_sends_nothing_and_says_the_same(app, client):
+    response = client.submit("/reset-password", {"email": "nobody@example.org"}, follow_redirects=True)
+    assert response.status_code == 200
+    assert "If an account uses that address" in response.get_data(as_text=True)
+    assert app.extensions["pb_outbox"] == []
+
+
+def test_forged_reset_token_is_refused(client, make_user):
+    make_user("lee@example.org")
+    assert client.get("/reset-password/not-a-real-token").status_code == 404

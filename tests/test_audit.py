@@ -1,0 +1,106 @@
+"""The hash-chained audit log: appends, verification, and tampering detected."""
+
+from sqlalchemy import text
+from sqlmodel import select
+
+from pb.audit.chain import record_event, verify_chain
+from pb.audit.models import PLATFORM_CHAIN, AuditEvent, chain_key
+from pb.cli import main
+
+
+def add_events(app, db, count=5, round_id=None):
+    with app.test_request_context(), db() as session:
+        for i in range(count):
+            record_event(session, "test.event", round_id=round_id, data={"n": i, "note": "café £5"})
+
+
+def test_events_are_chained(app, db):
+    add_events(app, db, 3)
+    with db() as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN).order_by(AuditEvent.seq)).all()
+        assert [e.seq for e in events] == [1, 2, 3]
+        assert events[0].prev_hash == "0" * 64
+        assert events[1].prev_hash == events[0].entry_hash
+        assert events[2].prev_hash == events[1].entry_hash
+        assert len({e.entry_hash for e in events}) == 3
+        result = verify_chain(session, PLATFORM_CHAIN)
+        assert result.ok and result.events == 3 and result.head_hash == events[2].entry_hash
+
+
+def test_each_round_has_its_own_chain(app, db):
+    add_events(app, db, 2, round_id=7)
+    add_events(app, db, 1, round_id=8)
+    with db() as session:
+        assert verify_chain(session, chain_key(7)).events == 2
+        assert verify_chain(session, chain_key(8)).events == 1
+
+
+def test_account_actions_are_audited(app, db, make_user):
+    make_user("lead@example.org", organisation="Eastshire Council")
+    with db() as session:
+        actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.seq))]
+    assert actions == ["user.created", "organisation.created", "organisation.member_added"]
+
+
+def run_verify(app, *args):
+    return app.test_cli_runner().invoke(main, ["audit", "verify", *args])
+
+
+def test_cli_verify_passes_on_an_intact_chain(app, db):
+    add_events(app, db, 4)
+    result = run_verify(app, "platform")
+    assert result.exit_code == 0, result.output
+    assert "platform: ok, 4 events" in result.output
+
+
+def tamper(db, sql):
+    with db() as session:
+        session.exec(text(sql))
+
+
+def test_cli_verify_detects_an_edited_payload(app, db):
+    add_events(app, db, 5)
+    tamper(db, "UPDATE audit_event SET data = '{\"n\": 99,\"note\":\"café £5\"}' WHERE seq = 3")
+    result = run_verify(app, "platform")
+    assert result.exit_code == 1
+    assert "BROKEN at event 3" in result.output
+
+
+def test_cli_verify_detects_an_edited_actor(app, db, make_user):
+    make_user("lead@example.org", organisation="Eastshire Council")
+    tamper(db, "UPDATE audit_event SET actor_user_id = NULL WHERE seq = 2")
+    result = run_verify(app)
+    assert result.exit_code == 1
+    assert "BROKEN at event 2" in result.output
+
+
+def test_cli_verify_detects_a_deleted_row(app, db):
+    add_events(app, db, 5)
+    tamper(db, "DELETE FROM audit_event WHERE seq = 2")
+    result = run_verify(app, "platform")
+    assert result.exit_code == 1
+    assert "BROKEN at event 2" in result.output
+
+
+def test_cli_verify_detects_the_last_row_deleted(app, db):
+    add_events(app, db, 5)
+    tamper(db, "DELETE FROM audit_event WHERE seq = 5")
+    result = run_verify(app, "platform")
+    assert result.exit_code == 1
+    assert "BROKEN" in result.output
+
+
+def test_cli_verify_detects_a_rehashed_row(app, db):
+    """Rewriting a row and its own hash still breaks the link to the next event."""
+    add_events(app, db, 4)
+    tamper(db, "UPDATE audit_event SET data = '{}', entry_hash = 'f' || substr(entry_hash, 2) WHERE seq = 2")
+    result = run_verify(app, "platform")
+    assert result.exit_code == 1
+    assert "BROKEN at event 2" in result.output
+
+
+def test_cli_verify_checks_one_round(app, db):
+    add_events(app, db, 2, round_id=3)
+    result = run_verify(app, "3")
+    assert result.exit_code == 0
+    assert "round:3: ok, 2 events" in result.output

@@ -1,0 +1,53 @@
+"""The `pb` command: help, migrations on an empty database, and the demo."""
+
+import subprocess
+import sys
+
+from sqlmodel import select
+
+from pb.accounts.models import Organisation, User
+from pb.cli import main
+from pb.demo import DEMO_PASSWORD, USERS
+from tests.conftest import FormClient
+
+
+def test_pb_help_lists_commands():
+    result = subprocess.run([sys.executable, "-m", "pb", "--help"], capture_output=True, text=True, check=True)
+    for command in ["run", "shell", "db", "demo", "audit", "tally", "verify"]:
+        assert f"  {command} " in result.stdout, command
+
+
+def test_db_upgrade_builds_an_empty_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    env = {"PB_DATABASE_URL": url, "PB_INSTANCE_PATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "pb", "db", "upgrade"], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "fresh.sqlite").execute("SELECT name FROM sqlite_master")}
+    assert {"user", "organisation", "membership", "audit_event", "alembic_version"} <= tables
+
+
+def test_demo_loads_and_every_demo_user_can_sign_in(app, db):
+    result = app.test_cli_runner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    for email, *_ in USERS:
+        assert email in result.output
+    with db() as session:
+        assert len(session.exec(select(User)).all()) == len(USERS)
+        kinds = {o.kind for o in session.exec(select(Organisation))}
+        assert kinds == {"anchor", "group"}
+    for email, *_ in USERS:
+        client = FormClient(app)
+        client.sign_in(email, DEMO_PASSWORD)
+        assert client.get("/dashboard").status_code == 200
+    result = app.test_cli_runner().invoke(main, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+
+
+def test_demo_twice_is_refused_unless_if_empty(app):
+    assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
+    again = app.test_cli_runner().invoke(main, ["demo"])
+    assert again.exit_code != 0
+    assert "already has organisations" in again.output
+    assert app.test_cli_runner().invoke(main, ["demo", "--if-empty"]).exit_code == 0
