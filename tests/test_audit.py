@@ -104,3 +104,29 @@ def test_cli_verify_checks_one_round(app, db):
     result = run_verify(app, "3")
     assert result.exit_code == 0
     assert "round:3: ok, 2 events" in result.output
+
+
+def test_concurrent_appends_keep_one_unbroken_chain(app, db):
+    """Writers in parallel transactions each get their own sequence number."""
+    import threading
+
+    errors = []
+
+    def writer(n):
+        try:
+            for i in range(10):
+                with app.test_request_context(), db() as session:
+                    record_event(session, "test.concurrent", data={"writer": n, "i": i})
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db() as session:
+        result = verify_chain(session, PLATFORM_CHAIN)
+    assert result.ok, result.problem
+    assert result.events == 60
