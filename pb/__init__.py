@@ -16,6 +16,8 @@ def create_app(test_config=None):
         static_folder=os.path.join(ROOT, "static"),
     )
     os.makedirs(app.instance_path, exist_ok=True)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
 
     from pb.config import load_config
 
