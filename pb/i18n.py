@@ -45,7 +45,8 @@ def select_locale() -> str:
 
 def language_name(code: str) -> str:
     """A language's name in that language, e.g. 'Cymraeg' for cy."""
-    return Locale.parse(code).get_display_name(code).capitalize()
+    name = Locale.parse(code).get_display_name(code)
+    return name[:1].upper() + name[1:]
 
 
 def money(minor_units: int, currency: str | None = None) -> str:
