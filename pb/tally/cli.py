@@ -1,0 +1,141 @@
+"""``pb tally`` and ``pb verify``: count a Pabulib file, or check its ``selected`` column.
+
+Plain click commands (no Flask), so that counting a file from the shell starts fast. The
+``pb`` command group registers ``tally_command`` and ``verify_command``; for a standalone
+run use ``python -m pb.tally.cli tally FILE.pb``.
+
+Exit status: 0 done (verify: the recount matches), 1 verify found differences,
+2 unknown rule, malformed or unreadable file (with a one-line reason on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .count import RULES, count
+from .election import Election, ElectionError, Number
+from .outcome import Outcome, as_text
+from .pabulib import read_pabulib
+
+FORMATS = ("text", "json")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {' '.join(str(message).split())}", err=True)
+    sys.exit(2)
+
+
+def _load(path: str) -> Election:
+    try:
+        return read_pabulib(path)
+    except ElectionError as error:
+        _fail(f"{path}: {error}")
+        raise  # unreachable
+
+
+def _json_money(value: Number) -> int | float | str:
+    """Money as a JSON number when that is exact (ints, and decimals like 2458488.22)."""
+    text = as_text(value)
+    if isinstance(value, int) or text.lstrip("-").isdigit():
+        return int(text)
+    if "/" not in text and repr(float(text)) == text:
+        return float(text)
+    return text
+
+
+def outcome_json(outcome: Outcome) -> dict:
+    data = outcome.to_dict()
+    data["budget"] = _json_money(outcome.budget)
+    data["cost"] = _json_money(outcome.cost)
+    return data
+
+
+def outcome_text(election: Election, outcome: Outcome) -> str:
+    lines = [
+        f"rule: {outcome.rule}",
+        f"budget: {as_text(outcome.budget)}",
+        f"selected: {len(outcome.selected)} projects costing {as_text(outcome.cost)}",
+    ]
+    explanation = outcome.explanation
+    if explanation.kind == "equalshares" and explanation.per_voter_budget is not None:
+        lines.append(f"share per voter: {as_text(explanation.per_voter_budget)}")
+        if explanation.comparison is not None:
+            c = explanation.comparison
+            lines.append(
+                f"comparison with greedy: {c.prefer_equal_shares} voters prefer equal shares, "
+                f"{c.prefer_greedy} prefer greedy; {c.chosen} is used"
+            )
+    for position, pid in enumerate(outcome.selected, start=1):
+        project = election.projects[pid]
+        name = f"  {project.name}" if project.name else ""
+        lines.append(
+            f"{position:4d}. {pid}  cost {as_text(project.cost)}  score {as_text(outcome.scores[pid])}{name}"
+        )
+    if explanation.unfunded:
+        lines.append("not funded:")
+        for pid, reason in explanation.unfunded.items():
+            lines.append(f"      {pid}: {reason.detail}")
+    return "\n".join(lines)
+
+
+@click.command("tally")
+@click.argument("file", metavar="FILE.pb")
+@click.option("--rule", default=None, help=f"Counting rule (default: the file's own). One of: {', '.join(RULES)}.")
+@click.option("--format", "output_format", default="text", help="Output: text or json.")
+def tally_command(file: str, rule: str | None, output_format: str) -> None:
+    """Count a Pabulib file and print the funded projects."""
+    if output_format not in FORMATS:
+        _fail(f"unknown format {output_format!r}; use text or json")
+    election = _load(file)
+    try:
+        outcome = count(election, rule)
+    except ElectionError as error:
+        _fail(str(error))
+        return
+    if output_format == "json":
+        click.echo(json.dumps(outcome_json(outcome), ensure_ascii=False))
+    else:
+        click.echo(outcome_text(election, outcome))
+
+
+@click.command("verify")
+@click.argument("file", metavar="FILE.pb")
+def verify_command(file: str) -> None:
+    """Recount a Pabulib file with its own rule and compare with its selected column."""
+    election = _load(file)
+    expected = election.selected_in_file()
+    if expected is None:
+        _fail(f"{file}: the file has no selected column to compare with")
+        return
+    try:
+        outcome = count(election)
+    except ElectionError as error:
+        _fail(str(error))
+        return
+    got, want = set(outcome.selected), set(expected)
+    if got == want:
+        click.echo(f"match: {outcome.rule} selects the same {len(want)} projects as the file")
+        return
+    click.echo(f"differ: {outcome.rule} recount does not match the file's selected column")
+    for pid in expected:
+        if pid not in got:
+            click.echo(f"  only in the file:    {pid}")
+    for pid in outcome.selected:
+        if pid not in want:
+            click.echo(f"  only in the recount: {pid}")
+    sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Counting tools for Pabulib files (standalone; normally ``pb tally`` / ``pb verify``)."""
+
+
+main.add_command(tally_command)
+main.add_command(verify_command)
+
+if __name__ == "__main__":
+    main()
