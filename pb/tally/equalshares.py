@@ -37,6 +37,8 @@ from .outcome import (
     Explanation,
     PaymentGroup,
     Reason,
+)
+from .outcome import (
     as_text as _text,
 )
 from .scores import Tally, ballot_points, tie_order

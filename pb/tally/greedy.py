@@ -23,6 +23,8 @@ from .outcome import (
     Explanation,
     GreedyStep,
     Reason,
+)
+from .outcome import (
     as_text as _text,
 )
 from .scores import Tally, tie_order

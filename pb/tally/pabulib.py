@@ -55,8 +55,9 @@ def parse_pabulib(text: str) -> Election:
     """Parse the text of a ``.pb`` file into an Election."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=True)
     meta: dict[str, str] = {}
+    meta_lines: dict[str, int] = {}
     projects: dict[str, Project] = {}
     ballots: list[Ballot] = []
     seen_sections: list[str] = []
@@ -83,7 +84,7 @@ def parse_pabulib(text: str) -> Election:
                 section = name
                 header = None
                 if name == "projects":
-                    vote_type = _check_meta(meta, line)
+                    vote_type = _check_meta(meta, meta_lines, line)
                 continue
             if section is None:
                 raise PabulibError(line, "expected section META at the start of the file")
@@ -102,6 +103,7 @@ def parse_pabulib(text: str) -> Election:
                 if key in meta:
                     raise PabulibError(line, f"META key {key!r} appears twice")
                 meta[key] = value
+                meta_lines[key] = line
             elif section == "projects":
                 project = _read_project(row, header, columns, line)
                 if project.project_id in projects:
@@ -127,9 +129,12 @@ def parse_pabulib(text: str) -> Election:
     return Election(meta, projects, ballots)
 
 
-def _check_meta(meta: dict[str, str], line: int) -> str:
+def _check_meta(meta: dict[str, str], meta_lines: dict[str, int], end: int) -> str:
+    """Check META once it is complete; errors name the offending key's line."""
+    line = end
     if "budget" not in meta:
         raise PabulibError(line, "META has no budget")
+    line = meta_lines["budget"]
     try:
         budget = exact(meta["budget"].replace(",", "."))
     except ElectionError:
@@ -138,17 +143,19 @@ def _check_meta(meta: dict[str, str], line: int) -> str:
         raise PabulibError(line, "META budget is negative")
     vote_type = meta.get("vote_type")
     if vote_type is None:
-        raise PabulibError(line, "META has no vote_type")
+        raise PabulibError(end, "META has no vote_type")
+    line = meta_lines["vote_type"]
     if vote_type not in VOTE_TYPES:
         raise PabulibError(line, f"unknown vote_type {vote_type!r} (expected one of {', '.join(VOTE_TYPES)})")
     for key in ("min_length", "max_length", "num_projects", "num_votes"):
         if key in meta:
-            value = meta[key]
+            value, line = meta[key], meta_lines[key]
             if not value.isdigit():
                 raise PabulibError(line, f"META {key} {value!r} is not a whole number")
     for key in ("min_project_score_threshold", "max_sum_cost", "min_sum_cost", "min_points",
                 "max_points", "min_sum_points", "max_sum_points", "default_score"):
         if key in meta:
+            line = meta_lines[key]
             try:
                 exact(meta[key])
             except ElectionError:
