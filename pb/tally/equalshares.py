@@ -24,7 +24,8 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from fractions import Fraction
-from operator import mul
+from itertools import compress
+from operator import itemgetter, mul
 from typing import Callable
 
 from .election import Election, ElectionError, Number
@@ -78,20 +79,34 @@ class _Instance:
         self.pids = list(election.projects)
         index = {pid: i for i, pid in enumerate(self.pids)}
         self.approval = election.vote_type in ("approval", "choose-1")
-        groups: Counter = Counter()
-        for pairs in ballot_points(election):
-            groups[tuple(sorted((index[p], x) for p, x in pairs))] += 1
         self.num_voters = len(election.ballots)
-        self.group_keys = list(groups)
-        self.weights = [groups[k] for k in self.group_keys]
         m = len(self.pids)
         self.supporters: list[list[int]] = [[] for _ in range(m)]
         self.utilities: list[list] = [[] for _ in range(m)]
-        for g, key in enumerate(self.group_keys):
-            for j, x in key:
-                self.supporters[j].append(g)
-                self.utilities[j].append(Q(x))
-        self.support_weight = [sum(self.weights[g] for g in sup) for sup in self.supporters]
+        if self.approval:
+            # Identical ballots always hold identical budgets: count each once, with a weight.
+            votes = Counter(ballot.vote for ballot in election.ballots)
+            groups: Counter = Counter()
+            for vote, weight in votes.items():
+                groups[tuple(sorted(map(index.__getitem__, vote)))] += weight
+            self.group_keys = list(groups)
+            self.weights = [groups[k] for k in self.group_keys]
+            for g, key in enumerate(self.group_keys):
+                for j in key:
+                    self.supporters[j].append(g)
+        else:
+            groups = Counter()
+            for pairs in ballot_points(election):
+                groups[tuple(sorted((index[p], x) for p, x in pairs))] += 1
+            self.group_keys = list(groups)
+            self.weights = [groups[k] for k in self.group_keys]
+            for g, key in enumerate(self.group_keys):
+                for j, x in key:
+                    self.supporters[j].append(g)
+                    self.utilities[j].append(Q(x))
+        self.getters = [_getter(sup) for sup in self.supporters]
+        self.support_weights = [list(get(self.weights)) for get in self.getters]
+        self.support_weight = [sum(ws) for ws in self.support_weights]
         self.cost = [Q(election.projects[pid].cost) for pid in self.pids]
         ranks = tie_order(election, counts)
         self.rank = [ranks[pid] for pid in self.pids]
@@ -103,6 +118,16 @@ class _Instance:
 
     def total_cost(self, winners: list[int]):
         return sum((self.cost[j] for j in winners), ZERO)
+
+
+def _getter(indices: list[int]):
+    """A C-speed function picking ``indices`` out of a list, always returning a tuple."""
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda values: (values[only],)
+    if not indices:
+        return lambda values: ()
+    return itemgetter(*indices)
 
 
 class _Run:
@@ -145,7 +170,10 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
             if best is not None and (key, rk) > (best[0], best[1]):
                 break
             heapq.heappop(heap)
-            found = _price(j, budgets, weights, supporters[j], utilities[j], cost[j], approval)
+            if approval:
+                found = _price_approval(inst.getters[j](budgets), inst.support_weights[j], cost[j])
+            else:
+                found = _price(j, budgets, weights, supporters[j], utilities[j], cost[j], approval)
             if found is None:
                 continue  # its supporters cannot afford it now, nor later
             rho = found / cost[j] if approval else found
@@ -200,6 +228,28 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
                 )
             )
     return _Run(per_voter, winners, budgets, rounds)
+
+
+def _price_approval(budgets: tuple, weights: list[int], cost):
+    """What each supporter who can afford it pays for a project (None if unaffordable).
+
+    Supporters with less than the price pay everything they have ("poor"); the rest share
+    the remainder equally. Found by growing the poor set until it is stable.
+    """
+    # No up-front "can they afford it" sum: if they cannot, every supporter ends up poor.
+    total_weight = sum(weights)
+    price = cost / total_weight
+    poor_weight = 0
+    while True:
+        mask = [b < price for b in budgets]
+        weight = sum(compress(weights, mask))
+        if weight == poor_weight:
+            return price
+        poor_weight = weight
+        paid = sum(map(mul, compress(budgets, mask), compress(weights, mask)), ZERO)
+        if weight == total_weight:
+            return None  # even everything they have is not enough
+        price = (cost - paid) / (total_weight - weight)
 
 
 def _price(j, budgets, weights, sup, utils, cost, approval):
@@ -290,7 +340,11 @@ def equal_shares(
         elif pid in set(selected):
             explanation.unfunded[pid] = Reason(GREEDY_PREFERRED, "the comparison step chose the greedy outcome")
         else:
-            left = sum((final.budgets[g] * inst.weights[g] for g in inst.supporters[j]), ZERO) if final.budgets else ZERO
+            left = (
+                sum(map(mul, inst.getters[j](final.budgets), inst.support_weights[j]), ZERO)
+                if final.budgets
+                else ZERO
+            )
             explanation.unfunded[pid] = Reason(
                 NOT_AFFORDABLE,
                 f"its supporters had {_text(to_fraction(left))} left between them, less than its cost of "
