@@ -26,6 +26,7 @@ def create_app(test_config=None):
     from pb import db, i18n, mail, security, views
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
+    from pb.rounds import configure_rounds
 
     db.configure_db(app)
     security.configure_security(app)
@@ -33,5 +34,6 @@ def create_app(test_config=None):
     mail.configure_mail(app)
     configure_accounts(app)
     configure_audit(app)
+    configure_rounds(app)
     views.configure_views(app)
     return app

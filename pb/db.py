@@ -79,6 +79,9 @@ def session_scope(engine: Engine | None = None, *, write: bool = True):
     try:
         yield session
         session.commit()
+    except Refusal:
+        session.commit()  # keeps the audit event of the refusal
+        raise
     except BaseException:
         session.rollback()
         raise
@@ -93,7 +96,7 @@ def configure_db(app) -> None:
     def _commit(response):
         session = g.get("db_session")
         if session is not None:
-            if response.status_code < 400:
+            if response.status_code < 400 or g.pop("pb_commit_refusal", False):
                 session.commit()  # the one place a request's work is committed
             else:
                 session.rollback()
@@ -106,3 +109,13 @@ def configure_db(app) -> None:
             if exc is not None:
                 session.rollback()
             session.close()
+
+
+class Refusal(Exception):
+    """An action refused for a reason the person should read.
+
+    The refusal itself is recorded (an audit event), so unlike other errors the
+    session is committed: whoever raises it has first rolled back everything else.
+    """
+
+    status = 409

@@ -2,4 +2,13 @@
 
 from pb.accounts.models import Membership, Organisation, User  # noqa: F401
 from pb.audit.models import AuditChainHead, AuditEvent  # noqa: F401
+from pb.rounds.models import (  # noqa: F401
+    Area,
+    Category,
+    CharterObjective,
+    Contest,
+    Partner,
+    Pot,
+    Round,
+)
 from pb.throttle import ThrottleAttempt  # noqa: F401

@@ -1,6 +1,15 @@
 """Site-wide pages (home, privacy, accessibility), the language switch and error pages."""
 
-from flask import Blueprint, current_app, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -47,6 +56,11 @@ def choose_language():
         samesite="Lax",
     )
     return response
+
+
+def form_page(template: str, form, **context):
+    """Render a form page: 200 when first shown, 400 when a submission had errors."""
+    return render_template(template, form=form, **context), 400 if form.errors else 200
 
 
 def render_error(status: int, message: str | None = None):

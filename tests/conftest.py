@@ -129,9 +129,10 @@ class FormClient:
 @pytest.fixture
 def make_user(app, db):
     """Create a user (and optionally an organisation membership) directly through the services."""
+    from sqlmodel import select
+
     from pb.accounts import services
     from pb.accounts.models import Organisation
-    from sqlmodel import select
 
     def make(email, *, name="Test Person", password="correct horse battery", admin=False, organisation=None, kind="anchor"):
         with app.test_request_context(), db() as session:

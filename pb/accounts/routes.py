@@ -1,27 +1,38 @@
 """Pages for signing up, in and out, resetting a password, and running organisations."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlmodel import select
 
 from pb.accounts import services
-from pb.accounts.forms import MemberForm, OrganisationForm, ResetPasswordForm, ResetRequestForm, SignInForm, SignUpForm
+from pb.accounts.forms import (
+    MemberForm,
+    OrganisationForm,
+    ResetPasswordForm,
+    ResetRequestForm,
+    SignInForm,
+    SignUpForm,
+)
 from pb.accounts.models import Membership, Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.db import db_session
 from pb.mail import send_mail
 from pb.security import safe_next
 from pb.throttle import forget_attempts, is_limited, note_attempt
+from pb.views import form_page
 
 bp = Blueprint("accounts", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def form_page(template: str, form, **context):
-    """Render a form page: 200 when first shown, 400 when a submission was refused."""
-    status = 400 if form.errors or context.pop("refused", False) else 200
-    return render_template(template, form=form, **context), status
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])

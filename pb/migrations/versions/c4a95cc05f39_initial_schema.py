@@ -5,10 +5,9 @@ Revises:
 Create Date: 2026-11-22 08:18:09.283482
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = 'c4a95cc05f39'
 down_revision = None

@@ -1,0 +1,99 @@
+"""Form fields shared by several domains: amounts of money, postcodes, lists of lines."""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import NumberFormatError, get_currency_precision, parse_decimal
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from wtforms import StringField, TextAreaField, ValidationError
+
+from pb.i18n import money
+
+POSTCODE = re.compile(r"^[A-Z]{1,2}(?:[0-9][A-Z0-9]?(?: [0-9](?:[A-Z]{2})?)?)?$")
+
+
+def normalise_postcode(text: str) -> str:
+    """'sw1a1aa' -> 'SW1A 1AA'; prefixes ('LS11', 'LS7 3') are kept as typed, in capitals."""
+    postcode = " ".join(text.upper().split())
+    if " " not in postcode and len(postcode) >= 5 and postcode[-3].isdigit() and postcode[-2:].isalpha():
+        return f"{postcode[:-3]} {postcode[-3:]}"
+    return postcode
+
+
+class MoneyField(StringField):
+    """An amount typed as the person writes it in their language ('12,500.50', '£300'),
+    kept as an integer number of minor units (pence)."""
+
+    def __init__(self, label=None, validators=None, currency="GBP", **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.currency = currency
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if isinstance(self.data, int):
+            return str(Decimal(self.data).scaleb(-get_currency_precision(self.currency)))
+        return ""
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if not valuelist or not valuelist[0].strip():
+            return
+        text = re.sub(r"[£$€\s]", "", valuelist[0])
+        if len(text) > 20 or not re.fullmatch(r"[0-9][0-9.,'\u00a0\u202f]*", text):
+            raise ValueError(_l("Enter an amount such as %(example)s.", example=money(1250000)))
+        try:
+            amount = parse_decimal(text, locale=str(get_locale() or "en_GB"), strict=True)
+        except (NumberFormatError, InvalidOperation):
+            raise ValueError(_l("Enter an amount such as %(example)s.", example=money(1250000))) from None
+        precision = get_currency_precision(self.currency)
+        minor = amount.scaleb(precision)
+        if minor != minor.to_integral_value():
+            raise ValueError(_l("Use at most %(digits)d digits after the decimal point.", digits=precision))
+        self.data = int(minor)
+
+
+class LinesField(TextAreaField):
+    """A list typed one item per line; blank lines and repeats are dropped."""
+
+    def __init__(self, label=None, validators=None, max_items=50, max_length=200, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.max_items, self.max_length = max_items, max_length
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "\n".join(self.data or [])
+
+    def process_formdata(self, valuelist):
+        self.data = []
+        if not valuelist:
+            return
+        for line in valuelist[0].splitlines():
+            line = line.strip()
+            if line and line not in self.data:
+                self.data.append(line)
+
+    def pre_validate(self, form):
+        if len(self.data) > self.max_items:
+            raise ValidationError(_l("At most %(count)d lines, please.", count=self.max_items))
+        for line in self.data:
+            if len(line) > self.max_length:
+                raise ValidationError(_l("Each line can be at most %(count)d characters.", count=self.max_length))
+
+
+class PostcodesField(LinesField):
+    """Postcodes or postcode prefixes (e.g. 'LS6', 'LS6 1', 'LS6 1AA'), one per line or separated by commas."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            valuelist = [valuelist[0].replace(",", "\n")]
+        super().process_formdata(valuelist)
+        self.data = list(dict.fromkeys(normalise_postcode(p) for p in self.data))
+
+    def pre_validate(self, form):
+        super().pre_validate(form)
+        wrong = [p for p in self.data if not POSTCODE.match(p)]
+        if wrong:
+            raise ValidationError(_l("These are not postcodes or postcode beginnings: %(list)s", list=", ".join(wrong)))

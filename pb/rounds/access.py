@@ -1,0 +1,51 @@
+"""Who may see and change a round: object-level checks, on top of the role decorator."""
+
+from enum import IntEnum
+
+from flask import abort
+from flask_login import current_user
+from sqlmodel import Session, select
+
+from pb.accounts.models import Membership, Role
+from pb.accounts.permissions import current_roles
+from pb.db import db_session
+from pb.rounds.models import Phase, Round
+from pb.rounds.services import funding_organisation_ids
+
+
+class Access(IntEnum):
+    PUBLIC = 0  # anyone, once the round is out of draft
+    FUNDER = 1  # leads of the convening anchor and of partner anchors
+    CONVENER = 2  # leads of the convening anchor
+
+
+def my_organisation_ids(session: Session) -> set[int]:
+    if not current_user.is_authenticated:
+        return set()
+    return set(session.exec(select(Membership.organisation_id).where(Membership.user_id == current_user.id)))
+
+
+def access_to(session: Session, round_: Round) -> Access | None:
+    """The current user's level of access to a round, or None (a draft they may not see)."""
+    mine = my_organisation_ids(session)
+    if round_.convening_organisation_id in mine:
+        return Access.CONVENER
+    if mine & funding_organisation_ids(session, round_):
+        return Access.FUNDER
+    if round_.phase != Phase.DRAFT.value or Role.PLATFORM_ADMIN in current_roles():
+        return Access.PUBLIC
+    return None
+
+
+def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Access]:
+    """The round if the current user has `need`; else 404 (or 403 when signed in)."""
+    session = db_session()
+    round_ = session.get(Round, round_id)
+    if round_ is None:
+        abort(404)
+    access = access_to(session, round_)
+    if access is None:
+        abort(403 if current_user.is_authenticated else 404)
+    if access < need:
+        abort(403)
+    return round_, access

@@ -1,0 +1,96 @@
+"""Forms for setting up a round."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from pb.fields import LinesField, MoneyField, PostcodesField
+from pb.rounds.models import RULES, BallotKind
+
+
+class RoundForm(FlaskForm):
+    organisation = SelectField(_l("Convening anchor"), coerce=int)
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    purpose = TextAreaField(
+        _l("Purpose"),
+        validators=[Length(max=5000)],
+        description=_l("What the round is for, in plain words residents will read."),
+    )
+    eligibility = TextAreaField(
+        _l("Who may vote"),
+        validators=[Length(max=2000)],
+        description=_l("For example: people who live, work or study in the areas below."),
+    )
+    minimum_age = IntegerField(
+        _l("Minimum age to vote"),
+        validators=[Optional(), NumberRange(min=0, max=120, message=_l("Enter an age between 0 and 120."))],
+    )
+    categories = LinesField(_l("Categories"), description=_l("One per line, e.g. Health, Green spaces, Young people."), max_length=100)
+    objectives = LinesField(
+        _l("Charter objectives"),
+        description=_l("The shared objectives the partner anchors agree to pursue, one per line, e.g. Reduce health inequalities."),
+    )
+
+
+class TimelineForm(FlaskForm):
+    proposals_open_at = DateTimeLocalField(_l("Proposals open"), validators=[Optional()])
+    screening_at = DateTimeLocalField(_l("Screening starts (proposals close)"), validators=[Optional()])
+    voting_opens_at = DateTimeLocalField(_l("Voting opens"), validators=[Optional()])
+    voting_closes_at = DateTimeLocalField(_l("Voting closes"), validators=[Optional()])
+    results_at = DateTimeLocalField(_l("Results published"), validators=[Optional()])
+
+
+class AreaForm(FlaskForm):
+    name = StringField(_l("Name of the area"), validators=[DataRequired(), Length(max=120)])
+    postcodes = PostcodesField(
+        _l("Postcodes"),
+        description=_l("Postcodes or their beginnings, one per line or separated by commas, e.g. LS6, LS7 3."),
+        max_items=2000,
+        max_length=10,
+    )
+
+
+class ContestForm(FlaskForm):
+    name = StringField(_l("Name of the ballot paper"), validators=[DataRequired(), Length(max=120)])
+    area = SelectField(_l("Who votes on it"), coerce=int)
+    ballot_kind = SelectField(
+        _l("Ballot"),
+        choices=[
+            SelectChoice(BallotKind.APPROVAL.value, _l("Approval: tick the projects you support")),
+            SelectChoice(BallotKind.RANKED.value, _l("Ranked: put projects in order of preference")),
+        ],
+    )
+    min_picks = IntegerField(_l("Fewest projects a voter must tick"), default=1, validators=[NumberRange(min=0, max=100)])
+    max_picks = IntegerField(_l("Most projects a voter may tick"), default=5, validators=[NumberRange(min=1, max=100)])
+    limit_to_budget = BooleanField(_l("The ticked projects together must not cost more than the budget"))
+    rank_depth = IntegerField(
+        _l("How many projects a voter ranks"),
+        default=3,
+        validators=[NumberRange(min=1, max=20)],
+        description=_l("With 3, a first choice gets 3 points, a second 2 and a third 1."),
+    )
+    rule = SelectField(_l("Counting rule"), choices=[SelectChoice(name) for name in RULES])
+
+
+class PartnerForm(FlaskForm):
+    organisation = SelectField(_l("Anchor institution"), coerce=int)
+
+
+class PotForm(FlaskForm):
+    organisation = SelectField(_l("Pledged by"), coerce=int)
+    contest = SelectField(_l("Into ballot paper"), coerce=int)
+    name = StringField(_l("Public name of the pot"), validators=[DataRequired(), Length(max=160)], description=_l("For example: NHS Trust health inequalities fund."))
+    amount = MoneyField(_l("Amount"), validators=[DataRequired(message=_l("Enter an amount."))])
+
+
+class RaisePotForm(FlaskForm):
+    amount = MoneyField(_l("New amount"), validators=[DataRequired(message=_l("Enter an amount."))])

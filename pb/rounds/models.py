@@ -1,0 +1,179 @@
+"""Rounds, their areas, contests (ballot papers), pots of money and partner anchors."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+from pb.clock import now
+
+
+class Phase(StrEnum):
+    DRAFT = "draft"
+    PROPOSALS_OPEN = "proposals_open"
+    SCREENING = "screening"
+    VOTING = "voting"
+    CLOSED = "closed"
+    COUNTED = "counted"
+    RESULTS_PUBLISHED = "results_published"
+    DELIVERY = "delivery"
+    ARCHIVED = "archived"
+
+
+PHASES = list(Phase)
+PHASE_LABELS = {
+    Phase.DRAFT: _l("Draft"),
+    Phase.PROPOSALS_OPEN: _l("Proposals open"),
+    Phase.SCREENING: _l("Screening"),
+    Phase.VOTING: _l("Voting"),
+    Phase.CLOSED: _l("Voting closed"),
+    Phase.COUNTED: _l("Counted"),
+    Phase.RESULTS_PUBLISHED: _l("Results published"),
+    Phase.DELIVERY: _l("Delivery"),
+    Phase.ARCHIVED: _l("Archived"),
+}
+
+
+class BallotKind(StrEnum):
+    APPROVAL = "approval"
+    RANKED = "ranked"
+
+
+# Counting rules offered for a contest (names as Pabulib's `rule` values), each
+# explained to residents in one plain sentence.
+RULES = {
+    "greedy": _l(
+        "Projects are funded in order of how many votes they got. A project that no longer "
+        "fits in the money left is skipped, and the next one is tried."
+    ),
+    "greedy-no-skip": _l(
+        "Projects are funded in order of how many votes they got, until the next one does "
+        "not fit in the money left."
+    ),
+    "equalshares": _l(
+        "Method of Equal Shares: every voter gets an equal share of the budget, and a project "
+        "is funded when its supporters can pay for it together, cheapest for each supporter first."
+    ),
+    "equalshares/add1": _l(
+        "Method of Equal Shares: every voter gets an equal share of the budget, and a project "
+        "is funded when its supporters can pay for it together. If money is left, the shares "
+        "are raised step by step so that as much as possible is spent."
+    ),
+    "equalshares/add1-comparison": _l(
+        "Method of Equal Shares with raised shares, as used in Wieliczka and Assen; the result "
+        "is then compared with funding projects in order of votes, and the one more voters "
+        "prefer is used."
+    ),
+}
+
+
+class Round(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    eligibility: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    minimum_age: int | None = None
+    currency: str = Field(default="GBP", max_length=3)
+    convening_organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    phase: str = Field(default=Phase.DRAFT.value, max_length=30)
+    proposals_open_at: datetime | None = None
+    screening_at: datetime | None = None
+    voting_opens_at: datetime | None = None
+    voting_closes_at: datetime | None = None
+    results_at: datetime | None = None
+    created_at: datetime = Field(default_factory=now)
+
+    @property
+    def phase_label(self) -> str:
+        return str(PHASE_LABELS[Phase(self.phase)])
+
+    def reached(self, phase: Phase) -> bool:
+        return PHASES.index(Phase(self.phase)) >= PHASES.index(phase)
+
+    @property
+    def is_frozen(self) -> bool:
+        """From the opening of voting, what residents vote on cannot change."""
+        return self.reached(Phase.VOTING)
+
+
+class Category(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("round_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    name: str = Field(max_length=100)
+
+
+class CharterObjective(SQLModel, table=True):
+    """A shared objective the partner anchors agree to pursue (e.g. "net zero")."""
+
+    __tablename__ = "charter_objective"
+    __table_args__ = (UniqueConstraint("round_id", "title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    title: str = Field(max_length=200)
+
+
+class Area(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("round_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    name: str = Field(max_length=120)
+    postcodes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # one per line
+
+    @property
+    def postcode_list(self) -> list[str]:
+        return [p for p in self.postcodes.split("\n") if p]
+
+
+class Contest(SQLModel, table=True):
+    """One ballot paper: round-wide (no area) or for one area."""
+
+    __table_args__ = (
+        CheckConstraint("min_picks >= 0", name="min_picks_not_negative"),
+        CheckConstraint("max_picks >= min_picks", name="max_not_below_min"),
+        CheckConstraint("rank_depth >= 1", name="rank_depth_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    area_id: int | None = Field(default=None, foreign_key="area.id", index=True)
+    name: str = Field(max_length=120)
+    ballot_kind: str = Field(default=BallotKind.APPROVAL.value, max_length=20)
+    min_picks: int = 1
+    max_picks: int = 5
+    limit_to_budget: bool = False
+    rank_depth: int = 3  # ranked: rank up to k projects, worth k, k-1, ..., 1 points
+    rule: str = Field(default="equalshares/add1", max_length=40)
+
+    @property
+    def rule_explanation(self) -> str:
+        return str(RULES[self.rule])
+
+
+class Partner(SQLModel, table=True):
+    """An anchor invited by the convening anchor to fund the round."""
+
+    __table_args__ = (UniqueConstraint("round_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    invited_at: datetime = Field(default_factory=now)
+
+
+class Pot(SQLModel, table=True):
+    """Money pledged by one anchor into one contest, in minor units (pence)."""
+
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contest_id: int = Field(foreign_key="contest.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=160)
+    amount: int
+    created_at: datetime = Field(default_factory=now)

@@ -1,0 +1,354 @@
+"""Pages for anchor leads setting up rounds, and the public round pages."""
+
+from datetime import UTC
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import to_user_timezone, to_utc
+from flask_login import current_user
+from sqlmodel import select
+
+from pb.accounts.models import Organisation, OrganisationKind, Role
+from pb.accounts.permissions import role_required
+from pb.accounts.services import organisations_of
+from pb.db import Refusal, db_session, session_scope
+from pb.rounds import services
+from pb.rounds.access import Access, load_round, my_organisation_ids
+from pb.rounds.forms import (
+    AreaForm,
+    ContestForm,
+    PartnerForm,
+    PotForm,
+    RaisePotForm,
+    RoundForm,
+    TimelineForm,
+)
+from pb.rounds.models import (
+    PHASE_LABELS,
+    PHASES,
+    Area,
+    Contest,
+    Partner,
+    Phase,
+    Pot,
+    Round,
+)
+from pb.views import form_page
+
+bp = Blueprint("rounds", __name__, url_prefix="/rounds")
+
+TIMELINE = ["proposals_open_at", "screening_at", "voting_opens_at", "voting_closes_at", "results_at"]
+
+
+@bp.before_request
+def _move_round_on_by_its_timeline():
+    """Make the moves a round's dates say are due, in a transaction of their own, before
+    the page reads the round (so a GET never has to write in the middle of reading)."""
+    round_id = (request.view_args or {}).get("round_id")
+    if round_id is None:
+        return
+    with session_scope(write=False) as session:
+        round_ = session.get(Round, round_id)
+        due = round_ is not None and services.move_is_due(round_)
+    if due:
+        with session_scope() as session:
+            services.advance_by_dates(session, session.get(Round, round_id))
+
+
+def refused(error: Exception, template: str, form, **context):
+    """Show a refusal on the form it came from; refusals of a frozen round are kept in the log."""
+    if isinstance(error, Refusal):
+        g.pb_commit_refusal = True
+        return render_template(template, form=form, refusal=str(error), **context), error.status
+    return render_template(template, form=form, refusal=str(error), **context), 400
+
+
+# ---------------------------------------------------------------- public pages
+
+
+@bp.route("/")
+def index():
+    session = db_session()
+    rounds = session.exec(select(Round).where(Round.phase != Phase.DRAFT.value).order_by(Round.created_at.desc())).all()
+    return render_template("rounds/index.html", rounds=rounds)
+
+
+def round_context(session, round_):
+    contests = services.contests_of(session, round_)
+    areas = {area.id: area for area in services.areas_of(session, round_)}
+    return {
+        "round": round_,
+        "convener": session.get(Organisation, round_.convening_organisation_id),
+        "contests": contests,
+        "areas": areas,
+        "budgets": services.contest_budgets(session, round_),
+        "pots": services.pots_of(session, round_),
+        "categories": services.names_of(session, round_, services.Category, "name"),
+        "objectives": services.names_of(session, round_, services.CharterObjective, "title"),
+        "timeline": [(phase, PHASE_LABELS[phase], getattr(round_, key)) for phase, key in zip(PHASES[1:5], TIMELINE)],
+        "phase_index": PHASES.index(Phase(round_.phase)),
+        "phases": PHASES,
+    }
+
+
+@bp.route("/<int:round_id>")
+def show(round_id):
+    round_, access = load_round(round_id)
+    return render_template("rounds/show.html", access=access, **round_context(db_session(), round_))
+
+
+# ---------------------------------------------------------------- setting up
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def new():
+    session = db_session()
+    anchors = organisations_of(session, current_user, OrganisationKind.ANCHOR)
+    form = RoundForm()
+    form.organisation.choices = [(org.id, org.name) for org in anchors]
+    if form.validate_on_submit():
+        organisation = session.get(Organisation, form.organisation.data)
+        round_ = services.create_round(
+            session,
+            actor=current_user,
+            organisation=organisation,
+            title=form.title.data,
+            purpose=form.purpose.data or "",
+            eligibility=form.eligibility.data or "",
+            minimum_age=form.minimum_age.data,
+            categories=form.categories.data,
+            objectives=form.objectives.data,
+        )
+        flash(_("The round has been created as a draft. Only your organisation and its partners can see it."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/round_form.html", form, round=None)
+
+
+@bp.route("/<int:round_id>/manage")
+@role_required(Role.ANCHOR_LEAD)
+def manage(round_id):
+    round_, access = load_round(round_id, Access.FUNDER)
+    session = db_session()
+    return render_template(
+        "rounds/manage.html",
+        access=access,
+        blockers=services.voting_blockers(session, round_) if not round_.is_frozen else [],
+        partners=session.exec(
+            select(Organisation).join(Partner, Partner.organisation_id == Organisation.id).where(Partner.round_id == round_.id)
+        ).all(),
+        my_organisations=my_organisation_ids(session),
+        **round_context(session, round_),
+    )
+
+
+@bp.route("/<int:round_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def edit(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    session = db_session()
+    form = RoundForm(obj=round_ if request.method == "GET" else None)
+    del form.organisation
+    if request.method == "GET":
+        form.categories.data = services.names_of(session, round_, services.Category, "name")
+        form.objectives.data = services.names_of(session, round_, services.CharterObjective, "title")
+    if form.validate_on_submit():
+        try:
+            services.update_round(
+                session,
+                round_,
+                actor=current_user,
+                title=form.title.data,
+                purpose=form.purpose.data or "",
+                eligibility=form.eligibility.data or "",
+                minimum_age=form.minimum_age.data,
+                categories=form.categories.data,
+                objectives=form.objectives.data,
+            )
+        except (services.RoundError, Refusal) as error:
+            return refused(error, "rounds/round_form.html", form, round=round_)
+        flash(_("The round has been updated."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/round_form.html", form, round=round_)
+
+
+@bp.route("/<int:round_id>/timeline", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def timeline(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    form = TimelineForm()
+    if request.method == "GET":
+        for key in TIMELINE:
+            value = getattr(round_, key)
+            getattr(form, key).data = to_user_timezone(value).replace(tzinfo=None) if value else None
+    if form.validate_on_submit():
+        dates = {key: to_utc(getattr(form, key).data).replace(tzinfo=UTC) if getattr(form, key).data else None for key in TIMELINE}
+        try:
+            services.set_timeline(db_session(), round_, actor=current_user, dates=dates)
+        except (services.RoundError, Refusal) as error:
+            return refused(error, "rounds/timeline.html", form, round=round_)
+        flash(_("The timeline has been saved."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/timeline.html", form, round=round_)
+
+
+@bp.route("/<int:round_id>/phase", methods=["POST"])
+@role_required(Role.ANCHOR_LEAD)
+def next_phase(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    try:
+        phase = services.move_to_next_phase(db_session(), round_, actor=current_user)
+    except services.RoundError as error:
+        flash(str(error), "error")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    flash(_("The round is now in the phase: %(phase)s.", phase=PHASE_LABELS[phase]), "success")
+    return redirect(url_for("rounds.manage", round_id=round_.id))
+
+
+def _area_of(round_, area_id):
+    area = db_session().get(Area, area_id)
+    if area is None or area.round_id != round_.id:
+        abort(404)
+    return area
+
+
+@bp.route("/<int:round_id>/areas/new", methods=["GET", "POST"], defaults={"area_id": None})
+@bp.route("/<int:round_id>/areas/<int:area_id>", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def area(round_id, area_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    existing = _area_of(round_, area_id) if area_id else None
+    form = AreaForm(obj=existing if request.method == "GET" else None)
+    if request.method == "GET" and existing:
+        form.postcodes.data = existing.postcode_list
+    if form.validate_on_submit():
+        session = db_session()
+        try:
+            if existing:
+                services.update_area(session, existing, actor=current_user, name=form.name.data, postcodes=form.postcodes.data)
+            else:
+                services.add_area(session, round_, actor=current_user, name=form.name.data, postcodes=form.postcodes.data)
+        except (services.RoundError, Refusal) as error:
+            return refused(error, "rounds/area_form.html", form, round=round_, area=existing)
+        flash(_("The area has been saved."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/area_form.html", form, round=round_, area=existing)
+
+
+@bp.route("/<int:round_id>/contests/new", methods=["GET", "POST"], defaults={"contest_id": None})
+@bp.route("/<int:round_id>/contests/<int:contest_id>", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def contest(round_id, contest_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    session = db_session()
+    existing = session.get(Contest, contest_id) if contest_id else None
+    if contest_id and (existing is None or existing.round_id != round_.id):
+        abort(404)
+    form = ContestForm(obj=existing if request.method == "GET" else None)
+    form.area.choices = [(0, _("Everyone in the round"))] + [(a.id, a.name) for a in services.areas_of(session, round_)]
+    if request.method == "GET" and existing:
+        form.area.data = existing.area_id or 0
+    if form.validate_on_submit():
+        fields = {
+            "name": form.name.data.strip(),
+            "area_id": form.area.data or None,
+            "ballot_kind": form.ballot_kind.data,
+            "min_picks": form.min_picks.data,
+            "max_picks": form.max_picks.data,
+            "limit_to_budget": form.limit_to_budget.data,
+            "rank_depth": form.rank_depth.data,
+            "rule": form.rule.data,
+        }
+        try:
+            if existing:
+                services.update_contest(session, existing, actor=current_user, **fields)
+            else:
+                services.add_contest(session, round_, actor=current_user, **fields)
+        except (services.RoundError, Refusal) as error:
+            return refused(error, "rounds/contest_form.html", form, round=round_, contest=existing)
+        flash(_("The ballot paper has been saved."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/contest_form.html", form, round=round_, contest=existing)
+
+
+@bp.route("/<int:round_id>/partners", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def partners(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    session = db_session()
+    taking_part = services.funding_organisation_ids(session, round_)
+    form = PartnerForm()
+    form.organisation.choices = [
+        (org.id, org.name)
+        for org in session.exec(select(Organisation).where(Organisation.kind == OrganisationKind.ANCHOR.value).order_by(Organisation.name))
+        if org.id not in taking_part
+    ]
+    if form.validate_on_submit():
+        try:
+            services.invite_partner(session, round_, actor=current_user, organisation=session.get(Organisation, form.organisation.data))
+        except (services.RoundError, Refusal) as error:
+            return refused(error, "rounds/partner_form.html", form, round=round_)
+        flash(_("The anchor has been invited. Its leads can now see this round and pledge money."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/partner_form.html", form, round=round_)
+
+
+@bp.route("/<int:round_id>/pots/new", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def pledge(round_id):
+    round_, _access = load_round(round_id, Access.FUNDER)
+    session = db_session()
+    funders = services.funding_organisation_ids(session, round_) & my_organisation_ids(session)
+    form = PotForm()
+    form.amount.currency = round_.currency
+    form.organisation.choices = [(org.id, org.name) for org in session.exec(select(Organisation).where(Organisation.id.in_(funders)))]
+    form.contest.choices = [(c.id, c.name) for c in services.contests_of(session, round_)]
+    if form.validate_on_submit():
+        try:
+            services.pledge_pot(
+                session,
+                round_,
+                actor=current_user,
+                organisation=session.get(Organisation, form.organisation.data),
+                contest=session.get(Contest, form.contest.data),
+                name=form.name.data,
+                amount=form.amount.data,
+            )
+        except (services.RoundError, Refusal) as error:
+            return refused(error, "rounds/pot_form.html", form, round=round_)
+        flash(_("Thank you: the money has been pledged."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/pot_form.html", form, round=round_)
+
+
+@bp.route("/<int:round_id>/pots/<int:pot_id>", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def raise_pot(round_id, pot_id):
+    round_, _access = load_round(round_id, Access.FUNDER)
+    session = db_session()
+    pot = session.get(Pot, pot_id)
+    if pot is None or session.get(Contest, pot.contest_id).round_id != round_.id:
+        abort(404)
+    if pot.organisation_id not in my_organisation_ids(session):
+        abort(403)
+    form = RaisePotForm()
+    form.amount.currency = round_.currency
+    if request.method == "GET":
+        form.amount.data = pot.amount
+    if form.validate_on_submit():
+        try:
+            services.raise_pot(session, pot, actor=current_user, amount=form.amount.data)
+        except (services.RoundError, Refusal) as error:
+            return refused(error, "rounds/raise_form.html", form, round=round_, pot=pot)
+        flash(_("The pledge has been raised."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/raise_form.html", form, round=round_, pot=pot)

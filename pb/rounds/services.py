@@ -1,0 +1,448 @@
+"""Operations on rounds. Each flushes and audits; the request (or CLI scope) commits.
+
+Everything residents vote on freezes when voting opens: every operation that would
+change it goes through `guard_unfrozen`, which refuses and records the attempt.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from pb.accounts.models import Membership, Organisation, OrganisationKind, User
+from pb.audit.chain import record_event
+from pb.clock import now
+from pb.db import Refusal
+from pb.rounds.models import (
+    PHASES,
+    RULES,
+    Area,
+    BallotKind,
+    Category,
+    CharterObjective,
+    Contest,
+    Partner,
+    Phase,
+    Pot,
+    Round,
+)
+
+MAX_POT = 100_000_000_00  # £100 million in pence: more is surely a typing mistake
+
+
+class RoundFrozen(Refusal):
+    """A change to what residents vote on, tried after voting opened."""
+
+
+class RoundError(ValueError):
+    """A change the round's rules do not allow; nothing was saved."""
+
+
+# ---------------------------------------------------------------- the freeze
+
+
+def guard_unfrozen(session: Session, round_: Round, *, actor: User | None, attempted: str, detail: dict | None = None):
+    """Refuse (and log) any change to a frozen round. Call before changing anything."""
+    advance_by_dates(session, round_)
+    if not round_.is_frozen:
+        return
+    session.rollback()  # nothing else this transaction did may be kept with the refusal...
+    advance_by_dates(session, round_)  # ...but the timeline's own moves are
+    record_event(
+        session,
+        "round.change_refused",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=None,
+        data={"attempted": attempted, "phase": round_.phase, **(detail or {})},
+    )
+    raise RoundFrozen(_("Voting has opened, so this can no longer be changed. The attempt has been recorded in the audit log."))
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def _audit(session: Session, round_: Round, action: str, actor: User | None, organisation_id=None, **data):
+    record_event(
+        session,
+        action,
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=organisation_id if organisation_id is not None else round_.convening_organisation_id,
+        data=data,
+    )
+
+
+def _schedule(round_: Round) -> dict[Phase, datetime | None]:
+    """When each phase starts by the round's timeline (phases after closing start by counting)."""
+    return {
+        Phase.PROPOSALS_OPEN: round_.proposals_open_at,
+        Phase.SCREENING: round_.screening_at,
+        Phase.VOTING: round_.voting_opens_at,
+        Phase.CLOSED: round_.voting_closes_at,
+    }
+
+
+def voting_blockers(session: Session, round_: Round) -> list[str]:
+    """What stops voting from opening, in words for the convening lead (empty when ready)."""
+    problems = []
+    contests = contests_of(session, round_)
+    if not contests:
+        problems.append(_("The round has no ballot paper (contest) yet."))
+    budgets = contest_budgets(session, round_)
+    for contest in contests:
+        if budgets.get(contest.id, 0) <= 0:
+            problems.append(_("No money has been pledged to “%(contest)s”.", contest=contest.name))
+    if round_.voting_closes_at is None:
+        problems.append(_("The timeline has no date for voting to close."))
+    return problems
+
+
+def move_is_due(round_: Round, at: datetime | None = None) -> bool:
+    """Whether the timeline says the round should already be in a later phase."""
+    current = Phase(round_.phase)
+    if current not in (Phase.DRAFT, Phase.PROPOSALS_OPEN, Phase.SCREENING, Phase.VOTING):
+        return False
+    due = _schedule(round_).get(PHASES[PHASES.index(current) + 1])
+    return due is not None and due <= (at or now())
+
+
+def advance_by_dates(session: Session, round_: Round, at: datetime | None = None) -> list[Phase]:
+    """Make every move the timeline says is due; each is an audit event. Returns the moves."""
+    at = at or now()
+    moves = []
+    while move_is_due(round_, at):
+        following = PHASES[PHASES.index(Phase(round_.phase)) + 1]
+        if following == Phase.VOTING and voting_blockers(session, round_):
+            break
+        _move(session, round_, following, actor=None, by="timeline")
+        moves.append(following)
+    return moves
+
+
+def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by: str) -> None:
+    previous = round_.phase
+    round_.phase = to.value
+    session.add(round_)
+    session.flush()
+    _audit(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
+
+
+def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase:
+    """The convening lead moves the round on by hand, never backwards."""
+    advance_by_dates(session, round_)
+    current = Phase(round_.phase)
+    if current == Phase.ARCHIVED:
+        raise RoundError(_("This round is archived; there is no later phase."))
+    following = PHASES[PHASES.index(current) + 1]
+    if following == Phase.VOTING:
+        problems = voting_blockers(session, round_)
+        if problems:
+            raise RoundError(" ".join(problems))
+    if following == Phase.COUNTED:
+        raise RoundError(_("A round moves on from here when its votes are counted."))
+    _move(session, round_, following, actor=actor, by="hand")
+    return following
+
+
+# ---------------------------------------------------------------- round details
+
+
+def create_round(
+    session: Session,
+    *,
+    actor: User,
+    organisation: Organisation,
+    title: str,
+    purpose: str = "",
+    eligibility: str = "",
+    minimum_age: int | None = None,
+    categories: Iterable[str] = (),
+    objectives: Iterable[str] = (),
+) -> Round:
+    if organisation.kind != OrganisationKind.ANCHOR.value:
+        raise RoundError(_("Only an anchor institution can convene a round."))
+    round_ = Round(
+        title=title.strip(),
+        purpose=purpose.strip(),
+        eligibility=eligibility.strip(),
+        minimum_age=minimum_age,
+        convening_organisation_id=organisation.id,
+    )
+    session.add(round_)
+    session.flush()
+    _audit(session, round_, "round.created", actor, title=round_.title)
+    _replace_names(session, round_, Category, "name", categories)
+    _replace_names(session, round_, CharterObjective, "title", objectives)
+    return round_
+
+
+def update_round(
+    session: Session,
+    round_: Round,
+    *,
+    actor: User,
+    title: str,
+    purpose: str,
+    eligibility: str,
+    minimum_age: int | None,
+    categories: Iterable[str],
+    objectives: Iterable[str],
+) -> None:
+    """Title and purpose may be corrected at any time; the rest freezes when voting opens."""
+    categories, objectives = _clean_lines(categories), _clean_lines(objectives)
+    frozen_changes = {
+        "eligibility": (round_.eligibility, eligibility.strip()),
+        "minimum_age": (round_.minimum_age, minimum_age),
+        "categories": (names_of(session, round_, Category, "name"), categories),
+        "objectives": (names_of(session, round_, CharterObjective, "title"), objectives),
+    }
+    changed = [key for key, (old, new) in frozen_changes.items() if old != new]
+    if changed:
+        guard_unfrozen(session, round_, actor=actor, attempted="round.updated", detail={"fields": changed})
+    round_.title, round_.purpose = title.strip(), purpose.strip()
+    round_.eligibility, round_.minimum_age = eligibility.strip(), minimum_age
+    session.add(round_)
+    session.flush()
+    _replace_names(session, round_, Category, "name", categories)
+    _replace_names(session, round_, CharterObjective, "title", objectives)
+    _audit(
+        session,
+        round_,
+        "round.updated",
+        actor,
+        title=round_.title,
+        purpose=round_.purpose,
+        eligibility=round_.eligibility,
+        minimum_age=round_.minimum_age,
+        categories=categories,
+        objectives=objectives,
+    )
+
+
+def _clean_lines(values: Iterable[str]) -> list[str]:
+    seen = []
+    for value in values:
+        value = value.strip()
+        if value and value not in seen:
+            seen.append(value)
+    return seen
+
+
+def names_of(session: Session, round_: Round, model, column: str) -> list[str]:
+    rows = session.exec(select(model).where(model.round_id == round_.id).order_by(model.id)).all()
+    return [getattr(row, column) for row in rows]
+
+
+def _replace_names(session: Session, round_: Round, model, column: str, values: Iterable[str]) -> None:
+    wanted = _clean_lines(values)
+    existing = {getattr(row, column): row for row in session.exec(select(model).where(model.round_id == round_.id))}
+    for name, row in existing.items():
+        if name not in wanted:
+            session.delete(row)
+    for name in wanted:
+        if name not in existing:
+            session.add(model(round_id=round_.id, **{column: name}))
+    session.flush()
+
+
+def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None]) -> None:
+    guard_unfrozen(session, round_, actor=actor, attempted="round.timeline_set")
+    order = ["proposals_open_at", "screening_at", "voting_opens_at", "voting_closes_at", "results_at"]
+    given = [(key, dates.get(key)) for key in order if dates.get(key) is not None]
+    for (_k1, earlier), (_k2, later) in zip(given, given[1:]):
+        if later <= earlier:
+            raise RoundError(_("Each date in the timeline must come after the one before it."))
+    for key in order:
+        setattr(round_, key, dates.get(key))
+    session.add(round_)
+    session.flush()
+    _audit(
+        session,
+        round_,
+        "round.timeline_set",
+        actor,
+        **{key: value.isoformat() if value else None for key, value in ((k, dates.get(k)) for k in order)},
+    )
+
+
+# ---------------------------------------------------------------- areas and contests
+
+
+def add_area(session: Session, round_: Round, *, actor: User, name: str, postcodes: list[str]) -> Area:
+    guard_unfrozen(session, round_, actor=actor, attempted="area.added", detail={"name": name})
+    if session.exec(select(Area).where(Area.round_id == round_.id, Area.name == name.strip())).first():
+        raise RoundError(_("This round already has an area with that name."))
+    area = Area(round_id=round_.id, name=name.strip(), postcodes="\n".join(postcodes))
+    session.add(area)
+    session.flush()
+    _audit(session, round_, "area.added", actor, area=area.id, name=area.name, postcodes=postcodes)
+    return area
+
+
+def update_area(session: Session, area: Area, *, actor: User, name: str, postcodes: list[str]) -> None:
+    round_ = session.get(Round, area.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="area.updated", detail={"area": area.id})
+    clash = session.exec(
+        select(Area).where(Area.round_id == round_.id, Area.name == name.strip(), Area.id != area.id)
+    ).first()
+    if clash:
+        raise RoundError(_("This round already has an area with that name."))
+    area.name, area.postcodes = name.strip(), "\n".join(postcodes)
+    session.add(area)
+    session.flush()
+    _audit(session, round_, "area.updated", actor, area=area.id, name=area.name, postcodes=postcodes)
+
+
+def _check_contest(session: Session, round_: Round, fields: dict, contest_id: int | None) -> None:
+    if fields["rule"] not in RULES:
+        raise RoundError(_("Choose one of the counting rules offered."))
+    if fields["ballot_kind"] not in {kind.value for kind in BallotKind}:
+        raise RoundError(_("Choose approval or ranked ballots."))
+    area_id = fields.get("area_id")
+    if area_id is not None:
+        area = session.get(Area, area_id)
+        if area is None or area.round_id != round_.id:
+            raise RoundError(_("Choose an area of this round."))
+    same_area = select(Contest).where(Contest.round_id == round_.id, Contest.area_id == area_id)
+    if contest_id is not None:
+        same_area = same_area.where(Contest.id != contest_id)
+    if session.exec(same_area).first():
+        raise RoundError(_("There is already a ballot paper for that area."))
+    if fields["ballot_kind"] == BallotKind.APPROVAL.value and fields["max_picks"] < fields["min_picks"]:
+        raise RoundError(_("The most picks cannot be fewer than the fewest."))
+
+
+CONTEST_FIELDS = ("name", "area_id", "ballot_kind", "min_picks", "max_picks", "limit_to_budget", "rank_depth", "rule")
+
+
+def add_contest(session: Session, round_: Round, *, actor: User, **fields) -> Contest:
+    guard_unfrozen(session, round_, actor=actor, attempted="contest.added", detail={"name": fields.get("name")})
+    _check_contest(session, round_, fields, None)
+    contest = Contest(round_id=round_.id, **{key: fields[key] for key in CONTEST_FIELDS})
+    session.add(contest)
+    session.flush()
+    _audit(session, round_, "contest.added", actor, contest=contest.id, **{k: fields[k] for k in CONTEST_FIELDS})
+    return contest
+
+
+def update_contest(session: Session, contest: Contest, *, actor: User, **fields) -> None:
+    round_ = session.get(Round, contest.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="contest.updated", detail={"contest": contest.id})
+    _check_contest(session, round_, fields, contest.id)
+    for key in CONTEST_FIELDS:
+        setattr(contest, key, fields[key])
+    session.add(contest)
+    session.flush()
+    _audit(session, round_, "contest.updated", actor, contest=contest.id, **{k: fields[k] for k in CONTEST_FIELDS})
+
+
+def contests_of(session: Session, round_: Round) -> list[Contest]:
+    return list(session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.area_id.is_not(None), Contest.id)))
+
+
+def areas_of(session: Session, round_: Round) -> list[Area]:
+    return list(session.exec(select(Area).where(Area.round_id == round_.id).order_by(Area.name)))
+
+
+# ---------------------------------------------------------------- partners and pots
+
+
+def invite_partner(session: Session, round_: Round, *, actor: User, organisation: Organisation) -> Partner:
+    guard_unfrozen(session, round_, actor=actor, attempted="partner.invited", detail={"organisation": organisation.id})
+    if organisation.kind != OrganisationKind.ANCHOR.value:
+        raise RoundError(_("Only anchor institutions can fund a round."))
+    if organisation.id == round_.convening_organisation_id or session.exec(
+        select(Partner).where(Partner.round_id == round_.id, Partner.organisation_id == organisation.id)
+    ).first():
+        raise RoundError(_("%(name)s is already taking part in this round.", name=organisation.name))
+    partner = Partner(round_id=round_.id, organisation_id=organisation.id)
+    session.add(partner)
+    session.flush()
+    _audit(session, round_, "partner.invited", actor, partner_organisation=organisation.id, name=organisation.name)
+    return partner
+
+
+def funding_organisation_ids(session: Session, round_: Round) -> set[int]:
+    """The convening anchor and every partner anchor: those who may pledge pots."""
+    partners = session.exec(select(Partner.organisation_id).where(Partner.round_id == round_.id)).all()
+    return {round_.convening_organisation_id, *partners}
+
+
+def _check_amount(amount: int) -> None:
+    if amount <= 0:
+        raise RoundError(_("A pot must hold some money."))
+    if amount > MAX_POT:
+        raise RoundError(_("That amount is too large. Please check it."))
+
+
+def pledge_pot(
+    session: Session, round_: Round, *, actor: User, organisation: Organisation, contest: Contest, name: str, amount: int
+) -> Pot:
+    guard_unfrozen(session, round_, actor=actor, attempted="pot.pledged", detail={"contest": contest.id, "amount": amount})
+    if contest.round_id != round_.id:
+        raise RoundError(_("Choose a ballot paper of this round."))
+    if organisation.id not in funding_organisation_ids(session, round_):
+        raise RoundError(_("Only the convening anchor and its invited partners can pledge money to this round."))
+    if not is_member(session, actor, organisation):
+        raise RoundError(_("You can only pledge money on behalf of your own organisation."))
+    _check_amount(amount)
+    pot = Pot(contest_id=contest.id, organisation_id=organisation.id, name=name.strip(), amount=amount)
+    session.add(pot)
+    session.flush()
+    _audit(
+        session, round_, "pot.pledged", actor, organisation_id=organisation.id,
+        pot=pot.id, contest=contest.id, name=pot.name, amount=amount, currency=round_.currency,
+    )
+    return pot
+
+
+def raise_pot(session: Session, pot: Pot, *, actor: User, amount: int) -> None:
+    """A pledge can grow before voting opens; it can never shrink or be withdrawn."""
+    contest = session.get(Contest, pot.contest_id)
+    round_ = session.get(Round, contest.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="pot.raised", detail={"pot": pot.id, "amount": amount})
+    organisation = session.get(Organisation, pot.organisation_id)
+    if not is_member(session, actor, organisation):
+        raise RoundError(_("You can only change your own organisation's pledges."))
+    if amount < pot.amount:
+        raise RoundError(_("A pledge cannot be reduced or withdrawn; it can only be raised."))
+    _check_amount(amount)
+    previous, pot.amount = pot.amount, amount
+    session.add(pot)
+    session.flush()
+    _audit(session, round_, "pot.raised", actor, organisation_id=organisation.id, pot=pot.id, **{"from": previous, "to": amount})
+
+
+def contest_budgets(session: Session, round_: Round) -> dict[int, int]:
+    """Each contest's budget: the sum of its pots, in minor units."""
+    rows = session.exec(
+        select(Pot.contest_id, func.sum(Pot.amount))
+        .join(Contest, Contest.id == Pot.contest_id)
+        .where(Contest.round_id == round_.id)
+        .group_by(Pot.contest_id)
+    ).all()
+    return {contest_id: int(total) for contest_id, total in rows}
+
+
+def pots_of(session: Session, round_: Round) -> list[tuple[Pot, Organisation]]:
+    return list(
+        session.exec(
+            select(Pot, Organisation)
+            .join(Contest, Contest.id == Pot.contest_id)
+            .join(Organisation, Organisation.id == Pot.organisation_id)
+            .where(Contest.round_id == round_.id)
+            .order_by(Organisation.name, Pot.id)
+        ).all()
+    )
+
+
+def is_member(session: Session, user: User, organisation: Organisation) -> bool:
+    return (
+        session.exec(
+            select(Membership).where(Membership.user_id == user.id, Membership.organisation_id == organisation.id)
+        ).first()
+        is not None
+    )

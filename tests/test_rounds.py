@@ -1,0 +1,361 @@
+"""Rounds: two anchors set up a round with pots in two areas; it freezes when voting opens."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from pb.audit.chain import verify_chain
+from pb.audit.models import AuditEvent, chain_key
+from pb.rounds import services
+from pb.rounds.models import Area, Contest, Phase, Pot, Round
+from tests.conftest import FormClient
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def anchors(app, make_user):
+    make_user("lead@council.example", name="Cllr Ada", organisation="Eastshire Council", kind="anchor")
+    make_user("lead@nhs.example", name="Dr Ben", organisation="Eastshire NHS Trust", kind="anchor")
+    make_user("lead@police.example", name="Insp Cai", organisation="Eastshire Police", kind="anchor")
+    make_user("chair@group.example", name="Dee", organisation="Friends of the Park", kind="group")
+    clients = {}
+    for key, email in [("council", "lead@council.example"), ("nhs", "lead@nhs.example"),
+                       ("police", "lead@police.example"), ("group", "chair@group.example")]:
+        clients[key] = FormClient(app)
+        clients[key].sign_in(email, PASSWORD)
+    return clients
+
+
+def org_id(db, name):
+    from pb.accounts.models import Organisation
+
+    with db() as session:
+        return session.exec(select(Organisation).where(Organisation.name == name)).one().id
+
+
+def user_id(db, email):
+    from pb.accounts.models import User
+
+    with db() as session:
+        return session.exec(select(User).where(User.email == email)).one().id
+
+
+def create_round(council, db):
+    response = council.submit(
+        "/rounds/new",
+        {
+            "organisation": org_id(db, "Eastshire Council"),
+            "title": "Eastshire Together 2027",
+            "purpose": "Local people decide how to spend money on health and green spaces.",
+            "eligibility": "People who live, work or study in Eastshire.",
+            "minimum_age": "11",
+            "categories": "Health\nGreen spaces\nYoung people",
+            "objectives": "Reduce health inequalities\nNet zero",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].split("/")[2])
+
+
+def set_up_round(council, nhs, db):
+    """The walk from draft to ready-to-vote, through the pages, as two anchors would."""
+    round_id = create_round(council, db)
+    base = f"/rounds/{round_id}"
+    assert council.submit(f"{base}/timeline", {"voting_closes_at": "2099-01-01T12:00"}).status_code == 302
+    assert council.submit(f"{base}/areas/new", {"name": "North", "postcodes": "ls6, ls7 3"}).status_code == 302
+    assert council.submit(f"{base}/areas/new", {"name": "South", "postcodes": "LS11\nls10 1aa"}).status_code == 302
+    with db() as session:
+        areas = {a.name: a.id for a in session.exec(select(Area).where(Area.round_id == round_id))}
+        assert session.get(Area, areas["North"]).postcode_list == ["LS6", "LS7 3"]
+        assert session.get(Area, areas["South"]).postcode_list == ["LS11", "LS10 1AA"]
+    contest = {"ballot_kind": "approval", "min_picks": "1", "max_picks": "3", "rank_depth": "3", "rule": "equalshares/add1"}
+    assert council.submit(f"{base}/contests/new", {**contest, "name": "North ballot", "area": areas["North"]}).status_code == 302
+    assert council.submit(
+        f"{base}/contests/new", {**contest, "name": "South ballot", "area": areas["South"], "ballot_kind": "ranked", "rule": "greedy"}
+    ).status_code == 302
+    with db() as session:
+        contests = {c.name: c.id for c in session.exec(select(Contest).where(Contest.round_id == round_id))}
+
+    nhs_id, council_id = org_id(db, "Eastshire NHS Trust"), org_id(db, "Eastshire Council")
+    assert nhs.get(f"{base}/manage").status_code == 403  # not a partner yet
+    assert council.submit(f"{base}/partners", {"organisation": nhs_id}).status_code == 302
+    assert nhs.get(f"{base}/manage").status_code == 200
+
+    pledges = [
+        (council, council_id, "North ballot", "Council green spaces fund", "30,000"),
+        (nhs, nhs_id, "North ballot", "NHS Trust health inequalities fund", "£20,000.50"),
+        (nhs, nhs_id, "South ballot", "NHS Trust healthy South fund", "25000"),
+    ]
+    for client, organisation, contest_name, name, amount in pledges:
+        response = client.submit(
+            f"{base}/pots/new", {"organisation": organisation, "contest": contests[contest_name], "name": name, "amount": amount}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+    return round_id, areas, contests
+
+
+def move_on(council, round_id, times=1):
+    for _ in range(times):
+        response = council.submit(f"/rounds/{round_id}/phase", {}, page=f"/rounds/{round_id}/manage")
+        assert response.status_code == 302
+
+
+def phase_of(db, round_id):
+    with db() as session:
+        return session.get(Round, round_id).phase
+
+
+def test_round_walks_from_draft_to_voting_with_two_anchors(app, anchors, db, client):
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, areas, contests = set_up_round(council, nhs, db)
+
+    with db() as session:
+        round_ = session.get(Round, round_id)
+        budgets = services.contest_budgets(session, round_)
+    assert budgets == {contests["North ballot"]: 30_000_00 + 20_000_50, contests["South ballot"]: 25_000_00}
+
+    # A draft is hidden from the public.
+    assert client.get(f"/rounds/{round_id}").status_code == 404
+    assert phase_of(db, round_id) == "draft"
+    move_on(council, round_id)  # proposals open: now public
+    page = client.get(f"/rounds/{round_id}").get_data(as_text=True)
+    assert "Eastshire Together 2027" in page
+    assert "£50,000.50" in page  # North: the sum of its two pots
+    assert "£25,000.00" in page
+    assert "NHS Trust health inequalities fund" in page and "Eastshire NHS Trust" in page
+    assert "Rank up to 3 projects" in page
+    assert "Tick between 1 and 3 projects." in page
+
+    move_on(council, round_id, 2)  # screening, then voting
+    assert phase_of(db, round_id) == "voting"
+    with db() as session:
+        moves = [e for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)))
+                 if e.action == "round.phase_changed"]
+        assert [m.data for m in moves][-1].count('"to":"voting"') == 1
+        assert verify_chain(session, chain_key(round_id)).ok
+
+
+def test_voting_cannot_open_while_a_contest_has_no_money(anchors, db):
+    council = anchors["council"]
+    round_id = create_round(council, db)
+    council.submit(f"/rounds/{round_id}/contests/new",
+                   {"name": "Everyone", "area": "0", "ballot_kind": "approval", "min_picks": "1", "max_picks": "2",
+                    "rank_depth": "3", "rule": "greedy"})
+    move_on(council, round_id, 2)
+    response = council.submit(f"/rounds/{round_id}/phase", {}, page=f"/rounds/{round_id}/manage")
+    page = council.get(response.headers["Location"]).get_data(as_text=True)
+    assert "No money has been pledged to" in page
+    assert phase_of(db, round_id) == "screening"
+
+
+def frozen_attempts(round_id, areas, contests, pot_id, ids):
+    base = f"/rounds/{round_id}"
+    contest = {"name": "North ballot", "area": areas["North"], "ballot_kind": "approval", "min_picks": "1",
+               "max_picks": "9", "rank_depth": "3", "rule": "greedy"}
+    return [
+        ("council", f"{base}/edit", {"title": "Eastshire Together 2027", "purpose": "p", "eligibility": "Anyone at all",
+                                     "minimum_age": "11", "categories": "Health\nGreen spaces\nYoung people",
+                                     "objectives": "Reduce health inequalities\nNet zero"}),
+        ("council", f"{base}/timeline", {"voting_closes_at": "2030-01-01T12:00"}),
+        ("council", f"{base}/areas/new", {"name": "West", "postcodes": "LS12"}),
+        ("council", f"{base}/areas/{areas['North']}", {"name": "North", "postcodes": "LS6"}),
+        ("council", f"{base}/contests/new", {**contest, "name": "Extra", "area": "0"}),
+        ("council", f"{base}/contests/{contests['North ballot']}", contest),
+        ("council", f"{base}/partners", {"organisation": ids["police"]}),
+        ("council", f"{base}/pots/new", {"organisation": ids["council"], "contest": contests["South ballot"], "name": "Late", "amount": "5"}),
+        ("nhs", f"{base}/pots/{pot_id}", {"amount": "999,999"}),
+    ]
+
+
+def snapshot(db, round_id):
+    """Everything residents vote on, to show that refused changes changed nothing."""
+    with db() as session:
+        round_ = session.get(Round, round_id)
+        return (
+            (round_.eligibility, round_.minimum_age, round_.voting_closes_at, round_.phase),
+            sorted((a.name, a.postcodes) for a in session.exec(select(Area).where(Area.round_id == round_id))),
+            sorted(tuple(c.model_dump().items()) for c in session.exec(select(Contest).where(Contest.round_id == round_id))),
+            sorted((p.id, p.amount) for p in session.exec(select(Pot).join(Contest).where(Contest.round_id == round_id))),
+            services.names_of(session, round_, services.Category, "name"),
+            sorted(services.funding_organisation_ids(session, round_)),
+        )
+
+
+def refusals(db, round_id):
+    with db() as session:
+        return [e for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))
+                if e.action == "round.change_refused"]
+
+
+def test_every_frozen_field_refuses_change_over_http_and_is_logged(app, anchors, db):
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, areas, contests = set_up_round(council, nhs, db)
+    with db() as session:
+        pot_id = session.exec(select(Pot).where(Pot.name == "NHS Trust healthy South fund")).one().id
+    ids = {"council": org_id(db, "Eastshire Council"), "police": org_id(db, "Eastshire Police")}
+    move_on(council, round_id, 3)
+    assert phase_of(db, round_id) == "voting"
+    before = snapshot(db, round_id)
+
+    attempts = frozen_attempts(round_id, areas, contests, pot_id, ids)
+    for who, url, data in attempts:
+        # A crafted POST: the token comes from a page the user may see, not from the form.
+        client = anchors[who]
+        token = client.csrf_token(f"/rounds/{round_id}/manage")
+        response = client.post(url, data={**data, "csrf_token": token})
+        assert response.status_code == 409, (url, response.status_code)
+        assert "Voting has opened" in response.get_data(as_text=True)
+
+    assert snapshot(db, round_id) == before
+    logged = refusals(db, round_id)
+    assert len(logged) == len(attempts)
+    assert {json.loads(e.data)["attempted"] for e in logged} == {
+        "round.updated", "round.timeline_set", "area.added", "area.updated", "contest.added",
+        "contest.updated", "partner.invited", "pot.pledged", "pot.raised",
+    }
+    assert {e.actor_user_id for e in logged} == {user_id(db, "lead@council.example"), user_id(db, "lead@nhs.example")}
+    with db() as session:
+        assert verify_chain(session, chain_key(round_id)).ok
+
+
+def test_frozen_round_refuses_changes_through_the_service_layer(app, anchors, db):
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, areas, contests = set_up_round(council, nhs, db)
+    move_on(council, round_id, 3)
+    from pb.accounts.models import Organisation, User
+
+    calls = [
+        lambda s, r, u: services.update_round(s, r, actor=u, title=r.title, purpose=r.purpose, eligibility="Anyone",
+                                              minimum_age=None, categories=[], objectives=[]),
+        lambda s, r, u: services.set_timeline(s, r, actor=u, dates={}),
+        lambda s, r, u: services.add_area(s, r, actor=u, name="West", postcodes=["LS12"]),
+        lambda s, r, u: services.update_area(s, s.get(Area, areas["North"]), actor=u, name="N", postcodes=[]),
+        lambda s, r, u: services.add_contest(s, r, actor=u, name="X", area_id=None, ballot_kind="approval", min_picks=1,
+                                             max_picks=2, limit_to_budget=False, rank_depth=3, rule="greedy"),
+        lambda s, r, u: services.update_contest(s, s.get(Contest, contests["North ballot"]), actor=u, name="X", area_id=None,
+                                                ballot_kind="approval", min_picks=1, max_picks=2, limit_to_budget=False,
+                                                rank_depth=3, rule="greedy"),
+        lambda s, r, u: services.invite_partner(s, r, actor=u, organisation=s.exec(select(Organisation).where(Organisation.name == "Eastshire Police")).one()),
+        lambda s, r, u: services.pledge_pot(s, r, actor=u, organisation=s.get(Organisation, r.convening_organisation_id),
+                                            contest=s.get(Contest, contests["South ballot"]), name="Late", amount=500),
+        lambda s, r, u: services.raise_pot(s, s.exec(select(Pot)).first(), actor=u, amount=10**9),
+    ]
+    before = snapshot(db, round_id)
+    for call in calls:
+        with pytest.raises(services.RoundFrozen), app.test_request_context(), db() as session:
+            user = session.exec(select(User).where(User.email == "lead@council.example")).one()
+            call(session, session.get(Round, round_id), user)
+    assert snapshot(db, round_id) == before
+    assert len(refusals(db, round_id)) == len(calls)
+
+
+def test_a_pledge_can_be_raised_but_never_reduced(anchors, db):
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, _areas, _contests = set_up_round(council, nhs, db)
+    with db() as session:
+        pot = session.exec(select(Pot).where(Pot.name == "NHS Trust healthy South fund")).one()
+    url = f"/rounds/{round_id}/pots/{pot.id}"
+    response = nhs.submit(url, {"amount": "24,999.99"})
+    assert response.status_code == 400
+    assert "cannot be reduced" in response.get_data(as_text=True)
+    assert council.get(url).status_code == 403  # not the council's pledge
+    assert nhs.submit(url, {"amount": "30,000"}).status_code == 302
+    with db() as session:
+        assert session.get(Pot, pot.id).amount == 30_000_00
+
+
+@pytest.mark.parametrize("amount", ["-5", "0", "abc", "1.005", "99999999999", "1e5"])
+def test_bad_amounts_are_refused_and_nothing_is_saved(anchors, db, amount):
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, _areas, contests = set_up_round(council, nhs, db)
+    with db() as session:
+        count = len(session.exec(select(Pot)).all())
+    response = council.submit(
+        f"/rounds/{round_id}/pots/new",
+        {"organisation": org_id(db, "Eastshire Council"), "contest": contests["South ballot"], "name": "Odd", "amount": amount},
+    )
+    assert response.status_code == 400
+    with db() as session:
+        assert len(session.exec(select(Pot)).all()) == count
+
+
+def test_access_across_anchors_is_refused(app, anchors, db, client):
+    council, nhs = anchors["council"], anchors["nhs"]
+    police, group = anchors["police"], anchors["group"]
+    round_id, areas, contests = set_up_round(council, nhs, db)
+    base = f"/rounds/{round_id}"
+    for url in [base, f"{base}/manage", f"{base}/edit", f"{base}/timeline", f"{base}/areas/new", f"{base}/pots/new",
+                f"{base}/contests/{contests['North ballot']}"]:
+        assert police.get(url).status_code == 403, url
+    # Crafted POST by an outsider changes nothing.
+    token = police.csrf_token("/dashboard")
+    response = police.post(f"{base}/areas/new", data={"name": "Sneaky", "postcodes": "LS1", "csrf_token": token})
+    assert response.status_code == 403
+    # A partner may pledge but not reconfigure.
+    assert nhs.get(f"{base}/edit").status_code == 403
+    assert nhs.get(f"{base}/areas/new").status_code == 403
+    # Community groups cannot start rounds; anonymous visitors cannot see drafts.
+    assert group.get("/rounds/new").status_code == 403
+    assert client.get(base).status_code == 404
+    with db() as session:
+        assert session.exec(select(Area).where(Area.name == "Sneaky")).first() is None
+
+
+def test_a_lead_cannot_pledge_for_another_anchor(anchors, db):
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, _areas, contests = set_up_round(council, nhs, db)
+    response = council.submit(
+        f"/rounds/{round_id}/pots/new",
+        {"organisation": org_id(db, "Eastshire NHS Trust"), "contest": contests["South ballot"], "name": "Forged", "amount": "10"},
+    )
+    assert response.status_code == 400
+    with db() as session:
+        assert session.exec(select(Pot).where(Pot.name == "Forged")).first() is None
+
+
+def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, _areas, _contests = set_up_round(council, nhs, db)
+    now = datetime.now(UTC)
+    with app.test_request_context(), db() as session:
+        from pb.accounts.models import User
+
+        user = session.exec(select(User).where(User.email == "lead@council.example")).one()
+        services.set_timeline(
+            session, session.get(Round, round_id), actor=user,
+            dates={"proposals_open_at": now - timedelta(days=30), "screening_at": now - timedelta(days=10),
+                   "voting_opens_at": now - timedelta(minutes=1), "voting_closes_at": now + timedelta(days=14)},
+        )
+    assert phase_of(db, round_id) == "draft"  # nothing has looked at it yet
+    assert client.get(f"/rounds/{round_id}").status_code == 200  # a visit makes the due moves
+    assert phase_of(db, round_id) == "voting"
+    with db() as session:
+        moves = [e.data for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))
+                 if e.action == "round.phase_changed"]
+    assert len(moves) == 3 and all('"by":"timeline"' in m for m in moves)
+    response = council.submit(f"/rounds/{round_id}/areas/new", {"name": "West", "postcodes": "LS12"})
+    assert response.status_code == 409
+
+
+def test_timeline_dates_must_be_in_order(anchors, db):
+    council = anchors["council"]
+    round_id = create_round(council, db)
+    response = council.submit(f"/rounds/{round_id}/timeline",
+                              {"voting_opens_at": "2027-05-10T09:00", "voting_closes_at": "2027-05-01T09:00"})
+    assert response.status_code == 400
+    assert "must come after" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.get(Round, round_id).voting_opens_at is None
+
+
+def test_invalid_postcodes_are_refused(anchors, db):
+    council = anchors["council"]
+    round_id = create_round(council, db)
+    response = council.submit(f"/rounds/{round_id}/areas/new", {"name": "Nowhere", "postcodes": "LS6, 12345, !!"})
+    assert response.status_code == 400
+    assert "12345" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.exec(select(Area).where(Area.round_id == round_id)).all() == []
