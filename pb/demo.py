@@ -47,8 +47,73 @@ def load_demo(*, if_empty: bool = False) -> None:
             if not is_admin:
                 user = services.create_user(session, email=email, name=name, password=DEMO_PASSWORD, actor=admin)
                 services.add_member(session, actor=admin, organisation=by_name[org], user=user)
+        _demo_round(session, admin, by_name)
     click.echo("Demo loaded.")
     _print_credentials()
+
+
+def _demo_round(session, admin, by_name) -> None:
+    """A round two anchors fund together, with a ballot paper for each of two areas."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from pb.accounts.models import User
+    from pb.clock import now
+    from pb.rounds import services as rounds
+
+    nhs = by_name["Riverside and Eastgate NHS Foundation Trust"]
+    homes = by_name["Northfield Homes Housing Association"]
+    nhs_lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
+    homes_lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
+    with current_app.test_request_context():
+        round_ = rounds.create_round(
+            session,
+            actor=nhs_lead,
+            organisation=nhs,
+            title="Healthy Neighbourhoods 2027",
+            purpose=(
+                "The NHS trust and Northfield Homes are putting £120,000 into projects that help "
+                "people in Riverside and Eastgate live healthier lives.\n\n"
+                "Community groups propose projects; residents aged 11 and over decide which are funded."
+            ),
+            eligibility="People who live, work or study in Riverside or Eastgate.",
+            minimum_age=11,
+            categories=["Health and wellbeing", "Green spaces", "Young people", "Older people", "Food"],
+            objectives=["Reduce health inequalities", "Net zero", "Local jobs and suppliers"],
+        )
+        rounds.invite_partner(session, round_, actor=nhs_lead, organisation=homes)
+        riverside = rounds.add_area(session, round_, actor=nhs_lead, name="Riverside", postcodes=["RV1", "RV2 4"])
+        eastgate = rounds.add_area(session, round_, actor=nhs_lead, name="Eastgate", postcodes=["RV3", "RV4"])
+        ballot = {"ballot_kind": "approval", "min_picks": 1, "max_picks": 4, "limit_to_budget": False, "rank_depth": 3}
+        riverside_ballot = rounds.add_contest(
+            session, round_, actor=nhs_lead, name="Riverside projects", area_id=riverside.id, rule="equalshares/add1", **ballot
+        )
+        eastgate_ballot = rounds.add_contest(
+            session, round_, actor=nhs_lead, name="Eastgate projects", area_id=eastgate.id, rule="equalshares/add1",
+            **{**ballot, "ballot_kind": "ranked"},
+        )
+        for lead, org, contest, name, pounds in [
+            (nhs_lead, nhs, riverside_ballot, "NHS Trust health inequalities fund", 40_000),
+            (nhs_lead, nhs, eastgate_ballot, "NHS Trust health inequalities fund", 40_000),
+            (homes_lead, homes, riverside_ballot, "Northfield Homes community chest", 15_000),
+            (homes_lead, homes, eastgate_ballot, "Northfield Homes community chest", 25_000),
+        ]:
+            rounds.pledge_pot(session, round_, actor=lead, organisation=org, contest=contest, name=name, amount=pounds * 100)
+        start = now().replace(hour=9, minute=0, second=0, microsecond=0)
+        rounds.set_timeline(
+            session,
+            round_,
+            actor=nhs_lead,
+            dates={
+                "proposals_open_at": start - timedelta(days=1),
+                "screening_at": start + timedelta(days=28),
+                "voting_opens_at": start + timedelta(days=42),
+                "voting_closes_at": start + timedelta(days=56),
+                "results_at": start + timedelta(days=57),
+            },
+        )
+        rounds.advance_by_dates(session, round_)
 
 
 def _print_credentials() -> None:

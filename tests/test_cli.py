@@ -51,3 +51,21 @@ def test_demo_twice_is_refused_unless_if_empty(app):
     assert again.exit_code != 0
     assert "already has organisations" in again.output
     assert app.test_cli_runner().invoke(main, ["demo", "--if-empty"]).exit_code == 0
+
+
+def test_demo_has_a_round_funded_by_two_anchors_in_two_areas(app, client):
+    from pb.rounds.models import Contest, Pot, Round
+
+    assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
+    from pb.db import session_scope
+
+    with session_scope(app.extensions["pb_engine"]) as session:
+        round_ = session.exec(select(Round)).one()
+        contests = session.exec(select(Contest).where(Contest.round_id == round_.id)).all()
+        funders = {p.organisation_id for p in session.exec(select(Pot))}
+    assert round_.phase == "proposals_open"
+    assert len(contests) == 2 and all(c.area_id for c in contests)
+    assert len(funders) == 2
+    page = client.get(f"/rounds/{round_.id}").get_data(as_text=True)
+    assert "Healthy Neighbourhoods 2027" in page
+    assert "£55,000.00" in page and "£65,000.00" in page  # Riverside 40k + 15k; Eastgate 40k + 25k

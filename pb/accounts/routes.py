@@ -153,8 +153,11 @@ def dashboard():
 @bp.route("/anchor")
 @role_required(Role.ANCHOR_LEAD)
 def anchor_home():
-    anchors = services.organisations_of(db_session(), current_user, OrganisationKind.ANCHOR)
-    return render_template("accounts/anchor_home.html", anchors=anchors)
+    from pb.rounds.services import rounds_of
+
+    session = db_session()
+    anchors = services.organisations_of(session, current_user, OrganisationKind.ANCHOR)
+    return render_template("accounts/anchor_home.html", anchors=anchors, rounds=rounds_of(session, [a.id for a in anchors]))
 
 
 @bp.route("/group")

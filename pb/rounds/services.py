@@ -365,6 +365,18 @@ def invite_partner(session: Session, round_: Round, *, actor: User, organisation
     return partner
 
 
+def rounds_of(session: Session, organisation_ids: list[int]) -> list[Round]:
+    """Rounds that these organisations convene or fund, newest first."""
+    partner_rounds = select(Partner.round_id).where(Partner.organisation_id.in_(organisation_ids))
+    return list(
+        session.exec(
+            select(Round)
+            .where(Round.convening_organisation_id.in_(organisation_ids) | Round.id.in_(partner_rounds))
+            .order_by(Round.created_at.desc())
+        )
+    )
+
+
 def funding_organisation_ids(session: Session, round_: Round) -> set[int]:
     """The convening anchor and every partner anchor: those who may pledge pots."""
     partners = session.exec(select(Partner.organisation_id).where(Partner.round_id == round_.id)).all()
