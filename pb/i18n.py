@@ -7,9 +7,10 @@ import os
 from decimal import Decimal
 
 from babel import Locale
+from babel.dates import format_skeleton, format_time
 from babel.numbers import get_currency_precision
 from flask import current_app, request
-from flask_babel import Babel, format_currency, format_datetime, get_locale
+from flask_babel import Babel, format_currency, format_datetime, get_locale, to_user_timezone
 from flask_login import current_user
 
 from pb import ROOT
@@ -55,6 +56,15 @@ def money(minor_units: int, currency: str | None = None) -> str:
     return format_currency(Decimal(minor_units).scaleb(-get_currency_precision(currency)), currency)
 
 
+def when(value) -> str:
+    """A date and time as people write it in the chosen language, in the user's time zone."""
+    locale = get_locale()
+    local = to_user_timezone(value)
+    date = format_skeleton("yMMMMd", local, locale=locale)
+    time = format_time(local, "short", locale=locale)
+    return locale.datetime_formats["medium"].format(time, date)
+
+
 def configure_i18n(app) -> None:
     babel.init_app(
         app,
@@ -66,3 +76,4 @@ def configure_i18n(app) -> None:
     )
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["when"] = when
