@@ -2,12 +2,13 @@
 
 import os
 
-from flask import Flask
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def create_app(test_config=None):
+    # Imported here, not at the top: `pb.tally` must load without Flask (fast `pb tally`).
+    from flask import Flask
+
     app = Flask(
         __name__,
         instance_path=os.environ.get("PB_INSTANCE_PATH") or os.path.join(ROOT, "instance"),
