@@ -22,10 +22,10 @@ All arithmetic is exact: gmpy2's ``mpq`` when installed (much faster), otherwise
 from __future__ import annotations
 
 import heapq
-from collections import Counter
+from collections import Counter, deque
 from fractions import Fraction
 from itertools import compress
-from operator import itemgetter, mul
+from operator import and_, itemgetter, mul
 from typing import Callable
 
 from .election import Election, ElectionError, Number
@@ -115,6 +115,18 @@ class _Instance:
             (j for j in range(m) if self.support_weight[j] and self.cost[j] == 0), key=self.rank.__getitem__
         )
         self.candidates = [j for j in range(m) if self.support_weight[j] and self.cost[j] > 0]
+        # The price per supporter when nobody is poor, and each project's first lower bound
+        # on rho (the price per unit of utility if every supporter could pay in full).
+        self.base_price = [self.cost[j] / self.support_weight[j] if self.support_weight[j] else None for j in range(m)]
+        heap = []
+        for j in self.candidates:
+            if self.approval:
+                heap.append((Q(1, self.support_weight[j]), self.rank[j], j))
+            else:
+                total_utility = sum(map(mul, self.support_weights[j], self.utilities[j]), ZERO)
+                heap.append((self.cost[j] / total_utility, self.rank[j], j))
+        heapq.heapify(heap)
+        self.initial_heap = heap
 
     def total_cost(self, winners: list[int]):
         return sum((self.cost[j] for j in winners), ZERO)
@@ -140,29 +152,59 @@ class _Run:
         self.rounds = rounds
 
 
-def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
-    per_voter = Q(per_voter)
-    weights = inst.weights
-    supporters = inst.supporters
-    utilities = inst.utilities
-    cost = inst.cost
-    rank = inst.rank
-    approval = inst.approval
-    budgets = [per_voter] * len(weights)
-    winners = list(inst.free)
-    rounds: list[EqualSharesRound] | None = [] if explain else None
+class _Machine:
+    """One MES run at one per-voter budget, advanced a round at a time.
 
-    # Heap of (lower bound on the project's rho-key, tie rank, project). Budgets only
-    # shrink, so a project's key only grows: a stale key is a valid lower bound.
-    heap = []
-    for j in inst.candidates:
-        if approval:
-            heap.append((Q(1, inst.support_weight[j]), rank[j], j))
-        else:
-            heap.append((cost[j] / sum(map(mul, (weights[g] for g in supporters[j]), utilities[j])), rank[j], j))
-    heapq.heapify(heap)
+    Each round is split in two: :meth:`select` finds the winner (exactly), :meth:`commit`
+    makes its supporters pay. The add1 search runs two machines side by side and only
+    commits when a winner is certified for every budget in between (see :func:`_add1`).
 
-    while heap:
+    Lazy evaluation: ``heap`` holds (lower bound on the project's rho, tie rank, project).
+    Budgets only shrink, so a project's rho only grows: a stale value is a valid lower
+    bound, and a project is only re-evaluated while its bound is below the best exact rho
+    found so far in the round.
+    """
+
+    __slots__ = ("inst", "share", "budgets", "heap", "winners", "pending", "done", "spent")
+
+    def __init__(self, inst: "_Instance", share, heap=None, budgets=None, winners=None, spent=None):
+        self.inst = inst
+        self.share = share
+        self.budgets = [Q(share)] * len(inst.weights) if budgets is None else budgets
+        self.heap = list(inst.initial_heap) if heap is None else heap
+        self.winners = list(inst.free) if winners is None else winners
+        self.spent = ZERO if spent is None else spent
+        self.pending = None  # (rho, rank, project, found): selected, not yet paid for
+        self.done = False
+
+    def copy(self) -> "_Machine":
+        twin = _Machine(self.inst, self.share, list(self.heap), list(self.budgets), list(self.winners), self.spent)
+        twin.pending = self.pending
+        twin.done = self.done
+        return twin
+
+    def evaluate(self, j):
+        """(rho, found) for project j now, or None if its supporters cannot afford it.
+
+        ``found`` is the price per supporter for approval ballots, else rho itself."""
+        inst = self.inst
+        if inst.approval:
+            found = _price_approval(
+                inst.getters[j](self.budgets), inst.support_weights[j], inst.support_weight[j], inst.cost[j],
+                inst.base_price[j],
+            )
+            if found is None:
+                return None
+            return found / inst.cost[j], found
+        rho = _price(j, self.budgets, inst.weights, inst.supporters[j], inst.utilities[j], inst.cost[j], False)
+        return None if rho is None else (rho, rho)
+
+    def select(self):
+        """The round's winner as (rho, rank, project, found), or None when nothing is affordable."""
+        if self.pending is not None or self.done:
+            return self.pending
+        heap = self.heap
+        evaluate = self.evaluate
         best = None
         evaluated = []
         while heap:
@@ -170,26 +212,58 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
             if best is not None and (key, rk) > (best[0], best[1]):
                 break
             heapq.heappop(heap)
-            if approval:
-                found = _price_approval(inst.getters[j](budgets), inst.support_weights[j], cost[j])
-            else:
-                found = _price(j, budgets, weights, supporters[j], utilities[j], cost[j], approval)
+            found = evaluate(j)
             if found is None:
                 continue  # its supporters cannot afford it now, nor later
-            rho = found / cost[j] if approval else found
+            rho = found[0]
             evaluated.append((rho, rk, j))
             if best is None or (rho, rk) < (best[0], best[1]):
-                best = (rho, rk, j, found)
+                best = (rho, rk, j, found[1])
         if best is None:
-            break
-        rho, _, w, found = best
+            self.done = True
+            return None
+        w = best[2]
         for entry in evaluated:
             if entry[2] != w:
                 heapq.heappush(heap, entry)
-        winners.append(w)
-        paid: Counter | None = Counter() if explain else None
-        sup = supporters[w]
-        if approval:
+        self.pending = best
+        return best
+
+    def confirm_below(self, rho, rank) -> bool:
+        """Re-evaluate every project whose bound is below (rho, rank); False if one's exact
+        rho is below it. Afterwards every bound left in the heap is above (rho, rank)."""
+        heap = self.heap
+        bound = (rho, rank)
+        refreshed = []
+        ok = True
+        while heap and (heap[0][0], heap[0][1]) < bound:
+            _, rk, j = heapq.heappop(heap)
+            found = self.evaluate(j)
+            if found is None:
+                continue
+            refreshed.append((found[0], rk, j))
+            if (found[0], rk) < bound:
+                ok = False
+                break
+        for entry in refreshed:
+            heapq.heappush(heap, entry)
+        return ok
+
+    def commit(self, paid: Counter | None = None):
+        """Make the supporters of the selected winner pay; returns the selection."""
+        rho, _, w, found = chosen = self.pending
+        self.pending = None
+        inst = self.inst
+        budgets = self.budgets
+        sup = inst.supporters[w]
+        self.winners.append(w)
+        self.spent += inst.cost[w]
+        if paid is None and inst.approval:
+            new = [b - found if b > found else ZERO for b in inst.getters[w](budgets)]
+            _consume(map(budgets.__setitem__, sup, new))
+            return chosen
+        weights = inst.weights
+        if inst.approval:
             for g in sup:
                 b = budgets[g]
                 if b > found:
@@ -201,7 +275,7 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
                     if paid is not None and b:
                         paid[(b, True)] += weights[g]
         else:
-            for g, u in zip(sup, utilities[w]):
+            for g, u in zip(sup, inst.utilities[w]):
                 b = budgets[g]
                 pay = rho * u
                 if b > pay:
@@ -212,44 +286,82 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
                     budgets[g] = ZERO
                     if paid is not None and b:
                         paid[(b, True)] += weights[g]
-        if rounds is not None:
-            price = found if approval else rho
-            rounds.append(
-                EqualSharesRound(
-                    project_id=inst.pids[w],
-                    cost=to_fraction(cost[w]),
-                    rho=to_fraction(rho),
-                    price_per_supporter=to_fraction(price),
-                    effective_votes=to_fraction(cost[w] / price) if approval else to_fraction(1 / rho),
-                    payments=[
-                        PaymentGroup(count, to_fraction(amount), all_they_had)
-                        for (amount, all_they_had), count in sorted(paid.items(), key=lambda kv: (-kv[0][0], kv[0][1]))
-                    ],
-                )
+        return chosen
+
+    def finish(self) -> "_Machine":
+        while self.select() is not None:
+            self.commit()
+        return self
+
+    def fund(self, j):
+        """Replay: fund project j, known to win this round (certified by the add1 search)."""
+        found = self.evaluate(j)
+        assert found is not None  # noqa: S101 - certified by the caller
+        self.pending = (found[0], self.inst.rank[j], j, found[1])
+        self.commit()
+
+    def cost(self):
+        return self.spent
+
+
+def _consume(iterator) -> None:
+    deque(iterator, maxlen=0)
+
+
+def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
+    machine = _Machine(inst, per_voter)
+    if not explain:
+        machine.finish()
+        return _Run(Q(per_voter), machine.winners, machine.budgets, None)
+    rounds: list[EqualSharesRound] = []
+    cost = inst.cost
+    approval = inst.approval
+    while machine.select() is not None:
+        paid: Counter = Counter()
+        rho, _, w, found = machine.commit(paid)
+        price = found if approval else rho
+        rounds.append(
+            EqualSharesRound(
+                project_id=inst.pids[w],
+                cost=to_fraction(cost[w]),
+                rho=to_fraction(rho),
+                price_per_supporter=to_fraction(price),
+                effective_votes=to_fraction(cost[w] / price) if approval else to_fraction(1 / rho),
+                payments=[
+                    PaymentGroup(count, to_fraction(amount), all_they_had)
+                    for (amount, all_they_had), count in sorted(paid.items(), key=lambda kv: (-kv[0][0], kv[0][1]))
+                ],
             )
-    return _Run(per_voter, winners, budgets, rounds)
+        )
+    return _Run(Q(per_voter), machine.winners, machine.budgets, rounds)
 
 
-def _price_approval(budgets: tuple, weights: list[int], cost):
+def _price_approval(budgets: tuple, weights: list[int], total_weight: int, cost, base):
     """What each supporter who can afford it pays for a project (None if unaffordable).
 
     Supporters with less than the price pay everything they have ("poor"); the rest share
-    the remainder equally. Found by growing the poor set until it is stable.
+    the remainder equally. Found by growing the poor set until it is stable, starting
+    from ``base`` = cost / total_weight (the price when nobody is poor).
     """
+    if min(budgets) >= base:
+        return base  # nobody is poor: the usual case
     # No up-front "can they afford it" sum: if they cannot, every supporter ends up poor.
-    total_weight = sum(weights)
-    price = cost / total_weight
+    # Each pass adds the supporters who became poor as the price rose (prev <= b < price).
+    price = base
+    mask = list(map(price.__gt__, budgets))
     poor_weight = 0
+    paid = ZERO
     while True:
-        mask = [b < price for b in budgets]
         weight = sum(compress(weights, mask))
-        if weight == poor_weight:
+        if not weight:
             return price
-        poor_weight = weight
-        paid = sum(map(mul, compress(budgets, mask), compress(weights, mask)), ZERO)
-        if weight == total_weight:
+        poor_weight += weight
+        if poor_weight == total_weight:
             return None  # even everything they have is not enough
-        price = (cost - paid) / (total_weight - weight)
+        paid += sum(map(mul, compress(budgets, mask), compress(weights, mask)), ZERO)
+        previous = price
+        price = (cost - paid) / (total_weight - poor_weight)
+        mask = list(map(and_, map(price.__gt__, budgets), map(previous.__le__, budgets)))
 
 
 def _price(j, budgets, weights, sup, utils, cost, approval):
@@ -370,6 +482,12 @@ def _add1(inst: _Instance, total, exhaustive: bool = False):
         start = Q(_floor(total / n))
     if everything and not exhaustive:
         return _run(inst, total / n, explain=True), total / n, 1
+    if not exhaustive and all_supported_cost > total:
+        # The outcome can never be "everything with support", so the result is the share
+        # just below the first one whose outcome does not fit.
+        first = _first_not_fitting(inst, total, _floor(start))
+        share = Q(first - 1)
+        return _run(inst, share, explain=True), start, first - _floor(start) + 1
     share = start
     current = _run(inst, share)
     runs = 1
@@ -386,6 +504,104 @@ def _add1(inst: _Instance, total, exhaustive: bool = False):
         share += 1
         current = nxt
     return _run(inst, share, explain=True), start, runs
+
+
+# --- the add1 search -----------------------------------------------------------------------
+#
+# add1 asks for the first whole share s > start whose MES outcome costs more than the
+# budget; done one share at a time that is hundreds of full runs (Warszawa 2023 Mokotów:
+# 362). Instead, two runs at shares lo < hi go round by round side by side, and a round's
+# winner is certified for *every* share in [lo, hi] at once, by monotonicity:
+#
+#   While the runs at two shares s <= s' have funded the same projects in the same order,
+#   every voter has at least as much left at s' as at s (a project's price only falls when
+#   budgets rise, and a payment leaves max(budget - price, 0)). So each project's rho at s'
+#   is at most its rho at s, and affordable at s implies affordable at s'.
+#
+# Hence if w wins at lo with rho_lo(w), and every other project's rho at hi (or a lower
+# bound of it) is above rho_lo(w) in the (rho, tie rank) order, then for every s in
+# [lo, hi]: rho_s(w) <= rho_lo(w) < rho_hi(j) <= rho_s(j), so w wins at s too. A project
+# unaffordable at hi is unaffordable at every s <= hi. When both runs end together, every
+# share in [lo, hi] has the same outcome. When a round cannot be certified, the interval
+# is split at its middle; the run at the middle replays the certified rounds (no search)
+# and starts from the bounds of the run at hi, which are valid for it. Every comparison
+# is exact.
+
+
+def _first_not_fitting(inst: _Instance, total, start: int) -> int:
+    """The smallest whole share s > start whose outcome costs more than ``total``."""
+    low = _Machine(inst, start)
+    width = 32
+    while True:
+        high = _Machine(inst, start + width)
+        next_low = high.copy()
+        found = _search(inst, total, low, high)
+        if found is not None:
+            return found
+        low = next_low
+        start += width
+        width = min(width * 2, 256)
+
+
+def _search(inst: _Instance, total, low: _Machine, high: _Machine) -> int | None:
+    """The first share in (low.share, high.share] whose outcome does not fit, or None.
+
+    ``low`` and ``high`` have funded the same projects in the same order so far (both may
+    hold a selected winner not yet paid for). The caller knows the outcome at low.share.
+    """
+    if high.share - low.share == 1:
+        return high.share if high.finish().cost() > total else None
+    status = _lockstep(low, high, total)
+    if status == "same":
+        return low.share + 1 if high.cost() > total else None
+    if status == "fits":
+        return None
+    if status == "exceeds":
+        return low.share + 1
+    middle = _replay(inst, (low.share + high.share) // 2, high)
+    found = _search(inst, total, low, middle.copy())
+    if found is not None:
+        return found
+    return _search(inst, total, middle, high)
+
+
+def _lockstep(low: _Machine, high: _Machine, total) -> str:
+    """Advance both runs while each round's winner is certified for every share between.
+
+    Returns "same" (both ended: one outcome for the whole interval), "exceeds" (what is
+    certainly funded already costs more than ``total``), "fits" (everything that could still
+    be funded at the high share fits) or "split" (a round could not be certified).
+    """
+    inst = low.inst
+    cost = inst.cost
+    while True:
+        a = low.select()
+        b = high.select()
+        if a is None or b is None:
+            return "same" if a is None and b is None else "split"
+        if a[2] != b[2] or not high.confirm_below(a[0], a[1]):
+            return "split"
+        low.commit()
+        high.commit()
+        spent = high.spent
+        if spent > total:
+            return "exceeds"
+        # Whatever else is funded at any share in between is still in the high run's heap.
+        if spent + sum((cost[entry[2]] for entry in high.heap), ZERO) <= total:
+            return "fits"
+
+
+def _replay(inst: _Instance, share: int, high: _Machine) -> _Machine:
+    """The run at ``share`` after the rounds certified so far, bounds taken from ``high``."""
+    heap = list(high.heap)
+    if high.pending is not None:
+        rho, rank, j, _ = high.pending
+        heap.append((rho, rank, j))
+        heapq.heapify(heap)
+    machine = _Machine(inst, share, heap=heap)
+    for j in high.winners[len(inst.free):]:
+        machine.fund(j)
+    return machine
 
 
 def _exhaustive(inst: _Instance, winners: list[int], cost, total) -> bool:
