@@ -11,7 +11,9 @@ def create_app(test_config=None):
 
     app = Flask(
         __name__,
-        instance_path=os.environ.get("PB_INSTANCE_PATH") or os.path.join(ROOT, "instance"),
+        instance_path=(test_config or {}).get("INSTANCE_PATH")
+        or os.environ.get("PB_INSTANCE_PATH")
+        or os.path.join(ROOT, "instance"),
         instance_relative_config=True,
         template_folder=os.path.join(ROOT, "templates"),
         static_folder=os.path.join(ROOT, "static"),
@@ -27,6 +29,7 @@ def create_app(test_config=None):
     from pb import db, i18n, mail, security, views
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
+    from pb.proposals import configure_proposals
     from pb.rounds import configure_rounds
 
     db.configure_db(app)
@@ -36,5 +39,6 @@ def create_app(test_config=None):
     configure_accounts(app)
     configure_audit(app)
     configure_rounds(app)
+    configure_proposals(app)
     views.configure_views(app)
     return app

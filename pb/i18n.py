@@ -10,7 +10,13 @@ from babel import Locale
 from babel.dates import format_skeleton, format_time
 from babel.numbers import get_currency_precision
 from flask import current_app, request
-from flask_babel import Babel, format_currency, format_datetime, get_locale, to_user_timezone
+from flask_babel import (
+    Babel,
+    format_currency,
+    format_datetime,
+    get_locale,
+    to_user_timezone,
+)
 from flask_login import current_user
 
 from pb import ROOT

@@ -1,7 +1,8 @@
 """Imports every domain's tables, so the metadata is complete for migrations and tests."""
 
-from pb.accounts.models import Membership, Organisation, User  # noqa: F401
+from pb.accounts.models import Invitation, Membership, Organisation, User  # noqa: F401
 from pb.audit.models import AuditChainHead, AuditEvent  # noqa: F401
+from pb.proposals.models import CostLine, Project, Proposal, ProposalObjective, Screener  # noqa: F401
 from pb.rounds.models import (  # noqa: F401
     Area,
     Category,

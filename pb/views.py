@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from pb.db import db_session
+from pb.db import Refusal, db_session
 from pb.i18n import LOCALE_COOKIE
 from pb.security import safe_next
 
@@ -58,9 +58,44 @@ def choose_language():
     return response
 
 
+def error_list(form) -> list[tuple[str, str]]:
+    """Every error of a form as (field id, message), including those of nested rows."""
+    found = []
+
+    def walk(field):
+        if hasattr(field, "entries"):  # a list of rows
+            for message in field.errors:
+                if not isinstance(message, dict):
+                    found.append((field.id, message))
+            for entry in field.entries:
+                walk(entry)
+        elif hasattr(field, "form") and hasattr(field.form, "_fields"):  # one row of fields
+            for sub in field.form:
+                walk(sub)
+        else:
+            for message in field.errors:
+                found.append((field.id, message))
+
+    for field in form:
+        walk(field)
+    return found
+
+
 def form_page(template: str, form, **context):
     """Render a form page: 200 when first shown, 400 when a submission had errors."""
     return render_template(template, form=form, **context), 400 if form.errors else 200
+
+
+def show_refusal(error: Exception, template: str, form, **context):
+    """Show why a submission was refused, on the form it came from.
+
+    A `Refusal` (e.g. a change to a frozen round) keeps its audit event, so the request
+    commits it; any other error's status (400 unless it says otherwise) rolls back.
+    """
+    status = getattr(error, "status", 400)
+    if isinstance(error, Refusal):
+        g.pb_commit_refusal = True
+    return render_template(template, form=form, refusal=str(error), **context), status
 
 
 def render_error(status: int, message: str | None = None):
@@ -80,6 +115,7 @@ ERROR_MESSAGES = {
 
 def configure_views(app) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.globals["error_list"] = error_list
 
     @app.route("/favicon.ico")
     def favicon():

@@ -17,6 +17,19 @@ from pb import create_app
 from pb.migrate import upgrade
 from tests.postgres import start_server
 
+def pytest_sessionstart(session):
+    """Build the .mo catalogues (they are never committed), as `make translations` does."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    translations = Path(__file__).resolve().parents[1] / "translations"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "compile", "--use-fuzzy", "-d", str(translations)],
+        check=True, capture_output=True,
+    )
+
+
 BACKENDS = [b.strip() for b in os.environ.get("PB_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 _counter = itertools.count()
 
@@ -66,6 +79,7 @@ def app(database_url, tmp_path):
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
             "SERVER_NAME": "localhost",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
         }
     )
     yield app

@@ -9,8 +9,9 @@ from sqlmodel import select
 from pb.audit.chain import verify_chain
 from pb.audit.models import AuditEvent, chain_key
 from pb.rounds import services
-from pb.rounds.models import Area, Contest, Phase, Pot, Round
+from pb.rounds.models import Area, Contest, Pot, Round
 from tests.conftest import FormClient
+from tests.factories import eligible_proposals
 
 PASSWORD = "correct horse battery"
 
@@ -97,6 +98,14 @@ def set_up_round(council, nhs, db):
     return round_id, areas, contests
 
 
+def open_voting(app, council, db, round_id):
+    """Draft -> proposals open -> (eligible proposals) -> screening -> voting, by hand."""
+    move_on(council, round_id)
+    eligible_proposals(app, db, round_id, screener="lead@council.example", member="chair@group.example", group="Friends of the Park")
+    move_on(council, round_id, 2)
+    assert phase_of(db, round_id) == "voting"
+
+
 def move_on(council, round_id, times=1):
     for _ in range(times):
         response = council.submit(f"/rounds/{round_id}/phase", {}, page=f"/rounds/{round_id}/manage")
@@ -129,6 +138,7 @@ def test_round_walks_from_draft_to_voting_with_two_anchors(app, anchors, db, cli
     assert "Rank up to 3 projects" in page
     assert "Tick between 1 and 3 projects." in page
 
+    eligible_proposals(app, db, round_id, screener="lead@nhs.example", member="chair@group.example", group="Friends of the Park")
     move_on(council, round_id, 2)  # screening, then voting
     assert phase_of(db, round_id) == "voting"
     with db() as session:
@@ -196,8 +206,7 @@ def test_every_frozen_field_refuses_change_over_http_and_is_logged(app, anchors,
     with db() as session:
         pot_id = session.exec(select(Pot).where(Pot.name == "NHS Trust healthy South fund")).one().id
     ids = {"council": org_id(db, "Eastshire Council"), "police": org_id(db, "Eastshire Police")}
-    move_on(council, round_id, 3)
-    assert phase_of(db, round_id) == "voting"
+    open_voting(app, council, db, round_id)
     before = snapshot(db, round_id)
 
     attempts = frozen_attempts(round_id, areas, contests, pot_id, ids)
@@ -224,7 +233,7 @@ def test_every_frozen_field_refuses_change_over_http_and_is_logged(app, anchors,
 def test_frozen_round_refuses_changes_through_the_service_layer(app, anchors, db):
     council, nhs = anchors["council"], anchors["nhs"]
     round_id, areas, contests = set_up_round(council, nhs, db)
-    move_on(council, round_id, 3)
+    open_voting(app, council, db, round_id)
     from pb.accounts.models import Organisation, User
 
     calls = [
@@ -319,6 +328,8 @@ def test_a_lead_cannot_pledge_for_another_anchor(anchors, db):
 def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
     council, nhs = anchors["council"], anchors["nhs"]
     round_id, _areas, _contests = set_up_round(council, nhs, db)
+    move_on(council, round_id)
+    eligible_proposals(app, db, round_id, screener="lead@council.example", member="chair@group.example", group="Friends of the Park")
     now = datetime.now(UTC)
     with app.test_request_context(), db() as session:
         from pb.accounts.models import User
@@ -329,13 +340,14 @@ def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
             dates={"proposals_open_at": now - timedelta(days=30), "screening_at": now - timedelta(days=10),
                    "voting_opens_at": now - timedelta(minutes=1), "voting_closes_at": now + timedelta(days=14)},
         )
-    assert phase_of(db, round_id) == "draft"  # nothing has looked at it yet
+    assert phase_of(db, round_id) == "proposals_open"  # nothing has looked at it yet
     assert client.get(f"/rounds/{round_id}").status_code == 200  # a visit makes the due moves
     assert phase_of(db, round_id) == "voting"
     with db() as session:
         moves = [e.data for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))
                  if e.action == "round.phase_changed"]
-    assert len(moves) == 3 and all('"by":"timeline"' in m for m in moves)
+    by_timeline = [m for m in moves if '"by":"timeline"' in m]
+    assert len(by_timeline) == 2 and '"to":"voting"' in by_timeline[-1]
     response = council.submit(f"/rounds/{round_id}/areas/new", {"name": "West", "postcodes": "LS12"})
     assert response.status_code == 409
 

@@ -22,10 +22,12 @@ def _load_user(user_id: str):
 
 
 def configure_accounts(app) -> None:
+    from pb.accounts.groups import bp as groups
     from pb.accounts.permissions import current_roles
     from pb.accounts.routes import admin, bp
 
     login_manager.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(admin)
+    app.register_blueprint(groups)
     app.jinja_env.globals["current_roles"] = current_roles

@@ -48,6 +48,9 @@ class Organisation(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     kind: str = Field(max_length=20)
     subtype: str = Field(max_length=40)
+    registered_number: str | None = Field(default=None, max_length=40)  # charity or company number
+    contact_email: str | None = Field(default=None, max_length=254)
+    area_served: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=now)
 
     @property
@@ -79,6 +82,18 @@ class User(SQLModel, table=True):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class Invitation(SQLModel, table=True):
+    """An emailed invitation to join an organisation; only a hash of its token is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    email: str = Field(max_length=254)
+    token_hash: str = Field(max_length=64, unique=True)
+    invited_by_user_id: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=now)
+    accepted_at: datetime | None = None
 
 
 class Membership(SQLModel, table=True):

@@ -163,8 +163,18 @@ def anchor_home():
 @bp.route("/group")
 @role_required(Role.GROUP_MEMBER)
 def group_home():
-    groups = services.organisations_of(db_session(), current_user, OrganisationKind.GROUP)
-    return render_template("accounts/group_home.html", groups=groups)
+    from pb.proposals.services import proposals_of_groups
+    from pb.rounds.models import Phase, Round
+
+    session = db_session()
+    groups = services.organisations_of(session, current_user, OrganisationKind.GROUP)
+    open_rounds = session.exec(select(Round).where(Round.phase == Phase.PROPOSALS_OPEN.value).order_by(Round.title)).all()
+    return render_template(
+        "accounts/group_home.html",
+        groups=groups,
+        proposals=proposals_of_groups(session, [g.id for g in groups]),
+        open_rounds=open_rounds,
+    )
 
 
 @admin.route("/organisations", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from pb.accounts.models import (
     TYPES_BY_KIND,
+    Invitation,
     Membership,
     Organisation,
     OrganisationKind,
@@ -146,3 +147,81 @@ def roles_of(session: Session, user: User) -> frozenset[Role]:
     for organisation in organisations_of(session, user):
         roles.add(Role.ANCHOR_LEAD if organisation.kind == OrganisationKind.ANCHOR else Role.GROUP_MEMBER)
     return frozenset(roles)
+
+
+def register_group(
+    session: Session, *, actor: User, name: str, subtype: str, registered_number: str | None, contact_email: str, area_served: str | None
+) -> Organisation:
+    """A community group registers itself; whoever registers it is its first member."""
+    organisation = create_organisation(session, actor=actor, name=name, kind=OrganisationKind.GROUP.value, subtype=subtype)
+    organisation.registered_number = (registered_number or "").strip() or None
+    organisation.contact_email = normalise_email(contact_email)
+    organisation.area_served = (area_served or "").strip() or None
+    session.add(organisation)
+    session.flush()
+    add_member(session, actor=actor, organisation=organisation, user=actor)
+    return organisation
+
+
+INVITATION_DAYS = 14
+
+
+def _token_hash(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invite_member(session: Session, *, actor: User, organisation: Organisation, email: str) -> str:
+    """Record an invitation and return its secret token (sent by email, never stored)."""
+    import secrets
+
+    if not is_member_of(session, actor, organisation):
+        raise AccountError(_("Only members of the organisation can invite others."))
+    existing = find_user(session, email)
+    if existing is not None and is_member_of(session, existing, organisation):
+        raise AccountError(_("This person is already a member of the organisation."))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Invitation(organisation_id=organisation.id, email=normalise_email(email), token_hash=_token_hash(token), invited_by_user_id=actor.id)
+    )
+    session.flush()
+    record_event(
+        session, "organisation.member_invited", actor=actor, organisation_id=organisation.id, data={"email": normalise_email(email)}
+    )
+    return token
+
+
+def invitation_for_token(session: Session, token: str) -> Invitation | None:
+    from datetime import timedelta
+
+    from pb.clock import now
+
+    invitation = session.exec(select(Invitation).where(Invitation.token_hash == _token_hash(token))).first()
+    if invitation is None or invitation.accepted_at is not None:
+        return None
+    if invitation.created_at < now() - timedelta(days=INVITATION_DAYS):
+        return None
+    return invitation
+
+
+def accept_invitation(session: Session, invitation: Invitation, *, user: User) -> Membership:
+    from pb.clock import now
+
+    if normalise_email(user.email) != invitation.email:
+        raise AccountError(_("This invitation was sent to another email address. Sign in with that address to accept it."))
+    organisation = session.get(Organisation, invitation.organisation_id)
+    membership = add_member(session, actor=user, organisation=organisation, user=user)
+    invitation.accepted_at = now()
+    session.add(invitation)
+    session.flush()
+    return membership
+
+
+def is_member_of(session: Session, user: User, organisation: Organisation) -> bool:
+    return (
+        session.exec(
+            select(Membership).where(Membership.user_id == user.id, Membership.organisation_id == organisation.id)
+        ).first()
+        is not None
+    )

@@ -75,6 +75,7 @@ class Round(SQLModel, table=True):
     purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     eligibility: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     minimum_age: int | None = None
+    max_project_cost: int | None = None  # minor units; None: no limit beyond the budget
     currency: str = Field(default="GBP", max_length=3)
     convening_organisation_id: int = Field(foreign_key="organisation.id", index=True)
     phase: str = Field(default=Phase.DRAFT.value, max_length=30)

@@ -6,7 +6,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -42,7 +41,7 @@ from pb.rounds.models import (
     Pot,
     Round,
 )
-from pb.views import form_page
+from pb.views import form_page, show_refusal
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
 
@@ -62,14 +61,6 @@ def _move_round_on_by_its_timeline():
     if due:
         with session_scope() as session:
             services.advance_by_dates(session, session.get(Round, round_id))
-
-
-def refused(error: Exception, template: str, form, **context):
-    """Show a refusal on the form it came from; refusals of a frozen round are kept in the log."""
-    if isinstance(error, Refusal):
-        g.pb_commit_refusal = True
-        return render_template(template, form=form, refusal=str(error), **context), error.status
-    return render_template(template, form=form, refusal=str(error), **context), 400
 
 
 # ---------------------------------------------------------------- public pages
@@ -175,7 +166,7 @@ def edit(round_id):
                 objectives=form.objectives.data,
             )
         except (services.RoundError, Refusal) as error:
-            return refused(error, "rounds/round_form.html", form, round=round_)
+            return show_refusal(error, "rounds/round_form.html", form, round=round_)
         flash(_("The round has been updated."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/round_form.html", form, round=round_)
@@ -195,7 +186,7 @@ def timeline(round_id):
         try:
             services.set_timeline(db_session(), round_, actor=current_user, dates=dates)
         except (services.RoundError, Refusal) as error:
-            return refused(error, "rounds/timeline.html", form, round=round_)
+            return show_refusal(error, "rounds/timeline.html", form, round=round_)
         flash(_("The timeline has been saved."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/timeline.html", form, round=round_)
@@ -238,7 +229,7 @@ def area(round_id, area_id):
             else:
                 services.add_area(session, round_, actor=current_user, name=form.name.data, postcodes=form.postcodes.data)
         except (services.RoundError, Refusal) as error:
-            return refused(error, "rounds/area_form.html", form, round=round_, area=existing)
+            return show_refusal(error, "rounds/area_form.html", form, round=round_, area=existing)
         flash(_("The area has been saved."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/area_form.html", form, round=round_, area=existing)
@@ -274,7 +265,7 @@ def contest(round_id, contest_id):
             else:
                 services.add_contest(session, round_, actor=current_user, **fields)
         except (services.RoundError, Refusal) as error:
-            return refused(error, "rounds/contest_form.html", form, round=round_, contest=existing)
+            return show_refusal(error, "rounds/contest_form.html", form, round=round_, contest=existing)
         flash(_("The ballot paper has been saved."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/contest_form.html", form, round=round_, contest=existing)
@@ -296,7 +287,7 @@ def partners(round_id):
         try:
             services.invite_partner(session, round_, actor=current_user, organisation=session.get(Organisation, form.organisation.data))
         except (services.RoundError, Refusal) as error:
-            return refused(error, "rounds/partner_form.html", form, round=round_)
+            return show_refusal(error, "rounds/partner_form.html", form, round=round_)
         flash(_("The anchor has been invited. Its leads can now see this round and pledge money."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/partner_form.html", form, round=round_)
@@ -324,7 +315,7 @@ def pledge(round_id):
                 amount=form.amount.data,
             )
         except (services.RoundError, Refusal) as error:
-            return refused(error, "rounds/pot_form.html", form, round=round_)
+            return show_refusal(error, "rounds/pot_form.html", form, round=round_)
         flash(_("Thank you: the money has been pledged."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/pot_form.html", form, round=round_)
@@ -348,7 +339,7 @@ def raise_pot(round_id, pot_id):
         try:
             services.raise_pot(session, pot, actor=current_user, amount=form.amount.data)
         except (services.RoundError, Refusal) as error:
-            return refused(error, "rounds/raise_form.html", form, round=round_, pot=pot)
+            return show_refusal(error, "rounds/raise_form.html", form, round=round_, pot=pot)
         flash(_("The pledge has been raised."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/raise_form.html", form, round=round_, pot=pot)

@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from pb.accounts.models import Membership, Organisation, OrganisationKind, User
+from pb.accounts.models import Organisation, OrganisationKind, User
+from pb.accounts.services import is_member_of
 from pb.audit.chain import record_event
 from pb.clock import now
 from pb.db import Refusal
@@ -95,6 +96,10 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
     for contest in contests:
         if budgets.get(contest.id, 0) <= 0:
             problems.append(_("No money has been pledged to “%(contest)s”.", contest=contest.name))
+    from pb.proposals.services import contests_without_projects
+
+    for contest in contests_without_projects(session, round_):
+        problems.append(_("No eligible project would be on the ballot paper “%(contest)s”.", contest=contest.name))
     if round_.voting_closes_at is None:
         problems.append(_("The timeline has no date for voting to close."))
     return problems
@@ -123,7 +128,12 @@ def advance_by_dates(session: Session, round_: Round, at: datetime | None = None
 
 
 def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by: str) -> None:
+    """The one place a round changes phase; opening voting freezes it and fills the ballot."""
     previous = round_.phase
+    if to == Phase.VOTING:
+        from pb.proposals.services import put_on_ballot
+
+        put_on_ballot(session, round_)
     round_.phase = to.value
     session.add(round_)
     session.flush()
@@ -398,7 +408,7 @@ def pledge_pot(
         raise RoundError(_("Choose a ballot paper of this round."))
     if organisation.id not in funding_organisation_ids(session, round_):
         raise RoundError(_("Only the convening anchor and its invited partners can pledge money to this round."))
-    if not is_member(session, actor, organisation):
+    if not is_member_of(session, actor, organisation):
         raise RoundError(_("You can only pledge money on behalf of your own organisation."))
     _check_amount(amount)
     pot = Pot(contest_id=contest.id, organisation_id=organisation.id, name=name.strip(), amount=amount)
@@ -417,7 +427,7 @@ def raise_pot(session: Session, pot: Pot, *, actor: User, amount: int) -> None:
     round_ = session.get(Round, contest.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="pot.raised", detail={"pot": pot.id, "amount": amount})
     organisation = session.get(Organisation, pot.organisation_id)
-    if not is_member(session, actor, organisation):
+    if not is_member_of(session, actor, organisation):
         raise RoundError(_("You can only change your own organisation's pledges."))
     if amount < pot.amount:
         raise RoundError(_("A pledge cannot be reduced or withdrawn; it can only be raised."))
@@ -448,13 +458,4 @@ def pots_of(session: Session, round_: Round) -> list[tuple[Pot, Organisation]]:
             .where(Contest.round_id == round_.id)
             .order_by(Organisation.name, Pot.id)
         ).all()
-    )
-
-
-def is_member(session: Session, user: User, organisation: Organisation) -> bool:
-    return (
-        session.exec(
-            select(Membership).where(Membership.user_id == user.id, Membership.organisation_id == organisation.id)
-        ).first()
-        is not None
     )

@@ -127,6 +127,10 @@ class _Instance:
                 heap.append((self.cost[j] / total_utility, self.rank[j], j))
         heapq.heapify(heap)
         self.initial_heap = heap
+        if self.approval:
+            self.fbase = [float(p) if p is not None else None for p in self.base_price]
+            self.base_rho = [Q(1, w) if w else None for w in self.support_weight]
+            self.member = [frozenset(key) for key in self.group_keys]
 
     def total_cost(self, winners: list[int]):
         return sum((self.cost[j] for j in winners), ZERO)
@@ -304,15 +308,197 @@ class _Machine:
         return self.spent
 
 
+class _FloatMachine(_Machine):
+    """The same run for approval ballots, with floats as a pre-filter only.
+
+    Each group's budget is kept as a float (``fb``); the exact budget is never stored but
+    rebuilt on demand: 0 for a group that once paid all it had ("dead"), otherwise the
+    share minus the exact prices of the winners on its ballot. A float decides nothing:
+    every price is computed exactly from a set of poor supporters, and that set is then
+    confirmed exactly for every supporter whose float budget is within ``margin`` of the
+    price (far more than floating-point error can reach). If a confirmation fails, the
+    price is recomputed from exact budgets alone.
+    """
+
+    __slots__ = ("fb", "dead", "paid_prices", "cache", "margin", "exact_share")
+
+    def __init__(self, inst: "_Instance", share, heap=None):
+        super().__init__(inst, share, heap=heap, budgets=[])
+        self.exact_share = Q(share)
+        self.fb = [float(share)] * len(inst.weights)
+        self.dead = bytearray(len(inst.weights))
+        self.paid_prices: list = []  # (project, exact price per supporter), in funding order
+        self.cache: dict = {}  # group -> (len(paid_prices) when computed, exact budget)
+        # Float budgets drift from the exact ones by at most (rounds * share * 2**-52):
+        # the margin is many orders of magnitude wider.
+        self.margin = (abs(float(share)) + 1.0) * 1e-7
+
+    def copy(self) -> "_FloatMachine":
+        twin = _FloatMachine.__new__(_FloatMachine)
+        for name in _Machine.__slots__ + _FloatMachine.__slots__:
+            setattr(twin, name, getattr(self, name))
+        twin.heap = list(self.heap)
+        twin.winners = list(self.winners)
+        twin.fb = list(self.fb)
+        twin.dead = bytearray(self.dead)
+        twin.paid_prices = list(self.paid_prices)
+        twin.cache = dict(self.cache)
+        return twin
+
+    def exact(self, g):
+        """Group g's exact budget now."""
+        if self.dead[g]:
+            return ZERO
+        paid_prices = self.paid_prices
+        hit = self.cache.get(g)
+        if hit is None:
+            value = self.exact_share
+            since = 0
+        else:
+            since, value = hit
+        if since < len(paid_prices):
+            member = self.inst.member[g]
+            for w, price in paid_prices[since:]:
+                if w in member:
+                    value = value - price
+            self.cache[g] = (len(paid_prices), value)
+        return value
+
+    def evaluate(self, j):
+        inst = self.inst
+        sup = inst.supporters[j]
+        fts = inst.getters[j](self.fb)
+        cost = inst.cost[j]
+        fbase = inst.fbase[j]
+        if min(fts) > fbase + self.margin + abs(fbase) * 1e-12:
+            return inst.base_rho[j], inst.base_price[j], None  # nobody is poor, certainly
+        weights = inst.support_weights[j]
+        total_weight = inst.support_weight[j]
+        # A guess of the poor supporters, in floats.
+        fcost = float(cost)
+        price_f = fbase
+        mask = list(map(price_f.__gt__, fts))
+        poor_weight = 0
+        paid_f = 0.0
+        while True:
+            weight = sum(compress(weights, mask))
+            if not weight:
+                break
+            poor_weight += weight
+            if poor_weight == total_weight:
+                break
+            paid_f += sum(map(mul, compress(fts, mask), compress(weights, mask)))
+            previous = price_f
+            price_f = (fcost - paid_f) / (total_weight - poor_weight)
+            mask = list(map(and_, map(price_f.__gt__, fts), map(previous.__le__, fts)))
+        mask = list(map(price_f.__gt__, fts))
+        # The exact price for that set of poor supporters.
+        exact = self.exact
+        poor = [sup[i] for i in compress(range(len(sup)), mask)]
+        poor_weight = sum(compress(weights, mask))
+        all_weights = inst.weights
+        paid = sum([exact(g) * all_weights[g] for g in poor if not self.dead[g]], ZERO)
+        if poor_weight == total_weight:
+            if paid < cost:
+                return None  # all they have is not enough: exact
+            return self._exact_evaluate(j)
+        price = (cost - paid) / (total_weight - poor_weight)
+        # Confirm the set exactly wherever floats could be wrong: every supporter whose float
+        # budget lies between the float guess and the exact price, widened by the margin.
+        fprice = float(price)
+        margin = self.margin + max(abs(fprice), abs(price_f)) * 1e-12
+        low = min(fprice, price_f) - margin
+        high = max(fprice, price_f) + margin
+        band = compress(range(len(sup)), map(and_, map(low.__le__, fts), map(high.__ge__, fts)))
+        for i in band:
+            if (exact(sup[i]) < price) != mask[i]:
+                return self._exact_evaluate(j)
+        return price / cost, price, mask
+
+    def _exact_evaluate(self, j):
+        """The price from exact budgets alone (when the float guess was not confirmed)."""
+        inst = self.inst
+        budgets = tuple(map(self.exact, inst.supporters[j]))
+        found = _price_approval(
+            budgets, inst.support_weights[j], inst.support_weight[j], inst.cost[j], inst.base_price[j]
+        )
+        if found is None:
+            return None
+        return found / inst.cost[j], found, [b < found for b in budgets]
+
+    def select(self):
+        if self.pending is not None or self.done:
+            return self.pending
+        heap = self.heap
+        evaluate = self.evaluate
+        best = None
+        evaluated = []
+        while heap:
+            key, rk, j = heap[0]
+            if best is not None and (key, rk) > (best[0], best[1]):
+                break
+            heapq.heappop(heap)
+            found = evaluate(j)
+            if found is None:
+                continue
+            rho = found[0]
+            evaluated.append((rho, rk, j))
+            if best is None or (rho, rk) < (best[0], best[1]):
+                best = (rho, rk, j, found[1], found[2])
+        if best is None:
+            self.done = True
+            return None
+        w = best[2]
+        for entry in evaluated:
+            if entry[2] != w:
+                heapq.heappush(heap, entry)
+        self.pending = best
+        return best
+
+    def commit(self, paid=None):
+        chosen = self.pending
+        rho, _, w, found, mask = chosen
+        self.pending = None
+        inst = self.inst
+        sup = inst.supporters[w]
+        fts = inst.getters[w](self.fb)
+        fprice = float(found)
+        if mask is None:
+            new = [x - fprice for x in fts]
+        else:
+            new = [0.0 if poor else x - fprice for x, poor in zip(fts, mask)]
+            dead = self.dead
+            for i in compress(range(len(sup)), mask):
+                dead[sup[i]] = 1
+        _consume(map(self.fb.__setitem__, sup, new))
+        self.paid_prices.append((w, found))
+        self.winners.append(w)
+        self.spent += inst.cost[w]
+        return chosen
+
+    def fund(self, j):
+        found = self.evaluate(j)
+        assert found is not None  # noqa: S101 - certified by the caller
+        self.pending = (found[0], self.inst.rank[j], j, found[1], found[2])
+        self.commit()
+
+
+def _machine(inst: "_Instance", share, heap=None) -> _Machine:
+    """The fastest exact machine for this election (no explanation)."""
+    if inst.approval:
+        return _FloatMachine(inst, share, heap=heap)
+    return _Machine(inst, share, heap=heap)
+
+
 def _consume(iterator) -> None:
     deque(iterator, maxlen=0)
 
 
 def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
-    machine = _Machine(inst, per_voter)
     if not explain:
-        machine.finish()
+        machine = _machine(inst, per_voter).finish()
         return _Run(Q(per_voter), machine.winners, machine.budgets, None)
+    machine = _Machine(inst, per_voter)
     rounds: list[EqualSharesRound] = []
     cost = inst.cost
     approval = inst.approval
@@ -530,10 +716,10 @@ def _add1(inst: _Instance, total, exhaustive: bool = False):
 
 def _first_not_fitting(inst: _Instance, total, start: int) -> int:
     """The smallest whole share s > start whose outcome costs more than ``total``."""
-    low = _Machine(inst, start)
+    low = _machine(inst, start)
     width = 32
     while True:
-        high = _Machine(inst, start + width)
+        high = _machine(inst, start + width)
         next_low = high.copy()
         found = _search(inst, total, low, high)
         if found is not None:
@@ -595,10 +781,10 @@ def _replay(inst: _Instance, share: int, high: _Machine) -> _Machine:
     """The run at ``share`` after the rounds certified so far, bounds taken from ``high``."""
     heap = list(high.heap)
     if high.pending is not None:
-        rho, rank, j, _ = high.pending
+        rho, rank, j = high.pending[:3]
         heap.append((rho, rank, j))
         heapq.heapify(heap)
-    machine = _Machine(inst, share, heap=heap)
+    machine = _machine(inst, share, heap=heap)
     for j in high.winners[len(inst.free):]:
         machine.fund(j)
     return machine

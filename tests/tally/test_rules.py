@@ -8,7 +8,13 @@ import pytest
 
 from pb.tally import UnknownRuleError, count, make_election
 from pb.tally import equalshares as mes_module
-from pb.tally.outcome import BELOW_THRESHOLD, DOES_NOT_FIT, NO_SUPPORT, NOT_AFFORDABLE, STOPPED
+from pb.tally.outcome import (
+    BELOW_THRESHOLD,
+    DOES_NOT_FIT,
+    NO_SUPPORT,
+    NOT_AFFORDABLE,
+    STOPPED,
+)
 
 
 def four_projects(**meta):

@@ -5,10 +5,9 @@ Revises: c4a95cc05f39
 Create Date: 2026-11-22 08:26:24.100370
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = 'c4c27341962c'
 down_revision = 'c4a95cc05f39'

@@ -1,0 +1,128 @@
+"""Forms for community groups and their proposals, and for screening."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import (
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+    widgets,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from pb.accounts.models import GROUP_TYPES
+from pb.fields import POSTCODE, MoneyField, normalise_postcode
+from pb.proposals.models import Status
+
+COST_ROWS = 8
+
+
+class GroupForm(FlaskForm):
+    name = StringField(_l("Name of the group"), validators=[DataRequired(), Length(max=200)])
+    subtype = SelectField(_l("Type of group"), choices=[SelectChoice(value, label) for value, label in GROUP_TYPES.items()])
+    registered_number = StringField(
+        _l("Registered number (if any)"),
+        validators=[Optional(), Length(max=40)],
+        description=_l("Charity or company number. Informal groups can leave this empty."),
+    )
+    contact_email = EmailField(
+        _l("Contact email address"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+    )
+    area_served = StringField(_l("Area the group serves"), validators=[Optional(), Length(max=200)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        _l("Email address of the person to invite"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+    )
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class CostLineForm(Form):
+    item = StringField(_l("Item"), validators=[Optional(), Length(max=120)])
+    amount = MoneyField(_l("Cost"))
+
+
+class ProposalForm(FlaskForm):
+    organisation = SelectField(_l("Proposed by"), coerce=int)
+    contest = SelectField(_l("Ballot paper (area)"), coerce=int)
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)], description=_l("Up to 120 characters."))
+    summary = TextAreaField(
+        _l("Summary"),
+        validators=[DataRequired(), Length(max=300)],
+        description=_l("One or two sentences residents will see on the ballot. Up to 300 characters."),
+    )
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)], description=_l("What you will do, where and when. Up to 5,000 characters."))
+    category = SelectField(_l("Category"), coerce=int)
+    objectives = CheckboxesField(_l("Which of the round's objectives does it serve?"), coerce=int)
+    cost_lines = FieldList(FormField(CostLineForm), min_entries=COST_ROWS, max_entries=COST_ROWS)
+    beneficiaries = TextAreaField(_l("Who benefits"), validators=[Optional(), Length(max=1000)])
+    postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10)])
+    photo = FileField(
+        _l("Photo (optional)"),
+        validators=[Optional(), FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image."))],
+        description=_l("A JPEG, PNG or WebP image of at most 5 MB."),
+    )
+
+    def validate_cost_lines(self, field):
+        lines = []
+        for row in field.entries:
+            item, amount = (row.form.item.data or "").strip(), row.form.amount.data
+            if not item and amount is None:
+                continue
+            if not item:
+                raise ValidationError(_l("Say what each cost is for."))
+            if amount is None:
+                raise ValidationError(_l("Give an amount for “%(item)s”.", item=item))
+            if amount <= 0:
+                raise ValidationError(_l("Every cost must be more than zero."))
+            lines.append((item, amount))
+        if not lines:
+            raise ValidationError(_l("Add at least one cost line."))
+        self.cost_line_values = lines
+
+    def validate_postcode(self, field):
+        if field.data:
+            field.data = normalise_postcode(field.data)
+            if not POSTCODE.match(field.data) or " " not in field.data:
+                raise ValidationError(_l("Enter a full postcode, like LS6 1AA."))
+
+
+class ScreeningForm(FlaskForm):
+    decision = RadioField(
+        _l("Decision"),
+        choices=[
+            SelectChoice(Status.ELIGIBLE.value, _l("Eligible: it goes on the ballot")),
+            SelectChoice(Status.RETURNED.value, _l("Return to the group for changes")),
+            SelectChoice(Status.NOT_ELIGIBLE.value, _l("Not eligible")),
+        ],
+        validators=[DataRequired(message=_l("Choose a decision."))],
+    )
+    reason = TextAreaField(
+        _l("Reason or message"),
+        validators=[Length(max=2000)],
+        description=_l("Needed unless the proposal is eligible. The reason for “not eligible” is public."),
+    )
+
+
+class ScreenerForm(FlaskForm):
+    email = EmailField(
+        _l("Email address of the reviewer"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        description=_l("They need an account on pb."),
+    )

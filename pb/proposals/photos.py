@@ -1,0 +1,45 @@
+"""Photos of proposals: checked to be real images, re-encoded (which drops hidden data
+such as the camera's location), shrunk, and stored under the instance folder."""
+
+import os
+import secrets
+import warnings
+
+from flask import current_app
+from flask_babel import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+from pb.proposals.services import ProposalError
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_SIDE = 1600
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+def photo_folder() -> str:
+    folder = os.path.join(current_app.instance_path, "uploads", "proposals")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def store_photo(upload) -> str:
+    """Check and store an uploaded photo; return its file name. Raises ProposalError."""
+    data = upload.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ProposalError(_("The photo is too large: it can be at most 5 MB."))
+    from io import BytesIO
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(BytesIO(data))
+            if image.format not in ACCEPTED_FORMATS:
+                raise ProposalError(_("The photo must be a JPEG, PNG or WebP image."))
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ProposalError(_("This file is not a photo we can read. Use a JPEG, PNG or WebP image.")) from None
+    image = image.convert("RGB")
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    name = f"{secrets.token_urlsafe(18)}.jpg"
+    image.save(os.path.join(photo_folder(), name), "JPEG", quality=80, optimize=True)
+    return name

@@ -1,0 +1,284 @@
+"""Pages for proposing projects, screening them, and reading them in public."""
+
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlmodel import select
+
+from pb.accounts.models import Organisation, OrganisationKind, Role, User
+from pb.accounts.permissions import role_required
+from pb.accounts.services import find_user, is_member_of, organisations_of
+from pb.db import Refusal, db_session
+from pb.proposals import services
+from pb.proposals.forms import COST_ROWS, ProposalForm, ScreenerForm, ScreeningForm
+from pb.proposals.models import PUBLIC_STATUSES, Proposal, Screener, Status
+from pb.proposals.photos import photo_folder, store_photo
+from pb.rounds.access import Access, load_round
+from pb.rounds.models import Category, Contest, Phase, Round
+from pb.rounds.services import areas_of, contests_of
+from pb.views import form_page, show_refusal
+
+bp = Blueprint("proposals", __name__)
+
+
+def _visitor_seed() -> int:
+    if "order_seed" not in session:
+        session["order_seed"] = secrets.randbits(32)
+    return session["order_seed"]
+
+
+def _proposal_or_404(proposal_id: int) -> tuple[Proposal, Round]:
+    db = db_session()
+    proposal = db.get(Proposal, proposal_id)
+    if proposal is None:
+        abort(404)
+    return proposal, db.get(Round, proposal.round_id)
+
+
+def _is_group_member(proposal: Proposal) -> bool:
+    return current_user.is_authenticated and is_member_of(db_session(), current_user, db_session().get(Organisation, proposal.organisation_id))
+
+
+def _can_screen(round_: Round) -> bool:
+    return current_user.is_authenticated and services.is_screener(db_session(), round_, current_user)
+
+
+def _visible(proposal: Proposal, round_: Round) -> bool:
+    if proposal.status in PUBLIC_STATUSES and round_.phase != Phase.DRAFT.value:
+        return True
+    return _is_group_member(proposal) or (proposal.status != Status.DRAFT.value and _can_screen(round_))
+
+
+# ---------------------------------------------------------------- public
+
+
+@bp.route("/rounds/<int:round_id>/proposals")
+def index(round_id):
+    round_, _access = load_round(round_id)
+    db = db_session()
+    areas = areas_of(db, round_)
+    categories = db.exec(select(Category).where(Category.round_id == round_.id).order_by(Category.name)).all()
+    area_id = request.args.get("area", type=int)
+    category_id = request.args.get("category", type=int)
+    words = request.args.get("q", "")[:200]
+    proposals = services.public_proposals(
+        db, round_, seed=_visitor_seed(), area_id=area_id, category_id=category_id, words=words
+    )
+    not_eligible = [p for p in proposals if p.status == Status.NOT_ELIGIBLE.value]
+    return render_template(
+        "proposals/index.html",
+        round=round_,
+        proposals=[p for p in proposals if p.status != Status.NOT_ELIGIBLE.value],
+        not_eligible=not_eligible,
+        areas=areas,
+        categories=categories,
+        area_id=area_id,
+        category_id=category_id,
+        words=words,
+        contests={c.id: c for c in contests_of(db, round_)},
+        area_names={a.id: a.name for a in areas},
+        groups={o.id: o.name for o in db.exec(select(Organisation).where(Organisation.kind == OrganisationKind.GROUP.value))},
+    )
+
+
+@bp.route("/proposals/<int:proposal_id>")
+def show(proposal_id):
+    proposal, round_ = _proposal_or_404(proposal_id)
+    if not _visible(proposal, round_):
+        abort(404)
+    db = db_session()
+    return render_template(
+        "proposals/show.html",
+        proposal=proposal,
+        round=round_,
+        group=db.get(Organisation, proposal.organisation_id),
+        contest=db.get(Contest, proposal.contest_id),
+        area=services.area_of(db, proposal),
+        category=db.get(Category, proposal.category_id) if proposal.category_id else None,
+        cost_lines=services.cost_lines_of(db, proposal),
+        objectives=services.objectives_of(db, proposal),
+        is_member=_is_group_member(proposal),
+        can_screen=_can_screen(round_),
+    )
+
+
+@bp.route("/proposals/<int:proposal_id>/photo")
+def photo(proposal_id):
+    proposal, round_ = _proposal_or_404(proposal_id)
+    if not proposal.photo or not _visible(proposal, round_):
+        abort(404)
+    return send_from_directory(photo_folder(), proposal.photo, mimetype="image/jpeg", max_age=3600)
+
+
+# ---------------------------------------------------------------- proposing
+
+
+def _build_form(db, round_: Round, proposal: Proposal | None) -> ProposalForm:
+    form = ProposalForm()
+    groups = organisations_of(db, current_user, OrganisationKind.GROUP)
+    form.organisation.choices = [(g.id, g.name) for g in groups]
+    areas = {a.id: a.name for a in areas_of(db, round_)}
+    form.contest.choices = [
+        (c.id, f"{c.name} ({areas[c.area_id]})" if c.area_id else c.name) for c in contests_of(db, round_)
+    ]
+    categories = db.exec(select(Category).where(Category.round_id == round_.id).order_by(Category.name)).all()
+    form.category.choices = [(0, _("No category"))] + [(c.id, c.name) for c in categories]
+    form.objectives.choices = [
+        (o.id, o.title) for o in db.exec(select(services.CharterObjective).where(services.CharterObjective.round_id == round_.id))
+    ]
+    if proposal is not None:
+        del form.organisation
+        if request.method == "GET":
+            form.contest.data = proposal.contest_id
+            form.title.data, form.summary.data = proposal.title, proposal.summary
+            form.description.data, form.beneficiaries.data = proposal.description, proposal.beneficiaries
+            form.category.data = proposal.category_id or 0
+            form.postcode.data = proposal.postcode
+            form.objectives.data = [o.id for o in services.objectives_of(db, proposal)]
+            lines = services.cost_lines_of(db, proposal)
+            for row, line in zip(form.cost_lines.entries, lines):
+                row.form.item.data, row.form.amount.data = line.item, line.amount
+    return form
+
+
+def _content(form: ProposalForm) -> services.ProposalContent:
+    return services.ProposalContent(
+        contest_id=form.contest.data,
+        title=form.title.data,
+        summary=form.summary.data,
+        description=form.description.data or "",
+        beneficiaries=form.beneficiaries.data or "",
+        category_id=form.category.data or None,
+        postcode=form.postcode.data or None,
+        cost_lines=form.cost_line_values,
+        objective_ids=form.objectives.data or [],
+    )
+
+
+def _save(form, round_, proposal, template):
+    db = db_session()
+    content = _content(form)
+    try:
+        if form.photo.data:
+            content.photo = store_photo(form.photo.data)
+        if proposal is None:
+            organisation = db.get(Organisation, form.organisation.data)
+            proposal = services.create_proposal(db, round_, actor=current_user, organisation=organisation, content=content)
+        else:
+            services.update_proposal(db, proposal, actor=current_user, content=content)
+        if request.form.get("action") == "submit":
+            services.submit_proposal(db, proposal, actor=current_user)
+    except (services.ProposalError, Refusal) as error:
+        return show_refusal(error, template, form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
+    if proposal.status == Status.SUBMITTED.value:
+        flash(_("Your proposal has been submitted. The round's screeners will look at it."), "success")
+    else:
+        flash(_("Your proposal has been saved. Submit it before the deadline."), "success")
+    return redirect(url_for("proposals.show", proposal_id=proposal.id))
+
+
+@bp.route("/rounds/<int:round_id>/proposals/new", methods=["GET", "POST"])
+@role_required(Role.GROUP_MEMBER)
+def new(round_id):
+    round_, _access = load_round(round_id)
+    db = db_session()
+    form = _build_form(db, round_, None)
+    if form.validate_on_submit():
+        return _save(form, round_, None, "proposals/form.html")
+    return form_page("proposals/form.html", form, round=round_, proposal=None, cost_rows=COST_ROWS)
+
+
+@bp.route("/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(proposal_id):
+    proposal, round_ = _proposal_or_404(proposal_id)
+    if not _is_group_member(proposal):
+        abort(403)
+    form = _build_form(db_session(), round_, proposal)
+    if form.validate_on_submit():
+        return _save(form, round_, proposal, "proposals/form.html")
+    return form_page("proposals/form.html", form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
+
+
+@bp.route("/proposals/<int:proposal_id>/<any(submit, withdraw):action>", methods=["POST"])
+@login_required
+def change_status(proposal_id, action):
+    proposal, _round = _proposal_or_404(proposal_id)
+    if not _is_group_member(proposal):
+        abort(403)
+    operation = services.submit_proposal if action == "submit" else services.withdraw_proposal
+    try:
+        operation(db_session(), proposal, actor=current_user)
+    except (services.ProposalError, Refusal) as error:
+        if isinstance(error, Refusal):
+            g.pb_commit_refusal = True
+        flash(str(error), "error")
+        return redirect(url_for("proposals.show", proposal_id=proposal.id)), 303
+    flash(_("Your proposal has been submitted.") if action == "submit" else _("Your proposal has been withdrawn."), "success")
+    return redirect(url_for("proposals.show", proposal_id=proposal.id))
+
+
+# ---------------------------------------------------------------- screening
+
+
+@bp.route("/rounds/<int:round_id>/screening")
+@login_required
+def screening(round_id):
+    db = db_session()
+    round_ = db.get(Round, round_id) or abort(404)
+    if not _can_screen(round_):
+        abort(403)
+    proposals = db.exec(
+        select(Proposal).where(Proposal.round_id == round_.id, Proposal.status != Status.DRAFT.value).order_by(Proposal.status, Proposal.id)
+    ).all()
+    return render_template("proposals/screening.html", round=round_, proposals=proposals)
+
+
+@bp.route("/proposals/<int:proposal_id>/screen", methods=["GET", "POST"])
+@login_required
+def screen(proposal_id):
+    proposal, round_ = _proposal_or_404(proposal_id)
+    if not _can_screen(round_) or proposal.status == Status.DRAFT.value:
+        abort(403)
+    form = ScreeningForm()
+    if form.validate_on_submit():
+        try:
+            services.screen_proposal(db_session(), proposal, actor=current_user, decision=form.decision.data, reason=form.reason.data or "")
+        except (services.ProposalError, Refusal) as error:
+            return show_refusal(error, "proposals/screen.html", form, round=round_, proposal=proposal)
+        flash(_("Your decision on “%(title)s” has been recorded.", title=proposal.title), "success")
+        return redirect(url_for("proposals.screening", round_id=round_.id))
+    return form_page("proposals/screen.html", form, round=round_, proposal=proposal)
+
+
+@bp.route("/rounds/<int:round_id>/screeners", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def screeners(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    db = db_session()
+    form = ScreenerForm()
+    if form.validate_on_submit():
+        user = find_user(db, form.email.data)
+        if user is None:
+            form.email.errors.append(_("No account uses this address. Ask them to sign up first."))
+        else:
+            try:
+                services.appoint_screener(db, round_, actor=current_user, user=user)
+            except (services.ProposalError, Refusal) as error:
+                return show_refusal(error, "proposals/screeners.html", form, round=round_, current=[])
+            flash(_("%(name)s can now screen this round's proposals.", name=user.name), "success")
+            return redirect(url_for("proposals.screeners", round_id=round_.id))
+    current = db.exec(select(User).join(Screener, Screener.user_id == User.id).where(Screener.round_id == round_.id)).all()
+    return form_page("proposals/screeners.html", form, round=round_, current=current)

@@ -1,0 +1,328 @@
+"""Operations on proposals: drafting, submitting, withdrawing, screening, and the ballot.
+
+Each flushes and audits in the round's chain; the request (or CLI scope) commits.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import delete, func, or_
+from sqlmodel import Session, select
+
+from pb.accounts.models import Organisation, OrganisationKind, User
+from pb.accounts.services import is_member_of
+from pb.audit.chain import record_event
+from pb.clock import now
+from pb.proposals.models import (
+    PUBLIC_STATUSES,
+    CostLine,
+    Project,
+    Proposal,
+    ProposalObjective,
+    Screener,
+    Status,
+)
+from pb.rounds.models import Area, Category, CharterObjective, Contest, Phase, Round
+from pb.rounds.services import MAX_POT, funding_organisation_ids, guard_unfrozen
+
+
+class ProposalError(ValueError):
+    """A change the rules for proposals do not allow; nothing was saved."""
+
+    status = 400
+
+
+class ProposalClosed(ProposalError):
+    """The deadline has passed, or the proposal is no longer open to change."""
+
+    status = 409
+
+
+@dataclass
+class ProposalContent:
+    contest_id: int
+    title: str
+    summary: str
+    description: str
+    beneficiaries: str
+    category_id: int | None
+    postcode: str | None
+    cost_lines: list[tuple[str, int]]
+    objective_ids: list[int]
+    photo: str | None = None  # a stored photo's file name; None keeps the current photo
+
+
+def _audit(session: Session, proposal: Proposal, action: str, actor: User, **data) -> None:
+    record_event(
+        session,
+        action,
+        actor=actor,
+        round_id=proposal.round_id,
+        organisation_id=proposal.organisation_id,
+        data={"proposal": proposal.id, "title": proposal.title, "status": proposal.status, **data},
+    )
+
+
+# ---------------------------------------------------------------- drafting
+
+
+def _check_open_for_changes(session: Session, round_: Round, proposal: Proposal | None, actor: User, attempted: str) -> None:
+    guard_unfrozen(session, round_, actor=actor, attempted=attempted, detail={"proposal": proposal.id if proposal else None})
+    phase = Phase(round_.phase)
+    if phase == Phase.DRAFT:
+        raise ProposalClosed(_("This round is not taking proposals yet."))
+    if proposal is not None and proposal.status in (Status.NOT_ELIGIBLE.value, Status.WITHDRAWN.value):
+        raise ProposalClosed(_("This proposal can no longer be changed."))
+    returned = proposal is not None and proposal.status == Status.RETURNED.value
+    if phase == Phase.PROPOSALS_OPEN or (phase == Phase.SCREENING and returned):
+        return
+    raise ProposalClosed(_("The deadline for proposals has passed."))
+
+
+def _check_content(session: Session, round_: Round, content: ProposalContent) -> int:
+    contest = session.get(Contest, content.contest_id)
+    if contest is None or contest.round_id != round_.id:
+        raise ProposalError(_("Choose a ballot paper of this round."))
+    if content.category_id is not None:
+        category = session.get(Category, content.category_id)
+        if category is None or category.round_id != round_.id:
+            raise ProposalError(_("Choose one of the round's categories."))
+    objectives = set(session.exec(select(CharterObjective.id).where(CharterObjective.round_id == round_.id)))
+    if not set(content.objective_ids) <= objectives:
+        raise ProposalError(_("Choose among the round's charter objectives."))
+    if not content.cost_lines:
+        raise ProposalError(_("Add at least one cost line."))
+    if any(amount <= 0 for _item, amount in content.cost_lines):
+        raise ProposalError(_("Every cost must be more than zero."))
+    total = sum(amount for _item, amount in content.cost_lines)
+    if total > MAX_POT:
+        raise ProposalError(_("The total cost is too large. Please check the amounts."))
+    if round_.max_project_cost is not None and total > round_.max_project_cost:
+        from pb.i18n import money
+
+        raise ProposalError(
+            _("The total cost is more than this round allows for one project (%(limit)s).", limit=money(round_.max_project_cost, round_.currency))
+        )
+    return total
+
+
+def _write_content(session: Session, proposal: Proposal, content: ProposalContent, total: int) -> None:
+    proposal.contest_id = content.contest_id
+    proposal.title = content.title.strip()
+    proposal.summary = content.summary.strip()
+    proposal.description = content.description.strip()
+    proposal.beneficiaries = content.beneficiaries.strip()
+    proposal.category_id = content.category_id
+    proposal.postcode = content.postcode or None
+    if content.photo:
+        proposal.photo = content.photo
+    proposal.total_cost = total
+    proposal.updated_at = now()
+    session.add(proposal)
+    session.flush()
+    session.exec(delete(CostLine).where(CostLine.proposal_id == proposal.id))
+    session.exec(delete(ProposalObjective).where(ProposalObjective.proposal_id == proposal.id))
+    for position, (item, amount) in enumerate(content.cost_lines):
+        session.add(CostLine(proposal_id=proposal.id, position=position, item=item.strip(), amount=amount))
+    for objective_id in dict.fromkeys(content.objective_ids):
+        session.add(ProposalObjective(proposal_id=proposal.id, objective_id=objective_id))
+    session.flush()
+
+
+def create_proposal(
+    session: Session, round_: Round, *, actor: User, organisation: Organisation, content: ProposalContent
+) -> Proposal:
+    _check_open_for_changes(session, round_, None, actor, "proposal.created")
+    if organisation.kind != OrganisationKind.GROUP.value or not is_member_of(session, actor, organisation):
+        raise ProposalError(_("You can only propose on behalf of a community group you belong to."))
+    total = _check_content(session, round_, content)
+    proposal = Proposal(
+        round_id=round_.id,
+        contest_id=content.contest_id,
+        organisation_id=organisation.id,
+        created_by_user_id=actor.id,
+        title=content.title.strip(),
+        summary=content.summary.strip(),
+    )
+    _write_content(session, proposal, content, total)
+    _audit(session, proposal, "proposal.created", actor, total_cost=total)
+    return proposal
+
+
+def update_proposal(session: Session, proposal: Proposal, *, actor: User, content: ProposalContent) -> None:
+    round_ = session.get(Round, proposal.round_id)
+    _check_open_for_changes(session, round_, proposal, actor, "proposal.updated")
+    _check_member(session, proposal, actor)
+    total = _check_content(session, round_, content)
+    _write_content(session, proposal, content, total)
+    if proposal.status == Status.ELIGIBLE.value:
+        # Screened as it was; what it says now must be screened again.
+        proposal.status = Status.SUBMITTED.value
+        session.add(proposal)
+        session.flush()
+    _audit(session, proposal, "proposal.updated", actor, total_cost=total)
+
+
+def _check_member(session: Session, proposal: Proposal, actor: User) -> None:
+    if not is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+        raise ProposalError(_("Only members of the group that made this proposal can change it."))
+
+
+def submit_proposal(session: Session, proposal: Proposal, *, actor: User) -> None:
+    round_ = session.get(Round, proposal.round_id)
+    _check_open_for_changes(session, round_, proposal, actor, "proposal.submitted")
+    _check_member(session, proposal, actor)
+    if proposal.status not in (Status.DRAFT.value, Status.RETURNED.value):
+        raise ProposalError(_("This proposal has already been submitted."))
+    proposal.status = Status.SUBMITTED.value
+    proposal.submitted_at = now()
+    session.add(proposal)
+    session.flush()
+    _audit(session, proposal, "proposal.submitted", actor)
+
+
+def withdraw_proposal(session: Session, proposal: Proposal, *, actor: User) -> None:
+    round_ = session.get(Round, proposal.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="proposal.withdrawn", detail={"proposal": proposal.id})
+    _check_member(session, proposal, actor)
+    if proposal.status == Status.WITHDRAWN.value:
+        raise ProposalError(_("This proposal has already been withdrawn."))
+    proposal.status = Status.WITHDRAWN.value
+    session.add(proposal)
+    session.flush()
+    _audit(session, proposal, "proposal.withdrawn", actor)
+
+
+# ---------------------------------------------------------------- screening
+
+
+def is_screener(session: Session, round_: Round, user: User) -> bool:
+    """Leads of the round's anchors, and the community reviewers the convening lead appointed."""
+    if session.exec(select(Screener).where(Screener.round_id == round_.id, Screener.user_id == user.id)).first():
+        return True
+    return any(
+        is_member_of(session, user, session.get(Organisation, org_id)) for org_id in funding_organisation_ids(session, round_)
+    )
+
+
+def appoint_screener(session: Session, round_: Round, *, actor: User, user: User) -> Screener:
+    guard_unfrozen(session, round_, actor=actor, attempted="screener.appointed", detail={"user": user.id})
+    if session.exec(select(Screener).where(Screener.round_id == round_.id, Screener.user_id == user.id)).first():
+        raise ProposalError(_("%(name)s is already a screener for this round.", name=user.name))
+    screener = Screener(round_id=round_.id, user_id=user.id)
+    session.add(screener)
+    session.flush()
+    record_event(
+        session, "screener.appointed", actor=actor, round_id=round_.id,
+        organisation_id=round_.convening_organisation_id, data={"user": user.id, "name": user.name},
+    )
+    return screener
+
+
+DECISIONS = (Status.ELIGIBLE.value, Status.NOT_ELIGIBLE.value, Status.RETURNED.value)
+
+
+def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decision: str, reason: str) -> None:
+    round_ = session.get(Round, proposal.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="proposal.screened", detail={"proposal": proposal.id, "decision": decision})
+    if not is_screener(session, round_, actor):
+        raise ProposalError(_("Only the round's screeners can screen its proposals."))
+    if is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+        raise ProposalError(_("You cannot screen a proposal from a group you belong to."))
+    if decision not in DECISIONS:
+        raise ProposalError(_("Choose a decision."))
+    if proposal.status not in (Status.SUBMITTED.value, Status.ELIGIBLE.value, Status.NOT_ELIGIBLE.value, Status.RETURNED.value):
+        raise ProposalError(_("Only submitted proposals can be screened."))
+    reason = reason.strip()
+    if decision != Status.ELIGIBLE.value and not reason:
+        raise ProposalError(_("Give a reason: the group, and for a proposal that is not eligible the public, will read it."))
+    proposal.status, proposal.screening_reason = decision, reason
+    proposal.screened_at, proposal.screened_by_user_id = now(), actor.id
+    session.add(proposal)
+    session.flush()
+    _audit(session, proposal, "proposal.screened", actor, decision=decision, reason=reason)
+
+
+# ---------------------------------------------------------------- the ballot
+
+
+def contests_without_projects(session: Session, round_: Round) -> list[Contest]:
+    """Contests that no eligible proposal would appear on (voting cannot open with them)."""
+    eligible = set(
+        session.exec(
+            select(Proposal.contest_id).where(Proposal.round_id == round_.id, Proposal.status == Status.ELIGIBLE.value)
+        )
+    )
+    return [c for c in session.exec(select(Contest).where(Contest.round_id == round_.id)) if c.id not in eligible]
+
+
+def put_on_ballot(session: Session, round_: Round) -> list[Project]:
+    """When voting opens: every eligible proposal becomes a project on its contest's ballot."""
+    projects = []
+    for proposal in session.exec(
+        select(Proposal).where(Proposal.round_id == round_.id, Proposal.status == Status.ELIGIBLE.value).order_by(Proposal.id)
+    ):
+        project = Project(contest_id=proposal.contest_id, proposal_id=proposal.id, title=proposal.title, cost=proposal.total_cost)
+        session.add(project)
+        projects.append(project)
+    session.flush()
+    return projects
+
+
+# ---------------------------------------------------------------- reading
+
+
+def visitor_order_key(seed: int, proposal_id: int) -> str:
+    """A per-visitor shuffle that stays the same as the visitor filters and reloads."""
+    return hashlib.sha256(f"{seed}:{proposal_id}".encode()).hexdigest()
+
+
+def public_proposals(
+    session: Session, round_: Round, *, seed: int, area_id: int | None = None, category_id: int | None = None, words: str = ""
+) -> list[Proposal]:
+    query = select(Proposal).where(Proposal.round_id == round_.id, Proposal.status.in_(PUBLIC_STATUSES))
+    if area_id is not None:
+        query = query.join(Contest, Contest.id == Proposal.contest_id).where(Contest.area_id == area_id)
+    if category_id is not None:
+        query = query.where(Proposal.category_id == category_id)
+    for word in words.split()[:10]:
+        pattern = f"%{word.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Proposal.title).like(pattern),
+                func.lower(Proposal.summary).like(pattern),
+                func.lower(Proposal.description).like(pattern),
+            )
+        )
+    return sorted(session.exec(query), key=lambda p: visitor_order_key(seed, p.id))
+
+
+def proposals_of_groups(session: Session, organisation_ids: list[int]) -> list[Proposal]:
+    return list(
+        session.exec(select(Proposal).where(Proposal.organisation_id.in_(organisation_ids)).order_by(Proposal.updated_at.desc()))
+    )
+
+
+def cost_lines_of(session: Session, proposal: Proposal) -> list[CostLine]:
+    return list(session.exec(select(CostLine).where(CostLine.proposal_id == proposal.id).order_by(CostLine.position)))
+
+
+def objectives_of(session: Session, proposal: Proposal) -> list[CharterObjective]:
+    return list(
+        session.exec(
+            select(CharterObjective)
+            .join(ProposalObjective, ProposalObjective.objective_id == CharterObjective.id)
+            .where(ProposalObjective.proposal_id == proposal.id)
+            .order_by(CharterObjective.id)
+        )
+    )
+
+
+def area_of(session: Session, proposal: Proposal) -> Area | None:
+    contest = session.get(Contest, proposal.contest_id)
+    return session.get(Area, contest.area_id) if contest and contest.area_id else None
+
+
+def projects_of(session: Session, contest: Contest) -> list[Project]:
+    return list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))

@@ -1,0 +1,78 @@
+"""Quick ways to arrange data through the service layer (the same code the pages use)."""
+
+from sqlmodel import select
+
+from pb.accounts.models import Organisation, User
+from pb.proposals import services as proposals
+from pb.rounds.models import Round
+from pb.rounds.services import contests_of
+
+PROJECT_IDEAS = [
+    ("Community garden beds", "Raised beds and tools for a shared garden.", 12_000_00),
+    ("Youth football sessions", "Weekly coached sessions for 11 to 16 year olds.", 8_500_00),
+    ("Warm space at the library", "Heating, tea and volunteers on winter afternoons.", 6_000_00),
+]
+
+
+def user(session, email: str) -> User:
+    return session.exec(select(User).where(User.email == email)).one()
+
+
+def organisation(session, name: str) -> Organisation:
+    return session.exec(select(Organisation).where(Organisation.name == name)).one()
+
+
+def eligible_proposals(app, db, round_id: int, *, screener: str, member: str, group: str, per_contest: int = 2) -> list[int]:
+    """Propose, submit and screen as eligible a few projects for every contest of a round
+    (which must be taking proposals). Returns the proposal ids."""
+    made = []
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, round_id)
+        author, reviewer, org = user(session, member), user(session, screener), organisation(session, group)
+        for contest in contests_of(session, round_):
+            for title, summary, cost in PROJECT_IDEAS[:per_contest]:
+                content = proposals.ProposalContent(
+                    contest_id=contest.id, title=f"{title} ({contest.name})", summary=summary, description="",
+                    beneficiaries="", category_id=None, postcode=None, cost_lines=[("Everything", cost)], objective_ids=[],
+                )
+                proposal = proposals.create_proposal(session, round_, actor=author, organisation=org, content=content)
+                proposals.submit_proposal(session, proposal, actor=author)
+                proposals.screen_proposal(session, proposal, actor=reviewer, decision="eligible", reason="")
+                made.append(proposal.id)
+    return made
+
+
+def make_round(app, db, *, convener: str, anchor: str, max_project_cost: int | None = None) -> dict:
+    """A round taking proposals, with areas North and South, a ballot paper for each with
+    money in it, categories and objectives. Returns the ids."""
+    from datetime import timedelta
+
+    from pb.clock import now
+    from pb.rounds import services as rounds
+
+    with app.test_request_context(), db() as session:
+        lead, org = user(session, convener), organisation(session, anchor)
+        round_ = rounds.create_round(
+            session, actor=lead, organisation=org, title="Greener Eastshire",
+            categories=["Green spaces", "Young people"], objectives=["Net zero", "Health"],
+        )
+        round_.max_project_cost = max_project_cost
+        north = rounds.add_area(session, round_, actor=lead, name="North", postcodes=["LS6"])
+        south = rounds.add_area(session, round_, actor=lead, name="South", postcodes=["LS11"])
+        ballot = {"ballot_kind": "approval", "min_picks": 1, "max_picks": 3, "limit_to_budget": False, "rank_depth": 3, "rule": "greedy"}
+        contests = {}
+        for area in (north, south):
+            contest = rounds.add_contest(session, round_, actor=lead, name=f"{area.name} ballot", area_id=area.id, **ballot)
+            rounds.pledge_pot(session, round_, actor=lead, organisation=org, contest=contest, name="Fund", amount=50_000_00)
+            contests[area.name] = contest.id
+        rounds.set_timeline(session, round_, actor=lead, dates={
+            "screening_at": now() + timedelta(days=20), "voting_opens_at": now() + timedelta(days=30),
+            "voting_closes_at": now() + timedelta(days=40),
+        })
+        rounds.move_to_next_phase(session, round_, actor=lead)
+        categories = {name: id_ for id_, name in session.exec(
+            select(rounds.Category.id, rounds.Category.name).where(rounds.Category.round_id == round_.id))}
+        objectives = {title: id_ for id_, title in session.exec(
+            select(rounds.CharterObjective.id, rounds.CharterObjective.title).where(rounds.CharterObjective.round_id == round_.id))}
+        return {"round": round_.id, "areas": {"North": north.id, "South": south.id}, "contests": contests,
+                "categories": categories, "objectives": objectives}
