@@ -114,6 +114,75 @@ def _demo_round(session, admin, by_name) -> None:
             },
         )
         rounds.advance_by_dates(session, round_)
+        _demo_proposals(session, round_, nhs_lead, {"Riverside": riverside_ballot, "Eastgate": eastgate_ballot})
+
+
+# (group, area, title, summary, category, objectives, cost lines in pounds, decision)
+PROPOSALS = [
+    ("Green Corner Community Garden CIC", "Riverside", "Riverside community growing beds",
+     "Twelve raised beds by the tower blocks, with tools, seeds and a weekly growing club.",
+     "Food", ["Reduce health inequalities", "Net zero"], [("Timber and soil", 4200), ("Tools and seeds", 900), ("Club leader, 40 sessions", 3200)], "eligible"),
+    ("Green Corner Community Garden CIC", "Riverside", "Walking group for new mums",
+     "Weekly buggy walks along the river with a health visitor, and tea afterwards.",
+     "Health and wellbeing", ["Reduce health inequalities"], [("Health visitor time", 2600), ("Refreshments", 400)], "eligible"),
+    ("Eastgate Residents' Association", "Riverside", "Benches on the river path",
+     "Six benches so that older residents can rest on the walk to the GP surgery.",
+     "Older people", ["Reduce health inequalities", "Local jobs and suppliers"], [("Six benches from a local joiner", 7200), ("Installation", 1800)], "eligible"),
+    ("Green Corner Community Garden CIC", "Riverside", "Tool library",
+     "A shed of shared tools that residents can borrow instead of buying.",
+     "Green spaces", ["Net zero"], [("Shed", 2500), ("Tools", 3000), ("Booking system", 600)], "submitted"),
+    ("Eastgate Residents' Association", "Riverside", "Car park resurfacing",
+     "Resurface the residents' car park behind Mill Court.",
+     "Green spaces", [], [("Tarmac", 18000)], "not_eligible"),
+    ("Eastgate Residents' Association", "Riverside", "Youth boxing club",
+     "Two evening sessions a week at the community centre for 11 to 18 year olds.",
+     "Young people", ["Reduce health inequalities"], [("Coach", 6500), ("Equipment", 2200), ("Hall hire", 1800)], "eligible"),
+    ("Eastgate Residents' Association", "Eastgate", "Eastgate warm hub",
+     "A warm, welcoming room with hot drinks and advice on winter afternoons.",
+     "Older people", ["Reduce health inequalities"], [("Heating and room hire", 3800), ("Volunteer expenses", 1200), ("Refreshments", 900)], "eligible"),
+    ("Eastgate Residents' Association", "Eastgate", "Cook and eat sessions",
+     "Families learn to cook cheap, healthy meals together, then eat them.",
+     "Food", ["Reduce health inequalities", "Local jobs and suppliers"], [("Cook tutor", 4800), ("Ingredients", 2400)], "eligible"),
+    ("Green Corner Community Garden CIC", "Eastgate", "Eastgate pocket park",
+     "Turn the empty corner of Station Road into a small park with trees and seats.",
+     "Green spaces", ["Net zero"], [("Trees and planting", 6400), ("Seats", 3100), ("Landscaping contractor", 9800)], "eligible"),
+    ("Green Corner Community Garden CIC", "Eastgate", "Bike repair cafe",
+     "Monthly sessions where volunteers teach residents to fix their bikes.",
+     "Health and wellbeing", ["Net zero", "Local jobs and suppliers"], [("Tools and stands", 2100), ("Mechanic", 2900)], "eligible"),
+    ("Eastgate Residents' Association", "Eastgate", "Chair-based exercise",
+     "Gentle weekly exercise classes for people with limited mobility.",
+     "Older people", ["Reduce health inequalities"], [("Instructor", 3600), ("Hall hire", 1400)], "submitted"),
+    ("Eastgate Residents' Association", "Eastgate", "Summer holiday activities",
+     "Free sports and arts days for children in the summer holidays, with lunch.",
+     "Young people", ["Reduce health inequalities"], [("Activity leaders", 7800), ("Lunches", 3400), ("Materials", 1100)], "eligible"),
+]
+
+
+def _demo_proposals(session, round_, screener, contests) -> None:
+    from pb.accounts.models import Membership, User
+    from pb.proposals import services as proposals
+    from pb.rounds.models import Category, CharterObjective
+
+    categories = {c.name: c.id for c in session.exec(select(Category).where(Category.round_id == round_.id))}
+    objectives = {o.title: o.id for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))}
+    for group_name, area, title, summary, category, aims, costs, decision in PROPOSALS:
+        group = session.exec(select(Organisation).where(Organisation.name == group_name)).one()
+        member_id = session.exec(select(Membership.user_id).where(Membership.organisation_id == group.id)).first()
+        member = session.get(User, member_id)
+        content = proposals.ProposalContent(
+            contest_id=contests[area].id, title=title, summary=summary, description=summary,
+            beneficiaries="", category_id=categories[category], postcode=None,
+            cost_lines=[(item, pounds * 100) for item, pounds in costs], objective_ids=[objectives[a] for a in aims],
+        )
+        proposal = proposals.create_proposal(session, round_, actor=member, organisation=group, content=content)
+        proposals.submit_proposal(session, proposal, actor=member)
+        if decision == "not_eligible":
+            proposals.screen_proposal(
+                session, proposal, actor=screener, decision=decision,
+                reason="Resurfacing a private car park is the landlord's repair duty, not a community project.",
+            )
+        elif decision == "eligible":
+            proposals.screen_proposal(session, proposal, actor=screener, decision=decision, reason="")
 
 
 def _print_credentials() -> None:

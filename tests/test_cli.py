@@ -69,3 +69,21 @@ def test_demo_has_a_round_funded_by_two_anchors_in_two_areas(app, client):
     page = client.get(f"/rounds/{round_.id}").get_data(as_text=True)
     assert "Healthy Neighbourhoods 2027" in page
     assert "£55,000.00" in page and "£65,000.00" in page  # Riverside 40k + 15k; Eastgate 40k + 25k
+
+
+def test_demo_has_a_dozen_proposals_across_two_areas(app, client):
+    from pb.proposals.models import Proposal
+    from pb.rounds.models import Contest
+
+    assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
+    from pb.db import session_scope
+
+    with session_scope(app.extensions["pb_engine"]) as session:
+        proposals = session.exec(select(Proposal)).all()
+        areas = {session.get(Contest, p.contest_id).area_id for p in proposals}
+        round_id = proposals[0].round_id
+    assert len(proposals) == 12 and len(areas) == 2
+    assert {p.status for p in proposals} == {"eligible", "submitted", "not_eligible"}
+    page = client.get(f"/rounds/{round_id}/proposals").get_data(as_text=True)
+    assert "Riverside community growing beds" in page
+    assert "landlord&#39;s repair duty" in page
