@@ -31,6 +31,7 @@ def create_app(test_config=None):
     from pb.audit import configure_audit
     from pb.proposals import configure_proposals
     from pb.rounds import configure_rounds
+    from pb.voting import configure_voting
 
     db.configure_db(app)
     security.configure_security(app)
@@ -40,5 +41,6 @@ def create_app(test_config=None):
     configure_audit(app)
     configure_rounds(app)
     configure_proposals(app)
+    configure_voting(app)
     views.configure_views(app)
     return app

@@ -6,7 +6,13 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import NumberFormatError, get_currency_precision, parse_decimal
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField, TextAreaField, ValidationError
+from wtforms import (
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+    widgets,
+)
 
 from pb.i18n import money
 
@@ -97,3 +103,10 @@ class PostcodesField(LinesField):
         wrong = [p for p in self.data if not POSTCODE.match(p)]
         if wrong:
             raise ValidationError(_l("These are not postcodes or postcode beginnings: %(list)s", list=", ".join(wrong)))
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices as a list of checkboxes."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()

@@ -13,3 +13,12 @@ from pb.rounds.models import (  # noqa: F401
     Round,
 )
 from pb.throttle import ThrottleAttempt  # noqa: F401
+from pb.voting.models import (  # noqa: F401
+    Ballot,
+    BallotChoice,
+    CodeBatch,
+    EmailChallenge,
+    PollingHelper,
+    Voter,
+    VotingCode,
+)

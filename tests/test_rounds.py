@@ -53,6 +53,7 @@ def create_round(council, db):
             "purpose": "Local people decide how to spend money on health and green spaces.",
             "eligibility": "People who live, work or study in Eastshire.",
             "minimum_age": "11",
+            "methods": ["codes", "email"],
             "categories": "Health\nGreen spaces\nYoung people",
             "objectives": "Reduce health inequalities\nNet zero",
         },
@@ -167,7 +168,8 @@ def frozen_attempts(round_id, areas, contests, pot_id, ids):
                "max_picks": "9", "rank_depth": "3", "rule": "greedy"}
     return [
         ("council", f"{base}/edit", {"title": "Eastshire Together 2027", "purpose": "p", "eligibility": "Anyone at all",
-                                     "minimum_age": "11", "categories": "Health\nGreen spaces\nYoung people",
+                                     "minimum_age": "11", "methods": ["codes", "email"],
+                                     "categories": "Health\nGreen spaces\nYoung people",
                                      "objectives": "Reduce health inequalities\nNet zero"}),
         ("council", f"{base}/timeline", {"voting_closes_at": "2030-01-01T12:00"}),
         ("council", f"{base}/areas/new", {"name": "West", "postcodes": "LS12"}),

@@ -11,16 +11,14 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     ValidationError,
-    widgets,
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from pb.accounts.models import GROUP_TYPES
-from pb.fields import POSTCODE, MoneyField, normalise_postcode
+from pb.fields import POSTCODE, CheckboxesField, MoneyField, normalise_postcode
 from pb.proposals.models import Status
 
 COST_ROWS = 8
@@ -46,11 +44,6 @@ class InviteForm(FlaskForm):
         _l("Email address of the person to invite"),
         validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
     )
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 class CostLineForm(Form):

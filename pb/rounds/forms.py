@@ -13,8 +13,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from pb.fields import LinesField, MoneyField, PostcodesField
-from pb.rounds.models import RULES, BallotKind
+from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
+from pb.rounds.models import ELIGIBILITY_LABELS, RULES, BallotKind
 
 
 class RoundForm(FlaskForm):
@@ -34,7 +34,15 @@ class RoundForm(FlaskForm):
         _l("Minimum age to vote"),
         validators=[Optional(), NumberRange(min=0, max=120, message=_l("Enter an age between 0 and 120."))],
     )
+    methods = CheckboxesField(
+        _l("How residents prove they may vote"),
+        choices=[SelectChoice(m.value, label) for m, label in ELIGIBILITY_LABELS.items()],
+        validators=[DataRequired(message=_l("Choose at least one way."))],
+    )
     categories = LinesField(_l("Categories"), description=_l("One per line, e.g. Health, Green spaces, Young people."), max_length=100)
+    max_project_cost = MoneyField(
+        _l("Most a single project may cost (optional)"), validators=[Optional()]
+    )
     objectives = LinesField(
         _l("Charter objectives"),
         description=_l("The shared objectives the partner anchors agree to pursue, one per line, e.g. Reduce health inequalities."),

@@ -69,6 +69,21 @@ RULES = {
 }
 
 
+class EligibilityMethod(StrEnum):
+    CODES = "codes"  # single-use voting codes on printed letters
+    EMAIL = "email"  # a one-time code sent by email
+    POSTCODE = "postcode"  # postcode self-declaration, for low-stakes rounds
+    PAPER = "paper"  # paper ballots entered by a polling helper against a voting code
+
+
+ELIGIBILITY_LABELS = {
+    EligibilityMethod.CODES: _l("Voting codes on printed letters"),
+    EligibilityMethod.EMAIL: _l("A one-time code sent by email"),
+    EligibilityMethod.POSTCODE: _l("Postcode and a declaration (low-stakes rounds)"),
+    EligibilityMethod.PAPER: _l("Paper ballots entered by a polling helper"),
+}
+
+
 class Round(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
@@ -76,6 +91,7 @@ class Round(SQLModel, table=True):
     eligibility: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     minimum_age: int | None = None
     max_project_cost: int | None = None  # minor units; None: no limit beyond the budget
+    eligibility_methods: str = Field(default="codes", max_length=60)  # comma-separated EligibilityMethod values
     currency: str = Field(default="GBP", max_length=3)
     convening_organisation_id: int = Field(foreign_key="organisation.id", index=True)
     phase: str = Field(default=Phase.DRAFT.value, max_length=30)
@@ -92,6 +108,10 @@ class Round(SQLModel, table=True):
 
     def reached(self, phase: Phase) -> bool:
         return PHASES.index(Phase(self.phase)) >= PHASES.index(phase)
+
+    @property
+    def methods(self) -> list[EligibilityMethod]:
+        return [EligibilityMethod(m) for m in self.eligibility_methods.split(",") if m]
 
     @property
     def is_frozen(self) -> bool:

@@ -105,7 +105,7 @@ def show(round_id):
 def new():
     session = db_session()
     anchors = organisations_of(session, current_user, OrganisationKind.ANCHOR)
-    form = RoundForm()
+    form = RoundForm(methods=["codes"])
     form.organisation.choices = [(org.id, org.name) for org in anchors]
     if form.validate_on_submit():
         organisation = session.get(Organisation, form.organisation.data)
@@ -119,6 +119,8 @@ def new():
             minimum_age=form.minimum_age.data,
             categories=form.categories.data,
             objectives=form.objectives.data,
+            methods=form.methods.data,
+            max_project_cost=form.max_project_cost.data,
         )
         flash(_("The round has been created as a draft. Only your organisation and its partners can see it."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
@@ -150,6 +152,7 @@ def edit(round_id):
     form = RoundForm(obj=round_ if request.method == "GET" else None)
     del form.organisation
     if request.method == "GET":
+        form.methods.data = [m.value for m in round_.methods]
         form.categories.data = services.names_of(session, round_, services.Category, "name")
         form.objectives.data = services.names_of(session, round_, services.CharterObjective, "title")
     if form.validate_on_submit():
@@ -164,6 +167,8 @@ def edit(round_id):
                 minimum_age=form.minimum_age.data,
                 categories=form.categories.data,
                 objectives=form.objectives.data,
+                methods=form.methods.data,
+                max_project_cost=form.max_project_cost.data,
             )
         except (services.RoundError, Refusal) as error:
             return show_refusal(error, "rounds/round_form.html", form, round=round_)

@@ -24,6 +24,7 @@ from pb.rounds.models import (
     Category,
     CharterObjective,
     Contest,
+    EligibilityMethod,
     Partner,
     Phase,
     Pot,
@@ -171,6 +172,8 @@ def create_round(
     minimum_age: int | None = None,
     categories: Iterable[str] = (),
     objectives: Iterable[str] = (),
+    methods: Iterable[str] = ("codes",),
+    max_project_cost: int | None = None,
 ) -> Round:
     if organisation.kind != OrganisationKind.ANCHOR.value:
         raise RoundError(_("Only an anchor institution can convene a round."))
@@ -180,6 +183,8 @@ def create_round(
         eligibility=eligibility.strip(),
         minimum_age=minimum_age,
         convening_organisation_id=organisation.id,
+        eligibility_methods=_methods(methods),
+        max_project_cost=max_project_cost,
     )
     session.add(round_)
     session.flush()
@@ -200,12 +205,17 @@ def update_round(
     minimum_age: int | None,
     categories: Iterable[str],
     objectives: Iterable[str],
+    methods: Iterable[str] | None = None,
+    max_project_cost: int | None = None,
 ) -> None:
     """Title and purpose may be corrected at any time; the rest freezes when voting opens."""
     categories, objectives = _clean_lines(categories), _clean_lines(objectives)
+    methods = round_.eligibility_methods if methods is None else _methods(methods)
     frozen_changes = {
         "eligibility": (round_.eligibility, eligibility.strip()),
         "minimum_age": (round_.minimum_age, minimum_age),
+        "eligibility_methods": (round_.eligibility_methods, methods),
+        "max_project_cost": (round_.max_project_cost, max_project_cost),
         "categories": (names_of(session, round_, Category, "name"), categories),
         "objectives": (names_of(session, round_, CharterObjective, "title"), objectives),
     }
@@ -214,6 +224,7 @@ def update_round(
         guard_unfrozen(session, round_, actor=actor, attempted="round.updated", detail={"fields": changed})
     round_.title, round_.purpose = title.strip(), purpose.strip()
     round_.eligibility, round_.minimum_age = eligibility.strip(), minimum_age
+    round_.eligibility_methods, round_.max_project_cost = methods, max_project_cost
     session.add(round_)
     session.flush()
     _replace_names(session, round_, Category, "name", categories)
@@ -227,9 +238,18 @@ def update_round(
         purpose=round_.purpose,
         eligibility=round_.eligibility,
         minimum_age=round_.minimum_age,
+        eligibility_methods=methods,
+        max_project_cost=max_project_cost,
         categories=categories,
         objectives=objectives,
     )
+
+
+def _methods(methods: Iterable[str]) -> str:
+    chosen = [m.value for m in EligibilityMethod if m.value in set(methods)]
+    if not chosen:
+        raise RoundError(_("Choose at least one way for residents to prove they may vote."))
+    return ",".join(chosen)
 
 
 def _clean_lines(values: Iterable[str]) -> list[str]:

@@ -5,10 +5,9 @@ Revises: c4c27341962c
 Create Date: 2026-11-22 08:36:03.082350
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '296648d1bf2e'
 down_revision = 'c4c27341962c'

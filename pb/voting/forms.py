@@ -1,0 +1,84 @@
+"""Forms for proving eligibility, for ballots, and for leads' voting tools."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
+
+from pb.fields import CheckboxesField
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Your voting code"),
+        validators=[DataRequired(message=_l("Enter the code from your letter.")), Length(max=40)],
+        description=_l("It is on your letter, like ABCD-EFGH-JKMN."),
+    )
+
+
+class EmailForm(FlaskForm):
+    email = EmailField(
+        _l("Your email address"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+    )
+    postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)])
+
+
+class EmailCodeForm(FlaskForm):
+    code = StringField(_l("The six-digit code we emailed you"), validators=[DataRequired(), Length(max=12)])
+
+
+class PostcodeForm(FlaskForm):
+    postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)])
+    declaration = BooleanField(
+        _l("I declare that I am eligible to vote in this round, and that I am voting only once."),
+        validators=[InputRequired(message=_l("Please confirm the declaration."))],
+    )
+
+
+class CodeBatchForm(FlaskForm):
+    area = SelectField(_l("For residents of"), coerce=int)
+    count = IntegerField(
+        _l("How many codes"), default=100, validators=[NumberRange(min=1, max=50_000, message=_l("Make between 1 and 50,000 codes at a time."))]
+    )
+
+
+class HelperForm(FlaskForm):
+    email = EmailField(
+        _l("Email address of the helper"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        description=_l("They need an account on pb."),
+    )
+
+
+def ordinal_label(rank: int) -> str:
+    return str(_l("Choice %(rank)d", rank=rank))
+
+
+def ballot_form(contest, projects, formdata=None):
+    """A form for one ballot paper: ticks for approval, a rank per project for ranked."""
+
+    class BallotForm(FlaskForm):
+        pass
+
+    if contest.ballot_kind == "approval":
+        BallotForm.project = CheckboxesField(_l("Projects"), coerce=int, choices=[(p.id, p.title) for p in projects])
+    else:
+        options = [("", _l("Not ranked"))] + [(str(r), ordinal_label(r)) for r in range(1, contest.rank_depth + 1)]
+        for project in projects:
+            setattr(BallotForm, f"rank_{project.id}", SelectField(project.title, choices=options, default=""))
+    return BallotForm(formdata=formdata)
+
+
+def choices_from(form, contest, projects) -> dict[int, int | None] | None:
+    """The voter's choices from a submitted ballot form; None where a value is not a rank."""
+    if contest.ballot_kind == "approval":
+        return {pid: None for pid in (form.project.data or [])}
+    choices = {}
+    for project in projects:
+        raw = getattr(form, f"rank_{project.id}").data
+        if raw:
+            if not str(raw).isdigit():
+                return None
+            choices[project.id] = int(raw)
+    return choices

@@ -1,0 +1,118 @@
+"""Voters (eligibility records), voting codes, ballots and receipts.
+
+A ballot points to its voter only so that a replacement can supersede it; the voter
+record holds no name, and is anonymised when a round's results are final.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from pb.clock import now
+
+
+class Channel(StrEnum):
+    ONLINE = "online"
+    PAPER = "paper"
+
+
+class CodeBatch(SQLModel, table=True):
+    """A print run of voting codes, for one area (or the whole round)."""
+
+    __tablename__ = "code_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    area_id: int | None = Field(default=None, foreign_key="area.id")
+    size: int
+    created_by_user_id: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=now)
+
+
+class VotingCode(SQLModel, table=True):
+    """A single-use code; only its hash is kept."""
+
+    __tablename__ = "voting_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="code_batch.id", index=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    used_at: datetime | None = None
+
+
+class Voter(SQLModel, table=True):
+    """Someone found eligible to vote in a round, and by which method."""
+
+    __table_args__ = (UniqueConstraint("round_id", "identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    area_id: int | None = Field(default=None, foreign_key="area.id")
+    method: str = Field(max_length=20)
+    # A keyed hash of the email address (email method) so a returning voter is the
+    # same voter; for other methods a random value. Never the address itself.
+    identity: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=now)
+
+
+class EmailChallenge(SQLModel, table=True):
+    """One sign-in attempt by email: a six-digit code, valid ten minutes, five tries."""
+
+    __tablename__ = "email_challenge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    email: str = Field(max_length=254)
+    postcode: str = Field(max_length=10)
+    code_hash: str = Field(max_length=64)
+    tries: int = 0
+    created_at: datetime = Field(default_factory=now)
+    used_at: datetime | None = None
+
+
+class PollingHelper(SQLModel, table=True):
+    """Someone a lead trusts to enter paper ballots for a round."""
+
+    __tablename__ = "polling_helper"
+    __table_args__ = (UniqueConstraint("round_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    appointed_at: datetime = Field(default_factory=now)
+
+
+class Ballot(SQLModel, table=True):
+    __table_args__ = (
+        # At most one current ballot per voter per contest, enforced by the database.
+        Index(
+            "uq_ballot_one_current",
+            "voter_id",
+            "contest_id",
+            unique=True,
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contest_id: int = Field(foreign_key="contest.id", index=True)
+    voter_id: int = Field(foreign_key="voter.id", index=True)
+    is_current: bool = True
+    channel: str = Field(default=Channel.ONLINE.value, max_length=10)
+    receipt: str = Field(max_length=20, unique=True)
+    cast_at: datetime = Field(default_factory=now)
+    superseded_at: datetime | None = None
+
+
+class BallotChoice(SQLModel, table=True):
+    """A project on a ballot: ticked (rank None) or ranked 1..k."""
+
+    __tablename__ = "ballot_choice"
+
+    ballot_id: int = Field(foreign_key="ballot.id", primary_key=True)
+    project_id: int = Field(foreign_key="project.id", primary_key=True)
+    rank: int | None = None

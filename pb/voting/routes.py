@@ -1,0 +1,371 @@
+"""The resident's journey: prove eligibility, fill in each ballot paper, review, cast, receipt.
+Also the leads' tools: voting codes and letters, polling helpers, paper ballot entry."""
+
+import hashlib
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlmodel import select
+
+from pb.accounts.models import Role
+from pb.accounts.permissions import role_required
+from pb.accounts.services import find_user
+from pb.db import Refusal, db_session
+from pb.mail import send_mail
+from pb.proposals.models import Proposal
+from pb.rounds.access import Access, load_round
+from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
+from pb.rounds.services import areas_of, contest_budgets
+from pb.views import form_page, show_refusal
+from pb.voting import services
+from pb.voting.forms import (
+    CodeBatchForm,
+    CodeForm,
+    EmailCodeForm,
+    EmailForm,
+    HelperForm,
+    PostcodeForm,
+    ballot_form,
+    choices_from,
+)
+from pb.voting.models import Ballot, BallotChoice, Channel, EmailChallenge, Voter
+
+bp = Blueprint("voting", __name__)
+
+
+# ---------------------------------------------------------------- the voter in this browser
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def current_voter(round_: Round) -> Voter | None:
+    state = session.get("voter")
+    if not state or state.get("round") != round_.id:
+        return None
+    return db_session().get(Voter, state["voter"])
+
+
+def _start_voting(round_: Round, voter: Voter, channel: Channel = Channel.ONLINE, challenge: int | None = None):
+    session["voter"] = {"round": round_.id, "voter": voter.id, "channel": channel.value, "challenge": challenge}
+    return redirect(url_for("voting.ballots", round_id=round_.id))
+
+
+def _voter_or_start(round_: Round) -> Voter:
+    voter = current_voter(round_)
+    if voter is None:
+        abort(redirect(url_for("voting.start", round_id=round_.id)))
+    return voter
+
+
+def _voting_round(round_id: int) -> Round:
+    round_, _access = load_round(round_id)
+    if round_.phase != Phase.VOTING.value:
+        abort(make_response(render_template("voting/not_open.html", round=round_), 409))
+    return round_
+
+
+# ---------------------------------------------------------------- proving eligibility
+
+
+def _start_page(round_, status=200, **forms):
+    context = {
+        "round": round_,
+        "code_form": forms.get("code_form") or CodeForm(formdata=None, code=request.args.get("code", "")),
+        "email_form": forms.get("email_form") or EmailForm(formdata=None),
+        "postcode_form": forms.get("postcode_form") or PostcodeForm(formdata=None),
+        "methods": round_.methods,
+        "refusal": forms.get("refusal"),
+    }
+    return render_template("voting/start.html", **context), status
+
+
+@bp.route("/rounds/<int:round_id>/vote")
+def start(round_id):
+    round_ = _voting_round(round_id)
+    return _start_page(round_)
+
+
+def _refused(round_, error, **forms):
+    if isinstance(error, Refusal):
+        g.pb_commit_refusal = True
+    return _start_page(round_, getattr(error, "status", 400), refusal=str(error), **forms)
+
+
+@bp.route("/rounds/<int:round_id>/vote/code", methods=["POST"])
+def with_code(round_id):
+    round_ = _voting_round(round_id)
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return _start_page(round_, 400, code_form=form)
+    try:
+        voter = services.voter_by_code(db_session(), round_, form.code.data, client=_client())
+    except services.VotingError as error:
+        return _refused(round_, error, code_form=form)
+    return _start_voting(round_, voter)
+
+
+@bp.route("/rounds/<int:round_id>/vote/postcode", methods=["POST"])
+def with_postcode(round_id):
+    round_ = _voting_round(round_id)
+    form = PostcodeForm()
+    if not form.validate_on_submit():
+        return _start_page(round_, 400, postcode_form=form)
+    try:
+        voter = services.voter_by_postcode(db_session(), round_, form.postcode.data)
+    except services.VotingError as error:
+        return _refused(round_, error, postcode_form=form)
+    return _start_voting(round_, voter)
+
+
+@bp.route("/rounds/<int:round_id>/vote/email", methods=["POST"])
+def with_email(round_id):
+    round_ = _voting_round(round_id)
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _start_page(round_, 400, email_form=form)
+    try:
+        challenge, code = services.start_email_challenge(
+            db_session(), round_, email=form.email.data, postcode=form.postcode.data, client=_client()
+        )
+    except services.VotingError as error:
+        return _refused(round_, error, email_form=form)
+    send_mail(
+        challenge.email,
+        _("Your code to vote in %(round)s", round=round_.title),
+        _("Your code is %(code)s\n\nIt works once, for %(minutes)d minutes. If you did not ask for it, ignore this email.",
+          code=code, minutes=services.EMAIL_CODE_MINUTES),
+    )
+    session["email_challenge"] = challenge.id
+    return redirect(url_for("voting.email_code", round_id=round_.id))
+
+
+@bp.route("/rounds/<int:round_id>/vote/email/code", methods=["GET", "POST"])
+def email_code(round_id):
+    round_ = _voting_round(round_id)
+    form = EmailCodeForm()
+    if form.validate_on_submit():
+        challenge_id = session.get("email_challenge")
+        try:
+            voter = services.voter_by_email_code(db_session(), round_, challenge_id, form.code.data, client=_client())
+        except services.VotingError as error:
+            return show_refusal(error, "voting/email_code.html", form, round=round_)
+        session.pop("email_challenge", None)
+        return _start_voting(round_, voter, challenge=challenge_id)
+    return form_page("voting/email_code.html", form, round=round_)
+
+
+# ---------------------------------------------------------------- ballots
+
+
+@bp.route("/rounds/<int:round_id>/vote/ballots")
+def ballots(round_id):
+    round_ = _voting_round(round_id)
+    voter = _voter_or_start(round_)
+    db = db_session()
+    return render_template(
+        "voting/ballots.html",
+        round=round_,
+        contests=services.contests_for(db, voter),
+        cast=services.current_ballots(db, voter),
+        paper=session["voter"].get("channel") == Channel.PAPER.value,
+    )
+
+
+def _voter_order(voter: Voter, projects):
+    """Each voter sees the projects in their own random order (stable while they vote)."""
+    return sorted(projects, key=lambda p: hashlib.sha256(f"{voter.identity}:{p.id}".encode()).hexdigest())
+
+
+def _contest_for(round_: Round, voter: Voter, contest_id: int) -> Contest:
+    contest = db_session().get(Contest, contest_id)
+    if contest is None or contest.round_id != round_.id:
+        abort(404)
+    if contest not in services.contests_for(db_session(), voter):
+        abort(403)
+    return contest
+
+
+def _ballot_context(round_, voter, contest, form, **extra):
+    db = db_session()
+    projects = _voter_order(voter, services.projects_for(db, contest))
+    summaries = {p.id: s for p, s in zip(projects, _summaries(projects))}
+    return dict(
+        round=round_, contest=contest, form=form, projects=projects, summaries=summaries,
+        budget=contest_budgets(db, round_).get(contest.id, 0),
+        area=db.get(Area, contest.area_id) if contest.area_id else None,
+        paper=session["voter"].get("channel") == Channel.PAPER.value, **extra,
+    )
+
+
+def _summaries(projects):
+    db = db_session()
+    ids = [p.proposal_id for p in projects]
+    summary = {p.id: p.summary for p in db.exec(select(Proposal).where(Proposal.id.in_(ids)))}
+    return [summary.get(p.proposal_id, "") for p in projects]
+
+
+@bp.route("/rounds/<int:round_id>/vote/<int:contest_id>", methods=["GET", "POST"])
+def ballot(round_id, contest_id):
+    round_ = _voting_round(round_id)
+    voter = _voter_or_start(round_)
+    contest = _contest_for(round_, voter, contest_id)
+    db = db_session()
+    projects = services.projects_for(db, contest)
+    form = ballot_form(contest, projects, formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET":
+        previous = services.current_ballots(db, voter).get(contest.id)
+        if previous is not None:
+            _fill(form, contest, db, previous)
+        return render_template("voting/ballot.html", **_ballot_context(round_, voter, contest, form))
+    if not form.validate_on_submit():
+        return render_template("voting/ballot.html", **_ballot_context(round_, voter, contest, form)), 400
+    choices = choices_from(form, contest, projects)
+    try:
+        if choices is None:
+            raise services.VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
+        services.validate_choices(db, contest, choices)
+        if "confirm" not in request.form or "change" in request.form:
+            template = "voting/ballot.html" if "change" in request.form else "voting/review.html"
+            return render_template(template, choices=choices, **_ballot_context(round_, voter, contest, form))
+        channel = Channel(session["voter"].get("channel", Channel.ONLINE.value))
+        cast = services.cast_ballot(db, voter, contest, choices, channel=channel)
+    except services.VotingError as error:
+        if isinstance(error, Refusal):
+            g.pb_commit_refusal = True
+        return render_template(
+            "voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)
+        ), getattr(error, "status", 400)
+    _email_receipt(round_, contest, cast)
+    return redirect(url_for("voting.receipt", round_id=round_.id, receipt=cast.receipt))
+
+
+def _fill(form, contest, db, ballot: Ballot) -> None:
+    chosen = db.exec(select(BallotChoice).where(BallotChoice.ballot_id == ballot.id)).all()
+    if contest.ballot_kind == "approval":
+        form.project.data = [c.project_id for c in chosen]
+    else:
+        for choice in chosen:
+            getattr(form, f"rank_{choice.project_id}").data = str(choice.rank)
+
+
+def _email_receipt(round_: Round, contest: Contest, cast: Ballot) -> None:
+    challenge_id = session["voter"].get("challenge")
+    if not challenge_id:
+        return
+    challenge = db_session().get(EmailChallenge, challenge_id)
+    if challenge is None:
+        return
+    send_mail(
+        challenge.email,
+        _("Your vote in %(round)s", round=round_.title),
+        _("Thank you for voting on “%(contest)s”. Your receipt code is %(receipt)s.\n\n"
+          "Keep it: when the results are published you can check that your ballot was counted.",
+          contest=contest.name, receipt=cast.receipt),
+    )
+
+
+@bp.route("/rounds/<int:round_id>/vote/receipt/<receipt>")
+def receipt(round_id, receipt):
+    round_, _access = load_round(round_id)
+    voter = current_voter(round_)
+    cast = services.ballot_by_receipt(db_session(), receipt)
+    if voter is None or cast is None or cast.voter_id != voter.id:
+        abort(404)
+    contest = db_session().get(Contest, cast.contest_id)
+    remaining = [c for c in services.contests_for(db_session(), voter) if c.id not in services.current_ballots(db_session(), voter)]
+    return render_template("voting/receipt.html", round=round_, contest=contest, ballot=cast, remaining=remaining,
+                           paper=session["voter"].get("channel") == Channel.PAPER.value)
+
+
+@bp.route("/rounds/<int:round_id>/vote/finish", methods=["POST"])
+def finish(round_id):
+    session.pop("voter", None)
+    flash(_("Thank you for voting."), "success")
+    return redirect(url_for("rounds.show", round_id=round_id))
+
+
+# ---------------------------------------------------------------- leads' and helpers' tools
+
+
+@bp.route("/rounds/<int:round_id>/codes", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def codes(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    db = db_session()
+    form = CodeBatchForm()
+    form.area.choices = [(0, _("Everyone in the round (no area)"))] + [(a.id, a.name) for a in areas_of(db, round_)]
+    if form.validate_on_submit():
+        area = db.get(Area, form.area.data) if form.area.data else None
+        try:
+            made = services.generate_codes(db, round_, actor=current_user, area=area, count=form.count.data)
+        except (services.VotingError, Refusal) as error:
+            return show_refusal(error, "voting/codes.html", form, round=round_)
+        letters = [(code, _qr_svg(round_, code)) for code in made]
+        response = make_response(render_template("voting/letters.html", round=round_, area=area, letters=letters))
+        response.headers["Cache-Control"] = "no-store"  # the codes exist nowhere else
+        return response
+    return form_page("voting/codes.html", form, round=round_)
+
+
+def _qr_svg(round_: Round, code: str) -> str:
+    import io
+
+    import segno
+
+    link = url_for("voting.start", round_id=round_.id, code=code, _external=True)
+    out = io.BytesIO()
+    segno.make(link, error="m").save(out, kind="svg", scale=3, xmldecl=False, svgns=True, title=_("QR code to vote"))
+    return out.getvalue().decode()
+
+
+@bp.route("/rounds/<int:round_id>/helpers", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def helpers(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    db = db_session()
+    form = HelperForm()
+    if form.validate_on_submit():
+        user = find_user(db, form.email.data)
+        if user is None:
+            form.email.errors.append(_("No account uses this address. Ask them to sign up first."))
+        else:
+            try:
+                services.appoint_helper(db, round_, actor=current_user, user=user)
+            except services.VotingError as error:
+                return show_refusal(error, "voting/helpers.html", form, round=round_)
+            flash(_("%(name)s can now enter paper ballots for this round.", name=user.name), "success")
+            return redirect(url_for("voting.helpers", round_id=round_.id))
+    return form_page("voting/helpers.html", form, round=round_)
+
+
+@bp.route("/rounds/<int:round_id>/paper", methods=["GET", "POST"])
+@login_required
+def paper(round_id):
+    """A polling helper enters one paper ballot: first its voting code, then each ballot paper."""
+    round_ = _voting_round(round_id)
+    db = db_session()
+    if not services.is_helper(db, round_, current_user):
+        abort(403)
+    session.pop("voter", None)
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            voter = services.voter_by_code(db, round_, form.code.data, client=_client(), method=EligibilityMethod.PAPER)
+        except services.VotingError as error:
+            return show_refusal(error, "voting/paper.html", form, round=round_)
+        return _start_voting(round_, voter, Channel.PAPER)
+    return form_page("voting/paper.html", form, round=round_)

@@ -1,0 +1,362 @@
+"""Voting: proving eligibility, validating and casting ballots, receipts.
+
+Nothing here reads or shows how anyone voted while voting is open; counting is
+in pb/tally and happens only after close.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from pb.audit.chain import record_event
+from pb.clock import now
+from pb.db import Refusal
+from pb.fields import normalise_postcode
+from pb.proposals.models import Project
+from pb.rounds.models import Area, BallotKind, Contest, EligibilityMethod, Phase, Round
+from pb.rounds.services import advance_by_dates, contest_budgets, guard_unfrozen
+from pb.throttle import is_limited, note_attempt
+from pb.voting.models import (
+    Ballot,
+    BallotChoice,
+    Channel,
+    CodeBatch,
+    EmailChallenge,
+    PollingHelper,
+    Voter,
+    VotingCode,
+)
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misread
+CODE_LENGTH = 12  # 60 bits
+RECEIPT_LENGTH = 10  # 50 bits
+MAX_BATCH = 50_000
+EMAIL_CODE_MINUTES = 10
+EMAIL_CODE_TRIES = 5
+
+
+class VotingError(ValueError):
+    """A ballot or an eligibility proof that is refused; nothing was stored."""
+
+    status = 400
+
+
+class VotingClosed(VotingError):
+    status = 409
+
+
+# ---------------------------------------------------------------- codes
+
+
+def _random_symbols(length: int) -> str:
+    return "".join(secrets.choice(CROCKFORD) for _ in range(length))
+
+
+def _grouped(symbols: str, size: int) -> str:
+    return "-".join(symbols[i : i + size] for i in range(0, len(symbols), size))
+
+
+def normalise_code(text: str) -> str:
+    """What a person typed, as the code's symbols: case, spaces, dashes and look-alikes forgiven."""
+    text = text.upper().replace("O", "0").replace("I", "1").replace("L", "1")
+    return "".join(ch for ch in text if ch in CROCKFORD)
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
+
+
+def new_receipt() -> str:
+    return _grouped(_random_symbols(RECEIPT_LENGTH), 5)
+
+
+def generate_codes(session: Session, round_: Round, *, actor, area: Area | None, count: int) -> list[str]:
+    """Make `count` single-use voting codes; returns them once (only hashes are kept)."""
+    guard_unfrozen(session, round_, actor=actor, attempted="codes.generated", detail={"count": count})
+    if not 1 <= count <= MAX_BATCH:
+        raise VotingError(_("Make between 1 and %(max)d codes at a time.", max=MAX_BATCH))
+    if area is not None and area.round_id != round_.id:
+        raise VotingError(_("Choose an area of this round."))
+    batch = CodeBatch(round_id=round_.id, area_id=area.id if area else None, size=count, created_by_user_id=actor.id)
+    session.add(batch)
+    session.flush()
+    codes = []
+    seen = set()
+    while len(codes) < count:
+        code = _grouped(_random_symbols(CODE_LENGTH), 4)
+        if code not in seen:
+            seen.add(code)
+            codes.append(code)
+    session.bulk_insert_mappings(
+        VotingCode, [{"batch_id": batch.id, "round_id": round_.id, "code_hash": code_hash(c)} for c in codes]
+    )
+    session.flush()
+    record_event(
+        session, "codes.generated", actor=actor, round_id=round_.id, organisation_id=round_.convening_organisation_id,
+        data={"batch": batch.id, "area": batch.area_id, "count": count},
+    )
+    return codes
+
+
+# ---------------------------------------------------------------- who may vote
+
+
+def _check_voting_open(session: Session, round_: Round) -> None:
+    advance_by_dates(session, round_)
+    if round_.phase != Phase.VOTING.value:
+        if round_.reached(Phase.CLOSED):
+            raise VotingClosed(_("Voting in this round has closed."))
+        raise VotingClosed(_("Voting in this round has not opened yet."))
+
+
+def _check_method(round_: Round, method: EligibilityMethod) -> None:
+    if method not in round_.methods:
+        raise VotingError(_("This round does not use that way of voting."))
+
+
+def area_for_postcode(session: Session, round_: Round, postcode: str) -> Area | None:
+    """The round's area whose postcodes begin the given one (the longest match wins).
+
+    Raises VotingError if the round has areas and the postcode is in none of them."""
+    postcode = normalise_postcode(postcode)
+    areas = list(session.exec(select(Area).where(Area.round_id == round_.id)))
+    if not areas:
+        return None
+    best, best_length = None, -1
+    compact = postcode.replace(" ", "")
+    for area in areas:
+        for prefix in area.postcode_list:
+            bare = prefix.replace(" ", "")
+            # "LS1" must not match "LS12 3AB": a district prefix ends where the outward code ends.
+            matches = postcode.startswith(prefix + " ") or postcode == prefix or (" " in prefix and compact.startswith(bare))
+            if matches and len(bare) > best_length:
+                best, best_length = area, len(bare)
+    if best is None:
+        raise VotingError(_("That postcode is not in any of this round's areas."))
+    return best
+
+
+def _throttled(session: Session, key: str, limit: int, window: int = 15 * 60) -> None:
+    if is_limited(session, key, limit=limit, window_seconds=window):
+        raise VotingError(_("Too many attempts. Please wait 15 minutes and try again."))
+
+
+class WrongAnswer(VotingError, Refusal):
+    """A wrong guess at a code. It changes nothing but the count of wrong guesses,
+    which must be kept (committed) for the limits to stop guessing."""
+
+    status = 400
+
+
+class Busy(VotingError):
+    status = 503
+
+
+def voter_by_code(session: Session, round_: Round, code: str, *, client: str, method=EligibilityMethod.CODES) -> Voter:
+    """Use a voting code (once) and return the new voter it makes eligible."""
+    _check_voting_open(session, round_)
+    _check_method(round_, method)
+    key = f"code:ip:{client}"
+    _throttled(session, key, limit=20)
+    row = session.exec(select(VotingCode).where(VotingCode.code_hash == code_hash(code), VotingCode.round_id == round_.id)).first()
+    if row is None:
+        note_attempt(session, key)
+        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."))
+    # Mark it used only if nobody else did in the meantime.
+    used = session.exec(
+        update(VotingCode).where(VotingCode.id == row.id, VotingCode.used_at.is_(None)).values(used_at=now())
+    ).rowcount
+    if used != 1:
+        note_attempt(session, key)
+        raise WrongAnswer(_("This code has already been used. Each code works once."))
+    batch = session.get(CodeBatch, row.batch_id)
+    voter = Voter(round_id=round_.id, area_id=batch.area_id, method=method.value, identity=secrets.token_hex(16))
+    session.add(voter)
+    session.flush()
+    return voter
+
+
+def voter_by_postcode(session: Session, round_: Round, postcode: str) -> Voter:
+    _check_voting_open(session, round_)
+    _check_method(round_, EligibilityMethod.POSTCODE)
+    area = area_for_postcode(session, round_, postcode)
+    voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.POSTCODE.value,
+                  identity=secrets.token_hex(16))
+    session.add(voter)
+    session.flush()
+    return voter
+
+
+def _email_identity(round_: Round, email: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"voter:{round_.id}:{email.strip().lower()}".encode(), hashlib.sha256).hexdigest()
+
+
+def _code_digest(challenge_id: int, code: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"otp:{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def start_email_challenge(session: Session, round_: Round, *, email: str, postcode: str, client: str) -> tuple[EmailChallenge, str]:
+    """Begin proving eligibility by email; returns the challenge and the code to send."""
+    _check_voting_open(session, round_)
+    _check_method(round_, EligibilityMethod.EMAIL)
+    area_for_postcode(session, round_, postcode)
+    email = email.strip().lower()
+    _throttled(session, f"otp-send:email:{email}", limit=3)
+    _throttled(session, f"otp-send:ip:{client}", limit=10)
+    note_attempt(session, f"otp-send:email:{email}")
+    note_attempt(session, f"otp-send:ip:{client}")
+    code = f"{secrets.randbelow(10**6):06d}"
+    challenge = EmailChallenge(round_id=round_.id, email=email, postcode=normalise_postcode(postcode), code_hash="")
+    session.add(challenge)
+    session.flush()
+    challenge.code_hash = _code_digest(challenge.id, code)
+    session.add(challenge)
+    session.flush()
+    return challenge, code
+
+
+def voter_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> Voter:
+    _check_voting_open(session, round_)
+    _check_method(round_, EligibilityMethod.EMAIL)
+    _throttled(session, f"otp:ip:{client}", limit=30)
+    challenge = session.get(EmailChallenge, challenge_id) if challenge_id else None
+    if challenge is None or challenge.round_id != round_.id or challenge.used_at is not None:
+        raise VotingError(_("Start again: ask for a new code."))
+    if challenge.created_at < now() - timedelta(minutes=EMAIL_CODE_MINUTES):
+        raise VotingError(_("That code has expired. Ask for a new one."))
+    if challenge.tries >= EMAIL_CODE_TRIES:
+        raise VotingError(_("Too many wrong codes. Ask for a new one."))
+    digits = "".join(ch for ch in code if ch.isdigit())
+    if not hmac.compare_digest(_code_digest(challenge.id, digits), challenge.code_hash):
+        challenge.tries += 1
+        session.add(challenge)
+        note_attempt(session, f"otp:ip:{client}")
+        session.flush()
+        raise WrongAnswer(_("That code is not right. You have %(left)d tries left.", left=EMAIL_CODE_TRIES - challenge.tries))
+    challenge.used_at = now()
+    session.add(challenge)
+    identity = _email_identity(round_, challenge.email)
+    voter = session.exec(select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)).first()
+    if voter is None:
+        area = area_for_postcode(session, round_, challenge.postcode)
+        voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.EMAIL.value, identity=identity)
+        session.add(voter)
+    session.flush()
+    return voter
+
+
+# ---------------------------------------------------------------- helpers for paper ballots
+
+
+def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHelper:
+    if round_.reached(Phase.CLOSED):
+        raise VotingClosed(_("Voting in this round has closed."))
+    if session.exec(select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)).first():
+        raise VotingError(_("%(name)s is already a polling helper for this round.", name=user.name))
+    helper = PollingHelper(round_id=round_.id, user_id=user.id)
+    session.add(helper)
+    session.flush()
+    record_event(session, "helper.appointed", actor=actor, round_id=round_.id,
+                 organisation_id=round_.convening_organisation_id, data={"user": user.id, "name": user.name})
+    return helper
+
+
+def is_helper(session: Session, round_: Round, user) -> bool:
+    return session.exec(
+        select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)
+    ).first() is not None
+
+
+# ---------------------------------------------------------------- ballots
+
+
+def contests_for(session: Session, voter: Voter) -> list[Contest]:
+    """The round-wide contest(s) and the contest of the voter's own area."""
+    query = select(Contest).where(Contest.round_id == voter.round_id)
+    contests = [c for c in session.exec(query.order_by(Contest.id)) if c.area_id is None or c.area_id == voter.area_id]
+    return sorted(contests, key=lambda c: (c.area_id is not None, c.id))
+
+
+def projects_for(session: Session, contest: Contest) -> list[Project]:
+    return list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+
+
+def validate_choices(session: Session, contest: Contest, choices: dict[int, int | None]) -> dict[int, int | None]:
+    """Check a whole ballot against its contest's rules. `choices` maps project id to
+    rank (ranked ballots) or None (approval). Returns it unchanged, or raises VotingError."""
+    projects = {p.id: p for p in projects_for(session, contest)}
+    if any(pid not in projects for pid in choices):
+        raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
+    if contest.ballot_kind == BallotKind.APPROVAL.value:
+        if any(rank is not None for rank in choices.values()):
+            raise VotingError(_("This ballot paper is not ranked."))
+        if len(choices) < contest.min_picks:
+            raise VotingError(_("Choose at least %(n)d projects.", n=contest.min_picks))
+        if len(choices) > contest.max_picks:
+            raise VotingError(_("Choose at most %(n)d projects.", n=contest.max_picks))
+        if contest.limit_to_budget:
+            budget = contest_budgets(session, session.get(Round, contest.round_id)).get(contest.id, 0)
+            if sum(projects[pid].cost for pid in choices) > budget:
+                raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
+    else:
+        ranks = [rank for rank in choices.values()]
+        if not choices:
+            raise VotingError(_("Rank at least one project."))
+        if any(rank is None or not 1 <= rank <= contest.rank_depth for rank in ranks):
+            raise VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
+        if len(set(ranks)) != len(ranks):
+            raise VotingError(_("Give each rank to one project only."))
+        if sorted(ranks) != list(range(1, len(ranks) + 1)):
+            raise VotingError(_("Use the ranks in order without gaps: 1, then 2, and so on."))
+    return choices
+
+
+def cast_ballot(session: Session, voter: Voter, contest: Contest, choices: dict[int, int | None], *, channel=Channel.ONLINE) -> Ballot:
+    """Store a voter's ballot, superseding their earlier one for this contest.
+
+    The partial unique index allows one current ballot per voter and contest; if a
+    concurrent cast by the same voter wins the race, this one retries and supersedes it.
+    """
+    round_ = session.get(Round, contest.round_id)
+    _check_voting_open(session, round_)
+    if contest.round_id != voter.round_id or contest not in contests_for(session, voter):
+        raise VotingError(_("You cannot vote on this ballot paper."))
+    validate_choices(session, contest, choices)
+    for _attempt in range(10):
+        savepoint = session.begin_nested()
+        try:
+            session.exec(
+                update(Ballot)
+                .where(Ballot.voter_id == voter.id, Ballot.contest_id == contest.id, Ballot.is_current)
+                .values(is_current=False, superseded_at=now())
+            )
+            ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt())
+            session.add(ballot)
+            session.flush()
+            session.add_all(BallotChoice(ballot_id=ballot.id, project_id=pid, rank=rank) for pid, rank in choices.items())
+            session.flush()
+            savepoint.commit()
+            return ballot
+        except IntegrityError:
+            savepoint.rollback()
+    raise Busy(_("Your vote could not be stored. Please try again."))
+
+
+def ballot_by_receipt(session: Session, receipt: str) -> Ballot | None:
+    cleaned = normalise_code(receipt)
+    if len(cleaned) != RECEIPT_LENGTH:
+        return None
+    return session.exec(select(Ballot).where(Ballot.receipt == _grouped(cleaned, 5))).first()
+
+
+def current_ballots(session: Session, voter: Voter) -> dict[int, Ballot]:
+    return {b.contest_id: b for b in session.exec(select(Ballot).where(Ballot.voter_id == voter.id, Ballot.is_current))}
