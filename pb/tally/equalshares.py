@@ -26,7 +26,7 @@ from collections import Counter, deque
 from fractions import Fraction
 from itertools import compress
 from math import gcd
-from operator import and_, itemgetter, mul
+from operator import and_, itemgetter, mul, not_
 from typing import Callable
 
 from .election import Election, ElectionError, Number
@@ -151,8 +151,17 @@ class _Run:
     def __init__(self, per_voter, winners: list[int], budgets: list, rounds: list[EqualSharesRound] | None):
         self.per_voter = per_voter
         self.winners = winners
-        self.budgets = budgets
+        self.budgets = budgets  # exact, or integers over ``denominator``
+        self.denominator: int | None = None
         self.rounds = rounds
+
+    def left(self, inst: "_Instance", j: int):
+        """What the supporters of project j have left between them."""
+        if not self.budgets:
+            return ZERO
+        if self.denominator is None:
+            return sum(map(mul, inst.getters[j](self.budgets), inst.support_weights[j]), ZERO)
+        return Q(sum(map(mul, inst.getters[j](self.budgets), inst.support_weights[j])), self.denominator)
 
 
 class _Machine:
@@ -394,25 +403,33 @@ class _IntMachine(_Machine):
         scale = int(found.denominator) // gcd(int(found.denominator), self.den)
         budgets = self.budgets
         if scale != 1:
-            budgets = self.budgets = [b * scale for b in budgets]
+            budgets = self.budgets = list(map(scale.__mul__, budgets))
             self.den *= scale
         price = int(found * self.den)
         old = inst.getters[w](budgets)
-        _consume(map(budgets.__setitem__, sup, [b - price if b > price else 0 for b in old]))
+        if min(old) > price:  # everybody pays the price
+            _consume(map(budgets.__setitem__, sup, map(price.__rsub__, old)))
+            rich = None
+        else:
+            rich = list(map(price.__lt__, old))
+            _consume(map(budgets.__setitem__, sup, [b - price if r else 0 for b, r in zip(old, rich)]))
         if paid is not None:
-            den = self.den
-            for b, weight in zip(old, inst.support_weights[w]):
-                if b > price:
-                    paid[(found, False)] += weight
-                elif b:
-                    paid[(Q(b, den), True)] += weight
+            weights = inst.support_weights[w]
+            if rich is None:
+                paid[(found, False)] += inst.support_weight[w]
+            else:
+                rich_weight = sum(compress(weights, rich))
+                if rich_weight:
+                    paid[(found, False)] += rich_weight
+                poor = list(map(not_, rich))
+                den = self.den
+                for b, weight in zip(compress(old, poor), compress(weights, poor)):
+                    if b:
+                        paid[(Q(b, den), True)] += weight
         self.winners.append(w)
         self.spent += inst.cost[w]
         return chosen
 
-    def exact_budgets(self) -> list:
-        den = self.den
-        return [Q(b, den) for b in self.budgets]
 
 
 def _machine(inst: "_Instance", share, heap=None) -> _Machine:
@@ -430,7 +447,7 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
     if not explain:
         machine = _machine(inst, per_voter).finish()
         return _Run(Q(per_voter), machine.winners, machine.budgets, None)
-    machine = _Machine(inst, per_voter)
+    machine = _machine(inst, per_voter)
     rounds: list[EqualSharesRound] = []
     cost = inst.cost
     approval = inst.approval
@@ -451,7 +468,10 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
                 ],
             )
         )
-    return _Run(Q(per_voter), machine.winners, machine.budgets, rounds)
+    run = _Run(Q(per_voter), machine.winners, machine.budgets, rounds)
+    if isinstance(machine, _IntMachine):
+        run.denominator = machine.den
+    return run
 
 
 def _price_approval(budgets: tuple, weights: list[int], total_weight: int, cost, base):
@@ -570,11 +590,7 @@ def equal_shares(
         elif pid in set(selected):
             explanation.unfunded[pid] = Reason(GREEDY_PREFERRED, "the comparison step chose the greedy outcome")
         else:
-            left = (
-                sum(map(mul, inst.getters[j](final.budgets), inst.support_weights[j]), ZERO)
-                if final.budgets
-                else ZERO
-            )
+            left = final.left(inst, j)
             explanation.unfunded[pid] = Reason(
                 NOT_AFFORDABLE,
                 f"its supporters had {_text(to_fraction(left))} left between them, less than its cost of "
