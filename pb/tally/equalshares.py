@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, deque
+from collections.abc import Callable
 from fractions import Fraction
 from itertools import compress
 from math import gcd
 from operator import and_, itemgetter, mul, not_
-from typing import Callable
 
 from .election import Election, ElectionError, Number
 from .outcome import (
@@ -155,7 +155,7 @@ class _Run:
         self.denominator: int | None = None
         self.rounds = rounds
 
-    def left(self, inst: "_Instance", j: int):
+    def left(self, inst: _Instance, j: int):
         """What the supporters of project j have left between them."""
         if not self.budgets:
             return ZERO
@@ -177,9 +177,9 @@ class _Machine:
     found so far in the round.
     """
 
-    __slots__ = ("inst", "share", "budgets", "heap", "winners", "pending", "done", "spent")
+    __slots__ = ("budgets", "done", "heap", "inst", "pending", "share", "spent", "winners")
 
-    def __init__(self, inst: "_Instance", share, heap=None, budgets=None, winners=None, spent=None):
+    def __init__(self, inst: _Instance, share, heap=None, budgets=None, winners=None, spent=None):
         self.inst = inst
         self.share = share
         self.budgets = [Q(share)] * len(inst.weights) if budgets is None else budgets
@@ -189,7 +189,7 @@ class _Machine:
         self.pending = None  # (rho, rank, project, found): selected, not yet paid for
         self.done = False
 
-    def copy(self) -> "_Machine":
+    def copy(self) -> _Machine:
         twin = _Machine(self.inst, self.share, list(self.heap), list(self.budgets), list(self.winners), self.spent)
         twin.pending = self.pending
         twin.done = self.done
@@ -300,7 +300,7 @@ class _Machine:
                         paid[(b, True)] += weights[g]
         return chosen
 
-    def finish(self) -> "_Machine":
+    def finish(self) -> _Machine:
         while self.select() is not None:
             self.commit()
         return self
@@ -308,12 +308,42 @@ class _Machine:
     def fund(self, j):
         """Replay: fund project j, known to win this round (certified by the add1 search)."""
         found = self.evaluate(j)
-        assert found is not None  # noqa: S101 - certified by the caller
+        assert found is not None
         self.pending = (found[0], self.inst.rank[j], j, found[1])
         self.commit()
 
     def cost(self):
         return self.spent
+
+    def money(self, j):
+        """What the supporters of project j have between them, in ``cost`` units."""
+        return sum(map(mul, self.inst.getters[j](self.budgets), self.inst.support_weights[j]), ZERO)
+
+    def fits_surely(self, total) -> bool:
+        """True if every outcome this run can still reach costs at most ``total``.
+
+        What is still to be funded is among the projects left in the heap whose supporters
+        can afford them now (money only shrinks). Checked largest first, stopping as soon
+        as the affordable ones already exceed what is left; projects found unaffordable are
+        dropped from the heap for good.
+        """
+        slack = total - self.spent
+        cost = self.inst.cost
+        if sum((cost[entry[2]] for entry in self.heap), ZERO) <= slack:
+            return True
+        dropped = set()
+        affordable = ZERO
+        for j in sorted((entry[2] for entry in self.heap), key=cost.__getitem__, reverse=True):
+            if self.money(j) < cost[j]:
+                dropped.add(j)
+                continue
+            affordable += cost[j]
+            if affordable > slack:
+                break
+        if dropped:
+            self.heap = [entry for entry in self.heap if entry[2] not in dropped]
+            heapq.heapify(self.heap)
+        return affordable <= slack
 
 
 class _IntMachine(_Machine):
@@ -328,13 +358,13 @@ class _IntMachine(_Machine):
 
     __slots__ = ("den",)
 
-    def __init__(self, inst: "_Instance", share, heap=None):
-        share = Q(share)
+    def __init__(self, inst: _Instance, share, heap=None):
         super().__init__(inst, share, heap=heap, budgets=[])
-        self.den = int(share.denominator)
-        self.budgets = [int(share.numerator)] * len(inst.weights)
+        exact = Q(share)
+        self.den = int(exact.denominator)
+        self.budgets = [int(exact.numerator)] * len(inst.weights)
 
-    def copy(self) -> "_IntMachine":
+    def copy(self) -> _IntMachine:
         twin = _IntMachine.__new__(_IntMachine)
         for name in _Machine.__slots__:
             setattr(twin, name, getattr(self, name))
@@ -379,6 +409,9 @@ class _IntMachine(_Machine):
             mask = list(map(and_, map(threshold.__gt__, budgets), map(previous.__le__, budgets)))
         found = Q(c - paid, self.den * (total_weight - poor_weight))
         return found / cost, found
+
+    def money(self, j):
+        return Q(sum(map(mul, self.inst.getters[j](self.budgets), self.inst.support_weights[j])), self.den)
 
     def _rational_evaluate(self, j, budgets):
         """A cost with more decimals than the common denominator: exact rationals."""
@@ -432,7 +465,7 @@ class _IntMachine(_Machine):
 
 
 
-def _machine(inst: "_Instance", share, heap=None) -> _Machine:
+def _machine(inst: _Instance, share, heap=None) -> _Machine:
     """The fastest exact machine for this election (no explanation)."""
     if inst.approval:
         return _IntMachine(inst, share, heap=heap)
@@ -701,12 +734,11 @@ def _search(inst: _Instance, total, low: _Machine, high: _Machine) -> int | None
 
 def _exceeds(machine: _Machine, total) -> bool:
     """Whether this run's outcome costs more than ``total``, stopping as soon as it is sure."""
-    cost = machine.inst.cost
     while machine.select() is not None:
         machine.commit()
         if machine.spent > total:
             return True
-        if machine.spent + sum((cost[entry[2]] for entry in machine.heap), ZERO) <= total:
+        if machine.fits_surely(total):
             return False
     return machine.spent > total
 
@@ -718,8 +750,6 @@ def _lockstep(low: _Machine, high: _Machine, total) -> str:
     certainly funded already costs more than ``total``), "fits" (everything that could still
     be funded at the high share fits) or "split" (a round could not be certified).
     """
-    inst = low.inst
-    cost = inst.cost
     while True:
         a = low.select()
         b = high.select()
@@ -729,11 +759,10 @@ def _lockstep(low: _Machine, high: _Machine, total) -> str:
             return "split"
         low.commit()
         high.commit()
-        spent = high.spent
-        if spent > total:
+        if high.spent > total:
             return "exceeds"
-        # Whatever else is funded at any share in between is still in the high run's heap.
-        if spent + sum((cost[entry[2]] for entry in high.heap), ZERO) <= total:
+        # Whatever else is funded at any share in between is affordable at the high share.
+        if high.fits_surely(total):
             return "fits"
 
 
