@@ -42,7 +42,10 @@ def eligible_proposals(app, db, round_id: int, *, screener: str, member: str, gr
     return made
 
 
-def make_round(app, db, *, convener: str, anchor: str, max_project_cost: int | None = None) -> dict:
+def make_round(
+    app, db, *, convener: str, anchor: str, max_project_cost: int | None = None,
+    methods=("codes",), south_ballot: str = "approval", north_limit: bool = False,
+) -> dict:
     """A round taking proposals, with areas North and South, a ballot paper for each with
     money in it, categories and objectives. Returns the ids."""
     from datetime import timedelta
@@ -54,7 +57,7 @@ def make_round(app, db, *, convener: str, anchor: str, max_project_cost: int | N
         lead, org = user(session, convener), organisation(session, anchor)
         round_ = rounds.create_round(
             session, actor=lead, organisation=org, title="Greener Eastshire",
-            categories=["Green spaces", "Young people"], objectives=["Net zero", "Health"],
+            categories=["Green spaces", "Young people"], objectives=["Net zero", "Health"], methods=methods,
         )
         round_.max_project_cost = max_project_cost
         north = rounds.add_area(session, round_, actor=lead, name="North", postcodes=["LS6"])
@@ -62,7 +65,8 @@ def make_round(app, db, *, convener: str, anchor: str, max_project_cost: int | N
         ballot = {"ballot_kind": "approval", "min_picks": 1, "max_picks": 3, "limit_to_budget": False, "rank_depth": 3, "rule": "greedy"}
         contests = {}
         for area in (north, south):
-            contest = rounds.add_contest(session, round_, actor=lead, name=f"{area.name} ballot", area_id=area.id, **ballot)
+            kind = {**ballot, "ballot_kind": south_ballot if area is south else "approval", "limit_to_budget": north_limit and area is north}
+            contest = rounds.add_contest(session, round_, actor=lead, name=f"{area.name} ballot", area_id=area.id, **kind)
             rounds.pledge_pot(session, round_, actor=lead, organisation=org, contest=contest, name="Fund", amount=50_000_00)
             contests[area.name] = contest.id
         rounds.set_timeline(session, round_, actor=lead, dates={
@@ -76,3 +80,16 @@ def make_round(app, db, *, convener: str, anchor: str, max_project_cost: int | N
             select(rounds.CharterObjective.id, rounds.CharterObjective.title).where(rounds.CharterObjective.round_id == round_.id))}
         return {"round": round_.id, "areas": {"North": north.id, "South": south.id}, "contests": contests,
                 "categories": categories, "objectives": objectives}
+
+
+def open_voting(app, db, ids: dict, *, convener: str, screener: str, member: str, group: str, per_contest: int = 3) -> None:
+    """Put eligible proposals on every ballot paper and open voting (by hand)."""
+    from pb.rounds import services as rounds
+
+    ids["proposals"] = eligible_proposals(app, db, ids["round"], screener=screener, member=member, group=group, per_contest=per_contest)
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, ids["round"])
+        lead = user(session, convener)
+        rounds.move_to_next_phase(session, round_, actor=lead)
+        rounds.move_to_next_phase(session, round_, actor=lead)
+        assert round_.phase == "voting"

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, EmailField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
 
 from pb.fields import CheckboxesField
@@ -62,23 +62,42 @@ def ballot_form(contest, projects, formdata=None):
         pass
 
     if contest.ballot_kind == "approval":
-        BallotForm.project = CheckboxesField(_l("Projects"), coerce=int, choices=[(p.id, p.title) for p in projects])
+        # Choices are checked whole by the voting service, with messages for voters.
+        BallotForm.project = CheckboxesField(
+            _l("Projects"), choices=[SelectChoice(str(p.id), p.title) for p in projects], validate_choice=False
+        )
     else:
-        options = [("", _l("Not ranked"))] + [(str(r), ordinal_label(r)) for r in range(1, contest.rank_depth + 1)]
+        options = [SelectChoice("", _l("Not ranked"))] + [
+            SelectChoice(str(r), ordinal_label(r)) for r in range(1, contest.rank_depth + 1)
+        ]
         for project in projects:
-            setattr(BallotForm, f"rank_{project.id}", SelectField(project.title, choices=options, default=""))
+            setattr(
+                BallotForm,
+                f"rank_{project.id}",
+                SelectField(project.title, choices=options, default="", validate_choice=False),
+            )
     return BallotForm(formdata=formdata)
 
 
-def choices_from(form, contest, projects) -> dict[int, int | None] | None:
-    """The voter's choices from a submitted ballot form; None where a value is not a rank."""
+def choices_from(form, contest, projects) -> dict[int, int | None]:
+    """The voter's choices from a submitted ballot form. Raises VotingError for what
+    cannot be a choice (the voting service checks the rest)."""
+    from flask_babel import gettext as _
+
+    from pb.voting.services import VotingError
+
     if contest.ballot_kind == "approval":
-        return {pid: None for pid in (form.project.data or [])}
+        ticked = form.project.data or []
+        if not all(str(value).isdigit() for value in ticked):
+            raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
+        if len(set(ticked)) != len(ticked):
+            raise VotingError(_("Choose each project only once."))
+        return {int(value): None for value in ticked}
     choices = {}
     for project in projects:
         raw = getattr(form, f"rank_{project.id}").data
         if raw:
             if not str(raw).isdigit():
-                return None
+                raise VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
             choices[project.id] = int(raw)
     return choices

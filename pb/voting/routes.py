@@ -233,10 +233,8 @@ def ballot(round_id, contest_id):
         return render_template("voting/ballot.html", **_ballot_context(round_, voter, contest, form))
     if not form.validate_on_submit():
         return render_template("voting/ballot.html", **_ballot_context(round_, voter, contest, form)), 400
-    choices = choices_from(form, contest, projects)
     try:
-        if choices is None:
-            raise services.VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
+        choices = choices_from(form, contest, projects)
         services.validate_choices(db, contest, choices)
         if "confirm" not in request.form or "change" in request.form:
             template = "voting/ballot.html" if "change" in request.form else "voting/review.html"
@@ -256,7 +254,7 @@ def ballot(round_id, contest_id):
 def _fill(form, contest, db, ballot: Ballot) -> None:
     chosen = db.exec(select(BallotChoice).where(BallotChoice.ballot_id == ballot.id)).all()
     if contest.ballot_kind == "approval":
-        form.project.data = [c.project_id for c in chosen]
+        form.project.data = [str(c.project_id) for c in chosen]
     else:
         for choice in chosen:
             getattr(form, f"rank_{choice.project_id}").data = str(choice.rank)

@@ -323,14 +323,17 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
 def cast_ballot(session: Session, voter: Voter, contest: Contest, choices: dict[int, int | None], *, channel=Channel.ONLINE) -> Ballot:
     """Store a voter's ballot, superseding their earlier one for this contest.
 
-    The partial unique index allows one current ballot per voter and contest; if a
-    concurrent cast by the same voter wins the race, this one retries and supersedes it.
+    The partial unique index allows one current ballot per voter and contest; should a
+    concurrent cast by the same voter still win a race, this one retries and supersedes it.
     """
     round_ = session.get(Round, contest.round_id)
     _check_voting_open(session, round_)
     if contest.round_id != voter.round_id or contest not in contests_for(session, voter):
         raise VotingError(_("You cannot vote on this ballot paper."))
     validate_choices(session, contest, choices)
+    # Casts by one voter queue on their voter row (PostgreSQL; SQLite already has one
+    # writer at a time), so the supersede-then-insert below does not race.
+    session.exec(select(Voter.id).where(Voter.id == voter.id).with_for_update())
     for _attempt in range(10):
         savepoint = session.begin_nested()
         try:

@@ -1,0 +1,435 @@
+"""Residents vote: eligibility methods, approval and ranked ballots, receipts, replacement,
+refusal of every bad ballot, one current ballot under concurrency, and secrecy while open."""
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import func, select
+
+from pb.proposals.models import Project
+from pb.rounds.models import Contest, Round
+from pb.voting import services
+from pb.voting.models import Ballot, BallotChoice, EmailChallenge, Voter
+from tests.conftest import FormClient
+from tests.factories import make_round, open_voting, user
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def voting(app, db, make_user):
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    make_user("helper@example.org", name="Hal Helper")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council",
+                     methods=("codes", "email", "postcode", "paper"), south_ballot="ranked")
+    ids["codes"] = make_codes(app, db, ids, count=3)
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    with db() as session:
+        ids["projects"] = {
+            name: [p.id for p in session.exec(select(Project).where(Project.contest_id == cid).order_by(Project.id))]
+            for name, cid in ids["contests"].items()
+        }
+    return ids
+
+
+def make_codes(app, db, ids, area="North", count=3):
+    from pb.rounds.models import Area
+
+    with app.test_request_context(), db() as session:
+        area_row = session.get(Area, ids["areas"][area]) if area else None
+        return services.generate_codes(session, session.get(Round, ids["round"]), actor=user(session, "lead@council.example"),
+                                       area=area_row, count=count)
+
+
+def ballots_in(db, contest_id=None):
+    with db() as session:
+        query = select(Ballot)
+        if contest_id:
+            query = query.where(Ballot.contest_id == contest_id)
+        return session.exec(query.order_by(Ballot.id)).all()
+
+
+def choices_of(db, ballot_id):
+    with db() as session:
+        return {c.project_id: c.rank for c in session.exec(select(BallotChoice).where(BallotChoice.ballot_id == ballot_id))}
+
+
+def enter_code(client, ids, code):
+    return client.submit(f"/rounds/{ids['round']}/vote/code", {"code": code}, page=f"/rounds/{ids['round']}/vote")
+
+
+def vote(client, ids, area, data):
+    """Fill in a ballot paper, review it, and cast it; returns the final response."""
+    url = f"/rounds/{ids['round']}/vote/{ids['contests'][area]}"
+    review = client.submit(url, data)
+    if review.status_code != 200 or "Check your vote" not in review.get_data(as_text=True):
+        return review
+    return client.submit(url, {**data, "confirm": "1"})
+
+
+# ---------------------------------------------------------------- the happy paths
+
+
+def test_a_resident_votes_with_a_code_and_gets_a_receipt(app, db, voting):
+    code = voting["codes"][0]
+    resident = FormClient(app)
+    start = resident.get(f"/rounds/{voting['round']}/vote?code={code}").get_data(as_text=True)
+    assert f'value="{code}"' in start  # the QR code's link fills the code in
+    response = enter_code(resident, voting, code.lower().replace("-", " "))  # typed sloppily
+    assert response.status_code == 302
+    page = resident.get(response.headers["Location"]).get_data(as_text=True)
+    assert "North ballot" in page and "South ballot" not in page  # only their own area
+
+    north = voting["projects"]["North"]
+    ballot_page = resident.get(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}").get_data(as_text=True)
+    assert "Tick between 1 and 3 projects." in ballot_page and "£50,000.00" in ballot_page
+    review = resident.submit(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}", {"project": north[:2]})
+    assert review.status_code == 200 and "Check your vote" in review.get_data(as_text=True)
+    assert ballots_in(db) == []  # nothing is stored until the voter confirms
+    cast = resident.submit(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}", {"project": north[:2], "confirm": "1"})
+    assert cast.status_code == 302
+    [ballot] = ballots_in(db)
+    assert ballot.is_current and ballot.channel == "online"
+    assert choices_of(db, ballot.id) == {north[0]: None, north[1]: None}
+    receipt_page = resident.get(cast.headers["Location"]).get_data(as_text=True)
+    assert ballot.receipt in receipt_page
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", ballot.receipt)
+    # Another browser cannot see that receipt page.
+    assert FormClient(app).get(cast.headers["Location"]).status_code == 404
+
+
+def test_a_code_works_once(app, db, voting):
+    code = voting["codes"][0]
+    assert enter_code(FormClient(app), voting, code).status_code == 302
+    response = enter_code(FormClient(app), voting, code)
+    assert response.status_code == 400
+    assert "already been used" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 1
+
+
+def test_guessing_codes_is_stopped(app, db, voting):
+    code = voting["codes"][0]
+    guesser = FormClient(app)
+    for n in range(20):
+        response = enter_code(guesser, voting, f"AAAA-BBBB-{n:04d}")
+        assert response.status_code == 400 and "not right" in response.get_data(as_text=True)
+    response = enter_code(guesser, voting, code)  # even a right code, from this client, now waits
+    assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 0
+
+
+def test_codes_are_printed_once_and_only_hashes_kept(app, db, voting, client):
+    lead = FormClient(app)
+    lead.sign_in("lead@council.example", PASSWORD)
+    # Voting has opened, so no more codes can be made (it would let funders add voters).
+    response = lead.submit(f"/rounds/{voting['round']}/codes", {"area": voting["areas"]["North"], "count": "5"})
+    assert response.status_code == 409
+
+
+def test_letters_before_voting_opens(app, db, make_user):
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council")
+    lead = FormClient(app)
+    lead.sign_in("lead@council.example", PASSWORD)
+    response = lead.submit(f"/rounds/{ids['round']}/codes", {"area": ids["areas"]["North"], "count": "5"})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    codes = re.findall(r'class="code">([0-9A-Z-]{14})<', page)
+    assert len(set(codes)) == 5 and page.count("<svg") == 5
+    from pb.voting.models import VotingCode
+
+    with db() as session:
+        stored = {c.code_hash for c in session.exec(select(VotingCode))}
+    assert stored == {services.code_hash(c) for c in codes}
+    assert not any(c in stored or c.replace("-", "") in stored for c in codes)
+
+
+def test_email_one_time_code(app, db, voting):
+    resident = FormClient(app)
+    response = resident.submit(f"/rounds/{voting['round']}/vote/email", {"email": "Res@Example.org", "postcode": "ls11 2ab"},
+                               page=f"/rounds/{voting['round']}/vote")
+    assert response.status_code == 302
+    mail = app.extensions["pb_outbox"][-1]
+    assert mail.to == "res@example.org"
+    code = re.search(r"\b(\d{6})\b", mail.body).group(1)
+    # The code is bound to this attempt: another browser cannot use it.
+    other = FormClient(app)
+    attempt = other.submit(f"/rounds/{voting['round']}/vote/email/code", {"code": code}, page=f"/rounds/{voting['round']}/vote")
+    assert attempt.status_code == 400
+    response = resident.submit(f"/rounds/{voting['round']}/vote/email/code", {"code": code})
+    assert response.status_code == 302
+    page = resident.get(f"/rounds/{voting['round']}/vote/ballots").get_data(as_text=True)
+    assert "South ballot" in page  # LS11 is in South
+    # Coming back by email later finds the same voter, who may replace their ballot.
+    with db() as session:
+        voter = session.exec(select(Voter)).one()
+        assert voter.method == "email" and "example.org" not in voter.identity
+
+
+def test_email_code_tries_expiry_and_rate_limits(app, db, voting):
+    resident = FormClient(app)
+    start = f"/rounds/{voting['round']}/vote"
+    resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start)
+    code = re.search(r"\b(\d{6})\b", app.extensions["pb_outbox"][-1].body).group(1)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for left in (4, 3, 2, 1, 0):
+        response = resident.submit(f"{start}/email/code", {"code": wrong})
+        assert response.status_code == 400 and f"{left} tries left" in response.get_data(as_text=True)
+    response = resident.submit(f"{start}/email/code", {"code": code})
+    assert response.status_code == 400 and "Too many wrong codes" in response.get_data(as_text=True)
+
+    # A new code, let expire.
+    resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start)
+    code = re.search(r"\b(\d{6})\b", app.extensions["pb_outbox"][-1].body).group(1)
+    with db() as session:
+        for challenge in session.exec(select(EmailChallenge)):
+            challenge.created_at -= timedelta(minutes=11)
+            session.add(challenge)
+    response = resident.submit(f"{start}/email/code", {"code": code})
+    assert response.status_code == 400 and "expired" in response.get_data(as_text=True)
+
+    # At most three codes per address per quarter hour.
+    response = resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start)
+    assert response.status_code == 302
+    response = resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start)
+    assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 0
+
+
+def test_postcode_self_declaration(app, db, voting):
+    start = f"/rounds/{voting['round']}/vote"
+    resident = FormClient(app)
+    response = resident.submit(f"{start}/postcode", {"postcode": "LS6 1AA"}, page=start)
+    assert response.status_code == 400  # the declaration was not ticked
+    response = resident.submit(f"{start}/postcode", {"postcode": "M1 1AA", "declaration": "y"}, page=start)
+    assert response.status_code == 400 and "not in any of this round" in response.get_data(as_text=True)
+    response = resident.submit(f"{start}/postcode", {"postcode": "LS12 1AA", "declaration": "y"}, page=start)
+    assert response.status_code == 400  # LS12 is not LS1-anything of ours: no prefix confusion
+    response = resident.submit(f"{start}/postcode", {"postcode": "ls6 1aa", "declaration": "y"}, page=start)
+    assert response.status_code == 302
+    assert "North ballot" in resident.get(f"{start}/ballots").get_data(as_text=True)
+
+
+def test_ranked_ballot_without_javascript(app, db, voting):
+    resident = FormClient(app)
+    resident.submit(f"/rounds/{voting['round']}/vote/postcode", {"postcode": "LS11 9ZZ", "declaration": "y"},
+                    page=f"/rounds/{voting['round']}/vote")
+    south = voting["projects"]["South"]
+    page = resident.get(f"/rounds/{voting['round']}/vote/{voting['contests']['South']}").get_data(as_text=True)
+    assert "Rank up to 3 projects" in page and f'name="rank_{south[0]}"' in page
+    response = vote(resident, voting, "South", {f"rank_{south[2]}": "1", f"rank_{south[0]}": "2"})
+    assert response.status_code == 302
+    [ballot] = ballots_in(db)
+    assert choices_of(db, ballot.id) == {south[2]: 1, south[0]: 2}
+
+
+def test_approval_ballot_page_carries_the_running_total_enhancement(app, db, make_user):
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("postcode",), north_limit=True)
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    resident = FormClient(app)
+    resident.submit(f"/rounds/{ids['round']}/vote/postcode", {"postcode": "LS6 1AA", "declaration": "y"}, page=f"/rounds/{ids['round']}/vote")
+    page = resident.get(f"/rounds/{ids['round']}/vote/{ids['contests']['North']}").get_data(as_text=True)
+    assert 'data-limit="yes"' in page and 'data-cost="1200000"' in page and "ballot.js" in page
+    assert "must not cost more than" in page
+
+
+def test_replacing_a_ballot_keeps_only_the_latest(app, db, voting):
+    resident = FormClient(app)
+    resident.submit(f"/rounds/{voting['round']}/vote/postcode", {"postcode": "LS6 1AA", "declaration": "y"},
+                    page=f"/rounds/{voting['round']}/vote")
+    north = voting["projects"]["North"]
+    assert vote(resident, voting, "North", {"project": [north[0]]}).status_code == 302
+    page = resident.get(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}").get_data(as_text=True)
+    assert re.search(rf'value="{north[0]}" data-cost="\d+"\s+checked', page)  # the ballot shows the current choices
+    assert vote(resident, voting, "North", {"project": [north[1], north[2]]}).status_code == 302
+    first, second = ballots_in(db)
+    assert not first.is_current and first.superseded_at is not None
+    assert second.is_current and choices_of(db, second.id) == {north[1]: None, north[2]: None}
+    assert first.receipt != second.receipt
+
+
+# ---------------------------------------------------------------- bad ballots
+
+
+def postcode_voter(app, voting, postcode="LS6 1AA"):
+    resident = FormClient(app)
+    resident.submit(f"/rounds/{voting['round']}/vote/postcode", {"postcode": postcode, "declaration": "y"},
+                    page=f"/rounds/{voting['round']}/vote")
+    return resident
+
+
+@pytest.mark.parametrize(
+    "area,make_data,message",
+    [
+        ("North", lambda p: {"project": ["999999"]}, "not on this ballot paper"),
+        ("North", lambda p: {"project": [p["South"][0]]}, "not on this ballot paper"),
+        ("North", lambda p: {"project": [p["North"][0], p["North"][0]]}, "each project only once"),
+        ("North", lambda p: {}, "at least 1"),
+        ("North", lambda p: {"project": p["North"][:3] + [p["North"][0]]}, "each project only once"),
+        ("North", lambda p: {"project": ["abc"]}, "not on this ballot paper"),
+        ("South", lambda p: {f"rank_{p['South'][0]}": "1", f"rank_{p['South'][1]}": "1"}, "each rank to one project"),
+        ("South", lambda p: {f"rank_{p['South'][0]}": "4"}, "Ranks go from 1 to 3"),
+        ("South", lambda p: {f"rank_{p['South'][0]}": "first"}, "Ranks go from 1 to 3"),
+        ("South", lambda p: {f"rank_{p['South'][0]}": "2"}, "without gaps"),
+        ("South", lambda p: {}, "Rank at least one"),
+    ],
+)
+def test_bad_ballots_are_refused_and_store_nothing(app, db, voting, area, make_data, message):
+    resident = postcode_voter(app, voting, "LS6 1AA" if area == "North" else "LS11 1AA")
+    data = make_data(voting["projects"])
+    for step in ({}, {"confirm": "1"}):  # refused at review, and when cast directly
+        response = resident.submit(f"/rounds/{voting['round']}/vote/{voting['contests'][area]}", {**data, **step})
+        assert response.status_code == 400, response.status_code
+        assert message in response.get_data(as_text=True)
+    assert ballots_in(db) == []
+
+
+def test_too_many_picks_and_over_budget_are_refused(app, db, voting):
+    with app.test_request_context(), db() as session:
+        contest = session.get(Contest, voting["contests"]["North"])
+        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="postcode", identity="x" * 32)
+        session.add(voter)
+        session.flush()
+        north = voting["projects"]["North"]
+        contest.max_picks = 2  # (direct edit, as the frozen round's pages would refuse it)
+        with pytest.raises(services.VotingError, match="at most 2"):
+            services.cast_ballot(session, voter, contest, {pid: None for pid in north})
+        contest.max_picks, contest.limit_to_budget = 3, True
+        session.exec(update(Project).where(Project.id == north[0]).values(cost=49_000_00))
+        with pytest.raises(services.VotingError, match="cost more than the budget"):
+            services.cast_ballot(session, voter, contest, {north[0]: None, north[1]: None})
+        session.rollback()
+    assert ballots_in(db) == []
+
+
+def test_a_ballot_for_another_areas_contest_is_refused(app, db, voting):
+    resident = postcode_voter(app, voting, "LS6 1AA")  # North
+    url = f"/rounds/{voting['round']}/vote/{voting['contests']['South']}"
+    assert resident.get(url).status_code == 403
+    token = resident.csrf_token(f"/rounds/{voting['round']}/vote/ballots")
+    south = voting["projects"]["South"]
+    assert resident.post(url, data={f"rank_{south[0]}": "1", "confirm": "1", "csrf_token": token}).status_code == 403
+    assert ballots_in(db) == []
+
+
+def test_casting_after_close_and_before_open_is_refused(app, db, voting):
+    resident = postcode_voter(app, voting)
+    north = voting["projects"]["North"]
+    with db() as session:
+        round_ = session.get(Round, voting["round"])
+        round_.voting_closes_at = round_.voting_opens_at = None
+        round_.phase = "closed"
+        session.add(round_)
+    response = vote(resident, voting, "North", {"project": [north[0]]})
+    assert response.status_code == 409 and "closed" in response.get_data(as_text=True)
+    with db() as session:
+        round_ = session.get(Round, voting["round"])
+        round_.phase = "screening"
+        session.add(round_)
+    response = vote(resident, voting, "North", {"project": [north[0]]})
+    assert response.status_code == 409 and "not opened yet" in response.get_data(as_text=True)
+    assert ballots_in(db) == []
+
+
+# ---------------------------------------------------------------- paper ballots
+
+
+def test_paper_ballots_use_codes_once(app, db, make_user):
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    make_user("helper@example.org", name="Hal Helper")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes", "paper"))
+    codes = make_codes(app, db, ids, count=2)
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    lead = FormClient(app)
+    lead.sign_in("lead@council.example", PASSWORD)
+    helper = FormClient(app)
+    helper.sign_in("helper@example.org", PASSWORD)
+    paper = f"/rounds/{ids['round']}/paper"
+    assert helper.get(paper).status_code == 403
+    assert lead.submit(f"/rounds/{ids['round']}/helpers", {"email": "helper@example.org"}).status_code == 302
+
+    assert helper.submit(paper, {"code": codes[0]}).status_code == 302
+    with db() as session:
+        north = [p.id for p in session.exec(select(Project).where(Project.contest_id == ids["contests"]["North"]))]
+    assert "entering a paper ballot" in helper.get(f"/rounds/{ids['round']}/vote/ballots").get_data(as_text=True)
+    assert vote(helper, ids, "North", {"project": north[:1]}).status_code == 302
+    [ballot] = ballots_in(db)
+    assert ballot.channel == "paper"
+    # The same code cannot be used again, on paper or online.
+    response = helper.submit(paper, {"code": codes[0]})
+    assert response.status_code == 400 and "already been used" in response.get_data(as_text=True)
+    assert enter_code(FormClient(app), ids, codes[0]).status_code == 400
+    # A resident cannot enter paper ballots.
+    resident = FormClient(app)
+    resident.get("/")
+    assert resident.get(paper).status_code == 302  # sent to sign in
+
+
+# ---------------------------------------------------------------- integrity and secrecy
+
+
+def test_fifty_concurrent_casts_by_one_voter_leave_one_current_ballot(app, db, voting):
+    with db() as session:
+        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="postcode", identity="c" * 32)
+        session.add(voter)
+        session.flush()
+        voter_id = voter.id
+    north = voting["projects"]["North"]
+    errors, barrier = [], threading.Barrier(50)
+
+    def cast(n):
+        try:
+            barrier.wait()
+            with app.test_request_context(), db() as session:
+                services.cast_ballot(session, session.get(Voter, voter_id), session.get(Contest, voting["contests"]["North"]),
+                                     {north[n % 3]: None})
+        except Exception as error:  # reported below
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=cast, args=(n,)) for n in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    stored = ballots_in(db)
+    assert len(stored) == 50
+    assert sum(b.is_current for b in stored) == 1
+
+
+def page_without_tokens(client, url):
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"|value="[^"]*" name="csrf_token"', "", response.get_data(as_text=True))
+
+
+def test_no_page_changes_when_ballots_are_cast(app, db, voting):
+    """Secrecy while open: if any page showed a count, casting would change it."""
+    lead = FormClient(app)
+    lead.sign_in("lead@council.example", PASSWORD)
+    public = FormClient(app)
+    round_id = voting["round"]
+    pages = [(public, f"/rounds/{round_id}"), (public, f"/rounds/{round_id}/proposals"), (public, "/rounds/"),
+             (lead, f"/rounds/{round_id}/manage"), (lead, f"/rounds/{round_id}/screening"), (lead, "/anchor"),
+             (public, f"/proposals/{voting['proposals'][0]}")]
+    before = [page_without_tokens(client, url) for client, url in pages]
+    for n in range(3):
+        resident = postcode_voter(app, voting)
+        assert vote(resident, voting, "North", {"project": voting["projects"]["North"][: n + 1]}).status_code == 302
+    after = [page_without_tokens(client, url) for client, url in pages]
+    for (client, url), old, new in zip(pages, before, after):
+        assert old == new, url
