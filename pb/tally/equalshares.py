@@ -356,19 +356,21 @@ class _IntMachine(_Machine):
     Exactly the same numbers as :class:`_Machine`, only faster.
     """
 
-    __slots__ = ("den",)
+    __slots__ = ("alive", "den")
 
     def __init__(self, inst: _Instance, share, heap=None):
         super().__init__(inst, share, heap=heap, budgets=[])
         exact = Q(share)
         self.den = int(exact.denominator)
         self.budgets = [int(exact.numerator)] * len(inst.weights)
+        self.alive: dict = {}  # project -> its supporters with money left, see _view
 
     def copy(self) -> _IntMachine:
         twin = _IntMachine.__new__(_IntMachine)
         for name in _Machine.__slots__:
             setattr(twin, name, getattr(self, name))
         twin.den = self.den
+        twin.alive = dict(self.alive)
         twin.heap = list(self.heap)
         twin.winners = list(self.winners)
         twin.budgets = list(self.budgets)
@@ -382,19 +384,21 @@ class _IntMachine(_Machine):
         B < ceil((c - paid) / (weight - poor weight)).
         """
         inst = self.inst
-        budgets = inst.getters[j](self.budgets)
-        weights = inst.support_weights[j]
-        total_weight = inst.support_weight[j]
         cost = inst.cost[j]
-        c = cost * self.den  # an int when the cost is whole
+        c = cost * self.den
         if c.denominator != 1:
-            return self._rational_evaluate(j, budgets)
+            return self._rational_evaluate(j, inst.getters[j](self.budgets))
         c = int(c)
-        threshold = -(-c // total_weight)
-        if min(budgets) >= threshold:
+        get, weights, poor_weight, _ = self._view(j)
+        total_weight = inst.support_weight[j]
+        if poor_weight == total_weight:
+            return None  # nobody has anything left
+        budgets = get(self.budgets)
+        # Supporters with nothing left are poor whatever the price, and pay nothing.
+        threshold = -(-c // (total_weight - poor_weight))
+        if not poor_weight and min(budgets) >= threshold:
             return inst.base_rho[j], inst.base_price[j]  # nobody is poor
         mask = list(map(threshold.__gt__, budgets))
-        poor_weight = 0
         paid = 0
         while True:
             weight = sum(compress(weights, mask))
@@ -411,7 +415,26 @@ class _IntMachine(_Machine):
         return found / cost, found
 
     def money(self, j):
-        return Q(sum(map(mul, self.inst.getters[j](self.budgets), self.inst.support_weights[j])), self.den)
+        get, weights, _, _ = self._view(j)
+        return Q(sum(map(mul, get(self.budgets), weights)), self.den)
+
+    def _view(self, j):
+        """(getter, weights, weight of the rest) for project j's supporters who had money
+        left when the view was made; refreshed every few rounds. Budgets never grow, so the
+        rest still have nothing; some in the view may have run out since (that is fine)."""
+        view = self.alive.get(j)
+        if view is None or len(self.winners) - view[3] >= 3:
+            inst = self.inst
+            mask = list(map(bool, inst.getters[j](self.budgets)))
+            weights = list(compress(inst.support_weights[j], mask))
+            view = (
+                _getter(list(compress(inst.supporters[j], mask))),
+                weights,
+                inst.support_weight[j] - sum(weights),
+                len(self.winners),
+            )
+            self.alive[j] = view
+        return view
 
     def _rational_evaluate(self, j, budgets):
         """A cost with more decimals than the common denominator: exact rationals."""
