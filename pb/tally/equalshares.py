@@ -356,7 +356,7 @@ class _IntMachine(_Machine):
     Exactly the same numbers as :class:`_Machine`, only faster.
     """
 
-    __slots__ = ("alive", "den")
+    __slots__ = ("alive", "den", "last")
 
     def __init__(self, inst: _Instance, share, heap=None):
         super().__init__(inst, share, heap=heap, budgets=[])
@@ -364,6 +364,7 @@ class _IntMachine(_Machine):
         self.den = int(exact.denominator)
         self.budgets = [int(exact.numerator)] * len(inst.weights)
         self.alive: dict = {}  # project -> its supporters with money left, see _view
+        self.last: dict = {}  # project -> its price per supporter when last evaluated
 
     def copy(self) -> _IntMachine:
         twin = _IntMachine.__new__(_IntMachine)
@@ -371,6 +372,7 @@ class _IntMachine(_Machine):
             setattr(twin, name, getattr(self, name))
         twin.den = self.den
         twin.alive = dict(self.alive)
+        twin.last = dict(self.last)
         twin.heap = list(self.heap)
         twin.winners = list(self.winners)
         twin.budgets = list(self.budgets)
@@ -398,6 +400,11 @@ class _IntMachine(_Machine):
         threshold = -(-c // (total_weight - poor_weight))
         if not poor_weight and min(budgets) >= threshold:
             return inst.base_rho[j], inst.base_price[j]  # nobody is poor
+        # Prices only rise, so whoever has less than the last price is poor now: start there.
+        # (Any start x at most the price works: the poor set {B < x} gives a price >= x.)
+        last = self.last.get(j)
+        if last is not None:
+            threshold = max(threshold, -((-int(last.numerator) * self.den) // int(last.denominator)))
         mask = list(map(threshold.__gt__, budgets))
         paid = 0
         while True:
@@ -412,6 +419,7 @@ class _IntMachine(_Machine):
             threshold = -((paid - c) // (total_weight - poor_weight))
             mask = list(map(and_, map(threshold.__gt__, budgets), map(previous.__le__, budgets)))
         found = Q(c - paid, self.den * (total_weight - poor_weight))
+        self.last[j] = found
         return found / cost, found
 
     def money(self, j):
@@ -799,6 +807,9 @@ def _replay(inst: _Instance, share: int, high: _Machine) -> _Machine:
     machine = _machine(inst, share, heap=heap)
     for j in high.winners[len(inst.free):]:
         machine.fund(j)
+    if isinstance(machine, _IntMachine):
+        # Prices at this lower share are at least those at the high share (same rounds so far).
+        machine.last.update(high.last)
     return machine
 
 
