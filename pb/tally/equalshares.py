@@ -177,7 +177,7 @@ class _Machine:
     found so far in the round.
     """
 
-    __slots__ = ("budgets", "done", "heap", "inst", "pending", "share", "spent", "winners")
+    __slots__ = ("budgets", "checked", "done", "heap", "inst", "pending", "share", "spent", "winners")
 
     def __init__(self, inst: _Instance, share, heap=None, budgets=None, winners=None, spent=None):
         self.inst = inst
@@ -187,6 +187,7 @@ class _Machine:
         self.winners = list(inst.free) if winners is None else winners
         self.spent = ZERO if spent is None else spent
         self.pending = None  # (rho, rank, project, found): selected, not yet paid for
+        self.checked: dict = {}  # project -> round when its supporters could last afford it
         self.done = False
 
     def copy(self) -> _Machine:
@@ -333,10 +334,16 @@ class _Machine:
             return True
         dropped = set()
         affordable = ZERO
+        now = len(self.winners)
+        checked = self.checked
         for j in sorted((entry[2] for entry in self.heap), key=cost.__getitem__, reverse=True):
-            if self.money(j) < cost[j]:
-                dropped.add(j)
-                continue
+            # Counting a project as affordable when it no longer is only loosens the bound,
+            # so a recent check is reused for a couple of rounds.
+            if now - checked.get(j, -9) > 2:
+                if self.money(j) < cost[j]:
+                    dropped.add(j)
+                    continue
+                checked[j] = now
             affordable += cost[j]
             if affordable > slack:
                 break
@@ -373,6 +380,7 @@ class _IntMachine(_Machine):
         twin.den = self.den
         twin.alive = dict(self.alive)
         twin.last = dict(self.last)
+        twin.checked = dict(self.checked)
         twin.heap = list(self.heap)
         twin.winners = list(self.winners)
         twin.budgets = list(self.budgets)
