@@ -31,7 +31,36 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+class WriterQueue:
+    """Writers to one SQLite file take turns through an flock on a file beside it.
+
+    SQLite lets one writer in at a time and makes the others poll, sleeping up to
+    100 ms between tries; under load that polling, not the work, sets the pace. A
+    kernel lock wakes the next writer the moment the last one commits, across threads
+    and worker processes alike.
+    """
+
+    def __init__(self, database_path: str):
+        self.path = database_path + ".writers"
+
+    def acquire(self, connection_record) -> None:
+        import fcntl
+
+        handle = open(self.path, "a")  # noqa: SIM115 (closed in release)
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        connection_record.info["pb_writer_lock"] = handle
+
+    @staticmethod
+    def release(connection_record) -> None:
+        handle = connection_record.info.pop("pb_writer_lock", None)
+        if handle is not None:
+            handle.close()  # closing the file releases its lock
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    database = engine.url.database
+    queue = WriterQueue(database) if database and database != ":memory:" else None
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy emit BEGIN itself (the pysqlite driver's own transaction
@@ -49,7 +78,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # IMMEDIATE takes the write lock at the start, so two writers queue on the
         # busy timeout instead of one failing when it upgrades a read lock.
         write = conn.get_execution_options().get("pb_write")
+        if write and queue is not None:
+            queue.acquire(conn.connection._connection_record)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, connection_record):
+        # Back in the pool means the transaction has ended (committed or rolled back).
+        WriterQueue.release(connection_record)
 
 
 def get_engine() -> Engine:
@@ -57,11 +93,41 @@ def get_engine() -> Engine:
 
 
 def db_session() -> Session:
-    """The current request's session (made on first use)."""
+    """The current request's session (made on first use).
+
+    A request that may change something starts its transaction as a writer, except in
+    views marked `reads_first`, which call `begin_writing` when they come to write."""
     if "db_session" not in g:
-        write = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+        write = (
+            has_request_context()
+            and request.method not in ("GET", "HEAD", "OPTIONS")
+            and not g.get("pb_reads_first")
+        )
         g.db_session = _new_session(get_engine(), write)
     return g.db_session
+
+
+def reads_first(view):
+    """For a view that reads a good deal and then writes a little (casting a ballot):
+    its reads run outside the writers' queue, which it joins only to write."""
+    from functools import wraps
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        g.pb_reads_first = True
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def begin_writing(session: Session) -> None:
+    """End the session's reading transaction (it must not have written) and start a
+    writer's one. A no-op for a session that already began as a writer."""
+    if session.in_transaction():
+        if session.connection().get_execution_options().get("pb_write"):
+            return
+        session.commit()
+    session.connection(execution_options={"pb_write": True})
 
 
 def _new_session(engine: Engine, write: bool) -> Session:

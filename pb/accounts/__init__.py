@@ -7,7 +7,9 @@ login_manager = LoginManager()
 login_manager.login_view = "accounts.sign_in"
 login_manager.login_message = _l("Please sign in to see that page.")
 login_manager.login_message_category = "info"
-login_manager.session_protection = "strong"
+# "basic", not "strong": strong clears anonymous voters' sessions and logs out phone users
+# whose address changes as they move between networks.
+login_manager.session_protection = "basic"
 
 
 @login_manager.user_loader

@@ -27,6 +27,8 @@ def my_organisation_ids(session: Session) -> set[int]:
 
 def access_to(session: Session, round_: Round) -> Access | None:
     """The current user's level of access to a round, or None (a draft they may not see)."""
+    if not current_user.is_authenticated:
+        return Access.PUBLIC if round_.phase != Phase.DRAFT.value else None
     mine = my_organisation_ids(session)
     if round_.convening_organisation_id in mine:
         return Access.CONVENER

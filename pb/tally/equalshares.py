@@ -25,7 +25,7 @@ import heapq
 from collections import Counter, deque
 from collections.abc import Callable
 from fractions import Fraction
-from itertools import compress
+from itertools import compress, repeat
 from math import gcd
 from operator import and_, itemgetter, mul, not_
 
@@ -452,6 +452,45 @@ class _IntMachine(_Machine):
             self.alive[j] = view
         return view
 
+    def replay(self, winners) -> None:
+        """Fund ``winners`` in order, each already certified to win its round.
+
+        Only the winner's supporters are read in each round, so instead of rescaling every
+        budget whenever the denominator grows, each group remembers the epoch of its
+        numerator (``levels``; facs[e] = den / the denominator in epoch e) and everything is
+        brought up to date once at the end.
+        """
+        inst = self.inst
+        budgets = self.budgets
+        levels = [0] * len(budgets)
+        facs = [1]
+        den = self.den
+        for w in winners:
+            get = inst.getters[w]
+            sup = inst.supporters[w]
+            values = get(budgets)
+            epoch = len(facs) - 1
+            held = get(levels)
+            if min(held) != epoch:
+                values = list(map(mul, values, map(facs.__getitem__, held)))
+            cost = inst.cost[w]
+            found = _int_price(values, inst.support_weights[w], inst.support_weight[w], cost, den, inst.base_price[w])
+            assert found is not None  # certified by the caller
+            scale = int(found.denominator) // gcd(int(found.denominator), den)
+            if scale != 1:
+                den *= scale
+                facs = [f * scale for f in facs]
+                facs.append(1)
+                epoch += 1
+                values = list(map(scale.__mul__, values))
+            price = int(found * den)
+            _consume(map(budgets.__setitem__, sup, [b - price if b > price else 0 for b in values]))
+            _consume(map(levels.__setitem__, sup, repeat(epoch, len(sup))))
+            self.winners.append(w)
+            self.spent += cost
+        self.budgets = list(map(mul, budgets, map(facs.__getitem__, levels)))
+        self.den = den
+
     def _rational_evaluate(self, j, budgets):
         """A cost with more decimals than the common denominator: exact rationals."""
         inst = self.inst
@@ -502,6 +541,33 @@ class _IntMachine(_Machine):
         self.spent += inst.cost[w]
         return chosen
 
+
+
+def _int_price(budgets, weights: list[int], total_weight: int, cost, den: int, base):
+    """The price per supporter for budgets ``budgets``/``den`` (None if unaffordable):
+    the same exact iteration as :meth:`_IntMachine.evaluate`, without its caches."""
+    c = cost * den
+    if c.denominator != 1:
+        return _price_approval(tuple(Q(b, den) for b in budgets), weights, total_weight, cost, base)
+    c = int(c)
+    threshold = -(-c // total_weight)
+    if min(budgets) >= threshold:
+        return base
+    mask = list(map(threshold.__gt__, budgets))
+    poor_weight = 0
+    paid = 0
+    while True:
+        weight = sum(compress(weights, mask))
+        if not weight:
+            break
+        poor_weight += weight
+        if poor_weight == total_weight:
+            return None
+        paid += sum(map(mul, compress(budgets, mask), compress(weights, mask)))
+        previous = threshold
+        threshold = -((paid - c) // (total_weight - poor_weight))
+        mask = list(map(and_, map(threshold.__gt__, budgets), map(previous.__le__, budgets)))
+    return Q(c - paid, den * (total_weight - poor_weight))
 
 
 def _machine(inst: _Instance, share, heap=None) -> _Machine:
@@ -813,11 +879,13 @@ def _replay(inst: _Instance, share: int, high: _Machine) -> _Machine:
         heap.append((rho, rank, j))
         heapq.heapify(heap)
     machine = _machine(inst, share, heap=heap)
-    for j in high.winners[len(inst.free):]:
-        machine.fund(j)
     if isinstance(machine, _IntMachine):
+        machine.replay(high.winners[len(inst.free):])
         # Prices at this lower share are at least those at the high share (same rounds so far).
         machine.last.update(high.last)
+    else:
+        for j in high.winners[len(inst.free):]:
+            machine.fund(j)
     return machine
 
 

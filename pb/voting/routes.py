@@ -22,7 +22,7 @@ from sqlmodel import select
 from pb.accounts.models import Role
 from pb.accounts.permissions import role_required
 from pb.accounts.services import find_user
-from pb.db import Refusal, db_session
+from pb.db import Refusal, db_session, reads_first
 from pb.mail import send_mail
 from pb.proposals.models import Proposal
 from pb.rounds.access import Access, load_round
@@ -194,7 +194,7 @@ def _contest_for(round_: Round, voter: Voter, contest_id: int) -> Contest:
     contest = db_session().get(Contest, contest_id)
     if contest is None or contest.round_id != round_.id:
         abort(404)
-    if contest not in services.contests_for(db_session(), voter):
+    if contest.area_id not in (None, voter.area_id):
         abort(403)
     return contest
 
@@ -219,6 +219,7 @@ def _summaries(projects):
 
 
 @bp.route("/rounds/<int:round_id>/vote/<int:contest_id>", methods=["GET", "POST"])
+@reads_first
 def ballot(round_id, contest_id):
     round_ = _voting_round(round_id)
     voter = _voter_or_start(round_)
@@ -235,12 +236,12 @@ def ballot(round_id, contest_id):
         return render_template("voting/ballot.html", **_ballot_context(round_, voter, contest, form)), 400
     try:
         choices = choices_from(form, contest, projects)
-        services.validate_choices(db, contest, choices)
         if "confirm" not in request.form or "change" in request.form:
+            services.validate_choices(db, contest, choices, projects=projects)
             template = "voting/ballot.html" if "change" in request.form else "voting/review.html"
             return render_template(template, choices=choices, **_ballot_context(round_, voter, contest, form))
         channel = Channel(session["voter"].get("channel", Channel.ONLINE.value))
-        cast = services.cast_ballot(db, voter, contest, choices, channel=channel)
+        cast = services.cast_ballot(db, voter, contest, choices, channel=channel, projects=projects)
     except services.VotingError as error:
         if isinstance(error, Refusal):
             g.pb_commit_refusal = True

@@ -11,13 +11,12 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from pb.audit.chain import record_event
 from pb.clock import now
-from pb.db import Refusal
+from pb.db import Refusal, begin_writing
 from pb.fields import normalise_postcode
 from pb.proposals.models import Project
 from pb.rounds.models import Area, BallotKind, Contest, EligibilityMethod, Phase, Round
@@ -155,9 +154,6 @@ class WrongAnswer(VotingError, Refusal):
     status = 400
 
 
-class Busy(VotingError):
-    status = 503
-
 
 def voter_by_code(session: Session, round_: Round, code: str, *, client: str, method=EligibilityMethod.CODES) -> Voter:
     """Use a voting code (once) and return the new voter it makes eligible."""
@@ -290,10 +286,12 @@ def projects_for(session: Session, contest: Contest) -> list[Project]:
     return list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
 
 
-def validate_choices(session: Session, contest: Contest, choices: dict[int, int | None]) -> dict[int, int | None]:
+def validate_choices(
+    session: Session, contest: Contest, choices: dict[int, int | None], *, projects: list[Project] | None = None
+) -> dict[int, int | None]:
     """Check a whole ballot against its contest's rules. `choices` maps project id to
     rank (ranked ballots) or None (approval). Returns it unchanged, or raises VotingError."""
-    projects = {p.id: p for p in projects_for(session, contest)}
+    projects = {p.id: p for p in (projects if projects is not None else projects_for(session, contest))}
     if any(pid not in projects for pid in choices):
         raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
     if contest.ballot_kind == BallotKind.APPROVAL.value:
@@ -320,38 +318,43 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
     return choices
 
 
-def cast_ballot(session: Session, voter: Voter, contest: Contest, choices: dict[int, int | None], *, channel=Channel.ONLINE) -> Ballot:
-    """Store a voter's ballot, superseding their earlier one for this contest.
+def cast_ballot(
+    session: Session,
+    voter: Voter,
+    contest: Contest,
+    choices: dict[int, int | None],
+    *,
+    channel=Channel.ONLINE,
+    projects: list[Project] | None = None,
+) -> Ballot:
+    """Validate a whole ballot, then store it, superseding the voter's earlier one for
+    this contest. Returns the new ballot (its receipt is `ballot.receipt`).
 
-    The partial unique index allows one current ballot per voter and contest; should a
-    concurrent cast by the same voter still win a race, this one retries and supersedes it.
+    Reads come first; only the writes queue behind other writers. Casts by one voter
+    queue on their voter row as well (PostgreSQL; SQLite has one writer at a time),
+    and a partial unique index backs the rule of one current ballot per voter and contest.
     """
     round_ = session.get(Round, contest.round_id)
     _check_voting_open(session, round_)
-    if contest.round_id != voter.round_id or contest not in contests_for(session, voter):
+    if contest.round_id != voter.round_id or contest.area_id not in (None, voter.area_id):
         raise VotingError(_("You cannot vote on this ballot paper."))
-    validate_choices(session, contest, choices)
-    # Casts by one voter queue on their voter row (PostgreSQL; SQLite already has one
-    # writer at a time), so the supersede-then-insert below does not race.
+    validate_choices(session, contest, choices, projects=projects)
+    begin_writing(session)
     session.exec(select(Voter.id).where(Voter.id == voter.id).with_for_update())
-    for _attempt in range(10):
-        savepoint = session.begin_nested()
-        try:
-            session.exec(
-                update(Ballot)
-                .where(Ballot.voter_id == voter.id, Ballot.contest_id == contest.id, Ballot.is_current)
-                .values(is_current=False, superseded_at=now())
-            )
-            ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt())
-            session.add(ballot)
-            session.flush()
-            session.add_all(BallotChoice(ballot_id=ballot.id, project_id=pid, rank=rank) for pid, rank in choices.items())
-            session.flush()
-            savepoint.commit()
-            return ballot
-        except IntegrityError:
-            savepoint.rollback()
-    raise Busy(_("Your vote could not be stored. Please try again."))
+    at = now()
+    session.exec(
+        update(Ballot)
+        .where(Ballot.voter_id == voter.id, Ballot.contest_id == contest.id, Ballot.is_current)
+        .values(is_current=False, superseded_at=at)
+    )
+    ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt(), cast_at=at)
+    ballot.id = session.exec(
+        insert(Ballot).values(ballot.model_dump(exclude={"id", "superseded_at"})).returning(Ballot.id)
+    ).scalar_one()
+    session.exec(
+        insert(BallotChoice).values([{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()])
+    )
+    return ballot
 
 
 def ballot_by_receipt(session: Session, receipt: str) -> Ballot | None:

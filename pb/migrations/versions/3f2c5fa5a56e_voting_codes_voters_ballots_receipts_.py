@@ -5,10 +5,9 @@ Revises: 296648d1bf2e
 Create Date: 2026-11-22 08:54:22.379501
 """
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '3f2c5fa5a56e'
 down_revision = '296648d1bf2e'
