@@ -145,3 +145,15 @@ def test_fits_surely_is_sound(seed):
             if machine.fits_surely(total):
                 finished = machine.copy().finish()
                 assert finished.spent <= total
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_add1_search_with_decimal_costs(seed):
+    election = generate(2000 + seed, voters=200, decimals=True)
+    inst = instance(election)
+    if inst.total_cost(inst.candidates) <= election.budget:
+        pytest.skip("add1 takes another path (everything fits)")
+    total = mes.Q(election.budget)
+    start = int(Fraction(total) // inst.num_voters)
+    share, _ = reference_add1(election)
+    assert mes._first_not_fitting(inst, total, start) == share + 1
