@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SECRET = "bench-secret-key"
+WORKER_ARGS = os.environ.get("PB_BENCH_WORKER_ARGS", "-k gthread --threads 4").split()
 LUA = r"""
 local voters = {}
 local receipts_file = nil
@@ -177,7 +178,7 @@ def run(db, seconds, connections, voter_count):
     env = {**os.environ, "PB_DATABASE_URL": url, "PB_SECRET_KEY": SECRET, "PB_INSTANCE_PATH": work,
            "PB_SESSION_COOKIE_SECURE": "false"}
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", "-w", "2", *WORKER_ARGS, "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"],
         cwd=ROOT, env=env,
     )

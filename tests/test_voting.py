@@ -303,11 +303,12 @@ def test_too_many_picks_and_over_budget_are_refused(app, db, voting):
         session.add(voter)
         session.flush()
         north = voting["projects"]["North"]
-        contest.max_picks = 2  # (direct edit, as the frozen round's pages would refuse it)
+        # Direct edits, as the frozen round's pages would refuse them.
+        session.exec(update(Project).where(Project.id == north[0]).values(cost=49_000_00))
+        contest.max_picks = 2
         with pytest.raises(services.VotingError, match="at most 2"):
             services.cast_ballot(session, voter, contest, {pid: None for pid in north})
         contest.max_picks, contest.limit_to_budget = 3, True
-        session.exec(update(Project).where(Project.id == north[0]).values(cost=49_000_00))
         with pytest.raises(services.VotingError, match="cost more than the budget"):
             services.cast_ballot(session, voter, contest, {north[0]: None, north[1]: None})
         session.rollback()

@@ -283,7 +283,18 @@ def contests_for(session: Session, voter: Voter) -> list[Contest]:
 
 
 def projects_for(session: Session, contest: Contest) -> list[Project]:
-    return list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+    """The projects on a contest's ballot paper. They never change once voting has
+    opened, so while voting each worker process keeps them after the first read."""
+    cache = current_app.extensions.setdefault("pb_ballot_projects", {})
+    if contest.id in cache:
+        return cache[contest.id]
+    projects = list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+    round_ = session.get(Round, contest.round_id)
+    if round_.is_frozen:
+        for project in projects:
+            session.expunge(project)
+        cache[contest.id] = projects
+    return projects
 
 
 def validate_choices(
@@ -348,13 +359,22 @@ def cast_ballot(
         .values(is_current=False, superseded_at=at)
     )
     ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt(), cast_at=at)
+    # Core statements with parameters (compiled once and cached), not ORM units of work.
     ballot.id = session.exec(
-        insert(Ballot).values(ballot.model_dump(exclude={"id", "superseded_at"})).returning(Ballot.id)
+        _INSERT_BALLOT,
+        params={
+            "contest_id": ballot.contest_id, "voter_id": ballot.voter_id, "is_current": True,
+            "channel": ballot.channel, "receipt": ballot.receipt, "cast_at": at,
+        },
     ).scalar_one()
     session.exec(
-        insert(BallotChoice).values([{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()])
+        _INSERT_CHOICE, params=[{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()]
     )
     return ballot
+
+
+_INSERT_BALLOT = insert(Ballot).returning(Ballot.id)
+_INSERT_CHOICE = insert(BallotChoice)
 
 
 def ballot_by_receipt(session: Session, receipt: str) -> Ballot | None:
