@@ -60,7 +60,9 @@ def current_voter(round_: Round) -> Voter | None:
 
 
 def _start_voting(round_: Round, voter: Voter, channel: Channel = Channel.ONLINE, challenge: int | None = None):
-    session["voter"] = {"round": round_.id, "voter": voter.id, "channel": channel.value, "challenge": challenge}
+    session["voter"] = {
+        "round": round_.id, "voter": voter.id, "area": voter.area_id, "channel": channel.value, "challenge": challenge,
+    }
     return redirect(url_for("voting.ballots", round_id=round_.id))
 
 
@@ -221,6 +223,10 @@ def _summaries(projects):
 @bp.route("/rounds/<int:round_id>/vote/<int:contest_id>", methods=["GET", "POST"])
 @reads_first
 def ballot(round_id, contest_id):
+    if request.method == "POST" and "confirm" in request.form and "change" not in request.form:
+        cast = _cast(round_id, contest_id)
+        if cast is not None:
+            return cast
     round_ = _voting_round(round_id)
     voter = _voter_or_start(round_)
     contest = _contest_for(round_, voter, contest_id)
@@ -237,19 +243,43 @@ def ballot(round_id, contest_id):
     try:
         choices = choices_from(form, contest, projects)
         if "confirm" not in request.form or "change" in request.form:
-            services.validate_choices(db, contest, choices, projects=projects)
+            services.validate_choices(db, contest, choices)
             template = "voting/ballot.html" if "change" in request.form else "voting/review.html"
             return render_template(template, choices=choices, **_ballot_context(round_, voter, contest, form))
         channel = Channel(session["voter"].get("channel", Channel.ONLINE.value))
-        cast = services.cast_ballot(db, voter, contest, choices, channel=channel, projects=projects)
+        cast = services.cast_ballot(db, voter, contest, choices, channel=channel)
     except services.VotingError as error:
         if isinstance(error, Refusal):
             g.pb_commit_refusal = True
         return render_template(
             "voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)
         ), getattr(error, "status", 400)
-    _email_receipt(round_, contest, cast)
+    _email_receipt(round_.id, contest, cast)
     return redirect(url_for("voting.receipt", round_id=round_.id, receipt=cast.receipt))
+
+
+def _cast(round_id: int, contest_id: int):
+    """Casting, the hot path: only what casting needs (the frozen ballot paper is kept
+    by the worker). Returns None to let the full page explain any problem."""
+    state = session.get("voter")
+    if not state or state.get("round") != round_id or "area" not in state:
+        return None
+    db = db_session()
+    paper = services.ballot_paper(db, contest_id)
+    if paper is None or paper.contest.round_id != round_id or paper.contest.area_id not in (None, state["area"]):
+        return None
+    form = ballot_form(paper.contest, paper.projects, formdata=request.form)
+    if not form.validate_on_submit():
+        return None
+    voter = Voter(id=state["voter"], round_id=round_id, area_id=state["area"], method="", identity="")
+    try:
+        choices = choices_from(form, paper.contest, paper.projects)
+        cast = services.cast_ballot(db, voter, paper.contest, choices, channel=Channel(state.get("channel", "online")))
+    except services.VotingError:
+        db.rollback()
+        return None  # the full page shows why
+    _email_receipt(round_id, paper.contest, cast)
+    return redirect(url_for("voting.receipt", round_id=round_id, receipt=cast.receipt))
 
 
 def _fill(form, contest, db, ballot: Ballot) -> None:
@@ -261,13 +291,14 @@ def _fill(form, contest, db, ballot: Ballot) -> None:
             getattr(form, f"rank_{choice.project_id}").data = str(choice.rank)
 
 
-def _email_receipt(round_: Round, contest: Contest, cast: Ballot) -> None:
+def _email_receipt(round_id: int, contest: Contest, cast: Ballot) -> None:
     challenge_id = session["voter"].get("challenge")
     if not challenge_id:
         return
     challenge = db_session().get(EmailChallenge, challenge_id)
     if challenge is None:
         return
+    round_ = db_session().get(Round, round_id)
     send_mail(
         challenge.email,
         _("Your vote in %(round)s", round=round_.title),

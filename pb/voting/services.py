@@ -7,6 +7,7 @@ in pb/tally and happens only after close.
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -105,6 +106,15 @@ def generate_codes(session: Session, round_: Round, *, actor, area: Area | None,
 
 
 # ---------------------------------------------------------------- who may vote
+
+
+def check_voting_open(session: Session, round_id: int) -> None:
+    """Refuse unless the round is taking votes now. One light query; the round's own
+    timeline moves it on (closing it) when that is due."""
+    phase, closes = session.exec(select(Round.phase, Round.voting_closes_at).where(Round.id == round_id)).one()
+    if phase == Phase.VOTING.value and (closes is None or closes > now()):
+        return
+    _check_voting_open(session, session.get(Round, round_id))
 
 
 def _check_voting_open(session: Session, round_: Round) -> None:
@@ -282,27 +292,43 @@ def contests_for(session: Session, voter: Voter) -> list[Contest]:
     return sorted(contests, key=lambda c: (c.area_id is not None, c.id))
 
 
-def projects_for(session: Session, contest: Contest) -> list[Project]:
-    """The projects on a contest's ballot paper. They never change once voting has
-    opened, so while voting each worker process keeps them after the first read."""
-    cache = current_app.extensions.setdefault("pb_ballot_projects", {})
-    if contest.id in cache:
-        return cache[contest.id]
-    projects = list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+@dataclass(frozen=True)
+class BallotPaper:
+    """A contest as residents see it while voting: its rules, projects and budget.
+    All of it is frozen once voting opens."""
+
+    contest: Contest
+    projects: list[Project]
+    budget: int
+
+
+def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
+    """The ballot paper of a contest. Once voting has opened nothing on it can change,
+    so each worker process keeps it after the first read (casting is the hot path)."""
+    cache = current_app.extensions.setdefault("pb_ballot_papers", {})
+    if contest_id in cache:
+        return cache[contest_id]
+    contest = session.get(Contest, contest_id)
+    if contest is None:
+        return None
     round_ = session.get(Round, contest.round_id)
+    projects = list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+    paper = BallotPaper(contest, projects, contest_budgets(session, round_).get(contest.id, 0))
     if round_.is_frozen:
-        for project in projects:
-            session.expunge(project)
-        cache[contest.id] = projects
-    return projects
+        for row in (contest, *projects):
+            session.expunge(row)
+        cache[contest_id] = paper
+    return paper
 
 
-def validate_choices(
-    session: Session, contest: Contest, choices: dict[int, int | None], *, projects: list[Project] | None = None
-) -> dict[int, int | None]:
+def projects_for(session: Session, contest: Contest) -> list[Project]:
+    return ballot_paper(session, contest.id).projects
+
+
+def validate_choices(session: Session, contest: Contest, choices: dict[int, int | None]) -> dict[int, int | None]:
     """Check a whole ballot against its contest's rules. `choices` maps project id to
     rank (ranked ballots) or None (approval). Returns it unchanged, or raises VotingError."""
-    projects = {p.id: p for p in (projects if projects is not None else projects_for(session, contest))}
+    projects = {p.id: p for p in projects_for(session, contest)}
     if any(pid not in projects for pid in choices):
         raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
     if contest.ballot_kind == BallotKind.APPROVAL.value:
@@ -313,8 +339,7 @@ def validate_choices(
         if len(choices) > contest.max_picks:
             raise VotingError(_("Choose at most %(n)d projects.", n=contest.max_picks))
         if contest.limit_to_budget:
-            budget = contest_budgets(session, session.get(Round, contest.round_id)).get(contest.id, 0)
-            if sum(projects[pid].cost for pid in choices) > budget:
+            if sum(projects[pid].cost for pid in choices) > ballot_paper(session, contest.id).budget:
                 raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
     else:
         ranks = [rank for rank in choices.values()]
@@ -336,7 +361,6 @@ def cast_ballot(
     choices: dict[int, int | None],
     *,
     channel=Channel.ONLINE,
-    projects: list[Project] | None = None,
 ) -> Ballot:
     """Validate a whole ballot, then store it, superseding the voter's earlier one for
     this contest. Returns the new ballot (its receipt is `ballot.receipt`).
@@ -345,13 +369,16 @@ def cast_ballot(
     queue on their voter row as well (PostgreSQL; SQLite has one writer at a time),
     and a partial unique index backs the rule of one current ballot per voter and contest.
     """
-    round_ = session.get(Round, contest.round_id)
-    _check_voting_open(session, round_)
+    check_voting_open(session, contest.round_id)
     if contest.round_id != voter.round_id or contest.area_id not in (None, voter.area_id):
         raise VotingError(_("You cannot vote on this ballot paper."))
-    validate_choices(session, contest, choices, projects=projects)
+    validate_choices(session, contest, choices)
     begin_writing(session)
-    session.exec(select(Voter.id).where(Voter.id == voter.id).with_for_update())
+    locked = session.exec(
+        select(Voter.id).where(Voter.id == voter.id, Voter.round_id == contest.round_id).with_for_update()
+    ).first()
+    if locked is None:
+        raise VotingError(_("You cannot vote on this ballot paper."))
     at = now()
     session.exec(
         update(Ballot)
