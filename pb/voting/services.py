@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from pb.audit.chain import record_event
@@ -111,7 +111,7 @@ def generate_codes(session: Session, round_: Round, *, actor, area: Area | None,
 def check_voting_open(session: Session, round_id: int) -> None:
     """Refuse unless the round is taking votes now. One light query; the round's own
     timeline moves it on (closing it) when that is due."""
-    phase, closes = session.exec(select(Round.phase, Round.voting_closes_at).where(Round.id == round_id)).one()
+    phase, closes = session.connection().execute(_ROUND_PHASE, {"round_id": round_id}).one()
     if phase == Phase.VOTING.value and (closes is None or closes > now()):
         return
     _check_voting_open(session, session.get(Round, round_id))
@@ -374,32 +374,33 @@ def cast_ballot(
         raise VotingError(_("You cannot vote on this ballot paper."))
     validate_choices(session, contest, choices)
     begin_writing(session)
-    locked = session.exec(
-        select(Voter.id).where(Voter.id == voter.id, Voter.round_id == contest.round_id).with_for_update()
-    ).first()
-    if locked is None:
+    # Core statements on the session's connection, compiled once: this is the hot path.
+    conn = session.connection()
+    if conn.execute(_LOCK_VOTER, {"voter_id": voter.id, "round_id": contest.round_id}).first() is None:
         raise VotingError(_("You cannot vote on this ballot paper."))
     at = now()
-    session.exec(
-        update(Ballot)
-        .where(Ballot.voter_id == voter.id, Ballot.contest_id == contest.id, Ballot.is_current)
-        .values(is_current=False, superseded_at=at)
-    )
+    conn.execute(_SUPERSEDE, {"b_voter": voter.id, "b_contest": contest.id, "b_at": at})
     ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt(), cast_at=at)
-    # Core statements with parameters (compiled once and cached), not ORM units of work.
-    ballot.id = session.exec(
+    ballot.id = conn.execute(
         _INSERT_BALLOT,
-        params={
+        {
             "contest_id": ballot.contest_id, "voter_id": ballot.voter_id, "is_current": True,
             "channel": ballot.channel, "receipt": ballot.receipt, "cast_at": at,
         },
     ).scalar_one()
-    session.exec(
-        _INSERT_CHOICE, params=[{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()]
-    )
+    conn.execute(_INSERT_CHOICE, [{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()])
     return ballot
 
 
+_ROUND_PHASE = select(Round.phase, Round.voting_closes_at).where(Round.id == bindparam("round_id"))
+_LOCK_VOTER = (
+    select(Voter.id).where(Voter.id == bindparam("voter_id"), Voter.round_id == bindparam("round_id")).with_for_update()
+)
+_SUPERSEDE = (
+    update(Ballot)
+    .where(Ballot.voter_id == bindparam("b_voter"), Ballot.contest_id == bindparam("b_contest"), Ballot.is_current)
+    .values(is_current=False, superseded_at=bindparam("b_at"))
+)
 _INSERT_BALLOT = insert(Ballot).returning(Ballot.id)
 _INSERT_CHOICE = insert(BallotChoice)
 
