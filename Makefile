@@ -37,8 +37,10 @@ run: install
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks print figures; bench/cast.py needs wrk (Debian: apt-get install wrk).
 bench: install
-	$(BIN)/python bench/tally.py
+	$(BIN)/python bench/tally.py --quick
+	$(BIN)/python bench/cast.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SECRET = "bench-secret-key"
-WORKER_ARGS = os.environ.get("PB_BENCH_WORKER_ARGS", "-k gthread --threads 4").split()
+WORKER_ARGS = os.environ.get("PB_BENCH_WORKER_ARGS", "-k sync").split()
 LUA = r"""
 local voters = {}
 local receipts_file = nil
