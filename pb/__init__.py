@@ -30,6 +30,7 @@ def create_app(test_config=None):
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
     from pb.proposals import configure_proposals
+    from pb.results import configure_results
     from pb.rounds import configure_rounds
     from pb.voting import configure_voting
 
@@ -42,5 +43,6 @@ def create_app(test_config=None):
     configure_rounds(app)
     configure_proposals(app)
     configure_voting(app)
+    configure_results(app)
     views.configure_views(app)
     return app

@@ -41,18 +41,30 @@ class WriterQueue:
     """
 
     def __init__(self, database_path: str):
+        import threading
+
         self.path = database_path + ".writers"
+        self.held = threading.local()  # a thread already in the queue must not wait on itself
 
     def acquire(self, connection_record) -> None:
         import fcntl
 
+        if getattr(self.held, "count", 0):
+            # A second writer in the same thread: SQLite's own busy timeout then
+            # reports the conflict, where waiting here would wait for ever.
+            self.held.count += 1
+            connection_record.info["pb_writer_lock"] = (self, None)
+            return
         handle = open(self.path, "a")  # noqa: SIM115 (closed in release)
         fcntl.flock(handle, fcntl.LOCK_EX)
-        connection_record.info["pb_writer_lock"] = handle
+        self.held.count = 1
+        connection_record.info["pb_writer_lock"] = (self, handle)
 
     @staticmethod
     def release(connection_record) -> None:
-        handle = connection_record.info.pop("pb_writer_lock", None)
+        queue, handle = connection_record.info.pop("pb_writer_lock", (None, None))
+        if queue is not None:
+            queue.held.count -= 1
         if handle is not None:
             handle.close()  # closing the file releases its lock
 

@@ -11,6 +11,9 @@ PROJECT_IDEAS = [
     ("Community garden beds", "Raised beds and tools for a shared garden.", 12_000_00),
     ("Youth football sessions", "Weekly coached sessions for 11 to 16 year olds.", 8_500_00),
     ("Warm space at the library", "Heating, tea and volunteers on winter afternoons.", 6_000_00),
+    ("Play area resurfacing", "Safe surfaces under the swings and slide.", 20_000_00),
+    ("Community minibus", "A shared minibus for groups taking older people out.", 15_000_00),
+    ("Street trees", "Thirty trees along the main road.", 9_000_00),
 ]
 
 
@@ -44,7 +47,7 @@ def eligible_proposals(app, db, round_id: int, *, screener: str, member: str, gr
 
 def make_round(
     app, db, *, convener: str, anchor: str, max_project_cost: int | None = None,
-    methods=("codes",), south_ballot: str = "approval", north_limit: bool = False,
+    methods=("codes",), south_ballot: str = "approval", north_limit: bool = False, north_rule: str = "greedy",
 ) -> dict:
     """A round taking proposals, with areas North and South, a ballot paper for each with
     money in it, categories and objectives. Returns the ids."""
@@ -65,7 +68,8 @@ def make_round(
         ballot = {"ballot_kind": "approval", "min_picks": 1, "max_picks": 3, "limit_to_budget": False, "rank_depth": 3, "rule": "greedy"}
         contests = {}
         for area in (north, south):
-            kind = {**ballot, "ballot_kind": south_ballot if area is south else "approval", "limit_to_budget": north_limit and area is north}
+            kind = {**ballot, "ballot_kind": south_ballot if area is south else "approval", "limit_to_budget": north_limit and area is north,
+                    "rule": north_rule if area is north else "greedy"}
             contest = rounds.add_contest(session, round_, actor=lead, name=f"{area.name} ballot", area_id=area.id, **kind)
             rounds.pledge_pot(session, round_, actor=lead, organisation=org, contest=contest, name="Fund", amount=50_000_00)
             contests[area.name] = contest.id

@@ -84,6 +84,7 @@ def _schedule(round_: Round) -> dict[Phase, datetime | None]:
         Phase.SCREENING: round_.screening_at,
         Phase.VOTING: round_.voting_opens_at,
         Phase.CLOSED: round_.voting_closes_at,
+        Phase.RESULTS_PUBLISHED: round_.results_at,
     }
 
 
@@ -109,7 +110,7 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
 def move_is_due(round_: Round, at: datetime | None = None) -> bool:
     """Whether the timeline says the round should already be in a later phase."""
     current = Phase(round_.phase)
-    if current not in (Phase.DRAFT, Phase.PROPOSALS_OPEN, Phase.SCREENING, Phase.VOTING):
+    if current not in (Phase.DRAFT, Phase.PROPOSALS_OPEN, Phase.SCREENING, Phase.VOTING, Phase.COUNTED):
         return False
     due = _schedule(round_).get(PHASES[PHASES.index(current) + 1])
     return due is not None and due <= (at or now())
@@ -139,6 +140,12 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     session.add(round_)
     session.flush()
     _audit(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
+    if to == Phase.CLOSED:
+        # The frozen rules count the votes at once; nobody chooses when, or how.
+        from pb.results.services import count_round
+
+        count_round(session, round_)
+        _move(session, round_, Phase.COUNTED, actor=None, by="count")
 
 
 def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase:
@@ -152,8 +159,6 @@ def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase
         problems = voting_blockers(session, round_)
         if problems:
             raise RoundError(" ".join(problems))
-    if following == Phase.COUNTED:
-        raise RoundError(_("A round moves on from here when its votes are counted."))
     _move(session, round_, following, actor=actor, by="hand")
     return following
 

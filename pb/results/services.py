@@ -1,0 +1,289 @@
+"""Counting a closed round with its frozen rules, and reading the published results.
+
+The count uses only pb.tally: the same code `pb tally` runs on the published file.
+"""
+
+import hashlib
+import json
+import random
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from fractions import Fraction
+
+from flask_babel import gettext as _
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from pb.audit.chain import record_event
+from pb.db import Refusal
+from pb.proposals.models import Project
+from pb.results.models import ContestResult, RoundTurnout
+from pb.rounds.models import Area, BallotKind, Contest, Phase, Pot, Round
+from pb.rounds.services import contest_budgets
+from pb.tally import count, make_election, parse_pabulib, write_pabulib
+from pb.tally.election import format_number
+from pb.voting.models import Ballot, BallotChoice, Voter
+
+
+class CountRefused(Refusal):
+    """An attempt to count otherwise than the frozen rules say; it is logged."""
+
+
+def pounds(minor_units: int) -> str:
+    """Minor units as the decimal number the Pabulib file carries ('1250.5')."""
+    return format_number(Fraction(minor_units, 100))
+
+
+def minor_units(value) -> int:
+    """A number from an outcome (int, '1250.5' or '1/3' pounds) as whole pence, rounded."""
+    return round(Fraction(str(value)) * 100)
+
+
+def _current_ballots(session: Session, contest: Contest) -> list[tuple[int, list[tuple[int, int | None]]]]:
+    rows = session.exec(
+        select(Ballot.id, BallotChoice.project_id, BallotChoice.rank)
+        .join(BallotChoice, BallotChoice.ballot_id == Ballot.id)
+        .where(Ballot.contest_id == contest.id, Ballot.is_current)
+        .order_by(Ballot.id)
+    )
+    ballots: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for ballot_id, project_id, rank in rows:
+        ballots[ballot_id].append((project_id, rank))
+    return sorted(ballots.items())
+
+
+def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) -> tuple[str, dict]:
+    """Count a contest's current ballots with its frozen rule; returns the anonymised
+    ballot file (with the `selected` column) and the outcome as plain data."""
+    projects = list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+    budget = contest_budgets(session, round_).get(contest.id, 0)
+    ballots = _current_ballots(session, contest)
+    random.Random(seed).shuffle(ballots)  # no trace of who voted when
+    ranked = contest.ballot_kind == BallotKind.RANKED.value
+    votes = [
+        [str(pid) for pid, _rank in sorted(choices, key=lambda c: (c[1] or 0) if ranked else c[0])]
+        for _ballot_id, choices in ballots
+    ]
+    area = session.get(Area, contest.area_id) if contest.area_id else None
+    meta = {
+        "description": f"{round_.title}: {contest.name}",
+        "country": "United Kingdom",
+        "unit": round_.title,
+        "subunit": area.name if area else "",
+        "instance": str(round_.voting_opens_at.year if round_.voting_opens_at else round_.created_at.year),
+        "currency": round_.currency,
+        "rule": contest.rule,
+        "min_length": str(contest.min_picks if not ranked else 1),
+        "max_length": str(contest.max_picks if not ranked else contest.rank_depth),
+    }
+    if ranked:
+        meta["comment"] = f"Ranks become points: {contest.rank_depth} for a first choice, one fewer for each next."
+    election = make_election(
+        budget=pounds(budget),
+        projects=[{"project_id": str(p.id), "cost": pounds(p.cost), "name": p.title} for p in projects],
+        ballots=votes,
+        vote_type="ordinal" if ranked else "approval",
+        rule=contest.rule,
+        meta={k: v for k, v in meta.items() if v},
+        max_length=contest.rank_depth if ranked else None,
+    )
+    outcome = count(election)
+    text = write_pabulib(election, selected=outcome.selected)
+    return text, outcome.to_dict()
+
+
+def count_round(session: Session, round_: Round) -> list[ContestResult]:
+    """Count every contest of a round that has just closed (flushes; the caller commits)."""
+    results = []
+    for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
+        seed = secrets.token_hex(16)
+        text, outcome = ballot_file(session, round_, contest, seed)
+        result = ContestResult(
+            contest_id=contest.id,
+            rule=contest.rule,
+            ballot_file=text,
+            file_sha256=hashlib.sha256(text.encode()).hexdigest(),
+            outcome=json.dumps(outcome, sort_keys=True),
+            ballots=len(parse_pabulib(text).ballots),
+            shuffle_seed=seed,
+        )
+        session.add(result)
+        results.append(result)
+    turnout = session.exec(
+        select(Voter.area_id, Ballot.channel, func.count(func.distinct(Ballot.voter_id)))
+        .join(Voter, Voter.id == Ballot.voter_id)
+        .where(Voter.round_id == round_.id, Ballot.is_current)
+        .group_by(Voter.area_id, Ballot.channel)
+    ).all()
+    session.add(
+        RoundTurnout(
+            round_id=round_.id,
+            figures=json.dumps([{"area": area, "channel": channel, "voters": n} for area, channel, n in turnout]),
+        )
+    )
+    session.flush()
+    record_event(
+        session,
+        "round.counted",
+        round_id=round_.id,
+        organisation_id=round_.convening_organisation_id,
+        data={
+            "contests": [
+                {"contest": r.contest_id, "rule": r.rule, "ballots": r.ballots, "sha256": r.file_sha256,
+                 "selected": json.loads(r.outcome)["selected"]}
+                for r in results
+            ]
+        },
+    )
+    return results
+
+
+def recount(session: Session, round_: Round, *, actor, rule: str | None = None) -> list[bool]:
+    """Count again, to show the stored result stands: with the frozen rule only, and
+    the same secret order, so the file must come out byte for byte the same."""
+    contests = list(session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)))
+    if rule is not None and any(rule != c.rule for c in contests):
+        session.rollback()
+        record_event(
+            session, "round.change_refused", actor=actor, round_id=round_.id,
+            data={"attempted": "recount.other_rule", "rule": rule, "phase": round_.phase},
+        )
+        raise CountRefused(_("The count uses the rule published before voting. It cannot be counted with another."))
+    if not round_.reached(Phase.COUNTED):
+        raise CountRefused(_("This round has not been counted yet."))
+    matches = []
+    for contest in contests:
+        stored = session.exec(select(ContestResult).where(ContestResult.contest_id == contest.id)).one()
+        text, _outcome = ballot_file(session, round_, contest, stored.shuffle_seed)
+        matches.append(hashlib.sha256(text.encode()).hexdigest() == stored.file_sha256)
+    record_event(
+        session, "round.recounted", actor=actor, round_id=round_.id, organisation_id=round_.convening_organisation_id,
+        data={"identical": matches},
+    )
+    return matches
+
+
+# ---------------------------------------------------------------- reading results
+
+
+@dataclass
+class ContestView:
+    contest: Contest
+    area: Area | None
+    result: ContestResult
+    outcome: dict
+    projects: list[Project]
+    budget: int
+    pots: list[tuple[Pot, str]]
+
+    @property
+    def selected(self) -> list[int]:
+        return [int(pid) for pid in self.outcome["selected"]]
+
+    @property
+    def used(self) -> int:
+        return sum(p.cost for p in self.projects if p.id in set(self.selected))
+
+    def score(self, project: Project):
+        return self.outcome["scores"].get(str(project.id), 0)
+
+    def supporters(self, project: Project) -> int:
+        return self.outcome["supporters"].get(str(project.id), 0)
+
+    @property
+    def top_score(self) -> float:
+        """The largest score, for scaling a chart (never zero)."""
+        return max((float(Fraction(str(self.score(p)))) for p in self.projects), default=0) or 1
+
+    def ranked(self) -> list[Project]:
+        """Projects with the most support first (ties: funded first, then cheaper)."""
+        chosen = set(self.selected)
+        return sorted(
+            self.projects, key=lambda p: (-Fraction(str(self.score(p))), p.id not in chosen, p.cost, p.id)
+        )
+
+    def explain(self, project: Project) -> dict:
+        """Why a project was or was not funded, as a code and the numbers (pence) for a sentence."""
+        explanation = self.outcome["explanation"]
+        pid = str(project.id)
+        if explanation["kind"] == "greedy":
+            step = next((s for s in explanation["steps"] if s["project_id"] == pid), None)
+            if step and step["funded"]:
+                return {"code": "greedy_funded", "left": minor_units(step["remaining"])}
+        else:
+            for number, winner in enumerate(explanation["rounds"], start=1):
+                if winner["project_id"] == pid:
+                    groups = [
+                        {"supporters": g["supporters"], "paid": minor_units(g["paid_each"]), "all": g["all_they_had"]}
+                        for g in winner["payments"]
+                    ]
+                    return {"code": "shares_funded", "step": number, "groups": groups}
+        reason = explanation["unfunded"].get(pid, {})
+        details = {"code": reason.get("code", "not_funded")}
+        if reason.get("code") == "does_not_fit" and explanation["kind"] == "greedy":
+            step = next(s for s in explanation["steps"] if s["project_id"] == pid)
+            details["left"] = minor_units(step["remaining"])
+        return details
+
+    def attribution(self) -> dict[int, list[tuple[str, int]]]:
+        """Funded projects paid for by each pot in proportion to its share of the budget,
+        in whole pence (largest remainders get the odd penny)."""
+        shares = {}
+        for project in self.projects:
+            if project.id not in set(self.selected) or not self.budget:
+                continue
+            exact = [(name, Fraction(project.cost * pot.amount, self.budget)) for pot, name in self.pots]
+            floors = [(name, int(value)) for name, value in exact]
+            left = project.cost - sum(v for _n, v in floors)
+            order = sorted(range(len(exact)), key=lambda i: exact[i][1] - floors[i][1], reverse=True)
+            amounts = [v for _n, v in floors]
+            for i in order[:left]:
+                amounts[i] += 1
+            shares[project.id] = [(floors[i][0], amounts[i]) for i in range(len(exact))]
+        return shares
+
+
+def contest_views(session: Session, round_: Round) -> list[ContestView]:
+    from pb.accounts.models import Organisation
+
+    budgets = contest_budgets(session, round_)
+    views = []
+    for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.area_id.is_not(None), Contest.id)):
+        result = session.exec(select(ContestResult).where(ContestResult.contest_id == contest.id)).first()
+        if result is None:
+            continue
+        pots = session.exec(
+            select(Pot, Organisation.name).join(Organisation, Organisation.id == Pot.organisation_id).where(Pot.contest_id == contest.id)
+        ).all()
+        views.append(
+            ContestView(
+                contest=contest,
+                area=session.get(Area, contest.area_id) if contest.area_id else None,
+                result=result,
+                outcome=json.loads(result.outcome),
+                projects=list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))),
+                budget=budgets.get(contest.id, 0),
+                pots=[(pot, f"{pot.name} ({org})") for pot, org in pots],
+            )
+        )
+    return views
+
+
+def turnout(session: Session, round_: Round) -> list[dict]:
+    row = session.exec(select(RoundTurnout).where(RoundTurnout.round_id == round_.id)).first()
+    return json.loads(row.figures) if row else []
+
+
+def receipt_status(session: Session, round_: Round, receipt: str) -> str | None:
+    """'counted', 'superseded', or None when no ballot of this round has that receipt."""
+    from pb.voting.services import ballot_by_receipt
+
+    ballot = ballot_by_receipt(session, receipt)
+    if ballot is None or session.get(Contest, ballot.contest_id).round_id != round_.id:
+        return None
+    return "counted" if ballot.is_current else "superseded"
+
+
+def counted_receipts(session: Session, contest: Contest) -> list[str]:
+    return sorted(session.exec(select(Ballot.receipt).where(Ballot.contest_id == contest.id, Ballot.is_current)))
