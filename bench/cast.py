@@ -82,7 +82,7 @@ def seed(url, instance):
         from pb.rounds.models import Contest, Round
 
         with app.test_request_context(), session_scope() as session:
-            round_ = session.exec(select(Round)).one()
+            round_ = session.exec(select(Round).where(Round.title == "Healthy Neighbourhoods 2027")).one()
             round_.eligibility_methods = "postcode"
             lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
             services.move_to_next_phase(session, round_, actor=lead)

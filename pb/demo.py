@@ -48,6 +48,7 @@ def load_demo(*, if_empty: bool = False) -> None:
                 user = services.create_user(session, email=email, name=name, password=DEMO_PASSWORD, actor=admin)
                 services.add_member(session, actor=admin, organisation=by_name[org], user=user)
         _demo_round(session, admin, by_name)
+        _demo_finished_round(session, by_name)
     click.echo("Demo loaded.")
     _print_credentials()
 
@@ -183,6 +184,85 @@ def _demo_proposals(session, round_, screener, contests) -> None:
             )
         elif decision == "eligible":
             proposals.screen_proposal(session, proposal, actor=screener, decision=decision, reason="")
+
+
+FINISHED_PROJECTS = [
+    ("Green Corner Community Garden CIC", "Hedges along Northfield Road", "Native hedging to clean the air by the school.", 6400),
+    ("Green Corner Community Garden CIC", "Rain gardens", "Planted dips that soak up storm water on three streets.", 9800),
+    ("Eastgate Residents' Association", "Safer crossing by the shops", "A raised table crossing and better lighting.", 14500),
+    ("Eastgate Residents' Association", "Bench and shade trees at the bus stop", "Somewhere to sit and shade in summer.", 3900),
+    ("Green Corner Community Garden CIC", "Community composting", "Three shared compost bays and a volunteer rota.", 2700),
+    ("Eastgate Residents' Association", "Play street Sundays", "Road closures and play kit for monthly play streets.", 4200),
+    ("Green Corner Community Garden CIC", "Wildflower verges", "Sowing and care of wildflowers on council verges.", 3100),
+    ("Eastgate Residents' Association", "Cycle parking", "Secure cycle hangars for flats without storage.", 11200),
+]
+
+
+def _demo_finished_round(session, by_name) -> None:
+    """A round that has run its course: voted on, counted and published."""
+    import random
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from pb.accounts.models import Membership, User
+    from pb.clock import now
+    from pb.proposals import services as proposals
+    from pb.rounds import services as rounds
+    from pb.voting import services as voting
+    from pb.voting.models import Channel, Voter
+
+    homes = by_name["Northfield Homes Housing Association"]
+    nhs = by_name["Riverside and Eastgate NHS Foundation Trust"]
+    lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
+    nhs_lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
+    with current_app.test_request_context():
+        round_ = rounds.create_round(
+            session, actor=lead, organisation=homes, title="Green Streets 2026",
+            purpose="Residents of Northfield chose how to spend £40,000 on greener, safer streets.",
+            eligibility="Residents of Northfield aged 11 and over.", minimum_age=11,
+            categories=["Green spaces", "Safer streets"], objectives=["Net zero", "Reduce health inequalities"],
+            methods=["codes", "postcode", "paper"],
+        )
+        rounds.invite_partner(session, round_, actor=lead, organisation=nhs)
+        contest = rounds.add_contest(
+            session, round_, actor=lead, name="Green Streets", area_id=None, ballot_kind="approval",
+            min_picks=1, max_picks=4, limit_to_budget=False, rank_depth=3, rule="equalshares/add1",
+        )
+        rounds.pledge_pot(session, round_, actor=lead, organisation=homes, contest=contest, name="Northfield Homes community chest", amount=30_000_00)
+        rounds.pledge_pot(session, round_, actor=nhs_lead, organisation=nhs, contest=contest, name="NHS Trust healthy streets fund", amount=10_000_00)
+        rounds.move_to_next_phase(session, round_, actor=lead)  # proposals open
+        for group_name, title, summary, pounds in FINISHED_PROJECTS:
+            group = session.exec(select(Organisation).where(Organisation.name == group_name)).one()
+            member = session.get(User, session.exec(select(Membership.user_id).where(Membership.organisation_id == group.id)).first())
+            content = proposals.ProposalContent(
+                contest_id=contest.id, title=title, summary=summary, description=summary, beneficiaries="",
+                category_id=None, postcode=None, cost_lines=[("Everything", pounds * 100)], objective_ids=[],
+            )
+            proposal = proposals.create_proposal(session, round_, actor=member, organisation=group, content=content)
+            proposals.submit_proposal(session, proposal, actor=member)
+            proposals.screen_proposal(session, proposal, actor=lead, decision="eligible", reason="")
+        start = now() - timedelta(days=90)
+        rounds.set_timeline(session, round_, actor=lead, dates={
+            "proposals_open_at": start, "screening_at": start + timedelta(days=28),
+            "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + timedelta(hours=1),
+            "results_at": now() + timedelta(hours=2),
+        })
+        rounds.advance_by_dates(session, round_)  # screening, then voting
+        projects = voting.projects_for(session, contest)
+        rng = random.Random(2026)
+        popularity = [8, 6, 9, 5, 3, 4, 2, 6]
+        for n in range(240):
+            voter = Voter(round_id=round_.id, area_id=None, method="postcode", identity=f"demo-{n}")
+            session.add(voter)
+            session.flush()
+            picks = set()
+            while len(picks) < rng.randint(1, 4):
+                picks.add(rng.choices(projects, popularity)[0].id)
+            channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE
+            voting.cast_ballot(session, voter, contest, {pid: None for pid in picks}, channel=channel)
+        rounds.move_to_next_phase(session, round_, actor=lead)  # close: the count follows
+        rounds.move_to_next_phase(session, round_, actor=lead)  # publish the results
 
 
 def _print_credentials() -> None:

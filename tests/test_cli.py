@@ -60,9 +60,9 @@ def test_demo_has_a_round_funded_by_two_anchors_in_two_areas(app, client):
     from pb.db import session_scope
 
     with session_scope(app.extensions["pb_engine"]) as session:
-        round_ = session.exec(select(Round)).one()
+        round_ = session.exec(select(Round).where(Round.title == "Healthy Neighbourhoods 2027")).one()
         contests = session.exec(select(Contest).where(Contest.round_id == round_.id)).all()
-        funders = {p.organisation_id for p in session.exec(select(Pot))}
+        funders = {p.organisation_id for p in session.exec(select(Pot).join(Contest).where(Contest.round_id == round_.id))}
     assert round_.phase == "proposals_open"
     assert len(contests) == 2 and all(c.area_id for c in contests)
     assert len(funders) == 2
@@ -73,13 +73,14 @@ def test_demo_has_a_round_funded_by_two_anchors_in_two_areas(app, client):
 
 def test_demo_has_a_dozen_proposals_across_two_areas(app, client):
     from pb.proposals.models import Proposal
-    from pb.rounds.models import Contest
+    from pb.rounds.models import Contest, Round
 
     assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
     from pb.db import session_scope
 
     with session_scope(app.extensions["pb_engine"]) as session:
-        proposals = session.exec(select(Proposal)).all()
+        first = session.exec(select(Round).where(Round.title == "Healthy Neighbourhoods 2027")).one()
+        proposals = session.exec(select(Proposal).where(Proposal.round_id == first.id)).all()
         areas = {session.get(Contest, p.contest_id).area_id for p in proposals}
         round_id = proposals[0].round_id
     assert len(proposals) == 12 and len(areas) == 2
@@ -87,3 +88,18 @@ def test_demo_has_a_dozen_proposals_across_two_areas(app, client):
     page = client.get(f"/rounds/{round_id}/proposals").get_data(as_text=True)
     assert "Riverside community growing beds" in page
     assert "landlord&#39;s repair duty" in page
+
+
+def test_demo_has_a_finished_round_with_results(app, client):
+    from pb.rounds.models import Round
+
+    assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
+    from pb.db import session_scope
+
+    with session_scope(app.extensions["pb_engine"]) as session:
+        finished = session.exec(select(Round).where(Round.title == "Green Streets 2026")).one()
+    assert finished.phase == "results_published"
+    page = client.get(f"/rounds/{finished.id}/results").get_data(as_text=True)
+    assert "240 ballots" in page
+    result = app.test_cli_runner().invoke(main, ["audit", "verify", str(finished.id)])
+    assert result.exit_code == 0, result.output
