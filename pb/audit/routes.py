@@ -1,18 +1,91 @@
-"""Reading the audit log: the platform chain is shown to platform admins."""
+"""Reading the audit log: each round's chain in public (a page and a CSV file), and the
+platform chain for platform admins."""
 
-from flask import Blueprint, render_template
-from sqlmodel import select
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from pb.accounts.models import Organisation, Role, User
+from flask import Blueprint, Response, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from pb.accounts.models import Membership, Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
-from pb.audit.chain import verify_chain
-from pb.audit.models import PLATFORM_CHAIN, AuditEvent
+from pb.audit.chain import Verification, verify_chain
+from pb.audit.models import (
+    GENESIS_HASH,
+    PLATFORM_CHAIN,
+    AuditChainHead,
+    AuditEvent,
+    chain_key,
+)
 from pb.db import db_session
+from pb.i18n import money
+from pb.proposals.models import Screener
+from pb.rounds.access import load_round
+from pb.rounds.models import PHASE_LABELS, Phase, Round
 
-bp = Blueprint("audit", __name__, url_prefix="/audit")
+bp = Blueprint("audit", __name__)
+
+PAGE_SIZE = 100
+
+# What each action means, in plain words. An action not listed is shown by its code.
+ACTION_LABELS = {
+    "round.created": _l("Round created"),
+    "round.updated": _l("Round details changed"),
+    "round.timeline_set": _l("Timeline set"),
+    "round.phase_changed": _l("Phase changed"),
+    "round.change_refused": _l("Change refused"),
+    "round.counted": _l("Votes counted"),
+    "round.recounted": _l("Votes counted again to check"),
+    "area.added": _l("Area added"),
+    "area.updated": _l("Area changed"),
+    "contest.added": _l("Ballot paper added"),
+    "contest.updated": _l("Ballot paper changed"),
+    "partner.invited": _l("Partner anchor invited"),
+    "pot.pledged": _l("Money pledged"),
+    "pot.raised": _l("Pledge raised"),
+    "proposal.created": _l("Proposal started"),
+    "proposal.updated": _l("Proposal edited"),
+    "proposal.submitted": _l("Proposal submitted"),
+    "proposal.withdrawn": _l("Proposal withdrawn"),
+    "proposal.screened": _l("Proposal screened"),
+    "screener.appointed": _l("Screener appointed"),
+    "codes.generated": _l("Voting codes made"),
+    "helper.appointed": _l("Polling helper appointed"),
+    "recount.other_rule": _l("Count with a different rule"),
+}
+# How a phase change came about (the "by" of round.phase_changed).
+MOVED_BY = {
+    "hand": _l("by hand"),
+    "timeline": _l("on the date in the timeline"),
+    "count": _l("by the count"),
+}
+# Data values that are sums of money (in minor units) or phases, shown as such.
+MONEY_KEYS = {
+    "pot.pledged": {"amount"},
+    "pot.raised": {"from", "to"},
+    "proposal.created": {"total_cost"},
+    "proposal.updated": {"total_cost"},
+}
+PHASE_KEYS = {"round.phase_changed": {"from", "to"}, "round.change_refused": {"phase"}}
+# Screeners act for the round's screening, not for the group whose proposal they judge.
+SCREENING_ACTIONS = {"proposal.screened"}
 
 
-@bp.route("/platform")
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+# ---------------------------------------------------------------- the platform chain
+
+
+@bp.route("/audit/platform")
 @role_required(Role.PLATFORM_ADMIN)
 def platform_log():
     session = db_session()
@@ -25,3 +98,289 @@ def platform_log():
         .limit(500)
     ).all()
     return render_template("audit/log.html", rows=rows, verification=verify_chain(session, PLATFORM_CHAIN))
+
+
+# ---------------------------------------------------------------- a round's chain, in public
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who an event is attributed to in public: an organisation, and a person's name
+    only when they act for an anchor, for screening or as a platform admin."""
+
+    organisation: str | None
+    name: str | None = None
+    role: str | None = None  # "screener" or "platform admin", when that is why the name is shown
+    automatic: bool = False  # no person: the platform itself (timeline dates, the count)
+    concerning: str | None = None  # the organisation recorded, when it is not the one acting
+
+
+@dataclass
+class LogFilter:
+    """The filters asked for in the query string, checked against what the log holds.
+
+    Values that cannot be understood (a page or organisation that is not a number) are
+    ignored; a well-formed value that matches nothing gives an empty list."""
+
+    action: str | None = None
+    organisation_id: int | None = None
+    page: int = 1
+    matches_nothing: bool = False
+
+    @classmethod
+    def from_request(cls, actions: list[str], organisation_ids: set[int]) -> "LogFilter":
+        args = request.args
+        found = cls(
+            action=args.get("action", "").strip() or None,
+            organisation_id=args.get("organisation", type=int),
+            page=max(1, args.get("page", 1, type=int)),
+        )
+        if found.action is not None and found.action not in actions:
+            found.matches_nothing = True
+        if found.organisation_id is not None and found.organisation_id not in organisation_ids:
+            found.matches_nothing = True
+        return found
+
+    @property
+    def active(self) -> bool:
+        return self.action is not None or self.organisation_id is not None
+
+    def query_args(self, **changes) -> dict:
+        """The filters as query-string arguments (for links to other pages and the CSV)."""
+        args = {"action": self.action, "organisation": self.organisation_id, **changes}
+        return {key: value for key, value in args.items() if value is not None}
+
+    def where(self, chain: str) -> list:
+        conditions = [AuditEvent.chain == chain]
+        if self.action is not None:
+            conditions.append(AuditEvent.action == self.action)
+        if self.organisation_id is not None:
+            conditions.append(AuditEvent.organisation_id == self.organisation_id)
+        return conditions
+
+
+def _verify(session: Session, chain: str) -> Verification:
+    """verify_chain, except that an event whose data is no longer JSON (an edit can do
+    that) is reported as altered instead of raising."""
+    try:
+        return verify_chain(session, chain)
+    except ValueError as error:
+        failure = error
+    # verify_chain checks events in order and stops at the first fault, so it failed on
+    # the first event whose data will not parse, and every event before it verified.
+    events = session.exec(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq))
+    head = GENESIS_HASH
+    for count, event in enumerate(events, start=1):
+        try:
+            json.loads(event.data)
+        except ValueError:
+            return Verification(chain, count, head, f"event {event.seq} was altered", event.seq)
+        head = event.entry_hash
+    raise failure  # the data all parses: a different error, not ours to hide
+
+
+def problem_text(session: Session, verification: Verification) -> str:
+    """Why a chain does not verify, in the reader's language."""
+    seq, problem = verification.bad_seq, verification.problem or ""
+    if problem.endswith("was altered"):
+        return _("Event %(seq)d was changed after it was recorded.", seq=seq)
+    if problem.endswith("is missing"):
+        return _("Event %(seq)d has been deleted.", seq=seq)
+    if problem.endswith("does not follow the one before it"):
+        return _("Event %(seq)d does not follow on from the event before it.", seq=seq)
+    if "should end at" in problem:
+        head = session.get(AuditChainHead, verification.chain)
+        return _(
+            "The log should end at event %(expected)d but ends at event %(actual)d.",
+            expected=head.seq if head else 0, actual=verification.events,
+        )
+    return problem
+
+
+def _people(session: Session, round_: Round, user_ids: set[int]) -> dict:
+    """For the people who acted in these events: the anchors and groups they belong to,
+    and which of them screen this round's proposals."""
+    anchors: dict[int, str] = {}
+    groups: dict[int, str] = {}
+    if user_ids:
+        memberships = session.exec(
+            select(Membership.user_id, Organisation.name, Organisation.kind)
+            .join(Organisation, Organisation.id == Membership.organisation_id)
+            .where(Membership.user_id.in_(user_ids))
+            .order_by(Organisation.name)
+        )
+        for user_id, name, kind in memberships:
+            (anchors if kind == OrganisationKind.ANCHOR.value else groups).setdefault(user_id, name)
+    screeners = set(session.exec(select(Screener.user_id).where(Screener.round_id == round_.id)))
+    return {"anchors": anchors, "groups": groups, "screeners": screeners}
+
+
+def who(event: AuditEvent, user: User | None, organisation: Organisation | None, people: dict) -> Who:
+    recorded = organisation.name if organisation else None
+    if user is None:
+        return Who(recorded, automatic=True)
+    if event.action in SCREENING_ACTIONS:
+        # Only screeners may screen (the service checks). They act for the round, so the
+        # group whose proposal they judged is what the event concerns, not who they are.
+        return Who(people["anchors"].get(user.id), user.name, _("screener"), concerning=recorded)
+    if organisation is not None:
+        if organisation.kind == OrganisationKind.ANCHOR.value:
+            return Who(recorded, user.name)
+        return Who(recorded)  # a member of a community group: the group, never the person
+    # No organisation recorded (a refused change, for one): the one they belong to.
+    if user.id in people["anchors"]:
+        return Who(people["anchors"][user.id], user.name)
+    if user.id in people["screeners"]:
+        return Who(None, user.name, _("screener"))
+    if user.is_platform_admin:
+        return Who(None, user.name, _("platform admin"))
+    return Who(people["groups"].get(user.id))
+
+
+def _event_data(event: AuditEvent):
+    try:
+        return json.loads(event.data)
+    except ValueError:
+        return event.data  # altered beyond parsing: shown as it is
+
+
+def details(event: AuditEvent, round_: Round) -> list[tuple[str, str]]:
+    """An event's data as (key, value) pairs, with codes, phases and sums of money in words."""
+    data = _event_data(event)
+    if not isinstance(data, dict):
+        return [("", _plain(data))]
+    money_keys = MONEY_KEYS.get(event.action, set())
+    phase_keys = PHASE_KEYS.get(event.action, set())
+    shown = []
+    for key, value in data.items():
+        if key in money_keys and isinstance(value, int) and not isinstance(value, bool):
+            text = money(value, data.get("currency") if isinstance(data.get("currency"), str) else round_.currency)
+        elif key in phase_keys and isinstance(value, str) and value in {p.value for p in Phase}:
+            text = str(PHASE_LABELS[Phase(value)])
+        elif key == "attempted" and isinstance(value, str):
+            text = action_label(value)
+        elif key == "by" and event.action == "round.phase_changed" and isinstance(value, str) and value in MOVED_BY:
+            text = str(MOVED_BY[value])
+        else:
+            text = _plain(value)
+        shown.append((key, text))
+    return shown
+
+
+def _plain(value) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
+    return str(value)
+
+
+def _round_log(round_id: int):
+    """What the page and the CSV file share: the round, its chain, and the filters."""
+    round_, _access = load_round(round_id)
+    session = db_session()
+    chain = chain_key(round_.id)
+    actions = sorted(
+        session.exec(select(AuditEvent.action).where(AuditEvent.chain == chain).distinct()), key=action_label
+    )
+    organisations = session.exec(
+        select(Organisation)
+        .where(Organisation.id.in_(select(AuditEvent.organisation_id).where(AuditEvent.chain == chain)))
+        .order_by(Organisation.name)
+    ).all()
+    log_filter = LogFilter.from_request(actions, {o.id for o in organisations})
+    return round_, session, chain, actions, organisations, log_filter
+
+
+def _events(session: Session, chain: str, log_filter: LogFilter, *, newest_first: bool, offset=0, limit=None):
+    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
+    query = (
+        select(AuditEvent, User, Organisation)
+        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
+        .join(Organisation, Organisation.id == AuditEvent.organisation_id, isouter=True)
+        .where(*log_filter.where(chain))
+        .order_by(order)
+        .offset(offset)
+        .limit(limit)
+    )
+    return session.exec(query).all()
+
+
+@bp.route("/rounds/<int:round_id>/audit")
+def round_log(round_id):
+    round_, session, chain, actions, organisations, log_filter = _round_log(round_id)
+    verification = _verify(session, chain)
+    total = session.exec(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain == chain)).one()
+    matching, rows = 0, []
+    if not log_filter.matches_nothing:
+        matching = (
+            session.exec(select(func.count()).select_from(AuditEvent).where(*log_filter.where(chain))).one()
+            if log_filter.active
+            else total
+        )
+    pages = max(1, -(-matching // PAGE_SIZE))
+    if matching and log_filter.page <= pages:
+        rows = _events(
+            session, chain, log_filter, newest_first=True, offset=(log_filter.page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
+    people = _people(session, round_, {user.id for _event, user, _org in rows if user is not None})
+    return render_template(
+        "audit/round_log.html",
+        round=round_,
+        verification=verification,
+        problem=None if verification.ok else problem_text(session, verification),
+        total=total,
+        matching=matching,
+        pages=pages,
+        rows=[(event, who(event, user, org, people), details(event, round_)) for event, user, org in rows],
+        actions=[(action, action_label(action)) for action in actions],
+        organisations=organisations,
+        log_filter=log_filter,
+        action_label=action_label,
+    )
+
+
+CSV_COLUMNS = ["seq", "at", "action", "organisation", "actor", "data", "prev_hash", "entry_hash"]
+
+
+def _cell(text: str | None) -> str:
+    """A name as a spreadsheet will show it, never as a formula (names are typed by people)."""
+    text = text or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@bp.route("/rounds/<int:round_id>/audit.csv")
+def round_log_csv(round_id):
+    """The same events as the page, oldest first (the order the chain is checked in)."""
+    round_, session, chain, _actions, _organisations, log_filter = _round_log(round_id)
+    rows = [] if log_filter.matches_nothing else _events(session, chain, log_filter, newest_first=False)
+    people = _people(session, round_, {user.id for _event, user, _org in rows if user is not None})
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for event, user, org in rows:
+        writer.writerow([
+            event.seq,
+            _utc(event.created_at).isoformat(timespec="microseconds"),
+            event.action,
+            _cell(org.name if org else None),  # as recorded (and hashed), like the filter
+            _cell(who(event, user, org, people).name),
+            event.data,
+            event.prev_hash,
+            event.entry_hash,
+        ])
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="round-{round_.id}-audit-log.csv"'},
+    )
