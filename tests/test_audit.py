@@ -130,3 +130,11 @@ def test_concurrent_appends_keep_one_unbroken_chain(app, db):
         result = verify_chain(session, PLATFORM_CHAIN)
     assert result.ok, result.problem
     assert result.events == 60
+
+
+def test_cli_verify_reports_data_that_is_no_longer_json(app, db):
+    add_events(app, db, 3)
+    tamper(db, "UPDATE audit_event SET data = 'not json' WHERE seq = 2")
+    result = run_verify(app, "platform")
+    assert result.exit_code == 1
+    assert "BROKEN at event 2" in result.output
