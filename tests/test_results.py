@@ -15,13 +15,12 @@ from pb.audit.models import AuditEvent, chain_key
 from pb.proposals.models import Project
 from pb.results import services as results
 from pb.results.models import ContestResult
-from pb.rounds import services as rounds
 from pb.rounds.models import Contest, Round
 from pb.tally import count, parse_pabulib as pb_parse
 from pb.voting import services as voting
-from pb.voting.models import Ballot, Voter
+from pb.voting.models import Voter
 from tests.conftest import FormClient
-from tests.factories import make_round, open_voting, user
+from tests.factories import make_round, open_voting
 
 PASSWORD = "correct horse battery"
 

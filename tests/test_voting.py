@@ -432,5 +432,5 @@ def test_no_page_changes_when_ballots_are_cast(app, db, voting):
         resident = postcode_voter(app, voting)
         assert vote(resident, voting, "North", {"project": voting["projects"]["North"][: n + 1]}).status_code == 302
     after = [page_without_tokens(client, url) for client, url in pages]
-    for (client, url), old, new in zip(pages, before, after):
+    for (_client, url), old, new in zip(pages, before, after, strict=True):
         assert old == new, url
