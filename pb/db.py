@@ -189,6 +189,13 @@ def configure_db(app) -> None:
             session.close()
 
 
+def keep_refusal(error: Exception) -> None:
+    """Have the request commit although it answers with an error, if the error is a
+    Refusal (whose audit event must be kept); any other error rolls back as usual."""
+    if isinstance(error, Refusal):
+        g.pb_commit_refusal = True
+
+
 class Refusal(Exception):
     """An action refused for a reason the person should read.
 

@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from pb.db import Refusal, db_session
+from pb.db import db_session, keep_refusal
 from pb.i18n import LOCALE_COOKIE
 from pb.security import safe_next
 
@@ -92,10 +92,8 @@ def show_refusal(error: Exception, template: str, form, **context):
     A `Refusal` (e.g. a change to a frozen round) keeps its audit event, so the request
     commits it; any other error's status (400 unless it says otherwise) rolls back.
     """
-    status = getattr(error, "status", 400)
-    if isinstance(error, Refusal):
-        g.pb_commit_refusal = True
-    return render_template(template, form=form, refusal=str(error), **context), status
+    keep_refusal(error)
+    return render_template(template, form=form, refusal=str(error), **context), getattr(error, "status", 400)
 
 
 def render_error(status: int, message: str | None = None):

@@ -1,5 +1,9 @@
 """Operations on accounts. They flush and audit; the caller's request (or CLI scope) commits."""
 
+import hashlib
+import secrets
+from datetime import timedelta
+
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -16,6 +20,7 @@ from pb.accounts.models import (
     User,
 )
 from pb.audit.chain import record_event
+from pb.clock import now
 
 # Checked when no user has the address, so that a missing account takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a real password")
@@ -110,10 +115,7 @@ def create_organisation(session: Session, *, actor: User, name: str, kind: str, 
 
 
 def add_member(session: Session, *, actor: User, organisation: Organisation, user: User) -> Membership:
-    existing = session.exec(
-        select(Membership).where(Membership.user_id == user.id, Membership.organisation_id == organisation.id)
-    ).first()
-    if existing:
+    if is_member_of(session, user, organisation):
         raise AccountError(_("This person is already a member of the organisation."))
     membership = Membership(user_id=user.id, organisation_id=organisation.id)
     session.add(membership)
@@ -167,15 +169,11 @@ INVITATION_DAYS = 14
 
 
 def _token_hash(token: str) -> str:
-    import hashlib
-
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def invite_member(session: Session, *, actor: User, organisation: Organisation, email: str) -> str:
     """Record an invitation and return its secret token (sent by email, never stored)."""
-    import secrets
-
     if not is_member_of(session, actor, organisation):
         raise AccountError(_("Only members of the organisation can invite others."))
     existing = find_user(session, email)
@@ -193,10 +191,6 @@ def invite_member(session: Session, *, actor: User, organisation: Organisation, 
 
 
 def invitation_for_token(session: Session, token: str) -> Invitation | None:
-    from datetime import timedelta
-
-    from pb.clock import now
-
     invitation = session.exec(select(Invitation).where(Invitation.token_hash == _token_hash(token))).first()
     if invitation is None or invitation.accepted_at is not None:
         return None
@@ -206,8 +200,6 @@ def invitation_for_token(session: Session, token: str) -> Invitation | None:
 
 
 def accept_invitation(session: Session, invitation: Invitation, *, user: User) -> Membership:
-    from pb.clock import now
-
     if normalise_email(user.email) != invitation.email:
         raise AccountError(_("This invitation was sent to another email address. Sign in with that address to accept it."))
     organisation = session.get(Organisation, invitation.organisation_id)

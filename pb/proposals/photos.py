@@ -4,6 +4,7 @@ such as the camera's location), shrunk, and stored under the instance folder."""
 import os
 import secrets
 import warnings
+from io import BytesIO
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -27,8 +28,6 @@ def store_photo(upload) -> str:
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise ProposalError(_("The photo is too large: it can be at most 5 MB."))
-    from io import BytesIO
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

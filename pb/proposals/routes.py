@@ -6,7 +6,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -21,7 +20,7 @@ from sqlmodel import select
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.accounts.services import find_user, is_member_of, organisations_of
-from pb.db import Refusal, db_session
+from pb.db import Refusal, db_session, keep_refusal
 from pb.proposals import services
 from pb.proposals.forms import COST_ROWS, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import PUBLIC_STATUSES, Proposal, Screener, Status
@@ -223,8 +222,7 @@ def change_status(proposal_id, action):
     try:
         operation(db_session(), proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
-        if isinstance(error, Refusal):
-            g.pb_commit_refusal = True
+        keep_refusal(error)
         flash(str(error), "error")
         return redirect(url_for("proposals.show", proposal_id=proposal.id)), 303
     flash(_("Your proposal has been submitted.") if action == "submit" else _("Your proposal has been withdrawn."), "success")

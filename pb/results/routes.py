@@ -10,7 +10,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
@@ -25,7 +24,7 @@ from pb.accounts.models import Role
 from pb.accounts.permissions import role_required
 from pb.audit.chain import verify_chain
 from pb.audit.models import chain_key
-from pb.db import db_session
+from pb.db import db_session, keep_refusal
 from pb.results import services
 from pb.results.forms import ReceiptForm
 from pb.rounds.access import Access, load_round
@@ -173,7 +172,7 @@ def recount(round_id):
     try:
         matches = services.recount(db_session(), round_, actor=current_user, rule=rule)
     except services.CountRefused as error:
-        g.pb_commit_refusal = True
+        keep_refusal(error)
         flash(str(error), "error")
         return redirect(url_for("rounds.manage", round_id=round_.id)), 303
     if all(matches):

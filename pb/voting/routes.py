@@ -7,7 +7,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
@@ -22,7 +21,7 @@ from sqlmodel import select
 from pb.accounts.models import Role
 from pb.accounts.permissions import role_required
 from pb.accounts.services import find_user
-from pb.db import Refusal, db_session, reads_first
+from pb.db import Refusal, db_session, keep_refusal, reads_first
 from pb.mail import send_mail
 from pb.proposals.models import Proposal
 from pb.rounds.access import Access, load_round
@@ -102,8 +101,7 @@ def start(round_id):
 
 
 def _refused(round_, error, **forms):
-    if isinstance(error, Refusal):
-        g.pb_commit_refusal = True
+    keep_refusal(error)
     return _start_page(round_, getattr(error, "status", 400), refusal=str(error), **forms)
 
 
@@ -249,8 +247,7 @@ def ballot(round_id, contest_id):
         channel = Channel(session["voter"].get("channel", Channel.ONLINE.value))
         cast = services.cast_ballot(db, voter, contest, choices, channel=channel)
     except services.VotingError as error:
-        if isinstance(error, Refusal):
-            g.pb_commit_refusal = True
+        keep_refusal(error)
         return render_template(
             "voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)
         ), getattr(error, "status", 400)
