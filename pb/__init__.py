@@ -29,7 +29,9 @@ def create_app(test_config=None):
     from pb import db, i18n, mail, security, views
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
+    from pb.delivery import configure_delivery
     from pb.proposals import configure_proposals
+    from pb.reports import configure_reports
     from pb.results import configure_results
     from pb.rounds import configure_rounds
     from pb.voting import configure_voting
@@ -44,5 +46,7 @@ def create_app(test_config=None):
     configure_proposals(app)
     configure_voting(app)
     configure_results(app)
+    configure_delivery(app)
+    configure_reports(app)
     views.configure_views(app)
     return app

@@ -48,9 +48,12 @@ def load_demo(*, if_empty: bool = False) -> None:
                 user = services.create_user(session, email=email, name=name, password=DEMO_PASSWORD, actor=admin)
                 services.add_member(session, actor=admin, organisation=by_name[org], user=user)
         _demo_round(session, admin, by_name)
-        _demo_finished_round(session, by_name)
+        codes = _demo_rounds_after_the_vote(session, by_name)
     click.echo("Demo loaded.")
     _print_credentials()
+    click.echo("Voting codes of Green Streets 2026, to give a resident's verdict on its projects (shown only now):")
+    for code in codes:
+        click.echo(f"  {code}")
 
 
 def _demo_round(session, admin, by_name) -> None:
@@ -187,19 +190,21 @@ def _demo_proposals(session, round_, screener, contests) -> None:
 
 
 FINISHED_PROJECTS = [
-    ("Green Corner Community Garden CIC", "Hedges along Northfield Road", "Native hedging to clean the air by the school.", 6400),
-    ("Green Corner Community Garden CIC", "Rain gardens", "Planted dips that soak up storm water on three streets.", 9800),
-    ("Eastgate Residents' Association", "Safer crossing by the shops", "A raised table crossing and better lighting.", 14500),
-    ("Eastgate Residents' Association", "Bench and shade trees at the bus stop", "Somewhere to sit and shade in summer.", 3900),
-    ("Green Corner Community Garden CIC", "Community composting", "Three shared compost bays and a volunteer rota.", 2700),
-    ("Eastgate Residents' Association", "Play street Sundays", "Road closures and play kit for monthly play streets.", 4200),
-    ("Green Corner Community Garden CIC", "Wildflower verges", "Sowing and care of wildflowers on council verges.", 3100),
-    ("Eastgate Residents' Association", "Cycle parking", "Secure cycle hangars for flats without storage.", 11200),
+    # group, title, summary, cost in pounds, category, charter objectives
+    ("Green Corner Community Garden CIC", "Hedges along Northfield Road", "Native hedging to clean the air by the school.", 6400, "Green spaces", ["Net zero", "Reduce health inequalities"]),
+    ("Green Corner Community Garden CIC", "Rain gardens", "Planted dips that soak up storm water on three streets.", 9800, "Green spaces", ["Net zero"]),
+    ("Eastgate Residents' Association", "Safer crossing by the shops", "A raised table crossing and better lighting.", 14500, "Safer streets", ["Reduce health inequalities"]),
+    ("Eastgate Residents' Association", "Bench and shade trees at the bus stop", "Somewhere to sit and shade in summer.", 3900, "Green spaces", []),
+    ("Green Corner Community Garden CIC", "Community composting", "Three shared compost bays and a volunteer rota.", 2700, "Green spaces", ["Net zero"]),
+    ("Eastgate Residents' Association", "Play street Sundays", "Road closures and play kit for monthly play streets.", 4200, "Safer streets", ["Reduce health inequalities"]),
+    ("Green Corner Community Garden CIC", "Wildflower verges", "Sowing and care of wildflowers on council verges.", 3100, "Green spaces", ["Net zero"]),
+    ("Eastgate Residents' Association", "Cycle parking", "Secure cycle hangars for flats without storage.", 11200, "Safer streets", ["Net zero"]),
 ]
 
 
-def _demo_finished_round(session, by_name) -> None:
-    """A round that has run its course: voted on, counted and published."""
+def _demo_finished_round(session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0):
+    """A round that has run its course: voted on, counted and published. Returns it and
+    any voting codes made for it (shown once, for trying residents' verdicts)."""
     import random
     from datetime import timedelta
 
@@ -218,7 +223,7 @@ def _demo_finished_round(session, by_name) -> None:
     nhs_lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
     with current_app.test_request_context():
         round_ = rounds.create_round(
-            session, actor=lead, organisation=homes, title="Green Streets 2026",
+            session, actor=lead, organisation=homes, title=title,
             purpose="Residents of Northfield chose how to spend £40,000 on greener, safer streets.",
             eligibility="Residents of Northfield aged 11 and over.", minimum_age=11,
             categories=["Green spaces", "Safer streets"], objectives=["Net zero", "Reduce health inequalities"],
@@ -232,37 +237,137 @@ def _demo_finished_round(session, by_name) -> None:
         rounds.pledge_pot(session, round_, actor=lead, organisation=homes, contest=contest, name="Northfield Homes community chest", amount=30_000_00)
         rounds.pledge_pot(session, round_, actor=nhs_lead, organisation=nhs, contest=contest, name="NHS Trust healthy streets fund", amount=10_000_00)
         rounds.move_to_next_phase(session, round_, actor=lead)  # proposals open
-        for group_name, title, summary, pounds in FINISHED_PROJECTS:
+        categories = {c.name: c.id for c in session.exec(select(rounds.Category).where(rounds.Category.round_id == round_.id))}
+        objectives = {o.title: o.id for o in session.exec(select(rounds.CharterObjective).where(rounds.CharterObjective.round_id == round_.id))}
+        for group_name, project_title, summary, pounds, category, serves in projects:
             group = session.exec(select(Organisation).where(Organisation.name == group_name)).one()
             member = session.get(User, session.exec(select(Membership.user_id).where(Membership.organisation_id == group.id)).first())
             content = proposals.ProposalContent(
-                contest_id=contest.id, title=title, summary=summary, description=summary, beneficiaries="",
-                category_id=None, postcode=None, cost_lines=[("Everything", pounds * 100)], objective_ids=[],
+                contest_id=contest.id, title=project_title, summary=summary, description=summary, beneficiaries="",
+                category_id=categories[category], postcode=None, cost_lines=[("Everything", pounds * 100)],
+                objective_ids=[objectives[o] for o in serves],
             )
             proposal = proposals.create_proposal(session, round_, actor=member, organisation=group, content=content)
             proposals.submit_proposal(session, proposal, actor=member)
             proposals.screen_proposal(session, proposal, actor=lead, decision="eligible", reason="")
-        start = now() - timedelta(days=90)
+        made = voting.generate_codes(session, round_, actor=lead, area=None, count=codes) if codes else []
+        start = now() - timedelta(days=days_ago)
         rounds.set_timeline(session, round_, actor=lead, dates={
             "proposals_open_at": start, "screening_at": start + timedelta(days=28),
             "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + timedelta(hours=1),
             "results_at": now() + timedelta(hours=2),
         })
         rounds.advance_by_dates(session, round_)  # screening, then voting
-        projects = voting.projects_for(session, contest)
-        rng = random.Random(2026)
-        popularity = [8, 6, 9, 5, 3, 4, 2, 6]
-        for n in range(240):
-            voter = Voter(round_id=round_.id, area_id=None, method="postcode", identity=f"demo-{n}")
+        on_ballot = voting.projects_for(session, contest)
+        rng = random.Random(days_ago)
+        popularity = [8, 6, 9, 5, 3, 4, 2, 6][: len(on_ballot)]
+        for n in range(voters):
+            voter = Voter(round_id=round_.id, area_id=None, method="postcode", identity=f"demo-{round_.id}-{n}")
             session.add(voter)
             session.flush()
             picks = set()
             while len(picks) < rng.randint(1, 4):
-                picks.add(rng.choices(projects, popularity)[0].id)
+                picks.add(rng.choices(on_ballot, popularity)[0].id)
             channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE
             voting.cast_ballot(session, voter, contest, {pid: None for pid in picks}, channel=channel)
         rounds.move_to_next_phase(session, round_, actor=lead)  # close: the count follows
         rounds.move_to_next_phase(session, round_, actor=lead)  # publish the results
+    return round_, made
+
+
+# What each funded project of the round in delivery reports, in turn: a list of updates,
+# each (status, reason, note, milestones [(title, days from now, done)], spend [(item, pounds, local)]).
+DELIVERY_STORIES = [
+    [("in_progress", "", "Work has started; the first deliveries arrived this week.",
+      [("Order materials", -40, True), ("Volunteer planting days", -10, True), ("Finished", 20, False)],
+      [("Plants and materials from Northfield Nurseries", 2100, True)]),
+     ("delivered", "", "Finished and open to everyone. Thank you to the 40 volunteers who helped. "
+      "The groundworks cost £150 more than planned; our group paid the difference from its own funds.",
+      [("Order materials", -40, True), ("Volunteer planting days", -10, True), ("Finished", -2, True)],
+      [("Plants and materials from Northfield Nurseries", 2100, True), ("Contractor for groundworks", 3650, False),
+       ("Local apprentice's wages", 800, True)])],
+    [("delayed", "The council's highways team has not yet approved the design; we expect a decision next month.",
+      "Design drawn up with residents at two drop-in sessions.",
+      [("Design agreed with residents", -30, True), ("Highways approval", 30, False), ("Construction", 90, False)],
+      [("Design drop-in sessions (hall hire, local)", 240, True)])],
+    [("in_progress", "", "Half of the work is done.",
+      [("Start", -20, True), ("Halfway", -1, True), ("Finished", 40, False)],
+      [("Materials", 1500, False), ("Local joiner", 900, True)])],
+    [("stalled", "Our supplier went out of business and the deposit is being recovered; we are looking for another.",
+      "", [("Order equipment", -25, True), ("Install", 10, False)], [("Deposit to supplier", 1200, False)])],
+    [("cancelled", "The landowner withdrew permission. The money not spent goes back to the round's partners.",
+      "", [], [])],
+    [("delivered", "", "Delivered, but the final bill came in above the budget; our group covered the difference from its own funds.",
+      [("Buy", -50, True), ("Install", -5, True)],
+      [("Equipment", 3500, False), ("Installation by a local firm", 900, True)])],
+]
+
+OLD_PROJECTS = [
+    ("Green Corner Community Garden CIC", "School gate planters", "Planters and seating outside two primary schools.", 5200, "Green spaces", ["Net zero"]),
+    ("Eastgate Residents' Association", "Street lights on Mill Lane", "Brighter, low-energy lights on a dark lane.", 12800, "Safer streets", ["Reduce health inequalities"]),
+    ("Green Corner Community Garden CIC", "Tree planting weekend", "Sixty street trees planted by residents.", 7400, "Green spaces", ["Net zero"]),
+    ("Eastgate Residents' Association", "Community speed watch", "Training and kit for a residents' speed watch.", 2600, "Safer streets", []),
+    ("Green Corner Community Garden CIC", "Allotment water butts", "Rainwater collection for the allotments.", 1900, "Green spaces", ["Net zero"]),
+]
+
+
+def _demo_rounds_after_the_vote(session, by_name) -> list[str]:
+    """Last year's round, delivered and archived, and this year's, in delivery with a mix of
+    statuses, spending, residents' verdicts and one hidden comment. Returns voting codes
+    of this year's round (to try giving a verdict)."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from pb.accounts.models import Membership, User
+    from pb.clock import now
+    from pb.delivery import services as delivery
+    from pb.delivery import verdicts
+    from pb.delivery.models import Verdict
+    from pb.proposals.models import Project
+    from pb.rounds import services as rounds
+
+    lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
+
+    def member_of(project):
+        group = delivery.group_of(session, project)
+        return session.exec(select(User).join(Membership, Membership.user_id == User.id)
+                            .where(Membership.organisation_id == group.id)).first()
+
+    def report(project, story):
+        for status, reason, note, milestones, spend in story:
+            delivery.post_update(session, project, actor=member_of(project), content=delivery.UpdateContent(
+                status=status, reason=reason, note=note,
+                milestones=[(title, (now() + timedelta(days=days)).date(), done) for title, days, done in milestones],
+                spend=[(item, pounds * 100, local) for item, pounds, local in spend],
+            ))
+
+    old, _codes = _demo_finished_round(session, by_name, title="Green Streets 2025", days_ago=420, projects=OLD_PROJECTS, voters=180)
+    with current_app.test_request_context():
+        rounds.move_to_next_phase(session, old, actor=lead)  # delivery
+        for project in session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, old)))):
+            report(project, [("delivered", "", "Done.", [("Finished", -200, True)],
+                              [("Everything, from local firms", project.cost // 100 - 300, True), ("Hire of equipment", 300, False)])])
+        rounds.move_to_next_phase(session, old, actor=lead)  # archived
+
+    current, codes = _demo_finished_round(session, by_name, title="Green Streets 2026", days_ago=90, projects=FINISHED_PROJECTS,
+                                          voters=240, codes=5)
+    with current_app.test_request_context():
+        rounds.move_to_next_phase(session, current, actor=lead)  # delivery
+        funded = list(session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, current))).order_by(Project.id)))
+        for project, story in zip(funded, DELIVERY_STORIES):
+            report(project, story)
+        answers = ["yes", "yes", "partly", "no", "yes", "partly", "yes"]
+        for n, project in enumerate(funded):
+            for k in range(6 + n):
+                comment = ""
+                if k == 0:
+                    comment = "Lovely to see this finished." if n % 2 == 0 else "Slower than promised, but getting there."
+                verdicts.give_verdict(session, project, resident=f"demo-resident-{k}", answer=answers[(n + k) % len(answers)], comment=comment)
+        rude = verdicts.give_verdict(session, funded[0], resident="demo-resident-rude", answer="no", comment="(an abusive comment)")
+        verdicts.hide_comment(session, rude, actor=lead, reason="Abusive language about a volunteer.")
+        assert session.exec(select(Verdict).where(Verdict.id == rude.id)).one().hidden_at is not None
+    return codes
 
 
 def _print_credentials() -> None:

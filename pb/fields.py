@@ -7,6 +7,7 @@ from babel.numbers import NumberFormatError, get_currency_precision, parse_decim
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    DateField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -110,3 +111,14 @@ class CheckboxesField(SelectMultipleField):
 
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
+
+
+class DayField(DateField):
+    """A calendar date (an <input type="date">), with an error a person understands."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Enter a date like %(example)s.", example="2027-03-31")) from None

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from babel import Locale
 from babel.dates import format_skeleton, format_time
-from babel.numbers import get_currency_precision
+from babel.numbers import format_percent, get_currency_precision
 from flask import current_app, request
 from flask_babel import (
     Babel,
@@ -71,6 +71,18 @@ def when(value) -> str:
     return locale.datetime_formats["medium"].format(time, date)
 
 
+def percent(share) -> str:
+    """A share (a fraction from 0 to 1) as a percentage in the chosen language; a dash when unknown."""
+    if share is None:
+        return "–"
+    return format_percent(float(share), locale=get_locale())
+
+
+def day(value) -> str:
+    """A calendar date as people write it in the chosen language."""
+    return format_skeleton("yMMMd", value, locale=get_locale())
+
+
 def configure_i18n(app) -> None:
     babel.init_app(
         app,
@@ -83,3 +95,5 @@ def configure_i18n(app) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["day"] = day

@@ -90,7 +90,9 @@ def test_demo_has_a_dozen_proposals_across_two_areas(app, client):
     assert "landlord&#39;s repair duty" in page
 
 
-def test_demo_has_a_finished_round_with_results(app, client):
+def test_demo_has_a_round_in_delivery_and_an_archived_one_before_it(app, client):
+    from pb.delivery.models import DeliveryUpdate, Verdict
+    from pb.delivery.services import funded_project_ids, latest_updates
     from pb.rounds.models import Round
 
     assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
@@ -98,8 +100,19 @@ def test_demo_has_a_finished_round_with_results(app, client):
 
     with session_scope(app.extensions["pb_engine"]) as session:
         finished = session.exec(select(Round).where(Round.title == "Green Streets 2026")).one()
-    assert finished.phase == "results_published"
+        earlier = session.exec(select(Round).where(Round.title == "Green Streets 2025")).one()
+        funded = funded_project_ids(session, finished)
+        statuses = {u.status for u in latest_updates(session, funded).values()}
+        hidden = session.exec(select(Verdict).where(Verdict.hidden_at.is_not(None))).all()
+        history = session.exec(select(DeliveryUpdate).where(DeliveryUpdate.project_id.in_(funded))).all()
+    assert finished.phase == "delivery" and earlier.phase == "archived"
+    assert {"delivered", "in_progress", "delayed", "stalled", "cancelled"} <= statuses
+    assert len(history) > len(funded) - 1  # one project has two updates
+    assert len(hidden) == 1
     page = client.get(f"/rounds/{finished.id}/results").get_data(as_text=True)
     assert "240 ballots" in page
-    result = app.test_cli_runner().invoke(main, ["audit", "verify", str(finished.id)])
-    assert result.exit_code == 0, result.output
+    money = client.get(f"/rounds/{finished.id}/money").get_data(as_text=True)
+    assert "Compared with earlier rounds" in money and "Green Streets 2025" in money
+    for round_ in (earlier, finished):
+        result = app.test_cli_runner().invoke(main, ["audit", "verify", str(round_.id)])
+        assert result.exit_code == 0, result.output

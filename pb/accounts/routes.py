@@ -163,6 +163,7 @@ def anchor_home():
 @bp.route("/group")
 @role_required(Role.GROUP_MEMBER)
 def group_home():
+    from pb.delivery.services import funded_projects_of_groups
     from pb.proposals.services import proposals_of_groups
     from pb.rounds.models import Phase, Round
 
@@ -174,6 +175,7 @@ def group_home():
         groups=groups,
         proposals=proposals_of_groups(session, [g.id for g in groups]),
         open_rounds=open_rounds,
+        funded=funded_projects_of_groups(session, [g.id for g in groups]),
     )
 
 

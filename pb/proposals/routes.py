@@ -23,7 +23,7 @@ from pb.accounts.services import find_user, is_member_of, organisations_of
 from pb.db import Refusal, db_session, keep_refusal
 from pb.proposals import services
 from pb.proposals.forms import COST_ROWS, ProposalForm, ScreenerForm, ScreeningForm
-from pb.proposals.models import PUBLIC_STATUSES, Proposal, Screener, Status
+from pb.proposals.models import PUBLIC_STATUSES, Project, Proposal, Screener, Status
 from pb.proposals.photos import photo_folder, store_photo
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
@@ -111,7 +111,15 @@ def show(proposal_id):
         objectives=services.objectives_of(db, proposal),
         is_member=_is_group_member(proposal),
         can_screen=_can_screen(round_),
+        funded=_funded_project(db, proposal),
     )
+
+
+def _funded_project(db, proposal: Proposal):
+    from pb.delivery.services import is_funded
+
+    project = db.exec(select(Project).where(Project.proposal_id == proposal.id)).first()
+    return project if project is not None and is_funded(db, project) else None
 
 
 @bp.route("/proposals/<int:proposal_id>/photo")

@@ -200,7 +200,7 @@ def voter_by_postcode(session: Session, round_: Round, postcode: str) -> Voter:
     return voter
 
 
-def _email_identity(round_: Round, email: str) -> str:
+def email_identity(round_: Round, email: str) -> str:
     key = current_app.config["SECRET_KEY"].encode()
     return hmac.new(key, f"voter:{round_.id}:{email.strip().lower()}".encode(), hashlib.sha256).hexdigest()
 
@@ -215,13 +215,21 @@ def start_email_challenge(session: Session, round_: Round, *, email: str, postco
     _check_voting_open(session, round_)
     _check_method(round_, EligibilityMethod.EMAIL)
     area_for_postcode(session, round_, postcode)
+    return new_email_challenge(session, round_, email=email, postcode=normalise_postcode(postcode), client=client)
+
+
+def new_email_challenge(
+    session: Session, round_: Round, *, email: str, client: str, postcode: str = "", purpose: str = "vote"
+) -> tuple[EmailChallenge, str]:
+    """A six-digit code for an email address (limited per address and per IP); returns
+    the challenge and the code to send."""
     email = email.strip().lower()
     _throttled(session, f"otp-send:email:{email}", limit=3)
     _throttled(session, f"otp-send:ip:{client}", limit=10)
     note_attempt(session, f"otp-send:email:{email}")
     note_attempt(session, f"otp-send:ip:{client}")
     code = f"{secrets.randbelow(10**6):06d}"
-    challenge = EmailChallenge(round_id=round_.id, email=email, postcode=normalise_postcode(postcode), code_hash="")
+    challenge = EmailChallenge(round_id=round_.id, email=email, postcode=postcode, code_hash="", purpose=purpose)
     session.add(challenge)
     session.flush()
     challenge.code_hash = _code_digest(challenge.id, code)
@@ -230,12 +238,13 @@ def start_email_challenge(session: Session, round_: Round, *, email: str, postco
     return challenge, code
 
 
-def voter_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> Voter:
-    _check_voting_open(session, round_)
-    _check_method(round_, EligibilityMethod.EMAIL)
+def check_email_code(
+    session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str, purpose: str = "vote"
+) -> EmailChallenge:
+    """The challenge whose code this is, now used; raises VotingError (WrongAnswer for a wrong guess)."""
     _throttled(session, f"otp:ip:{client}", limit=30)
     challenge = session.get(EmailChallenge, challenge_id) if challenge_id else None
-    if challenge is None or challenge.round_id != round_.id or challenge.used_at is not None:
+    if challenge is None or challenge.round_id != round_.id or challenge.used_at is not None or challenge.purpose != purpose:
         raise VotingError(_("Start again: ask for a new code."))
     if challenge.created_at < now() - timedelta(minutes=EMAIL_CODE_MINUTES):
         raise VotingError(_("That code has expired. Ask for a new one."))
@@ -250,7 +259,14 @@ def voter_by_email_code(session: Session, round_: Round, challenge_id: int | Non
         raise WrongAnswer(_("That code is not right. You have %(left)d tries left.", left=EMAIL_CODE_TRIES - challenge.tries))
     challenge.used_at = now()
     session.add(challenge)
-    identity = _email_identity(round_, challenge.email)
+    return challenge
+
+
+def voter_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> Voter:
+    _check_voting_open(session, round_)
+    _check_method(round_, EligibilityMethod.EMAIL)
+    challenge = check_email_code(session, round_, challenge_id, code, client=client)
+    identity = email_identity(round_, challenge.email)
     voter = session.exec(select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)).first()
     if voter is None:
         area = area_for_postcode(session, round_, challenge.postcode)
