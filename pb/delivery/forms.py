@@ -96,6 +96,7 @@ class VerdictForm(FlaskForm):
         _l("Was it delivered as promised?"),
         choices=[SelectChoice(answer.value, label) for answer, label in ANSWER_LABELS.items()],
         validators=[DataRequired(message=_l("Choose yes, partly or no."))],
+        validate_choice=False,  # the service says "Choose yes, partly or no." for anything else
     )
     comment = TextAreaField(
         _l("Comment (optional)"),
