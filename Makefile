@@ -20,7 +20,7 @@ install: $(STAMP) translations
 # .mo files are built, never committed.
 translations: $(STAMP)
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-		$(BIN)/pybabel compile --use-fuzzy -d translations >/dev/null; fi
+		$(BIN)/pybabel compile -d translations >/dev/null; fi
 
 extract: $(STAMP)
 	$(BIN)/pybabel extract -F pyproject.toml -k _l -o messages.pot pb templates

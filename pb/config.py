@@ -18,7 +18,7 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = 60 * 60 * 4
     BABEL_DEFAULT_LOCALE = "en_GB"
     BABEL_DEFAULT_TIMEZONE = "Europe/London"
-    LANGUAGES = ["en_GB", "cy"]
+    LANGUAGES = ["en_GB", "cy", "pl", "ro", "ur", "bn", "ar"]
     DEFAULT_CURRENCY = "GBP"
     MAIL_SERVER = None  # None: mail is logged and kept in the outbox
     MAIL_PORT = 587

@@ -83,6 +83,12 @@ def day(value) -> str:
     return format_skeleton("yMMMd", value, locale=get_locale())
 
 
+def is_rtl() -> bool:
+    """Whether the chosen language is written right to left (Urdu, Arabic)."""
+    locale = get_locale()
+    return bool(locale) and locale.text_direction == "rtl"
+
+
 def configure_i18n(app) -> None:
     babel.init_app(
         app,
@@ -90,7 +96,7 @@ def configure_i18n(app) -> None:
         default_translation_directories=os.path.join(ROOT, "translations"),
     )
     app.jinja_env.globals.update(
-        get_locale=get_locale, language_name=language_name, available_locales=available_locales
+        get_locale=get_locale, language_name=language_name, available_locales=available_locales, is_rtl=is_rtl
     )
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = format_datetime

@@ -25,7 +25,7 @@ def pytest_sessionstart(session):
 
     translations = Path(__file__).resolve().parents[1] / "translations"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "compile", "--use-fuzzy", "-d", str(translations)],
+        [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(translations)],
         check=True, capture_output=True,
     )
 

@@ -1,5 +1,6 @@
 """Languages: user choice, then cookie, then Accept-Language; amounts formatted by Babel."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -68,14 +69,44 @@ def test_language_switch_does_not_redirect_off_site(client):
     assert response.headers["Location"] == "/"
 
 
-@pytest.mark.parametrize("locale,expected", [("en_GB", "£1,234.56"), ("cy", "£1,234.56")])
-def test_money_is_formatted_for_the_locale(app, locale, expected):
+# Written out by hand from each language's conventions (CLDR), not computed by the code under test.
+AMOUNTS = {
+    "en_GB": ("£1,250.00", "€1,250.00"),
+    "cy": ("£1,250.00", "€1,250.00"),
+    "pl": ("1\xa0250,00\xa0GBP", "1\xa0250,00\xa0€"),
+    "ro": ("1.250,00\xa0GBP", "1.250,00\xa0EUR"),
+    "ur": ("£1,250.00", "€1,250.00"),
+    "bn": ("1,250.00£", "1,250.00€"),
+    "ar": ("\u200f1,250.00\xa0UK£", "\u200f1,250.00\xa0€"),
+}
+COSTS = {"en_GB": "£12,000.00", "cy": "£12,000.00", "pl": "12\xa0000,00\xa0GBP", "ro": "12.000,00\xa0GBP",
+         "ur": "£12,000.00", "bn": "12,000.00£", "ar": "\u200f12,000.00\xa0UK£"}
+LOCALES = list(AMOUNTS)
+TRANSLATED = [locale for locale in LOCALES if locale != "en_GB"]
+RIGHT_TO_LEFT = {"ur", "ar"}
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]")
+
+
+def test_every_offered_language_has_a_catalogue(app):
+    assert app.config["LANGUAGES"] == LOCALES
+    for locale in TRANSLATED:
+        assert (ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po").exists()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_amounts_follow_the_locale(app, locale):
+    pounds, euros = AMOUNTS[locale]
     with app.test_request_context(), force_locale(locale):
-        assert money(123456) == expected
+        assert money(125000) == pounds
+        assert money(125000, "EUR") == euros
 
 
-def test_every_string_has_a_welsh_translation():
-    """Welsh no less favourably than English: nothing shown in English by omission."""
+def catalogue(locale):
+    with open(ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po", "rb") as f:
+        return read_po(f)
+
+
+def source_messages() -> set:
     method_map = [("**.py", "python"), ("**.html", "jinja2")]
     found = set()
     for folder in ("pb", "templates"):
@@ -83,6 +114,136 @@ def test_every_string_has_a_welsh_translation():
             ROOT / folder, method_map, keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
         ):
             found.add(message if isinstance(message, str) else message[0])
-    catalogue = welsh_catalogue()
-    missing = sorted(m for m in found if not (catalogue.get(m) and catalogue.get(m).string))
+    return found
+
+
+@pytest.mark.parametrize("locale", TRANSLATED)
+def test_every_message_is_translated_with_its_placeholders(locale):
+    """Nothing is shown in English by omission, nothing is fuzzy, and no translation drops
+    or changes a placeholder (in every plural form)."""
+    messages = catalogue(locale)
+    missing = sorted(m for m in source_messages() if not (messages.get(m) and messages.get(m).string))
     assert missing == []
+    problems = []
+    for message in messages:
+        if not message.id:
+            continue
+        ids = (message.id,) if isinstance(message.id, str) else message.id
+        forms = (message.string,) if isinstance(message.string, str) else message.string
+        wanted = sorted({p for text in ids for p in PLACEHOLDER.findall(text)})
+        if message.fuzzy:
+            problems.append(("fuzzy", message.id))
+        elif not all(forms):
+            problems.append(("untranslated", message.id))
+        elif not isinstance(message.id, str) and len(forms) != messages.num_plurals:
+            problems.append(("plural forms", message.id))
+        else:
+            problems += [("placeholders", message.id, form) for form in forms if sorted(set(PLACEHOLDER.findall(form))) != wanted]
+    assert problems == []
+
+
+def test_the_placeholder_check_would_catch_a_dropped_placeholder():
+    assert sorted(set(PLACEHOLDER.findall("Dewiswch o leiaf %(num)d prosiect."))) == ["%(num)d"]
+    assert sorted(set(PLACEHOLDER.findall("Dewiswch o leiaf prosiect."))) != ["%(num)d"]
+    assert sorted(set(PLACEHOLDER.findall("%(n)d"))) != ["%(num)d"]
+
+
+def translation(locale, singular, plural=None, n=None, **values):
+    """What the compiled catalogue says for a message, filled in as the page fills it."""
+    from babel.support import Translations
+
+    translations = Translations.load(str(ROOT / "translations"), [locale])
+    if plural is None:
+        return translations.ugettext(singular) % values if values else translations.ugettext(singular)
+    return translations.ungettext(singular, plural, n) % {"num": n, **values}
+
+
+def in_page(text: str, page: str) -> bool:
+    from markupsafe import escape
+
+    return text in page or str(escape(text)) in page
+
+
+def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make_user):
+    """A resident votes in each language: the start page, the ballot, a mistake on the
+    ballot, and the published results are all in their language, right to left where
+    the language is, with amounts as that language writes them."""
+    from sqlmodel import select
+
+    from pb.proposals.models import Project
+    from pb.rounds import services as rounds
+    from pb.rounds.models import Area, Contest, Round
+    from pb.voting import services as voting
+    from tests.conftest import FormClient
+    from tests.factories import make_round, open_voting, user
+
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes",))
+    with app.test_request_context(), db() as session:
+        north = session.get(Area, ids["areas"]["North"])
+        codes = voting.generate_codes(session, session.get(Round, ids["round"]), actor=user(session, "lead@council.example"),
+                                      area=north, count=len(LOCALES))
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    base = f"/rounds/{ids['round']}"
+    ballot = f"{base}/vote/{ids['contests']['North']}"
+    with db(write=False) as session:
+        project = session.exec(select(Project).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)).first()
+
+    for locale, code in zip(LOCALES, codes):
+        resident = FormClient(app)
+        resident.http.set_cookie("pb_locale", locale, domain="localhost")
+        start = resident.get(f"{base}/vote").get_data(as_text=True)
+        direction = "rtl" if locale in RIGHT_TO_LEFT else "ltr"
+        assert f'dir="{direction}"' in start and f'lang="{locale.replace("_", "-")}"' in start
+        heading = translation(locale, "I have a letter with a voting code")
+        assert in_page(heading, start), locale
+        assert resident.submit(f"{base}/vote/code", {"code": code}, page=f"{base}/vote").status_code == 302
+        page = resident.get(ballot).get_data(as_text=True)
+        assert in_page(translation(locale, "Tick the projects you want"), page), locale
+        assert COSTS[locale] in page, locale  # the first project's cost, £12,000
+        # A mistake: nothing ticked. The message says so in the resident's language.
+        mistake = resident.submit(ballot, {})
+        assert mistake.status_code == 400
+        message = translation(locale, "Choose at least %(num)d project.", "Choose at least %(num)d projects.", 1)
+        assert in_page(message, mistake.get_data(as_text=True)), (locale, message)
+        if locale != "en_GB":
+            assert translation(locale, "Tick the projects you want") != "Tick the projects you want"
+            assert "Choose at least 1 project." not in mistake.get_data(as_text=True)
+        cast = resident.submit(ballot, {"project": str(project.id), "confirm": "yes"})
+        assert cast.status_code == 302, locale
+
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, ids["round"])
+        lead = user(session, "lead@council.example")
+        rounds.move_to_next_phase(session, round_, actor=lead)
+        rounds.move_to_next_phase(session, round_, actor=lead)
+        budget = rounds.contest_budgets(session, round_)[ids["contests"]["North"]]
+        assert session.get(Contest, ids["contests"]["North"]) is not None
+    assert budget == 50_000_00
+    budgets = {"en_GB": "£50,000.00", "cy": "£50,000.00", "pl": "50\xa0000,00\xa0GBP", "ro": "50.000,00\xa0GBP",
+               "ur": "£50,000.00", "bn": "50,000.00£", "ar": "\u200f50,000.00\xa0UK£"}
+    for locale in LOCALES:
+        reader = FormClient(app)
+        reader.http.set_cookie("pb_locale", locale, domain="localhost")
+        page = reader.get(f"{base}/results").get_data(as_text=True)
+        assert in_page(translation(locale, "Recount it yourself"), page), locale
+        assert in_page(translation(locale, "%(num)d ballot.", "%(num)d ballots.", len(LOCALES)), page), locale
+        assert budgets[locale] in page, locale
+        assert f'dir="{"rtl" if locale in RIGHT_TO_LEFT else "ltr"}"' in page
+
+
+def test_wtforms_messages_come_from_our_catalogue(app, client):
+    """WTForms' own messages ("This field is required.") are in the resident's language too."""
+    client.http.set_cookie("pb_locale", "pl", domain="localhost")
+    page = client.submit("/sign-up", {"email": "", "name": "", "password": ""}).get_data(as_text=True)
+    expected = translation("pl", "This field is required.")
+    assert expected != "This field is required." and in_page(expected, page)
+
+
+def test_every_page_offers_the_languages_without_javascript(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<form method="post" action="/language"' in page
+    for locale in LOCALES:
+        assert f'value="{locale}"' in page

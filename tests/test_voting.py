@@ -182,7 +182,7 @@ def test_email_code_tries_expiry_and_rate_limits(app, db, voting):
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for left in (4, 3, 2, 1, 0):
         response = resident.submit(f"{start}/email/code", {"code": wrong})
-        assert response.status_code == 400 and f"{left} tries left" in response.get_data(as_text=True)
+        assert response.status_code == 400 and f"{left} {'try' if left == 1 else 'tries'} left" in response.get_data(as_text=True)
     response = resident.submit(f"{start}/email/code", {"code": code})
     assert response.status_code == 400 and "Too many wrong codes" in response.get_data(as_text=True)
 

@@ -1,11 +1,11 @@
 """Forms for signing up and in, password resets and organisations."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, OrganisationKind
+from pb.forms import PbForm
 
 PASSWORD_MIN = 10
 
@@ -28,7 +28,7 @@ def _email():
     )
 
 
-class SignUpForm(FlaskForm):
+class SignUpForm(PbForm):
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
     email = _email()
     password = _password(_l("Password"))
@@ -38,16 +38,16 @@ class SignUpForm(FlaskForm):
     )
 
 
-class SignInForm(FlaskForm):
+class SignInForm(PbForm):
     email = _email()
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(PbForm):
     email = _email()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(PbForm):
     password = _password(_l("New password"))
     confirm = PasswordField(
         _l("New password again"),
@@ -55,7 +55,7 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(PbForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(
         _l("Kind"),
@@ -71,5 +71,5 @@ class OrganisationForm(FlaskForm):
     )
 
 
-class MemberForm(FlaskForm):
+class MemberForm(PbForm):
     email = _email()

@@ -1,13 +1,11 @@
 """Forms for delivery updates, residents' verdicts and moderation."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
     EmailField,
     FieldList,
-    Form,
     FormField,
     RadioField,
     SelectChoice,
@@ -19,24 +17,25 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from pb.delivery.models import ANSWER_LABELS, DELIVERY_LABELS, NEEDS_REASON
 from pb.fields import DayField, MoneyField
+from pb.forms import PbForm, RowForm
 
 MILESTONE_ROWS = 6
 SPEND_ROWS = 10
 
 
-class MilestoneForm(Form):
+class MilestoneForm(RowForm):
     title = StringField(_l("Milestone"), validators=[Optional(), Length(max=120)])
     due = DayField(_l("Date"), validators=[Optional()])
     done = BooleanField(_l("Done"))
 
 
-class SpendForm(Form):
+class SpendForm(RowForm):
     item = StringField(_l("Spent on"), validators=[Optional(), Length(max=120)])
     amount = MoneyField(_l("Amount"))
     local = BooleanField(_l("Local"))
 
 
-class UpdateForm(FlaskForm):
+class UpdateForm(PbForm):
     status = RadioField(
         _l("Status"),
         choices=[SelectChoice(status.value, label) for status, label in DELIVERY_LABELS.items()],
@@ -91,7 +90,7 @@ class UpdateForm(FlaskForm):
         self.spend_values = rows
 
 
-class VerdictForm(FlaskForm):
+class VerdictForm(PbForm):
     answer = RadioField(
         _l("Was it delivered as promised?"),
         choices=[SelectChoice(answer.value, label) for answer, label in ANSWER_LABELS.items()],
@@ -105,7 +104,7 @@ class VerdictForm(FlaskForm):
     )
 
 
-class ResidentCodeForm(FlaskForm):
+class ResidentCodeForm(PbForm):
     code = StringField(
         _l("Your voting code"),
         validators=[DataRequired(message=_l("Enter the code from your letter.")), Length(max=40)],
@@ -113,21 +112,21 @@ class ResidentCodeForm(FlaskForm):
     )
 
 
-class ResidentEmailForm(FlaskForm):
+class ResidentEmailForm(PbForm):
     email = EmailField(
         _l("The email address you voted with"),
         validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
     )
 
 
-class ResidentEmailCodeForm(FlaskForm):
+class ResidentEmailCodeForm(PbForm):
     code = StringField(
         _l("The six-digit code we emailed you"),
         validators=[DataRequired(message=_l("Enter the code from the email.")), Length(max=20)],
     )
 
 
-class HideForm(FlaskForm):
+class HideForm(PbForm):
     reason = StringField(
         _l("Why hide this comment?"),
         validators=[DataRequired(message=_l("Say why the comment is hidden.")), Length(max=300)],

@@ -12,6 +12,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from pb.accounts.models import Role
@@ -212,8 +213,9 @@ def prove_with_email(round_id):
         send_mail(
             challenge.email,
             _("Your code to give your verdict on %(round)s", round=round_.title),
-            _("Your code is %(code)s\n\nIt works once, for %(minutes)d minutes. If you did not ask for it, ignore this email.",
-              code=code, minutes=EMAIL_CODE_MINUTES),
+            ngettext("Your code is %(code)s\n\nIt works once, for %(num)d minute. If you did not ask for it, ignore this email.",
+                     "Your code is %(code)s\n\nIt works once, for %(num)d minutes. If you did not ask for it, ignore this email.",
+                     EMAIL_CODE_MINUTES, code=code),
         )
     session["verdict_challenge"] = challenge.id
     return redirect(url_for("delivery.prove_email_code", round_id=round_.id, project=request.args.get("project", type=int)))

@@ -1,12 +1,10 @@
 """Forms for community groups and their proposals, and for screening."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     EmailField,
     FieldList,
-    Form,
     FormField,
     RadioField,
     SelectChoice,
@@ -19,12 +17,13 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from pb.accounts.models import GROUP_TYPES
 from pb.fields import POSTCODE, CheckboxesField, MoneyField, normalise_postcode
+from pb.forms import PbForm, RowForm
 from pb.proposals.models import Status
 
 COST_ROWS = 8
 
 
-class GroupForm(FlaskForm):
+class GroupForm(PbForm):
     name = StringField(_l("Name of the group"), validators=[DataRequired(), Length(max=200)])
     subtype = SelectField(_l("Type of group"), choices=[SelectChoice(value, label) for value, label in GROUP_TYPES.items()])
     registered_number = StringField(
@@ -39,19 +38,19 @@ class GroupForm(FlaskForm):
     area_served = StringField(_l("Area the group serves"), validators=[Optional(), Length(max=200)])
 
 
-class InviteForm(FlaskForm):
+class InviteForm(PbForm):
     email = EmailField(
         _l("Email address of the person to invite"),
         validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
     )
 
 
-class CostLineForm(Form):
+class CostLineForm(RowForm):
     item = StringField(_l("Item"), validators=[Optional(), Length(max=120)])
     amount = MoneyField(_l("Cost"))
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(PbForm):
     organisation = SelectField(_l("Proposed by"), coerce=int)
     contest = SelectField(_l("Ballot paper (area)"), coerce=int)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)], description=_l("Up to 120 characters."))
@@ -96,7 +95,7 @@ class ProposalForm(FlaskForm):
                 raise ValidationError(_l("Enter a full postcode, like LS6 1AA."))
 
 
-class ScreeningForm(FlaskForm):
+class ScreeningForm(PbForm):
     decision = RadioField(
         _l("Decision"),
         choices=[
@@ -113,7 +112,7 @@ class ScreeningForm(FlaskForm):
     )
 
 
-class ScreenerForm(FlaskForm):
+class ScreenerForm(PbForm):
     email = EmailField(
         _l("Email address of the reviewer"),
         validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],

@@ -1,7 +1,6 @@
 """Forms for setting up a round."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -14,10 +13,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
+from pb.forms import PbForm
 from pb.rounds.models import ELIGIBILITY_LABELS, RULES, BallotKind
 
 
-class RoundForm(FlaskForm):
+class RoundForm(PbForm):
     organisation = SelectField(_l("Convening anchor"), coerce=int)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     purpose = TextAreaField(
@@ -49,7 +49,7 @@ class RoundForm(FlaskForm):
     )
 
 
-class TimelineForm(FlaskForm):
+class TimelineForm(PbForm):
     proposals_open_at = DateTimeLocalField(_l("Proposals open"), validators=[Optional()])
     screening_at = DateTimeLocalField(_l("Screening starts (proposals close)"), validators=[Optional()])
     voting_opens_at = DateTimeLocalField(_l("Voting opens"), validators=[Optional()])
@@ -57,7 +57,7 @@ class TimelineForm(FlaskForm):
     results_at = DateTimeLocalField(_l("Results published"), validators=[Optional()])
 
 
-class AreaForm(FlaskForm):
+class AreaForm(PbForm):
     name = StringField(_l("Name of the area"), validators=[DataRequired(), Length(max=120)])
     postcodes = PostcodesField(
         _l("Postcodes"),
@@ -67,7 +67,7 @@ class AreaForm(FlaskForm):
     )
 
 
-class ContestForm(FlaskForm):
+class ContestForm(PbForm):
     name = StringField(_l("Name of the ballot paper"), validators=[DataRequired(), Length(max=120)])
     area = SelectField(_l("Who votes on it"), coerce=int)
     ballot_kind = SelectField(
@@ -89,16 +89,16 @@ class ContestForm(FlaskForm):
     rule = SelectField(_l("Counting rule"), choices=[SelectChoice(name) for name in RULES])
 
 
-class PartnerForm(FlaskForm):
+class PartnerForm(PbForm):
     organisation = SelectField(_l("Anchor institution"), coerce=int)
 
 
-class PotForm(FlaskForm):
+class PotForm(PbForm):
     organisation = SelectField(_l("Pledged by"), coerce=int)
     contest = SelectField(_l("Into ballot paper"), coerce=int)
     name = StringField(_l("Public name of the pot"), validators=[DataRequired(), Length(max=160)], description=_l("For example: NHS Trust health inequalities fund."))
     amount = MoneyField(_l("Amount"), validators=[DataRequired(message=_l("Enter an amount."))])
 
 
-class RaisePotForm(FlaskForm):
+class RaisePotForm(PbForm):
     amount = MoneyField(_l("New amount"), validators=[DataRequired(message=_l("Enter an amount."))])

@@ -1,7 +1,6 @@
 """Forms for proving eligibility, for ballots, and for leads' voting tools."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -13,9 +12,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
 
 from pb.fields import CheckboxesField
+from pb.forms import PbForm
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PbForm):
     code = StringField(
         _l("Your voting code"),
         validators=[DataRequired(message=_l("Enter the code from your letter.")), Length(max=40)],
@@ -23,7 +23,7 @@ class CodeForm(FlaskForm):
     )
 
 
-class EmailForm(FlaskForm):
+class EmailForm(PbForm):
     email = EmailField(
         _l("Your email address"),
         validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
@@ -31,11 +31,11 @@ class EmailForm(FlaskForm):
     postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)])
 
 
-class EmailCodeForm(FlaskForm):
+class EmailCodeForm(PbForm):
     code = StringField(_l("The six-digit code we emailed you"), validators=[DataRequired(), Length(max=12)])
 
 
-class PostcodeForm(FlaskForm):
+class PostcodeForm(PbForm):
     postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)])
     declaration = BooleanField(
         _l("I declare that I am eligible to vote in this round, and that I am voting only once."),
@@ -43,14 +43,14 @@ class PostcodeForm(FlaskForm):
     )
 
 
-class CodeBatchForm(FlaskForm):
+class CodeBatchForm(PbForm):
     area = SelectField(_l("For residents of"), coerce=int)
     count = IntegerField(
         _l("How many codes"), default=100, validators=[NumberRange(min=1, max=50_000, message=_l("Make between 1 and 50,000 codes at a time."))]
     )
 
 
-class HelperForm(FlaskForm):
+class HelperForm(PbForm):
     email = EmailField(
         _l("Email address of the helper"),
         validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
@@ -65,7 +65,7 @@ def ordinal_label(rank: int) -> str:
 def ballot_form(contest, projects, formdata=None):
     """A form for one ballot paper: ticks for approval, a rank per project for ranked."""
 
-    class BallotForm(FlaskForm):
+    class BallotForm(PbForm):
         pass
 
     if contest.ballot_kind == "approval":

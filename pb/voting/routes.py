@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -146,8 +147,9 @@ def with_email(round_id):
     send_mail(
         challenge.email,
         _("Your code to vote in %(round)s", round=round_.title),
-        _("Your code is %(code)s\n\nIt works once, for %(minutes)d minutes. If you did not ask for it, ignore this email.",
-          code=code, minutes=services.EMAIL_CODE_MINUTES),
+        ngettext("Your code is %(code)s\n\nIt works once, for %(num)d minute. If you did not ask for it, ignore this email.",
+                 "Your code is %(code)s\n\nIt works once, for %(num)d minutes. If you did not ask for it, ignore this email.",
+                 services.EMAIL_CODE_MINUTES, code=code),
     )
     session["email_challenge"] = challenge.id
     return redirect(url_for("voting.email_code", round_id=round_.id))

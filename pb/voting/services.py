@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
@@ -256,7 +257,8 @@ def check_email_code(
         session.add(challenge)
         note_attempt(session, f"otp:ip:{client}")
         session.flush()
-        raise WrongAnswer(_("That code is not right. You have %(left)d tries left.", left=EMAIL_CODE_TRIES - challenge.tries))
+        raise WrongAnswer(ngettext("That code is not right. You have %(num)d try left.", "That code is not right. You have %(num)d tries left.",
+                                   EMAIL_CODE_TRIES - challenge.tries))
     challenge.used_at = now()
     session.add(challenge)
     return challenge
@@ -351,9 +353,9 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
         if any(rank is not None for rank in choices.values()):
             raise VotingError(_("This ballot paper is not ranked."))
         if len(choices) < contest.min_picks:
-            raise VotingError(_("Choose at least %(n)d projects.", n=contest.min_picks))
+            raise VotingError(ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", contest.min_picks))
         if len(choices) > contest.max_picks:
-            raise VotingError(_("Choose at most %(n)d projects.", n=contest.max_picks))
+            raise VotingError(ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks))
         if contest.limit_to_budget:
             if sum(projects[pid].cost for pid in choices) > ballot_paper(session, contest.id).budget:
                 raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
