@@ -56,10 +56,16 @@ def language_name(code: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+def _isolated(text: str) -> str:
+    """In a right-to-left language, an amount is kept whole beside the words and numbers
+    around it (Unicode isolates), so "£40,000.00" and a count next to it never run together."""
+    return f"\u2068{text}\u2069" if is_rtl() else text
+
+
 def money(minor_units: int, currency: str | None = None) -> str:
     """An amount kept in minor units (pence), formatted for the current locale."""
     currency = currency or current_app.config["DEFAULT_CURRENCY"]
-    return format_currency(Decimal(minor_units).scaleb(-get_currency_precision(currency)), currency)
+    return _isolated(format_currency(Decimal(minor_units).scaleb(-get_currency_precision(currency)), currency))
 
 
 def when(value) -> str:
@@ -75,7 +81,7 @@ def percent(share) -> str:
     """A share (a fraction from 0 to 1) as a percentage in the chosen language; a dash when unknown."""
     if share is None:
         return "–"
-    return format_percent(float(share), locale=get_locale())
+    return _isolated(format_percent(float(share), locale=get_locale()))
 
 
 def day(value) -> str:

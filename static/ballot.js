@@ -6,7 +6,9 @@
   var budget = parseInt(form.getAttribute("data-budget"), 10);
   var line = form.querySelector(".running-total");
   var output = form.querySelector("#total");
-  var format = new Intl.NumberFormat(document.documentElement.lang || "en-GB", { style: "currency", currency: "GBP" });
+  // As the server writes amounts: the page's language, the round's currency, Latin digits.
+  var format = new Intl.NumberFormat(document.documentElement.lang || "en-GB",
+    { style: "currency", currency: form.getAttribute("data-currency") || "GBP", numberingSystem: "latn" });
   function update() {
     var total = 0;
     form.querySelectorAll("input[name=project]:checked").forEach(function (box) {
