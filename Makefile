@@ -41,6 +41,8 @@ test: install
 bench: install
 	$(BIN)/python bench/tally.py --quick
 	$(BIN)/python bench/cast.py
+	$(BIN)/python bench/results.py
+	$(BIN)/python bench/pageweight.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

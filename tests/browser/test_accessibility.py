@@ -1,0 +1,139 @@
+"""Accessibility in the browser: axe-core finds no serious or critical problem on any
+public page (in English and in a right-to-left language), and a resident can vote with
+the keyboard alone, always seeing where the focus is."""
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from pb.delivery.services import funded_project_ids
+from pb.proposals.models import Proposal
+from pb.rounds.models import Area, Contest, Round
+from tests.browser.conftest import assert_accessible, screenshot
+from tests.factories import make_round, open_voting, user
+
+
+@pytest.fixture
+def demo(app):
+    """The demo: a round taking proposals, one in delivery, one archived."""
+    from pb.demo import load_demo
+
+    with app.app_context():
+        load_demo()
+    from pb.db import session_scope
+
+    with session_scope(app.extensions["pb_engine"], write=False) as session:
+        rounds = {r.title: r for r in session.exec(select(Round))}
+        taking, delivery = rounds["Healthy Neighbourhoods 2027"], rounds["Green Streets 2026"]
+        proposal = session.exec(select(Proposal).where(Proposal.round_id == taking.id)).first()
+        contest = session.exec(select(Contest).where(Contest.round_id == delivery.id)).first()
+        project = min(funded_project_ids(session, delivery))
+        anchor = taking.convening_organisation_id
+    return {"taking": taking.id, "delivery": delivery.id, "proposal": proposal.id, "contest": contest.id,
+            "project": project, "anchor": anchor}
+
+
+TOO_WIDE = """() => [...document.querySelectorAll('body *')]
+  .filter(e => { const r = e.getBoundingClientRect(); return r.right > 361 || r.left < -1; })
+  .slice(0, 8).map(e => `${e.tagName}.${e.className}: ${(e.innerText || '').slice(0, 40)}`)"""
+
+
+def public_pages(ids) -> list[str]:
+    taking, done = ids["taking"], ids["delivery"]
+    return [
+        "/", "/rounds/", f"/rounds/{taking}", f"/rounds/{taking}/proposals", f"/proposals/{ids['proposal']}",
+        f"/rounds/{done}", f"/rounds/{done}/results", f"/rounds/{done}/results/{ids['contest']}",
+        f"/rounds/{done}/results/recount", f"/rounds/{done}/results/receipt", f"/rounds/{done}/audit",
+        f"/rounds/{done}/money", f"/projects/{ids['project']}", f"/rounds/{done}/residents",
+        f"/anchors/{ids['anchor']}/report", "/audit/platform", "/sign-in", "/sign-up", "/reset-password",
+        "/privacy", "/accessibility", "/no-such-page", f"/rounds/{taking}/vote",
+    ]
+
+
+@pytest.mark.parametrize("language", ["en_GB", "cy", "pl", "ro", "ur", "bn", "ar"])
+def test_every_public_page_passes_axe(demo, live_server, phone, language):
+    page = phone()
+    page.context.add_cookies([{"name": "pb_locale", "value": language, "url": live_server}])
+    for url in public_pages(demo):
+        page.goto(live_server + url)
+        assert_accessible(page, f"{url} ({language})")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, f"{url} is wider than a 360 px phone: {page.evaluate(TOO_WIDE)}"
+    screenshot(page, f"last-public-page-{language}")
+
+
+def test_a_form_with_errors_passes_axe(demo, live_server, phone):
+    page = phone()
+    page.goto(f"{live_server}/sign-up")
+    page.get_by_role("button", name="Create account").click()
+    assert page.locator(".error-summary").is_visible()
+    assert_accessible(page, "sign-up with errors")
+
+
+@pytest.fixture
+def voting(app, db, make_user):
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes",))
+    with app.test_request_context(), db() as session:
+        from pb.voting.services import generate_codes
+
+        ids["code"] = generate_codes(session, session.get(Round, ids["round"]), actor=user(session, "lead@council.example"),
+                                     area=session.get(Area, ids["areas"]["North"]), count=1)[0]
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    return ids
+
+
+FOCUS = """() => {
+  const e = document.activeElement;
+  const s = getComputedStyle(e);
+  const box = e.getBoundingClientRect();
+  return {tag: e.tagName, text: (e.innerText || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 60),
+          id: e.id, type: e.type || '', visible: box.width > 0 && box.height > 0,
+          ring: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 || s.boxShadow !== 'none'};
+}"""
+
+
+def tab_to(page, wanted, limit=40) -> list[dict]:
+    """Press Tab until the focused element matches `wanted`; every stop on the way must
+    show where the focus is."""
+    stops = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUS)
+        stops.append(focus)
+        assert focus["visible"] and focus["ring"], f"focus not visible on {focus}"
+        if wanted(focus):
+            return stops
+    raise AssertionError(f"never reached the wanted element; focus went {stops}")
+
+
+def test_a_resident_votes_with_the_keyboard_alone(voting, live_server, phone):
+    page = phone(is_mobile=False, has_touch=False)
+    base = f"{live_server}/rounds/{voting['round']}/vote"
+    page.goto(base)
+    # The first Tab reaches "Skip to main content", which appears when focused.
+    page.keyboard.press("Tab")
+    first = page.evaluate(FOCUS)
+    assert first["text"] == "Skip to main content" and first["ring"]
+    page.keyboard.press("Enter")
+    tab_to(page, lambda f: f["id"] == "code")
+    page.keyboard.type(voting["code"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/vote/ballots$"))
+    tab_to(page, lambda f: f["text"] == "Vote on this ballot paper")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/vote/\d+$"))
+    stops = tab_to(page, lambda f: f["type"] == "checkbox")
+    page.keyboard.press("Space")
+    stops += tab_to(page, lambda f: f["text"] == "Review my vote")
+    boxes = [s for s in stops if s["type"] == "checkbox"]
+    assert len(boxes) == 3  # every project on the ballot paper is reached, in order
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Check your vote")
+    tab_to(page, lambda f: f["text"] == "Cast my vote")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Your vote is in")
+    assert re.search(r"[0-9A-Z]{5}-[0-9A-Z]{5}", page.locator(".receipt").inner_text())
+    screenshot(page, "keyboard-receipt")

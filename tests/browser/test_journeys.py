@@ -1,0 +1,265 @@
+"""The journeys people make, in a real browser at phone size: a group proposes, a lead
+screens and opens voting, residents vote with a code (approval and ranked), get a
+receipt, replace their ballot, and check it is counted once the results are out; the
+same resident journey without JavaScript; an anchor lead sets up a round that a partner
+anchor puts money into. axe-core checks every page on the way."""
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from pb.rounds.models import Pot, Round
+from tests.browser.conftest import assert_accessible, screenshot, sign_in
+from tests.factories import eligible_proposals, make_round, open_voting, user
+
+LEAD, PARTNER, MEMBER = "lead@council.example", "lead@trust.example", "chair@park.example"
+RECEIPT = re.compile(r"\b[0-9A-Z]{5}-[0-9A-Z]{5}\b")
+
+
+@pytest.fixture
+def people(make_user):
+    make_user(LEAD, name="Lena Lead", organisation="Eastshire Council", kind="anchor")
+    make_user(PARTNER, name="Tariq Trust", organisation="Eastshire NHS Trust", kind="anchor")
+    make_user(MEMBER, name="Pat Park", organisation="Friends of the Park", kind="group")
+
+
+def codes_from_letters(page) -> list[str]:
+    return re.findall(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b", page.locator("body").inner_text())
+
+
+def move_on(page, base, round_id, phase_label):
+    page.goto(f"{base}/rounds/{round_id}/manage")
+    page.get_by_role("button", name=re.compile(f"Move to the next phase now: {phase_label}")).click()
+    page.wait_for_load_state()
+
+
+def vote_approval(page, base, round_id, code, picks, *, check=True, name="resident"):
+    """Prove eligibility with a code, tick `picks` on the North ballot paper, review, cast.
+    Returns the receipt code."""
+    page.goto(f"{base}/rounds/{round_id}/vote")
+    if check:
+        assert_accessible(page, "vote: start")
+    page.get_by_label("Your voting code").fill(code.lower().replace("-", " "))  # forgiving of how it is typed
+    page.get_by_role("button", name="Continue").first.click()
+    page.get_by_role("link", name="Vote on this ballot paper").first.click()
+    if check:
+        assert_accessible(page, "vote: ballot paper")
+        screenshot(page, f"{name}-ballot")
+    for title in picks:
+        page.get_by_label(re.compile(re.escape(title))).check()
+    page.get_by_role("button", name="Review my vote").click()
+    assert "Check your vote" in page.locator("h1").inner_text()
+    if check:
+        assert_accessible(page, "vote: review")
+    for title in picks:
+        assert title in page.locator("main").inner_text()
+    page.get_by_role("button", name="Cast my vote").click()
+    assert "Your vote is in" in page.locator("h1").inner_text()
+    if check:
+        assert_accessible(page, "vote: receipt")
+        screenshot(page, f"{name}-receipt")
+    return RECEIPT.search(page.locator(".receipt").inner_text()).group(0)
+
+
+def check_receipt(page, base, round_id, receipt) -> str:
+    page.goto(f"{base}/rounds/{round_id}/results/receipt")
+    page.get_by_label("Your receipt code").fill(receipt)
+    page.get_by_role("button", name="Check").click()
+    return page.locator("main [role=status]").inner_text()
+
+
+def test_propose_screen_vote_replace_and_check_the_receipt(app, db, people, live_server, phone):
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",), south_ballot="ranked", north_limit=True)
+    eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2)
+    round_id, base = ids["round"], live_server
+
+    # A community group proposes a project on its phone.
+    group = phone()
+    sign_in(group, base, MEMBER)
+    group.goto(f"{base}/rounds/{round_id}/proposals/new")
+    assert_accessible(group, "proposal form")
+    group.get_by_label("Ballot paper (area)").select_option(label="North ballot (North)")
+    group.get_by_label("Title").fill("Benches by the pond")
+    group.get_by_label("Summary").fill("Four benches so older people can rest on the walk round the pond.")
+    group.locator("#cost_lines-0-item").fill("Four benches")
+    group.locator("#cost_lines-0-amount").fill("2,400")
+    group.get_by_role("button", name="Submit proposal").click()
+    assert "has been submitted" in group.locator(".flashes").inner_text()
+    screenshot(group, "group-proposal-submitted")
+
+    # The convening lead screens it, prints voting codes and opens voting.
+    lead = phone()
+    sign_in(lead, base, LEAD)
+    lead.goto(f"{base}/rounds/{round_id}/screening")
+    lead.get_by_role("link", name="Benches by the pond").click()
+    assert_accessible(lead, "screening decision")
+    lead.get_by_label("Eligible: it goes on the ballot").check()
+    lead.get_by_role("button", name="Record decision").click()
+    assert "has been recorded" in lead.locator(".flashes").inner_text()
+    codes = {}
+    for area, count in (("North", 2), ("South", 1)):
+        lead.goto(f"{base}/rounds/{round_id}/codes")
+        lead.get_by_label("For residents of").select_option(label=area)
+        lead.get_by_label("How many codes").fill(str(count))
+        lead.get_by_role("button", name="Make codes and letters").click()
+        codes[area] = codes_from_letters(lead)
+        assert len(codes[area]) == count
+    move_on(lead, base, round_id, "Screening")
+    move_on(lead, base, round_id, "Voting")
+    assert "Voting" in lead.locator(".tag").first.inner_text()
+    screenshot(lead, "lead-voting-open")
+
+    # A resident votes on the approval ballot paper, with JavaScript: the running total shows.
+    resident = phone()
+    resident.goto(f"{base}/rounds/{round_id}/vote")
+    resident.get_by_label("Your voting code").fill(codes["North"][0])
+    resident.get_by_role("button", name="Continue").first.click()
+    resident.get_by_role("link", name="Vote on this ballot paper").first.click()
+    total = resident.locator(".running-total")
+    assert total.is_visible()
+    resident.get_by_label(re.compile("Benches by the pond")).check()
+    assert "£2,400.00" in total.inner_text()
+    resident.get_by_role("button", name="Review my vote").click()
+    resident.get_by_role("button", name="Cast my vote").click()
+    first = RECEIPT.search(resident.locator(".receipt").inner_text()).group(0)
+    assert_accessible(resident, "vote: receipt")
+
+    # ...changes their mind: the new ballot replaces the first.
+    resident.get_by_role("link", name="Back to my ballot papers").click()
+    resident.get_by_role("link", name="Change my vote").click()
+    box = resident.get_by_label(re.compile("Benches by the pond"))
+    assert box.is_checked()  # their ballot as it stands
+    box.uncheck()
+    resident.get_by_label(re.compile("Community garden beds")).check()
+    resident.get_by_role("button", name="Review my vote").click()
+    resident.get_by_role("button", name="Cast my vote").click()
+    second = RECEIPT.search(resident.locator(".receipt").inner_text()).group(0)
+    assert second != first
+
+    # Another resident ranks projects on the South ballot paper.
+    ranker = phone()
+    ranker.goto(f"{base}/rounds/{round_id}/vote")
+    ranker.get_by_label("Your voting code").fill(codes["South"][0])
+    ranker.get_by_role("button", name="Continue").first.click()
+    ranker.get_by_role("link", name="Vote on this ballot paper").first.click()
+    assert_accessible(ranker, "vote: ranked ballot paper")
+    screenshot(ranker, "resident-ranked-ballot")
+    ranker.get_by_label(re.compile("Youth football sessions")).select_option(label="Choice 1")
+    ranker.get_by_label(re.compile("Community garden beds")).select_option(label="Choice 2")
+    ranker.get_by_role("button", name="Review my vote").click()
+    assert_accessible(ranker, "vote: ranked review")
+    ranking = ranker.locator("main ol").inner_text()
+    assert ranking.index("Youth football") < ranking.index("Community garden")
+    ranker.get_by_role("button", name="Cast my vote").click()
+    ranked_receipt = RECEIPT.search(ranker.locator(".receipt").inner_text()).group(0)
+
+    # Voting closes (the count follows) and the results are published.
+    move_on(lead, base, round_id, "Voting closed")
+    move_on(lead, base, round_id, "Results published")
+    resident.goto(f"{base}/rounds/{round_id}/results")
+    assert resident.locator("h1").inner_text() == "Results"
+    assert_accessible(resident, "results")
+    screenshot(resident, "resident-results")
+    assert "counted" in check_receipt(resident, base, round_id, second)
+    assert_accessible(resident, "receipt check")
+    assert "replaced by a later one" in check_receipt(resident, base, round_id, first)
+    assert "counted" in check_receipt(ranker, base, round_id, ranked_receipt)
+    assert "no ballot with that receipt" in check_receipt(resident, base, round_id, "AAAAA-BBBBB")
+
+
+def test_a_resident_votes_and_replaces_the_ballot_without_javascript(app, db, people, live_server, phone):
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",), north_limit=True)
+    with app.test_request_context(), db() as session:
+        from pb.rounds.models import Area
+        from pb.voting.services import generate_codes
+
+        codes = generate_codes(session, session.get(Round, ids["round"]), actor=user(session, LEAD),
+                               area=session.get(Area, ids["areas"]["North"]), count=1)
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group="Friends of the Park")
+    base, round_id = live_server, ids["round"]
+
+    resident = phone(javascript=False)
+    first = vote_approval(resident, base, round_id, codes[0], ["Community garden beds (North ballot)"], check=False, name="no-js")
+    resident.get_by_role("link", name="Back to my ballot papers").click()
+    resident.get_by_role("link", name="Change my vote").click()
+    assert resident.locator(".running-total").is_hidden()  # the JavaScript extra stays away; the server checks the limit
+    resident.get_by_label(re.compile("Community garden beds")).uncheck()
+    resident.get_by_label(re.compile("Youth football sessions")).check()
+    resident.get_by_role("button", name="Review my vote").click()
+    # Change of mind on the review page: back to the ballot with the choices kept.
+    resident.get_by_role("button", name="Change my choices").click()
+    assert resident.get_by_label(re.compile("Youth football sessions")).is_checked()
+    resident.get_by_role("button", name="Review my vote").click()
+    resident.get_by_role("button", name="Cast my vote").click()
+    second = RECEIPT.search(resident.locator(".receipt").inner_text()).group(0)
+    screenshot(resident, "no-js-receipt")
+    # A mistake without JavaScript gets the server's message.
+    resident.get_by_role("link", name="Back to my ballot papers").click()
+    resident.get_by_role("link", name="Change my vote").click()
+    resident.get_by_label(re.compile("Youth football sessions")).uncheck()
+    resident.get_by_role("button", name="Review my vote").click()
+    assert "Choose at least 1 project." in resident.locator(".error-summary").inner_text()
+
+    with app.test_request_context(), db() as session:
+        from pb.rounds import services as rounds
+
+        round_ = session.get(Round, round_id)
+        rounds.move_to_next_phase(session, round_, actor=user(session, LEAD))
+        rounds.move_to_next_phase(session, round_, actor=user(session, LEAD))
+    assert "counted" in check_receipt(resident, base, round_id, second)
+    assert "replaced by a later one" in check_receipt(resident, base, round_id, first)
+
+
+def test_an_anchor_lead_sets_up_a_round_with_a_partner_anchors_pot(app, db, people, live_server, phone):
+    base = live_server
+    lead = phone()
+    sign_in(lead, base, LEAD)
+    lead.goto(f"{base}/rounds/new")
+    assert_accessible(lead, "new round")
+    lead.get_by_label("Title").fill("Healthier Eastshire 2027")
+    lead.get_by_label("Purpose").fill("Projects that help people in Eastshire live healthier lives.")
+    lead.get_by_label("Voting codes on printed letters").check()
+    lead.get_by_role("button", name="Create draft round").click()
+    round_id = int(re.search(r"/rounds/(\d+)", lead.url).group(1))
+    lead.goto(f"{base}/rounds/{round_id}/manage")
+    assert_accessible(lead, "manage round")
+
+    lead.get_by_role("link", name="Add an area").click()
+    lead.get_by_label("Name of the area").fill("Riverside")
+    lead.get_by_label("Postcodes").fill("RV1, RV2 4")
+    lead.get_by_role("button", name="Save").click()
+    lead.goto(f"{base}/rounds/{round_id}/manage")
+    lead.get_by_role("link", name="Add a ballot paper").click()
+    assert_accessible(lead, "ballot paper form")
+    lead.get_by_label("Name of the ballot paper").fill("Riverside projects")
+    lead.get_by_label("Who votes on it").select_option(label="Riverside")
+    lead.get_by_role("button", name="Save").click()
+    lead.goto(f"{base}/rounds/{round_id}/partners")
+    lead.get_by_label("Anchor institution").select_option(label="Eastshire NHS Trust")
+    lead.get_by_role("button", name="Invite").click()
+    lead.goto(f"{base}/rounds/{round_id}/pots/new")
+    lead.get_by_label("Pledged by").select_option(label="Eastshire Council")
+    lead.get_by_label("Public name of the pot").fill("Council health fund")
+    lead.get_by_label("Amount").fill("30,000")
+    lead.get_by_role("button", name="Pledge").click()
+
+    # The partner anchor's lead pledges its own pot into the same ballot paper.
+    partner = phone()
+    sign_in(partner, base, PARTNER)
+    partner.goto(f"{base}/rounds/{round_id}/manage")
+    partner.get_by_role("link", name="Pledge money").click()
+    assert_accessible(partner, "pledge form")
+    partner.get_by_label("Pledged by").select_option(label="Eastshire NHS Trust")
+    partner.get_by_label("Public name of the pot").fill("Trust prevention fund")
+    partner.get_by_label("Amount").fill("12,500.50")
+    partner.get_by_role("button", name="Pledge").click()
+
+    lead.goto(f"{base}/rounds/{round_id}/manage")
+    money = lead.locator("section.contest").inner_text()
+    assert "Council health fund" in money and "Trust prevention fund" in money
+    assert "£42,500.50" in money  # the ballot paper's budget is the sum of its pots
+    screenshot(lead, "lead-round-with-partner-pot")
+    with db(write=False) as session:
+        pots = session.exec(select(Pot).order_by(Pot.id)).all()
+    assert [p.amount for p in pots] == [30_000_00, 12_500_50]
