@@ -99,3 +99,44 @@ def audit_verify(chain):
                 failed = True
                 click.echo(f"{key}: BROKEN at event {result.bad_seq}: {result.problem}")
     raise SystemExit(1 if failed else 0)
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(file):
+    """Copy the SQLite database to FILE while the app keeps running (PostgreSQL: pg_dump)."""
+    from pb.backup import BackupError, backup
+
+    try:
+        revision = backup(current_app.config["DATABASE_URL"], file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up to {file} (schema {revision})")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(file, yes):
+    """Replace the SQLite database with the backup FILE, then bring its schema up to date.
+    Stop the app first. (PostgreSQL: pg_restore.)"""
+    from pb.backup import BackupError, check_backup, restore, sqlite_file
+    from pb.migrate import upgrade
+
+    url = current_app.config["DATABASE_URL"]
+    try:
+        sqlite_file(url)
+        check_backup(file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    if not yes:
+        click.confirm(f"Replace everything in the database with {file}?", abort=True)
+    try:
+        revision = restore(url, file)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    current_app.extensions["pb_engine"].dispose()
+    upgrade(url)
+    click.echo(f"restored {file} (schema {revision}); database is up to date")

@@ -29,6 +29,8 @@ class Defaults:
     PASSWORD_RESET_MAX_AGE = 60 * 60
     SIGN_IN_LIMIT = 10  # failed attempts per address, and per client, per window
     SIGN_IN_WINDOW = 15 * 60
+    PROXIES = 0  # how many reverse proxies (nginx, a load balancer) stand in front of the app
+    RATE_LIMIT_STORAGE = "database"  # "database": shared by every worker and server; "memory": this process only
 
 
 def _parse_env_value(raw):
@@ -50,6 +52,8 @@ def load_config(app, test_config=None):
         app.config.update(test_config)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "pb.sqlite")
+    if app.config.get("RATE_LIMIT_STORAGE", "database") not in ("database", "memory"):
+        raise ValueError("RATE_LIMIT_STORAGE must be 'database' or 'memory'")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
 

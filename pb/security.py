@@ -1,5 +1,6 @@
 """Security defaults: CSRF on every form, a strict Content Security Policy, safe headers."""
 
+from flask import request
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
@@ -20,6 +21,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def configure_security(app) -> None:
     csrf.init_app(app)
+    proxies = int(app.config.get("PROXIES") or 0)
+    if proxies:
+        # Behind that many reverse proxies: trust their X-Forwarded-For/-Proto/-Host, so that
+        # rate limits see each client's address and HTTPS is recognised.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     @app.after_request
     def _headers(response):
@@ -29,7 +37,7 @@ def configure_security(app) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
+        if request.is_secure:  # HTTPS, directly or (with PROXIES set) behind a proxy that says so
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 

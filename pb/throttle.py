@@ -1,14 +1,22 @@
-"""Rate limits for anything guessable (passwords, reset links, later voting codes).
+"""Rate limits for anything guessable (passwords, reset links, voting codes, receipts).
 
-Attempts are rows in the database, so every worker process sees the same counts.
+Where attempts are counted is a setting, RATE_LIMIT_STORAGE:
+- "database" (the default): rows in the database, so every worker process and every app
+  server sees the same counts; refused attempts are committed with the request.
+- "memory": in this process only, for a single-process development server or tests.
 """
 
+import threading
+from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, func
 from sqlmodel import Field, Session, SQLModel, select
 
 from pb.clock import now
+
+STORAGES = ("database", "memory")
 
 
 class ThrottleAttempt(SQLModel, table=True):
@@ -19,8 +27,44 @@ class ThrottleAttempt(SQLModel, table=True):
     at: datetime = Field(default_factory=now, index=True)
 
 
+class MemoryAttempts:
+    """Attempts kept in this process (RATE_LIMIT_STORAGE = "memory")."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._attempts: dict[str, deque] = defaultdict(deque)
+
+    def count_since(self, key: str, since: datetime) -> int:
+        with self._lock:
+            times = self._attempts.get(key, ())
+            return sum(1 for at in times if at > since)
+
+    def note(self, key: str, at: datetime) -> None:
+        with self._lock:
+            times = self._attempts[key]
+            times.append(at)
+            while len(times) > 1000:  # the oldest are long past any window
+                times.popleft()
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._attempts.pop(key, None)
+
+
+def _memory() -> MemoryAttempts | None:
+    storage = current_app.config.get("RATE_LIMIT_STORAGE", "database")
+    if storage not in STORAGES:
+        raise RuntimeError(f"RATE_LIMIT_STORAGE must be one of {STORAGES}, not {storage!r}")
+    if storage == "database":
+        return None
+    return current_app.extensions.setdefault("pb_throttle_memory", MemoryAttempts())
+
+
 def is_limited(session: Session, key: str, *, limit: int, window_seconds: int) -> bool:
     since = now() - timedelta(seconds=window_seconds)
+    memory = _memory()
+    if memory is not None:
+        return memory.count_since(key, since) >= limit
     count = session.exec(
         select(func.count()).select_from(ThrottleAttempt).where(ThrottleAttempt.key == key, ThrottleAttempt.at > since)
     ).one()
@@ -28,9 +72,17 @@ def is_limited(session: Session, key: str, *, limit: int, window_seconds: int) -
 
 
 def note_attempt(session: Session, key: str) -> None:
+    memory = _memory()
+    if memory is not None:
+        memory.note(key, now())
+        return
     session.add(ThrottleAttempt(key=key))
     session.flush()
 
 
 def forget_attempts(session: Session, key: str) -> None:
+    memory = _memory()
+    if memory is not None:
+        memory.forget(key)
+        return
     session.exec(delete(ThrottleAttempt).where(ThrottleAttempt.key == key))

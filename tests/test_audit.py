@@ -1,11 +1,13 @@
 """The hash-chained audit log: appends, verification, and tampering detected."""
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
 from pb.audit.chain import record_event, verify_chain
 from pb.audit.models import PLATFORM_CHAIN, AuditEvent, chain_key
 from pb.cli import main
+from tests.tampering import tamper
 
 
 def add_events(app, db, count=5, round_id=None):
@@ -51,11 +53,6 @@ def test_cli_verify_passes_on_an_intact_chain(app, db):
     result = run_verify(app, "platform")
     assert result.exit_code == 0, result.output
     assert "platform: ok, 4 events" in result.output
-
-
-def tamper(db, sql):
-    with db() as session:
-        session.exec(text(sql))
 
 
 def test_cli_verify_detects_an_edited_payload(app, db):
@@ -138,3 +135,20 @@ def test_cli_verify_reports_data_that_is_no_longer_json(app, db):
     result = run_verify(app, "platform")
     assert result.exit_code == 1
     assert "BROKEN at event 2" in result.output
+
+
+def test_the_database_itself_refuses_to_change_or_delete_audit_events(app, db):
+    from sqlalchemy.exc import DatabaseError
+
+    add_events(app, db, 3)
+    statements = ["UPDATE audit_event SET data = '{}' WHERE seq = 2", "DELETE FROM audit_event WHERE seq = 2",
+                  "DELETE FROM audit_event"]
+    with db(write=False) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            statements.append("TRUNCATE audit_event")
+    for statement in statements:
+        with pytest.raises(DatabaseError, match="append-only"), db() as session:
+            session.exec(text(statement))
+    with db(write=False) as session:
+        assert len(session.exec(select(AuditEvent)).all()) == 3
+    assert run_verify(app, "platform").exit_code == 0

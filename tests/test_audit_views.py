@@ -8,13 +8,13 @@ import re
 from datetime import datetime
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from pb.audit.chain import canonical_json, record_event, verify_chain
 from pb.audit.models import AuditEvent, chain_key
 from tests.conftest import FormClient
 from tests.factories import eligible_proposals, make_round, organisation, user
+from tests.tampering import tamper
 
 PASSWORD = "correct horse battery"
 CONVENER = "lead@council.example"
@@ -91,11 +91,7 @@ def test_an_unknown_action_is_shown_by_its_code(app, client, db, round_ids):
 )
 def test_a_tampered_event_breaks_the_chain_and_is_named(client, db, round_ids, new_data):
     round_id = round_ids["round"]
-    with db() as session:
-        session.exec(
-            text("UPDATE audit_event SET data = :data WHERE chain = :chain AND seq = 3"),
-            params={"data": new_data, "chain": chain_key(round_id)},
-        )
+    tamper(db, "UPDATE audit_event SET data = :data WHERE chain = :chain AND seq = 3", data=new_data, chain=chain_key(round_id))
     response, html = page(client, round_id)
     assert response.status_code == 200
     assert "The chain is broken." in html
@@ -108,8 +104,7 @@ def test_a_tampered_event_breaks_the_chain_and_is_named(client, db, round_ids, n
 
 def test_a_deleted_event_is_named(client, db, round_ids):
     round_id = round_ids["round"]
-    with db() as session:
-        session.exec(text("DELETE FROM audit_event WHERE chain = :chain AND seq = 2"), params={"chain": chain_key(round_id)})
+    tamper(db, "DELETE FROM audit_event WHERE chain = :chain AND seq = 2", chain=chain_key(round_id))
     _response, html = page(client, round_id)
     assert "The chain is broken." in html and "Event 2 has been deleted." in html
 
@@ -305,11 +300,7 @@ def test_a_refused_change_names_an_anchor_lead_but_never_a_group_member(app, cli
 def test_events_cut_off_the_end_are_noticed(client, db, round_ids):
     round_id = round_ids["round"]
     last = round_events(db, round_id)[-1].seq
-    with db() as session:
-        session.exec(
-            text("DELETE FROM audit_event WHERE chain = :chain AND seq = :seq"),
-            params={"chain": chain_key(round_id), "seq": last},
-        )
+    tamper(db, "DELETE FROM audit_event WHERE chain = :chain AND seq = :seq", chain=chain_key(round_id), seq=last)
     _response, html = page(client, round_id)
     assert "The chain is broken." in html
     assert f"The log should end at event {last} but ends at event {last - 1}." in html

@@ -10,6 +10,9 @@ from flask import (
     request,
     url_for,
 )
+from flask import (
+    session as flask_session,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlmodel import select
@@ -86,6 +89,7 @@ def sign_in():
                 "accounts/sign_in.html", form=form, error=_("That email address and password do not match.")
             )
         forget_attempts(session, keys[0])
+        flask_session.clear()  # a new session at sign-in: nothing planted before it carries over
         login_user(user)
         return redirect(safe_next(request.args.get("next"), url_for("accounts.dashboard")))
     return form_page("accounts/sign_in.html", form)

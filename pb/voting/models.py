@@ -98,6 +98,7 @@ class Ballot(SQLModel, table=True):
             sqlite_where=text("is_current"),
             postgresql_where=text("is_current"),
         ),
+        Index("uq_ballot_voter_submission", "voter_id", "submission", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -106,6 +107,9 @@ class Ballot(SQLModel, table=True):
     is_current: bool = True
     channel: str = Field(default=Channel.ONLINE.value, max_length=10)
     receipt: str = Field(max_length=20, unique=True)
+    # A random token on the review page: the same confirmation sent twice (double tap,
+    # back button, retry after a timeout) finds this ballot instead of making another.
+    submission: str | None = Field(default=None, max_length=32)
     cast_at: datetime = Field(default_factory=now)
     superseded_at: datetime | None = None
 

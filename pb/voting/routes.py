@@ -223,8 +223,12 @@ def _summaries(projects):
 @bp.route("/rounds/<int:round_id>/vote/<int:contest_id>", methods=["GET", "POST"])
 @reads_first
 def ballot(round_id, contest_id):
+    submission = services.clean_submission(request.form.get("submission"))
     if request.method == "POST" and "confirm" in request.form and "change" not in request.form:
-        cast = _cast(round_id, contest_id)
+        repeated = _repeated(round_id, submission)
+        if repeated is not None:
+            return repeated
+        cast = _cast(round_id, contest_id, submission)
         if cast is not None:
             return cast
     round_ = _voting_round(round_id)
@@ -245,9 +249,10 @@ def ballot(round_id, contest_id):
         if "confirm" not in request.form or "change" in request.form:
             services.validate_choices(db, contest, choices)
             template = "voting/ballot.html" if "change" in request.form else "voting/review.html"
-            return render_template(template, choices=choices, **_ballot_context(round_, voter, contest, form))
+            return render_template(template, choices=choices, submission=services.new_submission(),
+                                   **_ballot_context(round_, voter, contest, form))
         channel = Channel(session["voter"].get("channel", Channel.ONLINE.value))
-        cast = services.cast_ballot(db, voter, contest, choices, channel=channel)
+        cast = services.cast_ballot(db, voter, contest, choices, channel=channel, submission=submission)
     except services.VotingError as error:
         keep_refusal(error)
         return render_template(
@@ -257,7 +262,19 @@ def ballot(round_id, contest_id):
     return redirect(url_for("voting.receipt", round_id=round_.id, receipt=cast.receipt))
 
 
-def _cast(round_id: int, contest_id: int):
+def _repeated(round_id: int, submission: str | None):
+    """The same confirmation sent again (double tap, back button, a retry after a
+    timeout): show the receipt of the ballot it already cast, even once voting has closed."""
+    state = session.get("voter")
+    if not submission or not state or state.get("round") != round_id:
+        return None
+    earlier = services.ballot_for_submission(db_session(), state["voter"], submission)
+    if earlier is None:
+        return None
+    return redirect(url_for("voting.receipt", round_id=round_id, receipt=earlier.receipt))
+
+
+def _cast(round_id: int, contest_id: int, submission: str | None):
     """Casting, the hot path: only what casting needs (the frozen ballot paper is kept
     by the worker). Returns None to let the full page explain any problem."""
     state = session.get("voter")
@@ -273,7 +290,8 @@ def _cast(round_id: int, contest_id: int):
     voter = Voter(id=state["voter"], round_id=round_id, area_id=state["area"], method="", identity="")
     try:
         choices = choices_from(form, paper.contest, paper.projects)
-        cast = services.cast_ballot(db, voter, paper.contest, choices, channel=Channel(state.get("channel", "online")))
+        cast = services.cast_ballot(db, voter, paper.contest, choices, channel=Channel(state.get("channel", "online")),
+                                    submission=submission)
     except services.VotingError:
         db.rollback()
         return None  # the full page shows why

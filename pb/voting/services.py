@@ -6,6 +6,7 @@ in pb/tally and happens only after close.
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -379,9 +380,13 @@ def cast_ballot(
     choices: dict[int, int | None],
     *,
     channel=Channel.ONLINE,
+    submission: str | None = None,
 ) -> Ballot:
     """Validate a whole ballot, then store it, superseding the voter's earlier one for
     this contest. Returns the new ballot (its receipt is `ballot.receipt`).
+
+    `submission` is the token of the review page the voter confirmed: sending the same
+    confirmation again (double tap, back button, retry) returns the ballot it made.
 
     Reads come first; only the writes queue behind other writers. Casts by one voter
     queue on their voter row as well (PostgreSQL; SQLite has one writer at a time),
@@ -396,14 +401,20 @@ def cast_ballot(
     conn = session.connection()
     if conn.execute(_LOCK_VOTER, {"voter_id": voter.id, "round_id": contest.round_id}).first() is None:
         raise VotingError(_("You cannot vote on this ballot paper."))
+    if submission:
+        # Read after taking the voter's lock: a twin request that got there first has committed.
+        earlier = ballot_for_submission(session, voter.id, submission)
+        if earlier is not None:
+            return earlier
     at = now()
     conn.execute(_SUPERSEDE, {"b_voter": voter.id, "b_contest": contest.id, "b_at": at})
-    ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt(), cast_at=at)
+    ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt(), cast_at=at,
+                    submission=submission or None)
     ballot.id = conn.execute(
         _INSERT_BALLOT,
         {
             "contest_id": ballot.contest_id, "voter_id": ballot.voter_id, "is_current": True,
-            "channel": ballot.channel, "receipt": ballot.receipt, "cast_at": at,
+            "channel": ballot.channel, "receipt": ballot.receipt, "cast_at": at, "submission": ballot.submission,
         },
     ).scalar_one()
     conn.execute(_INSERT_CHOICE, [{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()])
@@ -421,6 +432,26 @@ _SUPERSEDE = (
 )
 _INSERT_BALLOT = insert(Ballot).returning(Ballot.id)
 _INSERT_CHOICE = insert(BallotChoice)
+
+
+SUBMISSION = re.compile(r"[A-Za-z0-9_-]{16,32}")
+
+
+def new_submission() -> str:
+    """The token of one review page (see cast_ballot)."""
+    return secrets.token_urlsafe(16)
+
+
+def clean_submission(text: str | None) -> str | None:
+    """A review page's token as sent back, or None if it is missing or not one of ours."""
+    return text if text and SUBMISSION.fullmatch(text) else None
+
+
+def ballot_for_submission(session: Session, voter_id: int, submission: str | None) -> Ballot | None:
+    """The ballot this voter already cast from the review page with this token, if any."""
+    if clean_submission(submission) is None:
+        return None
+    return session.exec(select(Ballot).where(Ballot.voter_id == voter_id, Ballot.submission == submission)).first()
 
 
 def ballot_by_receipt(session: Session, receipt: str) -> Ballot | None:
