@@ -396,6 +396,18 @@ def test_guessing_codes_is_rate_limited(app, db, published):
     assert limited.status_code == 400 and "Too many attempts" in limited.get_data(as_text=True)
 
 
+def test_email_addresses_are_deleted_when_the_results_are_published(app, db, published):
+    """Residents are told their address is kept only until the results are final."""
+    from pb.throttle import ThrottleAttempt
+    from pb.voting.models import EmailChallenge
+
+    with db(write=False) as session:
+        assert session.exec(select(EmailChallenge)).all() == []
+        assert all("@" not in a.key for a in session.exec(select(ThrottleAttempt)))
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "residents.addresses_deleted")).all()
+    assert json.loads(event.data) == {"count": 1}
+
+
 def test_a_resident_who_voted_by_email_proves_it_with_an_emailed_code(app, db, published):
     pid = published["funded"][-1]  # any funded project: verdicts are round-wide
     outbox = app.extensions["pb_outbox"]
@@ -410,6 +422,10 @@ def test_a_resident_who_voted_by_email_proves_it_with_an_emailed_code(app, db, p
     assert wrong.status_code == 400
     proved = resident.submit(f"{base}/email/code?project={pid}", {"code": code})
     assert proved.status_code == 302 and proved.headers["Location"].endswith(f"/projects/{pid}/verdict")
+    with db(write=False) as session:
+        from pb.voting.models import EmailChallenge
+
+        assert session.exec(select(EmailChallenge)).all() == []  # proved: the address is not kept
     assert give(resident, pid, "yes").status_code == 302
     # Someone who never voted with an address gets no email, and the page says the same.
     stranger = FormClient(app)

@@ -58,6 +58,9 @@ ACTION_LABELS = {
     "codes.generated": _l("Voting codes made"),
     "helper.appointed": _l("Polling helper appointed"),
     "recount.other_rule": _l("Count with a different rule"),
+    "residents.addresses_deleted": _l("Residents' email addresses deleted"),
+    "delivery.updated": _l("Delivery update posted"),
+    "verdict.comment_hidden": _l("Resident's comment hidden"),
 }
 # How a phase change came about (the "by" of round.phase_changed).
 MOVED_BY = {
@@ -71,6 +74,7 @@ MONEY_KEYS = {
     "pot.raised": {"from", "to"},
     "proposal.created": {"total_cost"},
     "proposal.updated": {"total_cost"},
+    "delivery.updated": {"spent", "spent_locally", "allocation"},
 }
 PHASE_KEYS = {"round.phase_changed": {"from", "to"}, "round.change_refused": {"phase"}}
 # Screeners act for the round's screening, not for the group whose proposal they judge.

@@ -9,9 +9,11 @@ another replaces it) and nobody can tell from it who they are or how they voted.
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -24,6 +26,7 @@ from pb.rounds.models import Phase, Round
 from pb.throttle import is_limited, note_attempt
 from pb.voting.models import EmailChallenge, Voter, VotingCode
 from pb.voting.services import (
+    EMAIL_CODE_MINUTES,
     VotingError,
     WrongAnswer,
     check_email_code,
@@ -73,6 +76,11 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
     nobody voted with that address: the challenge then exists all the same, so the pages
     behave alike and do not tell who voted."""
     _check_open(round_)
+    # Addresses of attempts never completed are not kept beyond the life of their code.
+    session.exec(delete(EmailChallenge).where(
+        EmailChallenge.round_id == round_.id, EmailChallenge.purpose == PURPOSE,
+        EmailChallenge.created_at < now() - timedelta(minutes=EMAIL_CODE_MINUTES),
+    ))
     challenge, code = new_email_challenge(session, round_, email=email, client=client, purpose=PURPOSE)
     voted = session.exec(
         select(Voter.id).where(Voter.round_id == round_.id, Voter.identity == email_identity(round_, challenge.email))
@@ -88,8 +96,10 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
 def resident_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> str:
     _check_open(round_)
     challenge = check_email_code(session, round_, challenge_id, code, client=client, purpose=PURPOSE)
+    key = _resident_key(round_, "email", email_identity(round_, challenge.email))
+    session.delete(challenge)  # proved: the address is not kept
     session.flush()
-    return _resident_key(round_, "email", email_identity(round_, challenge.email))
+    return key
 
 
 # ---------------------------------------------------------------- giving a verdict

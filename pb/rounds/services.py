@@ -140,6 +140,12 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     session.add(round_)
     session.flush()
     _audit(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
+    if to == Phase.RESULTS_PUBLISHED:
+        # As residents were told: their email addresses are kept only until the results are final.
+        from pb.voting.services import forget_email_addresses
+
+        deleted = forget_email_addresses(session, round_)
+        _audit(session, round_, "residents.addresses_deleted", None, count=deleted)
     if to == Phase.CLOSED:
         # The frozen rules count the votes at once; nobody chooses when, or how.
         from pb.results.services import count_round

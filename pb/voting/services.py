@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, select
 
 from pb.audit.chain import record_event
@@ -226,9 +226,10 @@ def new_email_challenge(
     """A six-digit code for an email address (limited per address and per IP); returns
     the challenge and the code to send."""
     email = email.strip().lower()
-    _throttled(session, f"otp-send:email:{email}", limit=3)
+    by_address = f"otp-send:email:{hashlib.sha256(email.encode()).hexdigest()}"  # the count, not the address, is kept
+    _throttled(session, by_address, limit=3)
     _throttled(session, f"otp-send:ip:{client}", limit=10)
-    note_attempt(session, f"otp-send:email:{email}")
+    note_attempt(session, by_address)
     note_attempt(session, f"otp-send:ip:{client}")
     code = f"{secrets.randbelow(10**6):06d}"
     challenge = EmailChallenge(round_id=round_.id, email=email, postcode=postcode, code_hash="", purpose=purpose)
@@ -238,6 +239,16 @@ def new_email_challenge(
     session.add(challenge)
     session.flush()
     return challenge, code
+
+
+def forget_email_addresses(session: Session, round_: Round, *, purpose: str | None = None) -> int:
+    """Delete the email addresses residents gave to prove they may vote (or, with
+    `purpose`, only those given for that purpose). Voters stay, known only by a keyed
+    hash. Returns how many were deleted."""
+    query = delete(EmailChallenge).where(EmailChallenge.round_id == round_.id)
+    if purpose is not None:
+        query = query.where(EmailChallenge.purpose == purpose)
+    return session.exec(query).rowcount
 
 
 def check_email_code(
