@@ -111,8 +111,32 @@ ERROR_MESSAGES = {
 }
 
 
+def _static_versions(app):
+    """Each static file's URL carries a fingerprint of its content (?v=...), so phones may
+    keep it for a year and still get a new version the moment it changes."""
+    import hashlib
+    import os
+
+    versions = {}
+
+    @app.url_defaults
+    def _fingerprint(endpoint, values):
+        if endpoint != "static" or "filename" not in values or "v" in values:
+            return
+        name = values["filename"]
+        if name not in versions:
+            try:
+                with open(os.path.join(app.static_folder, name), "rb") as f:
+                    versions[name] = hashlib.sha256(f.read()).hexdigest()[:12]
+            except OSError:
+                versions[name] = None
+        if versions[name]:
+            values["v"] = versions[name]
+
+
 def configure_views(app) -> None:
     app.register_blueprint(bp)
+    _static_versions(app)
     app.jinja_env.globals["error_list"] = error_list
 
     @app.route("/healthz")

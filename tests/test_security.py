@@ -54,3 +54,17 @@ def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "could not find that page" in response.get_data(as_text=True)
+
+
+def test_static_files_carry_a_fingerprint_and_may_be_kept(client):
+    """On a slow connection a phone should not ask for the stylesheet again on every page."""
+    import hashlib
+    import re
+
+    page = client.get("/").get_data(as_text=True)
+    href = re.search(r'href="(/static/pb\.css\?v=([0-9a-f]+))"', page)
+    assert href, "the stylesheet link has no fingerprint"
+    response = client.get(href.group(1))
+    assert hashlib.sha256(response.data).hexdigest().startswith(href.group(2))
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+    response.close()
