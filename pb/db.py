@@ -167,8 +167,44 @@ def session_scope(engine: Engine | None = None, *, write: bool = True):
         session.close()
 
 
+def _money_type():
+    from sqlalchemy import BigInteger, Integer
+
+    # Whole pence, up to the limit of any amount typed (pb.fields.MAX_AMOUNT, £100 million)
+    # and sums of them: 64-bit in PostgreSQL. SQLite's INTEGER is 64-bit already.
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
+MONEY = _money_type()
+
+# Row ids are 32-bit integers in PostgreSQL. A larger number in a URL or a query string
+# names no row: it is answered as "not found" instead of reaching the database.
+MAX_ID = 2**31 - 1
+
+
+def _id_converter():
+    from werkzeug.routing import IntegerConverter
+
+    class IdConverter(IntegerConverter):
+        """`<int:...>` in our URLs: a whole number from 0 up to MAX_ID."""
+
+        def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+            super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
+
+    return IdConverter
+
+
+def id_arg(name: str) -> int | None:
+    """A row id from the query string, or None when it is missing or cannot be one."""
+    from flask import request
+
+    value = request.args.get(name, type=int)
+    return value if value is not None and 0 < value <= MAX_ID else None
+
+
 def configure_db(app) -> None:
     app.extensions["pb_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.url_map.converters["int"] = _id_converter()
 
     @app.after_request
     def _commit(response):

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import NumberFormatError, get_currency_precision, parse_decimal
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     DateField,
@@ -26,6 +27,9 @@ def normalise_postcode(text: str) -> str:
     if " " not in postcode and len(postcode) >= 5 and postcode[-3].isdigit() and postcode[-2:].isalpha():
         return f"{postcode[:-3]} {postcode[-3:]}"
     return postcode
+
+
+MAX_AMOUNT = 100_000_000_00  # £100 million in pence: more is surely a typing mistake
 
 
 class MoneyField(StringField):
@@ -58,6 +62,8 @@ class MoneyField(StringField):
         minor = amount.scaleb(precision)
         if minor != minor.to_integral_value():
             raise ValueError(_l("Use at most %(digits)d digits after the decimal point.", digits=precision))
+        if minor > MAX_AMOUNT:
+            raise ValueError(_l("Enter an amount of at most %(most)s.", most=money(MAX_AMOUNT, self.currency)))
         self.data = int(minor)
 
 
@@ -103,7 +109,7 @@ class PostcodesField(LinesField):
         super().pre_validate(form)
         wrong = [p for p in self.data if not POSTCODE.match(p)]
         if wrong:
-            raise ValidationError(_l("These are not postcodes or postcode beginnings: %(list)s", list=", ".join(wrong)))
+            raise ValidationError(_("These are not postcodes or postcode beginnings: %(list)s", list=", ".join(wrong)))
 
 
 class CheckboxesField(SelectMultipleField):

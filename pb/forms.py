@@ -28,7 +28,19 @@ class PbForm(FlaskForm):
     """A form posted by a browser (CSRF-protected)."""
 
     class Meta(_Meta):
-        pass
+        def wrap_formdata(self, form, formdata):
+            """The request's fields, without any whose name could not be read (a field
+            name with a line break in a multipart body arrives as None), and without NUL."""
+            data = super().wrap_formdata(form, formdata)
+            if data is None:
+                return None
+            from werkzeug.datastructures import MultiDict
+
+            # NUL is never meant, and PostgreSQL cannot store it in text: it is dropped.
+            return MultiDict([
+                (key, value.replace("\x00", "") if isinstance(value, str) else value)
+                for key, value in data.items(multi=True) if isinstance(key, str)
+            ])
 
 
 class RowForm(Form):

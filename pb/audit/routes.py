@@ -32,6 +32,7 @@ from pb.rounds.models import PHASE_LABELS, Phase, Round
 bp = Blueprint("audit", __name__)
 
 PAGE_SIZE = 100
+MAX_PAGE = 1_000_000  # beyond any log; keeps the offset a number the database accepts
 
 # What each action means, in plain words. An action not listed is shown by its code.
 ACTION_LABELS = {
@@ -137,12 +138,12 @@ class LogFilter:
         found = cls(
             action=args.get("action", "").strip() or None,
             organisation_id=args.get("organisation", type=int),
-            page=max(1, args.get("page", 1, type=int)),
+            page=min(max(1, args.get("page", 1, type=int)), MAX_PAGE),
         )
         if found.action is not None and found.action not in actions:
             found.matches_nothing = True
         if found.organisation_id is not None and found.organisation_id not in organisation_ids:
-            found.matches_nothing = True
+            found.matches_nothing = True  # so never queried, however large the number
         return found
 
     @property

@@ -1,5 +1,6 @@
 """Forms for delivery updates, residents' verdicts and moderation."""
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
@@ -70,7 +71,7 @@ class UpdateForm(PbForm):
             if not title:
                 raise ValidationError(_l("Give each milestone a name."))
             if due is None:
-                raise ValidationError(_l("Give a date for “%(milestone)s”.", milestone=title))
+                raise ValidationError(_("Give a date for “%(milestone)s”.", milestone=title))
             rows.append((title, due, bool(row.form.done.data)))
         self.milestone_values = rows
 
@@ -83,7 +84,7 @@ class UpdateForm(PbForm):
             if not item:
                 raise ValidationError(_l("Say what each amount was spent on."))
             if amount is None:
-                raise ValidationError(_l("Give an amount for “%(item)s”.", item=item))
+                raise ValidationError(_("Give an amount for “%(item)s”.", item=item))
             if amount <= 0:
                 raise ValidationError(_l("Every amount spent must be more than zero."))
             rows.append((item, amount, bool(row.form.local.data)))

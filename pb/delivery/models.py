@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now
+from pb.db import MONEY
 
 
 class DeliveryStatus(StrEnum):
@@ -59,8 +60,8 @@ class DeliveryUpdate(SQLModel, table=True):
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     photo: str | None = Field(default=None, max_length=80)  # file name under instance/uploads/proposals
-    spent: int = 0  # minor units: the sum of the spend lines
-    spent_locally: int = 0  # minor units: the sum of the lines paid to local suppliers or local people's wages
+    spent: int = Field(default=0, sa_type=MONEY)  # minor units: the sum of the spend lines
+    spent_locally: int = Field(default=0, sa_type=MONEY)  # minor units: the sum of the lines paid to local suppliers or local people's wages
     created_by_user_id: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=now)
 
@@ -86,7 +87,7 @@ class SpendLine(SQLModel, table=True):
     update_id: int = Field(foreign_key="delivery_update.id", index=True)
     position: int
     item: str = Field(max_length=120)
-    amount: int
+    amount: int = Field(sa_type=MONEY)
     local: bool = False  # paid to a local supplier or as local people's wages
 
 

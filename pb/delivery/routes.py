@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 
 from pb.accounts.models import Role
 from pb.accounts.permissions import role_required
-from pb.db import db_session, keep_refusal
+from pb.db import db_session, id_arg, keep_refusal
 from pb.delivery import services, verdicts
 from pb.delivery.forms import (
     MILESTONE_ROWS,
@@ -32,7 +32,7 @@ from pb.delivery.forms import (
 from pb.delivery.models import NEEDS_REASON, NEXT_STATUSES, DeliveryUpdate, Verdict
 from pb.mail import send_mail
 from pb.proposals.models import Project, Proposal
-from pb.proposals.photos import photo_folder, store_photo
+from pb.proposals.photos import discard_photo, photo_folder, store_photo
 from pb.proposals.services import ProposalError
 from pb.rounds.access import Access, access_to, load_round
 from pb.rounds.models import Contest, EligibilityMethod, Round
@@ -138,6 +138,7 @@ def update(project_id):
                 content.photo = store_photo(form.photo.data)
             made = services.post_update(db, project, actor=current_user, content=content)
         except (services.DeliveryError, ProposalError) as error:
+            discard_photo(content.photo)
             return show_refusal(error, "delivery/update.html", form, **context)
         if services.is_over_allocation(project, made):
             flash(_("Your update is saved. It shows more spent than the project was given; this is shown on its page."), "warning")
@@ -152,7 +153,7 @@ def update(project_id):
 
 def _after_proof(round_: Round, key: str):
     session["resident"] = {"round": round_.id, "key": key}
-    project_id = request.args.get("project", type=int)
+    project_id = id_arg("project")
     if project_id:
         return redirect(url_for("delivery.verdict", project_id=project_id))
     return redirect(url_for("reports.round_money", round_id=round_.id))
@@ -164,7 +165,7 @@ def _proof_page(round_: Round, status: int = 200, **forms):
         code_form=forms.get("code_form") or ResidentCodeForm(formdata=None),
         email_form=forms.get("email_form") or ResidentEmailForm(formdata=None),
         email=EligibilityMethod.EMAIL in round_.methods,
-        project_id=request.args.get("project", type=int),
+        project_id=id_arg("project"),
         refusal=forms.get("refusal"),
     )
     return render_template("delivery/prove.html", **context), status
@@ -218,7 +219,7 @@ def prove_with_email(round_id):
                      EMAIL_CODE_MINUTES, code=code),
         )
     session["verdict_challenge"] = challenge.id
-    return redirect(url_for("delivery.prove_email_code", round_id=round_.id, project=request.args.get("project", type=int)))
+    return redirect(url_for("delivery.prove_email_code", round_id=round_.id, project=id_arg("project")))
 
 
 @bp.route("/rounds/<int:round_id>/residents/email/code", methods=["GET", "POST"])

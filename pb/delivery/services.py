@@ -22,11 +22,12 @@ from pb.delivery.models import (
     Milestone,
     SpendLine,
 )
+from pb.fields import MAX_AMOUNT
 from pb.proposals.models import Project, Proposal
 from pb.results.models import ContestResult
 from pb.rounds.models import Contest, Phase, Round
 
-MAX_SPEND = 100_000_000_00  # a line of more than £100 million is surely a typing mistake
+MAX_SPEND = MAX_AMOUNT
 
 
 class DeliveryError(ValueError):

@@ -1,5 +1,6 @@
 """Forms for community groups and their proposals, and for screening."""
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
@@ -80,7 +81,7 @@ class ProposalForm(PbForm):
             if not item:
                 raise ValidationError(_l("Say what each cost is for."))
             if amount is None:
-                raise ValidationError(_l("Give an amount for “%(item)s”.", item=item))
+                raise ValidationError(_("Give an amount for “%(item)s”.", item=item))
             if amount <= 0:
                 raise ValidationError(_l("Every cost must be more than zero."))
             lines.append((item, amount))

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now
+from pb.db import MONEY
 
 
 class Status(StrEnum):
@@ -45,7 +46,7 @@ class Proposal(SQLModel, table=True):
     category_id: int | None = Field(default=None, foreign_key="category.id")
     postcode: str | None = Field(default=None, max_length=10)
     photo: str | None = Field(default=None, max_length=80)  # file name under instance/uploads
-    total_cost: int = 0  # sum of the cost lines, minor units
+    total_cost: int = Field(default=0, sa_type=MONEY)  # sum of the cost lines, minor units
     status: str = Field(default=Status.DRAFT.value, max_length=20, index=True)
     screening_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     screened_at: datetime | None = None
@@ -67,7 +68,7 @@ class CostLine(SQLModel, table=True):
     proposal_id: int = Field(foreign_key="proposal.id", index=True)
     position: int
     item: str = Field(max_length=120)
-    amount: int
+    amount: int = Field(sa_type=MONEY)
 
 
 class ProposalObjective(SQLModel, table=True):
@@ -99,4 +100,4 @@ class Project(SQLModel, table=True):
     contest_id: int = Field(foreign_key="contest.id", index=True)
     proposal_id: int = Field(foreign_key="proposal.id", unique=True)
     title: str = Field(max_length=120)
-    cost: int
+    cost: int = Field(sa_type=MONEY)

@@ -42,3 +42,12 @@ def store_photo(upload) -> str:
     name = f"{secrets.token_urlsafe(18)}.jpg"
     image.save(os.path.join(photo_folder(), name), "JPEG", quality=80, optimize=True)
     return name
+
+
+def discard_photo(name: str | None) -> None:
+    """Remove a photo stored for a submission that was then refused: nothing is kept."""
+    if name:
+        try:
+            os.remove(os.path.join(photo_folder(), name))
+        except FileNotFoundError:
+            pass

@@ -20,11 +20,11 @@ from sqlmodel import select
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.accounts.services import find_user, is_member_of, organisations_of
-from pb.db import Refusal, db_session, keep_refusal
+from pb.db import Refusal, db_session, id_arg, keep_refusal
 from pb.proposals import services
 from pb.proposals.forms import COST_ROWS, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import PUBLIC_STATUSES, Project, Proposal, Screener, Status
-from pb.proposals.photos import photo_folder, store_photo
+from pb.proposals.photos import discard_photo, photo_folder, store_photo
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
 from pb.rounds.services import areas_of, contests_of
@@ -70,9 +70,9 @@ def index(round_id):
     db = db_session()
     areas = areas_of(db, round_)
     categories = db.exec(select(Category).where(Category.round_id == round_.id).order_by(Category.name)).all()
-    area_id = request.args.get("area", type=int)
-    category_id = request.args.get("category", type=int)
-    words = request.args.get("q", "")[:200]
+    area_id = id_arg("area")
+    category_id = id_arg("category")
+    words = request.args.get("q", "").replace("\x00", "")[:200]
     proposals = services.public_proposals(
         db, round_, seed=_visitor_seed(), area_id=area_id, category_id=category_id, words=words
     )
@@ -189,6 +189,7 @@ def _save(form, round_, proposal, template):
         if request.form.get("action") == "submit":
             services.submit_proposal(db, proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
+        discard_photo(content.photo)
         return show_refusal(error, template, form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
     if proposal.status == Status.SUBMITTED.value:
         flash(_("Your proposal has been submitted. The round's screeners will look at it."), "success")

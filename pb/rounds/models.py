@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now
+from pb.db import MONEY
 
 
 class Phase(StrEnum):
@@ -90,7 +91,7 @@ class Round(SQLModel, table=True):
     purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     eligibility: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     minimum_age: int | None = None
-    max_project_cost: int | None = None  # minor units; None: no limit beyond the budget
+    max_project_cost: int | None = Field(default=None, sa_type=MONEY)  # minor units; None: no limit beyond the budget
     eligibility_methods: str = Field(default="codes", max_length=60)  # comma-separated EligibilityMethod values
     currency: str = Field(default="GBP", max_length=3)
     convening_organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -196,5 +197,5 @@ class Pot(SQLModel, table=True):
     contest_id: int = Field(foreign_key="contest.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str = Field(max_length=160)
-    amount: int
+    amount: int = Field(sa_type=MONEY)
     created_at: datetime = Field(default_factory=now)

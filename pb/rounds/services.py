@@ -16,6 +16,7 @@ from pb.accounts.services import is_member_of
 from pb.audit.chain import record_event
 from pb.clock import now
 from pb.db import Refusal
+from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.rounds.models import (
     PHASES,
     RULES,
@@ -30,8 +31,6 @@ from pb.rounds.models import (
     Pot,
     Round,
 )
-
-MAX_POT = 100_000_000_00  # £100 million in pence: more is surely a typing mistake
 
 
 class RoundFrozen(Refusal):

@@ -1,5 +1,7 @@
 """Forms for proving eligibility, for ballots, and for leads' voting tools."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -95,7 +97,8 @@ def choices_from(form, contest, projects) -> dict[int, int | None]:
 
     if contest.ballot_kind == "approval":
         ticked = form.project.data or []
-        if not all(str(value).isdigit() for value in ticked):
+        # ASCII digits only ("²" is a digit to str.isdigit), and no longer than an id can be.
+        if not all(re.fullmatch(r"[0-9]{1,10}", str(value)) for value in ticked):
             raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
         if len(set(ticked)) != len(ticked):
             raise VotingError(_("Choose each project only once."))
@@ -104,7 +107,7 @@ def choices_from(form, contest, projects) -> dict[int, int | None]:
     for project in projects:
         raw = getattr(form, f"rank_{project.id}").data
         if raw:
-            if not str(raw).isdigit():
+            if not re.fullmatch(r"[0-9]{1,3}", str(raw)):
                 raise VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
             choices[project.id] = int(raw)
     return choices
