@@ -191,7 +191,7 @@ BAD_INPUTS = [
     ({"description": "x" * 5001}, "5000"),
     ({"cost_lines-0-amount": "-50"}, "amount such as"),
     ({"cost_lines-0-amount": "0"}, "more than zero"),
-    ({"cost_lines-0-amount": "99,999,999,999"}, "too large"),
+    ({"cost_lines-0-amount": "99,999,999,999"}, "Enter an amount of at most £100,000,000.00."),
     ({"cost_lines-0-amount": "25,000"}, "more than this round allows"),
     ({"cost_lines-0-amount": "lots"}, "amount such as"),
     ({"cost_lines-0-amount": ""}, "Give an amount"),
