@@ -387,6 +387,9 @@ def test_eligible_proposals_become_projects_when_voting_opens_and_then_freeze(ap
         projects = {(p.contest_id, p.title, p.cost) for p in session.exec(select(Project))}
     assert projects == {(setup["contests"]["North"], "North meadow", 3_700_50), (setup["contests"]["South"], "South garden", 3_700_50)}
 
+    page = park.get(f"/proposals/{north}/edit").get_data(as_text=True)
+    assert "Voting has opened, so proposals can no longer be added or changed." in page
+    assert 'enctype="multipart/form-data"' not in page  # no form to fill in for nothing
     edit = proposal_form(db, setup, title="Changed")
     del edit["organisation"]
     assert park.submit(f"/proposals/{north}/edit", edit).status_code == 409

@@ -15,6 +15,7 @@ from pb.accounts.models import Organisation, User
 from pb.accounts.services import is_member_of
 from pb.audit.chain import record_event
 from pb.delivery.models import (
+    DELIVERY_LABELS,
     NEEDS_REASON,
     NEXT_STATUSES,
     DeliveryStatus,
@@ -141,8 +142,6 @@ def check_transition(current: DeliveryStatus, wanted: str, reason: str) -> Deliv
 
 
 def _status_word(status: DeliveryStatus) -> str:
-    from pb.delivery.models import DELIVERY_LABELS
-
     return str(DELIVERY_LABELS[status])
 
 
