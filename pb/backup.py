@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 POSTGRESQL_ADVICE = (
     "This database is PostgreSQL: back it up with its own tools, e.g. "
     "`pg_dump --format=custom --file=pb.dump DATABASE` and restore with "
-    "`pg_restore --clean --if-exists --dbname=DATABASE pb.dump` (see README, Backups)."
+    "`pg_restore --no-owner --dbname=DATABASE pb.dump` into an empty database (see README, Backups)."
 )
 
 

@@ -3,7 +3,12 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import NumberFormatError, get_currency_precision, parse_decimal
+from babel.numbers import (
+    NumberFormatError,
+    format_decimal,
+    get_currency_precision,
+    parse_decimal,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -44,7 +49,10 @@ class MoneyField(StringField):
         if self.raw_data:
             return self.raw_data[0]
         if isinstance(self.data, int):
-            return str(Decimal(self.data).scaleb(-get_currency_precision(self.currency)))
+            # As this language writes a number ("1250.50", "1250,50"), so it reads back unchanged.
+            precision = get_currency_precision(self.currency)
+            pattern = "0." + "0" * precision if precision else "0"
+            return format_decimal(Decimal(self.data).scaleb(-precision), format=pattern, locale=str(get_locale() or "en_GB"))
         return ""
 
     def process_formdata(self, valuelist):

@@ -221,6 +221,22 @@ def test_a_transition_the_rules_forbid_is_refused_over_http_and_changes_nothing(
     assert [u.status for u in updates(db, pid)] == [final]
 
 
+def test_a_follow_up_update_sends_back_the_amounts_it_was_given_in_any_language(app, db, published):
+    """The form starts from the latest update; its amounts must read back unchanged in a
+    language that writes 1250,50 (Romanian) as well as 1250.50."""
+    pid = published["funded"][0]
+    post(app, db, pid, "in_progress", spend=[("Timber", 1_250_50, True)])
+    member = signed_in(app, MEMBER)
+    member.http.set_cookie("pb_locale", "ro", domain="localhost")
+    page = member.get(f"/projects/{pid}/update").get_data(as_text=True)
+    amount = re.search(r'id="spend-0-amount"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*id="spend-0-amount"', page)
+    value = amount.group(1) or amount.group(2)
+    assert value == "1250,50"
+    again = member.submit(f"/projects/{pid}/update", update_form("in_progress", spend=[("Timber", value, True)]))
+    assert again.status_code == 302
+    assert [u.spent for u in updates(db, pid)] == [1_250_50, 1_250_50]
+
+
 def test_spending_beyond_the_allocation_is_kept_and_flagged(app, db, published, client):
     pid = published["funded"][0]
     cost = project(db, pid).cost
@@ -436,6 +452,10 @@ def test_a_resident_who_voted_by_email_proves_it_with_an_emailed_code(app, db, p
     assert "If that address was used to vote in this round" in page
     for guess in ("123456", "654321"):
         assert stranger.submit(f"{base}/email/code", {"code": guess}).status_code == 400
+    with db(write=False) as session:
+        from pb.voting.models import EmailChallenge
+
+        assert [c.email for c in session.exec(select(EmailChallenge))] == [""]  # a non-voter's address is not kept
     assert len(all_verdicts(db, pid)) == 1
 
 
@@ -500,6 +520,14 @@ def test_the_convening_anchor_hides_an_abusive_comment_but_the_verdict_still_cou
 
         report = round_report(session, session.get(Round, published["round"]))
     assert report.verdicts["no"] == 1
+    # Changing the answer keeps the hidden comment hidden (and the form does not offer it back)...
+    assert "(something abusive)" not in resident.get(f"/projects/{pid}/verdict").get_data(as_text=True)
+    give(resident, pid, "partly", "The volunteers are (something abusive).")
+    assert all_verdicts(db, pid)[0].hidden_at is not None
+    assert "(something abusive)" not in client.get(f"/projects/{pid}").get_data(as_text=True)
+    # ...while a new comment is judged afresh.
+    give(resident, pid, "partly", "Better now, thank you.")
+    assert "Better now, thank you." in client.get(f"/projects/{pid}").get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- reports
@@ -565,7 +593,17 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
     assert council_row.convened and not trust_row.convened
     assert council_row.pledged == sum(p.amount for p in pots if p.organisation_id == council.id)
     assert trust_row.pledged == 20_000_01
-    assert abs(council_row.allocated + trust_row.allocated - total.allocated) <= 1  # each rounded to the penny
+    assert council_row.allocated + trust_row.allocated == total.allocated  # to the penny
+    # ...and each anchor's share is what the results page attributes to its pots.
+    with app.test_request_context(), db(write=False) as session:
+        from pb.results.services import contest_views
+
+        on_results_page = {"Eastshire Council": 0, "Eastshire NHS Trust": 0}
+        for view in contest_views(session, session.get(Round, published["round"])):
+            for shares in view.attribution().values():
+                for name, amount in shares:
+                    on_results_page["Eastshire NHS Trust" if "NHS Trust" in name else "Eastshire Council"] += amount
+    assert on_results_page == {"Eastshire Council": council_row.allocated, "Eastshire NHS Trust": trust_row.allocated}
 
     page = client.get(f"/rounds/{published['round']}/money").get_data(as_text=True)
     assert "<svg" in page and 'role="img"' in page and "Supplier closed." in page

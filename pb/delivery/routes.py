@@ -16,7 +16,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from pb.accounts.models import Role
-from pb.accounts.permissions import role_required
+from pb.accounts.permissions import current_roles, role_required
 from pb.db import db_session, id_arg, keep_refusal
 from pb.delivery import services, verdicts
 from pb.delivery.forms import (
@@ -75,7 +75,7 @@ def _project_page(project: Project, round_: Round, status: int = 200, **extra):
         comments=verdicts.comments_of(db, project),
         mine=verdicts.verdict_of(db, project, _resident(round_)),
         can_report=services.can_report(db, project, current_user),
-        can_moderate=access == Access.CONVENER and current_user.is_authenticated,
+        can_moderate=access == Access.CONVENER and Role.ANCHOR_LEAD in current_roles(),
         verdicts_open=verdicts.verdicts_open(round_),
         hide_form=extra.pop("hide_form", None) or HideForm(formdata=None),
         **extra,
@@ -253,7 +253,8 @@ def verdict(project_id):
     mine = verdicts.verdict_of(db, project, resident)
     form = VerdictForm()
     if request.method == "GET" and mine is not None:
-        form.answer.data, form.comment.data = mine.answer, mine.comment
+        form.answer.data = mine.answer
+        form.comment.data = "" if mine.hidden_at else mine.comment  # a hidden comment is not offered back
     if form.validate_on_submit():
         try:
             verdicts.give_verdict(db, project, resident=resident, answer=form.answer.data, comment=form.comment.data or "")

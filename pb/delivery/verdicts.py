@@ -87,6 +87,7 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
     ).first()
     if voted is None:
         challenge.code_hash = secrets.token_hex(32)  # no code can match
+        challenge.email = ""  # and the address of someone who did not vote is not kept
         session.add(challenge)
         session.flush()
         return challenge, None
@@ -127,8 +128,9 @@ def give_verdict(session: Session, project: Project, *, resident: str, answer: s
             return verdict
         except IntegrityError:  # the same resident, at the same moment, in another tab
             verdict = _verdict(session, project, resident)
+    if comment != verdict.comment:  # a new comment is judged afresh; a hidden one stays hidden
+        verdict.hidden_at, verdict.hidden_reason = None, ""
     verdict.answer, verdict.comment, verdict.updated_at = answer, comment, now()
-    verdict.hidden_at, verdict.hidden_reason = None, ""  # a new comment is judged afresh
     session.add(verdict)
     session.flush()
     return verdict

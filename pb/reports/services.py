@@ -17,7 +17,7 @@ from pb.delivery.models import DeliveryStatus, DeliveryUpdate
 from pb.delivery.services import funded_project_ids, latest_updates
 from pb.delivery.verdicts import verdict_counts
 from pb.proposals.models import Project, Proposal, ProposalObjective
-from pb.results.services import turnout
+from pb.results.services import pro_rata, turnout
 from pb.rounds.models import (
     Area,
     Category,
@@ -196,7 +196,7 @@ class AnchorRound:
     report: RoundReport
     convened: bool
     pledged: int  # by this anchor
-    allocated: int  # to funded projects, attributed to this anchor pro rata to its pots (whole pence)
+    allocated: int  # funded projects' costs attributed to this anchor's pots, as on the results page
 
 
 def anchor_rounds(session: Session, organisation: Organisation) -> list[AnchorRound]:
@@ -209,16 +209,16 @@ def anchor_rounds(session: Session, organisation: Organisation) -> list[AnchorRo
         if not reportable(round_):
             continue
         report = round_report(session, round_, with_previous=False)
-        own, budgets = defaultdict(int), defaultdict(int)
-        for pot in session.exec(select(Pot).join(Contest, Contest.id == Pot.contest_id).where(Contest.round_id == round_.id)):
-            budgets[pot.contest_id] += pot.amount
-            if pot.organisation_id == organisation.id:
-                own[pot.contest_id] += pot.amount
-        attributed = sum(
-            (Fraction(line.project.cost * own[line.project.contest_id], budgets[line.project.contest_id])
-             for line in report.projects if budgets[line.project.contest_id]),
-            Fraction(0),
-        )
+        pots = defaultdict(list)  # per contest, in the order the results page lists them
+        for pot in session.exec(select(Pot).join(Contest, Contest.id == Pot.contest_id).where(Contest.round_id == round_.id).order_by(Pot.id)):
+            pots[pot.contest_id].append(pot)
+        attributed = 0
+        for line in report.projects:
+            contest_pots = pots[line.project.contest_id]
+            if contest_pots:
+                shares = pro_rata(line.project.cost, [p.amount for p in contest_pots])
+                attributed += sum(share for pot, share in zip(contest_pots, shares) if pot.organisation_id == organisation.id)
+        pledged = sum(p.amount for contest_pots in pots.values() for p in contest_pots if p.organisation_id == organisation.id)
         found.append(AnchorRound(report=report, convened=round_.convening_organisation_id == organisation.id,
-                                 pledged=sum(own.values()), allocated=round(attributed)))
+                                 pledged=pledged, allocated=attributed))
     return found

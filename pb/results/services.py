@@ -233,15 +233,22 @@ class ContestView:
         for project in self.projects:
             if project.id not in set(self.selected) or not self.budget:
                 continue
-            exact = [(name, Fraction(project.cost * pot.amount, self.budget)) for pot, name in self.pots]
-            floors = [(name, int(value)) for name, value in exact]
-            left = project.cost - sum(v for _n, v in floors)
-            order = sorted(range(len(exact)), key=lambda i: exact[i][1] - floors[i][1], reverse=True)
-            amounts = [v for _n, v in floors]
-            for i in order[:left]:
-                amounts[i] += 1
-            shares[project.id] = [(floors[i][0], amounts[i]) for i in range(len(exact))]
+            amounts = pro_rata(project.cost, [pot.amount for pot, _name in self.pots])
+            shares[project.id] = [(name, amount) for (_pot, name), amount in zip(self.pots, amounts)]
         return shares
+
+
+def pro_rata(cost: int, pots: list[int]) -> list[int]:
+    """A cost split between pots in proportion to their amounts, in whole pence that add
+    up to the cost exactly: each pot gets its share rounded down, and the pence left go to
+    the largest remainders (the earlier pot first on a tie). The one way pb attributes money."""
+    budget = sum(pots)
+    exact = [Fraction(cost * amount, budget) for amount in pots]
+    amounts = [int(value) for value in exact]
+    order = sorted(range(len(pots)), key=lambda i: exact[i] - amounts[i], reverse=True)
+    for i in order[: cost - sum(amounts)]:
+        amounts[i] += 1
+    return amounts
 
 
 def contest_views(session: Session, round_: Round) -> list[ContestView]:
@@ -254,7 +261,7 @@ def contest_views(session: Session, round_: Round) -> list[ContestView]:
         if result is None:
             continue
         pots = session.exec(
-            select(Pot, Organisation.name).join(Organisation, Organisation.id == Pot.organisation_id).where(Pot.contest_id == contest.id)
+            select(Pot, Organisation.name).join(Organisation, Organisation.id == Pot.organisation_id).where(Pot.contest_id == contest.id).order_by(Pot.id)
         ).all()
         views.append(
             ContestView(

@@ -139,8 +139,9 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     session.add(round_)
     session.flush()
     _audit(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
-    if to == Phase.RESULTS_PUBLISHED:
-        # As residents were told: their email addresses are kept only until the results are final.
+    if to in (Phase.RESULTS_PUBLISHED, Phase.ARCHIVED):
+        # As residents were told: their email addresses are kept only until the results are
+        # final (and those given later to prove a verdict, no longer than the round is open).
         from pb.voting.services import forget_email_addresses
 
         deleted = forget_email_addresses(session, round_)
