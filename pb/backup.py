@@ -54,16 +54,33 @@ def backup(database_url: str, target: str) -> str:
     if os.path.exists(target):
         raise BackupError(f"{target} already exists; choose a new file name.")
     partial = f"{target}.partial"
-    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-    destination = sqlite3.connect(partial)
     try:
-        source.backup(destination)
-    finally:
-        destination.close()
-        source.close()
-    revision = check_backup(partial)
-    os.replace(partial, target)
+        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
+        destination = sqlite3.connect(partial)
+        try:
+            source.backup(destination)
+        finally:
+            destination.close()
+            source.close()
+        revision = check_backup(partial)
+        os.replace(partial, target)
+    except (sqlite3.Error, OSError, BackupError) as error:
+        if os.path.exists(partial):
+            os.remove(partial)  # no half-made backup is left to be mistaken for one
+        raise error if isinstance(error, BackupError) else BackupError(f"The backup failed: {error}") from None
     return revision
+
+
+def check_known_schema(revision: str) -> None:
+    """Refuse a backup made by a newer pb, whose schema this code cannot read."""
+    from alembic.script import ScriptDirectory
+
+    from pb.migrate import alembic_config
+
+    try:
+        ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision)
+    except Exception:
+        raise BackupError(f"This backup's schema ({revision}) is from a newer version of pb: upgrade pb first.") from None
 
 
 def restore(database_url: str, source: str) -> str:
@@ -71,6 +88,7 @@ def restore(database_url: str, source: str) -> str:
     the caller migrates it to the current schema if it is older."""
     target_path = sqlite_file(database_url)
     revision = check_backup(source)
+    check_known_schema(revision)
     Path(target_path).parent.mkdir(parents=True, exist_ok=True)
     backup_connection = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     live = sqlite3.connect(target_path, timeout=30)

@@ -122,13 +122,19 @@ def backup_command(file):
 def restore_command(file, yes):
     """Replace the SQLite database with the backup FILE, then bring its schema up to date.
     Stop the app first. (PostgreSQL: pg_restore.)"""
-    from pb.backup import BackupError, check_backup, restore, sqlite_file
+    from pb.backup import (
+        BackupError,
+        check_backup,
+        check_known_schema,
+        restore,
+        sqlite_file,
+    )
     from pb.migrate import upgrade
 
     url = current_app.config["DATABASE_URL"]
     try:
         sqlite_file(url)
-        check_backup(file)
+        check_known_schema(check_backup(file))
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     if not yes:

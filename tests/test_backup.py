@@ -109,10 +109,21 @@ def test_restore_refuses_a_file_that_is_not_a_pb_backup_and_changes_nothing(app,
     import sqlite3
 
     sqlite3.connect(empty_sqlite).execute("CREATE TABLE t (x)").connection.close()
+    from_the_future = tmp_path / "future.sqlite"
+    assert runner.invoke(main, ["backup", str(from_the_future)]).exit_code == 0
+    connection = sqlite3.connect(from_the_future)
+    connection.execute("UPDATE alembic_version SET version_num = 'f00df00df00d'")
+    connection.commit()
+    connection.close()
     for bad, message in ((tmp_path / "missing.sqlite", "no such file"), (not_sqlite, "not an SQLite database"),
-                         (empty_sqlite, "not a pb database")):
+                         (empty_sqlite, "not a pb database"), (from_the_future, "newer version of pb")):
         result = runner.invoke(main, ["restore", "--yes", str(bad)])
         assert result.exit_code == 1 and message in result.output, result.output
     assert runner.invoke(main, ["audit", "verify"]).exit_code == 0
     with db(write=False) as session:
         assert session.exec(select(Round)).all() == []
+    # A backup that cannot be made leaves nothing behind that looks like one.
+    unwritable = tmp_path / "no-such-folder" / "pb.sqlite"
+    failed = runner.invoke(main, ["backup", str(unwritable)])
+    assert failed.exit_code == 1 and "backup failed" in failed.output
+    assert not os.path.exists(f"{unwritable}.partial")
