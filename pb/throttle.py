@@ -51,6 +51,13 @@ class MemoryAttempts:
             self._attempts.pop(key, None)
 
 
+def client_address() -> str:
+    """The address rate limits count by (the client's own, behind PB_PROXIES proxies)."""
+    from flask import request
+
+    return request.remote_addr or "unknown"
+
+
 def _memory() -> MemoryAttempts | None:
     storage = current_app.config.get("RATE_LIMIT_STORAGE", "database")
     if storage not in STORAGES:

@@ -31,7 +31,7 @@ from pb.accounts.permissions import role_required
 from pb.db import db_session
 from pb.mail import send_mail
 from pb.security import safe_next
-from pb.throttle import forget_attempts, is_limited, note_attempt
+from pb.throttle import client_address, forget_attempts, is_limited, note_attempt
 from pb.views import form_page
 
 bp = Blueprint("accounts", __name__)
@@ -59,7 +59,7 @@ def sign_up():
 
 
 def _sign_in_keys(email: str) -> list[str]:
-    return [f"sign-in:email:{services.normalise_email(email)}", f"sign-in:ip:{request.remote_addr}"]
+    return [f"sign-in:email:{services.normalise_email(email)}", f"sign-in:ip:{client_address()}"]
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

@@ -12,7 +12,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from pb.accounts.models import Role
@@ -36,8 +35,9 @@ from pb.proposals.photos import discard_photo, photo_folder, store_photo
 from pb.proposals.services import ProposalError
 from pb.rounds.access import Access, access_to, load_round
 from pb.rounds.models import Contest, EligibilityMethod, Round
+from pb.throttle import client_address
 from pb.views import form_page, show_refusal
-from pb.voting.services import EMAIL_CODE_MINUTES, VotingError
+from pb.voting.services import VotingError, code_email_body
 
 bp = Blueprint("delivery", __name__)
 
@@ -190,7 +190,7 @@ def prove_with_code(round_id):
     if not form.validate_on_submit():
         return _proof_page(round_, 400, code_form=form)
     try:
-        key = verdicts.resident_by_code(db_session(), round_, form.code.data, client=request.remote_addr or "unknown")
+        key = verdicts.resident_by_code(db_session(), round_, form.code.data, client=client_address())
     except (VotingError, services.DeliveryError) as error:
         keep_refusal(error)
         return _proof_page(round_, error.status, code_form=form, refusal=str(error))
@@ -206,7 +206,7 @@ def prove_with_email(round_id):
     if not form.validate_on_submit():
         return _proof_page(round_, 400, email_form=form)
     try:
-        challenge, code = verdicts.start_email(db_session(), round_, email=form.email.data, client=request.remote_addr or "unknown")
+        challenge, code = verdicts.start_email(db_session(), round_, email=form.email.data, client=client_address())
     except (VotingError, services.DeliveryError) as error:
         keep_refusal(error)
         return _proof_page(round_, error.status, email_form=form, refusal=str(error))
@@ -214,9 +214,7 @@ def prove_with_email(round_id):
         send_mail(
             challenge.email,
             _("Your code to give your verdict on %(round)s", round=round_.title),
-            ngettext("Your code is %(code)s\n\nIt works once, for %(num)d minute. If you did not ask for it, ignore this email.",
-                     "Your code is %(code)s\n\nIt works once, for %(num)d minutes. If you did not ask for it, ignore this email.",
-                     EMAIL_CODE_MINUTES, code=code),
+            code_email_body(code),
         )
     session["verdict_challenge"] = challenge.id
     return redirect(url_for("delivery.prove_email_code", round_id=round_.id, project=id_arg("project")))
@@ -229,7 +227,7 @@ def prove_email_code(round_id):
     if form.validate_on_submit():
         try:
             key = verdicts.resident_by_email_code(
-                db_session(), round_, session.get("verdict_challenge"), form.code.data, client=request.remote_addr or "unknown"
+                db_session(), round_, session.get("verdict_challenge"), form.code.data, client=client_address()
             )
         except (VotingError, services.DeliveryError) as error:
             return show_refusal(error, "delivery/email_code.html", form, round=round_)

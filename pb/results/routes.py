@@ -29,7 +29,7 @@ from pb.results import services
 from pb.results.forms import ReceiptForm
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Area, Phase
-from pb.throttle import is_limited, note_attempt
+from pb.throttle import client_address, is_limited, note_attempt
 from pb.views import form_page
 
 bp = Blueprint("results", __name__)
@@ -153,7 +153,7 @@ def receipt_check(round_id):
     status = None
     if form.validate_on_submit():
         db = db_session()
-        key = f"receipt:ip:{request.remote_addr}"
+        key = f"receipt:ip:{client_address()}"
         if is_limited(db, key, limit=30, window_seconds=15 * 60):
             return render_template("results/receipt.html", form=form, round=round_, status="limited"), 429
         status = services.receipt_status(db, round_, form.receipt.data)

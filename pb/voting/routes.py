@@ -15,7 +15,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -28,6 +27,7 @@ from pb.proposals.models import Proposal
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
+from pb.throttle import client_address
 from pb.views import form_page, show_refusal
 from pb.voting import services
 from pb.voting.forms import (
@@ -46,10 +46,6 @@ bp = Blueprint("voting", __name__)
 
 
 # ---------------------------------------------------------------- the voter in this browser
-
-
-def _client() -> str:
-    return request.remote_addr or "unknown"
 
 
 def current_voter(round_: Round) -> Voter | None:
@@ -113,7 +109,7 @@ def with_code(round_id):
     if not form.validate_on_submit():
         return _start_page(round_, 400, code_form=form)
     try:
-        voter = services.voter_by_code(db_session(), round_, form.code.data, client=_client())
+        voter = services.voter_by_code(db_session(), round_, form.code.data, client=client_address())
     except services.VotingError as error:
         return _refused(round_, error, code_form=form)
     return _start_voting(round_, voter)
@@ -140,16 +136,14 @@ def with_email(round_id):
         return _start_page(round_, 400, email_form=form)
     try:
         challenge, code = services.start_email_challenge(
-            db_session(), round_, email=form.email.data, postcode=form.postcode.data, client=_client()
+            db_session(), round_, email=form.email.data, postcode=form.postcode.data, client=client_address()
         )
     except services.VotingError as error:
         return _refused(round_, error, email_form=form)
     send_mail(
         challenge.email,
         _("Your code to vote in %(round)s", round=round_.title),
-        ngettext("Your code is %(code)s\n\nIt works once, for %(num)d minute. If you did not ask for it, ignore this email.",
-                 "Your code is %(code)s\n\nIt works once, for %(num)d minutes. If you did not ask for it, ignore this email.",
-                 services.EMAIL_CODE_MINUTES, code=code),
+        services.code_email_body(code),
     )
     session["email_challenge"] = challenge.id
     return redirect(url_for("voting.email_code", round_id=round_.id))
@@ -162,7 +156,7 @@ def email_code(round_id):
     if form.validate_on_submit():
         challenge_id = session.get("email_challenge")
         try:
-            voter = services.voter_by_email_code(db_session(), round_, challenge_id, form.code.data, client=_client())
+            voter = services.voter_by_email_code(db_session(), round_, challenge_id, form.code.data, client=client_address())
         except services.VotingError as error:
             return show_refusal(error, "voting/email_code.html", form, round=round_)
         session.pop("email_challenge", None)
@@ -411,7 +405,7 @@ def paper(round_id):
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            voter = services.voter_by_code(db, round_, form.code.data, client=_client(), method=EligibilityMethod.PAPER)
+            voter = services.voter_by_code(db, round_, form.code.data, client=client_address(), method=EligibilityMethod.PAPER)
         except services.VotingError as error:
             return show_refusal(error, "voting/paper.html", form, round=round_)
         return _start_voting(round_, voter, Channel.PAPER)

@@ -241,6 +241,15 @@ def new_email_challenge(
     return challenge, code
 
 
+def code_email_body(code: str) -> str:
+    """The email that carries a one-time code, to vote or to give a verdict."""
+    return ngettext(
+        "Your code is %(code)s\n\nIt works once, for %(num)d minute. If you did not ask for it, ignore this email.",
+        "Your code is %(code)s\n\nIt works once, for %(num)d minutes. If you did not ask for it, ignore this email.",
+        EMAIL_CODE_MINUTES, code=code,
+    )
+
+
 def forget_email_addresses(session: Session, round_: Round, *, purpose: str | None = None) -> int:
     """Delete the email addresses residents gave to prove they may vote (or, with
     `purpose`, only those given for that purpose). Voters stay, known only by a keyed
