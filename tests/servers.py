@@ -174,12 +174,7 @@ class Gunicorn:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=30)
-        self._wait_group_gone()
+        self.kill()  # whatever is left of the group
 
     def _wait_group_gone(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
