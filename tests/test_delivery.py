@@ -633,3 +633,18 @@ def test_nothing_is_reported_before_the_results_are_published(app, db, make_user
     for url in (f"/rounds/{ids['round']}/money", f"/rounds/{ids['round']}/money.csv", f"/rounds/{ids['round']}/residents"):
         assert client.get(url).status_code == 404, url
     assert client.get("/anchors/999999/report").status_code == 404
+
+
+def test_the_groups_home_lists_its_funded_projects_to_report_on(app, db, published):
+    member = signed_in(app, MEMBER)
+    page = member.get("/group").get_data(as_text=True)
+    for pid in published["funded"]:
+        assert f'href="/projects/{pid}/update"' in page
+    for pid in published["unfunded"]:
+        assert f'href="/projects/{pid}"' not in page
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, published["round"])
+        rounds.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # delivery
+        rounds.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # archived
+    page = member.get("/group").get_data(as_text=True)
+    assert all(f'href="/projects/{pid}"' in page and f'href="/projects/{pid}/update"' not in page for pid in published["funded"])

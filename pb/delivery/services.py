@@ -26,7 +26,7 @@ from pb.delivery.models import (
 from pb.fields import MAX_AMOUNT
 from pb.proposals.models import Project, Proposal
 from pb.results.models import ContestResult
-from pb.rounds.models import Contest, Phase, Round
+from pb.rounds.models import PHASES, Contest, Phase, Round
 
 MAX_SPEND = MAX_AMOUNT
 
@@ -194,9 +194,19 @@ def funded_projects_of_groups(session: Session, group_ids: list[int]) -> list[tu
     whether the group can still report on it (its round is not archived)."""
     if not group_ids:
         return []
-    projects = session.exec(
-        select(Project).join(Proposal, Proposal.id == Project.proposal_id).where(Proposal.organisation_id.in_(group_ids)).order_by(Project.id)
-    )
-    funded = [p for p in projects if is_funded(session, p)]
-    latest = latest_updates(session, [p.id for p in funded])
-    return [(p, latest.get(p.id), not round_of(session, p).reached(Phase.ARCHIVED)) for p in funded]
+    rows = session.exec(
+        select(Project, Round)
+        .join(Proposal, Proposal.id == Project.proposal_id)
+        .join(Round, Round.id == Proposal.round_id)
+        .where(Proposal.organisation_id.in_(group_ids), Round.phase.in_([p.value for p in PHASES[PHASES.index(Phase.RESULTS_PUBLISHED):]]))
+        .order_by(Project.id)
+    ).all()
+    funded_in = {}  # each round's outcomes are read once, not once per project
+    funded = []
+    for project, round_ in rows:
+        if round_.id not in funded_in:
+            funded_in[round_.id] = funded_project_ids(session, round_)
+        if project.id in funded_in[round_.id]:
+            funded.append((project, round_))
+    latest = latest_updates(session, [p.id for p, _r in funded])
+    return [(p, latest.get(p.id), not r.reached(Phase.ARCHIVED)) for p, r in funded]
