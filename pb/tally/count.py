@@ -44,11 +44,13 @@ def count(election: Election, rule: str | None = None, *, budget: Number | None 
     if rule in GREEDY_RULES:
         selected, explanation = greedy(election, counts, rule, budget=total)
     else:
-        completion = None if rule == "equalshares" else "add1"
         comparison = rule == "equalshares/add1-comparison"
+        # Wieliczka, the one city to use the comparison step, raised the share while the
+        # outcome still fitted, past exhaustive outcomes (see docs/counting.md).
+        completion = None if rule == "equalshares" else "add1-while-fits" if comparison else "add1"
 
-        def greedy_by_votes() -> list[str]:
-            return greedy(election, counts, "greedy", budget=total)[0]
+        def greedy_by_votes():
+            return greedy(election, counts, "greedy", budget=total)
 
         selected, explanation = equal_shares(
             election,

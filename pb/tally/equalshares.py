@@ -8,10 +8,12 @@ approval ballots ("cost utilities": every supporter who can, pays the same amoun
 the points given for cumulative, scoring and ordinal-as-points ballots. Stop when no
 project is affordable. Ties: the published order in :mod:`pb.tally.scores`.
 
-``equalshares/add1`` (as in Wieliczka 2023, Świecie 2023 and Assen): MES leaves money
-unspent, so start each voter at ``floor(budget / voters)`` currency units and raise it by
-one unit at a time while the outcome's total cost still fits the real budget; the last
-outcome that fits is the result. ``equalshares/add1-comparison`` then compares that outcome
+``equalshares/add1`` (as in Wieliczka 2023, Świecie 2023 and Assen, and as the reference
+at equalshares.net defines it): MES leaves money unspent, so start each voter at
+``floor(budget / voters)`` currency units and, while the outcome is not exhaustive (some
+project with supporters outside it still fits in the money left), raise the share by one
+unit if the outcome at the next share still fits the budget. ``equalshares/add1-comparison``
+then compares that outcome
 with greedy-by-votes: if more voters have more funded projects they voted for under
 greedy than under equal shares, greedy's outcome is used.
 
@@ -34,11 +36,15 @@ from .outcome import (
     GREEDY_PREFERRED,
     NO_SUPPORT,
     NOT_AFFORDABLE,
+    EXHAUSTIVE,
+    OVER_BUDGET,
     Comparison,
+    Completion,
     EqualSharesRound,
     Explanation,
     PaymentGroup,
     Reason,
+    Tie,
 )
 from .outcome import (
     as_text as _text,
@@ -109,7 +115,7 @@ class _Instance:
         self.support_weights = [list(get(self.weights)) for get in self.getters]
         self.support_weight = [sum(ws) for ws in self.support_weights]
         self.cost = [Q(election.projects[pid].cost) for pid in self.pids]
-        ranks = tie_order(election, counts)
+        ranks = tie_order(election)
         self.rank = [ranks[pid] for pid in self.pids]
         # Projects nobody supports are never funded; free projects with support always are.
         self.free = sorted(
@@ -154,6 +160,7 @@ class _Run:
         self.budgets = budgets  # exact, or integers over ``denominator``
         self.denominator: int | None = None
         self.rounds = rounds
+        self.ties: list[tuple[int, list[int]]] = []  # (round from 1, [winner, *tied]) when explained
 
     def left(self, inst: _Instance, j: int):
         """What the supporters of project j have left between them."""
@@ -177,7 +184,7 @@ class _Machine:
     found so far in the round.
     """
 
-    __slots__ = ("budgets", "checked", "done", "heap", "inst", "pending", "share", "spent", "winners")
+    __slots__ = ("budgets", "done", "heap", "inst", "pending", "share", "spent", "winners")
 
     def __init__(self, inst: _Instance, share, heap=None, budgets=None, winners=None, spent=None):
         self.inst = inst
@@ -187,7 +194,6 @@ class _Machine:
         self.winners = list(inst.free) if winners is None else winners
         self.spent = ZERO if spent is None else spent
         self.pending = None  # (rho, rank, project, found): selected, not yet paid for
-        self.checked: dict = {}  # project -> round when its supporters could last afford it
         self.done = False
 
     def copy(self) -> _Machine:
@@ -262,6 +268,23 @@ class _Machine:
             heapq.heappush(heap, entry)
         return ok
 
+    def tied_with(self, rho) -> list[int]:
+        """The projects (other than the selected winner) whose rho is exactly ``rho`` now."""
+        heap = self.heap
+        refreshed = []
+        tied = []
+        while heap and heap[0][0] <= rho:
+            _, rk, j = heapq.heappop(heap)
+            found = self.evaluate(j)
+            if found is None:
+                continue
+            refreshed.append((found[0], rk, j))
+            if found[0] == rho:
+                tied.append(j)
+        for entry in refreshed:
+            heapq.heappush(heap, entry)
+        return sorted(tied, key=self.inst.rank.__getitem__)
+
     def commit(self, paid: Counter | None = None):
         """Make the supporters of the selected winner pay; returns the selection."""
         rho, _, w, found = chosen = self.pending
@@ -313,44 +336,6 @@ class _Machine:
         self.pending = (found[0], self.inst.rank[j], j, found[1])
         self.commit()
 
-    def cost(self):
-        return self.spent
-
-    def money(self, j):
-        """What the supporters of project j have between them, in ``cost`` units."""
-        return sum(map(mul, self.inst.getters[j](self.budgets), self.inst.support_weights[j]), ZERO)
-
-    def fits_surely(self, total) -> bool:
-        """True if every outcome this run can still reach costs at most ``total``.
-
-        What is still to be funded is among the projects left in the heap whose supporters
-        can afford them now (money only shrinks). Checked largest first, stopping as soon
-        as the affordable ones already exceed what is left; projects found unaffordable are
-        dropped from the heap for good.
-        """
-        slack = total - self.spent
-        cost = self.inst.cost
-        if sum((cost[entry[2]] for entry in self.heap), ZERO) <= slack:
-            return True
-        dropped = set()
-        affordable = ZERO
-        now = len(self.winners)
-        checked = self.checked
-        for j in sorted((entry[2] for entry in self.heap), key=cost.__getitem__, reverse=True):
-            # Counting a project as affordable when it no longer is only loosens the bound,
-            # so a recent check is reused for a couple of rounds.
-            if now - checked.get(j, -9) > 2:
-                if self.money(j) < cost[j]:
-                    dropped.add(j)
-                    continue
-                checked[j] = now
-            affordable += cost[j]
-            if affordable > slack:
-                break
-        if dropped:
-            self.heap = [entry for entry in self.heap if entry[2] not in dropped]
-            heapq.heapify(self.heap)
-        return affordable <= slack
 
 
 class _IntMachine(_Machine):
@@ -380,7 +365,6 @@ class _IntMachine(_Machine):
         twin.den = self.den
         twin.alive = dict(self.alive)
         twin.last = dict(self.last)
-        twin.checked = dict(self.checked)
         twin.heap = list(self.heap)
         twin.winners = list(self.winners)
         twin.budgets = list(self.budgets)
@@ -429,10 +413,6 @@ class _IntMachine(_Machine):
         found = Q(c - paid, self.den * (total_weight - poor_weight))
         self.last[j] = found
         return found / cost, found
-
-    def money(self, j):
-        get, weights, _, _ = self._view(j)
-        return Q(sum(map(mul, get(self.budgets), weights)), self.den)
 
     def _view(self, j):
         """(getter, weights, weight of the rest) for project j's supporters who had money
@@ -589,7 +569,11 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
     rounds: list[EqualSharesRound] = []
     cost = inst.cost
     approval = inst.approval
-    while machine.select() is not None:
+    ties = []
+    while (chosen := machine.select()) is not None:
+        tied = machine.tied_with(chosen[0])
+        if tied:
+            ties.append((len(rounds) + 1, [chosen[2], *tied]))
         paid: Counter = Counter()
         rho, _, w, found = machine.commit(paid)
         price = found if approval else rho
@@ -607,6 +591,7 @@ def _run(inst: _Instance, per_voter, explain: bool = False) -> _Run:
             )
         )
     run = _Run(Q(per_voter), machine.winners, machine.budgets, rounds)
+    run.ties = ties
     if isinstance(machine, _IntMachine):
         run.denominator = machine.den
     return run
@@ -676,8 +661,7 @@ def _price(j, budgets, weights, sup, utils, cost, approval):
 
 
 def _floor(value) -> int:
-    value = Fraction(value)
-    return value.numerator // value.denominator
+    return int(value.numerator) // int(value.denominator)
 
 
 def equal_shares(
@@ -687,10 +671,11 @@ def equal_shares(
     completion: str | None = None,
     comparison: bool = False,
     budget: Number | None = None,
-    greedy_for_comparison: Callable[[], list[str]] | None = None,
+    greedy_for_comparison: Callable[[], tuple[list[str], Explanation]] | None = None,
 ) -> tuple[list[str], Explanation]:
-    """Run MES. ``completion``: None or ``"add1"`` (see the module docstring)."""
-    if completion not in (None, "add1", "add1-exhaustive"):
+    """Run MES. ``completion``: None, ``"add1"`` or ``"add1-while-fits"`` (Wieliczka's, used by
+    equalshares/add1-comparison; see the module docstring)."""
+    if completion not in (None, "add1", "add1-while-fits"):
         raise ElectionError(f"unknown completion {completion!r}")
     inst = _Instance(election, counts)
     total = Q(election.budget if budget is None else budget)
@@ -703,21 +688,26 @@ def equal_shares(
         final = _run(inst, share, explain=True)
         explanation.start_per_voter_budget = to_fraction(share)
     else:
-        final, start, runs = _add1(inst, total, exhaustive=(completion == "add1-exhaustive"))
-        explanation.start_per_voter_budget = to_fraction(start)
+        final, start, runs, explanation.completion = _add1(inst, total, until_exhaustive=completion == "add1")
+        explanation.start_per_voter_budget = start
         explanation.completion_runs = runs
     explanation.rounds = final.rounds or []
     explanation.per_voter_budget = to_fraction(final.per_voter)
     selected = [inst.pids[j] for j in final.winners]
+    chosen = set(selected)
+    explanation.ties = [
+        Tie(step, [inst.pids[j] for j in tied], any(inst.pids[j] not in chosen for j in tied)) for step, tied in final.ties
+    ]
 
     chosen_selected = selected
     if comparison:
-        greedy_selected = greedy_for_comparison() if greedy_for_comparison else []
+        greedy_selected, greedy_explanation = greedy_for_comparison() if greedy_for_comparison else ([], None)
         prefer_mes, prefer_greedy = _compare(election, selected, greedy_selected)
-        chosen = "greedy" if prefer_greedy > prefer_mes else "equalshares"
-        explanation.comparison = Comparison(prefer_mes, prefer_greedy, chosen, greedy_selected)
-        if chosen == "greedy":
+        winner = "greedy" if prefer_greedy > prefer_mes else "equalshares"
+        explanation.comparison = Comparison(prefer_mes, prefer_greedy, winner, greedy_selected)
+        if winner == "greedy":
             chosen_selected = greedy_selected
+            explanation.ties = greedy_explanation.ties if greedy_explanation else []
 
     chosen_set = set(chosen_selected)
     for j, pid in enumerate(inst.pids):
@@ -725,65 +715,66 @@ def equal_shares(
             continue
         if not inst.support_weight[j]:
             explanation.unfunded[pid] = Reason(NO_SUPPORT, "nobody voted for it")
-        elif pid in set(selected):
+        elif pid in chosen:
             explanation.unfunded[pid] = Reason(GREEDY_PREFERRED, "the comparison step chose the greedy outcome")
         else:
-            left = final.left(inst, j)
+            left, cost = to_fraction(final.left(inst, j)), to_fraction(inst.cost[j])
             explanation.unfunded[pid] = Reason(
                 NOT_AFFORDABLE,
-                f"its supporters had {_text(to_fraction(left))} left between them, less than its cost of "
-                f"{_text(to_fraction(inst.cost[j]))}",
+                f"its supporters had {_text(left)} left between them, less than its cost of {_text(cost)}",
+                {"left": left, "cost": cost},
             )
     return chosen_selected, explanation
 
 
-def _add1(inst: _Instance, total, exhaustive: bool = False):
-    """add1 completion. Returns (final run with explanation, starting share, number of runs).
+def _add1(inst: _Instance, total, until_exhaustive: bool = True):
+    """add1 completion: (final run with explanation, starting share, shares considered, Completion).
 
-    Default (what Wieliczka, Świecie and Assen did): start at floor(budget / voters) and
-    raise by one unit while the outcome still fits. ``exhaustive`` is pabutools'
-    ``voter_budget_increment=1``: start at budget / voters and also stop at the first
-    outcome to which no further project could be added.
+    From s = floor(budget / voters), while the outcome at s is not exhaustive, raise s by one
+    currency unit if the outcome at s + 1 still fits the budget; otherwise stop at s.
+    Equivalently: find the first share t >= start whose outcome is exhaustive or over budget;
+    the result is the outcome at t if it fits (it is then exhaustive), else the one at t - 1.
+
+    ``until_exhaustive=False`` is Wieliczka's completion: an exhaustive outcome does not stop
+    the raising, only one that funds every project with supporters does.
     """
-    n = inst.num_voters
-    all_supported_cost = inst.total_cost(inst.candidates)
-    everything = sum(inst.cost, ZERO) <= total
-    if exhaustive:
-        start = total / n
+    start = _floor(total / inst.num_voters)
+    stops = _Stop(inst, total, until_exhaustive)
+    first = _first_stop(inst, stops, start)
+    at_first = _run(inst, first)
+    cost = inst.total_cost(at_first.winners)
+    if cost > total:
+        share = first - 1
+        completion = Completion(OVER_BUDGET, first, to_fraction(cost))
     else:
-        start = Q(_floor(total / n))
-    if everything and not exhaustive:
-        return _run(inst, total / n, explain=True), total / n, 1
-    if not exhaustive and all_supported_cost > total:
-        # The outcome can never be "everything with support", so the result is the share
-        # just below the first one whose outcome does not fit.
-        first = _first_not_fitting(inst, total, _floor(start))
-        share = Q(first - 1)
-        return _run(inst, share, explain=True), start, first - _floor(start) + 1
-    share = start
-    current = _run(inst, share)
-    runs = 1
-    while True:
-        cost = inst.total_cost(current.winners)
-        if exhaustive and _exhaustive(inst, current.winners, cost, total):
-            break
-        if len(current.winners) - len(inst.free) == len(inst.candidates) and cost <= all_supported_cost:
-            break  # everything with support is funded: raising shares changes nothing
-        nxt = _run(inst, share + 1)
-        runs += 1
-        if inst.total_cost(nxt.winners) > total:
-            break
-        share += 1
-        current = nxt
-    return _run(inst, share, explain=True), start, runs
+        share = first
+        completion = Completion(EXHAUSTIVE, first + 1, None)
+    return _run(inst, Q(share), explain=True), start, first - start + 1, completion
+
+
+class _Stop:
+    """Whether add1 stops at an outcome: over budget, or exhaustive (no project with
+    supporters outside it fits in the money left; without ``until_exhaustive``: none is
+    left outside it at all)."""
+
+    def __init__(self, inst: _Instance, total, until_exhaustive: bool):
+        self.inst, self.total, self.until_exhaustive = inst, total, until_exhaustive
+
+    def __call__(self, winners: list[int]) -> bool:
+        inst = self.inst
+        cost = inst.total_cost(winners)
+        if cost > self.total:
+            return True
+        chosen = set(winners)
+        return all(j in chosen or (self.until_exhaustive and cost + inst.cost[j] > self.total) for j in inst.candidates)
 
 
 # --- the add1 search -----------------------------------------------------------------------
 #
-# add1 asks for the first whole share s > start whose MES outcome costs more than the
-# budget; done one share at a time that is hundreds of full runs (Warszawa 2023 Mokotów:
-# 362). Instead, two runs at shares lo < hi go round by round side by side, and a round's
-# winner is certified for *every* share in [lo, hi] at once, by monotonicity:
+# add1 asks for the first whole share t >= start whose MES outcome is over budget or
+# exhaustive; done one share at a time that is hundreds of full runs (Warszawa 2023
+# Mokotów: 349). Instead, two runs at shares lo < hi go round by round side by side, and a
+# round's winner is certified for *every* share in [lo, hi] at once, by monotonicity:
 #
 #   While the runs at two shares s <= s' have funded the same projects in the same order,
 #   every voter has at least as much left at s' as at s (a project's price only falls when
@@ -800,14 +791,16 @@ def _add1(inst: _Instance, total, exhaustive: bool = False):
 # is exact.
 
 
-def _first_not_fitting(inst: _Instance, total, start: int) -> int:
-    """The smallest whole share s > start whose outcome costs more than ``total``."""
+def _first_stop(inst: _Instance, stops: _Stop, start: int) -> int:
+    """The first whole share t >= start whose outcome stops add1."""
+    if stops(_machine(inst, start).finish().winners):
+        return start
     low = _machine(inst, start)
     width = 32
     while True:
         high = _machine(inst, start + width)
         next_low = high.copy()
-        found = _search(inst, total, low, high)
+        found = _search(inst, stops, low, high)
         if found is not None:
             return found
         low = next_low
@@ -815,60 +808,36 @@ def _first_not_fitting(inst: _Instance, total, start: int) -> int:
         width = min(width * 2, 256)
 
 
-def _search(inst: _Instance, total, low: _Machine, high: _Machine) -> int | None:
-    """The first share in (low.share, high.share] whose outcome does not fit, or None.
+def _search(inst: _Instance, stops: _Stop, low: _Machine, high: _Machine) -> int | None:
+    """The first share in (low.share, high.share] whose outcome stops add1, or None.
 
     ``low`` and ``high`` have funded the same projects in the same order so far (both may
-    hold a selected winner not yet paid for). The caller knows the outcome at low.share.
+    hold a selected winner not yet paid for). The outcome at low.share does not stop add1.
     """
     if high.share - low.share == 1:
-        return high.share if _exceeds(high, total) else None
-    status = _lockstep(low, high, total)
-    if status == "same":
-        return low.share + 1 if high.cost() > total else None
-    if status == "fits":
-        return None
-    if status == "exceeds":
-        return low.share + 1
+        return high.share if stops(high.finish().winners) else None
+    if _lockstep(low, high):
+        return None  # one outcome for the whole interval: the one at low.share
     middle = _replay(inst, (low.share + high.share) // 2, high)
-    found = _search(inst, total, low, middle.copy())
+    found = _search(inst, stops, low, middle.copy())
     if found is not None:
         return found
-    return _search(inst, total, middle, high)
+    return _search(inst, stops, middle, high)
 
 
-def _exceeds(machine: _Machine, total) -> bool:
-    """Whether this run's outcome costs more than ``total``, stopping as soon as it is sure."""
-    while machine.select() is not None:
-        machine.commit()
-        if machine.spent > total:
-            return True
-        if machine.fits_surely(total):
-            return False
-    return machine.spent > total
-
-
-def _lockstep(low: _Machine, high: _Machine, total) -> str:
+def _lockstep(low: _Machine, high: _Machine) -> bool:
     """Advance both runs while each round's winner is certified for every share between.
-
-    Returns "same" (both ended: one outcome for the whole interval), "exceeds" (what is
-    certainly funded already costs more than ``total``), "fits" (everything that could still
-    be funded at the high share fits) or "split" (a round could not be certified).
-    """
+    True when both ended together (one outcome for the whole interval), False when a round
+    could not be certified."""
     while True:
         a = low.select()
         b = high.select()
         if a is None or b is None:
-            return "same" if a is None and b is None else "split"
+            return a is None and b is None
         if a[2] != b[2] or not high.confirm_below(a[0], a[1]):
-            return "split"
+            return False
         low.commit()
         high.commit()
-        if high.spent > total:
-            return "exceeds"
-        # Whatever else is funded at any share in between is affordable at the high share.
-        if high.fits_surely(total):
-            return "fits"
 
 
 def _replay(inst: _Instance, share: int, high: _Machine) -> _Machine:
@@ -887,11 +856,6 @@ def _replay(inst: _Instance, share: int, high: _Machine) -> _Machine:
         for j in high.winners[len(inst.free):]:
             machine.fund(j)
     return machine
-
-
-def _exhaustive(inst: _Instance, winners: list[int], cost, total) -> bool:
-    chosen = set(winners)
-    return all(j in chosen or cost + inst.cost[j] > total for j in inst.candidates)
 
 
 def _compare(election: Election, mes: list[str], greedy: list[str]) -> tuple[int, int]:

@@ -14,6 +14,10 @@ from typing import Any
 
 from .election import ElectionError, Number, format_number
 
+# Stopping reasons of add1 completion.
+EXHAUSTIVE = "exhaustive"
+OVER_BUDGET = "over_budget"
+
 # Reason codes for projects that were not funded.
 NO_SUPPORT = "no_support"  # nobody voted for it
 DOES_NOT_FIT = "does_not_fit"  # greedy: its cost exceeded the money left
@@ -25,8 +29,19 @@ GREEDY_PREFERRED = "greedy_preferred"  # comparison step chose the greedy outcom
 
 @dataclass
 class Reason:
+    """Why a project was not funded: a code, an English sentence (for the command line and
+    logs) and the figures behind it, for a results page to write its own sentence:
+
+    - ``not_affordable``: ``left`` (what its supporters had between them), ``cost``;
+    - ``does_not_fit``: ``left`` (money left when it was considered), ``cost``;
+    - ``below_threshold``: ``score``, ``threshold``;
+    - ``stopped``: ``at`` (the project at which greedy-no-skip stopped);
+    - ``no_support``, ``greedy_preferred``: none.
+    """
+
     code: str
     detail: str
+    figures: dict[str, Number | str] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,6 +92,31 @@ class Comparison:
 
 
 @dataclass
+class Tie:
+    """Projects exactly equal on what the rule compares at one step (greedy: score; equal
+    shares: rho in that round), in the order the tie-break put them (file order).
+
+    ``step`` is the greedy step or equal-shares round (from 1) where the tie was met;
+    ``decisive`` is true when one of them ended up not funded, i.e. the order mattered.
+    """
+
+    step: int
+    projects: list[str]
+    decisive: bool
+
+
+@dataclass
+class Completion:
+    """Why add1 stopped raising the share: the outcome at ``per_voter_budget`` was
+    ``exhaustive`` (no other project with supporters fits in the money left), or the next
+    share's outcome (at ``next_per_voter_budget``, costing ``next_cost``) is ``over_budget``."""
+
+    stopped: str
+    next_per_voter_budget: Number
+    next_cost: Number | None = None
+
+
+@dataclass
 class Explanation:
     """How the outcome came about.
 
@@ -95,6 +135,8 @@ class Explanation:
     comparison: Comparison | None = None
     threshold: Number | None = None
     unfunded: dict[str, Reason] = field(default_factory=dict)
+    ties: list[Tie] = field(default_factory=list)
+    completion: Completion | None = None
 
 
 @dataclass

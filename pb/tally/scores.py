@@ -8,8 +8,10 @@
   ``k - r + 1`` points ("k..1", Borda on a top-k). Kraków's top-three ballots therefore
   give 3-2-1, which is how its ``score`` column was computed.
 
-Ties between projects, in every rule, are broken by one order: more supporters first
-(voters who named the project), then the lower cost, then the project listed first.
+Ties between projects, in every rule, are broken by one order: the order in which the
+file lists its projects (in the web app, the ballot order drawn when voting opened). This
+is what the cities did: in every real greedy file where a tie decides the outcome, the
+project listed first was funded.
 """
 
 from __future__ import annotations
@@ -74,11 +76,7 @@ def tally(election: Election) -> Tally:
     return Tally(supporters, score)
 
 
-def tie_order(election: Election, counts: Tally) -> dict[str, int]:
-    """Rank of each project in the tie-breaking order (0 wins every tie)."""
-    position = {pid: i for i, pid in enumerate(election.projects)}
-    ordered = sorted(
-        election.projects.values(),
-        key=lambda p: (-counts.supporters[p.project_id], p.cost, position[p.project_id]),
-    )
-    return {p.project_id: rank for rank, p in enumerate(ordered)}
+def tie_order(election: Election) -> dict[str, int]:
+    """Rank of each project in the tie-breaking order (0 wins every tie): its position in
+    the file's PROJECTS section."""
+    return {pid: position for position, pid in enumerate(election.projects)}

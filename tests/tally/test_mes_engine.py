@@ -5,8 +5,7 @@ rational, every project re-priced from scratch) and faster paths:
 
 - ``_IntMachine`` (approval ballots): budgets as integers over one common denominator;
 - the add1 search, which certifies whole ranges of per-voter shares at once by
-  monotonicity instead of running MES once per share;
-- ``fits_surely``: stopping a run once its outcome certainly fits the budget.
+  monotonicity instead of running MES once per share.
 
 These tests run both on many seeded elections built to produce near-ties (few distinct
 costs, clusters of identical ballots, budgets that make voters run short) and compare
@@ -64,19 +63,24 @@ def reference_run(inst, share):
         mes._machine = original
 
 
-def reference_add1(election):
-    """add1 one share at a time, with the plain exact machine (the definition)."""
+def reference_add1(election, until_exhaustive=True):
+    """add1 one share at a time, with the plain exact machine (the definition): from
+    floor(budget / voters), while the outcome is not exhaustive, raise the share if the
+    next outcome still fits. Returns (share, shares considered)."""
     inst = instance(election)
     total = mes.Q(election.budget)
-    n = inst.num_voters
-    share = Fraction(total) // n
-    runs = 1
+    start = share = Fraction(total) // inst.num_voters
+    current = mes._Machine(inst, share).finish().winners
     while True:
-        following = mes._Machine(inst, share + 1).finish()
-        runs += 1
-        if following.spent > total:
-            return share, runs
+        cost = inst.total_cost(current)
+        unfunded = [j for j in inst.candidates if j not in current]
+        if not unfunded or (until_exhaustive and all(cost + inst.cost[j] > total for j in unfunded)):
+            return share, share - start + 1
+        following = mes._Machine(inst, share + 1).finish().winners
+        if inst.total_cost(following) > total:
+            return share, share + 1 - start + 1
         share += 1
+        current = following
 
 
 @pytest.mark.parametrize("seed", range(150))
@@ -105,18 +109,40 @@ def test_integer_machine_with_decimal_costs(seed):
     assert fast.rounds == slow.rounds
 
 
+RULES = {"equalshares/add1": True, "equalshares/add1-comparison": False}
+
+
+@pytest.mark.parametrize("rule", RULES)
 @pytest.mark.parametrize("seed", range(120))
-def test_add1_search_matches_one_share_at_a_time(seed):
+def test_add1_search_matches_one_share_at_a_time(seed, rule):
     election = generate(seed)
+    if seed % 4 == 0:  # everything fits: add1 raises the share until all is funded
+        election.meta["budget"] = str(sum(p.cost for p in election.projects.values()) + seed)
     inst = instance(election)
-    if sum(inst.cost) <= election.budget or inst.total_cost(inst.candidates) <= election.budget:
-        pytest.skip("add1 takes another path (everything fits)")
-    share, runs = reference_add1(election)
-    outcome = count(election, "equalshares/add1")
+    share, runs = reference_add1(election, until_exhaustive=RULES[rule])
+    outcome = count(election, rule)
     assert outcome.explanation.per_voter_budget == share
     assert outcome.explanation.completion_runs == runs
     expected = reference_run(inst, share)
-    assert outcome.selected == [inst.pids[j] for j in expected.winners]
+    mes_outcome = outcome.explanation.comparison
+    if mes_outcome is None or mes_outcome.chosen == "equalshares":
+        assert outcome.selected == [inst.pids[j] for j in expected.winners]
+
+
+def test_everything_fits_funds_every_project_with_supporters():
+    """The demo's shape: projects together cost less than the budget. Plain MES leaves
+    most of it; add1 raises the share until every project with supporters is funded."""
+    election = make_election(
+        budget=40_000,
+        projects=[("a", 4_000), ("b", 12_800), ("c", 6_100), ("d", 2_500), ("e", 4_500), ("f", 900)],
+        ballots=[["a", "c"]] * 40 + [["b"]] * 50 + [["c", "d", "e"]] * 30 + [["d"]] * 20 + [["a", "e"]] * 23,
+    )
+    plain = count(election, "equalshares")
+    assert "b" not in plain.selected  # 50 supporters with 40,000 / 163 each cannot pay 12,800
+    outcome = count(election, "equalshares/add1")
+    assert set(outcome.selected) == {"a", "b", "c", "d", "e"}
+    assert outcome.explanation.completion.stopped == "exhaustive"
+    assert outcome.explanation.unfunded["f"].code == "no_support"
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -124,36 +150,17 @@ def test_add1_search_on_wide_share_ranges(seed):
     """Many voters with small shares: the search splits ranges many times."""
     election = generate(1000 + seed, voters=300)
     inst = instance(election)
-    if inst.total_cost(inst.candidates) <= election.budget:
-        pytest.skip("add1 takes another path (everything fits)")
     total = mes.Q(election.budget)
     start = int(Fraction(total) // inst.num_voters)
-    share, _ = reference_add1(election)
-    assert mes._first_not_fitting(inst, total, start) == share + 1
-
-
-@pytest.mark.parametrize("seed", range(60))
-def test_fits_surely_is_sound(seed):
-    """Whenever a run says its outcome surely fits, finishing it confirms that."""
-    election = generate(seed)
-    inst = instance(election)
-    total = mes.Q(election.budget)
-    for share in range(1, 200, 7):
-        machine = mes._machine(inst, share)
-        while machine.select() is not None:
-            machine.commit()
-            if machine.fits_surely(total):
-                finished = machine.copy().finish()
-                assert finished.spent <= total
+    share, runs = reference_add1(election)
+    assert mes._first_stop(inst, mes._Stop(inst, total, True), start) == start + runs - 1
 
 
 @pytest.mark.parametrize("seed", range(15))
 def test_add1_search_with_decimal_costs(seed):
     election = generate(2000 + seed, voters=200, decimals=True)
     inst = instance(election)
-    if inst.total_cost(inst.candidates) <= election.budget:
-        pytest.skip("add1 takes another path (everything fits)")
     total = mes.Q(election.budget)
     start = int(Fraction(total) // inst.num_voters)
-    share, _ = reference_add1(election)
-    assert mes._first_not_fitting(inst, total, start) == share + 1
+    share, runs = reference_add1(election)
+    assert mes._first_stop(inst, mes._Stop(inst, total, True), start) == start + runs - 1

@@ -23,6 +23,7 @@ KNOWN_EXCEPTIONS: dict[str, str] = {}
 # Eligible files that cannot be checked against the city's decision because they have no
 # `selected` column; their `votes` and `score` columns are still checked below.
 NO_SELECTED_COLUMN = {
+    "Netherlands_Amsterdam_604.pb",
     "Netherlands_Amsterdam_628.pb",
     "Netherlands_Amsterdam_647.pb",
     "Poland_Czestochowa_2020_Bleszno.pb",
@@ -44,7 +45,7 @@ SCORE_COLUMN_DIFFERS = {
 
 def test_data_folder_is_there():
     assert DATA.is_dir(), f"Pabulib data not found at {DATA}"
-    assert len(FILES) == 90
+    assert len(FILES) == 100
 
 
 def _rule_of(path: Path) -> str:
@@ -62,7 +63,7 @@ ELIGIBLE = [p for p in FILES if _rule_of(p) not in NOT_COUNTABLE]
 
 def test_eligible_files():
     names = {p.name for p in ELIGIBLE}
-    assert len(names) == 58
+    assert len(names) == 67
     assert NO_SELECTED_COLUMN <= names
     assert set(KNOWN_EXCEPTIONS) <= names
 
@@ -105,3 +106,38 @@ def test_krakow_points_are_three_two_one():
             counts_before[pid] += (3, 2, 1)[r]
     assert tally(election).score == counts_before
     assert len(first.vote) == 3
+
+
+# Greedy files in which a tie decides who is funded: the city funded the project listed
+# first in the file (the published tie-breaking order).
+TIE_FILES = [
+    "Poland_Gdynia_2020_Babie_Doly__small.pb",
+    "Poland_Katowice_2022_Koszutka.pb",
+    "Poland_Krakow_2022_Czyzyny.pb",
+    "Poland_Lodz_2024_Katedralna.pb",
+    "Poland_Warszawa_2018_Niskie_Okecie.pb",
+    "Poland_Warszawa_2019_Targowek_Mieszkaniowy.pb",
+]
+
+
+@pytest.mark.parametrize("name", TIE_FILES)
+def test_ties_decided_by_file_order(name):
+    election = read_pabulib(DATA / name)
+    outcome = count(election)
+    decisive = [tie for tie in outcome.explanation.ties if tie.decisive]
+    assert decisive, "a tie decides this file's outcome"
+    position = {pid: i for i, pid in enumerate(election.projects)}
+    funded = set(election.selected_in_file())
+    for tie in decisive:
+        # The tied projects were taken in file order, and the city funded the first of them.
+        assert tie.projects == sorted(tie.projects, key=position.__getitem__)
+        assert tie.projects[0] in funded
+        assert any(pid not in funded for pid in tie.projects)
+    # Any other order among the tied projects would not give the city's decision.
+    reordered = {pid: p for pid, p in election.projects.items()}
+    first, *rest = decisive[0].projects
+    ids = list(reordered)
+    ids.remove(first)
+    ids.insert(ids.index(rest[-1]) + 1, first)
+    election.projects = {pid: reordered[pid] for pid in ids}
+    assert set(count(election).selected) != funded

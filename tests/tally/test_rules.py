@@ -49,15 +49,55 @@ def test_greedy_threshold():
     outcome = count(four_projects(min_project_score_threshold="3"), "greedy-threshold")
     assert outcome.selected == ["A", "C"]  # C has exactly the threshold: eligible
     assert outcome.explanation.unfunded["D"].code == BELOW_THRESHOLD
+    assert outcome.explanation.unfunded["D"].figures == {"score": 1, "threshold": 3}
     with pytest.raises(Exception, match="min_project_score_threshold"):
         count(four_projects(), "greedy-threshold")
 
 
-def test_greedy_tie_goes_to_cheaper_then_earlier():
+def test_greedy_tie_goes_to_the_project_listed_first():
+    # Equal votes: x is listed first and funded although y and z are cheaper.
     election = make_election(
         budget=10, projects=[("x", 8), ("y", 6), ("z", 6)], ballots=[["x"], ["y"], ["z"]]
     )
-    assert count(election, "greedy").selected == ["y"]
+    outcome = count(election, "greedy")
+    assert outcome.selected == ["x"]
+    (tie,) = outcome.explanation.ties
+    assert (tie.step, tie.projects, tie.decisive) == (1, ["x", "y", "z"], True)
+    assert outcome.explanation.unfunded["y"].figures == {"left": 2, "cost": 6}
+    listed_otherwise = make_election(
+        budget=10, projects=[("y", 6), ("x", 8), ("z", 6)], ballots=[["x"], ["y"], ["z"]]
+    )
+    assert count(listed_otherwise, "greedy").selected == ["y"]
+
+
+def test_a_tie_that_decides_nothing_is_not_decisive():
+    # x and y tie and both fit; z ties with nothing.
+    election = make_election(
+        budget=20, projects=[("x", 8), ("y", 6), ("z", 30)], ballots=[["x", "y", "z"], ["x", "y"]]
+    )
+    outcome = count(election, "greedy")
+    assert outcome.selected == ["x", "y"]
+    assert [(t.projects, t.decisive) for t in outcome.explanation.ties] == [(["x", "y"], False)]
+
+
+def test_greedy_no_skip_tie_that_stops_is_decisive():
+    # x (listed first) does not fit and stops the count; y, tied with it, would have fitted.
+    election = make_election(budget=10, projects=[("x", 12), ("y", 6)], ballots=[["x"], ["y"]])
+    outcome = count(election, "greedy-no-skip")
+    assert outcome.selected == []
+    assert outcome.explanation.unfunded["y"].figures == {"at": "x"}
+    assert [(t.projects, t.decisive) for t in outcome.explanation.ties] == [(["x", "y"], True)]
+
+
+def test_equal_shares_tie_goes_to_the_project_listed_first():
+    # Two identical projects, money for one: rho is equal, so the one listed first wins.
+    election = make_election(budget=10, projects=[("p", 10), ("q", 10)], ballots=[["p", "q"]] * 4)
+    outcome = count(election, "equalshares")
+    assert outcome.selected == ["p"]
+    (tie,) = outcome.explanation.ties
+    assert (tie.step, tie.projects, tie.decisive) == (1, ["p", "q"], True)
+    reason = outcome.explanation.unfunded["q"]
+    assert (reason.code, reason.figures) == (NOT_AFFORDABLE, {"left": 0, "cost": 10})
 
 
 def test_ordinal_ballots_count_as_points():
@@ -101,6 +141,7 @@ def test_equal_shares_explanation_by_hand():
     reason = outcome.explanation.unfunded["C"]
     assert reason.code == NOT_AFFORDABLE
     assert reason.detail == "its supporters had 1 left between them, less than its cost of 50"
+    assert reason.figures == {"left": 1, "cost": 50}
 
 
 def test_equal_shares_with_cumulative_points():
