@@ -5,19 +5,36 @@ Plain click commands (no Flask), so that counting a file from the shell starts f
 run use ``python -m pb.tally.cli tally FILE.pb``.
 
 Exit status: 0 done (verify: the recount matches), 1 verify found differences,
-2 unknown rule, malformed or unreadable file (with a one-line reason on stderr).
+2 unknown rule, malformed or unreadable file (with a one-line reason on stderr). A file
+read with warnings (a ballot naming a project twice) is still counted; each warning is
+one line on stderr, ``warning: FILE: line N: ...``.
+
+Text output writes money as money (``13871.54 PLN``: whole amounts as they are, others
+with two decimals, then the file's ``currency``); JSON keeps exact numbers.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from fractions import Fraction
 
 import click
 
 from .count import RULES, count
 from .election import Election, ElectionError, Number
-from .outcome import Outcome, as_text
+from .outcome import (
+    BELOW_THRESHOLD,
+    DOES_NOT_FIT,
+    GREEDY_PREFERRED,
+    NO_SUPPORT,
+    NOT_AFFORDABLE,
+    STOPPED,
+    Outcome,
+    Reason,
+    as_text,
+)
 from .pabulib import read_pabulib
 
 FORMATS = ("text", "json")
@@ -34,6 +51,13 @@ def _load(path: str) -> Election:
     except ElectionError as error:
         _fail(f"{path}: {error}")
         raise  # unreachable
+
+
+def _warn(path: str, election: Election) -> None:
+    """A file read with warnings is still counted: each warning is one line on stderr,
+    printed once the count is done (a refusal stays the only line on stderr)."""
+    for warning in election.warnings:
+        click.echo(f"warning: {path}: {' '.join(warning.split())}", err=True)
 
 
 def _json_money(value: Number) -> int | float | str:
@@ -53,15 +77,59 @@ def outcome_json(outcome: Outcome) -> dict:
     return data
 
 
+def money_text(value: Number, currency: str = "") -> str:
+    """Money for people: ``1145``, ``13871.54``, ``1250.50``, then the currency if known.
+
+    Amounts with more than two decimals (a share per voter, say) are rounded to cents.
+    """
+    value = Fraction(int(value.numerator), int(value.denominator))  # also gmpy2's mpq
+    cents = round(value * 100)
+    if value.denominator == 1:
+        text = str(value.numerator)
+    else:
+        text = f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+    return f"{text} {currency}" if currency else text
+
+
+def reason_text(reason: Reason, money: Callable[[Number], str]) -> str:
+    """Why a project was not funded, written from the reason's code and figures (the
+    engine's own English ``detail`` when the figures are missing)."""
+    figures = getattr(reason, "figures", None) or {}
+    code = reason.code
+    if code == NO_SUPPORT:
+        return "nobody voted for it"
+    if code == GREEDY_PREFERRED:
+        return "the comparison step chose greedy's outcome, which does not fund it"
+    try:
+        if code == NOT_AFFORDABLE:
+            return (f"its supporters had {money(figures['left'])} left between them, "
+                    f"less than its cost of {money(figures['cost'])}")
+        if code == DOES_NOT_FIT:
+            return f"its cost of {money(figures['cost'])} is more than the {money(figures['left'])} left"
+        if code == BELOW_THRESHOLD:
+            return f"its score of {as_text(figures['score'])} is below the threshold of {as_text(figures['threshold'])}"
+        if code == STOPPED:
+            return f"counting stopped at project {figures['at']}, which did not fit"
+    except KeyError:
+        pass
+    return reason.detail
+
+
 def outcome_text(election: Election, outcome: Outcome) -> str:
+    currency = " ".join(election.meta.get("currency", "").split())
+
+    def money(value: Number) -> str:
+        return money_text(value, currency)
+
     lines = [
         f"rule: {outcome.rule}",
-        f"budget: {as_text(outcome.budget)}",
-        f"selected: {len(outcome.selected)} projects costing {as_text(outcome.cost)}",
+        f"budget: {money(outcome.budget)}",
+        f"selected: {len(outcome.selected)} project{'' if len(outcome.selected) == 1 else 's'} "
+        f"costing {money(outcome.cost)}",
     ]
     explanation = outcome.explanation
     if explanation.kind == "equalshares" and explanation.per_voter_budget is not None:
-        lines.append(f"share per voter: {as_text(explanation.per_voter_budget)}")
+        lines.append(f"share per voter: {money(explanation.per_voter_budget)}")
         if explanation.comparison is not None:
             c = explanation.comparison
             lines.append(
@@ -72,12 +140,12 @@ def outcome_text(election: Election, outcome: Outcome) -> str:
         project = election.projects[pid]
         name = f"  {project.name}" if project.name else ""
         lines.append(
-            f"{position:4d}. {pid}  cost {as_text(project.cost)}  score {as_text(outcome.scores[pid])}{name}"
+            f"{position:4d}. {pid}  cost {money(project.cost)}  score {as_text(outcome.scores[pid])}{name}"
         )
     if explanation.unfunded:
         lines.append("not funded:")
         for pid, reason in explanation.unfunded.items():
-            lines.append(f"      {pid}: {reason.detail}")
+            lines.append(f"      {pid}: {reason_text(reason, money)}")
     return "\n".join(lines)
 
 
@@ -95,6 +163,7 @@ def tally_command(file: str, rule: str | None, output_format: str) -> None:
     except ElectionError as error:
         _fail(str(error))
         return
+    _warn(file, election)
     if output_format == "json":
         click.echo(json.dumps(outcome_json(outcome), ensure_ascii=False))
     else:
@@ -115,6 +184,7 @@ def verify_command(file: str) -> None:
     except ElectionError as error:
         _fail(str(error))
         return
+    _warn(file, election)
     got, want = set(outcome.selected), set(expected)
     if got == want:
         click.echo(f"match: {outcome.rule} selects the same {len(want)} projects as the file")

@@ -6,6 +6,7 @@ files carry decimal costs such as ``2458488.22``). Points are exact in the same 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence, Union
@@ -19,8 +20,38 @@ class ElectionError(ValueError):
     """An election that cannot be counted (unknown project, bad budget, ...)."""
 
 
+# A number as Pabulib writes it: ASCII digits, optionally a decimal part after one "." or
+# ",", optionally a leading "-". Nothing else: Python's own parsers also take "1_000",
+# "1e3", "+5", "inf", "1/2" and non-ASCII digits such as "١٢٣", which no Pabulib file means.
+_NUMBER = re.compile(r"(-?)([0-9]+)(?:[.,]([0-9]+))?")
+# int() refuses longer digit strings (CPython's limit is 4300); no real amount is near it.
+MAX_DIGITS = 4000
+
+
+def parse_number(text: str) -> Number:
+    """An exact number from Pabulib text such as ``2458488.22``, ``1000,50`` or ``-1``.
+
+    Raises ElectionError for anything else. Whether a negative value makes sense is for
+    the caller to decide (a negative budget or cost has its own message).
+    """
+    match = _NUMBER.fullmatch(text.strip())
+    if not match:
+        raise ElectionError(f"not a number: {text!r}")
+    sign, whole, decimals = match.groups()
+    decimals = decimals or ""
+    if len(whole) + len(decimals) > MAX_DIGITS:
+        raise ElectionError(f"not a number: {text[:20]!r}... has more than {MAX_DIGITS} digits")
+    if not decimals:
+        return -int(whole) if sign else int(whole)
+    number = Fraction(int(whole + decimals), 10 ** len(decimals))
+    if sign:
+        number = -number
+    return number.numerator if number.denominator == 1 else number
+
+
 def exact(value: Number | str) -> Number:
-    """An exact number from an int, a Fraction or a decimal string; whole values become ints."""
+    """An exact number from an int, a Fraction or Pabulib text (:func:`parse_number`);
+    whole values become ints. Floats are refused: they cannot carry money exactly."""
     if isinstance(value, bool):
         raise ElectionError(f"not a number: {value!r}")
     if isinstance(value, int):
@@ -28,15 +59,7 @@ def exact(value: Number | str) -> Number:
     if isinstance(value, Fraction):
         return value.numerator if value.denominator == 1 else value
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            number = Fraction(text)
-        except (ValueError, ZeroDivisionError):
-            raise ElectionError(f"not a number: {value!r}") from None
-        if "/" in text:
-            # Pabulib numbers are decimals; a fraction slash is not part of the format.
-            raise ElectionError(f"not a decimal number: {value!r}")
-        return number.numerator if number.denominator == 1 else number
+        return parse_number(value)
     raise ElectionError(f"not an exact number: {value!r} (floats are not accepted)")
 
 
@@ -70,11 +93,17 @@ class Ballot:
 
 @dataclass
 class Election:
-    """A whole election: META key/values (text, in file order), projects in file order, ballots."""
+    """A whole election: META key/values (text, in file order), projects in file order, ballots.
+
+    ``warnings`` are one-line notes from reading a file that was accepted as it is read by
+    other tools (e.g. a ballot naming a project twice). They describe the file, not the
+    election, so two elections with the same content compare equal whatever their warnings.
+    """
 
     meta: dict[str, str]
     projects: dict[str, Project]
     ballots: list[Ballot]
+    warnings: list[str] = field(default_factory=list, compare=False)
 
     @property
     def budget(self) -> Number:

@@ -768,6 +768,20 @@ class _Stop:
         chosen = set(winners)
         return all(j in chosen or (self.until_exhaustive and cost + inst.cost[j] > self.total) for j in inst.candidates)
 
+    def certainly_not(self, funded: list[int], maybe: list[int]) -> bool:
+        """Whether no outcome made of ``funded`` and some of ``maybe`` can stop add1: all of
+        them together fit, and a project outside them would fit beside them (so it stays
+        unfunded, and for the exhaustive flavour, fits in the money left)."""
+        inst = self.inst
+        cost = inst.total_cost(funded) + inst.total_cost(maybe)
+        if cost > self.total:
+            return False
+        ruled_in = set(funded) | set(maybe)
+        others = [j for j in inst.candidates if j not in ruled_in]
+        if not self.until_exhaustive:
+            return bool(others)
+        return any(cost + inst.cost[j] <= self.total for j in others)
+
 
 # --- the add1 search -----------------------------------------------------------------------
 #
@@ -793,6 +807,23 @@ class _Stop:
 
 def _first_stop(inst: _Instance, stops: _Stop, start: int) -> int:
     """The first whole share t >= start whose outcome stops add1."""
+    if inst.approval:
+        from .add1 import first_stop  # numpy is loaded only when add1 needs it
+
+        def exact_outcome(share: int, certified: list[int]) -> list[int]:
+            funded = set(certified)
+            heap = [entry for entry in inst.initial_heap if entry[2] not in funded]
+            heapq.heapify(heap)
+            machine = _IntMachine(inst, share, heap=heap)
+            machine.replay(certified[len(inst.free):])
+            return machine.finish().winners
+
+        return first_stop(inst, stops, start, exact_outcome)
+    return _first_stop_exact(inst, stops, start)
+
+
+def _first_stop_exact(inst: _Instance, stops: _Stop, start: int) -> int:
+    """:func:`_first_stop` with exact runs only (any ballots)."""
     if stops(_machine(inst, start).finish().winners):
         return start
     low = _machine(inst, start)
@@ -859,12 +890,13 @@ def _replay(inst: _Instance, share: int, high: _Machine) -> _Machine:
 
 
 def _compare(election: Election, mes: list[str], greedy: list[str]) -> tuple[int, int]:
-    """Voters preferring each outcome: the one funding more projects they voted for."""
+    """Voters preferring each outcome: the one funding more projects they support (named
+    with points above zero: a rank beyond max_length or 0 points is no support)."""
     mes_set, greedy_set = set(mes), set(greedy)
     prefer_mes = prefer_greedy = 0
-    for ballot in election.ballots:
-        a = sum(1 for p in ballot.vote if p in mes_set)
-        b = sum(1 for p in ballot.vote if p in greedy_set)
+    for pairs in ballot_points(election):
+        a = sum(1 for p, _ in pairs if p in mes_set)
+        b = sum(1 for p, _ in pairs if p in greedy_set)
         if a > b:
             prefer_mes += 1
         elif b > a:

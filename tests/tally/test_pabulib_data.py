@@ -6,6 +6,8 @@ shared/ next to it. A missing folder is a failure, not a skip.
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -81,20 +83,60 @@ def test_recount_reproduces_selected(path):
         assert len(selected) == len(set(selected))
 
 
+def _mentions(path: Path) -> Counter:
+    """How many times each project is named in the VOTES section, read from the raw text
+    (a project named twice on one ballot counts twice, as the files' votes columns do)."""
+    mentions: Counter = Counter()
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "VOTES")
+    header = lines[start + 1].split(";")
+    column = header.index("vote")
+    for line in lines[start + 2 :]:
+        if line.strip():
+            mentions.update(p.strip() for p in next(csv.reader([line], delimiter=";"))[column].split(",") if p.strip())
+    return mentions
+
+
+# Files with a ballot naming a project twice: read with the project once, and a warning.
+REPEATS = {
+    "Netherlands_Amsterdam_604.pb",
+    "Poland_Warszawa_2022_Wola.pb",
+    "Poland_Warszawa_2026_Tarchomin.pb",
+    "US_Stanford_Dataset_Your_Voice_Your_Choice_Parks_and_Streets-_Seattle_2019_District_3_vote_knapsacks.pb",
+}
+
+
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_votes_and_score_columns_match_the_ballots(path):
     """The reader and the ordinal points scheme (k..1) give the file's own totals."""
     election = read_pabulib(path)
     counts = tally(election)
+    mentions = _mentions(path) if path.name in REPEATS else None
+    assert bool(election.warnings) == (path.name in REPEATS)
     checked = 0
     for pid, project in election.projects.items():
         if "votes" in project.fields:
-            assert counts.supporters[pid] == int(project.fields["votes"]), pid
+            if mentions is None:
+                assert counts.supporters[pid] == int(project.fields["votes"]), pid
+            else:  # the column counts every mention; the count counts each voter once
+                assert mentions[pid] == int(project.fields["votes"]), pid
+                assert counts.supporters[pid] <= mentions[pid]
             checked += 1
         if "score" in project.fields and path.name not in SCORE_COLUMN_DIFFERS:
             assert counts.score[pid] == int(project.fields["score"]), pid
             checked += 1
     assert checked >= len(election.projects)
+
+
+@pytest.mark.parametrize("name", sorted(REPEATS))
+def test_repeated_projects_count_once_with_a_warning(name):
+    election = read_pabulib(DATA / name)
+    (warning,) = election.warnings
+    assert "twice; each such project is counted once" in warning
+    assert all(len(set(b.vote)) == len(b.vote) for b in election.ballots)
+    expected = election.selected_in_file()
+    if expected is not None:
+        assert set(count(election).selected) == set(expected)
 
 
 def test_krakow_points_are_three_two_one():
