@@ -116,54 +116,54 @@ class _Price:
 
 
 def _poor(b: np.ndarray, w: np.ndarray, total: float, cost: float, dead: float, start: float = 0.0):
-    """The supporters with money who cannot pay the price (a mask over ``b``, or None when
-    none), found in floating point, and that price; ``dead`` is the weight of supporters
-    left out of ``b`` because they have nothing (always poor). (False, inf) when floats say
-    even all their money is too little.
+    """Who cannot pay the price, found in floating point: (mask over ``b`` or None when
+    nobody, the price that poor set gives, its weight, what its members have between them).
+    ``dead`` is the weight of supporters left out of ``b`` because they have nothing
+    (always poor). ``mask`` is False when floats say even all their money is too little.
 
-    The search for the poor set may start from any price (``start``, e.g. the price last
-    found: prices only rise as money is spent); it only saves steps. Nothing here needs to
-    be exact: the callers turn the poor set into proven bounds.
+    The search may start from any price (``start``, e.g. the price last found: prices only
+    rise as money is spent); that only saves steps. Nothing here needs to be exact: any
+    poor set gives a proven lower bound of the price, and upper bounds are verified.
     """
     base = cost / total
     if not dead and b.min() >= base:
-        return None, base
+        return None, base, 0.0, 0.0
     wb = w * b
     if float(wb.sum()) < cost:
-        return False, INF
-    price = max(base, start)
-    mask = b < price
+        return False, INF, 0.0, 0.0
+    mask = b < max(base, start)
     count = np.count_nonzero(mask)
     while True:
         poor_weight = dead + float(w @ mask)
         if poor_weight >= total:
-            return False, INF
-        price = (cost - float(wb @ mask)) / (total - poor_weight)
-        mask = b < price
-        new = np.count_nonzero(mask)
+            return False, INF, 0.0, 0.0
+        paid = float(wb @ mask)
+        price = (cost - paid) / (total - poor_weight)
+        following = b < price
+        new = np.count_nonzero(following)
         if new == count:
-            return mask, price
-        count = new
+            return mask, price, poor_weight, paid
+        mask, count = following, new
 
 
 def _lower_at(b_here, b_there, w, total, cost_lo, dead, start):
-    """A lower price line from the poor set at this end, as its values (here, there), and
-    the price floats found there; None when floats say the supporters cannot afford it at
-    this end."""
-    mask, found = _poor(b_here, w, total, cost_lo, dead, start)
+    """A lower price line from the poor set at this end, as its values (here, there), the
+    price floats found there and the poor set; None when floats say the supporters cannot
+    afford it at this end. (``b_there`` is ``b_here`` itself for a single share.)"""
+    mask, found, poor_weight, paid = _poor(b_here, w, total, cost_lo, dead, start)
     if mask is False:
-        return None, 0.0
-    if mask is None and not dead:
+        return None, 0.0, False
+    if mask is None:
         value = _down(cost_lo / total)
-        return (value, value), found
-    poor_weight = dead + (float(w @ mask) if mask is not None else 0.0)
+        return (value, value), found, None
     rich = total - poor_weight  # exact: whole numbers
     widen = 1 + _widen(len(b_here))
-    values = []
-    for b in (b_here, b_there):
-        paid = 0.0 if mask is None else _up(float((w * b) @ mask) * widen + TINY)
-        values.append(_down(_down(cost_lo - paid) / rich))
-    return (values[0], values[1]), found
+    here = _down(_down(cost_lo - _up(paid * widen + TINY)) / rich)
+    if b_there is b_here:
+        return (here, here), found, mask
+    paid = float((w * b_there) @ mask)
+    there = _down(_down(cost_lo - _up(paid * widen + TINY)) / rich)
+    return (here, there), found, mask
 
 
 def _money_up(b, w, n) -> float:
@@ -171,12 +171,29 @@ def _money_up(b, w, n) -> float:
     return _up(float(w @ b) * (1 + _widen(n)) + TINY)
 
 
-def _upper_at(b, w, cost_hi, total, dead, start):
+def _upper_at(b, w, cost_hi, total, dead, start, poor=False):
     """A price that is certainly at least the true one with these lower budgets, or None
-    when floats cannot show the supporters can afford the project."""
-    mask, price = _poor(b, w, total, cost_hi, dead, start)
+    when floats cannot show the supporters can afford the project. ``poor``: a poor set
+    to try first (that of the upper budgets, when they are all but the same)."""
+    if poor is not False:
+        if poor is None:
+            price = cost_hi / (total - dead)
+        else:
+            poor_weight = dead + float(w @ poor)
+            price = (cost_hi - float((w * b) @ poor)) / (total - poor_weight) if poor_weight < total else INF
+        if price < INF:
+            found = _verified(b, w, cost_hi, price)
+            if found is not None:
+                return found
+    mask, price, _, _ = _poor(b, w, total, cost_hi, dead, start)
     if mask is False:
         return None
+    return _verified(b, w, cost_hi, price)
+
+
+def _verified(b, w, cost_hi, price):
+    """A little above ``price``, checked to be at least the true price with budgets b
+    (what the supporters would pay at it reaches the cost), or None."""
     widen = _widen(len(b))
     q = _up(price * (1 + 4 * widen) + TINY)
     for _ in range(3):
@@ -190,22 +207,32 @@ def _upper_at(b, w, cost_hi, total, dead, start):
 class Box:
     """Every share in [lo, hi] run at once; see the module docstring."""
 
-    __slots__ = ("data", "lo", "hi", "L0", "Lh", "U0", "Uh", "heap", "winners", "tight", "views", "last")
+    __slots__ = (
+        "data", "lo", "hi", "L0", "Lh", "U0", "Uh", "heap", "winners", "tight", "views", "last", "born", "lines",
+        "poor",
+    )
 
     def __init__(self, data: Election, lo: int, hi: int, heap=None, winners=None):
         self.data = data
         self.lo, self.hi = lo, hi
         n = len(data.weights)
         self.L0 = np.full(n, float(lo))
-        self.Lh = np.full(n, float(hi))
         self.U0 = self.L0.copy()
-        self.Uh = self.Lh.copy()
+        # A single share has one set of lines: the two ends are the same arrays.
+        self.Lh = self.L0 if lo == hi else np.full(n, float(hi))
+        self.Uh = self.U0 if lo == hi else self.Lh.copy()
         self.heap = list(data.initial_heap) if heap is None else list(heap)
         heapq.heapify(self.heap)
         self.winners = list(data.inst.free) if winners is None else list(winners)
         self.tight = True  # lines computed from this box's own ends
+        self.born = 0  # rounds certified when the box was cut from a larger one
         self.views: dict = {}  # project -> its supporters with money, see _view
         self.last: dict = {}  # (project, share, side) -> price last found: where to start
+        # project -> its lower rho lines as last computed. Still lower bounds later (rho only
+        # rises as money is spent), so often enough to rule a project out without a new sum.
+        self.lines: dict = {}
+        # (project, round, poor set at lo, at hi) from lower(): where price() starts looking
+        self.poor = (None, None, False, False)
 
     def _view(self, j):
         """(groups, weights, weight of the others) of project j's supporters who may still
@@ -246,7 +273,8 @@ class Box:
         lo, hi = self.lo, self.hi
         if self.single:
             uh = u0
-            line, last[j, lo, 0] = _lower_at(u0, u0, w, total, cost, dead, last.get((j, lo, 0), 0.0))
+            line, last[j, lo, 0], poor = _lower_at(u0, u0, w, total, cost, dead, last.get((j, lo, 0), 0.0))
+            self.poor = (j, len(self.winners), poor, poor)
             lines = [] if line is None else [line]
         else:
             uh = self.Uh[s]
@@ -257,12 +285,13 @@ class Box:
                 lines = [(value, value)]
             else:
                 lines = []
-                line, last[j, lo, 0] = _lower_at(u0, uh, w, total, cost, dead, last.get((j, lo, 0), 0.0))
+                line, last[j, lo, 0], poor0 = _lower_at(u0, uh, w, total, cost, dead, last.get((j, lo, 0), 0.0))
                 if line is not None:
                     lines.append(line)
-                line, last[j, hi, 0] = _lower_at(uh, u0, w, total, cost, dead, last.get((j, hi, 0), 0.0))
+                line, last[j, hi, 0], poorh = _lower_at(uh, u0, w, total, cost, dead, last.get((j, hi, 0), 0.0))
                 if line is not None:
                     lines.append((line[1], line[0]))
+                self.poor = (j, len(self.winners), poor0, poorh)
         if not lines:
             # Floats say unaffordable at both ends; drop it only if that is certain.
             if _money_up(u0, w, n) < cost and _money_up(uh, w, n) < cost:
@@ -270,7 +299,9 @@ class Box:
             value = _down(cost / total)  # the price is never below cost / W
             lines = [(value, value)]
         c = d.cost_hi[j]
-        return [(_down(max(a, 0.0) / c), _down(max(b, 0.0) / c)) for a, b in lines]
+        lines = [(_down(max(a, 0.0) / c), _down(max(b, 0.0) / c)) for a, b in lines]
+        self.lines[j] = lines
+        return lines
 
     def price(self, j, lines) -> _Price | None:
         """Price bounds of project j over the box (``lines``: its lower rho lines), or None
@@ -286,11 +317,12 @@ class Box:
             value = _down(d.cost_lo[j] / total)
             return _Price(value, value, threshold, threshold, int(total))
         last = self.last
-        up0 = _upper_at(l0, w, d.cost_hi[j], total, dead, last.get((j, self.lo, 1), 0.0))
+        poor0, poorh = self.poor[2:] if self.poor[:2] == (j, len(self.winners)) else (False, False)
+        up0 = _upper_at(l0, w, d.cost_hi[j], total, dead, last.get((j, self.lo, 1), 0.0), poor0)
         if up0 is None:
             return None
         last[j, self.lo, 1] = up0
-        uph = up0 if self.single else _upper_at(lh, w, d.cost_hi[j], total, dead, last.get((j, self.hi, 1), 0.0))
+        uph = up0 if self.single else _upper_at(lh, w, d.cost_hi[j], total, dead, last.get((j, self.hi, 1), 0.0), poorh)
         if uph is None:
             return None
         last[j, self.hi, 1] = uph
@@ -335,7 +367,11 @@ class Box:
         checked = []
         culprit = None
         while heap and (heap[0][0] < top or (heap[0][0] == top and heap[0][1] < w)):
-            _, j = heapq.heappop(heap)
+            key, j = heapq.heappop(heap)
+            stale = self.lines.get(j)
+            if j not in known and stale is not None and self._beats(w, price, r0, rh, j, stale):
+                checked.append((key, j))
+                continue
             other = known.get(j) or self.lower(j)
             if other is None:
                 continue
@@ -388,6 +424,12 @@ class Box:
         floats is within 2**-53 |f| of the exact one, so f * (1 + 4 * 2**-53) (for f >= 0)
         is above it and f * (1 - 4 * 2**-53) below it."""
         s = self.data.supporters[w]
+        if self.single:
+            self.U0[s] = np.maximum((self.U0[s] - price.lo0) * _OUT, 0.0)
+            lower = self.L0[s] - price.up0
+            self.L0[s] = np.where(lower >= 0, lower * _IN, 0.0)
+            self.winners.append(w)
+            return
         U0, Uh, L0, Lh = self.U0[s], self.Uh[s], self.L0[s], self.Lh[s]
         self.U0[s] = np.maximum((U0 - price.lo0) * _OUT, 0.0)
         self.Uh[s] = np.maximum((Uh - price.loh) * _OUT, 0.0)
@@ -421,10 +463,13 @@ class Box:
                     slack = 8 * 2.0**-52 * (np.abs(v0) + np.abs(vh))
                     ends.append(np.maximum(value - slack, 0.0) if lower else value + slack)
             setattr(child, name + "0", ends[0])
-            setattr(child, name + "h", ends[1])
+            setattr(child, name + "h", ends[0] if a == b else ends[1])
         child.heap = list(self.heap)
         child.winners = list(self.winners)
+        child.lines = {j: [_part(line, a, b, h) for line in lines] for j, lines in self.lines.items()}
         child.tight = False
+        child.poor = (None, None, False, False)
+        child.born = len(self.winners)
         child.views = dict(self.views)  # who has nothing here has nothing in any part
         child.last = dict(self.last)
         return child
@@ -435,6 +480,8 @@ class Box:
         inst = self.data.inst
         box = Box(self.data, self.lo, self.hi, heap=self.heap)
         box.last = self.last
+        box.views = self.views  # who has nothing at every share of the box, whatever the lines
+        box.lines = self.lines  # lower bounds, whatever the budget lines they came from
         for w in self.winners[len(inst.free):]:
             lines = box.lower(w)
             price = None if lines is None else box.price(w, lines)
@@ -475,6 +522,20 @@ class Box:
             if max(_money_up(self.U0[s], w, len(s)), _money_up(self.Uh[s], w, len(s))) >= d.cost_lo[j]:
                 maybe.append(j)
         return stops.certainly_not(self.winners, maybe)
+
+
+def _part(line, a: int, b: int, h: int) -> tuple[float, float]:
+    """A lower line over [0, h] (values at its ends), as its values at a and b, rounded down."""
+    v0, vh = line
+    ends = []
+    for x in (a, b):
+        if x == 0:
+            ends.append(v0)
+        elif x == h:
+            ends.append(vh)
+        else:
+            ends.append(max(_down(v0 + (vh - v0) * (x / h) - 8 * 2.0**-52 * (abs(v0) + abs(vh))), 0.0))
+    return ends[0], ends[1]
 
 
 def first_stop(inst, stops, start: int, exact_outcome: Callable[[int, list[int]], list[int]]) -> int:
