@@ -513,11 +513,9 @@ class Box:
         (never to be funded here) would still fit beside them, every outcome in the box
         fits and is not exhaustive."""
         d = self.data
-        chosen = set(self.winners)
+        # Projects no longer in the heap are funded or can be afforded nowhere in the box.
         maybe = []
-        for j in d.candidates:
-            if j in chosen:
-                continue
+        for _, j in self.heap:
             s, w, _, _ = self._view(j)
             if max(_money_up(self.U0[s], w, len(s)), _money_up(self.Uh[s], w, len(s))) >= d.cost_lo[j]:
                 maybe.append(j)
@@ -547,7 +545,7 @@ def first_stop(inst, stops, start: int, exact_outcome: Callable[[int, list[int]]
     already certified.
     """
     data = Election(inst)
-    share, width = start, 16
+    share, width = start, 8
     while True:
         found = _search(Box(data, share, share + width - 1), stops, exact_outcome)
         if found is not None:

@@ -741,8 +741,7 @@ def _add1(inst: _Instance, total, until_exhaustive: bool = True):
     start = _floor(total / inst.num_voters)
     stops = _Stop(inst, total, until_exhaustive)
     first = _first_stop(inst, stops, start)
-    at_first = _run(inst, first)
-    cost = inst.total_cost(at_first.winners)
+    cost = inst.total_cost(stops.stopped)  # the search ends on the outcome at ``first``
     if cost > total:
         share = first - 1
         completion = Completion(OVER_BUDGET, first, to_fraction(cost))
@@ -759,14 +758,18 @@ class _Stop:
 
     def __init__(self, inst: _Instance, total, until_exhaustive: bool):
         self.inst, self.total, self.until_exhaustive = inst, total, until_exhaustive
+        self.stopped: list[int] = []  # the last outcome found to stop add1
 
     def __call__(self, winners: list[int]) -> bool:
         inst = self.inst
         cost = inst.total_cost(winners)
-        if cost > self.total:
-            return True
         chosen = set(winners)
-        return all(j in chosen or (self.until_exhaustive and cost + inst.cost[j] > self.total) for j in inst.candidates)
+        if cost > self.total or all(
+            j in chosen or (self.until_exhaustive and cost + inst.cost[j] > self.total) for j in inst.candidates
+        ):
+            self.stopped = list(winners)
+            return True
+        return False
 
     def certainly_not(self, funded: list[int], maybe: list[int]) -> bool:
         """Whether no outcome made of ``funded`` and some of ``maybe`` can stop add1: all of
