@@ -130,6 +130,14 @@ def outcome_text(election: Election, outcome: Outcome) -> str:
     explanation = outcome.explanation
     if explanation.kind == "equalshares" and explanation.per_voter_budget is not None:
         lines.append(f"share per voter: {money(explanation.per_voter_budget)}")
+        done = explanation.completion
+        if done is not None and done.stopped == "exhaustive":
+            lines.append("add1 stopped: no other project with supporters fits in the money left")
+        elif done is not None:
+            lines.append(
+                f"add1 stopped: at {money(done.next_per_voter_budget)} per voter the outcome would cost "
+                f"{money(done.next_cost)}, over the budget"
+            )
         if explanation.comparison is not None:
             c = explanation.comparison
             lines.append(

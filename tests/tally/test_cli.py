@@ -48,6 +48,15 @@ def test_tally_text_lists_selected_projects():
     assert "share per voter: " in result.output
 
 
+def test_tally_text_says_why_add1_stopped():
+    # Assen 2024: 84 voters, EUR 100,000. At 2,034 per voter the outcome costs 105,700.
+    assert "add1 stopped: at 2034 EUR per voter the outcome would cost 105700 EUR, over the budget" in (
+        run(tally_command, ASSEN).output
+    )
+    swiecie = run(tally_command, DATA / "Poland_Swiecie_2023.pb").output
+    assert "add1 stopped: no other project with supporters fits in the money left" in swiecie
+
+
 def test_tally_with_another_rule():
     result = run(tally_command, ASSEN, "--rule", "greedy", "--format", "json")
     assert result.exit_code == 0
