@@ -57,6 +57,7 @@ import numpy as np
 INF = math.inf
 TINY = 2.0**-1000  # an absolute floor for the widening of sums near zero
 _OUT = 1 + 4 * 2.0**-53  # see Box.pay
+NARROW = 8  # boxes up to this many shares wide price each project from one poor set
 _IN = 1 - 4 * 2.0**-53
 
 
@@ -285,12 +286,15 @@ class Box:
                 lines = [(value, value)]
             else:
                 lines = []
-                line, last[j, lo, 0], poor0 = _lower_at(u0, uh, w, total, cost, dead, last.get((j, lo, 0), 0.0))
-                if line is not None:
-                    lines.append(line)
                 line, last[j, hi, 0], poorh = _lower_at(uh, u0, w, total, cost, dead, last.get((j, hi, 0), 0.0))
                 if line is not None:
                     lines.append((line[1], line[0]))
+                poor0 = poorh
+                if line is None or hi - lo > NARROW:
+                    # A wide box: the poor set at the other end gives a better line there.
+                    line, last[j, lo, 0], poor0 = _lower_at(u0, uh, w, total, cost, dead, last.get((j, lo, 0), 0.0))
+                    if line is not None:
+                        lines.append(line)
                 self.poor = (j, len(self.winners), poor0, poorh)
         if not lines:
             # Floats say unaffordable at both ends; drop it only if that is certain.
