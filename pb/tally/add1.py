@@ -239,10 +239,10 @@ class Box:
         """(groups, weights, weight of the others) of project j's supporters who may still
         have money at some share of the box. The others have nothing at both ends and never
         will again, so they are poor whatever the price and are left out of every sum.
-        Refreshed every few rounds; one that has run out since is still counted (fine)."""
+        Refreshed every six rounds; one that has run out since is still counted (fine)."""
         view = self.views.get(j)
         rounds = len(self.winners)
-        if view is None or rounds - view[3] >= 3:
+        if view is None or rounds - view[3] >= 6:
             d = self.data
             s = d.supporters[j]
             alive = (self.U0[s] > 0) | (self.Uh[s] > 0)
