@@ -31,9 +31,11 @@ One round, for every share of the box at once:
 
 Every floating-point operation that could round the wrong way is corrected: sums of n
 non-negative terms are widened by (n + 4) * 2**-52 of their value (more than the proven
-bound n * 2**-53), single operations are stepped one unit in the last place outwards
-(np.nextafter), and costs that are not exact binary numbers are bracketed by the floats
-on either side. Whole-number comparisons with the budget use exact rationals.
+bound n * 2**-53); single scalar operations are stepped one unit in the last place
+outwards (math.nextafter); a difference of budgets and prices, whose float is within
+2**-53 of its size from the exact one, is scaled by 1 +- 4 * 2**-53 outwards; and costs
+that are not binary fractions are bracketed by the floats on either side. Costs are
+compared with the budget in exact rationals.
 
 When a round cannot be certified, the box is first *tightened* (replayed from its own
 ends, if it was cut from a larger box and so carries that box's looser lines); then it
@@ -57,8 +59,8 @@ import numpy as np
 INF = math.inf
 TINY = 2.0**-1000  # an absolute floor for the widening of sums near zero
 _OUT = 1 + 4 * 2.0**-53  # see Box.pay
-NARROW = 8  # boxes up to this many shares wide price each project from one poor set
 _IN = 1 - 4 * 2.0**-53
+NARROW = 8  # boxes up to this many shares wide price each project from one poor set
 
 
 def _widen(n: int) -> float:
@@ -94,7 +96,6 @@ class Election:
         self.supporters = [np.array(s, dtype=np.intp) for s in inst.supporters]
         self.support_weights = [self.weights[s] for s in self.supporters]
         self.total = [float(w) for w in inst.support_weight]  # exact: whole numbers below 2**53
-        self.cost = inst.cost
         brackets = [_bracket(c) for c in inst.cost]
         self.cost_lo = [b[0] for b in brackets]
         self.cost_hi = [b[1] for b in brackets]
@@ -209,8 +210,7 @@ class Box:
     """Every share in [lo, hi] run at once; see the module docstring."""
 
     __slots__ = (
-        "data", "lo", "hi", "L0", "Lh", "U0", "Uh", "heap", "winners", "tight", "views", "last", "born", "lines",
-        "poor",
+        "data", "lo", "hi", "L0", "Lh", "U0", "Uh", "heap", "winners", "tight", "views", "last", "lines", "poor",
     )
 
     def __init__(self, data: Election, lo: int, hi: int, heap=None, winners=None):
@@ -226,7 +226,6 @@ class Box:
         heapq.heapify(self.heap)
         self.winners = list(data.inst.free) if winners is None else list(winners)
         self.tight = True  # lines computed from this box's own ends
-        self.born = 0  # rounds certified when the box was cut from a larger one
         self.views: dict = {}  # project -> its supporters with money, see _view
         self.last: dict = {}  # (project, share, side) -> price last found: where to start
         # project -> its lower rho lines as last computed. Still lower bounds later (rho only
@@ -473,7 +472,6 @@ class Box:
         child.lines = {j: [_part(line, a, b, h) for line in lines] for j, lines in self.lines.items()}
         child.tight = False
         child.poor = (None, None, False, False)
-        child.born = len(self.winners)
         child.views = dict(self.views)  # who has nothing here has nothing in any part
         child.last = dict(self.last)
         return child
