@@ -63,7 +63,8 @@ def main():
                                     status="eligible")
                 session.add(proposal)
                 session.flush()
-                project = Project(contest_id=contest.id, proposal_id=proposal.id, title=proposal.title, cost=proposal.total_cost)
+                project = Project(contest_id=contest.id, proposal_id=proposal.id, title=proposal.title, cost=proposal.total_cost,
+                                  ballot_position=n + 1)
                 session.add(project)
                 session.flush()
                 projects.append(project.id)

@@ -258,7 +258,8 @@ def _demo_finished_round(session, by_name, *, title: str, days_ago: int, project
             "results_at": now() + timedelta(hours=2),
         })
         rounds.advance_by_dates(session, round_)  # screening, then voting
-        on_ballot = voting.projects_for(session, contest)
+        # Residents' tastes follow the projects as proposed, whatever order the ballot drew.
+        on_ballot = sorted(voting.projects_for(session, contest), key=lambda project: project.proposal_id)
         rng = random.Random(days_ago)
         popularity = [8, 6, 9, 5, 3, 4, 2, 6][: len(on_ballot)]
         for n in range(voters):

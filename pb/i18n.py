@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from babel import Locale
 from babel.dates import format_skeleton, format_time
+from babel.lists import format_list
 from babel.numbers import format_percent, get_currency_precision
 from flask import current_app, request
 from flask_babel import (
@@ -89,6 +90,11 @@ def day(value) -> str:
     return format_skeleton("yMMMd", value, locale=get_locale())
 
 
+def listing(items) -> str:
+    """Names joined as the chosen language joins a list: "A, B and C"."""
+    return format_list([str(item) for item in items], locale=get_locale())
+
+
 def is_rtl() -> bool:
     """Whether the chosen language is written right to left (Urdu, Arabic)."""
     locale = get_locale()
@@ -109,3 +115,4 @@ def configure_i18n(app) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["day"] = day
+    app.jinja_env.filters["listing"] = listing

@@ -41,6 +41,7 @@ ACTION_LABELS = {
     "round.timeline_set": _l("Timeline set"),
     "round.phase_changed": _l("Phase changed"),
     "round.change_refused": _l("Change refused"),
+    "ballot.order_drawn": _l("Order of the projects on the ballot drawn"),
     "round.counted": _l("Votes counted"),
     "round.recounted": _l("Votes counted again to check"),
     "area.added": _l("Area added"),

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now
@@ -94,10 +94,17 @@ class Screener(SQLModel, table=True):
 class Project(SQLModel, table=True):
     """An eligible proposal as it stands on the ballot, fixed when voting opens."""
 
-    __table_args__ = (CheckConstraint("cost > 0", name="cost_positive"),)
+    __table_args__ = (
+        CheckConstraint("cost > 0", name="cost_positive"),
+        Index("uq_project_contest_id_ballot_position", "contest_id", "ballot_position", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     contest_id: int = Field(foreign_key="contest.id", index=True)
     proposal_id: int = Field(foreign_key="proposal.id", unique=True)
     title: str = Field(max_length=120)
     cost: int = Field(sa_type=MONEY)
+    # Where it stands on its ballot paper (1 is listed first), drawn when voting opens
+    # (pb.proposals.ballot_order). Every list of the contest's projects follows it, and
+    # so does the published ballot file, whose order breaks ties in the count.
+    ballot_position: int

@@ -3,7 +3,7 @@
 Each flushes and audits in the round's chain; the request (or CLI scope) commits.
 """
 
-import hashlib
+from collections import defaultdict
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -13,7 +13,9 @@ from sqlmodel import Session, select
 from pb.accounts.models import Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
 from pb.audit.chain import record_event
+from pb.audit.models import AuditEvent, chain_key
 from pb.clock import now
+from pb.proposals import ballot_order
 from pb.proposals.models import (
     PUBLIC_STATUSES,
     CostLine,
@@ -258,24 +260,49 @@ def contests_without_projects(session: Session, round_: Round) -> list[Contest]:
 
 
 def put_on_ballot(session: Session, round_: Round) -> list[Project]:
-    """When voting opens: every eligible proposal becomes a project on its contest's ballot."""
-    projects = []
+    """When voting opens: every eligible proposal becomes a project on its contest's
+    ballot, in an order drawn there and then (see pb.proposals.ballot_order), and the
+    draw is recorded in the round's audit log so that anyone can check it."""
+    eligible = defaultdict(dict)
     for proposal in session.exec(
         select(Proposal).where(Proposal.round_id == round_.id, Proposal.status == Status.ELIGIBLE.value).order_by(Proposal.id)
     ):
-        project = Project(contest_id=proposal.contest_id, proposal_id=proposal.id, title=proposal.title, cost=proposal.total_cost)
-        session.add(project)
-        projects.append(project)
-    session.flush()
+        eligible[proposal.contest_id][proposal.id] = proposal
+    seed = ballot_order.new_seed()
+    projects, drawn = [], []
+    for contest_id, proposals in sorted(eligible.items()):
+        position = {proposal_id: n for n, proposal_id in enumerate(ballot_order.draw(seed, proposals), start=1)}
+        made = [
+            Project(contest_id=contest_id, proposal_id=proposal.id, title=proposal.title, cost=proposal.total_cost,
+                    ballot_position=position[proposal.id])
+            for proposal in proposals.values()  # numbered in the order proposed, placed as drawn
+        ]
+        session.add_all(made)
+        session.flush()
+        on_paper = sorted(made, key=lambda project: project.ballot_position)
+        projects += on_paper
+        drawn.append({"contest": contest_id, "proposals": [p.proposal_id for p in on_paper],
+                      "projects": [p.id for p in on_paper]})
+    record_event(
+        session,
+        ballot_order.DRAWN,
+        round_id=round_.id,
+        organisation_id=round_.convening_organisation_id,
+        data={"seed": seed, "method": ballot_order.METHOD, "contests": drawn},
+    )
     return projects
 
 
+def ballot_draw(session: Session, round_: Round) -> AuditEvent | None:
+    """The audit event that recorded the draw of the round's ballot order (None for a
+    round whose voting opened before pb drew the order: its projects stand in the order
+    they were put on the ballot)."""
+    return session.exec(
+        select(AuditEvent).where(AuditEvent.chain == chain_key(round_.id), AuditEvent.action == ballot_order.DRAWN)
+    ).first()
+
+
 # ---------------------------------------------------------------- reading
-
-
-def visitor_order_key(seed: int, proposal_id: int) -> str:
-    """A per-visitor shuffle that stays the same as the visitor filters and reloads."""
-    return hashlib.sha256(f"{seed}:{proposal_id}".encode()).hexdigest()
 
 
 def public_proposals(
@@ -295,7 +322,9 @@ def public_proposals(
                 func.lower(Proposal.description).like(pattern),
             )
         )
-    return sorted(session.exec(query), key=lambda p: visitor_order_key(seed, p.id))
+    # A shuffle of its own for each visitor, the same as they filter and reload.
+    found = {p.id: p for p in session.exec(query)}
+    return [found[proposal_id] for proposal_id in ballot_order.draw(seed, found)]
 
 
 def proposals_of_groups(session: Session, organisation_ids: list[int]) -> list[Proposal]:
@@ -325,4 +354,6 @@ def area_of(session: Session, proposal: Proposal) -> Area | None:
 
 
 def projects_of(session: Session, contest: Contest) -> list[Project]:
-    return list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+    """A contest's projects in their order on the ballot paper: the one order every page,
+    file and count uses."""
+    return list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.ballot_position)))

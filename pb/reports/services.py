@@ -136,7 +136,7 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
         total.pledged += pot.amount
 
     funded = funded_project_ids(session, round_)
-    projects = list(session.exec(select(Project).where(Project.id.in_(funded)).order_by(Project.contest_id, Project.id))) if funded else []
+    projects = list(session.exec(select(Project).where(Project.id.in_(funded)).order_by(Project.contest_id, Project.ballot_position))) if funded else []
     proposals = {p.id: p for p in session.exec(select(Proposal).where(Proposal.id.in_([p.proposal_id for p in projects])))}
     categories = {c.id: c.name for c in session.exec(select(Category).where(Category.round_id == round_.id))}
     objective_titles = {o.id: o.title for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))}

@@ -25,7 +25,8 @@ from pb.accounts.permissions import role_required
 from pb.audit.chain import verify_chain
 from pb.audit.models import chain_key
 from pb.db import db_session, keep_refusal
-from pb.results import services
+from pb.proposals.services import ballot_draw
+from pb.results import programs, services
 from pb.results.forms import ReceiptForm
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Area, Phase
@@ -74,14 +75,15 @@ def index(round_id):
 def contest(round_id, contest_id):
     round_, _access = _published_round(round_id)
     view = _contest_view(round_, contest_id)
-    return render_template("results/contest.html", round=round_, view=view)
+    drawn = ballot_draw(db_session(), round_) is not None
+    return render_template("results/contest.html", round=round_, view=view, drawn=drawn)
 
 
 @bp.route("/rounds/<int:round_id>/results/<int:contest_id>/ballots.pb")
 def ballot_file(round_id, contest_id):
     round_, _access = _published_round(round_id)
     view = _contest_view(round_, contest_id)
-    return _download(view.result.ballot_file, f"pb-round-{round_.id}-contest-{contest_id}.pb", "text/plain")
+    return _download(view.result.ballot_file, services.ballot_file_name(view), "text/plain")
 
 
 @bp.route("/rounds/<int:round_id>/results/<int:contest_id>/results.csv")
@@ -143,7 +145,18 @@ def _download(text: str, filename: str, mimetype: str):
 @bp.route("/rounds/<int:round_id>/results/recount")
 def recount_yourself(round_id):
     round_, _access = _published_round(round_id)
-    return render_template("results/recount.html", round=round_, views=services.contest_views(db_session(), round_))
+    db = db_session()
+    views = services.contest_views(db, round_)
+    draw = ballot_draw(db, round_)
+    return render_template(
+        "results/recount.html",
+        round=round_,
+        views=views,
+        programs=programs.for_round(views, services.ballot_file_name),
+        draw=json.loads(draw.data) if draw else None,
+        draw_seq=draw.seq if draw else None,
+        names={view.contest.id: view.contest.name for view in views},
+    )
 
 
 @bp.route("/rounds/<int:round_id>/results/receipt", methods=["GET", "POST"])

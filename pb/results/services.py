@@ -5,6 +5,7 @@ The count uses only pb.tally: the same code `pb tally` runs on the published fil
 
 import hashlib
 import json
+import math
 import random
 import secrets
 from collections import defaultdict
@@ -18,6 +19,7 @@ from sqlmodel import Session, select
 from pb.audit.chain import record_event
 from pb.db import Refusal
 from pb.proposals.models import Project
+from pb.proposals.services import projects_of
 from pb.results.models import ContestResult, RoundTurnout
 from pb.rounds.models import Area, BallotKind, Contest, Phase, Pot, Round
 from pb.rounds.services import contest_budgets
@@ -35,9 +37,11 @@ def pounds(minor_units: int) -> str:
     return format_number(Fraction(minor_units, 100))
 
 
-def minor_units(value) -> int:
-    """A number from an outcome (int, '1250.5' or '1/3' pounds) as whole pence, rounded."""
-    return round(Fraction(str(value)) * 100)
+def minor_units(value, *, down: bool = False) -> int:
+    """A number from an outcome (int, '1250.5' or '1/3' pounds) as whole pence, rounded;
+    or rounded down, for money someone had left, which must never look like enough."""
+    pence = Fraction(str(value)) * 100
+    return math.floor(pence) if down else round(pence)
 
 
 def _current_ballots(session: Session, contest: Contest) -> list[tuple[int, list[tuple[int, int | None]]]]:
@@ -56,7 +60,7 @@ def _current_ballots(session: Session, contest: Contest) -> list[tuple[int, list
 def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) -> tuple[str, dict]:
     """Count a contest's current ballots with its frozen rule; returns the anonymised
     ballot file (with the `selected` column) and the outcome as plain data."""
-    projects = list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
+    projects = projects_of(session, contest)  # the ballot order, which breaks ties in the count
     budget = contest_budgets(session, round_).get(contest.id, 0)
     ballots = _current_ballots(session, contest)
     random.Random(seed).shuffle(ballots)  # no trace of who voted when
@@ -197,21 +201,32 @@ class ContestView:
         return max((float(Fraction(str(self.score(p)))) for p in self.projects), default=0) or 1
 
     def ranked(self) -> list[Project]:
-        """Projects with the most support first (ties: funded first, then cheaper)."""
+        """Projects with the most support first (ties: funded first, then in ballot order)."""
         chosen = set(self.selected)
         return sorted(
-            self.projects, key=lambda p: (-Fraction(str(self.score(p))), p.id not in chosen, p.cost, p.id)
+            self.projects, key=lambda p: (-Fraction(str(self.score(p))), p.id not in chosen, p.ballot_position)
         )
 
+    @property
+    def share(self) -> int | None:
+        """add1: each voter's share of the budget in the run that decided, in pence."""
+        value = self.outcome["explanation"].get("per_voter_budget")
+        if value is None or not self.result.rule.startswith("equalshares/add1"):
+            return None
+        return minor_units(value)
+
     def explain(self, project: Project) -> dict:
-        """Why a project was or was not funded, as a code and the numbers (pence) for a sentence."""
+        """Why a project was or was not funded, as a code and the figures for a sentence
+        (money in pence; a project the count names, as a Project)."""
         explanation = self.outcome["explanation"]
         pid = str(project.id)
-        if explanation["kind"] == "greedy":
-            step = next((s for s in explanation["steps"] if s["project_id"] == pid), None)
-            if step and step["funded"]:
+        if pid in self.outcome["selected"]:
+            comparison = explanation.get("comparison") or {}
+            step = next((s for s in explanation.get("steps", []) if s["project_id"] == pid), None)
+            if explanation["kind"] == "greedy" and step is not None:
                 return {"code": "greedy_funded", "left": minor_units(step["remaining"])}
-        else:
+            if comparison.get("chosen") == "greedy":
+                return {"code": "greedy_chosen"}
             for number, winner in enumerate(explanation["rounds"], start=1):
                 if winner["project_id"] == pid:
                     groups = [
@@ -219,12 +234,35 @@ class ContestView:
                         for g in winner["payments"]
                     ]
                     return {"code": "shares_funded", "step": number, "groups": groups}
+            return {"code": "funded"}
         reason = explanation["unfunded"].get(pid, {})
-        details = {"code": reason.get("code", "not_funded")}
-        if reason.get("code") == "does_not_fit" and explanation["kind"] == "greedy":
-            step = next(s for s in explanation["steps"] if s["project_id"] == pid)
-            details["left"] = minor_units(step["remaining"])
+        code = reason.get("code", "not_funded")
+        figures = reason.get("figures") or {}
+        details = {"code": code}
+        if code in ("does_not_fit", "not_affordable"):
+            details["left"] = None  # not known for results counted before reasons had figures
+            if "left" in figures:
+                details["left"] = minor_units(figures["left"], down=True)
+            elif code == "does_not_fit":  # greedy: the money left after the step before
+                step = next((s for s in explanation.get("steps", []) if s["project_id"] == pid), None)
+                details["left"] = minor_units(step["remaining"], down=True) if step else None
+            details["cost"] = minor_units(figures["cost"]) if "cost" in figures else project.cost
+            details["share"] = self.share
+        elif code == "below_threshold" and {"score", "threshold"} <= set(figures):
+            details.update(score=figures["score"], threshold=figures["threshold"])
+        elif code == "stopped":
+            details["at"] = next((p for p in self.projects if str(p.id) == str(figures.get("at"))), None)
         return details
+
+    def ties(self) -> list[list[Project]]:
+        """The ties that the ballot order decided (one of the tied projects was not funded
+        because of it): each as the tied projects, in the order the ballot order put them."""
+        by_id = {str(p.id): p for p in self.projects}
+        return [
+            [by_id[str(pid)] for pid in tie["projects"] if str(pid) in by_id]
+            for tie in self.outcome["explanation"].get("ties") or []
+            if tie.get("decisive")
+        ]
 
     def attribution(self) -> dict[int, list[tuple[str, int]]]:
         """Funded projects paid for by each pot in proportion to its share of the budget,
@@ -269,12 +307,17 @@ def contest_views(session: Session, round_: Round) -> list[ContestView]:
                 area=session.get(Area, contest.area_id) if contest.area_id else None,
                 result=result,
                 outcome=json.loads(result.outcome),
-                projects=list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))),
+                projects=projects_of(session, contest),
                 budget=budgets.get(contest.id, 0),
                 pots=[(pot, f"{pot.name} ({org})") for pot, org in pots],
             )
         )
     return views
+
+
+def ballot_file_name(view: ContestView) -> str:
+    """What a contest's published ballot file is called when downloaded."""
+    return f"pb-round-{view.contest.round_id}-contest-{view.contest.id}.pb"
 
 
 def turnout(session: Session, round_: Round) -> list[dict]:

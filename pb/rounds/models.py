@@ -59,8 +59,9 @@ RULES = {
     ),
     "equalshares/add1": _l(
         "Method of Equal Shares: every voter gets an equal share of the budget, and a project "
-        "is funded when its supporters can pay for it together. If money is left, the shares "
-        "are raised step by step so that as much as possible is spent."
+        "is funded when its supporters can pay for it together. If money is left, each voter's "
+        "share is raised by one unit of money (such as £1) at a time, until no other project with "
+        "supporters fits in the money left, or the next step would spend more than the budget."
     ),
     "equalshares/add1-comparison": _l(
         "Method of Equal Shares with raised shares, as used in Wieliczka and Assen; the result "

@@ -1,8 +1,6 @@
 """The resident's journey: prove eligibility, fill in each ballot paper, review, cast, receipt.
 Also the leads' tools: voting codes and letters, polling helpers, paper ballot entry."""
 
-import hashlib
-
 from flask import (
     Blueprint,
     abort,
@@ -181,11 +179,6 @@ def ballots(round_id):
     )
 
 
-def _voter_order(voter: Voter, projects):
-    """Each voter sees the projects in their own random order (stable while they vote)."""
-    return sorted(projects, key=lambda p: hashlib.sha256(f"{voter.identity}:{p.id}".encode()).hexdigest())
-
-
 def _contest_for(round_: Round, voter: Voter, contest_id: int) -> Contest:
     contest = db_session().get(Contest, contest_id)
     if contest is None or contest.round_id != round_.id:
@@ -197,10 +190,11 @@ def _contest_for(round_: Round, voter: Voter, contest_id: int) -> Contest:
 
 def _ballot_context(round_, voter, contest, form, **extra):
     db = db_session()
-    projects = _voter_order(voter, services.projects_for(db, contest))
+    paper = services.ballot_paper(db, contest.id)
+    projects = paper.projects  # in the order drawn when voting opened
     summaries = {p.id: s for p, s in zip(projects, _summaries(projects))}
     return dict(
-        round=round_, contest=contest, form=form, projects=projects, summaries=summaries,
+        round=round_, contest=contest, form=form, projects=projects, summaries=summaries, drawn=paper.drawn,
         budget=contest_budgets(db, round_).get(contest.id, 0),
         area=db.get(Area, contest.area_id) if contest.area_id else None,
         paper=session["voter"].get("channel") == Channel.PAPER.value, **extra,

@@ -22,6 +22,7 @@ from pb.clock import now
 from pb.db import Refusal, begin_writing
 from pb.fields import normalise_postcode
 from pb.proposals.models import Project
+from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import Area, BallotKind, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import advance_by_dates, contest_budgets, guard_unfrozen
 from pb.throttle import is_limited, note_attempt
@@ -339,6 +340,7 @@ class BallotPaper:
     contest: Contest
     projects: list[Project]
     budget: int
+    drawn: bool  # whether the order of the projects was drawn at random when voting opened
 
 
 def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
@@ -351,8 +353,9 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
     if contest is None:
         return None
     round_ = session.get(Round, contest.round_id)
-    projects = list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id)))
-    paper = BallotPaper(contest, projects, contest_budgets(session, round_).get(contest.id, 0))
+    projects = projects_of(session, contest)
+    paper = BallotPaper(contest, projects, contest_budgets(session, round_).get(contest.id, 0),
+                        drawn=ballot_draw(session, round_) is not None)
     if round_.is_frozen:
         for row in (contest, *projects):
             session.expunge(row)
