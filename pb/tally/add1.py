@@ -37,11 +37,13 @@ outwards (math.nextafter); a difference of budgets and prices, whose float is wi
 that are not binary fractions are bracketed by the floats on either side. Costs are
 compared with the budget in exact rationals.
 
-When a round cannot be certified, the box is first *tightened* (replayed from its own
-ends, if it was cut from a larger box and so carries that box's looser lines); then it
-may be certain that nothing in it can stop add1 (the projects funded so far plus every
-project still affordable somewhere in the box cost at most the budget, and some project
-outside them still fits); otherwise it is cut in two where the two projects' lines cross.
+Every three rounds, and whenever a round cannot be certified, the box may turn out
+certain never to stop add1: the projects funded so far plus every project still
+affordable somewhere in the box cost at most the budget, and some project outside them
+still fits. Then the rest of its rounds need not be run. When a round cannot be
+certified, the box is first *tightened* (replayed from its own ends, if it was cut from a
+larger box and so carries that box's looser lines); failing all that it is cut in two
+where the two projects' lines cross.
 A single share that floats cannot decide (an exact tie, or closer than rounding) is run
 exactly from the certified rounds on. The outcome of each box that runs to its end is
 exact: the same projects in the same order for every share in it.
@@ -515,12 +517,18 @@ class Box:
         (never to be funded here) would still fit beside them, every outcome in the box
         fits and is not exhaustive."""
         d = self.data
+        cost = d.inst.cost
+        room = stops.total - d.inst.total_cost(self.winners)
         # Projects no longer in the heap are funded or can be afforded nowhere in the box.
+        # Dearest first, so that a set of them that cannot fit shows itself soonest.
         maybe = []
-        for _, j in self.heap:
+        for j in sorted((j for _, j in self.heap), key=cost.__getitem__, reverse=True):
             s, w, _, _ = self._view(j)
             if max(_money_up(self.U0[s], w, len(s)), _money_up(self.Uh[s], w, len(s))) >= d.cost_lo[j]:
                 maybe.append(j)
+                room -= cost[j]
+                if room < 0:
+                    return False
         return stops.certainly_not(self.winners, maybe)
 
 
@@ -561,6 +569,9 @@ def _search(box: Box, stops, exact_outcome) -> int | None:
     while True:
         status, hint = box.step()
         if status == "funded":
+            # Every few rounds: perhaps nothing left to fund here could make the box stop.
+            if len(box.winners) % 3 == 0 and box.can_never_stop(stops):
+                return None
             continue
         if status == "done":
             return box.lo if stops(box.winners) else None
