@@ -53,10 +53,18 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 from collections.abc import Callable
 from fractions import Fraction
 
-import numpy as np
+# The dot products here are short and many. OpenBLAS would split the longer ones between
+# threads that mostly wait on each other, and on a busy machine spin for milliseconds
+# (Budapest 2024 took three times as long with another process running). Set before numpy
+# is first imported, as it is in pb's own processes; where numpy was loaded already, that
+# process's own setting stands.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402  (after the setting above)
 
 INF = math.inf
 TINY = 2.0**-1000  # an absolute floor for the widening of sums near zero
@@ -517,19 +525,17 @@ class Box:
         (never to be funded here) would still fit beside them, every outcome in the box
         fits and is not exhaustive."""
         d = self.data
-        cost = d.inst.cost
-        room = stops.total - d.inst.total_cost(self.winners)
-        # Projects no longer in the heap are funded or can be afforded nowhere in the box.
-        # Dearest first, so that a set of them that cannot fit shows itself soonest.
         maybe = []
-        for j in sorted((j for _, j in self.heap), key=cost.__getitem__, reverse=True):
+        for _, j in self.heap:  # the others are funded, or can be afforded nowhere in the box
             s, w, _, _ = self._view(j)
             if max(_money_up(self.U0[s], w, len(s)), _money_up(self.Uh[s], w, len(s))) >= d.cost_lo[j]:
                 maybe.append(j)
-                room -= cost[j]
-                if room < 0:
-                    return False
-        return stops.certainly_not(self.winners, maybe)
+        # What is still funded is paid for by its supporters, from what they have now.
+        reach = np.zeros(len(d.weights), dtype=bool)
+        for j in maybe:
+            reach[d.supporters[j]] = True
+        money = max(_money_up(self.U0, d.weights * reach, len(reach)), _money_up(self.Uh, d.weights * reach, len(reach)))
+        return stops.certainly_not(self.winners, maybe, Fraction(money))
 
 
 def _part(line, a: int, b: int, h: int) -> tuple[float, float]:

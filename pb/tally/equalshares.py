@@ -771,12 +771,17 @@ class _Stop:
             return True
         return False
 
-    def certainly_not(self, funded: list[int], maybe: list[int]) -> bool:
-        """Whether no outcome made of ``funded`` and some of ``maybe`` can stop add1: all of
-        them together fit, and a project outside them would fit beside them (so it stays
-        unfunded, and for the exhaustive flavour, fits in the money left)."""
+    def certainly_not(self, funded: list[int], maybe: list[int], money=None) -> bool:
+        """Whether no outcome made of ``funded`` and some of ``maybe`` can stop add1: what
+        they can cost together (at most all of ``maybe``, and at most ``money``, what their
+        supporters have, when given) fits, and a project outside them would fit beside
+        them (so it stays unfunded, and for the exhaustive flavour, fits in the money
+        left)."""
         inst = self.inst
-        cost = inst.total_cost(funded) + inst.total_cost(maybe)
+        more = inst.total_cost(maybe)
+        if money is not None and money < more:
+            more = money
+        cost = inst.total_cost(funded) + more
         if cost > self.total:
             return False
         ruled_in = set(funded) | set(maybe)
