@@ -87,6 +87,12 @@ def _down(x: float) -> float:
     return math.nextafter(x, -INF)
 
 
+def _rho_down(price: float, d, j) -> float:
+    """A lower bound of price / cost for project j: a negative bound is divided by the
+    smaller bracket of the cost, a positive one by the larger."""
+    return _down(price / (d.cost_lo[j] if price < 0 else d.cost_hi[j]))
+
+
 def _bracket(value) -> tuple[float, float]:
     """Floats lo <= value <= hi for an exact number."""
     f = float(value)
@@ -145,7 +151,7 @@ def _poor(b: np.ndarray, w: np.ndarray, total: float, cost: float, dead: float, 
         return False, INF, 0.0, 0.0
     mask = b < max(base, start)
     count = np.count_nonzero(mask)
-    while True:
+    for _ in range(64):  # in floats a voter within rounding of the price can flip forever
         poor_weight = dead + float(w @ mask)
         if poor_weight >= total:
             return False, INF, 0.0, 0.0
@@ -154,8 +160,9 @@ def _poor(b: np.ndarray, w: np.ndarray, total: float, cost: float, dead: float, 
         following = b < price
         new = np.count_nonzero(following)
         if new == count:
-            return mask, price, poor_weight, paid
+            break
         mask, count = following, new
+    return mask, price, poor_weight, paid
 
 
 def _lower_at(b_here, b_there, w, total, cost_lo, dead, start):
@@ -311,8 +318,9 @@ class Box:
                 return None
             value = _down(cost / total)  # the price is never below cost / W
             lines = [(value, value)]
-        c = d.cost_hi[j]
-        lines = [(_down(max(a, 0.0) / c), _down(max(b, 0.0) / c)) for a, b in lines]
+        # A line may be below zero at one end; it stays a line (clipping that end at zero
+        # would raise it in between, above the price at some shares).
+        lines = [(_rho_down(a, d, j), _rho_down(b, d, j)) for a, b in lines]
         self.lines[j] = lines
         return lines
 
@@ -548,7 +556,7 @@ def _part(line, a: int, b: int, h: int) -> tuple[float, float]:
         elif x == h:
             ends.append(vh)
         else:
-            ends.append(max(_down(v0 + (vh - v0) * (x / h) - 8 * 2.0**-52 * (abs(v0) + abs(vh))), 0.0))
+            ends.append(_down(v0 + (vh - v0) * (x / h) - 8 * 2.0**-52 * (abs(v0) + abs(vh))))
     return ends[0], ends[1]
 
 
