@@ -347,12 +347,11 @@ class Box:
         if uph is None:
             return None
         last[j, self.hi, 1] = uph
-        # The best single lower line for paying (rho lines back to prices, rounded down).
-        lo0, loh = max(lines, key=lambda line: line[0] + line[1])
+        # The best single lower line for paying (rho lines back to prices, rounded down)
+        # among those not below zero at either end; else zero, which the price never is.
         c = d.cost_lo[j]
-        lo0, loh = _down(lo0 * c), _down(loh * c)
-        if lo0 < 0 or loh < 0:
-            lo0 = loh = 0.0
+        usable = [(_down(a * c), _down(b * c)) for a, b in lines if a >= 0 and b >= 0]
+        lo0, loh = max(usable, key=sum, default=(0.0, 0.0))
         return _Price(lo0, loh, up0, uph)
 
     def rho_upper(self, j, price: _Price) -> tuple[float, float]:
@@ -575,7 +574,7 @@ def first_stop(inst, stops, start: int, exact_outcome: Callable[[int, list[int]]
         if found is not None:
             return found
         share += width
-        width = min(width * 2, 4096)
+        width = min(width * 2, 2**20)
 
 
 def _search(box: Box, stops, exact_outcome) -> int | None:
