@@ -20,7 +20,6 @@ Every election here is minimal or close to it, and each test fails before the fi
 
 from __future__ import annotations
 
-import heapq
 import random
 import signal
 from fractions import Fraction
@@ -30,25 +29,7 @@ import pytest
 
 from pb.tally import add1, count, make_election
 from pb.tally import equalshares as mes
-from pb.tally.scores import tally
-
-
-def instance(election):
-    return mes._Instance(election, tally(election))
-
-
-def exact_run(inst, share, winners):
-    """The exact machine at ``share`` after funding ``winners`` (free projects first)."""
-    heap = [entry for entry in inst.initial_heap if entry[2] not in winners]
-    heapq.heapify(heap)
-    machine = mes._Machine(inst, mes.Q(share), heap=heap)
-    for j in winners[len(inst.free):]:
-        machine.fund(j)
-    return machine
-
-
-def at(v0, vh, x, h):
-    return Fraction(v0) if h == 0 else Fraction(v0) + (Fraction(vh) - Fraction(v0)) * Fraction(x, h)
+from tests.tally.test_add1_search import at, exact_run, instance
 
 
 def fast_and_exact(election, until_exhaustive):
