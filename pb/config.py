@@ -21,12 +21,13 @@ class Defaults:
     BABEL_DEFAULT_TIMEZONE = "Europe/London"
     LANGUAGES = ["en_GB", "cy", "pl", "ro", "ur", "bn", "ar"]
     DEFAULT_CURRENCY = "GBP"
-    MAIL_SERVER = None  # None: mail is logged and kept in the outbox
+    MAIL_SERVER = None  # None: mail is logged and kept in the outbox (pb.mail)
     MAIL_PORT = 587
     MAIL_USERNAME = None
     MAIL_PASSWORD = None
     MAIL_USE_TLS = True
     MAIL_SENDER = "pb@localhost"
+    MAIL_TIMEOUT = 10  # seconds to wait on the SMTP server (never inside a request: pb.mail)
     PASSWORD_RESET_MAX_AGE = 60 * 60
     SIGN_IN_LIMIT = 10  # failed attempts per address, and per client, per window
     SIGN_IN_WINDOW = 15 * 60

@@ -1,10 +1,57 @@
-"""Outgoing mail: SMTP when MAIL_SERVER is set, otherwise logged and kept in the outbox."""
+"""Outgoing mail, kept in an outbox table until it is delivered.
+
+`send_mail` adds the message to `outgoing_mail` in the action's own transaction: an
+action that rolls back sends nothing, and a committed action's mail is never lost.
+Once that transaction commits, this process delivers at once: with MAIL_SERVER set, in
+a background thread, so no response waits for SMTP; without one (development, tests),
+there and then, by logging the message and keeping it in `outbox()`.
+
+`deliver_pending` does the delivering, and is what a worker runs to retry what failed:
+- it claims due messages by moving their next attempt a lease ahead, and commits that
+  before talking to SMTP, so no transaction stays open meanwhile and a second deliverer
+  passes them by (on PostgreSQL rows are claimed FOR UPDATE SKIP LOCKED; SQLite's
+  writers take turns). A deliverer that dies mid-send leaves its messages to be tried
+  again when the lease ends: a message may then arrive twice, never not at all;
+- a delivered message's row is deleted: bodies hold one-time codes and receipt codes;
+- a failed one is tried again after 1, 2, 4 ... minutes, at most an hour apart;
+- one still failing two days after it was written is given up: its row is deleted too
+  (for the same reason) and a warning is logged with its subject and last error.
+"""
 
 import smtplib
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from flask import current_app
+from flask import current_app, has_app_context
+from sqlalchemy import Column, Text, delete, event, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, select
+
+from pb.clock import now
+from pb.db import db_session, get_engine, session_scope
+
+LEASE = timedelta(minutes=15)  # far longer than a batch takes to send
+GIVE_UP_AFTER = timedelta(days=2)
+_ADDED, _COMMITTED = "pb_mail_added", "pb_mail_committed"  # keys in Session.info
+# The server answered "no" to this message; other messages may still go on the connection.
+_REFUSED = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused, smtplib.SMTPNotSupportedError)
+
+
+class OutgoingMail(SQLModel, table=True):
+    """A message waiting to be delivered (deleted once it is)."""
+
+    __tablename__ = "outgoing_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=254)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=now)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=now, index=True)
+    last_error: str | None = Field(default=None, max_length=500)
 
 
 @dataclass(frozen=True)
@@ -16,28 +63,185 @@ class Mail:
 
 def configure_mail(app) -> None:
     app.extensions["pb_outbox"] = []
+    app.extensions["pb_courier"] = Courier()
 
 
 def outbox() -> list[Mail]:
-    """Every message sent by this process when no SMTP server is configured."""
+    """Every message delivered by this process when no SMTP server is configured."""
     return current_app.extensions["pb_outbox"]
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    config = current_app.config
-    message = Mail(to=to, subject=str(subject), body=str(body))
-    if not config.get("MAIL_SERVER"):
-        current_app.logger.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
-        outbox().append(message)
+def send_mail(to: str, subject: str, body: str, *, session: Session | None = None) -> None:
+    """Send a message if, and when, the transaction of `session` (by default the
+    request's) commits."""
+    session = db_session() if session is None else session
+    session.add(OutgoingMail(recipient=to, subject=str(subject), body=str(body)))
+    session.info[_ADDED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _note_commit(session):
+    if session.info.get(_ADDED) and not session.in_nested_transaction():
+        session.info[_COMMITTED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _deliver_after_commit(session, transaction):
+    # Here, unlike in after_commit, the session has given back its connection (and on
+    # SQLite its place in the writers' queue), so delivering may use the database.
+    if transaction.parent is not None:
         return
-    email = EmailMessage()
-    email["From"] = config["MAIL_SENDER"]
-    email["To"] = message.to
-    email["Subject"] = message.subject
-    email.set_content(message.body)
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=20) as smtp:
+    session.info.pop(_ADDED, None)
+    if not session.info.pop(_COMMITTED, False) or not has_app_context():
+        return  # without an app, the worker delivers
+    app = current_app._get_current_object()
+    if app.config.get("MAIL_SERVER"):
+        app.extensions["pb_courier"].nudge(app, session.get_bind())
+        return
+    try:
+        deliver_pending(session.get_bind())
+    except Exception:  # the action is committed whatever happens here; the worker retries
+        app.logger.exception("mail not delivered yet")
+
+
+class Courier:
+    """Delivers in a background thread, one at a time per process. A nudge while it is
+    busy makes it go round once more, so it never misses a message just committed."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._busy = self._again = False
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def nudge(self, app, engine: Engine) -> None:
+        with self._lock:
+            if self._busy:
+                self._again = True
+                return
+            self._busy = True
+            self.idle.clear()
+        threading.Thread(target=self._run, args=(app, engine), name="pb-mail", daemon=True).start()
+
+    def _run(self, app, engine: Engine) -> None:
+        with app.app_context():
+            while True:
+                try:
+                    deliver_pending(engine)
+                except Exception:
+                    app.logger.exception("mail not delivered yet")
+                with self._lock:
+                    if not self._again:
+                        self._busy = False
+                        self.idle.set()
+                        return
+                    self._again = False
+
+
+def deliver_pending(session_or_engine: Session | Engine | None = None, *, limit: int = 100) -> int:
+    """Deliver up to `limit` messages that are due; returns how many were delivered.
+
+    Needs an app context (for the mail settings). Works in short transactions of its
+    own on the engine (a session given stands for its engine and is left alone), so it
+    must not be called while this thread holds a write transaction on SQLite."""
+    if isinstance(session_or_engine, Session):
+        session_or_engine = session_or_engine.get_bind()
+    engine = session_or_engine or get_engine()
+    claimed = _claim(engine, limit)
+    if not claimed:
+        return 0
+    sent, failed = _send(claimed)
+    _settle(engine, claimed, sent, failed)
+    return len(sent)
+
+
+def _claim(engine: Engine, limit: int) -> list[OutgoingMail]:
+    with session_scope(engine) as session:
+        query = (
+            select(OutgoingMail)
+            .where(OutgoingMail.next_attempt_at <= now())
+            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+            .limit(limit)
+        )
+        if engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = session.exec(query).all()
+        for row in rows:
+            row.next_attempt_at = now() + LEASE
+            session.add(row)
+    return rows
+
+
+def _send(rows: list[OutgoingMail]) -> tuple[list[int], dict[int, str]]:
+    """Returns the ids sent, and the ids not sent with why."""
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        for row in rows:
+            current_app.logger.info("mail to %s: %s\n%s", row.recipient, row.subject, row.body)
+            outbox().append(Mail(to=row.recipient, subject=row.subject, body=row.body))
+        return [row.id for row in rows], {}
+    sent, failed = [], {}
+    smtp = None
+    try:
+        smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"])
         if config.get("MAIL_USE_TLS"):
             smtp.starttls()
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-        smtp.send_message(email)
+        for row in rows:
+            try:
+                smtp.send_message(_email(row, config["MAIL_SENDER"]))
+            except Exception as error:
+                if isinstance(error, OSError) and not isinstance(error, _REFUSED):
+                    raise  # the connection is lost
+                failed[row.id] = _describe(error)
+            else:
+                sent.append(row.id)
+        smtp.quit()
+    except OSError as error:  # unreachable, refused, timed out or cut off: the rest wait
+        for row in rows:
+            if row.id not in sent and row.id not in failed:
+                failed[row.id] = _describe(error)
+    finally:
+        if smtp is not None:
+            smtp.close()
+    return sent, failed
+
+
+def _email(row: OutgoingMail, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = row.recipient
+    email["Subject"] = row.subject
+    email.set_content(row.body)
+    return email
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** (min(attempts, 7) - 1), 60))  # 1, 2, 4 ... 32, 60
+
+
+def _settle(engine: Engine, rows: list[OutgoingMail], sent: list[int], failed: dict[int, str]) -> None:
+    with session_scope(engine) as session:
+        if sent:
+            session.exec(delete(OutgoingMail).where(OutgoingMail.id.in_(sent)))
+        for row in rows:
+            if row.id not in failed:
+                continue
+            if now() - row.created_at >= GIVE_UP_AFTER:
+                session.exec(delete(OutgoingMail).where(OutgoingMail.id == row.id))
+                current_app.logger.warning(
+                    "mail %s given up after %s attempts since %s: %r; last error: %s",
+                    row.id, row.attempts + 1, row.created_at.isoformat(), row.subject, failed[row.id],
+                )
+                continue
+            session.exec(
+                update(OutgoingMail)
+                .where(OutgoingMail.id == row.id)
+                .values(attempts=OutgoingMail.attempts + 1, last_error=failed[row.id],
+                        next_attempt_at=now() + _retry_delay(row.attempts + 1))
+            )

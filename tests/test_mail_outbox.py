@@ -1,0 +1,268 @@
+"""Mail goes through the outbox table: written with the action, delivered after the commit
+(in the background when a mail server is set), retried, sent once, and its row deleted.
+
+The mail servers here are real: aiosmtpd on a loopback port, a port where nothing
+listens, and a socket that accepts a connection and never answers."""
+
+import email
+import email.policy
+import re
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import select, update
+
+from pb.clock import now
+from pb.mail import OutgoingMail, deliver_pending, send_mail
+from tests.conftest import FormClient
+from tests.servers import free_port
+from tests.test_voting import ballots_in, vote, voting  # noqa: F401 (voting is a fixture)
+
+RESIDENT = "res@example.org"
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1:`port`, keeping what it receives; `delay` slows each message."""
+
+    def __init__(self, port: int, delay: float = 0):
+        self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.delay = delay
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        import asyncio
+
+        await asyncio.sleep(self.delay)
+        self.received.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 OK"
+
+    def __enter__(self):
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+    def bodies_to(self, address: str) -> list[str]:
+        return [message.get_content() for to, message in self.received if to == [address]]
+
+
+class HangingServer:
+    """Accepts connections and never says a word (until it is closed)."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.connections.append(self.listener.accept()[0])
+            except OSError:  # closed
+                return
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def use_mail_server(app, port: int) -> None:
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_USE_TLS=False)
+
+
+def courier_done(app) -> None:
+    """Wait for this process's background delivery to finish."""
+    assert app.extensions["pb_courier"].idle.wait(30)
+
+
+def waiting_mail(db) -> list[OutgoingMail]:
+    with db() as session:
+        return session.exec(select(OutgoingMail).order_by(OutgoingMail.id)).all()
+
+
+def make_all_due(db) -> None:
+    """As if the time to try again had come."""
+    with db() as session:
+        session.exec(update(OutgoingMail).values(next_attempt_at=now()))
+
+
+def ask_for_code(resident, voting):  # noqa: F811
+    start = f"/rounds/{voting['round']}/vote"
+    return resident.submit(f"{start}/email", {"email": RESIDENT, "postcode": "LS11 2AB"}, page=start)
+
+
+def enter_code(resident, voting, code):  # noqa: F811
+    return resident.submit(f"/rounds/{voting['round']}/vote/email/code", {"code": code})
+
+
+def code_in(body: str) -> str:
+    return re.search(r"\b(\d{6})\b", body).group(1)
+
+
+def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app, db, voting):  # noqa: F811
+    port = free_port()  # nothing listens here
+    use_mail_server(app, port)
+    resident = FormClient(app)
+    assert ask_for_code(resident, voting).status_code == 302
+    courier_done(app)
+    [code_mail] = waiting_mail(db)
+    assert code_mail.recipient == RESIDENT and code_mail.attempts == 1
+    assert "ConnectionRefusedError" in code_mail.last_error and code_mail.next_attempt_at > now()
+    assert enter_code(resident, voting, code_in(code_mail.body)).status_code == 302
+
+    south = voting["projects"]["South"]
+    cast = vote(resident, voting, "South", {f"rank_{south[0]}": "1", f"rank_{south[1]}": "2"})
+    assert cast.status_code == 302 and "/vote/receipt/" in cast.headers["Location"]
+    [ballot] = ballots_in(db)
+    assert cast.headers["Location"].endswith(ballot.receipt)
+    receipt_page = resident.get(cast.headers["Location"]).get_data(as_text=True)
+    assert "We are also emailing it to you" in receipt_page
+    courier_done(app)
+    assert [ballot.receipt in m.body for m in waiting_mail(db)] == [False, True]
+    assert app.extensions["pb_outbox"] == []  # with a server set, nothing is only logged
+
+    make_all_due(db)
+    with SmtpServer(port) as server, app.app_context():
+        assert deliver_pending(app.extensions["pb_engine"]) == 2
+    code_body, receipt_body = server.bodies_to(RESIDENT)
+    assert code_in(code_body) == code_in(code_mail.body)
+    assert ballot.receipt in receipt_body
+    assert waiting_mail(db) == []  # delivered: the codes are not kept
+
+
+def test_a_mail_server_that_never_answers_does_not_hold_up_the_resident(app, db, voting):  # noqa: F811
+    assert app.config["MAIL_TIMEOUT"] >= 10
+    resident = FormClient(app)
+    with HangingServer() as hanging:
+        use_mail_server(app, hanging.port)
+        started = time.monotonic()
+        assert ask_for_code(resident, voting).status_code == 302
+        assert time.monotonic() - started < 3
+        assert not app.extensions["pb_courier"].idle.is_set()  # still waiting on the server
+        [code_mail] = waiting_mail(db)
+        assert enter_code(resident, voting, code_in(code_mail.body)).status_code == 302
+        south = voting["projects"]["South"]
+        started = time.monotonic()
+        cast = vote(resident, voting, "South", {f"rank_{south[0]}": "1"})
+        assert cast.status_code == 302 and "/vote/receipt/" in cast.headers["Location"]
+        assert time.monotonic() - started < 3
+        assert len(ballots_in(db)) == 1 and len(waiting_mail(db)) == 2
+        assert hanging.connections  # the courier did get through to it
+    courier_done(app)  # the server hung up: the courier gives up this try
+    assert all(m.attempts >= 1 and m.last_error for m in waiting_mail(db))
+
+
+@pytest.fixture
+def fails_after_mail(app):
+    """A view that asks for mail and then fails: by an error answer, or by an exception."""
+    from pb.security import csrf
+
+    def view(how):
+        send_mail(RESIDENT, "Never sent", "The action that asked for this failed.")
+        if how == "raise":
+            raise RuntimeError("the action failed")
+        return "refused", 409
+
+    app.add_url_rule("/test/fails-after-mail/<how>", view_func=csrf.exempt(view), methods=["POST"])
+    return "/test/fails-after-mail/"
+
+
+def test_an_action_that_rolls_back_sends_nothing(app, db, fails_after_mail):
+    client = app.test_client()
+    assert client.post(fails_after_mail + "answer").status_code == 409
+    assert client.post(fails_after_mail + "raise").status_code == 500
+    with pytest.raises(RuntimeError), db() as session:
+        send_mail(RESIDENT, "Never sent", "A job that failed.", session=session)
+        raise RuntimeError("the job failed")
+    assert app.extensions["pb_outbox"] == []
+    assert waiting_mail(db) == []
+
+    port = free_port()
+    use_mail_server(app, port)
+    with SmtpServer(port) as server:
+        assert client.post(fails_after_mail + "answer").status_code == 409
+        courier_done(app)
+        with app.app_context():
+            assert deliver_pending(app.extensions["pb_engine"]) == 0
+    assert server.received == [] and waiting_mail(db) == []
+
+
+def test_with_a_server_mail_is_delivered_after_the_commit_without_a_worker(app, db, voting):  # noqa: F811
+    port = free_port()
+    use_mail_server(app, port)
+    with SmtpServer(port) as server:
+        assert ask_for_code(FormClient(app), voting).status_code == 302
+        courier_done(app)
+    [body] = server.bodies_to(RESIDENT)
+    assert code_in(body)
+    assert waiting_mail(db) == []
+
+
+def test_without_a_server_mail_is_logged_in_the_outbox_and_not_kept(app, db, voting):  # noqa: F811
+    assert ask_for_code(FormClient(app), voting).status_code == 302
+    [mail] = app.extensions["pb_outbox"]
+    assert mail.to == RESIDENT and code_in(mail.body)
+    assert waiting_mail(db) == []
+
+
+def test_two_deliverers_at_once_send_each_message_once(app, db):
+    port = free_port()
+    use_mail_server(app, port)
+    addresses = [f"resident{i}@example.org" for i in range(24)]
+    with db() as session:  # outside any app: left for the deliverers
+        for address in addresses:
+            send_mail(address, "Hello", f"A message for {address}", session=session)
+    assert len(waiting_mail(db)) == len(addresses)
+
+    start = threading.Barrier(2)
+    delivered = []
+
+    def deliverer():
+        with app.app_context():
+            start.wait()
+            count = 0
+            while sent := deliver_pending(app.extensions["pb_engine"], limit=3):
+                count += sent
+            delivered.append(count)
+
+    with SmtpServer(port, delay=0.02) as server:
+        threads = [threading.Thread(target=deliverer) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert sorted(to[0] for to, _message in server.received) == sorted(addresses)
+    assert sum(delivered) == len(addresses) and min(delivered) > 0  # both worked, side by side
+    assert waiting_mail(db) == []
+
+
+def test_failed_mail_is_tried_again_later_and_given_up_after_two_days(app, db, caplog):
+    use_mail_server(app, free_port())  # nothing listens there
+    with db() as session:
+        send_mail(RESIDENT, "Hello", "Your code is 123456", session=session)
+    engine = app.extensions["pb_engine"]
+    with app.app_context():
+        for attempt, minutes in ((1, 1), (2, 2), (3, 4)):
+            before = now()
+            assert deliver_pending(engine) == 0
+            [mail] = waiting_mail(db)
+            assert mail.attempts == attempt and "ConnectionRefusedError" in mail.last_error
+            assert before + timedelta(minutes=minutes) <= mail.next_attempt_at <= now() + timedelta(minutes=minutes)
+            assert deliver_pending(engine) == 0 and waiting_mail(db)[0].attempts == attempt  # not due yet
+            make_all_due(db)
+        with db() as session:
+            session.exec(update(OutgoingMail).values(created_at=now() - timedelta(days=2, seconds=1)))
+        assert deliver_pending(engine) == 0
+    assert waiting_mail(db) == []
+    assert "given up after 4 attempts" in caplog.text and "123456" not in caplog.text
