@@ -78,15 +78,15 @@ def seed(url, instance):
 
         from pb.accounts.models import User
         from pb.proposals.models import Project
-        from pb.rounds import services
+        from pb.lifecycle import move_to_next_phase
         from pb.rounds.models import Contest, Round
 
         with app.test_request_context(), session_scope() as session:
             round_ = session.exec(select(Round).where(Round.title == "Healthy Neighbourhoods 2027")).one()
             round_.eligibility_methods = "postcode"
             lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
-            services.move_to_next_phase(session, round_, actor=lead)
-            services.move_to_next_phase(session, round_, actor=lead)
+            move_to_next_phase(session, round_, actor=lead)
+            move_to_next_phase(session, round_, actor=lead)
             assert round_.phase == "voting", round_.phase
             contest = session.exec(select(Contest).where(Contest.name == "Riverside projects")).one()
             projects = [p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id))]

@@ -70,9 +70,8 @@ def seed(url, instance):
 
     from pb import create_app
     from pb.db import session_scope
-    from pb.rounds.models import Area, Round
-    from pb.voting import services as voting
-    from tests.factories import make_round, open_voting, user
+    from pb.rounds.models import Round
+    from tests.factories import make_codes, make_round, open_voting
 
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance})
 
@@ -81,10 +80,7 @@ def seed(url, instance):
 
     with app.app_context():
         ids = make_round(app, db, convener=CONVENER, anchor=ANCHOR, methods=("codes",))
-        with app.test_request_context(), db() as session:  # codes are made before voting opens
-            round_ = session.get(Round, ids["round"])
-            code = voting.generate_codes(session, round_, actor=user(session, CONVENER),
-                                         area=session.get(Area, ids["areas"]["North"]), count=1)[0]
+        code = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)[0]  # before voting opens
         open_voting(app, db, ids, convener=CONVENER, screener=CONVENER, member=MEMBER, group=GROUP)
         with db(write=False) as session:
             by_title = {r.title: r.id for r in session.exec(select(Round))}

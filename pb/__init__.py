@@ -26,7 +26,7 @@ def create_app(test_config=None):
 
     load_config(app, test_config)
 
-    from pb import db, i18n, mail, security, views
+    from pb import db, i18n, lifecycle, mail, security, views
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
     from pb.delivery import configure_delivery
@@ -40,6 +40,7 @@ def create_app(test_config=None):
     security.configure_security(app)
     i18n.configure_i18n(app)
     mail.configure_mail(app)
+    lifecycle.configure_lifecycle(app)
     configure_accounts(app)
     configure_audit(app)
     configure_rounds(app)

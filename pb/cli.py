@@ -67,6 +67,58 @@ def demo(if_empty):
     load_demo(if_empty=if_empty)
 
 
+@main.command("demo-codes")
+@with_appcontext
+def demo_codes():
+    """Show the demo's voting codes again, marking those already used."""
+    from pb.demo import show_codes
+
+    show_codes()
+
+
+@main.group("rounds")
+def rounds_group():
+    """Rounds and their timelines."""
+
+
+@rounds_group.command("advance")
+@with_appcontext
+def rounds_advance():
+    """Make every move a round's published timeline says is due (open voting, close and
+    count it, publish results). Run it every minute from cron or a systemd timer."""
+    from pb.lifecycle import advance_due_rounds
+
+    for round_id, moves in advance_due_rounds().items():
+        click.echo(f"round {round_id}: " + (", ".join(moves) if moves else "due, but cannot move yet (see its manage page)"))
+
+
+@main.command("mail-deliver")
+@with_appcontext
+def mail_deliver():
+    """Send the mail waiting in the outbox that is due (new, or due to be tried again)."""
+    from pb.mail import deliver_pending
+
+    click.echo(f"{deliver_pending()} messages delivered")
+
+
+@main.command("worker")
+@click.option("--every", default=30, show_default=True, help="Seconds between passes.")
+@with_appcontext
+def worker(every):
+    """Run for ever: move rounds on by their timelines and deliver mail, every EVERY
+    seconds (a systemd service instead of the two cron jobs)."""
+    import time
+
+    from pb.lifecycle import advance_due_rounds
+    from pb.mail import deliver_pending
+
+    while True:
+        for round_id, moves in advance_due_rounds().items():
+            click.echo(f"round {round_id}: " + ", ".join(moves))
+        deliver_pending()
+        time.sleep(every)
+
+
 @main.group()
 def audit():
     """The tamper-evident audit log."""

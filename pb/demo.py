@@ -1,6 +1,9 @@
 """A realistic demo, so that a newcomer can sign in as each kind of user and click around."""
 
+import os
+
 import click
+from flask import current_app
 from sqlmodel import select
 
 from pb.accounts import services
@@ -23,7 +26,11 @@ USERS = [
     ("lead@northfield-homes.example", "Aisha Rahman", "Northfield Homes Housing Association", False),
     ("chair@eastgate-ra.example", "Margaret Evans", "Eastgate Residents' Association", False),
     ("hello@greencorner.example", "Dewi Jones", "Green Corner Community Garden CIC", False),
+    # The returning officer of the Northfield rounds: independent of the anchors that fund them.
+    ("officer@northfield-advice.example", "Sam Clarke", None, False),
 ]
+OFFICER = "officer@northfield-advice.example"
+CODES_FILE = "demo-voting-codes.txt"  # in the instance folder: the demo's codes, to show them again
 
 
 def load_demo(*, if_empty: bool = False) -> None:
@@ -46,14 +53,39 @@ def load_demo(*, if_empty: bool = False) -> None:
         for email, name, org, is_admin in USERS:
             if not is_admin:
                 user = services.create_user(session, email=email, name=name, password=DEMO_PASSWORD, actor=admin)
-                services.add_member(session, actor=admin, organisation=by_name[org], user=user)
+                if org:
+                    services.add_member(session, actor=admin, organisation=by_name[org], user=user)
         _demo_round(session, admin, by_name)
-        codes = _demo_rounds_after_the_vote(session, by_name)
+        verdict_codes = _demo_rounds_after_the_vote(session, by_name)
+        open_round, voting_codes = _demo_open_round(session, by_name)
+    lines = [f"{open_round.title} (voting now), round {open_round.id}: vote at /rounds/{open_round.id}/vote"]
+    lines += [f"  {code}" for code, _letter in voting_codes]
+    lines += ["Green Streets 2026 (in delivery): give a resident's verdict on its projects"]
+    lines += [f"  {code}" for code, _letter in verdict_codes]
+    with open(os.path.join(current_app.instance_path, CODES_FILE), "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
     click.echo("Demo loaded.")
     _print_credentials()
-    click.echo("Voting codes of Green Streets 2026, to give a resident's verdict on its projects (shown only now):")
-    for code in codes:
-        click.echo(f"  {code}")
+    show_codes()
+
+
+def show_codes() -> None:
+    """Print the demo's voting codes again (a real round's codes are shown only once, to
+    its returning officer; the demo keeps its own in the instance folder), each marked
+    once it has been used."""
+    from pb.voting.models import VotingCode
+    from pb.voting.services import code_hash
+
+    path = os.path.join(current_app.instance_path, CODES_FILE)
+    if not os.path.exists(path):
+        raise click.ClickException("No demo codes here: load the demo first (pb demo).")
+    with open(path, encoding="utf-8") as codes, session_scope(write=False) as session:
+        click.echo("Demo voting codes (each works once):")
+        for line in codes.read().splitlines():
+            if line.startswith("  "):
+                row = session.exec(select(VotingCode).where(VotingCode.code_hash == code_hash(line))).first()
+                line += " (used)" if row is not None and row.used_at is not None else ""
+            click.echo(line)
 
 
 def _demo_round(session, admin, by_name) -> None:
@@ -64,6 +96,7 @@ def _demo_round(session, admin, by_name) -> None:
 
     from pb.accounts.models import User
     from pb.clock import now
+    from pb.lifecycle import advance
     from pb.rounds import services as rounds
 
     nhs = by_name["Riverside and Eastgate NHS Foundation Trust"]
@@ -117,7 +150,7 @@ def _demo_round(session, admin, by_name) -> None:
                 "results_at": start + timedelta(days=57),
             },
         )
-        rounds.advance_by_dates(session, round_)
+        advance(session, round_.id)
         _demo_proposals(session, round_, nhs_lead, {"Riverside": riverside_ballot, "Eastgate": eastgate_ballot})
 
 
@@ -202,16 +235,17 @@ FINISHED_PROJECTS = [
 ]
 
 
-def _demo_finished_round(session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0):
-    """A round that has run its course: voted on, counted and published. Returns it and
-    any voting codes made for it (shown once, for trying residents' verdicts)."""
+def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0,
+                       closes_in=None):
+    """A round whose vote is under way: proposals screened, voting codes made by the
+    returning officer, voting opened by its timeline and some ballots cast. Returns it,
+    its ballot paper and the codes made (each with its letter's reference)."""
     import random
     from datetime import timedelta
 
-    from flask import current_app
-
     from pb.accounts.models import Membership, User
     from pb.clock import now
+    from pb.lifecycle import advance, move_to_next_phase
     from pb.proposals import services as proposals
     from pb.rounds import services as rounds
     from pb.voting import services as voting
@@ -221,22 +255,24 @@ def _demo_finished_round(session, by_name, *, title: str, days_ago: int, project
     nhs = by_name["Riverside and Eastgate NHS Foundation Trust"]
     lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
     nhs_lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
+    officer = session.exec(select(User).where(User.email == OFFICER)).one()
     with current_app.test_request_context():
         round_ = rounds.create_round(
             session, actor=lead, organisation=homes, title=title,
-            purpose="Residents of Northfield chose how to spend £40,000 on greener, safer streets.",
+            purpose="Residents of Northfield choose how to spend £40,000 on greener, safer streets.",
             eligibility="Residents of Northfield aged 11 and over.", minimum_age=11,
             categories=["Green spaces", "Safer streets"], objectives=["Net zero", "Reduce health inequalities"],
             methods=["codes", "postcode", "paper"],
         )
         rounds.invite_partner(session, round_, actor=lead, organisation=nhs)
+        rounds.appoint_returning_officer(session, round_, actor=lead, user=officer)
         contest = rounds.add_contest(
             session, round_, actor=lead, name="Green Streets", area_id=None, ballot_kind="approval",
             min_picks=1, max_picks=4, limit_to_budget=False, rank_depth=3, rule="equalshares/add1",
         )
         rounds.pledge_pot(session, round_, actor=lead, organisation=homes, contest=contest, name="Northfield Homes community chest", amount=30_000_00)
         rounds.pledge_pot(session, round_, actor=nhs_lead, organisation=nhs, contest=contest, name="NHS Trust healthy streets fund", amount=10_000_00)
-        rounds.move_to_next_phase(session, round_, actor=lead)  # proposals open
+        move_to_next_phase(session, round_, actor=lead)  # proposals open
         categories = {c.name: c.id for c in session.exec(select(rounds.Category).where(rounds.Category.round_id == round_.id))}
         objectives = {o.title: o.id for o in session.exec(select(rounds.CharterObjective).where(rounds.CharterObjective.round_id == round_.id))}
         for group_name, project_title, summary, pounds, category, serves in projects:
@@ -250,14 +286,15 @@ def _demo_finished_round(session, by_name, *, title: str, days_ago: int, project
             proposal = proposals.create_proposal(session, round_, actor=member, organisation=group, content=content)
             proposals.submit_proposal(session, proposal, actor=member)
             proposals.screen_proposal(session, proposal, actor=lead, decision="eligible", reason="")
-        made = voting.generate_codes(session, round_, actor=lead, area=None, count=codes) if codes else []
+        made = voting.generate_codes(session, round_, actor=officer, area=None, count=codes) if codes else []
         start = now() - timedelta(days=days_ago)
         rounds.set_timeline(session, round_, actor=lead, dates={
             "proposals_open_at": start, "screening_at": start + timedelta(days=28),
-            "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + timedelta(hours=1),
-            "results_at": now() + timedelta(hours=2),
+            "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + (closes_in or timedelta(hours=1)),
+            "results_at": now() + (closes_in or timedelta(hours=1)) + timedelta(hours=1),
         })
-        rounds.advance_by_dates(session, round_)  # screening, then voting
+        advance(session, round_.id)  # screening, then voting
+        assert round_.phase == "voting", "the demo round did not open for voting"
         # Residents' tastes follow the projects as proposed, whatever order the ballot drew.
         on_ballot = sorted(voting.projects_for(session, contest), key=lambda project: project.proposal_id)
         rng = random.Random(days_ago)
@@ -271,9 +308,34 @@ def _demo_finished_round(session, by_name, *, title: str, days_ago: int, project
                 picks.add(rng.choices(on_ballot, popularity)[0].id)
             channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE
             voting.cast_ballot(session, voter, contest, {pid: None for pid in picks}, channel=channel)
-        rounds.move_to_next_phase(session, round_, actor=lead)  # close: the count follows
-        rounds.move_to_next_phase(session, round_, actor=lead)  # publish the results
     return round_, made
+
+
+def _demo_finished_round(session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0):
+    """A round that has run its course: voted on, counted and published. Returns it and
+    any voting codes made for it (shown once, for trying residents' verdicts)."""
+    from pb.accounts.models import User
+    from pb.clock import now
+    from pb.lifecycle import advance, move_to_next_phase
+
+    round_, made = _demo_voting_round(session, by_name, title=title, days_ago=days_ago, projects=projects, voters=voters, codes=codes)
+    lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
+    with current_app.test_request_context():
+        # The demo's history: the published closing time comes (only the demo moves time).
+        round_.voting_closes_at = now()
+        session.add(round_)
+        session.flush()
+        advance(session, round_.id)  # close: the count follows
+        move_to_next_phase(session, round_, actor=lead)  # publish the results
+    return round_, made
+
+
+def _demo_open_round(session, by_name):
+    """This year's second round, open for voting for two weeks, with ten voting codes."""
+    from datetime import timedelta
+
+    return _demo_voting_round(session, by_name, title="Safer Streets 2027", days_ago=45, projects=OPEN_PROJECTS, voters=30,
+                              codes=10, closes_in=timedelta(days=14))
 
 
 # What each funded project of the round in delivery reports, in turn: a list of updates,
@@ -303,6 +365,14 @@ DELIVERY_STORIES = [
       [("Equipment", 3500, False), ("Installation by a local firm", 900, True)])],
 ]
 
+OPEN_PROJECTS = [
+    ("Eastgate Residents' Association", "Zebra crossing by the shops", "A safe crossing where children walk to school.", 14500, "Safer streets", ["Reduce health inequalities"]),
+    ("Green Corner Community Garden CIC", "Pocket park on Wharf Street", "Benches, planting and shade on a bare corner.", 9800, "Green spaces", ["Net zero"]),
+    ("Eastgate Residents' Association", "Alley gates for Canal Row", "Lockable gates to stop fly-tipping in the back alleys.", 6200, "Safer streets", []),
+    ("Green Corner Community Garden CIC", "Bike repair workshops", "Monthly free repair sessions with a local mechanic.", 3400, "Safer streets", ["Net zero"]),
+    ("Eastgate Residents' Association", "Brighter underpass", "Lighting and a mural in the station underpass.", 11000, "Safer streets", ["Reduce health inequalities"]),
+]
+
 OLD_PROJECTS = [
     ("Green Corner Community Garden CIC", "School gate planters", "Planters and seating outside two primary schools.", 5200, "Green spaces", ["Net zero"]),
     ("Eastgate Residents' Association", "Street lights on Mill Lane", "Brighter, low-energy lights on a dark lane.", 12800, "Safer streets", ["Reduce health inequalities"]),
@@ -312,7 +382,7 @@ OLD_PROJECTS = [
 ]
 
 
-def _demo_rounds_after_the_vote(session, by_name) -> list[str]:
+def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
     """Last year's round, delivered and archived, and this year's, in delivery with a mix of
     statuses, spending, residents' verdicts and one hidden comment. Returns voting codes
     of this year's round (to try giving a verdict)."""
@@ -325,8 +395,8 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[str]:
     from pb.delivery import services as delivery
     from pb.delivery import verdicts
     from pb.delivery.models import Verdict
+    from pb.lifecycle import move_to_next_phase
     from pb.proposals.models import Project
-    from pb.rounds import services as rounds
 
     lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
 
@@ -345,16 +415,16 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[str]:
 
     old, _codes = _demo_finished_round(session, by_name, title="Green Streets 2025", days_ago=420, projects=OLD_PROJECTS, voters=180)
     with current_app.test_request_context():
-        rounds.move_to_next_phase(session, old, actor=lead)  # delivery
+        move_to_next_phase(session, old, actor=lead)  # delivery
         for project in session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, old)))):
             report(project, [("delivered", "", "Done.", [("Finished", -200, True)],
                               [("Everything, from local firms", project.cost // 100 - 300, True), ("Hire of equipment", 300, False)])])
-        rounds.move_to_next_phase(session, old, actor=lead)  # archived
+        move_to_next_phase(session, old, actor=lead)  # archived
 
     current, codes = _demo_finished_round(session, by_name, title="Green Streets 2026", days_ago=90, projects=FINISHED_PROJECTS,
                                           voters=240, codes=5)
     with current_app.test_request_context():
-        rounds.move_to_next_phase(session, current, actor=lead)  # delivery
+        move_to_next_phase(session, current, actor=lead)  # delivery
         funded = list(session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, current))).order_by(Project.id)))
         for project, story in zip(funded, DELIVERY_STORIES):
             report(project, story)

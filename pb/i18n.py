@@ -15,6 +15,7 @@ from flask_babel import (
     Babel,
     format_currency,
     format_datetime,
+    format_number,
     get_locale,
     to_user_timezone,
 )
@@ -112,6 +113,7 @@ def configure_i18n(app) -> None:
     )
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["day"] = day

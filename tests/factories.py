@@ -1,11 +1,15 @@
 """Quick ways to arrange data through the service layer (the same code the pages use)."""
 
+from sqlalchemy import update
 from sqlmodel import select
 
-from pb.accounts.models import Organisation, User
+from pb import lifecycle
+from pb.accounts.models import Membership, Organisation, User
 from pb.proposals import services as proposals
-from pb.rounds.models import Round
+from pb.rounds.models import Area, Round
 from pb.rounds.services import contests_of
+from pb.voting.models import CodeBatch
+from pb.voting.services import generate_codes
 
 PROJECT_IDEAS = [
     ("Community garden beds", "Raised beds and tools for a shared garden.", 12_000_00),
@@ -77,7 +81,7 @@ def make_round(
             "screening_at": now() + timedelta(days=20), "voting_opens_at": now() + timedelta(days=30),
             "voting_closes_at": now() + timedelta(days=40),
         })
-        rounds.move_to_next_phase(session, round_, actor=lead)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)
         categories = {name: id_ for id_, name in session.exec(
             select(rounds.Category.id, rounds.Category.name).where(rounds.Category.round_id == round_.id))}
         objectives = {title: id_ for id_, title in session.exec(
@@ -88,12 +92,69 @@ def make_round(
 
 def open_voting(app, db, ids: dict, *, convener: str, screener: str, member: str, group: str, per_contest: int = 3) -> None:
     """Put eligible proposals on every ballot paper and open voting (by hand)."""
-    from pb.rounds import services as rounds
-
     ids["proposals"] = eligible_proposals(app, db, ids["round"], screener=screener, member=member, group=group, per_contest=per_contest)
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
+        if {"codes", "paper"} & set(round_.eligibility_methods.split(",")):
+            # Every area needs codes before voting opens (one spare letter each, if none yet).
+            made = {batch.area_id for batch in session.exec(select(CodeBatch).where(CodeBatch.round_id == round_.id))}
+            for area_id in set(ids.get("areas", {}).values()) - made:
+                generate_codes(session, round_, actor=officer(session, round_, convener), area=session.get(Area, area_id), count=1)
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, ids["round"])
         lead = user(session, convener)
-        rounds.move_to_next_phase(session, round_, actor=lead)
-        rounds.move_to_next_phase(session, round_, actor=lead)
-        assert round_.phase == "voting"
+        lifecycle.move_to_next_phase(session, round_, actor=lead)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)
+        assert round_.phase == "voting", lifecycle.voting_blockers(session, round_)
+
+
+OFFICER = "officer@independent.example"
+
+
+def officer(session, round_: Round, convener: str | None = None) -> User:
+    """The round's returning officer, appointed now (as someone independent) if it has none."""
+    if round_.returning_officer_id is not None:
+        return session.get(User, round_.returning_officer_id)
+    from pb.accounts.services import create_user
+    from pb.rounds import services as rounds
+
+    person = session.exec(select(User).where(User.email == OFFICER)).first() or create_user(
+        session, email=OFFICER, name="Olu Officer", password="correct horse battery")
+    lead = user(session, convener) if convener else session.exec(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == round_.convening_organisation_id)).first()
+    rounds.appoint_returning_officer(session, round_, actor=lead, user=person)
+    return person
+
+
+def make_codes(app, db, round_id: int, area_id: int | None, count: int = 1) -> list[str]:
+    """Voting codes made by the round's returning officer (appointed if need be)."""
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, round_id)
+        area = session.get(Area, area_id) if area_id else None
+        return [code for code, _letter in generate_codes(session, round_, actor=officer(session, round_), area=area, count=count)]
+
+
+def let_voting_close(session, round_: Round) -> None:
+    """Time passes: the published closing time comes, and the round closes and is counted
+    (as `pb rounds advance` or the next request would do). Only tests move the clock."""
+    from datetime import timedelta
+
+    from pb.clock import now
+
+    session.exec(update(Round).where(Round.id == round_.id).values(voting_closes_at=now() - timedelta(seconds=1)))
+    lifecycle.advance(session, round_.id)
+    assert round_.phase == "counted", round_.phase
+
+
+def close_voting(app, db, round_id: int) -> None:
+    """let_voting_close, in a transaction of its own."""
+    with app.test_request_context(), db() as session:
+        let_voting_close(session, session.get(Round, round_id))
+
+
+def publish(app, db, round_id: int, convener: str) -> None:
+    """Close voting (time passes), count, and publish the results by hand."""
+    close_voting(app, db, round_id)
+    with app.test_request_context(), db() as session:
+        lifecycle.move_to_next_phase(session, session.get(Round, round_id), actor=user(session, convener))

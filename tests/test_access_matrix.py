@@ -12,6 +12,7 @@ The roles (the columns):
 - other_lead: a lead of another anchor, with no part in either round;
 - screener: a community reviewer appointed to screen the round in voting (no organisation);
 - helper: a polling helper appointed for the round in voting (no organisation);
+- officer: the returning officer of the rounds in voting and published (no organisation);
 - admin: a platform admin (no organisation).
 
 The rows are written by hand from what each route is for and who may use it (DESIGN.md,
@@ -34,6 +35,7 @@ from PIL import Image
 from sqlmodel import select
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from pb import lifecycle
 from pb.accounts import services as accounts
 from pb.delivery import services as delivery
 from pb.delivery import verdicts
@@ -44,7 +46,7 @@ from pb.rounds import services as rounds
 from pb.rounds.models import Area, Contest, Pot, Round
 from pb.voting import services as voting
 from tests.conftest import FormClient
-from tests.factories import make_round, open_voting, organisation, user
+from tests.factories import OFFICER, let_voting_close, make_round, officer, open_voting, organisation, user
 
 PASSWORD = "correct horse battery"
 ADMIN, LEAD, OTHER_LEAD = "admin@example.org", "lead@council.example", "lead@fire.example"
@@ -52,7 +54,7 @@ MEMBER, SCREENER, HELPER = "chair@park.example", "reviewer@example.org", "helper
 FORGETFUL, NEWCOMER = "forgetful@example.org", "newcomer@example.org"
 COUNCIL, FIRE, GROUP = "Eastshire Council", "Westshire Fire and Rescue", "Friends of the Park"
 
-ROLES = ("anonymous", "resident", "member", "lead", "other_lead", "screener", "helper", "admin")
+ROLES = ("anonymous", "resident", "member", "lead", "other_lead", "screener", "helper", "officer", "admin")
 WITHOUT_ACCOUNT = ("anonymous", "resident")
 SIGN_IN = (302, "/sign-in")
 DASHBOARD = (302, "/dashboard")
@@ -187,7 +189,13 @@ MATRIX = [
     row("rounds.pledge", "POST", "/rounds/{voting}/pots/new", signed_in(lead=400)),
     row("rounds.raise_pot", "GET", "/rounds/{voting}/pots/{voting_pot}", signed_in(lead=200)),
     row("rounds.raise_pot", "POST", "/rounds/{voting}/pots/{voting_pot}", signed_in(lead=400)),
-    row("rounds.next_phase", "GET", "/rounds/{published}/phase", everyone(405)),
+    row("rounds.next_phase", "GET", "/rounds/{published}/phase", signed_in(lead=200)),
+    row("rounds.next_phase", "POST", "/rounds/{voting}/phase", signed_in(lead=200)),  # not confirmed: the page again
+    row("rounds.suspension", "GET", "/rounds/{voting}/suspension", signed_in(lead=200, officer=200)),
+    row("rounds.suspension", "POST", "/rounds/{voting}/suspension", signed_in(lead=400, officer=400)),  # no reason given
+    row("rounds.suspension", "GET", "/rounds/{draft}/suspension", signed_in(lead=200)),
+    row("rounds.returning_officer", "GET", "/rounds/{voting}/returning-officer", signed_in(lead=200)),
+    row("rounds.returning_officer", "POST", "/rounds/{voting}/returning-officer", signed_in(lead=400)),
     # rounds.next_phase POST is the last row: it moves the published round on to delivery.
 
     # ------------------------------------------------ proposals
@@ -230,10 +238,13 @@ MATRIX = [
     row("voting.receipt", "GET", "/rounds/{voting}/vote/receipt/{receipt}", everyone(404, resident=200)),
     row("voting.finish", "POST", "/rounds/{voting}/vote/finish", everyone((302, "/rounds/{voting}")), fresh=True),
     # Voting codes and polling helpers: the convening anchor.
-    row("voting.codes", "GET", "/rounds/{voting}/codes", signed_in(lead=200)),
-    row("voting.codes", "POST", "/rounds/{voting}/codes", signed_in(lead=400)),
-    row("voting.helpers", "GET", "/rounds/{voting}/helpers", signed_in(lead=200)),
-    row("voting.helpers", "POST", "/rounds/{voting}/helpers", signed_in(lead=400)),
+    # The returning officer alone: no lead of a funding anchor ever sees a code.
+    row("voting.codes", "GET", "/rounds/{voting}/codes", signed_in(officer=200)),
+    row("voting.codes", "POST", "/rounds/{voting}/codes", signed_in(officer=400)),
+    row("voting.codes", "GET", "/rounds/{draft}/codes", signed_in()),
+    row("voting.cancel_letter", "POST", "/rounds/{voting}/codes/cancel", signed_in(officer=(303, "/rounds/{voting}/codes"))),
+    row("voting.helpers", "GET", "/rounds/{voting}/helpers", signed_in(officer=200)),
+    row("voting.helpers", "POST", "/rounds/{voting}/helpers", signed_in(officer=400)),
     # Paper ballots: the round's polling helpers only.
     row("voting.paper", "GET", "/rounds/{voting}/paper", signed_in(helper=200)),
     row("voting.paper", "POST", "/rounds/{voting}/paper", signed_in(helper=400)),
@@ -295,7 +306,8 @@ MATRIX = [
     row("reports.anchor_report_csv", "GET", "/anchors/{group}/report.csv", everyone(404)),
 
     # ------------------------------------------------ last: it changes the published round's phase
-    row("rounds.next_phase", "POST", "/rounds/{published}/phase", signed_in(lead=(302, "/rounds/{published}/manage"))),
+    row("rounds.next_phase", "POST", "/rounds/{published}/phase", signed_in(lead=(302, "/rounds/{published}/manage")),
+        data={"confirm": "y"}),
 ]
 
 
@@ -332,8 +344,8 @@ def arrange(app, db, make_user) -> dict:
     with app.test_request_context(), db() as session:
         round_, lead, member = session.get(Round, ours["round"]), user(session, LEAD), user(session, MEMBER)
         proposals.appoint_screener(session, round_, actor=lead, user=user(session, SCREENER))
-        voting.appoint_helper(session, round_, actor=lead, user=user(session, HELPER))
-        [ours["code"]] = voting.generate_codes(session, round_, actor=lead, area=session.get(Area, ours["areas"]["North"]), count=1)
+        voting.appoint_helper(session, round_, actor=officer(session, round_, LEAD), user=user(session, HELPER))
+        [(ours["code"], _letter)] = voting.generate_codes(session, round_, actor=officer(session, round_), area=session.get(Area, ours["areas"]["North"]), count=1)
         group = organisation(session, GROUP)
         north = ours["contests"]["North"]
         pictured = proposals.create_proposal(session, round_, actor=member, organisation=group,
@@ -351,7 +363,8 @@ def arrange(app, db, make_user) -> dict:
     theirs = make_round(app, db, convener=LEAD, anchor=COUNCIL, methods=("codes", "email"))
     with app.test_request_context(), db() as session:
         round_, lead = session.get(Round, theirs["round"]), user(session, LEAD)
-        codes = {area: voting.generate_codes(session, round_, actor=lead, area=session.get(Area, theirs["areas"][area]), count=3)
+        codes = {area: [code for code, _letter in voting.generate_codes(
+                     session, round_, actor=officer(session, round_, LEAD), area=session.get(Area, theirs["areas"][area]), count=3)]
                  for area in ("North", "South")}
     open_voting(app, db, theirs, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP, per_contest=6)
     with app.test_request_context(), db() as session:
@@ -362,8 +375,8 @@ def arrange(app, db, make_user) -> dict:
             for n, code in enumerate(area_codes[:2]):
                 voter = voting.voter_by_code(session, round_, code, client="arrangement")
                 voting.cast_ballot(session, voter, contest, {projects[n]: None, projects[2]: None})
-        rounds.move_to_next_phase(session, round_, actor=lead)  # close, and count
-        rounds.move_to_next_phase(session, round_, actor=lead)  # publish
+        let_voting_close(session, round_)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)  # publish
         funded = delivery.funded_project_ids(session, round_)
         everything = set(session.exec(select(Project.id).join(Contest).where(Contest.round_id == round_.id)))
         assert funded and everything - funded
@@ -410,7 +423,7 @@ def people(app, db, ids) -> dict[str, FormClient]:
     assert proved.status_code == 302, proved.get_data(as_text=True)
     browsers["resident"] = resident
     for role, email in (("member", MEMBER), ("lead", LEAD), ("other_lead", OTHER_LEAD), ("screener", SCREENER),
-                        ("helper", HELPER), ("admin", ADMIN)):
+                        ("helper", HELPER), ("officer", OFFICER), ("admin", ADMIN)):
         browsers[role] = FormClient(app)
         browsers[role].sign_in(email, PASSWORD)
     return browsers

@@ -25,7 +25,7 @@ from pb.rounds.models import Contest
 from pb.voting import services as voting
 from pb.voting.models import Voter
 from tests.conftest import FormClient
-from tests.factories import make_round, open_voting
+from tests.factories import close_voting, make_round, open_voting
 
 PASSWORD = "correct horse battery"
 
@@ -127,8 +127,8 @@ def test_the_published_ballot_file_lists_the_projects_in_the_audited_order(app, 
                                                              for rank, pid in enumerate(picks, start=1)})
     lead = FormClient(app)
     lead.sign_in("lead@council.example", PASSWORD)
-    for _step in ("close", "publish"):
-        assert lead.submit(f"/rounds/{opened['round']}/phase", {}, page=f"/rounds/{opened['round']}/manage").status_code == 302
+    close_voting(app, db, opened["round"])  # time passes: voting closes at its published time
+    assert lead.submit(f"/rounds/{opened['round']}/phase", {"confirm": "y"}).status_code == 302  # publish
 
     draw = audited_draw(client, opened["round"])
     seed = draw["seed"]

@@ -23,10 +23,9 @@ from sqlmodel import select
 from pb.proposals.models import Project
 from pb.results.models import ContestResult
 from pb.rounds.models import Area, Phase, Round
-from pb.rounds.services import move_to_next_phase
 from pb.voting import services
 from pb.voting.models import Ballot, BallotChoice, Voter
-from tests.factories import make_round, open_voting, user
+from tests.factories import let_voting_close, make_codes, make_round, open_voting, user
 from tests.servers import SECRET, Browser, Gunicorn, Unanswered, cast, prove_with_code
 
 pytestmark = pytest.mark.slow
@@ -45,11 +44,7 @@ def voting_round(app, db, make_user):
     make_user(LEAD, organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",))
-    with app.test_request_context(), db() as session:
-        ids["codes"] = services.generate_codes(
-            session, session.get(Round, ids["round"]), actor=user(session, LEAD),
-            area=session.get(Area, ids["areas"]["North"]), count=VOTERS,
-        )
+    ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=VOTERS)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member="chair@park.example", group="Friends of the Park")
     with db(write=False) as session:
         ids["projects"] = list(session.exec(
@@ -249,7 +244,7 @@ def test_casting_survives_killed_workers_and_servers(app, db, database_url, voti
     # ------------------------------------------------------------ close and count
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
-        move_to_next_phase(session, round_, actor=user(session, LEAD))
+        let_voting_close(session, round_)
         phase = round_.phase
     with db(write=False) as session:
         results = {r.contest_id: r.ballots for r in session.exec(select(ContestResult))}

@@ -12,6 +12,7 @@ from fractions import Fraction
 import pytest
 from sqlmodel import select
 
+from pb import lifecycle
 from pb.audit.models import AuditEvent, chain_key
 from pb.delivery import services as delivery
 from pb.delivery import verdicts
@@ -30,7 +31,7 @@ from pb.rounds.models import Contest, Pot, Round
 from pb.voting import services as voting
 from pb.voting.models import Voter
 from tests.conftest import FormClient
-from tests.factories import make_round, open_voting, organisation, user
+from tests.factories import let_voting_close, make_codes, make_round, open_voting, organisation, user
 
 PASSWORD = "correct horse battery"
 COUNCIL, TRUST = "lead@council.example", "lead@trust.example"
@@ -54,8 +55,8 @@ def published(app, db, make_user):
         rounds.invite_partner(session, round_, actor=council, organisation=trust)
         north = session.get(Contest, ids["contests"]["North"])
         rounds.pledge_pot(session, round_, actor=user(session, TRUST), organisation=trust, contest=north, name="Trust fund", amount=20_000_01)
-        ids["codes"] = voting.generate_codes(session, round_, actor=council, area=session.get(rounds.Area, ids["areas"]["North"]), count=3)
-        ids["south_code"] = voting.generate_codes(session, round_, actor=council, area=session.get(rounds.Area, ids["areas"]["South"]), count=1)[0]
+    ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=3)
+    ids["south_code"] = make_codes(app, db, ids["round"], ids["areas"]["South"], count=1)[0]
     open_voting(app, db, ids, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=6)
     rng = random.Random(11)
     with app.test_request_context(), db() as session:
@@ -82,8 +83,8 @@ def published(app, db, make_user):
             picks = {rng.choices(projects, [9, 7, 5, 4, 2, 1])[0] for _ in range(3)}
             voting.cast_ballot(session, voter, contest, {pid: None for pid in picks})
         lead = user(session, COUNCIL)
-        rounds.move_to_next_phase(session, round_, actor=lead)  # close and count
-        rounds.move_to_next_phase(session, round_, actor=lead)  # publish
+        let_voting_close(session, round_)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)  # publish
         funded = delivery.funded_project_ids(session, round_)
         everything = [p.id for p in session.exec(select(Project).join(Contest).where(Contest.round_id == round_.id))]
     ids["funded"] = sorted(funded)
@@ -285,11 +286,11 @@ def test_an_archived_round_closes_its_delivery_record(app, db, published):
     pid = published["funded"][0]
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, published["round"])
-        rounds.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # delivery
+        lifecycle.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # delivery
     post(app, db, pid, "in_progress")
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, published["round"])
-        rounds.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # archived
+        lifecycle.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # archived
     member = signed_in(app, MEMBER)
     refused = member.submit(f"/projects/{pid}/update", update_form("delivered"))
     assert refused.status_code == 409
@@ -390,9 +391,7 @@ def test_verdicts_are_limited_to_residents_who_were_eligible(app, db, published,
     assert "That code is not right" in prove_with_code(stranger, published["round"], "AAAA-BBBB-CCCC").get_data(as_text=True)
     # A code of another round proves nothing about this one.
     other = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
-    with app.test_request_context(), db() as session:
-        other_round = session.get(Round, other["round"])
-        foreign = voting.generate_codes(session, other_round, actor=user(session, COUNCIL), area=None, count=1)[0]
+    foreign = make_codes(app, db, other["round"], None, count=1)[0]
     assert prove_with_code(stranger, published["round"], foreign).status_code == 400
     # Without proof, a verdict cannot be given, even by posting straight to it.
     assert stranger.get(f"/projects/{pid}/verdict").status_code == 302
@@ -644,7 +643,7 @@ def test_the_groups_home_lists_its_funded_projects_to_report_on(app, db, publish
         assert f'href="/projects/{pid}"' not in page
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, published["round"])
-        rounds.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # delivery
-        rounds.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # archived
+        lifecycle.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # delivery
+        lifecycle.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # archived
     page = member.get("/group").get_data(as_text=True)
     assert all(f'href="/projects/{pid}"' in page and f'href="/projects/{pid}/update"' not in page for pid in published["funded"])

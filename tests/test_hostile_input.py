@@ -61,7 +61,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from tests.conftest import BACKENDS, FormClient
-from tests.factories import make_round, open_voting, organisation, user
+from tests.factories import let_voting_close, make_codes, make_round, officer, open_voting, organisation, user
 
 SCALE = float(os.environ.get("PB_HOSTILE_SCALE", "1"))
 PASSWORD = "correct horse battery"
@@ -635,14 +635,10 @@ class World:
     def settle(self) -> None:
         """Make any move a round's timeline says is due, as the next request would, so that
         a date set by an earlier example is not taken for a write by this one."""
-        from pb.rounds.models import Round
-        from pb.rounds.services import advance_by_dates, move_is_due
+        from pb.lifecycle import advance_due_rounds
 
-        with self.db(write=False) as session:
-            due = [r.id for r in session.exec(select(Round)) if move_is_due(r)]
-        for round_id in due:
-            with self.app.test_request_context(), self.db() as session:
-                advance_by_dates(session, session.get(Round, round_id))
+        with self.app.test_request_context():
+            advance_due_rounds(self.engine)
 
     def snapshot(self) -> dict:
         """Every table's rows (keyed by primary key) and the stored uploads."""
@@ -704,6 +700,7 @@ def build_world(app, backend: str) -> World:
     from pb.delivery import verdicts
     from pb.proposals import services as proposals
     from pb.proposals.models import Project
+    from pb import lifecycle
     from pb.rounds import services as rounds
     from pb.rounds.models import Area, Contest, Pot, Round
     from pb.voting import services as voting
@@ -754,9 +751,9 @@ def build_world(app, backend: str) -> World:
     w.r2["pot"] = pot_of(w.r2, "North")
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, w.r2["round"])
-        council = user(session, COUNCIL)
-        w.r2["codes"] = voting.generate_codes(session, round_, actor=council, area=session.get(Area, w.r2["areas"]["North"]), count=60)
-        voting.appoint_helper(session, round_, actor=council, user=user(session, HELPER))
+        w.r2["codes"] = [code for code, _letter in voting.generate_codes(
+            session, round_, actor=officer(session, round_, COUNCIL), area=session.get(Area, w.r2["areas"]["North"]), count=60)]
+        voting.appoint_helper(session, round_, actor=officer(session, round_), user=user(session, HELPER))
     open_voting(app, db, w.r2, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=4)
     with db(write=False) as session:
         w.r2["projects"] = {area: [p.id for p in session.exec(select(Project).where(Project.contest_id == cid).order_by(Project.id))]
@@ -764,10 +761,7 @@ def build_world(app, backend: str) -> World:
 
     # R3: voted, counted and published; residents give verdicts.
     w.r3 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email"))
-    with app.test_request_context(), db() as session:
-        round_ = session.get(Round, w.r3["round"])
-        w.r3["codes"] = voting.generate_codes(session, round_, actor=user(session, COUNCIL),
-                                              area=session.get(Area, w.r3["areas"]["North"]), count=6)
+    w.r3["codes"] = make_codes(app, db, w.r3["round"], w.r3["areas"]["North"], count=6)
     open_voting(app, db, w.r3, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=4)
     rng = random.Random(7)
     with app.test_request_context(), db() as session:
@@ -787,8 +781,8 @@ def build_world(app, backend: str) -> World:
             picks = {rng.choices(projects, [9, 6, 3, 1])[0] for _ in range(2)}
             receipts.append(voting.cast_ballot(session, voter, contest, {pid: None for pid in picks}).receipt)
         lead = user(session, COUNCIL)
-        rounds.move_to_next_phase(session, round_, actor=lead)  # close and count
-        rounds.move_to_next_phase(session, round_, actor=lead)  # publish
+        let_voting_close(session, round_)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)  # publish
         w.r3["funded"] = sorted(delivery.funded_project_ids(session, round_))
         w.r3["receipt"] = receipts[0]
         assert len(w.r3["funded"]) >= 2

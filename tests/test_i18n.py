@@ -8,6 +8,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
+from pb import lifecycle
 from pb.i18n import money
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,15 +177,12 @@ def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make
     from pb.rounds.models import Area, Contest, Round
     from pb.voting import services as voting
     from tests.conftest import FormClient
-    from tests.factories import make_round, open_voting, user
+    from tests.factories import let_voting_close, make_codes, make_round, open_voting, user
 
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes",))
-    with app.test_request_context(), db() as session:
-        north = session.get(Area, ids["areas"]["North"])
-        codes = voting.generate_codes(session, session.get(Round, ids["round"]), actor=user(session, "lead@council.example"),
-                                      area=north, count=len(LOCALES))
+    codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=len(LOCALES))
     open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
                 member="chair@park.example", group="Friends of the Park")
     base = f"/rounds/{ids['round']}"
@@ -218,8 +216,8 @@ def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         lead = user(session, "lead@council.example")
-        rounds.move_to_next_phase(session, round_, actor=lead)
-        rounds.move_to_next_phase(session, round_, actor=lead)
+        let_voting_close(session, round_)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)
         budget = rounds.contest_budgets(session, round_)[ids["contests"]["North"]]
         assert session.get(Contest, ids["contests"]["North"]) is not None
     assert budget == 50_000_00

@@ -153,7 +153,7 @@ def test_draft_submit_edit_and_refusal_after_the_deadline(app, people, client, d
     assert proposal(db, pid).status == "submitted"
 
     draft_id = new_proposal(park, db, setup, title="Late idea")
-    people["council"].submit(f"/rounds/{setup['round']}/phase", {}, page=f"/rounds/{setup['round']}/manage")  # deadline
+    people["council"].submit(f"/rounds/{setup['round']}/phase", {"confirm": "y"})  # deadline
     with db() as session:
         assert session.get(Round, setup["round"]).phase == "screening"
     response = park.submit(f"/proposals/{pid}/edit", {**edit, "title": "Too late"})
@@ -293,7 +293,7 @@ def test_each_screening_outcome_and_who_sees_it(app, people, client, db, setup):
     assert "Please split the cost" in park.get("/group").get_data(as_text=True)
 
     # The group can change a returned proposal after the deadline, and submit it again.
-    council.submit(f"/rounds/{setup['round']}/phase", {}, page=f"/rounds/{setup['round']}/manage")
+    council.submit(f"/rounds/{setup['round']}/phase", {"confirm": "y"})
     edit = proposal_form(db, setup, title="Benches (paths costed separately)")
     del edit["organisation"]
     assert park.submit(f"/proposals/{returned}/edit", {**edit, "action": "submit"}).status_code == 302
@@ -380,8 +380,8 @@ def test_eligible_proposals_become_projects_when_voting_opens_and_then_freeze(ap
     screen(council, south, "eligible")
     screen(council, refused, "not_eligible", "Outside the round's area.")
     base = f"/rounds/{setup['round']}"
-    council.submit(f"{base}/phase", {}, page=f"{base}/manage")
-    council.submit(f"{base}/phase", {}, page=f"{base}/manage")
+    council.submit(f"{base}/phase", {"confirm": "y"})
+    council.submit(f"{base}/phase", {"confirm": "y"})
     with db() as session:
         assert session.get(Round, setup["round"]).phase == "voting"
         projects = {(p.contest_id, p.title, p.cost) for p in session.exec(select(Project))}

@@ -14,7 +14,7 @@ from pb.throttle import ThrottleAttempt
 from pb.voting import services
 from pb.voting.models import Ballot, Voter
 from tests.conftest import FormClient
-from tests.factories import user
+from tests.factories import let_voting_close, user
 from tests.test_voting import ballots_in, enter_code, voting  # noqa: F401  (the fixture: a round in voting)
 
 PASSWORD = "correct horse battery"
@@ -58,7 +58,7 @@ def test_the_same_confirmation_sent_twice_casts_one_ballot_and_shows_its_receipt
 
     # A retry that arrives after voting closed still finds the receipt.
     with app.test_request_context(), db() as session:
-        rounds.move_to_next_phase(session, session.get(Round, voting["round"]), actor=user(session, "lead@council.example"))
+        let_voting_close(session, session.get(Round, voting["round"]))
     late = confirm(resident, url, {"project": north[2:3]}, second_submission)
     assert late.status_code == 302 and late.headers["Location"] == replaced.headers["Location"]
 

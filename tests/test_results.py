@@ -16,6 +16,7 @@ from pabutools.rules import method_of_equal_shares
 from pabutools.tiebreaking import TieBreakingRule
 from sqlmodel import select
 
+from pb import lifecycle
 from pb.audit.models import AuditEvent, chain_key
 from pb.proposals.models import Project
 from pb.results import services as results
@@ -73,7 +74,7 @@ def lead_client(app):
 
 
 def move_on(lead, ids):
-    response = lead.submit(f"/rounds/{ids['round']}/phase", {}, page=f"/rounds/{ids['round']}/manage")
+    response = lead.submit(f"/rounds/{ids['round']}/phase", {"confirm": "y"})
     assert response.status_code == 302
 
 
@@ -262,8 +263,8 @@ def tied(app, db, make_user, monkeypatch):
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         lead = user(session, "lead@council.example")
-        rounds.move_to_next_phase(session, round_, actor=lead)
-        rounds.move_to_next_phase(session, round_, actor=lead)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)
+        lifecycle.move_to_next_phase(session, round_, actor=lead)
         project = {p.proposal_id: p.id for p in session.exec(select(Project))}
         contest = session.get(Contest, ids["contests"]["North"])
         # Votes: play area 10, football 9, garden 5, minibus 5, warm space none. After the

@@ -22,6 +22,7 @@ def anchors(app, make_user):
     make_user("lead@nhs.example", name="Dr Ben", organisation="Eastshire NHS Trust", kind="anchor")
     make_user("lead@police.example", name="Insp Cai", organisation="Eastshire Police", kind="anchor")
     make_user("chair@group.example", name="Dee", organisation="Friends of the Park", kind="group")
+    make_user("officer@independent.example", name="Olu Officer")
     clients = {}
     for key, email in [("council", "lead@council.example"), ("nhs", "lead@nhs.example"),
                        ("police", "lead@police.example"), ("group", "chair@group.example")]:
@@ -85,6 +86,10 @@ def set_up_round(council, nhs, db):
     assert nhs.get(f"{base}/manage").status_code == 403  # not a partner yet
     assert council.submit(f"{base}/partners", {"organisation": nhs_id}).status_code == 302
     assert nhs.get(f"{base}/manage").status_code == 200
+    # The returning officer belongs to none of the funding anchors (a lead of one cannot be it).
+    refused = council.submit(f"{base}/returning-officer", {"email": "lead@nhs.example"})
+    assert refused.status_code == 400 and "cannot belong to an anchor that funds" in refused.get_data(as_text=True)
+    assert council.submit(f"{base}/returning-officer", {"email": "officer@independent.example"}).status_code == 302
 
     pledges = [
         (council, council_id, "North ballot", "Council green spaces fund", "30,000"),
@@ -109,7 +114,7 @@ def open_voting(app, council, db, round_id):
 
 def move_on(council, round_id, times=1):
     for _ in range(times):
-        response = council.submit(f"/rounds/{round_id}/phase", {}, page=f"/rounds/{round_id}/manage")
+        response = council.submit(f"/rounds/{round_id}/phase", {"confirm": "y"})
         assert response.status_code == 302
 
 
@@ -156,7 +161,7 @@ def test_voting_cannot_open_while_a_contest_has_no_money(anchors, db):
                    {"name": "Everyone", "area": "0", "ballot_kind": "approval", "min_picks": "1", "max_picks": "2",
                     "rank_depth": "3", "rule": "greedy"})
     move_on(council, round_id, 2)
-    response = council.submit(f"/rounds/{round_id}/phase", {}, page=f"/rounds/{round_id}/manage")
+    response = council.submit(f"/rounds/{round_id}/phase", {"confirm": "y"})
     page = council.get(response.headers["Location"]).get_data(as_text=True)
     assert "No money has been pledged to" in page
     assert phase_of(db, round_id) == "screening"

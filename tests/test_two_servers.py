@@ -18,11 +18,10 @@ from pb.config import Defaults
 from pb.proposals.models import Project
 from pb.results.models import ContestResult
 from pb.rounds.models import Area, Phase, Round
-from pb.rounds.services import move_to_next_phase
 from pb.voting import services
 from pb.voting.models import Ballot, BallotChoice
 from tests.conftest import BACKENDS
-from tests.factories import make_round, open_voting, user
+from tests.factories import let_voting_close, make_codes, make_round, open_voting, user
 from tests.servers import Browser, Gunicorn, cast, prove_with_code, sign_in
 
 pytestmark = pytest.mark.slow
@@ -77,11 +76,7 @@ def voting_round(app, db, make_user):
     make_user(LEAD, name="Lena Lead", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",))
-    with app.test_request_context(), db() as session:
-        ids["codes"] = services.generate_codes(
-            session, session.get(Round, ids["round"]), actor=user(session, LEAD),
-            area=session.get(Area, ids["areas"]["North"]), count=30,
-        )
+    ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=30)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member="chair@park.example", group="Friends of the Park")
     with db(write=False) as session:
         ids["projects"] = list(session.exec(
@@ -147,7 +142,7 @@ def test_ballots_cast_through_both_servers_are_counted_once(app, db, voting_roun
 
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, round_id)
-        move_to_next_phase(session, round_, actor=user(session, LEAD))
+        let_voting_close(session, round_)
         assert round_.phase == Phase.COUNTED.value
     with db(write=False) as session:
         results = {r.contest_id: r.ballots for r in session.exec(select(ContestResult))}

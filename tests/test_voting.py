@@ -14,6 +14,7 @@ from pb.rounds.models import Contest, Round
 from pb.voting import services
 from pb.voting.models import Ballot, BallotChoice, EmailChallenge, Voter
 from tests.conftest import FormClient
+from tests import factories
 from tests.factories import make_round, open_voting, user
 
 PASSWORD = "correct horse battery"
@@ -38,12 +39,7 @@ def voting(app, db, make_user):
 
 
 def make_codes(app, db, ids, area="North", count=3):
-    from pb.rounds.models import Area
-
-    with app.test_request_context(), db() as session:
-        area_row = session.get(Area, ids["areas"][area]) if area else None
-        return services.generate_codes(session, session.get(Round, ids["round"]), actor=user(session, "lead@council.example"),
-                                       area=area_row, count=count)
+    return factories.make_codes(app, db, ids["round"], ids["areas"][area] if area else None, count=count)
 
 
 def ballots_in(db, contest_id=None):
@@ -125,29 +121,52 @@ def test_guessing_codes_is_stopped(app, db, voting):
         assert session.exec(select(func.count()).select_from(Voter)).one() == 0
 
 
-def test_codes_are_printed_once_and_only_hashes_kept(app, db, voting, client):
+def test_only_the_returning_officer_makes_codes_and_replacements_are_a_batch_of_their_own(app, db, voting, client):
     lead = FormClient(app)
     lead.sign_in("lead@council.example", PASSWORD)
-    # Voting has opened, so no more codes can be made (it would let funders add voters).
-    response = lead.submit(f"/rounds/{voting['round']}/codes", {"area": voting["areas"]["North"], "count": "5"})
-    assert response.status_code == 409
+    assert lead.get(f"/rounds/{voting['round']}/codes").status_code == 403
+    assert lead.submit(f"/rounds/{voting['round']}/codes", {"area": voting["areas"]["North"], "count": "5"},
+                       page=f"/rounds/{voting['round']}/manage").status_code == 403
+    officer = FormClient(app)
+    officer.sign_in(factories.OFFICER, PASSWORD)
+    # During voting, codes made are replacements (a lost letter, a household missed).
+    response = officer.submit(f"/rounds/{voting['round']}/codes", {"area": voting["areas"]["North"], "count": "2"})
+    assert response.status_code == 200
+    codes = re.findall(r'class="code">([0-9A-Z-]{14})<', response.get_data(as_text=True))
+    assert len(set(codes)) == 2
+    from pb.audit.models import AuditEvent
+    from pb.voting.models import CodeBatch
+
+    with db() as session:
+        batch = session.exec(select(CodeBatch).order_by(CodeBatch.id.desc())).first()
+        assert batch.replacement and batch.size == 2
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "codes.replaced")).one()
+        assert not any(code in event.data or services.normalise_code(code) in event.data for code in codes)
+    resident = FormClient(app)
+    assert enter_code(resident, voting, codes[0]).status_code == 302
 
 
 def test_letters_before_voting_opens(app, db, make_user):
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council")
-    lead = FormClient(app)
-    lead.sign_in("lead@council.example", PASSWORD)
-    response = lead.submit(f"/rounds/{ids['round']}/codes", {"area": ids["areas"]["North"], "count": "5"})
+    with app.test_request_context(), db() as session:
+        factories.officer(session, session.get(Round, ids["round"]), "lead@council.example")
+    officer = FormClient(app)
+    officer.sign_in(factories.OFFICER, PASSWORD)
+    response = officer.submit(f"/rounds/{ids['round']}/codes", {"area": ids["areas"]["North"], "count": "5"})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
     codes = re.findall(r'class="code">([0-9A-Z-]{14})<', page)
     assert len(set(codes)) == 5 and page.count("<svg") == 5
-    from pb.voting.models import VotingCode
+    letters = re.findall(r"Letter (\d+-\d{4})\.", page)
+    assert len(set(letters)) == 5
+    from pb.voting.models import CodeBatch, VotingCode
 
     with db() as session:
         stored = {c.code_hash for c in session.exec(select(VotingCode))}
+        assert not session.exec(select(CodeBatch)).one().replacement
+        assert {c.letter for c in session.exec(select(VotingCode))} == set(letters)
     assert stored == {services.code_hash(c) for c in codes}
     assert not any(c in stored or c.replace("-", "") in stored for c in codes)
 
@@ -361,7 +380,10 @@ def test_paper_ballots_use_codes_once(app, db, make_user):
     helper.sign_in("helper@example.org", PASSWORD)
     paper = f"/rounds/{ids['round']}/paper"
     assert helper.get(paper).status_code == 403
-    assert lead.submit(f"/rounds/{ids['round']}/helpers", {"email": "helper@example.org"}).status_code == 302
+    assert lead.get(f"/rounds/{ids['round']}/helpers").status_code == 403  # the returning officer appoints helpers
+    officer = FormClient(app)
+    officer.sign_in(factories.OFFICER, PASSWORD)
+    assert officer.submit(f"/rounds/{ids['round']}/helpers", {"email": "helper@example.org"}).status_code == 302
 
     assert helper.submit(paper, {"code": codes[0]}).status_code == 302
     with db() as session:

@@ -146,11 +146,14 @@ def reset_password(token):
 @bp.route("/dashboard")
 @login_required
 def dashboard():
+    from pb.rounds.models import Round
+
     session = db_session()
     return render_template(
         "accounts/dashboard.html",
         anchors=services.organisations_of(session, current_user, OrganisationKind.ANCHOR),
         groups=services.organisations_of(session, current_user, OrganisationKind.GROUP),
+        officer_of=session.exec(select(Round).where(Round.returning_officer_id == current_user.id).order_by(Round.id)).all(),
     )
 
 

@@ -67,6 +67,7 @@ def index(round_id):
         areas=areas,
         by_area=by_area,
         by_channel=by_channel,
+        codes=services.code_counts(db, round_),
         chain=verify_chain(db, chain_key(round_.id)),
     )
 
@@ -130,7 +131,7 @@ def results_json(round_id, contest_id):
 def receipts(round_id, contest_id):
     round_, _access = _published_round(round_id)
     view = _contest_view(round_, contest_id)
-    text = "\n".join(services.counted_receipts(db_session(), view.contest)) + "\n"
+    text = services.receipts_text(db_session(), view.contest.id)
     return _download(text, f"pb-round-{round_.id}-contest-{contest_id}-receipts.txt", "text/plain")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from flask_babel import gettext as _
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from pb.audit.chain import record_event
@@ -26,6 +26,7 @@ from pb.rounds.services import contest_budgets
 from pb.tally import count, make_election, parse_pabulib, write_pabulib
 from pb.tally.election import format_number
 from pb.voting.models import Ballot, BallotChoice, Voter
+from pb.voting.services import ballot_by_receipt, code_figures
 
 
 class CountRefused(Refusal):
@@ -44,11 +45,11 @@ def minor_units(value, *, down: bool = False) -> int:
     return math.floor(pence) if down else round(pence)
 
 
-def _current_ballots(session: Session, contest: Contest) -> list[tuple[int, list[tuple[int, int | None]]]]:
+def _counted_ballots(session: Session, contest: Contest) -> list[tuple[int, list[tuple[int, int | None]]]]:
     rows = session.exec(
         select(Ballot.id, BallotChoice.project_id, BallotChoice.rank)
         .join(BallotChoice, BallotChoice.ballot_id == Ballot.id)
-        .where(Ballot.contest_id == contest.id, Ballot.is_current)
+        .where(Ballot.contest_id == contest.id, Ballot.counted)
         .order_by(Ballot.id)
     )
     ballots: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
@@ -58,11 +59,11 @@ def _current_ballots(session: Session, contest: Contest) -> list[tuple[int, list
 
 
 def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) -> tuple[str, dict]:
-    """Count a contest's current ballots with its frozen rule; returns the anonymised
-    ballot file (with the `selected` column) and the outcome as plain data."""
+    """Count a contest's counted ballots (see count_round) with its frozen rule; returns the
+    anonymised ballot file (with the `selected` column) and the outcome as plain data."""
     projects = projects_of(session, contest)  # the ballot order, which breaks ties in the count
     budget = contest_budgets(session, round_).get(contest.id, 0)
-    ballots = _current_ballots(session, contest)
+    ballots = _counted_ballots(session, contest)
     random.Random(seed).shuffle(ballots)  # no trace of who voted when
     ranked = contest.ballot_kind == BallotKind.RANKED.value
     votes = [
@@ -98,7 +99,13 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
 
 
 def count_round(session: Session, round_: Round) -> list[ContestResult]:
-    """Count every contest of a round that has just closed (flushes; the caller commits)."""
+    """Count every contest of a round that has just closed (flushes; the caller commits).
+
+    The caller holds the round's row locked (pb.lifecycle), so no ballot is cast during
+    the count. The ballots counted are marked first, and everything after reads the mark:
+    the file, the receipts list, the receipt check and the turnout."""
+    contests = session.exec(select(Contest.id).where(Contest.round_id == round_.id)).all()
+    session.exec(update(Ballot).where(Ballot.contest_id.in_(contests), Ballot.is_current).values(counted=True))
     results = []
     for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
         seed = secrets.token_hex(16)
@@ -117,13 +124,15 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
     turnout = session.exec(
         select(Voter.area_id, Ballot.channel, func.count(func.distinct(Ballot.voter_id)))
         .join(Voter, Voter.id == Ballot.voter_id)
-        .where(Voter.round_id == round_.id, Ballot.is_current)
+        .where(Voter.round_id == round_.id, Ballot.counted)
         .group_by(Voter.area_id, Ballot.channel)
     ).all()
+    codes = code_figures(session, round_)
     session.add(
         RoundTurnout(
             round_id=round_.id,
             figures=json.dumps([{"area": area, "channel": channel, "voters": n} for area, channel, n in turnout]),
+            codes=json.dumps(codes),
         )
     )
     session.flush()
@@ -135,9 +144,11 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
         data={
             "contests": [
                 {"contest": r.contest_id, "rule": r.rule, "ballots": r.ballots, "sha256": r.file_sha256,
+                 "receipts_sha256": hashlib.sha256(receipts_text(session, r.contest_id).encode()).hexdigest(),
                  "selected": json.loads(r.outcome)["selected"]}
                 for r in results
-            ]
+            ],
+            "codes": codes,
         },
     )
     return results
@@ -326,14 +337,28 @@ def turnout(session: Session, round_: Round) -> list[dict]:
 
 
 def receipt_status(session: Session, round_: Round, receipt: str) -> str | None:
-    """'counted', 'superseded', or None when no ballot of this round has that receipt."""
-    from pb.voting.services import ballot_by_receipt
-
+    """'counted' (the count marked it), 'superseded' (a later ballot by the same voter
+    was counted instead), 'not_counted' (anything else), or None when no ballot of this
+    round has that receipt."""
     ballot = ballot_by_receipt(session, receipt)
     if ballot is None or session.get(Contest, ballot.contest_id).round_id != round_.id:
         return None
-    return "counted" if ballot.is_current else "superseded"
+    if ballot.counted:
+        return "counted"
+    return "superseded" if not ballot.is_current else "not_counted"
 
 
-def counted_receipts(session: Session, contest: Contest) -> list[str]:
-    return sorted(session.exec(select(Ballot.receipt).where(Ballot.contest_id == contest.id, Ballot.is_current)))
+def counted_receipts(session: Session, contest_id: int) -> list[str]:
+    """The receipts of the ballots the count counted, sorted."""
+    return sorted(session.exec(select(Ballot.receipt).where(Ballot.contest_id == contest_id, Ballot.counted)))
+
+
+def receipts_text(session: Session, contest_id: int) -> str:
+    """receipts.txt: one counted receipt per line (its hash is in the count's audit event)."""
+    return "".join(f"{receipt}\n" for receipt in counted_receipts(session, contest_id))
+
+
+def code_counts(session: Session, round_: Round) -> list[dict]:
+    """Voting codes sent, used and cancelled per batch, as taken by the count."""
+    row = session.exec(select(RoundTurnout).where(RoundTurnout.round_id == round_.id)).first()
+    return json.loads(row.codes) if row else []

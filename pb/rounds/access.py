@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from pb.accounts.models import Membership
 from pb.db import db_session
 from pb.rounds.models import Phase, Round
-from pb.rounds.services import funding_organisation_ids
+from pb.rounds.services import funding_organisation_ids, is_returning_officer
 
 
 class Access(IntEnum):
@@ -33,9 +33,9 @@ def access_to(session: Session, round_: Round) -> Access | None:
         return Access.CONVENER
     if mine & funding_organisation_ids(session, round_):
         return Access.FUNDER
-    if round_.phase != Phase.DRAFT.value:
+    if round_.phase != Phase.DRAFT.value or round_.returning_officer_id == current_user.id:
         return Access.PUBLIC
-    return None  # a draft is for its anchors only: not even the platform's admins see it
+    return None  # a draft is for its anchors (and its returning officer) only: not even the platform's admins see it
 
 
 def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Access]:
@@ -50,3 +50,11 @@ def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Acce
     if access < need:
         abort(403)
     return round_, access
+
+
+def load_round_as_officer(round_id: int) -> Round:
+    """The round if the current user is its returning officer; else 404 or 403."""
+    round_, _access = load_round(round_id)
+    if not is_returning_officer(db_session(), round_, current_user):
+        abort(403)
+    return round_

@@ -4,13 +4,14 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    EmailField,
     IntegerField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
 from pb.forms import PbForm
@@ -102,3 +103,23 @@ class PotForm(PbForm):
 
 class RaisePotForm(PbForm):
     amount = MoneyField(_l("New amount"), validators=[DataRequired(message=_l("Enter an amount."))])
+
+
+class ConfirmForm(PbForm):
+    confirm = BooleanField(_l("I understand what this move does, and that it cannot be undone"))
+
+
+class SuspensionForm(PbForm):
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[Optional(), Length(max=1000)],
+        description=_l("Shown to everyone on the round's page while voting is suspended, and kept in the audit log."),
+    )
+
+
+class OfficerForm(PbForm):
+    email = EmailField(
+        _l("Email address of the returning officer"),
+        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        description=_l("They need an account on pb, and must not belong to any anchor that funds this round."),
+    )

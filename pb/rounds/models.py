@@ -37,6 +37,19 @@ PHASE_LABELS = {
 }
 
 
+def aware(moment: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives naive datetimes back)."""
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def takes_votes(phase: str, closes_at: datetime | None, suspended_at: datetime | None, at: datetime) -> bool:
+    """Whether a ballot may be cast at `at`: voting is open, not suspended, and its
+    published closing time has not come (whether or not the round was moved on yet)."""
+    return phase == Phase.VOTING.value and suspended_at is None and (closes_at is None or aware(closes_at) > at)
+
+
 class BallotKind(StrEnum):
     APPROVAL = "approval"
     RANKED = "ranked"
@@ -103,6 +116,13 @@ class Round(SQLModel, table=True):
     voting_closes_at: datetime | None = None
     results_at: datetime | None = None
     created_at: datetime = Field(default_factory=now)
+    # Someone who need not belong to any funding anchor, appointed while the round is set
+    # up: alone they make voting codes, print letters, replace lost ones and appoint
+    # polling helpers. Anchor leads never see a code.
+    returning_officer_id: int | None = Field(default=None, foreign_key="user.id")
+    # An emergency pause of voting: public, with its reason; it counts and publishes nothing.
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     @property
     def phase_label(self) -> str:
@@ -119,6 +139,9 @@ class Round(SQLModel, table=True):
     def is_frozen(self) -> bool:
         """From the opening of voting, what residents vote on cannot change."""
         return self.reached(Phase.VOTING)
+
+    def takes_votes(self, at: datetime) -> bool:
+        return takes_votes(self.phase, self.voting_closes_at, self.suspended_at, at)
 
 
 class Category(SQLModel, table=True):

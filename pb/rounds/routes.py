@@ -13,17 +13,21 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlmodel import select
 
-from pb.accounts.models import Organisation, OrganisationKind, Role
+from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
-from pb.accounts.services import organisations_of
-from pb.db import Refusal, db_session, session_scope
+from pb.accounts.services import find_user, organisations_of
+from pb import lifecycle
+from pb.db import Refusal, db_session, keep_refusal
 from pb.rounds import services
 from pb.rounds.access import Access, load_round, my_organisation_ids
 from pb.rounds.forms import (
     AreaForm,
+    ConfirmForm,
+    OfficerForm,
+    SuspensionForm,
     ContestForm,
     PartnerForm,
     PotForm,
@@ -46,21 +50,6 @@ from pb.views import form_page, show_refusal
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
 
 TIMELINE = ["proposals_open_at", "screening_at", "voting_opens_at", "voting_closes_at", "results_at"]
-
-
-@bp.before_request
-def _move_round_on_by_its_timeline():
-    """Make the moves a round's dates say are due, in a transaction of their own, before
-    the page reads the round (so a GET never has to write in the middle of reading)."""
-    round_id = (request.view_args or {}).get("round_id")
-    if round_id is None:
-        return
-    with session_scope(write=False) as session:
-        round_ = session.get(Round, round_id)
-        due = round_ is not None and services.move_is_due(round_)
-    if due:
-        with session_scope() as session:
-            services.advance_by_dates(session, session.get(Round, round_id))
 
 
 # ---------------------------------------------------------------- public pages
@@ -88,6 +77,8 @@ def round_context(session, round_):
         "timeline": [(phase, PHASE_LABELS[phase], getattr(round_, key)) for phase, key in zip(PHASES[1:5], TIMELINE)],
         "phase_index": PHASES.index(Phase(round_.phase)),
         "phases": PHASES,
+        "officer": session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None,
+        "is_officer": services.is_returning_officer(session, round_, current_user),
     }
 
 
@@ -135,7 +126,8 @@ def manage(round_id):
     return render_template(
         "rounds/manage.html",
         access=access,
-        blockers=services.voting_blockers(session, round_) if not round_.is_frozen else [],
+        blockers=lifecycle.voting_blockers(session, round_) if not round_.is_frozen else [],
+        following=lifecycle.following_phase(round_),
         partners=session.exec(
             select(Organisation).join(Partner, Partner.organisation_id == Organisation.id).where(Partner.round_id == round_.id)
         ).all(),
@@ -197,17 +189,71 @@ def timeline(round_id):
     return form_page("rounds/timeline.html", form, round=round_)
 
 
-@bp.route("/<int:round_id>/phase", methods=["POST"])
+@bp.route("/<int:round_id>/phase", methods=["GET", "POST"])
 @role_required(Role.ANCHOR_LEAD)
 def next_phase(round_id):
+    """Moving a round on by hand: a page that says what the move entails, then the move
+    once confirmed (a POST without the confirmation only shows the page)."""
     round_, _access = load_round(round_id, Access.CONVENER)
+    session = db_session()
+    following = lifecycle.following_phase(round_)
+    form = ConfirmForm()
+    if request.method == "GET" or not form.validate_on_submit() or not form.confirm.data:
+        blockers = lifecycle.voting_blockers(session, round_) if following == Phase.VOTING else []
+        return render_template("rounds/phase.html", round=round_, form=form, following=following, blockers=blockers)
     try:
-        phase = services.move_to_next_phase(db_session(), round_, actor=current_user)
-    except services.RoundError as error:
+        phase = lifecycle.move_to_next_phase(session, round_, actor=current_user)
+    except (services.RoundError, Refusal) as error:
+        keep_refusal(error)
         flash(str(error), "error")
-        return redirect(url_for("rounds.manage", round_id=round_.id))
+        return redirect(url_for("rounds.manage", round_id=round_.id)), 303
     flash(_("The round is now in the phase: %(phase)s.", phase=PHASE_LABELS[phase]), "success")
     return redirect(url_for("rounds.manage", round_id=round_.id))
+
+
+@bp.route("/<int:round_id>/suspension", methods=["GET", "POST"])
+@login_required
+def suspension(round_id):
+    """An emergency: the convening lead or the returning officer suspends voting (with a
+    reason everyone sees) or resumes it. Nothing is counted or published by either."""
+    round_, access = load_round(round_id)
+    session = db_session()
+    if access < Access.CONVENER and not services.is_returning_officer(session, round_, current_user):
+        abort(403)
+    form = SuspensionForm()
+    if form.validate_on_submit():
+        try:
+            if round_.suspended_at is None:
+                lifecycle.suspend_voting(session, round_, actor=current_user, reason=form.reason.data)
+                flash(_("Voting is suspended. The reason is shown on the round's page."), "success")
+            else:
+                lifecycle.resume_voting(session, round_, actor=current_user)
+                flash(_("Voting has resumed."), "success")
+        except services.RoundError as error:
+            return show_refusal(error, "rounds/suspension.html", form, round=round_)
+        return redirect(url_for("rounds.show", round_id=round_.id))
+    return form_page("rounds/suspension.html", form, round=round_)
+
+
+@bp.route("/<int:round_id>/returning-officer", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def returning_officer(round_id):
+    round_, _access = load_round(round_id, Access.CONVENER)
+    session = db_session()
+    form = OfficerForm()
+    if form.validate_on_submit():
+        user = find_user(session, form.email.data)
+        if user is None:
+            form.email.errors.append(_("No account uses this address. Ask them to sign up first."))
+        else:
+            try:
+                services.appoint_returning_officer(session, round_, actor=current_user, user=user)
+            except (services.RoundError, Refusal) as error:
+                return show_refusal(error, "rounds/returning_officer.html", form, round=round_)
+            flash(_("%(name)s is now the returning officer of this round.", name=user.name), "success")
+            return redirect(url_for("rounds.manage", round_id=round_.id))
+    officer = session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None
+    return form_page("rounds/returning_officer.html", form, round=round_, officer=officer)
 
 
 def _area_of(round_, area_id):

@@ -1,7 +1,8 @@
-"""Operations on rounds. Each flushes and audits; the request (or CLI scope) commits.
+"""Setting up rounds. Each operation flushes and audits; the request (or CLI scope) commits.
 
 Everything residents vote on freezes when voting opens: every operation that would
-change it goes through `guard_unfrozen`, which refuses and records the attempt.
+change it goes through `guard_unfrozen` (pb.rounds.freeze), which refuses and records
+the attempt. Moving rounds between phases is pb.lifecycle's alone.
 """
 
 from collections.abc import Iterable
@@ -11,14 +12,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from pb.accounts.models import Organisation, OrganisationKind, User
+from pb.accounts.models import Membership, Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
 from pb.audit.chain import record_event
 from pb.clock import now
-from pb.db import Refusal
 from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
+from pb.rounds.freeze import RoundFrozen, guard_unfrozen  # noqa: F401 (RoundFrozen: for callers)
 from pb.rounds.models import (
-    PHASES,
     RULES,
     Area,
     BallotKind,
@@ -33,36 +33,8 @@ from pb.rounds.models import (
 )
 
 
-class RoundFrozen(Refusal):
-    """A change to what residents vote on, tried after voting opened."""
-
-
 class RoundError(ValueError):
     """A change the round's rules do not allow; nothing was saved."""
-
-
-# ---------------------------------------------------------------- the freeze
-
-
-def guard_unfrozen(session: Session, round_: Round, *, actor: User | None, attempted: str, detail: dict | None = None):
-    """Refuse (and log) any change to a frozen round. Call before changing anything."""
-    advance_by_dates(session, round_)
-    if not round_.is_frozen:
-        return
-    session.rollback()  # nothing else this transaction did may be kept with the refusal...
-    advance_by_dates(session, round_)  # ...but the timeline's own moves are
-    record_event(
-        session,
-        "round.change_refused",
-        actor=actor,
-        round_id=round_.id,
-        organisation_id=None,
-        data={"attempted": attempted, "phase": round_.phase, **(detail or {})},
-    )
-    raise RoundFrozen(_("Voting has opened, so this can no longer be changed. The attempt has been recorded in the audit log."))
-
-
-# ---------------------------------------------------------------- lifecycle
 
 
 def _audit(session: Session, round_: Round, action: str, actor: User | None, organisation_id=None, **data):
@@ -74,99 +46,6 @@ def _audit(session: Session, round_: Round, action: str, actor: User | None, org
         organisation_id=organisation_id if organisation_id is not None else round_.convening_organisation_id,
         data=data,
     )
-
-
-def _schedule(round_: Round) -> dict[Phase, datetime | None]:
-    """When each phase starts by the round's timeline (phases after closing start by counting)."""
-    return {
-        Phase.PROPOSALS_OPEN: round_.proposals_open_at,
-        Phase.SCREENING: round_.screening_at,
-        Phase.VOTING: round_.voting_opens_at,
-        Phase.CLOSED: round_.voting_closes_at,
-        Phase.RESULTS_PUBLISHED: round_.results_at,
-    }
-
-
-def voting_blockers(session: Session, round_: Round) -> list[str]:
-    """What stops voting from opening, in words for the convening lead (empty when ready)."""
-    problems = []
-    contests = contests_of(session, round_)
-    if not contests:
-        problems.append(_("The round has no ballot paper (contest) yet."))
-    budgets = contest_budgets(session, round_)
-    for contest in contests:
-        if budgets.get(contest.id, 0) <= 0:
-            problems.append(_("No money has been pledged to “%(contest)s”.", contest=contest.name))
-    from pb.proposals.services import contests_without_projects
-
-    for contest in contests_without_projects(session, round_):
-        problems.append(_("No eligible project would be on the ballot paper “%(contest)s”.", contest=contest.name))
-    if round_.voting_closes_at is None:
-        problems.append(_("The timeline has no date for voting to close."))
-    return problems
-
-
-def move_is_due(round_: Round, at: datetime | None = None) -> bool:
-    """Whether the timeline says the round should already be in a later phase."""
-    current = Phase(round_.phase)
-    if current not in (Phase.DRAFT, Phase.PROPOSALS_OPEN, Phase.SCREENING, Phase.VOTING, Phase.COUNTED):
-        return False
-    due = _schedule(round_).get(PHASES[PHASES.index(current) + 1])
-    return due is not None and due <= (at or now())
-
-
-def advance_by_dates(session: Session, round_: Round, at: datetime | None = None) -> list[Phase]:
-    """Make every move the timeline says is due; each is an audit event. Returns the moves."""
-    at = at or now()
-    moves = []
-    while move_is_due(round_, at):
-        following = PHASES[PHASES.index(Phase(round_.phase)) + 1]
-        if following == Phase.VOTING and voting_blockers(session, round_):
-            break
-        _move(session, round_, following, actor=None, by="timeline")
-        moves.append(following)
-    return moves
-
-
-def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by: str) -> None:
-    """The one place a round changes phase; opening voting freezes it and fills the ballot."""
-    previous = round_.phase
-    if to == Phase.VOTING:
-        from pb.proposals.services import put_on_ballot
-
-        put_on_ballot(session, round_)
-    round_.phase = to.value
-    session.add(round_)
-    session.flush()
-    _audit(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
-    if to in (Phase.RESULTS_PUBLISHED, Phase.ARCHIVED):
-        # As residents were told: their email addresses are kept only until the results are
-        # final (and those given later to prove a verdict, no longer than the round is open).
-        from pb.voting.services import forget_email_addresses
-
-        deleted = forget_email_addresses(session, round_)
-        _audit(session, round_, "residents.addresses_deleted", None, count=deleted)
-    if to == Phase.CLOSED:
-        # The frozen rules count the votes at once; nobody chooses when, or how.
-        from pb.results.services import count_round
-
-        count_round(session, round_)
-        _move(session, round_, Phase.COUNTED, actor=None, by="count")
-
-
-def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase:
-    """The convening lead moves the round on by hand, never backwards."""
-    advance_by_dates(session, round_)
-    current = Phase(round_.phase)
-    if current == Phase.ARCHIVED:
-        raise RoundError(_("This round is archived; there is no later phase."))
-    following = PHASES[PHASES.index(current) + 1]
-    if following == Phase.VOTING:
-        problems = voting_blockers(session, round_)
-        if problems:
-            raise RoundError(" ".join(problems))
-    _move(session, round_, following, actor=actor, by="hand")
-    return following
 
 
 # ---------------------------------------------------------------- round details
@@ -404,6 +283,37 @@ def invite_partner(session: Session, round_: Round, *, actor: User, organisation
     session.flush()
     _audit(session, round_, "partner.invited", actor, partner_organisation=organisation.id, name=organisation.name)
     return partner
+
+
+# ---------------------------------------------------------------- the returning officer
+
+
+def _funds_the_round(session: Session, round_: Round, user: User) -> bool:
+    mine = set(session.exec(select(Membership.organisation_id).where(Membership.user_id == user.id)))
+    return bool(mine & funding_organisation_ids(session, round_))
+
+
+def appoint_returning_officer(session: Session, round_: Round, *, actor: User, user: User) -> None:
+    """The convening lead appoints the round's returning officer while setting it up:
+    anyone with an account who belongs to none of the anchors funding the round."""
+    guard_unfrozen(session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": user.id})
+    if _funds_the_round(session, round_, user):
+        raise RoundError(_("The returning officer cannot belong to an anchor that funds this round. "
+                           "Ask someone independent, such as a community anchor or another public body."))
+    previous, round_.returning_officer_id = round_.returning_officer_id, user.id
+    session.add(round_)
+    session.flush()
+    _audit(session, round_, "returning_officer.appointed", actor, user=user.id, name=user.name, replaces=previous)
+
+
+def is_returning_officer(session: Session, round_: Round, user) -> bool:
+    """Whether `user` is the round's returning officer, and still funds none of it."""
+    return (
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and round_.returning_officer_id == user.id
+        and not _funds_the_round(session, round_, user)
+    )
 
 
 def rounds_of(session: Session, organisation_ids: list[int]) -> list[Round]:

@@ -52,6 +52,14 @@ class CodeBatchForm(PbForm):
     )
 
 
+class CancelLetterForm(PbForm):
+    letter = StringField(
+        _l("Reference of the lost letter"),
+        validators=[DataRequired(), Length(max=20)],
+        description=_l("Printed under the code, like 3-0042."),
+    )
+
+
 class HelperForm(PbForm):
     email = EmailField(
         _l("Email address of the helper"),

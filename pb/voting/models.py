@@ -7,7 +7,7 @@ record holds no name, and is anonymised when a round's results are final.
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from pb.clock import now
@@ -27,6 +27,8 @@ class CodeBatch(SQLModel, table=True):
     round_id: int = Field(foreign_key="round.id", index=True)
     area_id: int | None = Field(default=None, foreign_key="area.id")
     size: int
+    # Made after voting opened, to replace lost letters (or reach a household missed).
+    replacement: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_by_user_id: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=now)
 
@@ -40,7 +42,11 @@ class VotingCode(SQLModel, table=True):
     batch_id: int = Field(foreign_key="code_batch.id", index=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     code_hash: str = Field(max_length=64, unique=True)
+    # Printed on the letter beside the code ("3-0042": batch 3, letter 42), so that the
+    # returning officer can cancel a lost letter's code without ever seeing it again.
+    letter: str = Field(default="", max_length=20, index=True, sa_column_kwargs={"server_default": ""})
     used_at: datetime | None = None
+    cancelled_at: datetime | None = None
 
 
 class Voter(SQLModel, table=True):
@@ -112,6 +118,9 @@ class Ballot(SQLModel, table=True):
     submission: str | None = Field(default=None, max_length=32)
     cast_at: datetime = Field(default_factory=now)
     superseded_at: datetime | None = None
+    # Set by the count, in the same locked transaction that closed voting: the ballots
+    # it counted. Receipt checks and receipts.txt read this, never `is_current`.
+    counted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class BallotChoice(SQLModel, table=True):

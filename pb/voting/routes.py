@@ -16,19 +16,18 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlmodel import select
 
-from pb.accounts.models import Role
-from pb.accounts.permissions import role_required
 from pb.accounts.services import find_user
 from pb.db import Refusal, db_session, keep_refusal, reads_first
 from pb.mail import send_mail
 from pb.proposals.models import Proposal
-from pb.rounds.access import Access, load_round
+from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
 from pb.throttle import client_address
 from pb.views import form_page, show_refusal
 from pb.voting import services
 from pb.voting.forms import (
+    CancelLetterForm,
     CodeBatchForm,
     CodeForm,
     EmailCodeForm,
@@ -337,23 +336,46 @@ def finish(round_id):
 
 
 @bp.route("/rounds/<int:round_id>/codes", methods=["GET", "POST"])
-@role_required(Role.ANCHOR_LEAD)
+@login_required
 def codes(round_id):
-    round_, _access = load_round(round_id, Access.CONVENER)
+    """The returning officer's page: make codes and print their letters (shown once), and
+    see every batch made so far (counts only)."""
+    round_ = load_round_as_officer(round_id)
     db = db_session()
     form = CodeBatchForm()
     form.area.choices = [(0, _("Everyone in the round (no area)"))] + [(a.id, a.name) for a in areas_of(db, round_)]
+    context = {"round": round_, "batches": services.code_figures(db, round_), "areas": {a.id: a for a in areas_of(db, round_)},
+               "cancel_form": CancelLetterForm(formdata=None)}
     if form.validate_on_submit():
         area = db.get(Area, form.area.data) if form.area.data else None
         try:
             made = services.generate_codes(db, round_, actor=current_user, area=area, count=form.count.data)
         except (services.VotingError, Refusal) as error:
-            return show_refusal(error, "voting/codes.html", form, round=round_)
-        letters = [(code, _qr_svg(round_, code)) for code in made]
+            return show_refusal(error, "voting/codes.html", form, **context)
+        letters = [(code, letter, _qr_svg(round_, code)) for code, letter in made]
         response = make_response(render_template("voting/letters.html", round=round_, area=area, letters=letters))
         response.headers["Cache-Control"] = "no-store"  # the codes exist nowhere else
         return response
-    return form_page("voting/codes.html", form, round=round_)
+    return form_page("voting/codes.html", form, **context)
+
+
+@bp.route("/rounds/<int:round_id>/codes/cancel", methods=["POST"])
+@login_required
+def cancel_letter(round_id):
+    """The returning officer cancels a lost letter's code by its reference."""
+    round_ = load_round_as_officer(round_id)
+    form = CancelLetterForm()
+    if form.validate_on_submit():
+        try:
+            services.cancel_letter(db_session(), round_, actor=current_user, letter=form.letter.data)
+        except services.VotingError as error:
+            flash(str(error), "error")
+            return redirect(url_for("voting.codes", round_id=round_.id)), 303
+        flash(_("Letter %(letter)s is cancelled: its code no longer works. Make a replacement code for the resident.",
+                letter=form.letter.data.strip()), "success")
+    else:
+        flash(_("Enter the reference printed under the code, like 3-0042."), "error")
+    return redirect(url_for("voting.codes", round_id=round_.id)), 303
 
 
 def _qr_svg(round_: Round, code: str) -> str:
@@ -368,9 +390,9 @@ def _qr_svg(round_: Round, code: str) -> str:
 
 
 @bp.route("/rounds/<int:round_id>/helpers", methods=["GET", "POST"])
-@role_required(Role.ANCHOR_LEAD)
+@login_required
 def helpers(round_id):
-    round_, _access = load_round(round_id, Access.CONVENER)
+    round_ = load_round_as_officer(round_id)
     db = db_session()
     form = HelperForm()
     if form.validate_on_submit():

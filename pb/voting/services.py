@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, select
 
 from pb.audit.chain import record_event
@@ -23,8 +23,9 @@ from pb.db import Refusal, begin_writing
 from pb.fields import normalise_postcode
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
-from pb.rounds.models import Area, BallotKind, Contest, EligibilityMethod, Phase, Round
-from pb.rounds.services import advance_by_dates, contest_budgets, guard_unfrozen
+from pb.rounds.models import PHASES, Area, BallotKind, Contest, EligibilityMethod, Phase, Round, takes_votes
+from pb.rounds.freeze import guard_unfrozen
+from pb.rounds.services import contest_budgets, is_returning_officer
 from pb.throttle import is_limited, note_attempt
 from pb.voting.models import (
     Ballot,
@@ -80,14 +81,28 @@ def new_receipt() -> str:
     return _grouped(_random_symbols(RECEIPT_LENGTH), 5)
 
 
-def generate_codes(session: Session, round_: Round, *, actor, area: Area | None, count: int) -> list[str]:
-    """Make `count` single-use voting codes; returns them once (only hashes are kept)."""
-    guard_unfrozen(session, round_, actor=actor, attempted="codes.generated", detail={"count": count})
+class NotReturningOfficer(VotingError):
+    status = 403
+
+
+def _check_officer(session: Session, round_: Round, actor) -> None:
+    if not is_returning_officer(session, round_, actor):
+        raise NotReturningOfficer(_("Only the round's returning officer can do this."))
+
+
+def generate_codes(session: Session, round_: Round, *, actor, area: Area | None, count: int) -> list[tuple[str, str]]:
+    """Make `count` single-use voting codes, by the returning officer only; returns them
+    once, each with its letter's reference (only hashes are kept). Codes made after
+    voting opened form a replacement batch; none can be made once voting has closed."""
+    _check_officer(session, round_, actor)
+    if round_.reached(Phase.CLOSED):
+        raise VotingClosed(_("Voting in this round has closed."))
     if not 1 <= count <= MAX_BATCH:
         raise VotingError(_("Make between 1 and %(max)d codes at a time.", max=MAX_BATCH))
     if area is not None and area.round_id != round_.id:
         raise VotingError(_("Choose an area of this round."))
-    batch = CodeBatch(round_id=round_.id, area_id=area.id if area else None, size=count, created_by_user_id=actor.id)
+    batch = CodeBatch(round_id=round_.id, area_id=area.id if area else None, size=count, created_by_user_id=actor.id,
+                      replacement=round_.is_frozen)
     session.add(batch)
     session.flush()
     codes = []
@@ -96,36 +111,103 @@ def generate_codes(session: Session, round_: Round, *, actor, area: Area | None,
         code = _grouped(_random_symbols(CODE_LENGTH), 4)
         if code not in seen:
             seen.add(code)
-            codes.append(code)
+            codes.append((code, f"{batch.id}-{len(codes) + 1:04d}"))
     session.bulk_insert_mappings(
-        VotingCode, [{"batch_id": batch.id, "round_id": round_.id, "code_hash": code_hash(c)} for c in codes]
+        VotingCode,
+        [{"batch_id": batch.id, "round_id": round_.id, "code_hash": code_hash(c), "letter": letter} for c, letter in codes],
     )
     session.flush()
     record_event(
-        session, "codes.generated", actor=actor, round_id=round_.id, organisation_id=round_.convening_organisation_id,
-        data={"batch": batch.id, "area": batch.area_id, "count": count},
+        session, "codes.replaced" if batch.replacement else "codes.generated", actor=actor, round_id=round_.id,
+        organisation_id=None, data={"batch": batch.id, "area": batch.area_id, "count": count},
     )
     return codes
+
+
+def cancel_letter(session: Session, round_: Round, *, actor, letter: str) -> None:
+    """The returning officer cancels a lost letter's code by the letter's reference, so
+    that whoever finds the letter cannot vote with it."""
+    _check_officer(session, round_, actor)
+    if round_.reached(Phase.CLOSED):
+        raise VotingClosed(_("Voting in this round has closed."))
+    reference = letter.strip()
+    row = session.exec(select(VotingCode).where(VotingCode.round_id == round_.id, VotingCode.letter == reference)).first()
+    if row is None or not reference:
+        raise VotingError(_("No letter of this round has that reference. It is printed under the code, like 3-0042."))
+    if row.cancelled_at is not None:
+        raise VotingError(_("That letter has already been cancelled."))
+    if row.used_at is not None:
+        raise VotingError(_("That letter's code has already been used to vote, so it cannot be cancelled."))
+    row.cancelled_at = now()
+    session.add(row)
+    session.flush()
+    record_event(session, "codes.letter_cancelled", actor=actor, round_id=round_.id, organisation_id=None,
+                 data={"batch": row.batch_id})
+
+
+def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest]:
+    """Contests whose residents would have no way to vote: for codes (online or on paper)
+    no codes for their area, and no email or postcode method that reaches the area."""
+    methods = set(round_.methods)
+    areas = {area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))}
+    batches = set(session.exec(select(CodeBatch.area_id).where(CodeBatch.round_id == round_.id)).all())
+    helpers = session.exec(select(func.count()).select_from(PollingHelper).where(PollingHelper.round_id == round_.id)).one()
+    by_code = EligibilityMethod.CODES in methods or (EligibilityMethod.PAPER in methods and helpers > 0)
+    missing = []
+    for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
+        area = areas.get(contest.area_id)
+        by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.POSTCODE} & methods) and (area is None or area.postcode_list)
+        has_codes = bool(batches) if contest.area_id is None else contest.area_id in batches
+        if not (by_postcode or (by_code and has_codes)):
+            missing.append(contest)
+    return missing
+
+
+def code_figures(session: Session, round_: Round) -> list[dict]:
+    """Per batch of codes: its area, whether it replaced lost letters, and how many codes
+    were sent, used and cancelled. Counts only, never codes."""
+    rows = session.exec(
+        select(
+            CodeBatch.id, CodeBatch.area_id, CodeBatch.replacement, CodeBatch.size,
+            func.count(VotingCode.used_at), func.count(VotingCode.cancelled_at),
+        )
+        .join(VotingCode, VotingCode.batch_id == CodeBatch.id)
+        .where(CodeBatch.round_id == round_.id)
+        .group_by(CodeBatch.id, CodeBatch.area_id, CodeBatch.replacement, CodeBatch.size)
+        .order_by(CodeBatch.id)
+    ).all()
+    return [
+        {"batch": batch, "area": area, "replacement": bool(replacement), "sent": size, "used": used, "cancelled": cancelled}
+        for batch, area, replacement, size, used, cancelled in rows
+    ]
 
 
 # ---------------------------------------------------------------- who may vote
 
 
-def check_voting_open(session: Session, round_id: int) -> None:
-    """Refuse unless the round is taking votes now. One light query; the round's own
-    timeline moves it on (closing it) when that is due."""
-    phase, closes = session.connection().execute(_ROUND_PHASE, {"round_id": round_id}).one()
-    if phase == Phase.VOTING.value and (closes is None or closes > now()):
-        return
-    _check_voting_open(session, session.get(Round, round_id))
-
-
 def _check_voting_open(session: Session, round_: Round) -> None:
-    advance_by_dates(session, round_)
-    if round_.phase != Phase.VOTING.value:
-        if round_.reached(Phase.CLOSED):
-            raise VotingClosed(_("Voting in this round has closed."))
-        raise VotingClosed(_("Voting in this round has not opened yet."))
+    """Refuse unless the round takes votes now. A pure check: pb.lifecycle closes the
+    round when its time comes; until then a ballot after the closing time is refused."""
+    _check_takes_votes(round_.phase, round_.voting_closes_at, round_.suspended_at, round_.suspension_reason)
+
+
+def _check_takes_votes(phase: str, closes_at, suspended_at, reason: str | None) -> None:
+    if takes_votes(phase, closes_at, suspended_at, now()):
+        return
+    if phase == Phase.VOTING.value and suspended_at is not None:
+        raise VotingClosed(_("Voting is suspended: %(reason)s", reason=reason))
+    if PHASES.index(Phase(phase)) >= PHASES.index(Phase.VOTING):
+        raise VotingClosed(_("Voting in this round has closed."))
+    raise VotingClosed(_("Voting in this round has not opened yet."))
+
+
+def _check_round_row(session: Session, round_id: int, *, lock: bool = False) -> None:
+    """The same check on the round's row as stored now; with `lock`, the row is share-locked
+    until the transaction ends, so that closing the round waits for this cast to commit
+    and a cast after the close sees it closed."""
+    statement = _ROUND_ROW_LOCKED if lock else _ROUND_ROW
+    phase, closes, suspended_at, reason = session.connection().execute(statement, {"round_id": round_id}).one()
+    _check_takes_votes(phase, closes, suspended_at, reason)
 
 
 def _check_method(round_: Round, method: EligibilityMethod) -> None:
@@ -175,7 +257,7 @@ def voter_by_code(session: Session, round_: Round, code: str, *, client: str, me
     key = f"code:ip:{client}"
     _throttled(session, key, limit=20)
     row = session.exec(select(VotingCode).where(VotingCode.code_hash == code_hash(code), VotingCode.round_id == round_.id)).first()
-    if row is None:
+    if row is None or row.cancelled_at is not None:
         note_attempt(session, key)
         raise WrongAnswer(_("That code is not right. Check it against your letter and try again."))
     # Mark it used only if nobody else did in the meantime.
@@ -304,6 +386,7 @@ def voter_by_email_code(session: Session, round_: Round, challenge_id: int | Non
 
 
 def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHelper:
+    _check_officer(session, round_, actor)
     if round_.reached(Phase.CLOSED):
         raise VotingClosed(_("Voting in this round has closed."))
     if session.exec(select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)).first():
@@ -312,7 +395,7 @@ def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHe
     session.add(helper)
     session.flush()
     record_event(session, "helper.appointed", actor=actor, round_id=round_.id,
-                 organisation_id=round_.convening_organisation_id, data={"user": user.id, "name": user.name})
+                 organisation_id=None, data={"user": user.id, "name": user.name})
     return helper
 
 
@@ -415,13 +498,14 @@ def cast_ballot(
     queue on their voter row as well (PostgreSQL; SQLite has one writer at a time),
     and a partial unique index backs the rule of one current ballot per voter and contest.
     """
-    check_voting_open(session, contest.round_id)
+    _check_round_row(session, contest.round_id)
     if contest.round_id != voter.round_id or contest.area_id not in (None, voter.area_id):
         raise VotingError(_("You cannot vote on this ballot paper."))
     validate_choices(session, contest, choices)
     begin_writing(session)
     # Core statements on the session's connection, compiled once: this is the hot path.
     conn = session.connection()
+    _check_round_row(session, contest.round_id, lock=True)  # again, now that this cast holds the write lock
     if conn.execute(_LOCK_VOTER, {"voter_id": voter.id, "round_id": contest.round_id}).first() is None:
         raise VotingError(_("You cannot vote on this ballot paper."))
     if submission:
@@ -444,7 +528,10 @@ def cast_ballot(
     return ballot
 
 
-_ROUND_PHASE = select(Round.phase, Round.voting_closes_at).where(Round.id == bindparam("round_id"))
+_ROUND_ROW = select(Round.phase, Round.voting_closes_at, Round.suspended_at, Round.suspension_reason).where(
+    Round.id == bindparam("round_id")
+)
+_ROUND_ROW_LOCKED = _ROUND_ROW.with_for_update(read=True)
 _LOCK_VOTER = (
     select(Voter.id).where(Voter.id == bindparam("voter_id"), Voter.round_id == bindparam("round_id")).with_for_update()
 )

@@ -75,11 +75,9 @@ def voting(app, db, make_user):
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes",))
-    with app.test_request_context(), db() as session:
-        from pb.voting.services import generate_codes
+    from tests.factories import make_codes
 
-        ids["code"] = generate_codes(session, session.get(Round, ids["round"]), actor=user(session, "lead@council.example"),
-                                     area=session.get(Area, ids["areas"]["North"]), count=1)[0]
+    ids["code"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)[0]
     open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
                 member="chair@park.example", group="Friends of the Park")
     return ids

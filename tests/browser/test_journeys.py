@@ -170,12 +170,9 @@ def test_propose_screen_vote_replace_and_check_the_receipt(app, db, people, live
 
 def test_a_resident_votes_and_replaces_the_ballot_without_javascript(app, db, people, live_server, phone):
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",), north_limit=True)
-    with app.test_request_context(), db() as session:
-        from pb.rounds.models import Area
-        from pb.voting.services import generate_codes
+    from tests.factories import make_codes
 
-        codes = generate_codes(session, session.get(Round, ids["round"]), actor=user(session, LEAD),
-                               area=session.get(Area, ids["areas"]["North"]), count=1)
+    codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group="Friends of the Park")
     base, round_id = live_server, ids["round"]
 
@@ -202,11 +199,12 @@ def test_a_resident_votes_and_replaces_the_ballot_without_javascript(app, db, pe
     assert "Choose at least 1 project." in resident.locator(".error-summary").inner_text()
 
     with app.test_request_context(), db() as session:
-        from pb.rounds import services as rounds
+        from pb.lifecycle import move_to_next_phase
+        from tests.factories import let_voting_close
 
         round_ = session.get(Round, round_id)
-        rounds.move_to_next_phase(session, round_, actor=user(session, LEAD))
-        rounds.move_to_next_phase(session, round_, actor=user(session, LEAD))
+        let_voting_close(session, round_)
+        move_to_next_phase(session, round_, actor=user(session, LEAD))
     assert "counted" in check_receipt(resident, base, round_id, second)
     assert "replaced by a later one" in check_receipt(resident, base, round_id, first)
 

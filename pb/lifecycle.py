@@ -1,0 +1,237 @@
+"""The life of a round: the one place rounds move between phases, and what each move entails.
+
+Opening voting fills the ballot papers and freezes them; closing it counts the votes in
+the same transaction, with the round's row locked so that no ballot is cast meanwhile;
+publishing the results forgets residents' email addresses. Moves are made from the edges
+only: by hand (the convening lead, after confirming), and by the round's published
+timeline (`pb rounds advance`, meant for cron or a systemd timer, and before any request
+for a page of the round). No domain service moves a round.
+
+Voting ends at the published closing time, never earlier by anyone's hand. An emergency
+suspension is a separate act: public, audited, with its reason; it counts nothing.
+"""
+
+from datetime import datetime
+
+from flask_babel import gettext as _
+from sqlmodel import Session, select
+
+from pb.accounts.models import User
+from pb.audit.chain import record_event
+from pb.clock import now
+from pb.db import Refusal, session_scope
+from pb.proposals.services import contests_without_projects, put_on_ballot
+from pb.results.services import count_round
+from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round, aware
+from pb.rounds.services import RoundError, contest_budgets, contests_of
+from pb.voting.services import contests_nobody_can_vote_in, forget_email_addresses
+
+MAX_REASON = 1000
+
+
+class VotingNotOver(Refusal):
+    """Voting ended by hand before its published closing time; refused and logged."""
+
+
+# ---------------------------------------------------------------- what must be true first
+
+
+def voting_blockers(session: Session, round_: Round) -> list[str]:
+    """What stops voting from opening, in words for the convening lead (empty when ready)."""
+    problems = []
+    contests = contests_of(session, round_)
+    if not contests:
+        problems.append(_("The round has no ballot paper (contest) yet."))
+    budgets = contest_budgets(session, round_)
+    for contest in contests:
+        if budgets.get(contest.id, 0) <= 0:
+            problems.append(_("No money has been pledged to “%(contest)s”.", contest=contest.name))
+    for contest in contests_without_projects(session, round_):
+        problems.append(_("No eligible project would be on the ballot paper “%(contest)s”.", contest=contest.name))
+    if round_.voting_closes_at is None:
+        problems.append(_("The timeline has no date for voting to close."))
+    if round_.returning_officer_id is None and {EligibilityMethod.CODES, EligibilityMethod.PAPER} & set(round_.methods):
+        problems.append(_("No returning officer has been appointed to make the voting codes."))
+    for contest in contests_nobody_can_vote_in(session, round_):
+        problems.append(_("Nobody could vote on “%(contest)s”: no voting codes have been made for its residents, "
+                          "and no other way of voting reaches them.", contest=contest.name))
+    return problems
+
+
+# ---------------------------------------------------------------- the timeline
+
+
+def _schedule(round_: Round) -> dict[Phase, datetime | None]:
+    """When each phase starts by the round's timeline (phases after closing start by counting)."""
+    return {
+        Phase.PROPOSALS_OPEN: round_.proposals_open_at,
+        Phase.SCREENING: round_.screening_at,
+        Phase.VOTING: round_.voting_opens_at,
+        Phase.CLOSED: round_.voting_closes_at,
+        Phase.RESULTS_PUBLISHED: round_.results_at,
+    }
+
+
+def move_is_due(round_: Round, at: datetime | None = None) -> bool:
+    """Whether the timeline says the round should already be in a later phase. A
+    suspended vote waits: it closes (and is counted) only once it is resumed."""
+    current = Phase(round_.phase)
+    if current not in (Phase.DRAFT, Phase.PROPOSALS_OPEN, Phase.SCREENING, Phase.VOTING, Phase.COUNTED):
+        return False
+    if current == Phase.VOTING and round_.suspended_at is not None:
+        return False
+    due = _schedule(round_).get(PHASES[PHASES.index(current) + 1])
+    return due is not None and aware(due) <= (at or now())
+
+
+def lock(session: Session, round_id: int) -> Round | None:
+    """The round, read afresh with its row locked until the transaction ends. Casting a
+    ballot takes a shared lock on the same row, so a move waits for casts in flight and
+    casts wait for the move (SQLite: one writer at a time does the same)."""
+    return session.get(Round, round_id, with_for_update=True, populate_existing=True)
+
+
+def advance(session: Session, round_id: int, at: datetime | None = None) -> list[Phase]:
+    """Make every move the timeline says is due; each is an audit event. Returns the moves."""
+    round_ = lock(session, round_id)
+    moves = []
+    while round_ is not None and move_is_due(round_, at):
+        following = PHASES[PHASES.index(Phase(round_.phase)) + 1]
+        if following == Phase.VOTING and voting_blockers(session, round_):
+            break
+        _move(session, round_, following, actor=None, by="timeline")
+        moves.append(following)
+    return moves
+
+
+def rounds_due(session: Session, at: datetime | None = None) -> list[int]:
+    """The rounds whose timeline says a move is due."""
+    live = session.exec(select(Round).where(Round.phase.in_([p.value for p in PHASES[:6]]))).all()
+    return [round_.id for round_ in live if move_is_due(round_, at)]
+
+
+def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, list[Phase]]:
+    """Move on every round that is due, each in a transaction of its own (for cron)."""
+    with session_scope(engine, write=False) as session:
+        due = rounds_due(session, at)
+    made = {}
+    for round_id in due:
+        with session_scope(engine) as session:
+            made[round_id] = advance(session, round_id, at)
+    return made
+
+
+def advance_if_due(round_id: int) -> None:
+    """Before a request for a round's page: make the moves its dates say are due, in a
+    transaction of their own, so the page reads the round as it now is."""
+    with session_scope(write=False) as session:
+        round_ = session.get(Round, round_id)
+        due = round_ is not None and move_is_due(round_)
+    if due:
+        with session_scope() as session:
+            advance(session, round_id)
+
+
+def configure_lifecycle(app) -> None:
+    from flask import request
+
+    @app.before_request
+    def _move_round_on_by_its_timeline():
+        round_id = (request.view_args or {}).get("round_id")
+        if isinstance(round_id, int):
+            advance_if_due(round_id)
+
+
+# ---------------------------------------------------------------- moves
+
+
+def _audit(session: Session, round_: Round, action: str, actor: User | None, **data) -> None:
+    record_event(session, action, actor=actor, round_id=round_.id, organisation_id=round_.convening_organisation_id, data=data)
+
+
+def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by: str) -> None:
+    """The one place a round changes phase, with what the move entails."""
+    previous = round_.phase
+    if to == Phase.VOTING:
+        put_on_ballot(session, round_)
+    round_.phase = to.value
+    session.add(round_)
+    session.flush()
+    _audit(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
+    if to in (Phase.RESULTS_PUBLISHED, Phase.ARCHIVED):
+        # As residents were told: their email addresses are kept only until the results are
+        # final (and those given later to prove a verdict, no longer than the round is open).
+        deleted = forget_email_addresses(session, round_)
+        _audit(session, round_, "residents.addresses_deleted", None, count=deleted)
+    if to == Phase.CLOSED:
+        # The frozen rules count the votes at once, in this transaction: nobody chooses
+        # when, or how, and no ballot can be cast between the close and the count.
+        count_round(session, round_)
+        _move(session, round_, Phase.COUNTED, actor=None, by="count")
+
+
+def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase:
+    """The convening lead moves the round on by hand, never backwards, and never out of
+    voting: voting ends at its published closing time."""
+    advance(session, round_.id)
+    round_ = lock(session, round_.id)
+    current = Phase(round_.phase)
+    if current == Phase.ARCHIVED:
+        raise RoundError(_("This round is archived; there is no later phase."))
+    if current == Phase.VOTING:
+        session.rollback()
+        _audit(session, round_, "round.change_refused", actor, attempted="voting.closed_early", phase=round_.phase,
+               closes=round_.voting_closes_at.isoformat() if round_.voting_closes_at else None)
+        raise VotingNotOver(_("Voting ends at the published closing time, and nobody can end it earlier. "
+                              "The attempt has been recorded in the audit log."))
+    following = PHASES[PHASES.index(current) + 1]
+    if following == Phase.VOTING:
+        problems = voting_blockers(session, round_)
+        if problems:
+            raise RoundError(" ".join(problems))
+    _move(session, round_, following, actor=actor, by="hand")
+    return following
+
+
+def following_phase(round_: Round) -> Phase | None:
+    """The phase a move by hand would go to, or None when no move by hand is allowed."""
+    current = Phase(round_.phase)
+    if current in (Phase.ARCHIVED, Phase.VOTING, Phase.CLOSED):
+        return None
+    return PHASES[PHASES.index(current) + 1]
+
+
+# ---------------------------------------------------------------- emergencies
+
+
+def suspend_voting(session: Session, round_: Round, *, actor: User, reason: str) -> None:
+    """Pause voting in an emergency: casting is refused with the reason, shown on the
+    round's page, until voting is resumed. Nothing is counted or published."""
+    round_ = lock(session, round_.id)
+    reason = " ".join((reason or "").split())
+    if round_.phase != Phase.VOTING.value:
+        raise RoundError(_("Only a round that is taking votes can be suspended."))
+    if round_.suspended_at is not None:
+        raise RoundError(_("Voting is already suspended."))
+    if not reason:
+        raise RoundError(_("Give the reason for suspending the vote; it is shown to everyone."))
+    if len(reason) > MAX_REASON:
+        raise RoundError(_("Keep the reason under %(num)d characters.", num=MAX_REASON))
+    round_.suspended_at, round_.suspension_reason = now(), reason
+    session.add(round_)
+    session.flush()
+    _audit(session, round_, "voting.suspended", actor, reason=reason)
+
+
+def resume_voting(session: Session, round_: Round, *, actor: User) -> list[Phase]:
+    """End a suspension. If the closing time passed meanwhile, voting closes and is
+    counted now. Returns the moves that made."""
+    round_ = lock(session, round_.id)
+    if round_.suspended_at is None:
+        raise RoundError(_("Voting is not suspended."))
+    _audit(session, round_, "voting.resumed", actor, suspended_at=round_.suspended_at.isoformat(),
+           reason=round_.suspension_reason)
+    round_.suspended_at, round_.suspension_reason = None, None
+    session.add(round_)
+    session.flush()
+    return advance(session, round_.id)
