@@ -290,8 +290,8 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
         start = now() - timedelta(days=days_ago)
         rounds.set_timeline(session, round_, actor=lead, dates={
             "proposals_open_at": start, "screening_at": start + timedelta(days=28),
-            "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + (closes_in or timedelta(hours=1)),
-            "results_at": now() + (closes_in or timedelta(hours=1)) + timedelta(hours=1),
+            "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + (closes_in or timedelta(days=2)),
+            "results_at": now() + (closes_in or timedelta(days=2)) + timedelta(hours=1),
         })
         advance(session, round_.id)  # screening, then voting
         assert round_.phase == "voting", "the demo round did not open for voting"

@@ -23,7 +23,7 @@ from pb.db import Refusal, session_scope
 from pb.proposals.services import contests_without_projects, put_on_ballot
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round, aware
-from pb.rounds.services import RoundError, contest_budgets, contests_of
+from pb.rounds.services import MIN_VOTING, RoundError, contest_budgets, contests_of, is_returning_officer
 from pb.voting.services import contests_nobody_can_vote_in, forget_email_addresses
 
 MAX_REASON = 1000
@@ -50,8 +50,14 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
         problems.append(_("No eligible project would be on the ballot paper “%(contest)s”.", contest=contest.name))
     if round_.voting_closes_at is None:
         problems.append(_("The timeline has no date for voting to close."))
-    if round_.returning_officer_id is None and {EligibilityMethod.CODES, EligibilityMethod.PAPER} & set(round_.methods):
-        problems.append(_("No returning officer has been appointed to make the voting codes."))
+    elif aware(round_.voting_closes_at) < now() + MIN_VOTING:
+        problems.append(_("Voting must stay open for at least a day: move the closing date later."))
+    if {EligibilityMethod.CODES, EligibilityMethod.PAPER} & set(round_.methods):
+        officer = session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None
+        if officer is None:
+            problems.append(_("No returning officer has been appointed to make the voting codes."))
+        elif not is_returning_officer(session, round_, officer):
+            problems.append(_("The returning officer now belongs to an anchor that funds this round: appoint someone independent."))
     for contest in contests_nobody_can_vote_in(session, round_):
         problems.append(_("Nobody could vote on “%(contest)s”: no voting codes have been made for its residents, "
                           "and no other way of voting reaches them.", contest=contest.name))
@@ -110,14 +116,27 @@ def rounds_due(session: Session, at: datetime | None = None) -> list[int]:
     return [round_.id for round_ in live if move_is_due(round_, at)]
 
 
+def _can_move(session: Session, round_: Round, at: datetime | None = None) -> bool:
+    """A move is due and nothing blocks it (read only: no writer is needed to find out)."""
+    if not move_is_due(round_, at):
+        return False
+    return round_.phase != Phase.SCREENING.value or not voting_blockers(session, round_)
+
+
 def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, list[Phase]]:
-    """Move on every round that is due, each in a transaction of its own (for cron)."""
+    """Move on every round that is due, each in a transaction of its own (for cron). A
+    round that fails is logged and left for the next run; the others still move."""
+    import logging
+
     with session_scope(engine, write=False) as session:
-        due = rounds_due(session, at)
+        due = [round_id for round_id in rounds_due(session, at) if _can_move(session, session.get(Round, round_id), at)]
     made = {}
     for round_id in due:
-        with session_scope(engine) as session:
-            made[round_id] = advance(session, round_id, at)
+        try:
+            with session_scope(engine) as session:
+                made[round_id] = advance(session, round_id, at)
+        except Exception:
+            logging.getLogger(__name__).exception("round %s could not be moved on", round_id)
     return made
 
 
@@ -126,7 +145,7 @@ def advance_if_due(round_id: int) -> None:
     transaction of their own, so the page reads the round as it now is."""
     with session_scope(write=False) as session:
         round_ = session.get(Round, round_id)
-        due = round_ is not None and move_is_due(round_)
+        due = round_ is not None and _can_move(session, round_)
     if due:
         with session_scope() as session:
             advance(session, round_id)
@@ -224,14 +243,16 @@ def suspend_voting(session: Session, round_: Round, *, actor: User, reason: str)
 
 
 def resume_voting(session: Session, round_: Round, *, actor: User) -> list[Phase]:
-    """End a suspension. If the closing time passed meanwhile, voting closes and is
-    counted now. Returns the moves that made."""
+    """End a suspension. The closing time moves later by as long as voting was suspended,
+    so that a suspension never shortens the vote (and the new time is in the audit log).
+    Returns any moves that made."""
     round_ = lock(session, round_.id)
     if round_.suspended_at is None:
         raise RoundError(_("Voting is not suspended."))
-    _audit(session, round_, "voting.resumed", actor, suspended_at=round_.suspended_at.isoformat(),
-           reason=round_.suspension_reason)
-    round_.suspended_at, round_.suspension_reason = None, None
+    closes = aware(round_.voting_closes_at) + (now() - aware(round_.suspended_at))
+    _audit(session, round_, "voting.resumed", actor, suspended_at=aware(round_.suspended_at).isoformat(),
+           reason=round_.suspension_reason, closes_was=aware(round_.voting_closes_at).isoformat(), closes=closes.isoformat())
+    round_.suspended_at, round_.suspension_reason, round_.voting_closes_at = None, None, closes
     session.add(round_)
     session.flush()
     return advance(session, round_.id)

@@ -19,7 +19,7 @@ from pb.audit.models import AuditEvent, chain_key
 from pb.clock import now
 from pb.proposals.models import Project
 from pb.results.models import ContestResult
-from pb.rounds.models import Round
+from pb.rounds.models import Round, aware
 from pb.voting.models import Ballot
 from tests.conftest import FormClient
 from tests.factories import OFFICER, make_codes, make_round, officer, open_voting, user
@@ -186,15 +186,23 @@ def test_a_suspension_is_public_refuses_votes_and_counts_nothing_until_resumed(a
     assert refused.status_code == 409
     assert "Voting is suspended: Letters to South went to the wrong street." in refused.get_data(as_text=True)
     # The closing time passes while suspended: nothing is closed or counted.
-    pass_the_closing_time(db, ids["round"])
+    with db() as session:
+        suspended_at = session.get(Round, ids["round"]).suspended_at
+        session.exec(update(Round).where(Round.id == ids["round"]).values(
+            suspended_at=suspended_at - timedelta(hours=3), voting_closes_at=now() - timedelta(hours=1)))
     assert FormClient(app).get(base).status_code == 200
     with db(write=False) as session:
         assert session.get(Round, ids["round"]).phase == "voting" and session.exec(select(ContestResult)).all() == []
-    # Resumed after the closing time: voting closes and is counted at once.
+    # Resumed: the suspension takes no time away, so voting goes on for the 2 hours that
+    # were left when it was suspended (3 hours ago, 2 hours before the old closing time).
     officer_client = signed_in(app, OFFICER)
     assert officer_client.submit(f"{base}/suspension", {"reason": ""}).status_code == 302
     with db(write=False) as session:
-        assert session.get(Round, ids["round"]).phase == "counted"
+        round_ = session.get(Round, ids["round"])
+        assert round_.phase == "voting" and round_.suspended_at is None
+        left = aware(round_.voting_closes_at) - now()
+        assert timedelta(hours=1, minutes=58) < left < timedelta(hours=2, minutes=2)
+    assert resident.submit(f"{base}/vote/code", {"code": ids["codes"][0]}, page=f"{base}/vote").status_code == 302
     assert len(events(db, ids["round"], "voting.suspended")) == 1 and len(events(db, ids["round"], "voting.resumed")) == 1
 
 
@@ -392,3 +400,50 @@ def test_the_demo_has_a_round_open_for_voting_and_its_codes_are_shown_again(app,
     with db(write=False) as session:
         round_ = session.get(Round, round_id)
         assert round_.phase == "voting" and round_.returning_officer_id is not None
+
+
+def test_nobody_who_funds_the_round_helps_at_the_polls_or_stays_returning_officer(app, db, people, make_user):
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes", "paper"))
+    make_user("lead@nhs.example", organisation="Eastshire NHS Trust", kind="anchor")
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, ids["round"])
+        officer(session, round_, LEAD)
+    officer_client = signed_in(app, OFFICER)
+    refused = officer_client.submit(f"/rounds/{ids['round']}/helpers", {"email": LEAD})
+    assert refused.status_code == 400 and "cannot belong to an anchor that funds" in refused.get_data(as_text=True)
+    # An anchor the officer belongs to cannot then be invited to fund the round.
+    from pb.accounts import services as accounts
+    from pb.accounts.models import Organisation
+    from pb.rounds import services as rounds
+
+    with app.test_request_context(), db() as session:
+        trust = session.exec(select(Organisation).where(Organisation.name == "Eastshire NHS Trust")).one()
+        accounts.add_member(session, actor=user(session, "lead@nhs.example"), organisation=trust, user=user(session, OFFICER))
+    lead = signed_in(app, LEAD)
+    invited = lead.submit(f"/rounds/{ids['round']}/partners", {"organisation": trust.id})
+    assert invited.status_code == 400 and "returning officer belongs to" in invited.get_data(as_text=True)
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, ids["round"])
+        assert rounds.is_returning_officer(session, round_, user(session, OFFICER))
+
+
+def test_voting_cannot_be_opened_and_closed_before_residents_could_vote(app, db, people):
+    from tests.factories import eligible_proposals
+
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("postcode",))
+    eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group=GROUP)
+    lead = signed_in(app, LEAD)
+    base = f"/rounds/{ids['round']}"
+    soon = (now() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    refused = lead.submit(f"{base}/timeline", {"voting_closes_at": soon})
+    assert refused.status_code == 400 and "at least a day" in refused.get_data(as_text=True)
+    # A closing time that has come close meanwhile blocks opening as well.
+    with db() as session:
+        session.exec(update(Round).where(Round.id == ids["round"]).values(
+            screening_at=now() - timedelta(minutes=10), voting_opens_at=now() - timedelta(minutes=5),
+            voting_closes_at=now() + timedelta(hours=1)))
+    assert lead.get(base).status_code == 200
+    page = lead.get(f"{base}/manage").get_data(as_text=True)
+    assert "at least a day" in page
+    with db(write=False) as session:
+        assert session.get(Round, ids["round"]).phase == "screening"

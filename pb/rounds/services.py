@@ -6,7 +6,7 @@ the attempt. Moving rounds between phases is pb.lifecycle's alone.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import func
@@ -31,6 +31,11 @@ from pb.rounds.models import (
     Pot,
     Round,
 )
+
+
+# The shortest vote: voting cannot open unless its closing time is at least this far ahead,
+# so that nobody can open and close a vote before residents could take part.
+MIN_VOTING = timedelta(days=1)
 
 
 class RoundError(ValueError):
@@ -175,6 +180,9 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     for (_k1, earlier), (_k2, later) in zip(given, given[1:]):
         if later <= earlier:
             raise RoundError(_("Each date in the timeline must come after the one before it."))
+    closes = dates.get("voting_closes_at")
+    if closes is not None and closes < now() + MIN_VOTING:
+        raise RoundError(_("Voting must stay open for at least a day: choose a closing date at least a day from now."))
     for key in order:
         setattr(round_, key, dates.get(key))
     session.add(round_)
@@ -274,6 +282,9 @@ def invite_partner(session: Session, round_: Round, *, actor: User, organisation
     guard_unfrozen(session, round_, actor=actor, attempted="partner.invited", detail={"organisation": organisation.id})
     if organisation.kind != OrganisationKind.ANCHOR.value:
         raise RoundError(_("Only anchor institutions can fund a round."))
+    officer = session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None
+    if officer is not None and is_member_of(session, officer, organisation):
+        raise RoundError(_("The round's returning officer belongs to %(name)s, so it cannot fund this round.", name=organisation.name))
     if organisation.id == round_.convening_organisation_id or session.exec(
         select(Partner).where(Partner.round_id == round_.id, Partner.organisation_id == organisation.id)
     ).first():
@@ -288,7 +299,8 @@ def invite_partner(session: Session, round_: Round, *, actor: User, organisation
 # ---------------------------------------------------------------- the returning officer
 
 
-def _funds_the_round(session: Session, round_: Round, user: User) -> bool:
+def funds_the_round(session: Session, round_: Round, user: User) -> bool:
+    """Whether `user` belongs to the convening anchor or a partner anchor of the round."""
     mine = set(session.exec(select(Membership.organisation_id).where(Membership.user_id == user.id)))
     return bool(mine & funding_organisation_ids(session, round_))
 
@@ -297,7 +309,7 @@ def appoint_returning_officer(session: Session, round_: Round, *, actor: User, u
     """The convening lead appoints the round's returning officer while setting it up:
     anyone with an account who belongs to none of the anchors funding the round."""
     guard_unfrozen(session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": user.id})
-    if _funds_the_round(session, round_, user):
+    if funds_the_round(session, round_, user):
         raise RoundError(_("The returning officer cannot belong to an anchor that funds this round. "
                            "Ask someone independent, such as a community anchor or another public body."))
     previous, round_.returning_officer_id = round_.returning_officer_id, user.id
@@ -312,7 +324,7 @@ def is_returning_officer(session: Session, round_: Round, user) -> bool:
         user is not None
         and getattr(user, "is_authenticated", False)
         and round_.returning_officer_id == user.id
-        and not _funds_the_round(session, round_, user)
+        and not funds_the_round(session, round_, user)
     )
 
 

@@ -25,7 +25,7 @@ from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, EligibilityMethod, Phase, Round, takes_votes
 from pb.rounds.freeze import guard_unfrozen
-from pb.rounds.services import contest_budgets, is_returning_officer
+from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.throttle import is_limited, note_attempt
 from pb.voting.models import (
     Ballot,
@@ -389,6 +389,8 @@ def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHe
     _check_officer(session, round_, actor)
     if round_.reached(Phase.CLOSED):
         raise VotingClosed(_("Voting in this round has closed."))
+    if funds_the_round(session, round_, user):
+        raise VotingError(_("A polling helper types in residents' voting codes, so cannot belong to an anchor that funds this round."))
     if session.exec(select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)).first():
         raise VotingError(_("%(name)s is already a polling helper for this round.", name=user.name))
     helper = PollingHelper(round_id=round_.id, user_id=user.id)
@@ -400,9 +402,10 @@ def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHe
 
 
 def is_helper(session: Session, round_: Round, user) -> bool:
+    """Whether `user` is a polling helper of the round, and still funds none of it."""
     return session.exec(
         select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)
-    ).first() is not None
+    ).first() is not None and not funds_the_round(session, round_, user)
 
 
 # ---------------------------------------------------------------- ballots
