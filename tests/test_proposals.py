@@ -15,7 +15,7 @@ from pb.audit.models import AuditEvent, chain_key
 from pb.proposals.models import Project, Proposal
 from pb.rounds.models import Round
 from tests.conftest import FormClient
-from tests.factories import make_round, organisation, user
+from tests.factories import make_codes, make_round, organisation, user
 
 PASSWORD = "correct horse battery"
 
@@ -380,6 +380,8 @@ def test_eligible_proposals_become_projects_when_voting_opens_and_then_freeze(ap
     screen(council, south, "eligible")
     screen(council, refused, "not_eligible", "Outside the round's area.")
     base = f"/rounds/{setup['round']}"
+    for area in ("North", "South"):  # the returning officer's letters, so that voting can open
+        make_codes(app, db, setup["round"], setup["areas"][area], count=1)
     council.submit(f"{base}/phase", {"confirm": "y"})
     council.submit(f"{base}/phase", {"confirm": "y"})
     with db() as session:

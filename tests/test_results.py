@@ -26,7 +26,7 @@ from pb.tally import count, parse_pabulib as pb_parse
 from pb.voting import services as voting
 from pb.voting.models import Voter
 from tests.conftest import FormClient
-from tests.factories import make_round, open_voting
+from tests.factories import close_voting, make_round, open_voting
 
 PASSWORD = "correct horse battery"
 
@@ -86,7 +86,7 @@ def stored(db):
 def test_closing_counts_with_the_frozen_rules_and_results_wait_for_publication(app, db, finished, client):
     lead = lead_client(app)
     base = f"/rounds/{finished['round']}"
-    move_on(lead, finished)  # close voting: the count follows at once
+    close_voting(app, db, finished["round"])  # the closing time comes: the count follows at once
     with db() as session:
         assert session.get(Round, finished["round"]).phase == "counted"
         counted = [json.loads(e.data) for e in session.exec(select(AuditEvent).where(
@@ -111,7 +111,7 @@ def test_closing_counts_with_the_frozen_rules_and_results_wait_for_publication(a
 
 def publish(app, db, ids):
     lead = lead_client(app)
-    move_on(lead, ids)
+    close_voting(app, db, ids["round"])
     move_on(lead, ids)
     return lead
 
@@ -162,7 +162,7 @@ def test_counting_twice_gives_byte_identical_files(app, db, finished):
 
 def test_recounting_with_another_rule_or_changing_ballots_is_refused_and_logged(app, db, finished):
     lead = lead_client(app)
-    move_on(lead, finished)
+    close_voting(app, db, finished["round"])
     before = {cid: r.file_sha256 for cid, r in stored(db).items()}
     token = lead.csrf_token(f"/rounds/{finished['round']}/manage")
     response = lead.post(f"/rounds/{finished['round']}/recount", data={"rule": "greedy", "csrf_token": token})
