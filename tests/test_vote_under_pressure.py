@@ -266,8 +266,8 @@ def test_lost_letters_are_replaced_during_voting_and_counted_in_the_results(app,
     publish(app, db, ids["round"], LEAD)
     results = FormClient(app).get(f"{base}/results").get_data(as_text=True)
     table = results.split("Voting codes, by batch")[1].split("</table>")[0]
-    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td></tr>", table)
-    figures = [(name, area, int(sent), int(used), int(cancelled)) for name, area, sent, used, cancelled in rows]
+    rows = re.findall(r"<tr><td>\d+: (\w+)(.*?)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td></tr>", table)
+    figures = [(note, area, int(sent), int(used), int(cancelled)) for area, note, sent, used, cancelled in rows]
     assert ("North", 3, 1, 1) in [(area, sent, used, cancelled) for _n, area, sent, used, cancelled in figures]
     replacements = [f for f in figures if "replacements" in f[0]]
     assert [(area, sent, used, cancelled) for _n, area, sent, used, cancelled in replacements] == [("North", 1, 1, 0)]

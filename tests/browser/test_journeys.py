@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from pb.rounds.models import Pot, Round
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
-from tests.factories import eligible_proposals, make_round, open_voting, user
+from tests.factories import OFFICER, eligible_proposals, make_round, open_voting, user
 
 LEAD, PARTNER, MEMBER = "lead@council.example", "lead@trust.example", "chair@park.example"
 RECEIPT = re.compile(r"\b[0-9A-Z]{5}-[0-9A-Z]{5}\b")
@@ -22,6 +22,7 @@ def people(make_user):
     make_user(LEAD, name="Lena Lead", organisation="Eastshire Council", kind="anchor")
     make_user(PARTNER, name="Tariq Trust", organisation="Eastshire NHS Trust", kind="anchor")
     make_user(MEMBER, name="Pat Park", organisation="Friends of the Park", kind="group")
+    make_user(OFFICER, name="Olu Officer")  # independent of every anchor
 
 
 def codes_from_letters(page) -> list[str]:
@@ -30,7 +31,10 @@ def codes_from_letters(page) -> list[str]:
 
 def move_on(page, base, round_id, phase_label):
     page.goto(f"{base}/rounds/{round_id}/manage")
-    page.get_by_role("button", name=re.compile(f"Move to the next phase now: {phase_label}")).click()
+    page.get_by_role("link", name=re.compile(f"Move to the next phase now: {phase_label}")).click()
+    assert_accessible(page, f"confirm the move to {phase_label}")
+    page.get_by_label(re.compile("I understand what this move does")).check()
+    page.get_by_role("button", name="Move on").click()
     page.wait_for_load_state()
 
 
@@ -97,13 +101,23 @@ def test_propose_screen_vote_replace_and_check_the_receipt(app, db, people, live
     lead.get_by_label("Eligible: it goes on the ballot").check()
     lead.get_by_role("button", name="Record decision").click()
     assert "has been recorded" in lead.locator(".flashes").inner_text()
+    # ...appoints an independent returning officer, who prints the voting letters.
+    lead.goto(f"{base}/rounds/{round_id}/returning-officer")
+    lead.get_by_label("Email address of the returning officer").fill(OFFICER)
+    lead.get_by_role("button", name="Appoint").click()
+    assert "is now the returning officer" in lead.locator(".flashes").inner_text()
+    officer = phone()
+    sign_in(officer, base, OFFICER)
+    officer.goto(f"{base}/dashboard")
+    officer.get_by_role("link", name="Greener Eastshire").click()  # the dashboard lists their rounds
+    assert_accessible(officer, "returning officer: codes")
     codes = {}
     for area, count in (("North", 2), ("South", 1)):
-        lead.goto(f"{base}/rounds/{round_id}/codes")
-        lead.get_by_label("For residents of").select_option(label=area)
-        lead.get_by_label("How many codes").fill(str(count))
-        lead.get_by_role("button", name="Make codes and letters").click()
-        codes[area] = codes_from_letters(lead)
+        officer.goto(f"{base}/rounds/{round_id}/codes")
+        officer.get_by_label("For residents of").select_option(label=area)
+        officer.get_by_label("How many codes").fill(str(count))
+        officer.get_by_role("button", name="Make codes and letters").click()
+        codes[area] = codes_from_letters(officer)
         assert len(codes[area]) == count
     move_on(lead, base, round_id, "Screening")
     move_on(lead, base, round_id, "Voting")
@@ -154,8 +168,15 @@ def test_propose_screen_vote_replace_and_check_the_receipt(app, db, people, live
     ranker.get_by_role("button", name="Cast my vote").click()
     ranked_receipt = RECEIPT.search(ranker.locator(".receipt").inner_text()).group(0)
 
-    # Voting closes (the count follows) and the results are published.
-    move_on(lead, base, round_id, "Voting closed")
+    # Nobody can end voting early: the manage page says so and offers no move.
+    lead.goto(f"{base}/rounds/{round_id}/manage")
+    assert "nobody can end it earlier" in lead.locator("main").inner_text()
+    assert lead.get_by_role("link", name=re.compile("Move to the next phase now")).count() == 0
+    # The published closing time comes (the count follows) and the results are published.
+    with app.test_request_context(), db() as session:
+        from tests.factories import let_voting_close
+
+        let_voting_close(session, session.get(Round, round_id))
     move_on(lead, base, round_id, "Results published")
     resident.goto(f"{base}/rounds/{round_id}/results")
     assert resident.locator("h1").inner_text() == "Results"

@@ -42,14 +42,11 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_voting_code_letter", table_name="voting_code")
-    # SQLite (3.35 and later) drops a column in place; a batch rebuild would not be safe.
+    # SQLite (3.35 and later) drops a column in place, a column-level foreign key too;
+    # a batch rebuild would not be safe.
     for table, column in [
         ("round_turnout", "codes"), ("voting_code", "cancelled_at"), ("voting_code", "letter"),
         ("code_batch", "replacement"), ("round", "suspension_reason"), ("round", "suspended_at"),
         ("round", "returning_officer_id"), ("ballot", "counted"),
     ]:
-        if op.get_bind().dialect.name == "postgresql" or column != "returning_officer_id":
-            op.execute(f'ALTER TABLE "{table}" DROP COLUMN {column}')
-        else:
-            # SQLite cannot drop a column that references another table; it stays, unused.
-            pass
+        op.execute(f'ALTER TABLE "{table}" DROP COLUMN {column}')
