@@ -24,7 +24,7 @@ from pb.proposals.services import contests_without_projects, put_on_ballot
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round, aware
 from pb.rounds.services import MIN_VOTING, RoundError, contest_budgets, contests_of, is_returning_officer
-from pb.voting.services import contests_nobody_can_vote_in, forget_email_addresses
+from pb.voting.services import contests_nobody_can_vote_in, forget_codes_of_voters, forget_email_addresses
 
 MAX_REASON = 1000
 
@@ -182,6 +182,9 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         # final (and those given later to prove a verdict, no longer than the round is open).
         deleted = forget_email_addresses(session, round_)
         _audit(session, round_, "residents.addresses_deleted", None, count=deleted)
+        cut = forget_codes_of_voters(session, round_)
+        if cut:
+            _audit(session, round_, "residents.codes_unlinked", None, count=cut)
     if to == Phase.CLOSED:
         # The frozen rules count the votes at once, in this transaction: nobody chooses
         # when, or how, and no ballot can be cast between the close and the count.

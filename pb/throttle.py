@@ -4,6 +4,10 @@ Where attempts are counted is a setting, RATE_LIMIT_STORAGE:
 - "database" (the default): rows in the database, so every worker process and every app
   server sees the same counts; refused attempts are committed with the request.
 - "memory": in this process only, for a single-process development server or tests.
+
+What is counted is named by a key such as "sign-in:ip:192.0.2.1"; the database keeps only
+a keyed hash of it (HMAC under the secret key), never an address or an IP, and rows are
+deleted as soon as they are older than the longest window any limit uses.
 """
 
 import threading
@@ -17,6 +21,19 @@ from sqlmodel import Field, Session, SQLModel, select
 from pb.clock import now
 
 STORAGES = ("database", "memory")
+
+
+def _longest_window() -> timedelta:
+    """No limit counts further back than this (an hour, or the sign-in window if longer)."""
+    return max(timedelta(hours=1), timedelta(seconds=current_app.config.get("SIGN_IN_WINDOW", 0)))
+
+
+def _stored(key: str) -> str:
+    """The key as kept in the database: a keyed hash, so the rows name nobody."""
+    import hashlib
+    import hmac
+
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), f"throttle:{key}".encode(), hashlib.sha256).hexdigest()
 
 
 class ThrottleAttempt(SQLModel, table=True):
@@ -46,6 +63,11 @@ class MemoryAttempts:
             while len(times) > 1000:  # the oldest are long past any window
                 times.popleft()
 
+    def last(self, key: str) -> datetime | None:
+        with self._lock:
+            times = self._attempts.get(key)
+            return times[-1] if times else None
+
     def forget(self, key: str) -> None:
         with self._lock:
             self._attempts.pop(key, None)
@@ -73,9 +95,22 @@ def is_limited(session: Session, key: str, *, limit: int, window_seconds: int) -
     if memory is not None:
         return memory.count_since(key, since) >= limit
     count = session.exec(
-        select(func.count()).select_from(ThrottleAttempt).where(ThrottleAttempt.key == key, ThrottleAttempt.at > since)
+        select(func.count()).select_from(ThrottleAttempt).where(ThrottleAttempt.key == _stored(key), ThrottleAttempt.at > since)
     ).one()
     return count >= limit
+
+
+def last_attempt(session: Session, key: str) -> datetime | None:
+    """When the latest attempt under `key` was noted, or None."""
+    memory = _memory()
+    if memory is not None:
+        return memory.last(key)
+    latest = session.exec(select(func.max(ThrottleAttempt.at)).where(ThrottleAttempt.key == _stored(key))).one()
+    if latest is not None and latest.tzinfo is None:  # SQLite gives naive UTC back
+        from datetime import UTC
+
+        latest = latest.replace(tzinfo=UTC)
+    return latest
 
 
 def note_attempt(session: Session, key: str) -> None:
@@ -83,7 +118,8 @@ def note_attempt(session: Session, key: str) -> None:
     if memory is not None:
         memory.note(key, now())
         return
-    session.add(ThrottleAttempt(key=key))
+    session.exec(delete(ThrottleAttempt).where(ThrottleAttempt.at < now() - _longest_window()))  # past every window
+    session.add(ThrottleAttempt(key=_stored(key)))
     session.flush()
 
 
@@ -92,4 +128,4 @@ def forget_attempts(session: Session, key: str) -> None:
     if memory is not None:
         memory.forget(key)
         return
-    session.exec(delete(ThrottleAttempt).where(ThrottleAttempt.key == key))
+    session.exec(delete(ThrottleAttempt).where(ThrottleAttempt.key == _stored(key)))

@@ -69,14 +69,28 @@ def test_wrong_password_is_refused(client, make_user):
     assert client.get("/dashboard").status_code == 302
 
 
-def test_repeated_wrong_passwords_are_rate_limited(app, client, make_user):
+def test_repeated_wrong_passwords_slow_sign_in_down_but_never_lock_the_owner_out(app, db, client, make_user):
     make_user("lee@example.org")
     for _ in range(app.config["SIGN_IN_LIMIT"]):
         client.submit("/sign-in", {"email": "lee@example.org", "password": "guess guess guess"})
-    # Now even the right password is refused until the window passes.
+    # Past the limit, the next attempt must wait, whatever the password; the page says how
+    # long, and offers a reset.
     response = client.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD})
     assert response.status_code == 429
+    page = response.get_data(as_text=True)
+    assert re.search(r"please wait (\d+) seconds", page) and "reset your password" in page
     assert client.get("/dashboard").status_code == 302
+    # Time passes (only tests move the clock): one attempt is checked, and the right password works.
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from pb.throttle import ThrottleAttempt
+
+    with db() as session:
+        session.exec(update(ThrottleAttempt).values(at=ThrottleAttempt.at - timedelta(seconds=app.config["SIGN_IN_SLOW_DOWN"] + 1)))
+    response = client.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD})
+    assert response.status_code == 302 and client.get("/dashboard").status_code == 200
 
 
 def test_next_only_redirects_within_the_site(client, make_user):

@@ -51,10 +51,14 @@ def test_the_same_confirmation_sent_twice_casts_one_ballot_and_shows_its_receipt
     replaced = confirm(resident, url, {"project": north[2:3]}, second_submission)
     stored = ballots_in(db)
     assert len(stored) == 2 and [b.is_current for b in stored] == [False, True]
-    # The back button to the first review page, sent again: its own receipt, nothing new.
+    # The back button to the first review page, sent again: nothing new, and the page says
+    # that ballot was replaced and shows the receipt of the one that counts.
     back = confirm(resident, url, data, submission)
-    assert back.headers["Location"] == first.headers["Location"] != replaced.headers["Location"]
+    assert back.headers["Location"] == replaced.headers["Location"] != first.headers["Location"]
     assert len(ballots_in(db)) == 2
+    page = resident.get(back.headers["Location"]).get_data(as_text=True)
+    assert "That ballot was replaced by a later one you cast" in page
+    assert stored[1].receipt in page and stored[0].receipt not in page
 
     # A retry that arrives after voting closed still finds the receipt.
     with app.test_request_context(), db() as session:

@@ -99,26 +99,51 @@ def test_a_resident_votes_with_a_code_and_gets_a_receipt(app, db, voting):
     assert FormClient(app).get(cast.headers["Location"]).status_code == 404
 
 
-def test_a_code_works_once(app, db, voting):
+def test_a_code_is_one_voter_who_may_come_back_and_change_their_vote(app, db, voting):
     code = voting["codes"][0]
-    assert enter_code(FormClient(app), voting, code).status_code == 302
-    response = enter_code(FormClient(app), voting, code)
-    assert response.status_code == 400
-    assert "already been used" in response.get_data(as_text=True)
+    north = voting["projects"]["North"]
+    first = FormClient(app)
+    assert enter_code(first, voting, code).status_code == 302
+    with db() as session:
+        from pb.voting.models import VotingCode
+
+        assert session.exec(select(VotingCode).where(VotingCode.code_hash == services.code_hash(code))).one().used_at is None
+    assert vote(first, voting, "North", {"project": north[:1]}).status_code == 302
+    first.submit(f"/rounds/{voting['round']}/vote/finish", {}, page=f"/rounds/{voting['round']}/vote/ballots")
+    # Later, in another browser: the same code is the same voter, who changes their vote.
+    again = FormClient(app)
+    assert enter_code(again, voting, code).status_code == 302
+    assert vote(again, voting, "North", {"project": north[1:3]}).status_code == 302
     with db() as session:
         assert session.exec(select(func.count()).select_from(Voter)).one() == 1
+        current = session.exec(select(Ballot).where(Ballot.is_current)).all()
+        used = session.exec(select(VotingCode).where(VotingCode.code_hash == services.code_hash(code))).one().used_at
+    assert len(current) == 1 and set(choices_of(db, current[0].id)) == set(north[1:3])
+    assert used is not None and (used.hour, used.minute, used.second) == (0, 0, 0)  # spent, and only the day is kept
 
 
-def test_guessing_codes_is_stopped(app, db, voting):
+def test_a_code_entered_and_abandoned_still_votes_later(app, db, voting):
+    code = voting["codes"][1]
+    scanner = FormClient(app)  # the in-app browser a QR scanner opened, closed before voting
+    assert enter_code(scanner, voting, code).status_code == 302
+    later = FormClient(app)
+    assert enter_code(later, voting, code).status_code == 302
+    assert vote(later, voting, "North", {"project": voting["projects"]["North"][:1]}).status_code == 302
+    assert len(ballots_in(db)) == 1
+
+
+def test_guessing_codes_is_stopped_but_never_shuts_out_a_right_code(app, db, voting):
     code = voting["codes"][0]
-    guesser = FormClient(app)
+    guesser = FormClient(app)  # a library's shared address: one guesser, many residents
     for n in range(20):
         response = enter_code(guesser, voting, f"AAAA-BBBB-{n:04d}")
         assert response.status_code == 400 and "not right" in response.get_data(as_text=True)
-    response = enter_code(guesser, voting, code)  # even a right code, from this client, now waits
+    response = enter_code(guesser, voting, "AAAA-BBBB-CCCC")
     assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
     with db() as session:
         assert session.exec(select(func.count()).select_from(Voter)).one() == 0
+    # A resident at the same address with a valid, unused code gets in at once.
+    assert enter_code(FormClient(app), voting, code).status_code == 302
 
 
 def test_only_the_returning_officer_makes_codes_and_replacements_are_a_batch_of_their_own(app, db, voting, client):
@@ -392,10 +417,10 @@ def test_paper_ballots_use_codes_once(app, db, make_user):
     assert vote(helper, ids, "North", {"project": north[:1]}).status_code == 302
     [ballot] = ballots_in(db)
     assert ballot.channel == "paper"
-    # The same code cannot be used again, on paper or online.
-    response = helper.submit(paper, {"code": codes[0]})
-    assert response.status_code == 400 and "already been used" in response.get_data(as_text=True)
-    assert enter_code(FormClient(app), ids, codes[0]).status_code == 400
+    # The same code is the same voter, on paper or online: a second paper ballot replaces the first.
+    assert helper.submit(paper, {"code": codes[0]}).status_code == 302
+    assert vote(helper, ids, "North", {"project": north[1:2]}).status_code == 302
+    assert [b.channel for b in ballots_in(db) if b.is_current] == ["paper"] and len(ballots_in(db)) == 2
     # A resident cannot enter paper ballots.
     resident = FormClient(app)
     resident.get("/")

@@ -1,5 +1,7 @@
 """Pages for signing up, in and out, resetting a password, and running organisations."""
 
+import math
+
 from flask import (
     Blueprint,
     abort,
@@ -14,6 +16,7 @@ from flask import (
     session as flask_session,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlmodel import select
 
@@ -28,10 +31,11 @@ from pb.accounts.forms import (
 )
 from pb.accounts.models import Membership, Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
+from pb.clock import now
 from pb.db import db_session
 from pb.mail import send_mail
 from pb.security import safe_next
-from pb.throttle import client_address, forget_attempts, is_limited, note_attempt
+from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, note_attempt
 from pb.views import form_page
 
 bp = Blueprint("accounts", __name__)
@@ -62,6 +66,21 @@ def _sign_in_keys(email: str) -> list[str]:
     return [f"sign-in:email:{services.normalise_email(email)}", f"sign-in:ip:{client_address()}"]
 
 
+def _wait_before_trying(session, keys: list[str]) -> int:
+    """Seconds to wait before the next sign-in attempt may be checked (0: check it now).
+    Past the limit of wrong passwords, sign-in slows to one attempt per SIGN_IN_SLOW_DOWN
+    seconds for that address and that client: guessing is slowed to a crawl, but the
+    right password still works for whoever waits; it never locks the owner out."""
+    config = current_app.config
+    waits = [0]
+    for key in keys:
+        if is_limited(session, key, limit=config["SIGN_IN_LIMIT"], window_seconds=config["SIGN_IN_WINDOW"]):
+            latest = last_attempt(session, key)
+            if latest is not None:
+                waits.append(math.ceil(config["SIGN_IN_SLOW_DOWN"] - (now() - latest).total_seconds()))
+    return max(waits)
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if current_user.is_authenticated:
@@ -71,14 +90,14 @@ def sign_in():
         session = db_session()
         keys = _sign_in_keys(form.email.data)
         config = current_app.config
-        if any(
-            is_limited(session, key, limit=config["SIGN_IN_LIMIT"], window_seconds=config["SIGN_IN_WINDOW"])
-            for key in keys
-        ):
+        wait = _wait_before_trying(session, keys)
+        if wait:
             return render_template(
                 "accounts/sign_in.html",
                 form=form,
-                error=_("Too many attempts. Please wait 15 minutes, or reset your password."),
+                error=ngettext("Too many wrong passwords: please wait %(num)d second before trying again, or reset your password.",
+                               "Too many wrong passwords: please wait %(num)d seconds before trying again, or reset your password.",
+                               wait),
             ), 429
         user = services.authenticate(session, form.email.data, form.password.data)
         if user is None:

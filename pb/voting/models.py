@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-from pb.clock import now
+from pb.clock import now, today
 
 
 class Channel(StrEnum):
@@ -52,7 +52,7 @@ class VotingCode(SQLModel, table=True):
 class Voter(SQLModel, table=True):
     """Someone found eligible to vote in a round, and by which method."""
 
-    __table_args__ = (UniqueConstraint("round_id", "identity"),)
+    __table_args__ = (UniqueConstraint("round_id", "identity"), Index("uq_voter_code_id", "code_id", unique=True))
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
@@ -61,7 +61,10 @@ class Voter(SQLModel, table=True):
     # A keyed hash of the email address (email method) so a returning voter is the
     # same voter; for other methods a random value. Never the address itself.
     identity: str = Field(max_length=64)
-    created_at: datetime = Field(default_factory=now)
+    # The voting code that made this voter (code method): entering it again resumes the
+    # same voter. Cleared when the results are published, so no letter leads to a ballot.
+    code_id: int | None = Field(default=None, foreign_key="voting_code.id")
+    created_at: datetime = Field(default_factory=today)  # the day only: no order to match against
 
 
 class EmailChallenge(SQLModel, table=True):
@@ -116,7 +119,7 @@ class Ballot(SQLModel, table=True):
     # A random token on the review page: the same confirmation sent twice (double tap,
     # back button, retry after a timeout) finds this ballot instead of making another.
     submission: str | None = Field(default=None, max_length=32)
-    cast_at: datetime = Field(default_factory=now)
+    cast_at: datetime = Field(default_factory=today)  # the day only
     superseded_at: datetime | None = None
     # Set by the count, in the same locked transaction that closed voting: the ballots
     # it counted. Receipt checks and receipts.txt read this, never `is_current`.

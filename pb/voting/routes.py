@@ -258,6 +258,11 @@ def _repeated(round_id: int, submission: str | None):
     earlier = services.ballot_for_submission(db_session(), state["voter"], submission)
     if earlier is None:
         return None
+    if not earlier.is_current:
+        # An old review page sent again: that ballot was replaced, so show the one that counts.
+        current = services.current_ballots(db_session(), Voter(id=state["voter"], round_id=round_id, method="", identity=""))
+        earlier = current.get(earlier.contest_id, earlier)
+        flash(_("That ballot was replaced by a later one you cast. This is the receipt of your ballot that counts."), "info")
     return redirect(url_for("voting.receipt", round_id=round_id, receipt=earlier.receipt))
 
 

@@ -15,10 +15,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from pb.audit.chain import record_event
-from pb.clock import now
+from pb.clock import now, today
 from pb.db import Refusal, begin_writing
 from pb.fields import normalise_postcode
 from pb.proposals.models import Project
@@ -251,26 +252,37 @@ class WrongAnswer(VotingError, Refusal):
 
 
 def voter_by_code(session: Session, round_: Round, code: str, *, client: str, method=EligibilityMethod.CODES) -> Voter:
-    """Use a voting code (once) and return the new voter it makes eligible."""
+    """The voter a voting code makes eligible: made the first time the code is entered,
+    and the same voter each time after, until voting closes (so a resident can come back
+    and change their vote). The code counts as used once a ballot is cast with it.
+
+    Only wrong guesses are limited, per client: a right code always works, so a crowd of
+    wrong guesses from a library or polling station never shuts out the residents there."""
     _check_voting_open(session, round_)
     _check_method(round_, method)
-    key = f"code:ip:{client}"
-    _throttled(session, key, limit=20)
     row = session.exec(select(VotingCode).where(VotingCode.code_hash == code_hash(code), VotingCode.round_id == round_.id)).first()
     if row is None or row.cancelled_at is not None:
+        key = f"code:ip:{client}"
+        _throttled(session, key, limit=20)
         note_attempt(session, key)
         raise WrongAnswer(_("That code is not right. Check it against your letter and try again."))
-    # Mark it used only if nobody else did in the meantime.
-    used = session.exec(
-        update(VotingCode).where(VotingCode.id == row.id, VotingCode.used_at.is_(None)).values(used_at=now())
-    ).rowcount
-    if used != 1:
-        note_attempt(session, key)
-        raise WrongAnswer(_("This code has already been used. Each code works once."))
+    return _voter_of_code(session, round_, row, method)
+
+
+def _voter_of_code(session: Session, round_: Round, row: VotingCode, method: EligibilityMethod) -> Voter:
+    found = select(Voter).where(Voter.code_id == row.id)
+    voter = session.exec(found).first()
+    if voter is not None:
+        return voter
     batch = session.get(CodeBatch, row.batch_id)
-    voter = Voter(round_id=round_.id, area_id=batch.area_id, method=method.value, identity=secrets.token_hex(16))
-    session.add(voter)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same code entered twice at once makes one voter
+            voter = Voter(round_id=round_.id, area_id=batch.area_id, method=method.value, identity=secrets.token_hex(16),
+                          code_id=row.id)
+            session.add(voter)
+            session.flush()
+    except IntegrityError:
+        voter = session.exec(found).one()
     return voter
 
 
@@ -341,6 +353,14 @@ def forget_email_addresses(session: Session, round_: Round, *, purpose: str | No
     if purpose is not None:
         query = query.where(EmailChallenge.purpose == purpose)
     return session.exec(query).rowcount
+
+
+def forget_codes_of_voters(session: Session, round_: Round) -> int:
+    """Cut the link from voting codes (and so from letters and households) to voters, when
+    the results are published. Returns how many links were cut."""
+    return session.exec(
+        update(Voter).where(Voter.round_id == round_.id, Voter.code_id.is_not(None)).values(code_id=None)
+    ).rowcount
 
 
 def check_email_code(
@@ -516,7 +536,7 @@ def cast_ballot(
         earlier = ballot_for_submission(session, voter.id, submission)
         if earlier is not None:
             return earlier
-    at = now()
+    at = today()  # the day only: an exact time could match a ballot to a resident seen voting
     conn.execute(_SUPERSEDE, {"b_voter": voter.id, "b_contest": contest.id, "b_at": at})
     ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt(), cast_at=at,
                     submission=submission or None)
@@ -528,6 +548,7 @@ def cast_ballot(
         },
     ).scalar_one()
     conn.execute(_INSERT_CHOICE, [{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()])
+    conn.execute(_SPEND_CODE, {"s_voter": voter.id, "s_day": today()})
     return ballot
 
 
@@ -544,6 +565,13 @@ _SUPERSEDE = (
     .values(is_current=False, superseded_at=bindparam("b_at"))
 )
 _INSERT_BALLOT = insert(Ballot).returning(Ballot.id)
+# A voting code is spent by its first ballot (the day only is kept).
+_SPEND_CODE = (
+    update(VotingCode)
+    .where(VotingCode.id == select(Voter.code_id).where(Voter.id == bindparam("s_voter")).scalar_subquery(),
+           VotingCode.used_at.is_(None))
+    .values(used_at=bindparam("s_day"))
+)
 _INSERT_CHOICE = insert(BallotChoice)
 
 
