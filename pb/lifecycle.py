@@ -24,7 +24,13 @@ from pb.proposals.services import contests_without_projects, put_on_ballot
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round, aware
 from pb.rounds.services import MIN_VOTING, RoundError, contest_budgets, contests_of, is_returning_officer
-from pb.voting.services import contests_nobody_can_vote_in, forget_codes_of_voters, forget_email_addresses
+from pb.voting.services import (
+    contests_nobody_can_vote_in,
+    forget_codes_of_voters,
+    forget_email_addresses,
+    make_round_key,
+    seal_identities,
+)
 
 MAX_REASON = 1000
 
@@ -173,6 +179,7 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     previous = round_.phase
     if to == Phase.VOTING:
         put_on_ballot(session, round_)
+        make_round_key(session, round_)
     round_.phase = to.value
     session.add(round_)
     session.flush()
@@ -180,6 +187,9 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     if to in (Phase.RESULTS_PUBLISHED, Phase.ARCHIVED):
         # As residents were told: their email addresses are kept only until the results are
         # final (and those given later to prove a verdict, no longer than the round is open).
+        kept = seal_identities(session, round_)
+        if kept or to == Phase.RESULTS_PUBLISHED:
+            _audit(session, round_, "residents.identities_sealed", None, verdict_addresses=kept)
         deleted = forget_email_addresses(session, round_)
         _audit(session, round_, "residents.addresses_deleted", None, count=deleted)
         cut = forget_codes_of_voters(session, round_)

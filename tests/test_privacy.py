@@ -26,3 +26,113 @@ def test_rate_limit_rows_keep_keyed_hashes_only_and_are_purged_after_their_windo
     with db() as session:
         keys = [row.key for row in session.exec(select(ThrottleAttempt))]
     assert "0" * 64 not in keys and len(keys) == 4
+
+
+# ---------------------------------------------------------------- no way back from a ballot to a person
+
+LEAD, MEMBER, GROUP = "lead@council.example", "chair@park.example", "Friends of the Park"
+
+
+def _email_vote(app, ids, email, picks):
+    """An email voter, through the pages: ask for a code, type it, vote on North."""
+    base = f"/rounds/{ids['round']}"
+    resident = FormClient(app)
+    asked = resident.submit(f"{base}/vote/email", {"email": email, "postcode": "LS6 1AA"}, page=f"{base}/vote")
+    assert asked.status_code == 302, asked.get_data(as_text=True)
+    with app.app_context():
+        from pb.mail import outbox
+
+        body = [m for m in outbox() if m.to == email][-1].body
+    code = re.search(r"\b(\d{6})\b", body).group(1)
+    assert resident.submit(f"{base}/vote/email/code", {"code": code}).status_code == 302
+    url = f"{base}/vote/{ids['contests']['North']}"
+    assert resident.submit(url, {"project": [str(p) for p in picks], "confirm": "1"}).status_code == 302
+
+
+def _code_vote(app, ids, code, picks):
+    base = f"/rounds/{ids['round']}"
+    resident = FormClient(app)
+    assert resident.submit(f"{base}/vote/code", {"code": code}, page=f"{base}/vote").status_code == 302
+    url = f"{base}/vote/{ids['contests']['North']}"
+    assert resident.submit(url, {"project": [str(p) for p in picks], "confirm": "1"}).status_code == 302
+
+
+def test_rotating_the_session_key_mid_round_does_not_make_an_email_voter_new(app, db, make_user, database_url, tmp_path):
+    from pb import create_app
+    from pb.voting.models import Ballot, Voter
+    from tests.factories import make_round, open_voting
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("email",))
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    with db(write=False) as session:
+        from pb.proposals.models import Project
+
+        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+    _email_vote(app, ids, "sam@example.org", north[:1])
+    rotated = create_app({"TESTING": True, "SECRET_KEY": "a-new-secret", "DATABASE_URL": database_url, "SERVER_NAME": "localhost",
+                          "INSTANCE_PATH": str(tmp_path / "rotated")})
+    _email_vote(rotated, ids, "sam@example.org", north[1:2])
+    rotated.extensions["pb_engine"].dispose()
+    with db(write=False) as session:
+        assert len(session.exec(select(Voter)).all()) == 1
+        assert len(session.exec(select(Ballot).where(Ballot.is_current)).all()) == 1
+
+
+def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a_ballot(app, db, make_user):
+    """The operator's whole database after publication, plus the list of letters (codes and
+    references, as the returning officer printed them), plus the voters' email addresses:
+    nothing leads from a resident to a ballot."""
+    import hashlib
+    import hmac
+
+    from sqlalchemy import inspect, text
+
+    from pb.proposals.models import Project
+    from pb.voting.models import Ballot, EmailChallenge, RoundKey, Voter, VotingCode
+    from tests.factories import make_codes, make_round, open_voting, publish
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes", "email"))
+    codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=4)
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    with db(write=False) as session:
+        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        letters = {c.letter: c.code_hash for c in session.exec(select(VotingCode))}
+    emails = ["ann@example.org", "bob@example.org"]
+    for n, code in enumerate(codes[:3]):
+        _code_vote(app, ids, code, north[n % 3 : n % 3 + 1])
+    _code_vote(app, ids, codes[0], north[1:3])  # comes back and changes their vote
+    for n, email in enumerate(emails):
+        _email_vote(app, ids, email, north[n : n + 2])
+    publish(app, db, ids["round"], LEAD)
+
+    with db(write=False) as session:
+        voters = session.exec(select(Voter).where(Voter.round_id == ids["round"])).all()
+        assert len(voters) == 5
+        assert all(v.code_id is None for v in voters)  # no voter points to a code, so none to a letter
+        assert session.get(RoundKey, ids["round"]).voter_secret is None  # no address can become a voter again
+        assert session.exec(select(EmailChallenge)).all() == []
+        # The email voters' identities cannot be found from their addresses, under the session key either.
+        for email in emails:
+            for secret in (app.config["SECRET_KEY"],):
+                for text_ in (f"voter:{ids['round']}:{email}", f"voter:{email}"):
+                    guess = hmac.new(secret.encode(), text_.encode(), hashlib.sha256).hexdigest()
+                    assert guess not in {v.identity for v in voters}
+        # Times keep the day only: a code's use, a voter's start and a ballot's casting cannot be matched.
+        stamps = [c.used_at for c in session.exec(select(VotingCode)) if c.used_at]
+        stamps += [v.created_at for v in voters]
+        stamps += [t for b in session.exec(select(Ballot)) for t in (b.cast_at, b.superseded_at) if t]
+        assert stamps and all((t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0) for t in stamps)
+        # Nothing in any table holds a code, a code's hash beside a voter, or an address.
+        engine = session.get_bind()
+    needles = set(codes) | {c.replace("-", "") for c in codes} | set(emails)
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                cells = " ".join(str(value) for value in row)
+                assert not any(needle in cells for needle in needles), (table, row)
+                if table in ("voter", "ballot", "ballot_choice"):
+                    assert not any(digest in cells for digest in letters.values()), (table, row)

@@ -24,15 +24,15 @@ from pb.delivery.services import DeliveryError, NotNow, funded_project_ids, roun
 from pb.proposals.models import Project
 from pb.rounds.models import Phase, Round
 from pb.throttle import is_limited, note_attempt
-from pb.voting.models import EmailChallenge, Voter, VotingCode
+from pb.voting.models import EmailChallenge, VerdictVoter, VotingCode
 from pb.voting.services import (
     EMAIL_CODE_MINUTES,
     VotingError,
     WrongAnswer,
     check_email_code,
     code_hash,
-    email_identity,
     new_email_challenge,
+    verdict_digest,
 )
 
 MAX_COMMENT = 1000
@@ -82,8 +82,9 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
         EmailChallenge.created_at < now() - timedelta(minutes=EMAIL_CODE_MINUTES),
     ))
     challenge, code = new_email_challenge(session, round_, email=email, client=client, purpose=PURPOSE)
-    voted = session.exec(
-        select(Voter.id).where(Voter.round_id == round_.id, Voter.identity == email_identity(round_, challenge.email))
+    digest = verdict_digest(session, round_, challenge.email)
+    voted = digest is not None and session.exec(
+        select(VerdictVoter.id).where(VerdictVoter.round_id == round_.id, VerdictVoter.digest == digest)
     ).first()
     if voted is None:
         challenge.code_hash = secrets.token_hex(32)  # no code can match
@@ -97,7 +98,7 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
 def resident_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> str:
     _check_open(round_)
     challenge = check_email_code(session, round_, challenge_id, code, client=client, purpose=PURPOSE)
-    key = _resident_key(round_, "email", email_identity(round_, challenge.email))
+    key = _resident_key(round_, "email", verdict_digest(session, round_, challenge.email))
     session.delete(challenge)  # proved: the address is not kept
     session.flush()
     return key

@@ -134,3 +134,31 @@ class BallotChoice(SQLModel, table=True):
     ballot_id: int = Field(foreign_key="ballot.id", primary_key=True)
     project_id: int = Field(foreign_key="project.id", primary_key=True)
     rank: int | None = None
+
+
+class RoundKey(SQLModel, table=True):
+    """A round's own secrets, made when voting opens: never the session key, never rotated.
+
+    `voter_secret` turns an email address into a voter (a keyed hash); it is deleted when
+    the results are published, after which no address can be turned into a voter again.
+    `verdict_secret` hashes the addresses that may give verdicts afterwards (see
+    VerdictVoter), and lives as long as the round's delivery record."""
+
+    __tablename__ = "round_key"
+
+    round_id: int = Field(foreign_key="round.id", primary_key=True)
+    voter_secret: str | None = Field(default=None, max_length=64)
+    verdict_secret: str = Field(max_length=64)
+
+
+class VerdictVoter(SQLModel, table=True):
+    """An email address that voted, kept after publication only as a keyed hash, so that
+    its owner can prove it again to give verdicts: no link to a voter or a ballot, no time,
+    written in random order."""
+
+    __tablename__ = "verdict_voter"
+    __table_args__ = (UniqueConstraint("round_id", "digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    digest: str = Field(max_length=64)

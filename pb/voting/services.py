@@ -35,6 +35,8 @@ from pb.voting.models import (
     CodeBatch,
     EmailChallenge,
     PollingHelper,
+    RoundKey,
+    VerdictVoter,
     Voter,
     VotingCode,
 )
@@ -297,9 +299,51 @@ def voter_by_postcode(session: Session, round_: Round, postcode: str) -> Voter:
     return voter
 
 
-def email_identity(round_: Round, email: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"voter:{round_.id}:{email.strip().lower()}".encode(), hashlib.sha256).hexdigest()
+def make_round_key(session: Session, round_: Round) -> None:
+    """The round's own secrets (see RoundKey), made when voting opens."""
+    if session.get(RoundKey, round_.id) is None:
+        session.add(RoundKey(round_id=round_.id, voter_secret=secrets.token_hex(32), verdict_secret=secrets.token_hex(32)))
+        session.flush()
+
+
+def _keyed(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def email_identity(session: Session, round_: Round, email: str) -> str:
+    """An email voter's identity: a keyed hash of the address under the round's own voter
+    secret (so rotating the session key changes nothing, and once the results are
+    published and the secret deleted, no address leads to a voter)."""
+    key = session.get(RoundKey, round_.id)
+    if key is None or key.voter_secret is None:
+        raise VotingClosed(_("Voting in this round has closed."))
+    return _keyed(key.voter_secret, f"voter:{email.strip().lower()}")
+
+
+def verdict_digest(session: Session, round_: Round, email: str) -> str | None:
+    """The keyed hash under which an address that voted may give verdicts (None if the
+    round never opened for voting)."""
+    key = session.get(RoundKey, round_.id)
+    return _keyed(key.verdict_secret, f"verdict:{email.strip().lower()}") if key else None
+
+
+def seal_identities(session: Session, round_: Round) -> int:
+    """When the results are published: keep, for verdicts, only keyed hashes of the
+    addresses email voters used (random order, no link, no time), then delete the voter
+    secret. Run before the addresses themselves are deleted. Returns how many were kept."""
+    key = session.get(RoundKey, round_.id)
+    if key is None:
+        return 0
+    used = session.exec(select(EmailChallenge.email).where(
+        EmailChallenge.round_id == round_.id, EmailChallenge.purpose == "vote", EmailChallenge.used_at.is_not(None))).all()
+    digests = sorted({_keyed(key.verdict_secret, f"verdict:{email.strip().lower()}") for email in used if email})
+    secrets.SystemRandom().shuffle(digests)
+    for digest in digests:
+        session.add(VerdictVoter(round_id=round_.id, digest=digest))
+    key.voter_secret = None
+    session.add(key)
+    session.flush()
+    return len(digests)
 
 
 def _code_digest(challenge_id: int, code: str) -> str:
@@ -392,7 +436,7 @@ def voter_by_email_code(session: Session, round_: Round, challenge_id: int | Non
     _check_voting_open(session, round_)
     _check_method(round_, EligibilityMethod.EMAIL)
     challenge = check_email_code(session, round_, challenge_id, code, client=client)
-    identity = email_identity(round_, challenge.email)
+    identity = email_identity(session, round_, challenge.email)
     voter = session.exec(select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)).first()
     if voter is None:
         area = area_for_postcode(session, round_, challenge.postcode)
