@@ -80,7 +80,7 @@ def show_codes() -> None:
     if not os.path.exists(path):
         raise click.ClickException("No demo codes here: load the demo first (pb demo).")
     with open(path, encoding="utf-8") as codes, session_scope(write=False) as session:
-        click.echo("Demo voting codes (each works once):")
+        click.echo("Demo voting codes (each is one resident: enter it again later to change that vote):")
         for line in codes.read().splitlines():
             if line.startswith("  "):
                 row = session.exec(select(VotingCode).where(VotingCode.code_hash == code_hash(line))).first()

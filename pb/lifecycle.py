@@ -28,6 +28,7 @@ from pb.voting.services import (
     contests_nobody_can_vote_in,
     forget_codes_of_voters,
     forget_email_addresses,
+    forget_voting_sessions,
     make_round_key,
     seal_identities,
 )
@@ -192,6 +193,7 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
             _audit(session, round_, "residents.identities_sealed", None, verdict_addresses=kept)
         deleted = forget_email_addresses(session, round_)
         _audit(session, round_, "residents.addresses_deleted", None, count=deleted)
+        forget_voting_sessions(session, round_)
         cut = forget_codes_of_voters(session, round_)
         if cut:
             _audit(session, round_, "residents.codes_unlinked", None, count=cut)

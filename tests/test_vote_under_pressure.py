@@ -395,6 +395,13 @@ def test_the_demo_has_a_round_open_for_voting_and_its_codes_are_shown_again(app,
     round_id = int(re.search(r"round (\d+): vote at /rounds/\d+/vote", loaded.output).group(1))
     resident = FormClient(app)
     assert resident.submit(f"/rounds/{round_id}/vote/code", {"code": codes[0]}, page=f"/rounds/{round_id}/vote").status_code == 302
+    from pb.rounds.models import Contest
+
+    with db(write=False) as session:
+        contest = session.exec(select(Contest).where(Contest.round_id == round_id)).one()
+        project = session.exec(select(Project.id).where(Project.contest_id == contest.id)).first()
+    cast = resident.submit(f"/rounds/{round_id}/vote/{contest.id}", {"project": str(project), "confirm": "1"})
+    assert cast.status_code == 302  # the code is spent by its first ballot
     again = app.test_cli_runner().invoke(main, ["demo-codes"])
     assert again.exit_code == 0 and f"{codes[0]} (used)" in again.output and f"{codes[1]} (used)" not in again.output
     with db(write=False) as session:

@@ -119,6 +119,8 @@ class Ballot(SQLModel, table=True):
     # A random token on the review page: the same confirmation sent twice (double tap,
     # back button, retry after a timeout) finds this ballot instead of making another.
     submission: str | None = Field(default=None, max_length=32)
+    # Paper ballots: the polling helper who entered it (they saw the paper anyway).
+    entered_by_user_id: int | None = Field(default=None, foreign_key="user.id")
     cast_at: datetime = Field(default_factory=today)  # the day only
     superseded_at: datetime | None = None
     # Set by the count, in the same locked transaction that closed voting: the ballots
@@ -162,3 +164,21 @@ class VerdictVoter(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     digest: str = Field(max_length=64)
+
+
+class VotingSession(SQLModel, table=True):
+    """Someone voting in one browser (a resident, or a polling helper entering a paper
+    ballot), held on the server. The browser's cookie carries only a random reference,
+    of which a hash is kept here: nothing in it counts voters or names one. Ended by
+    "I have finished"; all are deleted when the results are published."""
+
+    __tablename__ = "voting_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    voter_id: int = Field(foreign_key="voter.id")
+    area_id: int | None = Field(default=None, foreign_key="area.id")
+    channel: str = Field(default=Channel.ONLINE.value, max_length=10)
+    helper_user_id: int | None = Field(default=None, foreign_key="user.id")  # paper: only this helper may use it
+    challenge_id: int | None = None  # email voters: where to send the receipt

@@ -5,6 +5,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -45,18 +46,32 @@ bp = Blueprint("voting", __name__)
 # ---------------------------------------------------------------- the voter in this browser
 
 
+def _state(round_id: int):
+    """This browser's voting in the round, held on the server (pb.voting.models.VotingSession),
+    or None. The cookie holds only a random reference to it."""
+    if "pb_voting_state" not in g:
+        g.pb_voting_state = services.voting_session(db_session(), session.get("voting"), round_id, current_user)
+    state = g.pb_voting_state
+    return state if state is not None and state.round_id == round_id else None
+
+
 def current_voter(round_: Round) -> Voter | None:
-    state = session.get("voter")
-    if not state or state.get("round") != round_.id:
-        return None
-    return db_session().get(Voter, state["voter"])
+    state = _state(round_.id)
+    return db_session().get(Voter, state.voter_id) if state else None
 
 
 def _start_voting(round_: Round, voter: Voter, channel: Channel = Channel.ONLINE, challenge: int | None = None):
-    session["voter"] = {
-        "round": round_.id, "voter": voter.id, "area": voter.area_id, "channel": channel.value, "challenge": challenge,
-    }
+    db = db_session()
+    services.end_voting_session(db, session.get("voting"))
+    helper = current_user if channel == Channel.PAPER else None
+    session["voting"] = services.start_voting_session(db, voter, channel=channel, helper=helper, challenge_id=challenge)
+    g.pop("pb_voting_state", None)
     return redirect(url_for("voting.ballots", round_id=round_.id))
+
+
+def _on_paper(round_id: int) -> bool:
+    state = _state(round_id)
+    return state is not None and state.channel == Channel.PAPER.value
 
 
 def _voter_or_start(round_: Round) -> Voter:
@@ -174,7 +189,7 @@ def ballots(round_id):
         round=round_,
         contests=services.contests_for(db, voter),
         cast=services.current_ballots(db, voter),
-        paper=session["voter"].get("channel") == Channel.PAPER.value,
+        paper=_on_paper(round_.id),
     )
 
 
@@ -196,7 +211,7 @@ def _ballot_context(round_, voter, contest, form, **extra):
         round=round_, contest=contest, form=form, projects=projects, summaries=summaries, drawn=paper.drawn,
         budget=contest_budgets(db, round_).get(contest.id, 0),
         area=db.get(Area, contest.area_id) if contest.area_id else None,
-        paper=session["voter"].get("channel") == Channel.PAPER.value, **extra,
+        paper=_on_paper(round_.id), **extra,
     )
 
 
@@ -238,8 +253,9 @@ def ballot(round_id, contest_id):
             template = "voting/ballot.html" if "change" in request.form else "voting/review.html"
             return render_template(template, choices=choices, submission=services.new_submission(),
                                    **_ballot_context(round_, voter, contest, form))
-        channel = Channel(session["voter"].get("channel", Channel.ONLINE.value))
-        cast = services.cast_ballot(db, voter, contest, choices, channel=channel, submission=submission)
+        state = _state(round_.id)
+        cast = services.cast_ballot(db, voter, contest, choices, channel=Channel(state.channel), submission=submission,
+                                    entered_by=state.helper_user_id)
     except services.VotingError as error:
         keep_refusal(error)
         return render_template(
@@ -252,15 +268,15 @@ def ballot(round_id, contest_id):
 def _repeated(round_id: int, submission: str | None):
     """The same confirmation sent again (double tap, back button, a retry after a
     timeout): show the receipt of the ballot it already cast, even once voting has closed."""
-    state = session.get("voter")
-    if not submission or not state or state.get("round") != round_id:
+    state = _state(round_id) if submission else None
+    if state is None:
         return None
-    earlier = services.ballot_for_submission(db_session(), state["voter"], submission)
+    earlier = services.ballot_for_submission(db_session(), state.voter_id, submission)
     if earlier is None:
         return None
     if not earlier.is_current:
         # An old review page sent again: that ballot was replaced, so show the one that counts.
-        current = services.current_ballots(db_session(), Voter(id=state["voter"], round_id=round_id, method="", identity=""))
+        current = services.current_ballots(db_session(), Voter(id=state.voter_id, round_id=round_id, method="", identity=""))
         earlier = current.get(earlier.contest_id, earlier)
         flash(_("That ballot was replaced by a later one you cast. This is the receipt of your ballot that counts."), "info")
     return redirect(url_for("voting.receipt", round_id=round_id, receipt=earlier.receipt))
@@ -269,21 +285,21 @@ def _repeated(round_id: int, submission: str | None):
 def _cast(round_id: int, contest_id: int, submission: str | None):
     """Casting, the hot path: only what casting needs (the frozen ballot paper is kept
     by the worker). Returns None to let the full page explain any problem."""
-    state = session.get("voter")
-    if not state or state.get("round") != round_id or "area" not in state:
+    state = _state(round_id)
+    if state is None:
         return None
     db = db_session()
     paper = services.ballot_paper(db, contest_id)
-    if paper is None or paper.contest.round_id != round_id or paper.contest.area_id not in (None, state["area"]):
+    if paper is None or paper.contest.round_id != round_id or paper.contest.area_id not in (None, state.area_id):
         return None
     form = ballot_form(paper.contest, paper.projects, formdata=request.form)
     if not form.validate_on_submit():
         return None
-    voter = Voter(id=state["voter"], round_id=round_id, area_id=state["area"], method="", identity="")
+    voter = Voter(id=state.voter_id, round_id=round_id, area_id=state.area_id, method="", identity="")
     try:
         choices = choices_from(form, paper.contest, paper.projects)
-        cast = services.cast_ballot(db, voter, paper.contest, choices, channel=Channel(state.get("channel", "online")),
-                                    submission=submission)
+        cast = services.cast_ballot(db, voter, paper.contest, choices, channel=Channel(state.channel),
+                                    submission=submission, entered_by=state.helper_user_id)
     except services.VotingError:
         db.rollback()
         return None  # the full page shows why
@@ -301,7 +317,8 @@ def _fill(form, contest, db, ballot: Ballot) -> None:
 
 
 def _email_receipt(round_id: int, contest: Contest, cast: Ballot) -> None:
-    challenge_id = session["voter"].get("challenge")
+    state = _state(round_id)
+    challenge_id = state.challenge_id if state else None
     if not challenge_id:
         return
     challenge = db_session().get(EmailChallenge, challenge_id)
@@ -326,13 +343,14 @@ def receipt(round_id, receipt):
         abort(404)
     contest = db_session().get(Contest, cast.contest_id)
     remaining = [c for c in services.contests_for(db_session(), voter) if c.id not in services.current_ballots(db_session(), voter)]
+    state = _state(round_.id)
     return render_template("voting/receipt.html", round=round_, contest=contest, ballot=cast, remaining=remaining,
-                           paper=session["voter"].get("channel") == Channel.PAPER.value)
+                           paper=_on_paper(round_.id), emailed=bool(state and state.challenge_id))
 
 
 @bp.route("/rounds/<int:round_id>/vote/finish", methods=["POST"])
 def finish(round_id):
-    session.pop("voter", None)
+    services.end_voting_session(db_session(), session.pop("voting", None))  # ended on the server, not only here
     flash(_("Thank you for voting."), "success")
     return redirect(url_for("rounds.show", round_id=round_id))
 
@@ -422,7 +440,8 @@ def paper(round_id):
     db = db_session()
     if not services.is_helper(db, round_, current_user):
         abort(403)
-    session.pop("voter", None)
+    if request.method == "GET":
+        services.end_voting_session(db, session.pop("voting", None))  # the last paper ballot is finished
     form = CodeForm()
     if form.validate_on_submit():
         try:

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from pb.accounts.models import User
 from pb.audit.chain import record_event
 from pb.clock import now, today
 from pb.db import Refusal, begin_writing
@@ -36,6 +37,7 @@ from pb.voting.models import (
     EmailChallenge,
     PollingHelper,
     RoundKey,
+    VotingSession,
     VerdictVoter,
     Voter,
     VotingCode,
@@ -399,6 +401,42 @@ def forget_email_addresses(session: Session, round_: Round, *, purpose: str | No
     return session.exec(query).rowcount
 
 
+def start_voting_session(session: Session, voter: Voter, *, channel=Channel.ONLINE, helper=None,
+                         challenge_id: int | None = None) -> str:
+    """Hold a voter's voting on the server; returns the random reference for the cookie."""
+    token = secrets.token_urlsafe(24)
+    session.add(VotingSession(
+        token_hash=hashlib.sha256(token.encode()).hexdigest(), round_id=voter.round_id, voter_id=voter.id,
+        area_id=voter.area_id, channel=Channel(channel).value, helper_user_id=helper.id if helper is not None else None,
+        challenge_id=challenge_id,
+    ))
+    session.flush()
+    return token
+
+
+def voting_session(session: Session, token: str | None, round_id: int, user=None) -> VotingSession | None:
+    """The voting held under a cookie's reference, for this round; a paper ballot's only
+    for the polling helper who started it."""
+    if not token or len(token) > 64:
+        return None
+    row = session.exec(select(VotingSession).where(
+        VotingSession.token_hash == hashlib.sha256(token.encode()).hexdigest(), VotingSession.round_id == round_id)).first()
+    if row is None:
+        return None
+    if row.helper_user_id is not None and getattr(user, "id", None) != row.helper_user_id:
+        return None
+    return row
+
+
+def end_voting_session(session: Session, token: str | None) -> None:
+    if token:
+        session.exec(delete(VotingSession).where(VotingSession.token_hash == hashlib.sha256(token.encode()).hexdigest()))
+
+
+def forget_voting_sessions(session: Session, round_: Round) -> int:
+    return session.exec(delete(VotingSession).where(VotingSession.round_id == round_.id)).rowcount
+
+
 def forget_codes_of_voters(session: Session, round_: Round) -> int:
     """Cut the link from voting codes (and so from letters and households) to voters, when
     the results are published. Returns how many links were cut."""
@@ -554,6 +592,7 @@ def cast_ballot(
     *,
     channel=Channel.ONLINE,
     submission: str | None = None,
+    entered_by: int | None = None,
 ) -> Ballot:
     """Validate a whole ballot, then store it, superseding the voter's earlier one for
     this contest. Returns the new ballot (its receipt is `ballot.receipt`).
@@ -589,10 +628,14 @@ def cast_ballot(
         {
             "contest_id": ballot.contest_id, "voter_id": ballot.voter_id, "is_current": True,
             "channel": ballot.channel, "receipt": ballot.receipt, "cast_at": at, "submission": ballot.submission,
+            "entered_by_user_id": entered_by,
         },
     ).scalar_one()
     conn.execute(_INSERT_CHOICE, [{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()])
     conn.execute(_SPEND_CODE, {"s_voter": voter.id, "s_day": today()})
+    if entered_by is not None:  # who entered a paper ballot is audited, never what it says
+        record_event(session, "paper.ballot_entered", actor=session.get(User, entered_by), round_id=contest.round_id,
+                     organisation_id=None, data={"contest": contest.id})
     return ballot
 
 

@@ -131,7 +131,7 @@ def test_propose_screen_vote_replace_and_check_the_receipt(app, db, people, live
     resident.get_by_role("button", name="Continue").first.click()
     resident.get_by_role("link", name="Vote on this ballot paper").first.click()
     total = resident.locator(".running-total")
-    assert total.is_visible()
+    total.wait_for(state="visible", timeout=10_000)  # shown by the deferred script, once it has run
     resident.get_by_label(re.compile("Benches by the pond")).check()
     assert "£2,400.00" in total.inner_text()
     resident.get_by_role("button", name="Review my vote").click()
