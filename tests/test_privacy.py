@@ -1,5 +1,6 @@
 """Rate-limit records name nobody and do not outlive their window (issue 17, in part)."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -136,3 +137,92 @@ def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a
                 assert not any(needle in cells for needle in needles), (table, row)
                 if table in ("voter", "ballot", "ballot_choice"):
                     assert not any(digest in cells for digest in letters.values()), (table, row)
+
+
+# ---------------------------------------------------------------- voting state on the server
+
+
+def _session_of(app, client):
+    """What the browser's signed session cookie says (it is readable, only not forgeable)."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    cookie = client.http.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    return serializer.loads(cookie.value)
+
+
+def _copy(app, client):
+    twin = FormClient(app)
+    cookie = client.http.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    twin.http.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie.value)
+    return twin
+
+
+def test_the_cookie_holds_nothing_countable_and_finishing_ends_voting_on_the_server(app, db, make_user):
+    from pb.proposals.models import Project
+    from tests.factories import make_codes, make_round, open_voting
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",))
+    codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=2)
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    with db(write=False) as session:
+        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+    base = f"/rounds/{ids['round']}"
+    states = []
+    for code in codes:
+        resident = FormClient(app)
+        assert resident.submit(f"{base}/vote/code", {"code": code}, page=f"{base}/vote").status_code == 302
+        states.append(_session_of(app, resident))
+    for state in states:
+        assert set(state) <= {"voting", "csrf_token", "_flashes", "_fresh"}, state  # _fresh: Flask-Login's flag
+        assert not any(isinstance(v, int) and not isinstance(v, bool) for v in state.values()) and not state["voting"].isdigit()
+    assert states[0]["voting"] != states[1]["voting"]
+    # "I have finished" ends the voting on the server: a copy of the cookie made before can no longer cast.
+    url = f"{base}/vote/{ids['contests']['North']}"
+    assert resident.submit(url, {"project": str(north[0]), "confirm": "1"}).status_code == 302
+    thief = _copy(app, resident)
+    token = thief.csrf_token(f"{base}/vote")
+    resident.submit(f"{base}/vote/finish", {}, page=f"{base}/vote/ballots")
+    stolen = thief.post(url, data={"project": str(north[1]), "confirm": "1", "csrf_token": token})
+    assert stolen.status_code == 302 and stolen.headers["Location"].endswith(f"{base}/vote")
+    from pb.voting.models import Ballot
+
+    with db(write=False) as session:
+        assert len(session.exec(select(Ballot)).all()) == 1
+
+
+def test_a_paper_ballot_records_its_helper_and_their_session_is_theirs_alone(app, db, make_user):
+    from pb.audit.models import AuditEvent
+    from pb.proposals.models import Project
+    from pb.voting.models import Ballot
+    from tests.factories import OFFICER, make_codes, make_round, open_voting, user
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    make_user("helper@example.org", name="Hal Helper")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes", "paper"))
+    codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=2)
+    officer = FormClient(app)
+    officer.sign_in(OFFICER, "correct horse battery")
+    assert officer.submit(f"/rounds/{ids['round']}/helpers", {"email": "helper@example.org"}).status_code == 302
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    with db(write=False) as session:
+        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        helper_id = user(session, "helper@example.org").id
+    base = f"/rounds/{ids['round']}"
+    helper = FormClient(app)
+    helper.sign_in("helper@example.org", "correct horse battery")
+    assert helper.submit(f"{base}/paper", {"code": codes[0]}).status_code == 302
+    # The helper's session is bound to the helper: the cookie alone, in another browser, is nothing.
+    borrowed = _copy(app, helper)
+    borrowed.submit("/sign-out", {}, page="/dashboard")
+    assert borrowed.get(f"{base}/vote/ballots").status_code == 302
+    url = f"{base}/vote/{ids['contests']['North']}"
+    assert helper.submit(url, {"project": str(north[0]), "confirm": "1"}).status_code == 302
+    with db(write=False) as session:
+        [ballot] = session.exec(select(Ballot)).all()
+        assert ballot.channel == "paper" and ballot.entered_by_user_id == helper_id
+        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "paper.ballot_entered")).all()
+        assert event.actor_user_id == helper_id and json.loads(event.data) == {"contest": ids["contests"]["North"]}
