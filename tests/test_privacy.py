@@ -109,6 +109,11 @@ def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a
     for n, email in enumerate(emails):
         _email_vote(app, ids, email, north[n : n + 2])
     publish(app, db, ids["round"], LEAD)
+    # The results say how many voters proved eligibility each way.
+    results = FormClient(app).get(f"/rounds/{ids['round']}/results").get_data(as_text=True)
+    table = results.split("Voters by how they proved they may vote")[1].split("</table>")[0]
+    assert re.search(r"Voting codes on printed letters</td><td class=\"num\">3<", table)
+    assert re.search(r"A one-time code sent by email</td><td class=\"num\">2<", table)
 
     with db(write=False) as session:
         voters = session.exec(select(Voter).where(Voter.round_id == ids["round"])).all()

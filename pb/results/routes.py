@@ -29,7 +29,7 @@ from pb.proposals.services import ballot_draw
 from pb.results import programs, services
 from pb.results.forms import ReceiptForm
 from pb.rounds.access import Access, load_round
-from pb.rounds.models import Area, Phase
+from pb.rounds.models import ELIGIBILITY_LABELS, Area, Phase
 from pb.throttle import client_address, is_limited, note_attempt
 from pb.views import form_page
 
@@ -56,10 +56,12 @@ def index(round_id):
     db = db_session()
     areas = {a.id: a.name for a in db.exec(select(Area).where(Area.round_id == round_.id))}
     turnout = services.turnout(db, round_)
-    by_area, by_channel = {}, {}
+    by_area, by_channel, by_method = {}, {}, {}
     for row in turnout:
         by_area[row["area"]] = by_area.get(row["area"], 0) + row["voters"]
         by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + row["voters"]
+        if row.get("method"):  # counted before the method was kept: not shown
+            by_method[row["method"]] = by_method.get(row["method"], 0) + row["voters"]
     return render_template(
         "results/index.html",
         round=round_,
@@ -67,6 +69,8 @@ def index(round_id):
         areas=areas,
         by_area=by_area,
         by_channel=by_channel,
+        by_method=by_method,
+        methods=ELIGIBILITY_LABELS,
         codes=services.code_counts(db, round_),
         chain=verify_chain(db, chain_key(round_.id)),
     )
