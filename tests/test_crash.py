@@ -143,9 +143,20 @@ def _session_reader():
     return SecureCookieSessionInterface().get_signing_serializer(reader)
 
 
-def _session_voter_id(reader, browser: Browser) -> int | None:
-    """The voter id in a browser's session cookie."""
-    return reader.loads(browser.cookies["session"]).get("voter", {}).get("voter")
+def _session_voter_id(reader, browser: Browser, db) -> int | None:
+    """The voter a browser votes as: its cookie holds only a random reference to the
+    voting held on the server, which the database resolves."""
+    import hashlib
+
+    from pb.voting.models import VotingSession
+
+    token = reader.loads(browser.cookies["session"]).get("voting")
+    if not token:
+        return None
+    with db(write=False) as session:
+        row = session.exec(select(VotingSession).where(
+            VotingSession.token_hash == hashlib.sha256(token.encode()).hexdigest())).first()
+    return row.voter_id if row else None
 
 
 def test_casting_survives_killed_workers_and_servers(app, db, database_url, voting_round, server):
@@ -214,7 +225,7 @@ def test_casting_survives_killed_workers_and_servers(app, db, database_url, voti
     with_current = 0
     reader = _session_reader()
     for n, resident in enumerate(residents):
-        voter_id = _session_voter_id(reader, resident.browser)
+        voter_id = _session_voter_id(reader, resident.browser, db)
         mine = sorted((b for b in ballots.values() if b.voter_id == voter_id), key=lambda b: b.id)
         current = [b for b in mine if b.is_current]
         if any(b.contest_id != contest_id for b in mine):

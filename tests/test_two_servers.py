@@ -196,9 +196,9 @@ def test_the_sign_in_limit_counts_attempts_on_both_servers(make_user, servers):
     for server in (a, b):
         response = sign_in(browser, "someone@example.org", "wrong password", port=server.port)
         assert response.status == 429, (server.port, response.status, seen)
-        # Even the right password is refused now, on both servers.
+        # Sign-in has slowed down on both servers: even the right password waits its turn.
         response = sign_in(browser, "someone@example.org", PASSWORD, port=server.port)
         assert response.status == 429, (server.port, response.status)
-        assert "Too many attempts" in response.body
+        assert "Too many wrong passwords: please wait" in response.body
     for server in (a, b):
         assert browser.get("/dashboard", port=server.port).status == 302, "nobody was signed in"
