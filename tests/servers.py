@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "servers-test-secret"
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-RECEIPT = re.compile(r"/vote/receipt/([0-9A-Z-]+)$")
+RECEIPT_PAGE = re.compile(r"/vote/receipt$")
+RECEIPT = re.compile(r'class="receipt"><strong>([0-9A-Z]{5}-[0-9A-Z]{5})<')
 
 
 def free_port() -> int:
@@ -296,7 +297,10 @@ def cast(browser: Browser, round_id: int, contest_id: int, projects, token: str,
     """A complete, confirmed cast. Returns (response, receipt or None)."""
     form = [("csrf_token", token), *(("project", str(p)) for p in projects), ("confirm", "1")]
     response = browser.post(f"/rounds/{round_id}/vote/{contest_id}", form, port=port)
-    match = RECEIPT.search(response.location) if response.status == 302 else None
+    if response.status != 302 or not RECEIPT_PAGE.search(response.location):
+        return response, None
+    page = browser.get(f"/rounds/{round_id}/vote/receipt", port=port)  # the receipt is never in a URL
+    match = RECEIPT.search(page.body) if page.status == 200 else None
     return response, (match.group(1) if match else None)
 
 

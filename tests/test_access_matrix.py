@@ -29,6 +29,7 @@ role that is let in gets 400 (the form fails validation) or the refusal of a fro
 """
 
 import io
+import re
 from collections import namedtuple
 
 from PIL import Image
@@ -235,7 +236,7 @@ MATRIX = [
     row("voting.ballot", "POST", "/rounds/{voting}/vote/{voting_north}", everyone(TO_START, resident=400)),  # nothing ticked
     row("voting.ballot", "GET", "/rounds/{voting}/vote/{voting_south}", everyone(TO_START, resident=403)),  # not their area
     # A receipt is shown only to the browser that cast the ballot.
-    row("voting.receipt", "GET", "/rounds/{voting}/vote/receipt/{receipt}", everyone(404, resident=200)),
+    row("voting.receipt", "GET", "/rounds/{voting}/vote/receipt", everyone(404, resident=200)),
     row("voting.finish", "POST", "/rounds/{voting}/vote/finish", everyone((302, "/rounds/{voting}")), fresh=True),
     # Voting codes and polling helpers: the convening anchor.
     # The returning officer alone: no lead of a funding anchor ever sees a code.
@@ -416,8 +417,8 @@ def people(app, db, ids) -> dict[str, FormClient]:
     with db(write=False) as session:
         project = session.exec(select(Project.id).where(Project.contest_id == ids["voting_north"]).order_by(Project.id)).first()
     cast = resident.submit(f"/rounds/{voting_round}/vote/{ids['voting_north']}", {"project": str(project), "confirm": "1"})
-    assert cast.status_code == 302 and "/vote/receipt/" in cast.headers["Location"], cast.get_data(as_text=True)
-    ids["receipt"] = cast.headers["Location"].rsplit("/", 1)[1]
+    assert cast.status_code == 302 and cast.headers["Location"].endswith("/vote/receipt"), cast.get_data(as_text=True)
+    ids["receipt"] = re.search(r'class="receipt"><strong>([0-9A-Z-]+)<', resident.get(cast.headers["Location"]).get_data(as_text=True)).group(1)
     published = ids["published"]
     proved = resident.submit(f"/rounds/{published}/residents/code", {"code": ids["resident_code"]}, page=f"/rounds/{published}/residents")
     assert proved.status_code == 302, proved.get_data(as_text=True)

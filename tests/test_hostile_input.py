@@ -1122,8 +1122,6 @@ def test_sign_in_never_sends_anyone_off_the_site(world):
 
 BIG_INTS = st.one_of(st.integers(0, 2**31 + 5), st.integers(2**31 - 5, 2**63 + 5), st.integers(2**63, 10**40))
 PATH_ROUTES = [  # (who, url template taking a segment, kind of segment)
-    ("voter_north", lambda w, s: f"/rounds/{w.r2['round']}/vote/receipt/{s}", "text"),
-    ("anon", lambda w, s: f"/rounds/{w.r2['round']}/vote/receipt/{s}", "text"),
     ("anon", lambda w, s: f"/reset-password/{s}", "text"),
     ("joiner", lambda w, s: f"/groups/invitations/{s}", "text"),
     ("anon", lambda w, s: f"/static/{s}", "text"),

@@ -123,11 +123,10 @@ def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app,
 
     south = voting["projects"]["South"]
     cast = vote(resident, voting, "South", {f"rank_{south[0]}": "1", f"rank_{south[1]}": "2"})
-    assert cast.status_code == 302 and "/vote/receipt/" in cast.headers["Location"]
+    assert cast.status_code == 302 and cast.headers["Location"].endswith("/vote/receipt")
     [ballot] = ballots_in(db)
-    assert cast.headers["Location"].endswith(ballot.receipt)
     receipt_page = resident.get(cast.headers["Location"]).get_data(as_text=True)
-    assert "We are also emailing it to you" in receipt_page
+    assert ballot.receipt in receipt_page and "We are also emailing it to you" in receipt_page
     courier_done(app)
     assert [ballot.receipt in m.body for m in waiting_mail(db)] == [False, True]
     assert app.extensions["pb_outbox"] == []  # with a server set, nothing is only logged
@@ -155,7 +154,7 @@ def test_a_mail_server_that_never_answers_does_not_hold_up_the_resident(app, db,
         south = voting["projects"]["South"]
         started = time.monotonic()
         cast = vote(resident, voting, "South", {f"rank_{south[0]}": "1"})
-        assert cast.status_code == 302 and "/vote/receipt/" in cast.headers["Location"]
+        assert cast.status_code == 302 and cast.headers["Location"].endswith("/vote/receipt")
         assert time.monotonic() - started < 3
         assert len(ballots_in(db)) == 1 and len(waiting_mail(db)) == 2
         assert hanging.connections  # the courier did get through to it

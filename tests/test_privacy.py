@@ -231,3 +231,28 @@ def test_a_paper_ballot_records_its_helper_and_their_session_is_theirs_alone(app
         assert ballot.channel == "paper" and ballot.entered_by_user_id == helper_id
         [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "paper.ballot_entered")).all()
         assert event.actor_user_id == helper_id and json.loads(event.data) == {"contest": ids["contests"]["North"]}
+
+
+def test_a_receipt_never_travels_in_a_url(app, db, make_user):
+    from pb.proposals.models import Project
+    from pb.voting.models import Ballot
+    from tests.factories import make_codes, make_round, open_voting
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",))
+    [code] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    with db(write=False) as session:
+        project = session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"])).first()
+    base = f"/rounds/{ids['round']}"
+    resident = FormClient(app)
+    resident.submit(f"{base}/vote/code", {"code": code}, page=f"{base}/vote")
+    cast = resident.submit(f"{base}/vote/{ids['contests']['North']}", {"project": str(project), "confirm": "1"})
+    with db(write=False) as session:
+        [ballot] = session.exec(select(Ballot)).all()
+    assert cast.status_code == 302 and ballot.receipt not in cast.headers["Location"]
+    page = resident.get(cast.headers["Location"]).get_data(as_text=True)
+    assert ballot.receipt in page
+    assert not re.search(r'(href|action|src)="[^"]*' + re.escape(ballot.receipt), page)  # in no link on the page
+    assert resident.get(f"{base}/vote/receipt/{ballot.receipt}").status_code == 404  # and no such address exists

@@ -262,7 +262,7 @@ def ballot(round_id, contest_id):
             "voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)
         ), getattr(error, "status", 400)
     _email_receipt(round_.id, contest, cast)
-    return redirect(url_for("voting.receipt", round_id=round_.id, receipt=cast.receipt))
+    return _show_receipt(round_.id, cast.receipt)
 
 
 def _repeated(round_id: int, submission: str | None):
@@ -279,7 +279,7 @@ def _repeated(round_id: int, submission: str | None):
         current = services.current_ballots(db_session(), Voter(id=state.voter_id, round_id=round_id, method="", identity=""))
         earlier = current.get(earlier.contest_id, earlier)
         flash(_("That ballot was replaced by a later one you cast. This is the receipt of your ballot that counts."), "info")
-    return redirect(url_for("voting.receipt", round_id=round_id, receipt=earlier.receipt))
+    return _show_receipt(round_id, earlier.receipt)
 
 
 def _cast(round_id: int, contest_id: int, submission: str | None):
@@ -304,7 +304,7 @@ def _cast(round_id: int, contest_id: int, submission: str | None):
         db.rollback()
         return None  # the full page shows why
     _email_receipt(round_id, paper.contest, cast)
-    return redirect(url_for("voting.receipt", round_id=round_id, receipt=cast.receipt))
+    return _show_receipt(round_id, cast.receipt)
 
 
 def _fill(form, contest, db, ballot: Ballot) -> None:
@@ -334,11 +334,18 @@ def _email_receipt(round_id: int, contest: Contest, cast: Ballot) -> None:
     )
 
 
-@bp.route("/rounds/<int:round_id>/vote/receipt/<receipt>")
-def receipt(round_id, receipt):
+def _show_receipt(round_id: int, receipt: str):
+    """Off to the receipt page. The receipt travels in this browser's session, never in a
+    URL (which proxies and servers write to their logs beside the client's address)."""
+    session["receipt"] = receipt
+    return redirect(url_for("voting.receipt", round_id=round_id))
+
+
+@bp.route("/rounds/<int:round_id>/vote/receipt")
+def receipt(round_id):
     round_, _access = load_round(round_id)
     voter = current_voter(round_)
-    cast = services.ballot_by_receipt(db_session(), receipt)
+    cast = services.ballot_by_receipt(db_session(), session.get("receipt") or "")
     if voter is None or cast is None or cast.voter_id != voter.id:
         abort(404)
     contest = db_session().get(Contest, cast.contest_id)
