@@ -22,7 +22,7 @@ from pb.clock import now
 from pb.db import Refusal, session_scope
 from pb.proposals.services import contests_without_projects, put_on_ballot
 from pb.results.services import count_round
-from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round, aware
+from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, contest_budgets, contests_of, is_returning_officer
 from pb.voting.services import (
     contests_nobody_can_vote_in,
@@ -57,7 +57,7 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
         problems.append(_("No eligible project would be on the ballot paper “%(contest)s”.", contest=contest.name))
     if round_.voting_closes_at is None:
         problems.append(_("The timeline has no date for voting to close."))
-    elif aware(round_.voting_closes_at) < now() + MIN_VOTING:
+    elif round_.voting_closes_at < now() + MIN_VOTING:
         problems.append(_("Voting must stay open for at least a day: move the closing date later."))
     if {EligibilityMethod.CODES, EligibilityMethod.PAPER} & set(round_.methods):
         officer = session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None
@@ -94,7 +94,7 @@ def move_is_due(round_: Round, at: datetime | None = None) -> bool:
     if current == Phase.VOTING and round_.suspended_at is not None:
         return False
     due = _schedule(round_).get(PHASES[PHASES.index(current) + 1])
-    return due is not None and aware(due) <= (at or now())
+    return due is not None and due <= (at or now())
 
 
 def lock(session: Session, round_id: int) -> Round | None:
@@ -264,9 +264,9 @@ def resume_voting(session: Session, round_: Round, *, actor: User) -> list[Phase
     round_ = lock(session, round_.id)
     if round_.suspended_at is None:
         raise RoundError(_("Voting is not suspended."))
-    closes = aware(round_.voting_closes_at) + (now() - aware(round_.suspended_at))
-    _audit(session, round_, "voting.resumed", actor, suspended_at=aware(round_.suspended_at).isoformat(),
-           reason=round_.suspension_reason, closes_was=aware(round_.voting_closes_at).isoformat(), closes=closes.isoformat())
+    closes = round_.voting_closes_at + (now() - round_.suspended_at)
+    _audit(session, round_, "voting.resumed", actor, suspended_at=round_.suspended_at.isoformat(),
+           reason=round_.suspension_reason, closes_was=round_.voting_closes_at.isoformat(), closes=closes.isoformat())
     round_.suspended_at, round_.suspension_reason, round_.voting_closes_at = None, None, closes
     session.add(round_)
     session.flush()

@@ -105,12 +105,7 @@ def last_attempt(session: Session, key: str) -> datetime | None:
     memory = _memory()
     if memory is not None:
         return memory.last(key)
-    latest = session.exec(select(func.max(ThrottleAttempt.at)).where(ThrottleAttempt.key == _stored(key))).one()
-    if latest is not None and latest.tzinfo is None:  # SQLite gives naive UTC back
-        from datetime import UTC
-
-        latest = latest.replace(tzinfo=UTC)
-    return latest
+    return session.exec(select(func.max(ThrottleAttempt.at)).where(ThrottleAttempt.key == _stored(key))).one()
 
 
 def note_attempt(session: Session, key: str) -> None:

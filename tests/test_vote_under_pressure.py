@@ -19,7 +19,7 @@ from pb.audit.models import AuditEvent, chain_key
 from pb.clock import now
 from pb.proposals.models import Project
 from pb.results.models import ContestResult
-from pb.rounds.models import Round, aware
+from pb.rounds.models import Round
 from pb.voting.models import Ballot
 from tests.conftest import FormClient
 from tests.factories import OFFICER, make_codes, make_round, officer, open_voting, user
@@ -200,7 +200,7 @@ def test_a_suspension_is_public_refuses_votes_and_counts_nothing_until_resumed(a
     with db(write=False) as session:
         round_ = session.get(Round, ids["round"])
         assert round_.phase == "voting" and round_.suspended_at is None
-        left = aware(round_.voting_closes_at) - now()
+        left = round_.voting_closes_at - now()
         assert timedelta(hours=1, minutes=58) < left < timedelta(hours=2, minutes=2)
     assert resident.submit(f"{base}/vote/code", {"code": ids["codes"][0]}, page=f"{base}/vote").status_code == 302
     assert len(events(db, ids["round"], "voting.suspended")) == 1 and len(events(db, ids["round"], "voting.resumed")) == 1

@@ -37,17 +37,10 @@ PHASE_LABELS = {
 }
 
 
-def aware(moment: datetime) -> datetime:
-    """A stored time as UTC (SQLite gives naive datetimes back)."""
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def takes_votes(phase: str, closes_at: datetime | None, suspended_at: datetime | None, at: datetime) -> bool:
     """Whether a ballot may be cast at `at`: voting is open, not suspended, and its
     published closing time has not come (whether or not the round was moved on yet)."""
-    return phase == Phase.VOTING.value and suspended_at is None and (closes_at is None or aware(closes_at) > at)
+    return phase == Phase.VOTING.value and suspended_at is None and (closes_at is None or closes_at > at)
 
 
 class BallotKind(StrEnum):
