@@ -17,13 +17,12 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from pb.accounts.models import User
-from pb.audit.chain import record_event
 from pb.clock import now
 from pb.db import Refusal, session_scope
 from pb.proposals.services import contests_without_projects, put_on_ballot
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
-from pb.rounds.services import MIN_VOTING, RoundError, contest_budgets, contests_of, is_returning_officer
+from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer
 from pb.voting.services import (
     contests_nobody_can_vote_in,
     forget_codes_of_voters,
@@ -117,12 +116,6 @@ def advance(session: Session, round_id: int, at: datetime | None = None) -> list
     return moves
 
 
-def rounds_due(session: Session, at: datetime | None = None) -> list[int]:
-    """The rounds whose timeline says a move is due."""
-    live = session.exec(select(Round).where(Round.phase.in_([p.value for p in PHASES[:6]]))).all()
-    return [round_.id for round_ in live if move_is_due(round_, at)]
-
-
 def _can_move(session: Session, round_: Round, at: datetime | None = None) -> bool:
     """A move is due and nothing blocks it (read only: no writer is needed to find out)."""
     if not move_is_due(round_, at):
@@ -136,7 +129,8 @@ def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, lis
     import logging
 
     with session_scope(engine, write=False) as session:
-        due = [round_id for round_id in rounds_due(session, at) if _can_move(session, session.get(Round, round_id), at)]
+        live = session.exec(select(Round).where(Round.phase.in_([p.value for p in PHASES[:6]]))).all()
+        due = [round_.id for round_ in live if _can_move(session, round_, at)]
     made = {}
     for round_id in due:
         try:
@@ -171,10 +165,6 @@ def configure_lifecycle(app) -> None:
 # ---------------------------------------------------------------- moves
 
 
-def _audit(session: Session, round_: Round, action: str, actor: User | None, **data) -> None:
-    record_event(session, action, actor=actor, round_id=round_.id, organisation_id=round_.convening_organisation_id, data=data)
-
-
 def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by: str) -> None:
     """The one place a round changes phase, with what the move entails."""
     previous = round_.phase
@@ -184,19 +174,19 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     round_.phase = to.value
     session.add(round_)
     session.flush()
-    _audit(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
+    audit_round(session, round_, "round.phase_changed", actor, **{"from": previous, "to": to.value, "by": by})
     if to in (Phase.RESULTS_PUBLISHED, Phase.ARCHIVED):
         # As residents were told: their email addresses are kept only until the results are
         # final (and those given later to prove a verdict, no longer than the round is open).
         kept = seal_identities(session, round_)
         if kept or to == Phase.RESULTS_PUBLISHED:
-            _audit(session, round_, "residents.identities_sealed", None, verdict_addresses=kept)
+            audit_round(session, round_, "residents.identities_sealed", None, verdict_addresses=kept)
         deleted = forget_email_addresses(session, round_)
-        _audit(session, round_, "residents.addresses_deleted", None, count=deleted)
+        audit_round(session, round_, "residents.addresses_deleted", None, count=deleted)
         forget_voting_sessions(session, round_)
         cut = forget_codes_of_voters(session, round_)
         if cut:
-            _audit(session, round_, "residents.codes_unlinked", None, count=cut)
+            audit_round(session, round_, "residents.codes_unlinked", None, count=cut)
     if to == Phase.CLOSED:
         # The frozen rules count the votes at once, in this transaction: nobody chooses
         # when, or how, and no ballot can be cast between the close and the count.
@@ -214,7 +204,7 @@ def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase
         raise RoundError(_("This round is archived; there is no later phase."))
     if current == Phase.VOTING:
         session.rollback()
-        _audit(session, round_, "round.change_refused", actor, attempted="voting.closed_early", phase=round_.phase,
+        audit_round(session, round_, "round.change_refused", actor, attempted="voting.closed_early", phase=round_.phase,
                closes=round_.voting_closes_at.isoformat() if round_.voting_closes_at else None)
         raise VotingNotOver(_("Voting ends at the published closing time, and nobody can end it earlier. "
                               "The attempt has been recorded in the audit log."))
@@ -254,7 +244,7 @@ def suspend_voting(session: Session, round_: Round, *, actor: User, reason: str)
     round_.suspended_at, round_.suspension_reason = now(), reason
     session.add(round_)
     session.flush()
-    _audit(session, round_, "voting.suspended", actor, reason=reason)
+    audit_round(session, round_, "voting.suspended", actor, reason=reason)
 
 
 def resume_voting(session: Session, round_: Round, *, actor: User) -> list[Phase]:
@@ -265,7 +255,7 @@ def resume_voting(session: Session, round_: Round, *, actor: User) -> list[Phase
     if round_.suspended_at is None:
         raise RoundError(_("Voting is not suspended."))
     closes = round_.voting_closes_at + (now() - round_.suspended_at)
-    _audit(session, round_, "voting.resumed", actor, suspended_at=round_.suspended_at.isoformat(),
+    audit_round(session, round_, "voting.resumed", actor, suspended_at=round_.suspended_at.isoformat(),
            reason=round_.suspension_reason, closes_was=round_.voting_closes_at.isoformat(), closes=closes.isoformat())
     round_.suspended_at, round_.suspension_reason, round_.voting_closes_at = None, None, closes
     session.add(round_)

@@ -42,7 +42,8 @@ class RoundError(ValueError):
     """A change the round's rules do not allow; nothing was saved."""
 
 
-def _audit(session: Session, round_: Round, action: str, actor: User | None, organisation_id=None, **data):
+def audit_round(session: Session, round_: Round, action: str, actor: User | None, organisation_id=None, **data):
+    """An audit event in the round's chain, on behalf of the convening anchor unless said."""
     record_event(
         session,
         action,
@@ -83,7 +84,7 @@ def create_round(
     )
     session.add(round_)
     session.flush()
-    _audit(session, round_, "round.created", actor, title=round_.title)
+    audit_round(session, round_, "round.created", actor, title=round_.title)
     _replace_names(session, round_, Category, "name", categories)
     _replace_names(session, round_, CharterObjective, "title", objectives)
     return round_
@@ -124,7 +125,7 @@ def update_round(
     session.flush()
     _replace_names(session, round_, Category, "name", categories)
     _replace_names(session, round_, CharterObjective, "title", objectives)
-    _audit(
+    audit_round(
         session,
         round_,
         "round.updated",
@@ -187,7 +188,7 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
         setattr(round_, key, dates.get(key))
     session.add(round_)
     session.flush()
-    _audit(
+    audit_round(
         session,
         round_,
         "round.timeline_set",
@@ -206,7 +207,7 @@ def add_area(session: Session, round_: Round, *, actor: User, name: str, postcod
     area = Area(round_id=round_.id, name=name.strip(), postcodes="\n".join(postcodes))
     session.add(area)
     session.flush()
-    _audit(session, round_, "area.added", actor, area=area.id, name=area.name, postcodes=postcodes)
+    audit_round(session, round_, "area.added", actor, area=area.id, name=area.name, postcodes=postcodes)
     return area
 
 
@@ -221,7 +222,7 @@ def update_area(session: Session, area: Area, *, actor: User, name: str, postcod
     area.name, area.postcodes = name.strip(), "\n".join(postcodes)
     session.add(area)
     session.flush()
-    _audit(session, round_, "area.updated", actor, area=area.id, name=area.name, postcodes=postcodes)
+    audit_round(session, round_, "area.updated", actor, area=area.id, name=area.name, postcodes=postcodes)
 
 
 def _check_contest(session: Session, round_: Round, fields: dict, contest_id: int | None) -> None:
@@ -252,7 +253,7 @@ def add_contest(session: Session, round_: Round, *, actor: User, **fields) -> Co
     contest = Contest(round_id=round_.id, **{key: fields[key] for key in CONTEST_FIELDS})
     session.add(contest)
     session.flush()
-    _audit(session, round_, "contest.added", actor, contest=contest.id, **{k: fields[k] for k in CONTEST_FIELDS})
+    audit_round(session, round_, "contest.added", actor, contest=contest.id, **{k: fields[k] for k in CONTEST_FIELDS})
     return contest
 
 
@@ -264,7 +265,7 @@ def update_contest(session: Session, contest: Contest, *, actor: User, **fields)
         setattr(contest, key, fields[key])
     session.add(contest)
     session.flush()
-    _audit(session, round_, "contest.updated", actor, contest=contest.id, **{k: fields[k] for k in CONTEST_FIELDS})
+    audit_round(session, round_, "contest.updated", actor, contest=contest.id, **{k: fields[k] for k in CONTEST_FIELDS})
 
 
 def contests_of(session: Session, round_: Round) -> list[Contest]:
@@ -292,7 +293,7 @@ def invite_partner(session: Session, round_: Round, *, actor: User, organisation
     partner = Partner(round_id=round_.id, organisation_id=organisation.id)
     session.add(partner)
     session.flush()
-    _audit(session, round_, "partner.invited", actor, partner_organisation=organisation.id, name=organisation.name)
+    audit_round(session, round_, "partner.invited", actor, partner_organisation=organisation.id, name=organisation.name)
     return partner
 
 
@@ -315,7 +316,7 @@ def appoint_returning_officer(session: Session, round_: Round, *, actor: User, u
     previous, round_.returning_officer_id = round_.returning_officer_id, user.id
     session.add(round_)
     session.flush()
-    _audit(session, round_, "returning_officer.appointed", actor, user=user.id, name=user.name, replaces=previous)
+    audit_round(session, round_, "returning_officer.appointed", actor, user=user.id, name=user.name, replaces=previous)
 
 
 def is_returning_officer(session: Session, round_: Round, user) -> bool:
@@ -367,7 +368,7 @@ def pledge_pot(
     pot = Pot(contest_id=contest.id, organisation_id=organisation.id, name=name.strip(), amount=amount)
     session.add(pot)
     session.flush()
-    _audit(
+    audit_round(
         session, round_, "pot.pledged", actor, organisation_id=organisation.id,
         pot=pot.id, contest=contest.id, name=pot.name, amount=amount, currency=round_.currency,
     )
@@ -388,7 +389,7 @@ def raise_pot(session: Session, pot: Pot, *, actor: User, amount: int) -> None:
     previous, pot.amount = pot.amount, amount
     session.add(pot)
     session.flush()
-    _audit(session, round_, "pot.raised", actor, organisation_id=organisation.id, pot=pot.id, **{"from": previous, "to": amount})
+    audit_round(session, round_, "pot.raised", actor, organisation_id=organisation.id, pot=pot.id, **{"from": previous, "to": amount})
 
 
 def contest_budgets(session: Session, round_: Round) -> dict[int, int]:
