@@ -326,7 +326,11 @@ def verdict_digest(session: Session, round_: Round, email: str) -> str | None:
     """The keyed hash under which an address that voted may give verdicts (None if the
     round never opened for voting)."""
     key = session.get(RoundKey, round_.id)
-    return _keyed(key.verdict_secret, f"verdict:{email.strip().lower()}") if key else None
+    return _verdict_digest(key, email) if key else None
+
+
+def _verdict_digest(key: RoundKey, email: str) -> str:
+    return _keyed(key.verdict_secret, f"verdict:{email.strip().lower()}")
 
 
 def seal_identities(session: Session, round_: Round) -> int:
@@ -338,7 +342,7 @@ def seal_identities(session: Session, round_: Round) -> int:
         return 0
     used = session.exec(select(EmailChallenge.email).where(
         EmailChallenge.round_id == round_.id, EmailChallenge.purpose == "vote", EmailChallenge.used_at.is_not(None))).all()
-    digests = sorted({_keyed(key.verdict_secret, f"verdict:{email.strip().lower()}") for email in used if email})
+    digests = sorted({_verdict_digest(key, email) for email in used if email})
     secrets.SystemRandom().shuffle(digests)
     for digest in digests:
         session.add(VerdictVoter(round_id=round_.id, digest=digest))
@@ -401,12 +405,17 @@ def forget_email_addresses(session: Session, round_: Round, *, purpose: str | No
     return session.exec(query).rowcount
 
 
+def _token_hash(token: str) -> str:
+    """A voting session's reference as kept on the server (the cookie holds the reference)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def start_voting_session(session: Session, voter: Voter, *, channel=Channel.ONLINE, helper=None,
                          challenge_id: int | None = None) -> str:
     """Hold a voter's voting on the server; returns the random reference for the cookie."""
     token = secrets.token_urlsafe(24)
     session.add(VotingSession(
-        token_hash=hashlib.sha256(token.encode()).hexdigest(), round_id=voter.round_id, voter_id=voter.id,
+        token_hash=_token_hash(token), round_id=voter.round_id, voter_id=voter.id,
         area_id=voter.area_id, channel=Channel(channel).value, helper_user_id=helper.id if helper is not None else None,
         challenge_id=challenge_id,
     ))
@@ -420,7 +429,7 @@ def voting_session(session: Session, token: str | None, round_id: int, user=None
     if not token or len(token) > 64:
         return None
     row = session.exec(select(VotingSession).where(
-        VotingSession.token_hash == hashlib.sha256(token.encode()).hexdigest(), VotingSession.round_id == round_id)).first()
+        VotingSession.token_hash == _token_hash(token), VotingSession.round_id == round_id)).first()
     if row is None:
         return None
     if row.helper_user_id is not None and getattr(user, "id", None) != row.helper_user_id:
@@ -430,7 +439,7 @@ def voting_session(session: Session, token: str | None, round_id: int, user=None
 
 def end_voting_session(session: Session, token: str | None) -> None:
     if token:
-        session.exec(delete(VotingSession).where(VotingSession.token_hash == hashlib.sha256(token.encode()).hexdigest()))
+        session.exec(delete(VotingSession).where(VotingSession.token_hash == _token_hash(token)))
 
 
 def forget_voting_sessions(session: Session, round_: Round) -> int:
