@@ -96,6 +96,17 @@ def show_refusal(error: Exception, template: str, form, **context):
     return render_template(template, form=form, refusal=str(error), **context), getattr(error, "status", 400)
 
 
+def account_named_in(field):
+    """The user whose email address was typed in `field` (appointing someone to a role),
+    or None, with the reason on the field."""
+    from pb.accounts.services import find_user
+
+    user = find_user(db_session(), field.data)
+    if user is None:
+        field.errors.append(_("No account uses this address. Ask them to sign up first."))
+    return user
+
+
 def render_error(status: int, message: str | None = None):
     return render_template("pages/error.html", status=status, message=message), status
 

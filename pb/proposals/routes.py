@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
-from pb.accounts.services import find_user, is_member_of, organisations_of
+from pb.accounts.services import is_member_of, organisations_of
 from pb.db import Refusal, db_session, id_arg, keep_refusal
 from pb.proposals import services
 from pb.proposals.forms import COST_ROWS, ProposalForm, ScreenerForm, ScreeningForm
@@ -28,7 +28,7 @@ from pb.proposals.photos import discard_photo, photo_folder, store_photo
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
 from pb.rounds.services import areas_of, contests_of
-from pb.views import form_page, show_refusal
+from pb.views import account_named_in, form_page, show_refusal
 
 bp = Blueprint("proposals", __name__)
 
@@ -278,10 +278,8 @@ def screeners(round_id):
     db = db_session()
     form = ScreenerForm()
     if form.validate_on_submit():
-        user = find_user(db, form.email.data)
-        if user is None:
-            form.email.errors.append(_("No account uses this address. Ask them to sign up first."))
-        else:
+        user = account_named_in(form.email)
+        if user is not None:
             try:
                 services.appoint_screener(db, round_, actor=current_user, user=user)
             except (services.ProposalError, Refusal) as error:

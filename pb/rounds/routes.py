@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
-from pb.accounts.services import find_user, organisations_of
+from pb.accounts.services import organisations_of
 from pb import lifecycle
 from pb.db import Refusal, db_session, keep_refusal
 from pb.rounds import services
@@ -45,7 +45,7 @@ from pb.rounds.models import (
     Pot,
     Round,
 )
-from pb.views import form_page, show_refusal
+from pb.views import account_named_in, form_page, show_refusal
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
 
@@ -242,10 +242,8 @@ def returning_officer(round_id):
     session = db_session()
     form = OfficerForm()
     if form.validate_on_submit():
-        user = find_user(session, form.email.data)
-        if user is None:
-            form.email.errors.append(_("No account uses this address. Ask them to sign up first."))
-        else:
+        user = account_named_in(form.email)
+        if user is not None:
             try:
                 services.appoint_returning_officer(session, round_, actor=current_user, user=user)
             except (services.RoundError, Refusal) as error:

@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlmodel import select
 
-from pb.accounts.services import find_user
 from pb.db import Refusal, db_session, keep_refusal, reads_first
 from pb.mail import send_mail
 from pb.proposals.models import Proposal
@@ -25,7 +24,7 @@ from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
 from pb.throttle import client_address
-from pb.views import form_page, show_refusal
+from pb.views import account_named_in, form_page, show_refusal
 from pb.voting import services
 from pb.voting.forms import (
     CancelLetterForm,
@@ -426,10 +425,8 @@ def helpers(round_id):
     db = db_session()
     form = HelperForm()
     if form.validate_on_submit():
-        user = find_user(db, form.email.data)
-        if user is None:
-            form.email.errors.append(_("No account uses this address. Ask them to sign up first."))
-        else:
+        user = account_named_in(form.email)
+        if user is not None:
             try:
                 services.appoint_helper(db, round_, actor=current_user, user=user)
             except services.VotingError as error:
