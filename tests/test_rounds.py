@@ -9,6 +9,7 @@ from sqlmodel import select
 from pb.audit.chain import verify_chain
 from pb.audit.models import AuditEvent, chain_key
 from pb.rounds import services
+from pb.rounds.freeze import RoundFrozen
 from pb.rounds.models import Area, Contest, Pot, Round
 from tests.conftest import FormClient
 from tests.factories import eligible_proposals
@@ -261,7 +262,7 @@ def test_frozen_round_refuses_changes_through_the_service_layer(app, anchors, db
     ]
     before = snapshot(db, round_id)
     for call in calls:
-        with pytest.raises(services.RoundFrozen), app.test_request_context(), db() as session:
+        with pytest.raises(RoundFrozen), app.test_request_context(), db() as session:
             user = session.exec(select(User).where(User.email == "lead@council.example")).one()
             call(session, session.get(Round, round_id), user)
     assert snapshot(db, round_id) == before

@@ -17,7 +17,7 @@ from pb.accounts.services import is_member_of
 from pb.audit.chain import record_event
 from pb.clock import now
 from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
-from pb.rounds.freeze import RoundFrozen, guard_unfrozen  # noqa: F401 (RoundFrozen: for callers)
+from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import (
     RULES,
     Area,
