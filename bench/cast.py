@@ -60,7 +60,7 @@ def free_port():
 
 
 def seed(url, instance):
-    """A fresh database with the demo, and its Riverside ballot open to postcode voters."""
+    """A fresh database with the demo, and its Riverside ballot open to declared identities."""
     from pb import create_app
     from pb.db import session_scope
     from pb.demo import load_demo
@@ -83,7 +83,7 @@ def seed(url, instance):
 
         with app.test_request_context(), session_scope() as session:
             round_ = session.exec(select(Round).where(Round.title == "Healthy Neighbourhoods 2027")).one()
-            round_.eligibility_methods = "postcode"
+            round_.eligibility_methods = "declared"
             lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
             move_to_next_phase(session, round_, actor=lead)
             move_to_next_phase(session, round_, actor=lead)
@@ -121,8 +121,9 @@ def make_voters(port, round_id, count):
         browser = Session(port)
         _status, page = browser.request("GET", f"/rounds/{round_id}/vote")
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        body = urllib.parse.urlencode({"csrf_token": token, "postcode": f"RV1 {n % 10}AB", "declaration": "y"})
-        status, _page = browser.request("POST", f"/rounds/{round_id}/vote/postcode", body)
+        body = urllib.parse.urlencode({"csrf_token": token, "name": f"Bench Voter {n}", "address": f"{n} Bench Road",
+                                       "postcode": f"RV1 {n % 10}AB", "declaration": "y"})
+        status, _page = browser.request("POST", f"/rounds/{round_id}/vote/declare", body)
         assert status == 302, status
         voters.append((browser.cookie, token))
         browser.conn.close()
@@ -176,7 +177,7 @@ def run(db, seconds, connections, voter_count):
     round_id, contest_id, projects = seed(url, work)
     port = free_port()
     env = {**os.environ, "PB_DATABASE_URL": url, "PB_SECRET_KEY": SECRET, "PB_INSTANCE_PATH": work,
-           "PB_SESSION_COOKIE_SECURE": "false"}
+           "PB_SESSION_COOKIE_SECURE": "false", "PB_DECLARATIONS_PER_HOUR": "1000000"}  # every voter from 127.0.0.1
     gunicorn = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", "2", *WORKER_ARGS, "-b", f"127.0.0.1:{port}",
          "--log-level", "warning", "wsgi:app"],

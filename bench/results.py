@@ -51,7 +51,7 @@ def main():
             lead = session.exec(select(User).where(User.email == "lead@riverside-nhs.example")).one()
             nhs = session.exec(select(Organisation).where(Organisation.name.startswith("Riverside and Eastgate"))).one()
             group = session.exec(select(Organisation).where(Organisation.kind == "group")).first()
-            round_ = rounds.create_round(session, actor=lead, organisation=nhs, title="Big round", methods=["postcode"])
+            round_ = rounds.create_round(session, actor=lead, organisation=nhs, title="Big round", methods=["declared"])
             contest = rounds.add_contest(session, round_, actor=lead, name="Everyone", area_id=None, ballot_kind="approval",
                                          min_picks=1, max_picks=5, limit_to_budget=False, rank_depth=3, rule=args.rule)
             rounds.pledge_pot(session, round_, actor=lead, organisation=nhs, contest=contest, name="Fund", amount=1_000_000_00)
@@ -72,7 +72,7 @@ def main():
             session.add(round_)
             session.flush()
             weights = [rng.random() ** 2 for _ in projects]
-            voters = [{"round_id": round_.id, "area_id": None, "method": "postcode", "identity": f"v{n}"} for n in range(args.ballots)]
+            voters = [{"round_id": round_.id, "area_id": None, "method": "declared", "identity": f"v{n}"} for n in range(args.ballots)]
             session.exec(insert(Voter), params=voters)
             first_voter = session.exec(select(Voter.id).where(Voter.identity == "v0")).one()
             from pb.clock import now

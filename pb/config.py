@@ -32,6 +32,7 @@ class Defaults:
     SIGN_IN_LIMIT = 10  # failed attempts per address, and per client, per window
     SIGN_IN_WINDOW = 15 * 60
     SIGN_IN_SLOW_DOWN = 30  # past the limit, seconds between attempts (never a lock-out)
+    DECLARATIONS_PER_HOUR = 20  # declared identities per client: a family or a library's queue, not a script
     PROXIES = 0  # how many reverse proxies (nginx, a load balancer) stand in front of the app
     RATE_LIMIT_STORAGE = "database"  # "database": shared by every worker and server; "memory": this process only
 

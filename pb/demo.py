@@ -262,7 +262,7 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
             purpose="Residents of Northfield choose how to spend £40,000 on greener, safer streets.",
             eligibility="Residents of Northfield aged 11 and over.", minimum_age=11,
             categories=["Green spaces", "Safer streets"], objectives=["Net zero", "Reduce health inequalities"],
-            methods=["codes", "postcode", "paper"],
+            methods=["codes", "declared", "paper"],
         )
         rounds.invite_partner(session, round_, actor=lead, organisation=nhs)
         rounds.appoint_returning_officer(session, round_, actor=lead, user=officer)
@@ -300,7 +300,7 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
         rng = random.Random(days_ago)
         popularity = [8, 6, 9, 5, 3, 4, 2, 6][: len(on_ballot)]
         for n in range(voters):
-            voter = Voter(round_id=round_.id, area_id=None, method="postcode", identity=f"demo-{round_.id}-{n}")
+            voter = Voter(round_id=round_.id, area_id=None, method="declared", identity=f"demo-{round_.id}-{n}")
             session.add(voter)
             session.flush()
             picks = set()

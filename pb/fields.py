@@ -24,6 +24,7 @@ from wtforms import (
 from pb.i18n import money
 
 POSTCODE = re.compile(r"^[A-Z]{1,2}(?:[0-9][A-Z0-9]?(?: [0-9](?:[A-Z]{2})?)?)?$")
+FULL_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
 
 
 def normalise_postcode(text: str) -> str:
@@ -75,6 +76,14 @@ class MoneyField(StringField):
         self.data = int(minor)
 
 
+def full_postcode(form, field) -> None:
+    """A WTForms validator: the field holds a whole postcode (normalised in place)."""
+    if field.data:
+        field.data = normalise_postcode(field.data)
+        if not FULL_POSTCODE.match(field.data):
+            raise ValidationError(_l("Enter a full postcode, like LS6 1AA."))
+
+
 class LinesField(TextAreaField):
     """A list typed one item per line; blank lines and repeats are dropped."""
 
@@ -121,10 +130,14 @@ class PostcodesField(LinesField):
 
 
 class CheckboxesField(SelectMultipleField):
-    """Several choices as a list of checkboxes."""
+    """Several choices as a list of checkboxes, each with an optional hint (`hints`, by value)."""
 
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
+
+    def __init__(self, label=None, validators=None, hints=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.hints = hints or {}
 
 
 class DayField(DateField):

@@ -23,6 +23,7 @@ from pb.proposals.services import contests_without_projects, put_on_ballot
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer
+from pb.voting.declarations import forget_declarations
 from pb.voting.services import (
     contests_nobody_can_vote_in,
     forget_codes_of_voters,
@@ -184,6 +185,9 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         deleted = forget_email_addresses(session, round_)
         audit_round(session, round_, "residents.addresses_deleted", None, count=deleted)
         forget_voting_sessions(session, round_)
+        declared = forget_declarations(session, round_)
+        if declared:
+            audit_round(session, round_, "residents.declarations_deleted", None, count=declared)
         cut = forget_codes_of_voters(session, round_)
         if cut:
             audit_round(session, round_, "residents.codes_unlinked", None, count=cut)

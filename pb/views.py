@@ -2,6 +2,7 @@
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     g,
     make_response,
@@ -79,6 +80,32 @@ def error_list(form) -> list[tuple[str, str]]:
     for field in form:
         walk(field)
     return found
+
+
+def csv_download(filename: str, header: list[str], rows) -> Response:
+    """A spreadsheet download: UTF-8 with a byte-order mark (so Excel reads names in any
+    script), and no cell a spreadsheet would run as a formula. Never cached."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_inert(cell) for cell in row])
+    response = make_response(out.getvalue())
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _inert(cell):
+    """A cell as text a spreadsheet shows rather than runs (a leading =, +, -, @, tab or CR
+    would start a formula)."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def form_page(template: str, form, **context):

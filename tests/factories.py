@@ -158,3 +158,17 @@ def publish(app, db, round_id: int, convener: str) -> None:
     close_voting(app, db, round_id)
     with app.test_request_context(), db() as session:
         lifecycle.move_to_next_phase(session, session.get(Round, round_id), actor=user(session, convener))
+
+
+_declared = iter(range(1, 1_000_000))
+
+
+def declare(client, round_id: int, postcode: str = "LS6 1AA", *, name: str | None = None,
+            address: str = "1 High Street", **extra):
+    """A resident proves eligibility by declaring who they are (the default declaration:
+    name, first line of the address and postcode). Without a name, each call is a new
+    person. Returns the response."""
+    start = f"/rounds/{round_id}/vote"
+    data = {"name": name or f"Resident {next(_declared)}", "address": address, "postcode": postcode,
+            "declaration": "y", **extra}
+    return client.submit(f"{start}/declare", data, page=start)

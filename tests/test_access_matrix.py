@@ -226,7 +226,7 @@ MATRIX = [
     row("voting.start", "GET", "/rounds/{published}/vote", everyone(409)),  # voting is over
     row("voting.start", "GET", "/rounds/{draft}/vote", draft_round(lead=409)),
     row("voting.with_code", "POST", "/rounds/{voting}/vote/code", everyone(400)),
-    row("voting.with_postcode", "POST", "/rounds/{voting}/vote/postcode", everyone(400)),
+    row("voting.with_declaration", "POST", "/rounds/{voting}/vote/declare", everyone(400)),
     row("voting.with_email", "POST", "/rounds/{voting}/vote/email", everyone(400)),
     row("voting.email_code", "GET", "/rounds/{voting}/vote/email/code", everyone(200)),
     row("voting.email_code", "POST", "/rounds/{voting}/vote/email/code", everyone(400)),
@@ -246,6 +246,10 @@ MATRIX = [
     row("voting.cancel_letter", "POST", "/rounds/{voting}/codes/cancel", signed_in(officer=(303, "/rounds/{voting}/codes"))),
     row("voting.helpers", "GET", "/rounds/{voting}/helpers", signed_in(officer=200)),
     row("voting.helpers", "POST", "/rounds/{voting}/helpers", signed_in(officer=400)),
+    # Residents' declarations, to check against the register: the returning officer alone.
+    row("voting.declarations", "GET", "/rounds/{voting}/declarations", signed_in(officer=200)),
+    row("voting.declarations", "POST", "/rounds/{voting}/declarations", signed_in(officer=200)),
+    row("voting.declarations", "GET", "/rounds/{draft}/declarations", signed_in()),
     # Paper ballots: the round's polling helpers only.
     row("voting.paper", "GET", "/rounds/{voting}/paper", signed_in(helper=200)),
     row("voting.paper", "POST", "/rounds/{voting}/paper", signed_in(helper=400)),
@@ -341,7 +345,7 @@ def arrange(app, db, make_user) -> dict:
 
     # The round in voting: a screener and a helper appointed, codes made, the group's
     # proposals screened eligible (one with a photo) and one left as a draft.
-    ours = make_round(app, db, convener=LEAD, anchor=COUNCIL, methods=("codes", "email", "postcode", "paper"))
+    ours = make_round(app, db, convener=LEAD, anchor=COUNCIL, methods=("codes", "email", "declared", "paper"))
     with app.test_request_context(), db() as session:
         round_, lead, member = session.get(Round, ours["round"]), user(session, LEAD), user(session, MEMBER)
         proposals.appoint_screener(session, round_, actor=lead, user=user(session, SCREENER))

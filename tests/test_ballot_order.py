@@ -25,7 +25,7 @@ from pb.rounds.models import Contest
 from pb.voting import services as voting
 from pb.voting.models import Voter
 from tests.conftest import FormClient
-from tests.factories import close_voting, make_round, open_voting
+from tests.factories import close_voting, declare, make_round, open_voting
 
 PASSWORD = "correct horse battery"
 
@@ -57,7 +57,7 @@ def opened(app, db, make_user):
     """A round with six proposals on each of two ballot papers (one ranked), voting open."""
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("postcode",),
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",),
                      south_ballot="ranked")
     open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
                 member="chair@park.example", group="Friends of the Park", per_contest=6)
@@ -98,7 +98,7 @@ def test_the_ballot_and_review_pages_follow_the_drawn_order(app, db, opened):
              for area, ids in opened["proposals_of"].items()}
     resident = FormClient(app)
     start = f"/rounds/{opened['round']}/vote"
-    assert resident.submit(f"{start}/postcode", {"postcode": "LS6 1AA", "declaration": "y"}, page=start).status_code == 302
+    assert declare(resident, opened["round"], "LS6 1AA").status_code == 302
     url = f"{start}/{opened['contests']['North']}"
     page = resident.get(url).get_data(as_text=True)
     assert [int(n) for n in re.findall(r'id="project-(\d+)"', page)] == order["North"]
@@ -119,7 +119,7 @@ def test_the_published_ballot_file_lists_the_projects_in_the_audited_order(app, 
             contest = session.get(Contest, opened["contests"][area])
             projects = sorted(opened["project_of"][p] for p in opened["proposals_of"][area])
             for n in range(8):
-                voter = Voter(round_id=opened["round"], area_id=opened["areas"][area], method="postcode", identity=f"{area}{n}")
+                voter = Voter(round_id=opened["round"], area_id=opened["areas"][area], method="declared", identity=f"{area}{n}")
                 session.add(voter)
                 session.flush()
                 picks = [projects[n % 6], projects[(n + 1) % 6]]

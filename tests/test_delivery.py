@@ -73,7 +73,7 @@ def published(app, db, make_user):
         voters.append(voting.voter_by_email_code(session, round_, challenge.id, code, client="test"))
         for n in range(40):
             area = "North" if n % 2 else "South"
-            voter = Voter(round_id=round_.id, area_id=ids["areas"][area], method="postcode", identity=f"v{n}")
+            voter = Voter(round_id=round_.id, area_id=ids["areas"][area], method="declared", identity=f"v{n}")
             session.add(voter)
             voters.append(voter)
         session.flush()

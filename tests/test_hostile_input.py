@@ -379,7 +379,8 @@ FORMS = [
     FormSpec("helpers", "council", lambda w: f"/rounds/{w.r2['round']}/helpers", lambda w: [Field("email", "email", PLAIN)]),
     FormSpec("vote_code", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/code", lambda w: [
         Field("code", "text", lambda w: w.spare_code())]),
-    FormSpec("vote_postcode", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/postcode", lambda w: [
+    FormSpec("vote_declared", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/declare", lambda w: [
+        Field("name", "text", "Sam Resident"), Field("address", "text", "12 High Street"),
         Field("postcode", "postcode", "LS6 1AA"), Field("declaration", "bool", "y")]),
     FormSpec("vote_email", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/email", lambda w: [
         Field("email", "email", unique("voter-{}@example.org")), Field("postcode", "postcode", "LS11 5AA")]),
@@ -745,8 +746,8 @@ def build_world(app, backend: str) -> World:
         session.flush()
         w.r1.update(draft=made[0].id, submitted=[p.id for p in made[1:8]], spare=[p.id for p in made[8:]])
 
-    # R2: voting is open (codes, email, postcode and paper); South is a ranked ballot.
-    w.r2 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email", "postcode", "paper"),
+    # R2: voting is open (codes, email, declared identity and paper); South is a ranked ballot.
+    w.r2 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email", "declared", "paper"),
                       south_ballot="ranked")
     w.r2["pot"] = pot_of(w.r2, "North")
     with app.test_request_context(), db() as session:
@@ -770,7 +771,7 @@ def build_world(app, backend: str) -> World:
         challenge, code = voting.start_email_challenge(session, round_, email=VOTER_EMAIL, postcode="LS11 5AA", client="setup")
         voters.append(voting.voter_by_email_code(session, round_, challenge.id, code, client="setup"))
         for n in range(16):
-            voter = Voter(round_id=round_.id, area_id=w.r3["areas"]["North" if n % 2 else "South"], method="postcode", identity=f"v{n}")
+            voter = Voter(round_id=round_.id, area_id=w.r3["areas"]["North" if n % 2 else "South"], method="declared", identity=f"v{n}")
             session.add(voter)
             voters.append(voter)
         session.flush()
@@ -815,7 +816,8 @@ def build_world(app, backend: str) -> World:
         "admin": signed_in(ADMIN), "council": signed_in(COUNCIL), "member": signed_in(MEMBER), "reviewer": signed_in(REVIEWER),
         "helper": signed_in(HELPER), "plain": signed_in(PLAIN), "joiner": signed_in(JOINER),
         "voter_north": started(f"/rounds/{r2}/vote/code", {"code": w.r2["codes"].pop()}, f"/rounds/{r2}/vote"),
-        "voter_south": started(f"/rounds/{r2}/vote/postcode", {"postcode": "LS11 5AA", "declaration": "y"}, f"/rounds/{r2}/vote"),
+        "voter_south": started(f"/rounds/{r2}/vote/declare", {"name": "Sam South", "address": "5 Low Road", "postcode": "LS11 5AA",
+                                                             "declaration": "y"}, f"/rounds/{r2}/vote"),
         "voting_challenge": started(f"/rounds/{r2}/vote/email", {"email": "someone@example.org", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"),
         "resident": started(f"/rounds/{r3}/residents/code", {"code": w.r3["codes"][5]}, f"/rounds/{r3}/residents"),
         "verdict_challenge": started(f"/rounds/{r3}/residents/email", {"email": VOTER_EMAIL}, f"/rounds/{r3}/residents"),

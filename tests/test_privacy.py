@@ -83,8 +83,8 @@ def test_rotating_the_session_key_mid_round_does_not_make_an_email_voter_new(app
 
 def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a_ballot(app, db, make_user):
     """The operator's whole database after publication, plus the list of letters (codes and
-    references, as the returning officer printed them), plus the voters' email addresses:
-    nothing leads from a resident to a ballot."""
+    references, as the returning officer printed them), plus the voters' email addresses and
+    what a resident declared: nothing leads from a resident to a ballot."""
     import hashlib
     import hmac
 
@@ -92,11 +92,11 @@ def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a
 
     from pb.proposals.models import Project
     from pb.voting.models import Ballot, EmailChallenge, RoundKey, Voter, VotingCode
-    from tests.factories import make_codes, make_round, open_voting, publish
+    from tests.factories import declare, make_codes, make_round, open_voting, publish
 
     make_user(LEAD, organisation="Eastshire Council", kind="anchor")
     make_user(MEMBER, organisation=GROUP, kind="group")
-    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes", "email"))
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes", "email", "declared"))
     codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=4)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     with db(write=False) as session:
@@ -108,16 +108,24 @@ def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a
     _code_vote(app, ids, codes[0], north[1:3])  # comes back and changes their vote
     for n, email in enumerate(emails):
         _email_vote(app, ids, email, north[n : n + 2])
+    declared = {"name": "Dora Declared", "address": "7 Mill Lane"}
+    for picks in (north[:1], north[1:2]):  # declares, votes, comes back and changes the vote
+        resident = FormClient(app)
+        assert declare(resident, ids["round"], "LS6 1AA", **declared).status_code == 302
+        url = f"/rounds/{ids['round']}/vote/{ids['contests']['North']}"
+        assert resident.submit(url, {"project": [str(p) for p in picks], "confirm": "1"}).status_code == 302
     publish(app, db, ids["round"], LEAD)
-    # The results say how many voters proved eligibility each way.
+    # The results say how many voters proved eligibility each way, online or on paper, and their ballots.
     results = FormClient(app).get(f"/rounds/{ids['round']}/results").get_data(as_text=True)
     table = results.split("Voters by how they proved they may vote")[1].split("</table>")[0]
-    assert re.search(r"Voting codes on printed letters</td><td class=\"num\">3<", table)
-    assert re.search(r"A one-time code sent by email</td><td class=\"num\">2<", table)
+    cells = r'</td><td>Online</td><td class="num">{}</td><td class="num">{}<'
+    assert re.search("Voting codes on printed letters" + cells.format(3, 3), table)
+    assert re.search("A one-time code sent by email" + cells.format(2, 2), table)
+    assert re.search("Residents declare who they are \\(low-stakes rounds\\)" + cells.format(1, 1), table)
 
     with db(write=False) as session:
         voters = session.exec(select(Voter).where(Voter.round_id == ids["round"])).all()
-        assert len(voters) == 5
+        assert len(voters) == 6
         assert all(v.code_id is None for v in voters)  # no voter points to a code, so none to a letter
         assert session.get(RoundKey, ids["round"]).voter_secret is None  # no address can become a voter again
         assert session.exec(select(EmailChallenge)).all() == []
@@ -134,7 +142,7 @@ def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a
         assert stamps and all((t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0) for t in stamps)
         # Nothing in any table holds a code, a code's hash beside a voter, or an address.
         engine = session.get_bind()
-    needles = set(codes) | {c.replace("-", "") for c in codes} | set(emails)
+    needles = set(codes) | {c.replace("-", "") for c in codes} | set(emails) | set(declared.values())
     with engine.connect() as conn:
         for table in inspect(engine).get_table_names():
             for row in conn.execute(text(f'SELECT * FROM "{table}"')):
@@ -256,3 +264,85 @@ def test_a_receipt_never_travels_in_a_url(app, db, make_user):
     assert ballot.receipt in page
     assert not re.search(r'(href|action|src)="[^"]*' + re.escape(ballot.receipt), page)  # in no link on the page
     assert resident.get(f"{base}/vote/receipt/{ballot.receipt}").status_code == 404  # and no such address exists
+
+
+# ---------------------------------------------------------------- declared identity
+
+
+def test_the_returning_officer_checks_declarations_until_publication_when_they_are_deleted(app, db, make_user):
+    """Declarations go to the returning officer alone (audited), sorted rather than in the
+    order people voted, never saying how anyone voted; publication deletes them, and the
+    database then holds no declared name or address, and no way to hash one into a voter."""
+    import csv
+    import io
+
+    from pb.audit.models import AuditEvent
+    from pb.proposals.models import Project
+    from pb.voting.models import Declaration, RoundKey, Voter
+    from tests.factories import OFFICER, declare, make_round, officer, open_voting, publish, user
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("declared",))
+    with app.test_request_context(), db() as session:
+        from pb.rounds.models import Round
+
+        officer(session, session.get(Round, ids["round"]), LEAD)
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    with db(write=False) as session:
+        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+    people = [("Zed Young", "9 Mill Lane", "LS6 2BB"), ("Ann Old", "1 Park Road", "LS6 1AA"), ("=HYPERLINK(1)", "3 Ash Close", "LS6 1AA")]
+    base = f"/rounds/{ids['round']}"
+    for n, (name, address, postcode) in enumerate(people):
+        resident = FormClient(app)
+        assert declare(resident, ids["round"], postcode, name=name, address=address).status_code == 302
+        if n < 2:  # the third declares but never casts a ballot
+            assert resident.submit(f"{base}/vote/{ids['contests']['North']}", {"project": str(north[n]), "confirm": "1"}).status_code == 302
+
+    # Nobody but the returning officer gets them: not the convening lead.
+    lead = FormClient(app)
+    lead.sign_in(LEAD, "correct horse battery")
+    assert lead.get(f"{base}/declarations").status_code == 403
+    assert lead.post(f"{base}/declarations", data={"csrf_token": lead.csrf_token("/")}).status_code == 403
+    returning = FormClient(app)
+    returning.sign_in(OFFICER, "correct horse battery")
+    assert "3 declarations so far." in returning.get(f"{base}/declarations").get_data(as_text=True)
+    download = returning.submit(f"{base}/declarations", {})
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.headers["Cache-Control"] == "no-store"
+    text = download.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # spreadsheets read the names in any script
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["Name", "First line of the address", "Postcode", "Year of birth", "Area", "Voted"]
+    assert rows[1:] == [  # by postcode, then address: not the order they voted in; nothing of how anyone voted
+        ["Ann Old", "1 Park Road", "LS6 1AA", "", "North", "yes"],
+        ["'=HYPERLINK(1)", "3 Ash Close", "LS6 1AA", "", "North", "no"],
+        ["Zed Young", "9 Mill Lane", "LS6 2BB", "", "North", "yes"],
+    ]
+    with db(write=False) as session:
+        [exported] = session.exec(select(AuditEvent).where(AuditEvent.action == "declarations.exported")).all()
+        assert json.loads(exported.data) == {"count": 3} and exported.actor_user_id == user(session, OFFICER).id
+
+    publish(app, db, ids["round"], LEAD)
+    assert "deleted when the results were published" in returning.get(f"{base}/declarations").get_data(as_text=True)
+    gone = returning.submit(f"{base}/declarations", {}, page="/")
+    assert gone.status_code == 410 and "deleted when the results were published" in gone.get_data(as_text=True)
+    with db(write=False) as session:
+        assert session.exec(select(Declaration)).all() == []
+        assert session.get(RoundKey, ids["round"]).voter_secret is None
+        assert len(session.exec(select(Voter)).all()) == 3
+        [deleted] = session.exec(select(AuditEvent).where(AuditEvent.action == "residents.declarations_deleted")).all()
+        assert json.loads(deleted.data) == {"count": 3}
+        engine = session.get_bind()
+    from sqlalchemy import inspect, text as sql
+
+    needles = {"Zed Young", "9 Mill Lane", "Ann Old", "1 Park Road", "HYPERLINK", "Ash Close"}
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            if table == "audit_event":
+                continue  # holds what leads and groups typed (proposals), never a resident's declaration
+            for row in conn.execute(sql(f'SELECT * FROM "{table}"')):
+                cells = " ".join(str(value) for value in row)
+                assert not any(needle in cells for needle in needles), (table, row)
+        events = " ".join(str(row) for row in conn.execute(sql("SELECT data FROM audit_event")))
+        assert not any(needle in events for needle in needles)

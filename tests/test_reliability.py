@@ -91,7 +91,7 @@ def test_a_confirmation_token_is_the_voters_own(app, db, voting):  # noqa: F811
 
 def test_simultaneous_twin_confirmations_make_one_ballot(app, db, voting):  # noqa: F811
     with db() as session:
-        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="postcode", identity="t" * 32)
+        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="declared", identity="t" * 32)
         session.add(voter)
         session.flush()
         voter_id = voter.id

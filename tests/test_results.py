@@ -37,7 +37,7 @@ def finished(app, db, make_user):
     got 120 ballots, one voter replacing theirs; voting still open."""
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("postcode",),
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",),
                      south_ballot="ranked", north_rule="equalshares/add1")
     open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
                 member="chair@park.example", group="Friends of the Park", per_contest=6)
@@ -49,7 +49,7 @@ def finished(app, db, make_user):
             projects = [p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))]
             weights = [9, 7, 5, 4, 2, 1]
             for n in range(60):
-                voter = Voter(round_id=ids["round"], area_id=ids["areas"][area], method="postcode", identity=f"{area}{n}")
+                voter = Voter(round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}")
                 session.add(voter)
                 session.flush()
                 picks = []
@@ -253,7 +253,7 @@ def tied(app, db, make_user, monkeypatch):
 
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("postcode",))
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",))
     proposals = eligible_proposals(app, db, ids["round"], screener="lead@council.example", member="chair@park.example",
                                    group="Friends of the Park", per_contest=5)
     garden, football, warm, play, minibus = proposals[:5]  # North: £12,000, £8,500, £6,000, £20,000, £15,000
@@ -271,7 +271,7 @@ def tied(app, db, make_user, monkeypatch):
         # first two, £21,500 is left: garden and minibus together do not fit.
         ballots = [[play, football, garden]] * 5 + [[play, football, minibus]] * 4 + [[play, minibus]]
         for n, picks in enumerate(ballots):
-            voter = Voter(round_id=ids["round"], area_id=ids["areas"]["North"], method="postcode", identity=f"tie{n}")
+            voter = Voter(round_id=ids["round"], area_id=ids["areas"]["North"], method="declared", identity=f"tie{n}")
             session.add(voter)
             session.flush()
             voting.cast_ballot(session, voter, contest, {project[p]: None for p in picks})

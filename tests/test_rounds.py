@@ -1,6 +1,8 @@
 """Rounds: two anchors set up a round with pots in two areas; it freezes when voting opens."""
 
+import html
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -379,3 +381,26 @@ def test_invalid_postcodes_are_refused(anchors, db):
     assert "12345" in response.get_data(as_text=True)
     with db() as session:
         assert session.exec(select(Area).where(Area.round_id == round_id)).all() == []
+
+
+def test_the_lead_is_told_what_each_way_of_voting_proves_and_chooses_what_residents_declare(app, anchors, db):
+    council = anchors["council"]
+    page = council.get("/rounds/new").get_data(as_text=True)
+    proofs = re.findall(r'<p class="hint" id="(methods-\d)-hint">([^<]+)</p>', page)
+    assert [text.split(":")[0] for _id, text in proofs] == ["Strong", "Weak", "Weakest", "As strong as the voting codes the polling helpers check; each paper ballot records which helper entered it."]
+    for option_id, _text in proofs:  # each hint is read out with its checkbox
+        assert re.search(rf'aria-describedby="{option_id}-hint"[^>]*id="{option_id}"|id="{option_id}"[^>]*aria-describedby="{option_id}-hint"', page)
+    assert "anyone can declare someone else's details" in html.unescape(page)
+    data = {"organisation": org_id(db, "Eastshire Council"), "title": "Declared", "methods": ["declared"], "declares": ["birth_year"]}
+    with db() as session:
+        rounds_before = len(session.exec(select(Round)).all())
+    refused = council.submit("/rounds/new", data)
+    assert refused.status_code == 400
+    assert "must give their name, their address or both" in refused.get_data(as_text=True)
+    with db() as session:
+        assert len(session.exec(select(Round)).all()) == rounds_before
+    made = council.submit("/rounds/new", {**data, "declares": ["birth_year", "name"]})
+    assert made.status_code == 302
+    with db() as session:
+        round_ = session.get(Round, int(made.headers["Location"].split("/")[2]))
+        assert round_.declared_fields == "name,birth_year" and round_.eligibility_methods == "declared"

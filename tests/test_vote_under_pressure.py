@@ -313,7 +313,7 @@ def test_a_lead_never_receives_a_code_on_any_page_or_export(app, db, people):
 def test_pb_rounds_advance_closes_and_counts_a_round_whose_time_has_come(app, db, people):
     from pb.cli import main
 
-    ids = voting_round(app, db, methods=("postcode",))
+    ids = voting_round(app, db, methods=("declared",))
     nothing = app.test_cli_runner().invoke(main, ["rounds", "advance"])
     assert nothing.exit_code == 0 and "round" not in nothing.output  # nothing due
     pass_the_closing_time(db, ids["round"])
@@ -437,7 +437,7 @@ def test_nobody_who_funds_the_round_helps_at_the_polls_or_stays_returning_office
 def test_voting_cannot_be_opened_and_closed_before_residents_could_vote(app, db, people):
     from tests.factories import eligible_proposals
 
-    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("postcode",))
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("declared",))
     eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group=GROUP)
     lead = signed_in(app, LEAD)
     base = f"/rounds/{ids['round']}"

@@ -15,7 +15,7 @@ from pb.voting import services
 from pb.voting.models import Ballot, BallotChoice, EmailChallenge, Voter
 from tests.conftest import FormClient
 from tests import factories
-from tests.factories import make_round, open_voting, user
+from tests.factories import declare, make_round, open_voting, user
 
 PASSWORD = "correct horse battery"
 
@@ -26,7 +26,7 @@ def voting(app, db, make_user):
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     make_user("helper@example.org", name="Hal Helper")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council",
-                     methods=("codes", "email", "postcode", "paper"), south_ballot="ranked")
+                     methods=("codes", "email", "declared", "paper"), south_ballot="ranked")
     ids["codes"] = make_codes(app, db, ids, count=3)
     open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
                 member="chair@park.example", group="Friends of the Park")
@@ -194,6 +194,19 @@ def test_letters_before_voting_opens(app, db, make_user):
         assert {c.letter for c in session.exec(select(VotingCode))} == set(letters)
     assert stored == {services.code_hash(c) for c in codes}
     assert not any(c in stored or c.replace("-", "") in stored for c in codes)
+    # Each QR code leads to the voting page with the code in the fragment, which browsers
+    # never send (so no server or proxy log holds it): drawn again here from that link, the
+    # letter's QR code is the same picture.
+    import io
+
+    import segno
+
+    svgs = re.findall(r'<div class="qr">(.*?)</div>', page, re.S)
+    for code, svg in zip(codes, svgs):
+        link = f"http://localhost/rounds/{ids['round']}/vote#code={code}"
+        out = io.BytesIO()
+        segno.make(link, error="m").save(out, kind="svg", scale=3, xmldecl=False, svgns=True, title="QR code to vote")
+        assert svg == out.getvalue().decode()
 
 
 def test_email_one_time_code(app, db, voting):
@@ -249,24 +262,108 @@ def test_email_code_tries_expiry_and_rate_limits(app, db, voting):
         assert session.exec(select(func.count()).select_from(Voter)).one() == 0
 
 
-def test_postcode_self_declaration(app, db, voting):
+def test_a_declared_identity_is_checked_for_what_the_round_asks(app, db, voting):
     start = f"/rounds/{voting['round']}/vote"
     resident = FormClient(app)
-    response = resident.submit(f"{start}/postcode", {"postcode": "LS6 1AA"}, page=start)
-    assert response.status_code == 400  # the declaration was not ticked
-    response = resident.submit(f"{start}/postcode", {"postcode": "M1 1AA", "declaration": "y"}, page=start)
+    page = resident.get(start).get_data(as_text=True)
+    assert "Your full name" in page and "First line of your address" in page and "Year you were born" not in page
+    response = declare(resident, voting["round"], "LS6 1AA", declaration="")
+    assert response.status_code == 400 and "Please confirm the declaration." in response.get_data(as_text=True)
+    response = declare(resident, voting["round"], "LS6 1AA", address="")
+    assert response.status_code == 400 and "This field is required." in response.get_data(as_text=True)
+    response = declare(resident, voting["round"], "LS6")
+    assert response.status_code == 400 and "Enter a full postcode, like LS6 1AA." in response.get_data(as_text=True)
+    response = declare(resident, voting["round"], "M1 1AA")
     assert response.status_code == 400 and "not in any of this round" in response.get_data(as_text=True)
-    response = resident.submit(f"{start}/postcode", {"postcode": "LS12 1AA", "declaration": "y"}, page=start)
+    response = declare(resident, voting["round"], "LS12 1AA")
     assert response.status_code == 400  # LS12 is not LS1-anything of ours: no prefix confusion
-    response = resident.submit(f"{start}/postcode", {"postcode": "ls6 1aa", "declaration": "y"}, page=start)
-    assert response.status_code == 302
+    with db(write=False) as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 0
+    assert declare(resident, voting["round"], "ls61aa").status_code == 302
     assert "North ballot" in resident.get(f"{start}/ballots").get_data(as_text=True)
+
+
+def test_the_same_declared_identity_twice_gives_one_current_ballot(app, db, voting):
+    """Done-when: the same person declaring again (another browser, typed differently) is
+    the same voter, whose second ballot replaces the first; a different person is not."""
+    from pb.voting.models import Declaration
+
+    north = voting["projects"]["North"]
+    first = FormClient(app)
+    assert declare(first, voting["round"], "LS6 1AA", name="Ann O'Neill", address="12 High St.").status_code == 302
+    assert vote(first, voting, "North", {"project": [north[0]]}).status_code == 302
+    [earlier] = ballots_in(db)
+    again = FormClient(app)  # another phone, later, typed another way
+    assert declare(again, voting["round"], "ls6 1aa", name="  ann  oneill ", address="12 high street").status_code == 302
+    # Whoever declares a resident's details may be someone else: they see neither whether
+    # nor how that resident voted.
+    page = again.get(f"/rounds/{voting['round']}/vote/ballots").get_data(as_text=True)
+    assert "Vote on this ballot paper" in page and "Change my vote" not in page and earlier.receipt not in page
+    ballot_page = again.get(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}").get_data(as_text=True)
+    assert not re.search(r"\bchecked\b", ballot_page)
+    assert vote(again, voting, "North", {"project": [north[1]]}).status_code == 302
+    assert "Change my vote" in again.get(f"/rounds/{voting['round']}/vote/ballots").get_data(as_text=True)
+    neighbour = FormClient(app)
+    assert declare(neighbour, voting["round"], "LS6 1AA", name="Ann O'Neill", address="14 High Street").status_code == 302
+    assert vote(neighbour, voting, "North", {"project": [north[2]]}).status_code == 302
+    with db(write=False) as session:
+        voters = session.exec(select(Voter).where(Voter.round_id == voting["round"])).all()
+        assert len(voters) == 2 and {v.method for v in voters} == {"declared"}
+        current = session.exec(select(Ballot).where(Ballot.is_current)).all()
+        assert len(current) == 2
+        assert {tuple(choices_of(db, b.id)) for b in current} == {(north[1],), (north[2],)}
+        assert len(session.exec(select(Ballot)).all()) == 3  # the first ballot is kept, replaced
+        assert sorted(d.address for d in session.exec(select(Declaration))) == ["12 High St.", "14 High Street"]
+        # The identity is a keyed hash: neither the name nor the address is in it.
+        assert all(len(v.identity) == 64 and "oneill" not in v.identity.lower() for v in voters)
+
+
+def test_a_round_that_asks_for_a_year_of_birth_refuses_the_too_young(app, db, make_user):
+    from pb.clock import today
+
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",))
+    with db() as session:
+        round_ = session.get(Round, ids["round"])
+        round_.declared_fields, round_.minimum_age = "name,birth_year", 16
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    resident = FormClient(app)
+    page = resident.get(f"/rounds/{ids['round']}/vote").get_data(as_text=True)
+    assert "Year you were born" in page and "First line of your address" not in page
+    this_year = today().year
+    for year, message in (("", "Enter the year you were born, like 1980."), ("nineteen", "Not a valid integer value."),
+                          (str(this_year + 1), "Enter the year you were born, like 1980."),
+                          (str(this_year - 10), "You must be 16 or older to vote in this round.")):
+        response = declare(resident, ids["round"], "LS6 1AA", birth_year=year)
+        assert response.status_code == 400 and message in response.get_data(as_text=True), year
+    with db(write=False) as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 0
+    assert declare(resident, ids["round"], "LS6 1AA", name="Kit", birth_year=str(this_year - 16)).status_code == 302
+    again = FormClient(app)  # the same name and postcode, another year: another person
+    assert declare(again, ids["round"], "LS6 1AA", name="Kit", birth_year=str(this_year - 40)).status_code == 302
+    with db(write=False) as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 2
+
+
+def test_declarations_are_limited_per_client_but_a_returning_declarer_is_not_shut_out(app, db, voting):
+    resident = FormClient(app)
+    for _ in range(app.config["DECLARATIONS_PER_HOUR"]):
+        assert declare(resident, voting["round"], "LS6 1AA").status_code == 302
+    response = declare(resident, voting["round"], "LS6 1AA")
+    assert response.status_code == 429 and "Too many people have voted from this connection" in response.get_data(as_text=True)
+    with db(write=False) as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == app.config["DECLARATIONS_PER_HOUR"]
+    # From another address the same round still takes declarations.
+    elsewhere = FormClient(app)
+    elsewhere.http.environ_base["REMOTE_ADDR"] = "192.0.2.9"
+    assert declare(elsewhere, voting["round"], "LS6 1AA").status_code == 302
 
 
 def test_ranked_ballot_without_javascript(app, db, voting):
     resident = FormClient(app)
-    resident.submit(f"/rounds/{voting['round']}/vote/postcode", {"postcode": "LS11 9ZZ", "declaration": "y"},
-                    page=f"/rounds/{voting['round']}/vote")
+    assert declare(resident, voting["round"], "LS11 9ZZ").status_code == 302
     south = voting["projects"]["South"]
     page = resident.get(f"/rounds/{voting['round']}/vote/{voting['contests']['South']}").get_data(as_text=True)
     assert "Rank up to 3 projects" in page and f'name="rank_{south[0]}"' in page
@@ -279,11 +376,11 @@ def test_ranked_ballot_without_javascript(app, db, voting):
 def test_approval_ballot_page_carries_the_running_total_enhancement(app, db, make_user):
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("postcode",), north_limit=True)
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",), north_limit=True)
     open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
                 member="chair@park.example", group="Friends of the Park")
     resident = FormClient(app)
-    resident.submit(f"/rounds/{ids['round']}/vote/postcode", {"postcode": "LS6 1AA", "declaration": "y"}, page=f"/rounds/{ids['round']}/vote")
+    assert declare(resident, ids["round"], "LS6 1AA").status_code == 302
     page = resident.get(f"/rounds/{ids['round']}/vote/{ids['contests']['North']}").get_data(as_text=True)
     assert 'data-limit="yes"' in page and 'data-cost="1200000"' in page and "ballot.js" in page
     assert "must not cost more than" in page
@@ -291,8 +388,7 @@ def test_approval_ballot_page_carries_the_running_total_enhancement(app, db, mak
 
 def test_replacing_a_ballot_keeps_only_the_latest(app, db, voting):
     resident = FormClient(app)
-    resident.submit(f"/rounds/{voting['round']}/vote/postcode", {"postcode": "LS6 1AA", "declaration": "y"},
-                    page=f"/rounds/{voting['round']}/vote")
+    assert declare(resident, voting["round"], "LS6 1AA").status_code == 302
     north = voting["projects"]["North"]
     assert vote(resident, voting, "North", {"project": [north[0]]}).status_code == 302
     page = resident.get(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}").get_data(as_text=True)
@@ -307,10 +403,9 @@ def test_replacing_a_ballot_keeps_only_the_latest(app, db, voting):
 # ---------------------------------------------------------------- bad ballots
 
 
-def postcode_voter(app, voting, postcode="LS6 1AA"):
+def declared_voter(app, voting, postcode="LS6 1AA"):
     resident = FormClient(app)
-    resident.submit(f"/rounds/{voting['round']}/vote/postcode", {"postcode": postcode, "declaration": "y"},
-                    page=f"/rounds/{voting['round']}/vote")
+    assert declare(resident, voting["round"], postcode).status_code == 302
     return resident
 
 
@@ -331,7 +426,7 @@ def postcode_voter(app, voting, postcode="LS6 1AA"):
     ],
 )
 def test_bad_ballots_are_refused_and_store_nothing(app, db, voting, area, make_data, message):
-    resident = postcode_voter(app, voting, "LS6 1AA" if area == "North" else "LS11 1AA")
+    resident = declared_voter(app, voting, "LS6 1AA" if area == "North" else "LS11 1AA")
     data = make_data(voting["projects"])
     for step in ({}, {"confirm": "1"}):  # refused at review, and when cast directly
         response = resident.submit(f"/rounds/{voting['round']}/vote/{voting['contests'][area]}", {**data, **step})
@@ -343,7 +438,7 @@ def test_bad_ballots_are_refused_and_store_nothing(app, db, voting, area, make_d
 def test_too_many_picks_and_over_budget_are_refused(app, db, voting):
     with app.test_request_context(), db() as session:
         contest = session.get(Contest, voting["contests"]["North"])
-        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="postcode", identity="x" * 32)
+        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="declared", identity="x" * 32)
         session.add(voter)
         session.flush()
         north = voting["projects"]["North"]
@@ -360,7 +455,7 @@ def test_too_many_picks_and_over_budget_are_refused(app, db, voting):
 
 
 def test_a_ballot_for_another_areas_contest_is_refused(app, db, voting):
-    resident = postcode_voter(app, voting, "LS6 1AA")  # North
+    resident = declared_voter(app, voting, "LS6 1AA")  # North
     url = f"/rounds/{voting['round']}/vote/{voting['contests']['South']}"
     assert resident.get(url).status_code == 403
     token = resident.csrf_token(f"/rounds/{voting['round']}/vote/ballots")
@@ -370,7 +465,7 @@ def test_a_ballot_for_another_areas_contest_is_refused(app, db, voting):
 
 
 def test_casting_after_close_and_before_open_is_refused(app, db, voting):
-    resident = postcode_voter(app, voting)
+    resident = declared_voter(app, voting)
     north = voting["projects"]["North"]
     with db() as session:
         round_ = session.get(Round, voting["round"])
@@ -432,7 +527,7 @@ def test_paper_ballots_use_codes_once(app, db, make_user):
 
 def test_fifty_concurrent_casts_by_one_voter_leave_one_current_ballot(app, db, voting):
     with db() as session:
-        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="postcode", identity="c" * 32)
+        voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="declared", identity="c" * 32)
         session.add(voter)
         session.flush()
         voter_id = voter.id
@@ -476,7 +571,7 @@ def test_no_page_changes_when_ballots_are_cast(app, db, voting):
              (public, f"/proposals/{voting['proposals'][0]}")]
     before = [page_without_tokens(client, url) for client, url in pages]
     for n in range(3):
-        resident = postcode_voter(app, voting)
+        resident = declared_voter(app, voting)
         assert vote(resident, voting, "North", {"project": voting["projects"]["North"][: n + 1]}).status_code == 302
     after = [page_without_tokens(client, url) for client, url in pages]
     for (_client, url), old, new in zip(pages, before, after, strict=True):

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from pb.accounts.models import GROUP_TYPES
-from pb.fields import POSTCODE, CheckboxesField, MoneyField, normalise_postcode
+from pb.fields import CheckboxesField, MoneyField, full_postcode
 from pb.forms import PbForm, RowForm
 from pb.proposals.models import Status
 
@@ -65,7 +65,7 @@ class ProposalForm(PbForm):
     objectives = CheckboxesField(_l("Which of the round's objectives does it serve?"), coerce=int)
     cost_lines = FieldList(FormField(CostLineForm), min_entries=COST_ROWS, max_entries=COST_ROWS)
     beneficiaries = TextAreaField(_l("Who benefits"), validators=[Optional(), Length(max=1000)])
-    postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10)])
+    postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10), full_postcode])
     photo = FileField(
         _l("Photo (optional)"),
         validators=[Optional(), FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image."))],
@@ -88,12 +88,6 @@ class ProposalForm(PbForm):
         if not lines:
             raise ValidationError(_l("Add at least one cost line."))
         self.cost_line_values = lines
-
-    def validate_postcode(self, field):
-        if field.data:
-            field.data = normalise_postcode(field.data)
-            if not POSTCODE.match(field.data) or " " not in field.data:
-                raise ValidationError(_l("Enter a full postcode, like LS6 1AA."))
 
 
 class ScreeningForm(PbForm):

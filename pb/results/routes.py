@@ -61,7 +61,10 @@ def index(round_id):
         by_area[row["area"]] = by_area.get(row["area"], 0) + row["voters"]
         by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + row["voters"]
         if row.get("method"):  # counted before the method was kept: not shown
-            by_method[row["method"]] = by_method.get(row["method"], 0) + row["voters"]
+            figures = by_method.setdefault((row["method"], row["channel"]), {"voters": 0, "ballots": None})
+            figures["voters"] += row["voters"]
+            if "ballots" in row:  # counted before ballots were kept per method: voters only
+                figures["ballots"] = (figures["ballots"] or 0) + row["ballots"]
     return render_template(
         "results/index.html",
         round=round_,

@@ -122,7 +122,7 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
         session.add(result)
         results.append(result)
     turnout = session.exec(
-        select(Voter.area_id, Ballot.channel, Voter.method, func.count(func.distinct(Ballot.voter_id)))
+        select(Voter.area_id, Ballot.channel, Voter.method, func.count(func.distinct(Ballot.voter_id)), func.count(Ballot.id))
         .join(Voter, Voter.id == Ballot.voter_id)
         .where(Voter.round_id == round_.id, Ballot.counted)
         .group_by(Voter.area_id, Ballot.channel, Voter.method)
@@ -131,8 +131,8 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
     session.add(
         RoundTurnout(
             round_id=round_.id,
-            figures=json.dumps([{"area": area, "channel": channel, "method": method, "voters": n}
-                                for area, channel, method, n in turnout]),
+            figures=json.dumps([{"area": area, "channel": channel, "method": method, "voters": n, "ballots": b}
+                                for area, channel, method, n, b in turnout]),
             codes=json.dumps(codes),
         )
     )

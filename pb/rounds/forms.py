@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
 from pb.forms import PbForm
-from pb.rounds.models import ELIGIBILITY_LABELS, RULES, BallotKind
+from pb.rounds.models import DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULES, BallotKind
 
 
 class RoundForm(PbForm):
@@ -39,6 +39,13 @@ class RoundForm(PbForm):
         _l("How residents prove they may vote"),
         choices=[SelectChoice(m.value, label) for m, label in ELIGIBILITY_LABELS.items()],
         validators=[DataRequired(message=_l("Choose at least one way."))],
+        hints={m.value: proof for m, proof in ELIGIBILITY_PROOFS.items()},
+    )
+    declares = CheckboxesField(
+        _l("What residents declare, if they vote by telling us who they are"),
+        choices=[SelectChoice(f.value, label) for f, label in DECLARED_FIELD_LABELS.items()],
+        description=_l("Their postcode too, always. Choose the name, the address or both: "
+                       "the same details declared again give the same voter."),
     )
     categories = LinesField(_l("Categories"), description=_l("One per line, e.g. Health, Green spaces, Young people."), max_length=100)
     max_project_cost = MoneyField(

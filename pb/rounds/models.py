@@ -80,15 +80,50 @@ RULES = {
 class EligibilityMethod(StrEnum):
     CODES = "codes"  # single-use voting codes on printed letters
     EMAIL = "email"  # a one-time code sent by email
-    POSTCODE = "postcode"  # postcode self-declaration, for low-stakes rounds
+    DECLARED = "declared"  # a declared identity (name, address, postcode...), checked afterwards if at all
     PAPER = "paper"  # paper ballots entered by a polling helper against a voting code
 
 
 ELIGIBILITY_LABELS = {
     EligibilityMethod.CODES: _l("Voting codes on printed letters"),
     EligibilityMethod.EMAIL: _l("A one-time code sent by email"),
-    EligibilityMethod.POSTCODE: _l("Postcode and a declaration (low-stakes rounds)"),
+    EligibilityMethod.DECLARED: _l("Residents declare who they are (low-stakes rounds)"),
     EligibilityMethod.PAPER: _l("Paper ballots entered by a polling helper"),
+}
+
+# What each way of proving eligibility proves, told plainly to the lead who chooses it.
+ELIGIBILITY_PROOFS = {
+    EligibilityMethod.CODES: _l(
+        "Strong: each code votes once, and the returning officer posts the letters only to residents on "
+        "their list. It proves that someone holds the letter, not who they are."
+    ),
+    EligibilityMethod.EMAIL: _l(
+        "Weak: it proves only that someone can read that inbox. Anyone with several addresses can vote "
+        "several times, and nothing checks that they live in the area."
+    ),
+    EligibilityMethod.DECLARED: _l(
+        "Weakest: nothing is checked when they vote. Declaring the same details again gives the same voter, "
+        "but anyone can declare someone else's details or invent a person. The returning officer can check "
+        "the declarations against the electoral register until the results are published."
+    ),
+    EligibilityMethod.PAPER: _l(
+        "As strong as the voting codes the polling helpers check; each paper ballot records which helper entered it."
+    ),
+}
+
+
+class DeclaredField(StrEnum):
+    """What residents declare to vote by declared identity; the postcode always, to find their area."""
+
+    NAME = "name"
+    ADDRESS = "address"  # the first line of the address
+    BIRTH_YEAR = "birth_year"
+
+
+DECLARED_FIELD_LABELS = {
+    DeclaredField.NAME: _l("Full name"),
+    DeclaredField.ADDRESS: _l("First line of the address"),
+    DeclaredField.BIRTH_YEAR: _l("Year of birth"),
 }
 
 
@@ -100,6 +135,8 @@ class Round(SQLModel, table=True):
     minimum_age: int | None = None
     max_project_cost: int | None = Field(default=None, sa_type=MONEY)  # minor units; None: no limit beyond the budget
     eligibility_methods: str = Field(default="codes", max_length=60)  # comma-separated EligibilityMethod values
+    # For a declared identity: comma-separated DeclaredField values (the postcode is always declared too).
+    declared_fields: str = Field(default="name,address", max_length=60, sa_column_kwargs={"server_default": "name,address"})
     currency: str = Field(default="GBP", max_length=3)
     convening_organisation_id: int = Field(foreign_key="organisation.id", index=True)
     phase: str = Field(default=Phase.DRAFT.value, max_length=30)
@@ -127,6 +164,10 @@ class Round(SQLModel, table=True):
     @property
     def methods(self) -> list[EligibilityMethod]:
         return [EligibilityMethod(m) for m in self.eligibility_methods.split(",") if m]
+
+    @property
+    def declares(self) -> list[DeclaredField]:
+        return [DeclaredField(f) for f in self.declared_fields.split(",") if f]
 
     @property
     def is_frozen(self) -> bool:

@@ -96,23 +96,27 @@ def show(round_id):
 def new():
     session = db_session()
     anchors = organisations_of(session, current_user, OrganisationKind.ANCHOR)
-    form = RoundForm(methods=["codes"])
+    form = RoundForm(methods=["codes"], declares=["name", "address"])
     form.organisation.choices = [(org.id, org.name) for org in anchors]
     if form.validate_on_submit():
         organisation = session.get(Organisation, form.organisation.data)
-        round_ = services.create_round(
-            session,
-            actor=current_user,
-            organisation=organisation,
-            title=form.title.data,
-            purpose=form.purpose.data or "",
-            eligibility=form.eligibility.data or "",
-            minimum_age=form.minimum_age.data,
-            categories=form.categories.data,
-            objectives=form.objectives.data,
-            methods=form.methods.data,
-            max_project_cost=form.max_project_cost.data,
-        )
+        try:
+            round_ = services.create_round(
+                session,
+                actor=current_user,
+                organisation=organisation,
+                title=form.title.data,
+                purpose=form.purpose.data or "",
+                eligibility=form.eligibility.data or "",
+                minimum_age=form.minimum_age.data,
+                categories=form.categories.data,
+                objectives=form.objectives.data,
+                methods=form.methods.data,
+                declares=form.declares.data,
+                max_project_cost=form.max_project_cost.data,
+            )
+        except services.RoundError as error:
+            return show_refusal(error, "rounds/round_form.html", form, round=None)
         flash(_("The round has been created as a draft. Only your organisation and its partners can see it."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/round_form.html", form, round=None)
@@ -145,6 +149,7 @@ def edit(round_id):
     del form.organisation
     if request.method == "GET":
         form.methods.data = [m.value for m in round_.methods]
+        form.declares.data = [f.value for f in round_.declares]
         form.categories.data = services.names_of(session, round_, services.Category, "name")
         form.objectives.data = services.names_of(session, round_, services.CharterObjective, "title")
     if form.validate_on_submit():
@@ -160,6 +165,7 @@ def edit(round_id):
                 categories=form.categories.data,
                 objectives=form.objectives.data,
                 methods=form.methods.data,
+                declares=form.declares.data,
                 max_project_cost=form.max_project_cost.data,
             )
         except (services.RoundError, Refusal) as error:

@@ -25,6 +25,7 @@ from pb.rounds.models import (
     Category,
     CharterObjective,
     Contest,
+    DeclaredField,
     EligibilityMethod,
     Partner,
     Phase,
@@ -69,17 +70,20 @@ def create_round(
     categories: Iterable[str] = (),
     objectives: Iterable[str] = (),
     methods: Iterable[str] = ("codes",),
+    declares: Iterable[str] = ("name", "address"),
     max_project_cost: int | None = None,
 ) -> Round:
     if organisation.kind != OrganisationKind.ANCHOR.value:
         raise RoundError(_("Only an anchor institution can convene a round."))
+    methods = _methods(methods)
     round_ = Round(
         title=title.strip(),
         purpose=purpose.strip(),
         eligibility=eligibility.strip(),
         minimum_age=minimum_age,
         convening_organisation_id=organisation.id,
-        eligibility_methods=_methods(methods),
+        eligibility_methods=methods,
+        declared_fields=_declares(declares, methods),
         max_project_cost=max_project_cost,
     )
     session.add(round_)
@@ -102,15 +106,18 @@ def update_round(
     categories: Iterable[str],
     objectives: Iterable[str],
     methods: Iterable[str] | None = None,
+    declares: Iterable[str] | None = None,
     max_project_cost: int | None = None,
 ) -> None:
     """Title and purpose may be corrected at any time; the rest freezes when voting opens."""
     categories, objectives = _clean_lines(categories), _clean_lines(objectives)
     methods = round_.eligibility_methods if methods is None else _methods(methods)
+    declares = _declares(round_.declares if declares is None else declares, methods)
     frozen_changes = {
         "eligibility": (round_.eligibility, eligibility.strip()),
         "minimum_age": (round_.minimum_age, minimum_age),
         "eligibility_methods": (round_.eligibility_methods, methods),
+        "declared_fields": (round_.declared_fields, declares),
         "max_project_cost": (round_.max_project_cost, max_project_cost),
         "categories": (names_of(session, round_, Category, "name"), categories),
         "objectives": (names_of(session, round_, CharterObjective, "title"), objectives),
@@ -121,6 +128,7 @@ def update_round(
     round_.title, round_.purpose = title.strip(), purpose.strip()
     round_.eligibility, round_.minimum_age = eligibility.strip(), minimum_age
     round_.eligibility_methods, round_.max_project_cost = methods, max_project_cost
+    round_.declared_fields = declares
     session.add(round_)
     session.flush()
     _replace_names(session, round_, Category, "name", categories)
@@ -135,6 +143,7 @@ def update_round(
         eligibility=round_.eligibility,
         minimum_age=round_.minimum_age,
         eligibility_methods=methods,
+        declared_fields=declares,
         max_project_cost=max_project_cost,
         categories=categories,
         objectives=objectives,
@@ -145,6 +154,15 @@ def _methods(methods: Iterable[str]) -> str:
     chosen = [m.value for m in EligibilityMethod if m.value in set(methods)]
     if not chosen:
         raise RoundError(_("Choose at least one way for residents to prove they may vote."))
+    return ",".join(chosen)
+
+
+def _declares(declares: Iterable[str], methods: str) -> str:
+    """What residents declare, in a fixed order; with a declared identity, the name or the
+    address must be among it (a postcode alone would make a street one voter)."""
+    chosen = [f.value for f in DeclaredField if f.value in {str(d) for d in declares}]
+    if EligibilityMethod.DECLARED.value in methods.split(",") and not {"name", "address"} & set(chosen):
+        raise RoundError(_("Residents who declare who they are must give their name, their address or both."))
     return ",".join(chosen)
 
 

@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
 
-from pb.fields import CheckboxesField
+from pb.fields import CheckboxesField, full_postcode
 from pb.forms import PbForm
 
 
@@ -37,12 +37,38 @@ class EmailCodeForm(PbForm):
     code = StringField(_l("The six-digit code we emailed you"), validators=[DataRequired(), Length(max=12)])
 
 
-class PostcodeForm(PbForm):
-    postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)])
-    declaration = BooleanField(
-        _l("I declare that I am eligible to vote in this round, and that I am voting only once."),
+def declaration_form(round_, **kwargs):
+    """The declared identity a round asks for: what it chose (name, first line of the
+    address, year of birth), the postcode always, and the declaration itself."""
+    from pb.clock import today
+    from pb.rounds.models import DeclaredField
+
+    class DeclarationForm(PbForm):
+        pass
+
+    declares = round_.declares
+    if DeclaredField.NAME in declares:
+        DeclarationForm.name = StringField(_l("Your full name"), validators=[DataRequired(), Length(max=120)], id="declared-name")
+    if DeclaredField.ADDRESS in declares:
+        DeclarationForm.address = StringField(
+            _l("First line of your address"), validators=[DataRequired(), Length(max=120)],
+            description=_l("For example: 12 High Street, or Flat 3, Mill House."), id="declared-address",
+        )
+    DeclarationForm.postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10), full_postcode],
+                                           id="declared-postcode")
+    if DeclaredField.BIRTH_YEAR in declares:
+        this_year = today().year
+        DeclarationForm.birth_year = IntegerField(
+            _l("Year you were born"),
+            validators=[InputRequired(message=_l("Enter the year you were born, like 1980.")),
+                        NumberRange(min=this_year - 120, max=this_year, message=_l("Enter the year you were born, like 1980."))],
+            id="declared-birth-year",
+        )
+    DeclarationForm.declaration = BooleanField(
+        _l("I declare that these are my own details, that I am eligible to vote in this round, and that I am voting only once."),
         validators=[InputRequired(message=_l("Please confirm the declaration."))],
     )
+    return DeclarationForm(**kwargs)
 
 
 class CodeBatchForm(PbForm):
@@ -58,6 +84,10 @@ class CancelLetterForm(PbForm):
         validators=[DataRequired(), Length(max=20)],
         description=_l("Printed under the code, like 3-0042."),
     )
+
+
+class ExportForm(PbForm):
+    """A download that is audited, so asked for with a POST (and its CSRF token)."""
 
 
 class HelperForm(PbForm):

@@ -182,3 +182,23 @@ class VotingSession(SQLModel, table=True):
     channel: str = Field(default=Channel.ONLINE.value, max_length=10)
     helper_user_id: int | None = Field(default=None, foreign_key="user.id")  # paper: only this helper may use it
     challenge_id: int | None = None  # email voters: where to send the receipt
+    # Declared identity: the voter's ballots up to this id were cast before this session and
+    # are not shown in it (whoever knows a resident's details may be someone else).
+    shows_ballots_after: int | None = None
+
+
+class Declaration(SQLModel, table=True):
+    """What a resident declared to vote by declared identity, as they typed it, kept only
+    so that the returning officer can check it against the electoral register: deleted
+    when the results are published. The voter's identity is a keyed hash of it, normalised
+    (pb.voting.declarations), so declaring the same again gives the same voter."""
+
+    __tablename__ = "declaration"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    voter_id: int = Field(foreign_key="voter.id", unique=True)
+    name: str = Field(default="", max_length=120)
+    address: str = Field(default="", max_length=120)
+    postcode: str = Field(max_length=10)
+    birth_year: int | None = None

@@ -24,18 +24,20 @@ from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
 from pb.throttle import client_address
-from pb.views import account_named_in, form_page, show_refusal
+from pb.views import account_named_in, csv_download, form_page, show_refusal
 from pb.voting import services
+from pb.voting.declarations import count_declarations
 from pb.voting.forms import (
     CancelLetterForm,
     CodeBatchForm,
     CodeForm,
     EmailCodeForm,
     EmailForm,
+    ExportForm,
     HelperForm,
-    PostcodeForm,
     ballot_form,
     choices_from,
+    declaration_form,
 )
 from pb.voting.models import Ballot, BallotChoice, Channel, EmailChallenge, Voter
 
@@ -68,6 +70,12 @@ def _start_voting(round_: Round, voter: Voter, channel: Channel = Channel.ONLINE
     return redirect(url_for("voting.ballots", round_id=round_.id))
 
 
+def _ballots_shown(round_id: int, voter: Voter) -> dict:
+    """The voter's current ballots that this browser may see (see VotingSession.shows_ballots_after)."""
+    state = _state(round_id)
+    return services.current_ballots(db_session(), voter, after=state.shows_ballots_after if state else None)
+
+
 def _on_paper(round_id: int) -> bool:
     state = _state(round_id)
     return state is not None and state.channel == Channel.PAPER.value
@@ -93,9 +101,10 @@ def _voting_round(round_id: int) -> Round:
 def _start_page(round_, status=200, **forms):
     context = {
         "round": round_,
+        # ?code= is how letters printed before the fragment (see qr_link) carried the code.
         "code_form": forms.get("code_form") or CodeForm(formdata=None, code=request.args.get("code", "")),
         "email_form": forms.get("email_form") or EmailForm(formdata=None),
-        "postcode_form": forms.get("postcode_form") or PostcodeForm(formdata=None),
+        "declaration_form": forms.get("declaration_form") or declaration_form(round_, formdata=None),
         "methods": round_.methods,
         "refusal": forms.get("refusal"),
     }
@@ -126,16 +135,22 @@ def with_code(round_id):
     return _start_voting(round_, voter)
 
 
-@bp.route("/rounds/<int:round_id>/vote/postcode", methods=["POST"])
-def with_postcode(round_id):
+@bp.route("/rounds/<int:round_id>/vote/declare", methods=["POST"])
+def with_declaration(round_id):
     round_ = _voting_round(round_id)
-    form = PostcodeForm()
+    form = declaration_form(round_)
     if not form.validate_on_submit():
-        return _start_page(round_, 400, postcode_form=form)
+        return _start_page(round_, 400, declaration_form=form)
+    declared = services.Declared(
+        postcode=form.postcode.data,
+        name=form["name"].data if "name" in form else "",
+        address=form["address"].data if "address" in form else "",
+        birth_year=form["birth_year"].data if "birth_year" in form else None,
+    )
     try:
-        voter = services.voter_by_postcode(db_session(), round_, form.postcode.data)
+        voter = services.voter_by_declaration(db_session(), round_, declared, client=client_address())
     except services.VotingError as error:
-        return _refused(round_, error, postcode_form=form)
+        return _refused(round_, error, declaration_form=form)
     return _start_voting(round_, voter)
 
 
@@ -187,7 +202,7 @@ def ballots(round_id):
         "voting/ballots.html",
         round=round_,
         contests=services.contests_for(db, voter),
-        cast=services.current_ballots(db, voter),
+        cast=_ballots_shown(round_.id, voter),
         paper=_on_paper(round_.id),
     )
 
@@ -239,7 +254,7 @@ def ballot(round_id, contest_id):
     projects = services.projects_for(db, contest)
     form = ballot_form(contest, projects, formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
-        previous = services.current_ballots(db, voter).get(contest.id)
+        previous = _ballots_shown(round_.id, voter).get(contest.id)
         if previous is not None:
             _fill(form, contest, db, previous)
         return render_template("voting/ballot.html", **_ballot_context(round_, voter, contest, form))
@@ -348,7 +363,8 @@ def receipt(round_id):
     if voter is None or cast is None or cast.voter_id != voter.id:
         abort(404)
     contest = db_session().get(Contest, cast.contest_id)
-    remaining = [c for c in services.contests_for(db_session(), voter) if c.id not in services.current_ballots(db_session(), voter)]
+    shown = _ballots_shown(round_.id, voter)
+    remaining = [c for c in services.contests_for(db_session(), voter) if c.id not in shown]
     state = _state(round_.id)
     return render_template("voting/receipt.html", round=round_, contest=contest, ballot=cast, remaining=remaining,
                            paper=_on_paper(round_.id), emailed=bool(state and state.challenge_id))
@@ -407,12 +423,41 @@ def cancel_letter(round_id):
     return redirect(url_for("voting.codes", round_id=round_.id)), 303
 
 
+@bp.route("/rounds/<int:round_id>/declarations", methods=["GET", "POST"])
+@login_required
+def declarations(round_id):
+    """The returning officer's copy of what residents declared (declared identity), to
+    check against the electoral register; deleted when the results are published."""
+    round_ = load_round_as_officer(round_id)
+    db = db_session()
+    form = ExportForm()
+    if form.validate_on_submit():
+        try:
+            rows = services.export_declarations(db, round_, actor=current_user)
+        except services.VotingError as error:
+            return show_refusal(error, "voting/declarations.html", form, round=round_, count=0)
+        return csv_download(
+            f"round-{round_.id}-declarations.csv",
+            [_("Name"), _("First line of the address"), _("Postcode"), _("Year of birth"), _("Area"), _("Voted")],
+            [[r["name"], r["address"], r["postcode"], r["birth_year"] or "", r["area"], _("yes") if r["voted"] else _("no")]
+             for r in rows],
+        )
+    return form_page("voting/declarations.html", form, round=round_, count=count_declarations(db, round_))
+
+
+def qr_link(round_: Round, code: str) -> str:
+    """Where a letter's QR code leads: the code goes in the fragment, which the browser
+    keeps to itself (static/vote-start.js fills it in), never in a query string that
+    servers and proxies write to their logs."""
+    return url_for("voting.start", round_id=round_.id, _external=True) + "#code=" + code
+
+
 def _qr_svg(round_: Round, code: str) -> str:
     import io
 
     import segno
 
-    link = url_for("voting.start", round_id=round_.id, code=code, _external=True)
+    link = qr_link(round_, code)
     out = io.BytesIO()
     segno.make(link, error="m").save(out, kind="svg", scale=3, xmldecl=False, svgns=True, title=_("QR code to vote"))
     return out.getvalue().decode()

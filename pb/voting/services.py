@@ -29,11 +29,13 @@ from pb.rounds.models import PHASES, Area, BallotKind, Contest, EligibilityMetho
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.throttle import is_limited, note_attempt
+from pb.voting.declarations import declarations_of, identity_text
 from pb.voting.models import (
     Ballot,
     BallotChoice,
     Channel,
     CodeBatch,
+    Declaration,
     EmailChallenge,
     PollingHelper,
     RoundKey,
@@ -152,7 +154,7 @@ def cancel_letter(session: Session, round_: Round, *, actor, letter: str) -> Non
 
 def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest]:
     """Contests whose residents would have no way to vote: for codes (online or on paper)
-    no codes for their area, and no email or postcode method that reaches the area."""
+    no codes for their area, and no email or declared identity that reaches the area."""
     methods = set(round_.methods)
     areas = {area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))}
     batches = set(session.exec(select(CodeBatch.area_id).where(CodeBatch.round_id == round_.id)).all())
@@ -161,7 +163,7 @@ def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest
     missing = []
     for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
         area = areas.get(contest.area_id)
-        by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.POSTCODE} & methods) and (area is None or area.postcode_list)
+        by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.DECLARED} & methods) and (area is None or area.postcode_list)
         has_codes = bool(batches) if contest.area_id is None else contest.area_id in batches
         if not (by_postcode or (by_code and has_codes)):
             missing.append(contest)
@@ -290,15 +292,70 @@ def _voter_of_code(session: Session, round_: Round, row: VotingCode, method: Eli
     return voter
 
 
-def voter_by_postcode(session: Session, round_: Round, postcode: str) -> Voter:
+class TooManyDeclarations(VotingError):
+    status = 429
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a resident typed to declare who they are (fields the round does not ask for are empty)."""
+
+    postcode: str
+    name: str = ""
+    address: str = ""
+    birth_year: int | None = None
+
+
+def voter_by_declaration(session: Session, round_: Round, declared: Declared, *, client: str) -> Voter:
+    """The voter a declared identity makes: the same identity declared again, from any
+    browser, is the same voter (who may replace their ballot, not add one). Declarations
+    are limited per client, and kept for the returning officer until publication."""
     _check_voting_open(session, round_)
-    _check_method(round_, EligibilityMethod.POSTCODE)
-    area = area_for_postcode(session, round_, postcode)
-    voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.POSTCODE.value,
-                  identity=secrets.token_hex(16))
-    session.add(voter)
-    session.flush()
+    _check_method(round_, EligibilityMethod.DECLARED)
+    if round_.minimum_age and declared.birth_year and today().year - declared.birth_year < round_.minimum_age:
+        raise VotingError(_("You must be %(age)d or older to vote in this round.", age=round_.minimum_age))
+    key = f"declare:ip:{client}"
+    if is_limited(session, key, limit=current_app.config["DECLARATIONS_PER_HOUR"], window_seconds=3600):
+        raise TooManyDeclarations(_("Too many people have voted from this connection in the last hour. "
+                                    "Please try again in an hour, or vote another way."))
+    area = area_for_postcode(session, round_, declared.postcode)
+    note_attempt(session, key)
+    text = identity_text(round_, name=declared.name, address=declared.address, postcode=declared.postcode,
+                         birth_year=declared.birth_year)
+    identity = _keyed(_voter_secret(session, round_), text)
+    found = select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)
+    voter = session.exec(found).first()
+    if voter is not None:
+        return voter
+    try:
+        with session.begin_nested():  # the same identity declared twice at once makes one voter
+            voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.DECLARED.value,
+                          identity=identity)
+            session.add(voter)
+            session.flush()
+            session.add(Declaration(round_id=round_.id, voter_id=voter.id, name=declared.name.strip(),
+                                    address=declared.address.strip(), postcode=normalise_postcode(declared.postcode),
+                                    birth_year=declared.birth_year))
+            session.flush()
+    except IntegrityError:
+        voter = session.exec(found).one()
     return voter
+
+
+class DeclarationsGone(VotingError):
+    status = 410
+
+
+def export_declarations(session: Session, round_: Round, *, actor) -> list[dict]:
+    """The returning officer takes what residents declared, to check against the register
+    (audited, with how many); refused once the results are published and they are deleted."""
+    _check_officer(session, round_, actor)
+    if round_.reached(Phase.RESULTS_PUBLISHED):
+        raise DeclarationsGone(_("The declarations were deleted when the results were published."))
+    rows = declarations_of(session, round_)
+    record_event(session, "declarations.exported", actor=actor, round_id=round_.id, organisation_id=None,
+                 data={"count": len(rows)})
+    return rows
 
 
 def make_round_key(session: Session, round_: Round) -> None:
@@ -312,14 +369,18 @@ def _keyed(secret: str, text: str) -> str:
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
+def _voter_secret(session: Session, round_: Round) -> str:
+    key = session.get(RoundKey, round_.id)
+    if key is None or key.voter_secret is None:
+        raise VotingClosed(_("Voting in this round has closed."))
+    return key.voter_secret
+
+
 def email_identity(session: Session, round_: Round, email: str) -> str:
     """An email voter's identity: a keyed hash of the address under the round's own voter
     secret (so rotating the session key changes nothing, and once the results are
     published and the secret deleted, no address leads to a voter)."""
-    key = session.get(RoundKey, round_.id)
-    if key is None or key.voter_secret is None:
-        raise VotingClosed(_("Voting in this round has closed."))
-    return _keyed(key.voter_secret, f"voter:{email.strip().lower()}")
+    return _keyed(_voter_secret(session, round_), f"voter:{email.strip().lower()}")
 
 
 def verdict_digest(session: Session, round_: Round, email: str) -> str | None:
@@ -414,10 +475,15 @@ def start_voting_session(session: Session, voter: Voter, *, channel=Channel.ONLI
                          challenge_id: int | None = None) -> str:
     """Hold a voter's voting on the server; returns the random reference for the cookie."""
     token = secrets.token_urlsafe(24)
+    earlier = None
+    if voter.method == EligibilityMethod.DECLARED.value:
+        # Anyone who knows a resident's details can declare them: they must not see whether,
+        # or how, that resident voted. Only ballots cast from now on are shown.
+        earlier = session.exec(select(func.max(Ballot.id)).where(Ballot.voter_id == voter.id)).one() or 0
     session.add(VotingSession(
         token_hash=_token_hash(token), round_id=voter.round_id, voter_id=voter.id,
         area_id=voter.area_id, channel=Channel(channel).value, helper_user_id=helper.id if helper is not None else None,
-        challenge_id=challenge_id,
+        challenge_id=challenge_id, shows_ballots_after=earlier,
     ))
     session.flush()
     return token
@@ -698,5 +764,9 @@ def ballot_by_receipt(session: Session, receipt: str) -> Ballot | None:
     return session.exec(select(Ballot).where(Ballot.receipt == _grouped(cleaned, 5))).first()
 
 
-def current_ballots(session: Session, voter: Voter) -> dict[int, Ballot]:
-    return {b.contest_id: b for b in session.exec(select(Ballot).where(Ballot.voter_id == voter.id, Ballot.is_current))}
+def current_ballots(session: Session, voter: Voter, *, after: int | None = None) -> dict[int, Ballot]:
+    """The voter's current ballot on each contest (with `after`, only those cast after that ballot id)."""
+    query = select(Ballot).where(Ballot.voter_id == voter.id, Ballot.is_current)
+    if after is not None:
+        query = query.where(Ballot.id > after)
+    return {b.contest_id: b for b in session.exec(query)}

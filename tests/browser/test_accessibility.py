@@ -135,3 +135,14 @@ def test_a_resident_votes_with_the_keyboard_alone(voting, live_server, phone):
     page.wait_for_selector("text=Your vote is in")
     assert re.search(r"[0-9A-Z]{5}-[0-9A-Z]{5}", page.locator(".receipt").inner_text())
     screenshot(page, "keyboard-receipt")
+
+
+def test_a_letters_qr_link_fills_in_the_code_and_takes_it_out_of_the_address(voting, live_server, phone):
+    """The QR code on a letter carries the code in the fragment (never sent to the server);
+    the page fills it in and removes it from the address bar and history."""
+    page = phone()
+    page.goto(f"{live_server}/rounds/{voting['round']}/vote#code={voting['code']}")
+    assert page.get_by_label("Your voting code").input_value() == voting["code"]
+    assert "#" not in page.url and voting["code"] not in page.url
+    page.get_by_role("button", name="Continue").first.click()
+    page.wait_for_url(re.compile(r"/vote/ballots$"))
