@@ -74,10 +74,30 @@ class MemoryAttempts:
 
 
 def client_address() -> str:
-    """The address rate limits count by (the client's own, behind PB_PROXIES proxies)."""
+    """The address rate limits count by (the client's own, behind PB_PROXIES proxies). An
+    IPv6 client counts by its /64, which one household or device is given whole."""
+    import ipaddress
+
     from flask import request
 
-    return request.remote_addr or "unknown"
+    address = request.remote_addr or "unknown"
+    if ":" in address:
+        try:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        except ValueError:
+            return address
+    return address
+
+
+def serialise(session: Session, key: str) -> None:
+    """Make concurrent requests counting under `key` wait for one another until the
+    transaction ends, so that a burst cannot all read the count before any adds to it.
+    PostgreSQL: an advisory lock on the key. SQLite: note the attempt before counting
+    (pb.throttle.note_attempt writes, which takes the database's write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.exec(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), params={"key": _stored(key)})
 
 
 def _memory() -> MemoryAttempts | None:

@@ -1,5 +1,7 @@
 """Site-wide pages (home, privacy, accessibility), the language switch and error pages."""
 
+import re
+
 from flask import (
     Blueprint,
     Response,
@@ -90,7 +92,7 @@ def csv_download(filename: str, header: list[str], rows) -> Response:
 
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     writer.writerow(header)
     for row in rows:
         writer.writerow([_inert(cell) for cell in row])
@@ -102,9 +104,11 @@ def csv_download(filename: str, header: list[str], rows) -> Response:
 
 
 def _inert(cell):
-    """A cell as text a spreadsheet shows rather than runs (a leading =, +, -, @, tab or CR
-    would start a formula)."""
+    """A cell as text a spreadsheet shows rather than runs: a leading =, +, -, @, tab or CR
+    would start a formula, and so would one after a ; or , where a spreadsheet set to split
+    on that character (as in Polish or Romanian) cuts the cell there."""
     text = "" if cell is None else str(cell)
+    text = re.sub(r"([;,])([=+\-@\t\r])", r"\1'\2", text)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

@@ -291,7 +291,7 @@ def test_the_returning_officer_checks_declarations_until_publication_when_they_a
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     with db(write=False) as session:
         north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
-    people = [("Zed Young", "9 Mill Lane", "LS6 2BB"), ("Ann Old", "1 Park Road", "LS6 1AA"), ("=HYPERLINK(1)", "3 Ash Close", "LS6 1AA")]
+    people = [("Zed Young", "9 Mill Lane", "LS6 2BB"), ("Ann Old", "1 Park Road", "LS6 1AA"), ("=HYPERLINK(1)", "3 Ash Close;=2+2", "LS6 1AA")]
     base = f"/rounds/{ids['round']}"
     for n, (name, address, postcode) in enumerate(people):
         resident = FormClient(app)
@@ -311,12 +311,12 @@ def test_the_returning_officer_checks_declarations_until_publication_when_they_a
     assert download.status_code == 200 and download.mimetype == "text/csv"
     assert download.headers["Cache-Control"] == "no-store"
     text = download.get_data(as_text=True)
-    assert text.startswith("\ufeff")  # spreadsheets read the names in any script
+    assert text.startswith('\ufeff"Name","First line')  # spreadsheets read any script; every cell quoted
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows[0] == ["Name", "First line of the address", "Postcode", "Year of birth", "Area", "Voted"]
     assert rows[1:] == [  # by postcode, then address: not the order they voted in; nothing of how anyone voted
         ["Ann Old", "1 Park Road", "LS6 1AA", "", "North", "yes"],
-        ["'=HYPERLINK(1)", "3 Ash Close", "LS6 1AA", "", "North", "no"],
+        ["'=HYPERLINK(1)", "3 Ash Close;'=2+2", "LS6 1AA", "", "North", "no"],  # no formula, in any list separator
         ["Zed Young", "9 Mill Lane", "LS6 2BB", "", "North", "yes"],
     ]
     with db(write=False) as session:

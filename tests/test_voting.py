@@ -349,16 +349,90 @@ def test_a_round_that_asks_for_a_year_of_birth_refuses_the_too_young(app, db, ma
 
 def test_declarations_are_limited_per_client_but_a_returning_declarer_is_not_shut_out(app, db, voting):
     resident = FormClient(app)
-    for _ in range(app.config["DECLARATIONS_PER_HOUR"]):
+    assert declare(resident, voting["round"], "LS6 1AA", name="Rita Returns").status_code == 302
+    for _ in range(app.config["DECLARATIONS_PER_HOUR"] - 1):
         assert declare(resident, voting["round"], "LS6 1AA").status_code == 302
     response = declare(resident, voting["round"], "LS6 1AA")
     assert response.status_code == 429 and "Too many people have voted from this connection" in response.get_data(as_text=True)
     with db(write=False) as session:
         assert session.exec(select(func.count()).select_from(Voter)).one() == app.config["DECLARATIONS_PER_HOUR"]
-    # From another address the same round still takes declarations.
+    # Someone who declared before, from the same library, can still come back to change their vote.
+    assert declare(FormClient(app), voting["round"], "LS6 1AA", name="Rita Returns").status_code == 302
+    # From another address the same round still takes declarations; an IPv6 client counts by its /64.
     elsewhere = FormClient(app)
     elsewhere.http.environ_base["REMOTE_ADDR"] = "192.0.2.9"
     assert declare(elsewhere, voting["round"], "LS6 1AA").status_code == 302
+    for n in range(app.config["DECLARATIONS_PER_HOUR"]):
+        phone = FormClient(app)
+        phone.http.environ_base["REMOTE_ADDR"] = f"2001:db8:1:2::{n + 1:x}"
+        assert declare(phone, voting["round"], "LS6 1AA").status_code == 302
+    phone = FormClient(app)
+    phone.http.environ_base["REMOTE_ADDR"] = "2001:db8:1:2:ffff::1"  # the same /64
+    assert declare(phone, voting["round"], "LS6 1AA").status_code == 429
+
+
+def test_a_burst_of_declarations_cannot_outrun_the_limit(app, db, voting):
+    """Thirty new identities declared at the same moment from one address: the limit holds
+    (the count is serialised per client, on PostgreSQL by an advisory lock)."""
+    burst = 30
+    clients = [FormClient(app) for _ in range(burst)]
+    tokens = [client.csrf_token(f"/rounds/{voting['round']}/vote") for client in clients]
+    barrier, statuses = threading.Barrier(burst), []
+
+    def declare_at_once(n):
+        data = {"name": f"Burst {n}", "address": "1 High Street", "postcode": "LS6 1AA", "declaration": "y", "csrf_token": tokens[n]}
+        barrier.wait()
+        statuses.append(clients[n].http.post(f"/rounds/{voting['round']}/vote/declare", data=data).status_code)
+
+    threads = [threading.Thread(target=declare_at_once, args=(n,)) for n in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    limit = app.config["DECLARATIONS_PER_HOUR"]
+    assert sorted(statuses) == [302] * limit + [429] * (burst - limit)
+    with db(write=False) as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == limit
+
+
+def test_whoever_declares_a_residents_details_learns_nothing_of_their_vote(app, db, voting):
+    """An impostor who declared a resident's details first and keeps that browser open, or
+    sends an old confirmation again from a new one, sees neither whether nor how the resident voted."""
+    north = voting["projects"]["North"]
+    ann = {"name": "Ann Other", "address": "3 Mill Lane"}
+    impostor = FormClient(app)
+    assert declare(impostor, voting["round"], "LS6 1AA", **ann).status_code == 302
+    url = f"/rounds/{voting['round']}/vote/{voting['contests']['North']}"
+    review = impostor.submit(url, {"project": [north[0]]}).get_data(as_text=True)
+    submission = re.search(r'name="submission" value="([^"]+)"', review).group(1)
+    assert impostor.submit(url, {"project": [north[0]], "confirm": "1", "submission": submission}).status_code == 302
+    resident = FormClient(app)  # Ann herself, later, on her own phone: her ballot replaces the impostor's
+    assert declare(resident, voting["round"], "LS6 1AA", **ann).status_code == 302
+    assert vote(resident, voting, "North", {"project": [north[2]]}).status_code == 302
+    ann_receipt = next(b.receipt for b in ballots_in(db) if b.is_current)
+    # The impostor's open browser: their own ballot is gone from view, Ann's never shows.
+    page = impostor.get(f"/rounds/{voting['round']}/vote/ballots").get_data(as_text=True)
+    assert "Change my vote" not in page and ann_receipt not in page
+    assert not re.search(r"\bchecked\b", impostor.get(url).get_data(as_text=True))
+    # The old confirmation sent again, from that browser or a fresh one: no receipt of Ann's.
+    fresh = FormClient(app)
+    assert declare(fresh, voting["round"], "LS6 1AA", **ann).status_code == 302
+    for browser in (impostor, fresh):
+        token = browser.csrf_token(f"/rounds/{voting['round']}/vote/ballots")
+        replay = browser.post(url, data={"project": [str(north[0])], "confirm": "1", "submission": submission, "csrf_token": token})
+        assert replay.status_code == 302 and replay.headers["Location"].endswith("/vote/ballots")
+        page = browser.get(replay.headers["Location"]).get_data(as_text=True)
+        assert "That vote was already sent." in page and ann_receipt not in page
+    assert [b.receipt for b in ballots_in(db) if b.is_current] == [ann_receipt]  # the replay cast nothing
+
+
+def test_a_name_or_address_of_punctuation_alone_is_refused(app, db, voting):
+    resident = FormClient(app)
+    for fields in ({"name": "..."}, {"name": "\u200b\u202e"}, {"address": "-,-"}):
+        response = declare(resident, voting["round"], "LS6 1AA", **fields)
+        assert response.status_code == 400, fields
+    with db(write=False) as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 0
 
 
 def test_ranked_ballot_without_javascript(app, db, voting):

@@ -7,8 +7,8 @@ record holds no name, and is anonymised when a round's results are final.
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, UniqueConstraint, false, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index, Text, UniqueConstraint, false, text
+from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now, today
 
@@ -182,9 +182,10 @@ class VotingSession(SQLModel, table=True):
     channel: str = Field(default=Channel.ONLINE.value, max_length=10)
     helper_user_id: int | None = Field(default=None, foreign_key="user.id")  # paper: only this helper may use it
     challenge_id: int | None = None  # email voters: where to send the receipt
-    # Declared identity: the voter's ballots up to this id were cast before this session and
-    # are not shown in it (whoever knows a resident's details may be someone else).
-    shows_ballots_after: int | None = None
+    # Declared identity: the ids of the ballots cast in this session (comma-separated), the
+    # only ones it shows; whoever knows a resident's details may be someone else. None (other
+    # ways of voting, which prove more): every ballot of the voter is shown.
+    own_ballots: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Declaration(SQLModel, table=True):

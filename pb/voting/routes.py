@@ -71,9 +71,8 @@ def _start_voting(round_: Round, voter: Voter, channel: Channel = Channel.ONLINE
 
 
 def _ballots_shown(round_id: int, voter: Voter) -> dict:
-    """The voter's current ballots that this browser may see (see VotingSession.shows_ballots_after)."""
-    state = _state(round_id)
-    return services.current_ballots(db_session(), voter, after=state.shows_ballots_after if state else None)
+    """The voter's current ballots that this browser may see (see VotingSession.own_ballots)."""
+    return services.ballots_seen_by(db_session(), _state(round_id), voter)
 
 
 def _on_paper(round_id: int) -> bool:
@@ -275,6 +274,7 @@ def ballot(round_id, contest_id):
         return render_template(
             "voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)
         ), getattr(error, "status", 400)
+    services.note_own_ballot(db, state, cast)
     _email_receipt(round_.id, contest, cast)
     return _show_receipt(round_.id, cast.receipt)
 
@@ -289,9 +289,14 @@ def _repeated(round_id: int, submission: str | None):
     if earlier is None:
         return None
     if not earlier.is_current:
-        # An old review page sent again: that ballot was replaced, so show the one that counts.
-        current = services.current_ballots(db_session(), Voter(id=state.voter_id, round_id=round_id, method="", identity=""))
-        earlier = current.get(earlier.contest_id, earlier)
+        # An old review page sent again: that ballot was replaced, so show the one that counts,
+        # if this browser may see it (a declared identity shows only its session's ballots).
+        voter = Voter(id=state.voter_id, round_id=round_id, method="", identity="")
+        current = services.ballots_seen_by(db_session(), state, voter).get(earlier.contest_id)
+        if current is None:  # replaced by someone else declaring the same details: nothing of theirs
+            flash(_("That vote was already sent. Your ballot papers are below."), "info")
+            return redirect(url_for("voting.ballots", round_id=round_id))
+        earlier = current
         flash(_("That ballot was replaced by a later one you cast. This is the receipt of your ballot that counts."), "info")
     return _show_receipt(round_id, earlier.receipt)
 
@@ -317,6 +322,7 @@ def _cast(round_id: int, contest_id: int, submission: str | None):
     except services.VotingError:
         db.rollback()
         return None  # the full page shows why
+    services.note_own_ballot(db, state, cast)
     _email_receipt(round_id, paper.contest, cast)
     return _show_receipt(round_id, cast.receipt)
 

@@ -25,11 +25,11 @@ from pb.db import Refusal, begin_writing
 from pb.fields import normalise_postcode
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
-from pb.rounds.models import PHASES, Area, BallotKind, Contest, EligibilityMethod, Phase, Round, takes_votes
+from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, takes_votes
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
-from pb.throttle import is_limited, note_attempt
-from pb.voting.declarations import declarations_of, identity_text
+from pb.throttle import is_limited, note_attempt, serialise
+from pb.voting.declarations import declarations_of, identity_text, plain
 from pb.voting.models import (
     Ballot,
     BallotChoice,
@@ -314,19 +314,24 @@ def voter_by_declaration(session: Session, round_: Round, declared: Declared, *,
     _check_method(round_, EligibilityMethod.DECLARED)
     if round_.minimum_age and declared.birth_year and today().year - declared.birth_year < round_.minimum_age:
         raise VotingError(_("You must be %(age)d or older to vote in this round.", age=round_.minimum_age))
-    key = f"declare:ip:{client}"
-    if is_limited(session, key, limit=current_app.config["DECLARATIONS_PER_HOUR"], window_seconds=3600):
-        raise TooManyDeclarations(_("Too many people have voted from this connection in the last hour. "
-                                    "Please try again in an hour, or vote another way."))
+    if DeclaredField.NAME in round_.declares and not plain(declared.name):
+        raise VotingError(_("Enter your name in letters."))
+    if DeclaredField.ADDRESS in round_.declares and not plain(declared.address):
+        raise VotingError(_("Enter the first line of your address in letters and numbers."))
     area = area_for_postcode(session, round_, declared.postcode)
-    note_attempt(session, key)
     text = identity_text(round_, name=declared.name, address=declared.address, postcode=declared.postcode,
                          birth_year=declared.birth_year)
     identity = _keyed(_voter_secret(session, round_), text)
     found = select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)
     voter = session.exec(found).first()
     if voter is not None:
-        return voter
+        return voter  # coming back to change their vote: never held up by the limit below
+    key = f"declare:ip:{client}"
+    serialise(session, key)
+    note_attempt(session, key)  # counted first, so that a burst of requests waits its turn
+    if is_limited(session, key, limit=current_app.config["DECLARATIONS_PER_HOUR"] + 1, window_seconds=3600):
+        raise TooManyDeclarations(_("Too many people have voted from this connection in the last hour. "
+                                    "Please try again in an hour, or vote another way."))
     try:
         with session.begin_nested():  # the same identity declared twice at once makes one voter
             voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.DECLARED.value,
@@ -475,15 +480,13 @@ def start_voting_session(session: Session, voter: Voter, *, channel=Channel.ONLI
                          challenge_id: int | None = None) -> str:
     """Hold a voter's voting on the server; returns the random reference for the cookie."""
     token = secrets.token_urlsafe(24)
-    earlier = None
-    if voter.method == EligibilityMethod.DECLARED.value:
-        # Anyone who knows a resident's details can declare them: they must not see whether,
-        # or how, that resident voted. Only ballots cast from now on are shown.
-        earlier = session.exec(select(func.max(Ballot.id)).where(Ballot.voter_id == voter.id)).one() or 0
+    # Anyone who knows a resident's details can declare them: they must not see whether, or
+    # how, that resident voted. Such a session shows only the ballots cast in it.
+    own = "" if voter.method == EligibilityMethod.DECLARED.value else None
     session.add(VotingSession(
         token_hash=_token_hash(token), round_id=voter.round_id, voter_id=voter.id,
         area_id=voter.area_id, channel=Channel(channel).value, helper_user_id=helper.id if helper is not None else None,
-        challenge_id=challenge_id, shows_ballots_after=earlier,
+        challenge_id=challenge_id, own_ballots=own,
     ))
     session.flush()
     return token
@@ -764,9 +767,21 @@ def ballot_by_receipt(session: Session, receipt: str) -> Ballot | None:
     return session.exec(select(Ballot).where(Ballot.receipt == _grouped(cleaned, 5))).first()
 
 
-def current_ballots(session: Session, voter: Voter, *, after: int | None = None) -> dict[int, Ballot]:
-    """The voter's current ballot on each contest (with `after`, only those cast after that ballot id)."""
-    query = select(Ballot).where(Ballot.voter_id == voter.id, Ballot.is_current)
-    if after is not None:
-        query = query.where(Ballot.id > after)
-    return {b.contest_id: b for b in session.exec(query)}
+def current_ballots(session: Session, voter: Voter) -> dict[int, Ballot]:
+    return {b.contest_id: b for b in session.exec(select(Ballot).where(Ballot.voter_id == voter.id, Ballot.is_current))}
+
+
+def ballots_seen_by(session: Session, state: VotingSession | None, voter: Voter) -> dict[int, Ballot]:
+    """The voter's current ballots that a voting session may show (see VotingSession.own_ballots)."""
+    current = current_ballots(session, voter)
+    if state is None or state.own_ballots is None:
+        return current
+    own = {int(n) for n in state.own_ballots.split(",") if n}
+    return {contest: ballot for contest, ballot in current.items() if ballot.id in own}
+
+
+def note_own_ballot(session: Session, state: VotingSession, ballot: Ballot) -> None:
+    """A ballot cast in a session that shows only its own (see VotingSession.own_ballots)."""
+    if state.own_ballots is not None:
+        state.own_ballots = ",".join(filter(None, [state.own_ballots, str(ballot.id)]))
+        session.add(state)

@@ -9,7 +9,7 @@ default their name and the first line of their address, with the postcode), and 
 declaration again is the same voter. Rounds voting at the upgrade ask for the new details
 from then on; voters who declared only a postcode before it stay separate voters.
 Published turnout figures are renamed to match. Someone resuming a declared identity sees
-only the ballots cast in their own voting session (voting_session.shows_ballots_after).
+only the ballots cast in their own voting session (voting_session.own_ballots).
 """
 
 import sqlalchemy as sa
@@ -50,13 +50,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("voter_id", name=op.f("uq_declaration_voter_id")),
     )
     op.create_index(op.f("ix_declaration_round_id"), "declaration", ["round_id"], unique=False)
-    op.add_column("voting_session", sa.Column("shows_ballots_after", sa.Integer(), nullable=True))
+    op.add_column("voting_session", sa.Column("own_ballots", sa.Text(), nullable=True))
     _rename("postcode", "declared")
 
 
 def downgrade() -> None:
     _rename("declared", "postcode")
-    op.drop_column("voting_session", "shows_ballots_after")
+    op.drop_column("voting_session", "own_ballots")
     op.drop_index(op.f("ix_declaration_round_id"), table_name="declaration")
     op.drop_table("declaration")
     op.drop_column("round", "declared_fields")
