@@ -71,6 +71,18 @@ def backup(database_url: str, target: str) -> str:
     return revision
 
 
+def ballot_facts(path: str) -> tuple[int, int, str | None]:
+    """Of an SQLite database file: how many ballots it holds, the newest ballot's number, and
+    the time of its newest audit event (when the backup was taken, near enough)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        count, newest = connection.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM ballot").fetchone()
+        (at,) = connection.execute("SELECT MAX(created_at) FROM audit_event").fetchone()
+        return count, newest, at
+    finally:
+        connection.close()
+
+
 def check_known_schema(revision: str) -> None:
     """Refuse a backup made by a newer pb, whose schema this code cannot read."""
     from alembic.script import ScriptDirectory

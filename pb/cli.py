@@ -124,15 +124,30 @@ def audit():
     """The tamper-evident audit log."""
 
 
+def _head(text: str) -> tuple[int, str]:
+    seq, _, hash_ = text.partition(":")
+    if not seq.isdigit() or len(hash_) != 64:
+        raise click.BadParameter("give a head as SEQ:HASH (a number, a colon and 64 hex digits)")
+    return int(seq), hash_.lower()
+
+
 @audit.command("verify")
 @click.argument("chain", required=False)
+@click.option("--since", "heads", multiple=True, metavar="SEQ:HASH",
+              help="A head of the chain given earlier (witnessed): the chain must still hold it. Needs CHAIN.")
 @with_appcontext
-def audit_verify(chain):
-    """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted."""
-    from pb.audit.chain import all_chains, verify_chain
+def audit_verify(chain, heads):
+    """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted.
+    For a counted round, also recount its stored ballot files and compare them with the count's event."""
+    from pb.audit.chain import all_chains, extends, verify_chain
     from pb.audit.models import PLATFORM_CHAIN, chain_key
+    from pb.audit.results_check import check_results
     from pb.db import session_scope
+    from pb.rounds.models import Round
 
+    heads = [_head(text) for text in heads]
+    if heads and chain is None:
+        raise click.UsageError("--since needs the CHAIN it is a head of")
     with session_scope(write=False) as session:
         if chain is None:
             chains = all_chains(session)
@@ -150,6 +165,16 @@ def audit_verify(chain):
             else:
                 failed = True
                 click.echo(f"{key}: BROKEN at event {result.bad_seq}: {result.problem}")
+            for seq, hash_ in heads:
+                if extends(session, key, seq, hash_):
+                    click.echo(f"{key}: holds event {seq} as witnessed")
+                else:
+                    failed = True
+                    click.echo(f"{key}: BROKEN: event {seq} is not the one witnessed ({hash_[:12]}...): rewritten or cut")
+            round_ = session.get(Round, int(key.split(":")[1])) if key.startswith("round:") else None
+            for problem in check_results(session, round_) if round_ is not None else []:
+                failed = True
+                click.echo(f"{key}: RESULTS DO NOT AGREE: {problem}")
     raise SystemExit(1 if failed else 0)
 
 
@@ -170,25 +195,43 @@ def backup_command(file):
 @main.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--because", default="", help="Why, when the backup is older than ballots residents were given receipts for.")
 @with_appcontext
-def restore_command(file, yes):
+def restore_command(file, yes, because):
     """Replace the SQLite database with the backup FILE, then bring its schema up to date.
-    Stop the app first. (PostgreSQL: pg_restore.)"""
+    Stop the app first. (PostgreSQL: pg_restore.) The restore is recorded in the platform's
+    audit log with the backup's time; a backup that would lose ballots already cast (and
+    receipted) is refused unless --because says why."""
+    import os
+
+    from pb.audit.chain import record_event
     from pb.backup import (
         BackupError,
+        ballot_facts,
         check_backup,
         check_known_schema,
         restore,
         sqlite_file,
     )
+    from pb.db import session_scope
     from pb.migrate import upgrade
 
     url = current_app.config["DATABASE_URL"]
+    because = because.strip()
     try:
-        sqlite_file(url)
+        live_path = sqlite_file(url)
         check_known_schema(check_backup(file))
+        backup_ballots, backup_newest, backup_time = ballot_facts(file)
+        live_ballots, live_newest, _live_time = ballot_facts(live_path) if os.path.exists(live_path) else (0, 0, None)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
+    lost = max(0, live_ballots - backup_ballots) if live_newest > backup_newest else 0
+    if live_newest > backup_newest and not because:
+        raise click.ClickException(
+            f"{file} is older than ballots cast since (the database holds {live_ballots} ballots, the backup "
+            f"{backup_ballots}): residents were given receipts for them. If it must be restored all the same, "
+            "say why with --because \"...\"; the restore and the reason go into the audit log."
+        )
     if not yes:
         click.confirm(f"Replace everything in the database with {file}?", abort=True)
     try:
@@ -197,4 +240,11 @@ def restore_command(file, yes):
         raise click.ClickException(str(error)) from None
     current_app.extensions["pb_engine"].dispose()
     upgrade(url)
-    click.echo(f"restored {file} (schema {revision}); database is up to date")
+    with session_scope() as session:
+        record_event(session, "platform.restored", data={
+            "backup": os.path.basename(file), "backup_time": backup_time, "ballots_in_backup": backup_ballots,
+            "ballots_lost": lost, "because": because or None,
+        })
+    click.echo(f"restored {file} (schema {revision}, its newest event at {backup_time}); database is up to date")
+    if lost:
+        click.echo(f"{lost} ballots cast after the backup are gone; the restore is recorded in the audit log")

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from pb.accounts.models import User
+from pb.audit.witness import witness_head
 from pb.clock import now
 from pb.db import Refusal, session_scope
 from pb.proposals.services import contests_without_projects, put_on_ballot
@@ -196,6 +197,7 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         # when, or how, and no ballot can be cast between the close and the count.
         count_round(session, round_)
         _move(session, round_, Phase.COUNTED, actor=None, by="count")
+    witness_head(session, round_, to)  # the head, to everyone who watches the round
 
 
 def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase:

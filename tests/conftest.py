@@ -18,7 +18,10 @@ from pb.migrate import upgrade
 from tests.postgres import start_server
 
 def pytest_sessionstart(session):
-    """Build the .mo catalogues (they are never committed), as `make translations` does."""
+    """Build the .mo catalogues (they are never committed), as `make translations` does:
+    once, by the controlling process when tests run in parallel (pytest -n)."""
+    if hasattr(session.config, "workerinput"):
+        return
     import subprocess
     import sys
     from pathlib import Path

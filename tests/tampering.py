@@ -8,10 +8,11 @@ from pb.audit import guard
 
 
 def tamper(db, sql: str, **params) -> None:
+    """Run `sql` with every guarding trigger dropped for the moment (and put back)."""
     with db() as session:
         dialect = session.get_bind().dialect.name
-        for statement in guard.drop_statements(dialect):
+        for statement in guard.drop_statements(dialect) + guard.integrity_drop_statements(dialect):
             session.exec(text(statement))
         session.exec(text(sql), params=params)
-        for statement in guard.create_statements(dialect):
+        for statement in guard.create_statements(dialect) + guard.integrity_create_statements(dialect):
             session.exec(text(statement))

@@ -282,6 +282,8 @@ MATRIX = [
     row("audit.round_log_csv", "GET", "/rounds/{voting}/audit.csv", everyone(200)),
     row("audit.round_log", "GET", "/rounds/{draft}/audit", draft_round(lead=200)),
     row("audit.round_log_csv", "GET", "/rounds/{draft}/audit.csv", draft_round(lead=200)),
+    row("audit.round_log_export", "GET", "/rounds/{voting}/audit.jsonl", everyone(200)),
+    row("audit.round_log_export", "GET", "/rounds/{draft}/audit.jsonl", draft_round(lead=200)),
 
     # ------------------------------------------------ delivery and residents' verdicts
     row("delivery.project", "GET", "/projects/{funded}", everyone(200)),

@@ -127,3 +127,54 @@ def test_restore_refuses_a_file_that_is_not_a_pb_backup_and_changes_nothing(app,
     failed = runner.invoke(main, ["backup", str(unwritable)])
     assert failed.exit_code == 1 and "backup failed" in failed.output
     assert not os.path.exists(f"{unwritable}.partial")
+
+
+def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_and_is_audited(app, db, make_user, tmp_path):
+    """A backup taken mid-voting, restored after a resident cast a ballot (and got its
+    receipt): refused, saying why; with a reason, done, and recorded in the platform's log
+    with the backup's time and the ballots lost."""
+    if dialect(app) == "postgresql":
+        return  # pg_restore: PostgreSQL's own tool, outside pb
+    import json
+
+    from pb.audit.models import PLATFORM_CHAIN, AuditEvent
+    from pb.voting.models import Ballot
+    from tests.conftest import FormClient
+    from tests.factories import make_codes, make_round, open_voting
+
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council")
+    codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    runner = app.test_cli_runner()
+    target = tmp_path / "mid-voting.sqlite"
+    assert runner.invoke(main, ["backup", str(target)]).exit_code == 0
+    with db(write=False) as session:
+        backup_time = session.exec(select(AuditEvent.created_at).order_by(AuditEvent.created_at.desc())).first()
+    resident = FormClient(app)
+    start = f"/rounds/{ids['round']}/vote"
+    assert resident.submit(f"{start}/code", {"code": codes[0]}, page=start).status_code == 302
+    from pb.proposals.models import Project
+
+    with db(write=False) as session:
+        project = session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"])).first()
+    assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": str(project), "confirm": "1"}).status_code == 302
+
+    refused = runner.invoke(main, ["restore", "--yes", str(target)])
+    assert refused.exit_code == 1 and "older than ballots cast since" in refused.output and "--because" in refused.output
+    with db(write=False) as session:
+        assert len(session.exec(select(Ballot)).all()) == 1  # nothing changed
+    done = runner.invoke(main, ["restore", "--yes", "--because", "disk failure; the ballot is re-entered on paper", str(target)])
+    assert done.exit_code == 0, done.output
+    assert "1 ballots cast after the backup are gone" in done.output
+    with db(write=False) as session:
+        assert session.exec(select(Ballot)).all() == []
+        [restored] = session.exec(select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN,
+                                                           AuditEvent.action == "platform.restored")).all()
+        data = json.loads(restored.data)
+    assert data["backup"] == "mid-voting.sqlite" and data["ballots_lost"] == 1 and data["ballots_in_backup"] == 0
+    assert data["because"] == "disk failure; the ballot is re-entered on paper"
+    assert data["backup_time"].startswith(backup_time.strftime("%Y-%m-%d %H:%M:%S")[:16])
+    assert runner.invoke(main, ["audit", "verify"]).exit_code == 0

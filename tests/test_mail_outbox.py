@@ -112,6 +112,7 @@ def code_in(body: str) -> str:
 
 def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app, db, voting):  # noqa: F811
     port = free_port()  # nothing listens here
+    logged = list(app.extensions["pb_outbox"])  # setting the round up (its witnesses' heads), before there was a server
     use_mail_server(app, port)
     resident = FormClient(app)
     assert ask_for_code(resident, voting).status_code == 302
@@ -129,7 +130,7 @@ def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app,
     assert ballot.receipt in receipt_page and "We are also emailing it to you" in receipt_page
     courier_done(app)
     assert [ballot.receipt in m.body for m in waiting_mail(db)] == [False, True]
-    assert app.extensions["pb_outbox"] == []  # with a server set, nothing is only logged
+    assert app.extensions["pb_outbox"] == logged  # with a server set, nothing more is only logged
 
     make_all_due(db)
     with SmtpServer(port) as server, app.app_context():
@@ -210,8 +211,8 @@ def test_with_a_server_mail_is_delivered_after_the_commit_without_a_worker(app, 
 
 def test_without_a_server_mail_is_logged_in_the_outbox_and_not_kept(app, db, voting):  # noqa: F811
     assert ask_for_code(FormClient(app), voting).status_code == 302
-    [mail] = app.extensions["pb_outbox"]
-    assert mail.to == RESIDENT and code_in(mail.body)
+    [mail] = [m for m in app.extensions["pb_outbox"] if m.to == RESIDENT]
+    assert code_in(mail.body)
     assert waiting_mail(db) == []
 
 

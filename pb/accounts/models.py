@@ -1,5 +1,6 @@
 """Organisations (anchors and community groups), users and their memberships."""
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -66,6 +67,8 @@ class User(SQLModel, table=True):
     is_platform_admin: bool = False
     locale: str | None = Field(default=None, max_length=20)
     created_at: datetime = Field(default_factory=now)
+    # Who they are in the public audit export: stable, and leads to no account.
+    audit_ref: str | None = Field(default_factory=lambda: secrets.token_hex(8), max_length=16, index=True, unique=True)
 
     # Flask-Login's interface
     @property

@@ -1,7 +1,17 @@
-"""Writing and checking the hash chain. The only code that adds audit events."""
+"""Writing and checking the hash chain. The only code that adds audit events.
+
+What each hash covers is specified in docs/audit-format.md, and checked without pb by
+static/pb-verify-audit.py. In short: an event's document is canonical JSON; format 2
+(every event written since it exists) names the person acting by a stable pseudonym
+(User.audit_ref), never their account number, and holds some values only as commitments
+(a salted SHA-256): notes kept private to a group, and figures embargoed until the
+round's results are published, which are revealed then, salt and all, so anyone can
+check them against the chain.
+"""
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,25 +22,52 @@ from sqlmodel import Session, select
 from pb.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, chain_key
 from pb.clock import now
 
+FORMAT = 2
+PRIVATE = "never"  # a sealed value never published (a note to a group)
+UNTIL_RESULTS = "results"  # a sealed value published with the round's results
+
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_document(event: AuditEvent) -> str:
-    """Everything an event says, as the canonical JSON that is hashed."""
-    return canonical_json(
-        {
-            "chain": event.chain,
-            "seq": event.seq,
-            "round": event.round_id,
-            "actor": event.actor_user_id,
-            "organisation": event.organisation_id,
-            "action": event.action,
-            "at": event.created_at.isoformat(timespec="microseconds"),
-            "data": json.loads(event.data),
-        }
-    )
+def commitment(salt: str, value: Any) -> str:
+    """What the chain holds for a sealed value: it proves the value once revealed, and
+    says nothing about it before (the salt is random)."""
+    return hashlib.sha256(f"{salt}\n{canonical_json(value)}".encode()).hexdigest()
+
+
+def sealed_of(event: AuditEvent) -> dict:
+    """An event's sealed values with their salts ({} if none, or if they no longer parse:
+    its hash then fails to verify)."""
+    try:
+        sealed = json.loads(event.sealed) if event.sealed else {}
+    except ValueError:
+        return {}
+    return sealed if isinstance(sealed, dict) else {}
+
+
+def event_document(event: AuditEvent, actor_ref: str | None = None) -> str:
+    """Everything an event says, as the canonical JSON that is hashed. Format 2 needs the
+    acting person's pseudonym (their User.audit_ref)."""
+    if event.format == 1:  # events written before format 2: the account number, and all data in the open
+        return canonical_json({
+            "chain": event.chain, "seq": event.seq, "round": event.round_id, "actor": event.actor_user_id,
+            "organisation": event.organisation_id, "action": event.action,
+            "at": event.created_at.isoformat(timespec="microseconds"), "data": json.loads(event.data),
+        })
+    return canonical_json({
+        "v": FORMAT,
+        "chain": event.chain,
+        "seq": event.seq,
+        "round": event.round_id,
+        "actor": actor_ref,
+        "organisation": event.organisation_id,
+        "action": event.action,
+        "at": event.created_at.isoformat(timespec="microseconds"),
+        "data": json.loads(event.data),
+        "sealed": {key: commitment(entry["salt"], entry["value"]) for key, entry in sealed_of(event).items()},
+    })
 
 
 def entry_hash(prev_hash: str, seq: int, document: str) -> str:
@@ -45,36 +82,45 @@ def record_event(
     organisation_id: int | None = None,
     round_id: int | None = None,
     data: dict | None = None,
+    private: dict | None = None,
+    until_results: dict | None = None,
 ) -> AuditEvent:
-    """Append an event to its chain, in the caller's transaction (flushed, not committed)."""
+    """Append an event to its chain, in the caller's transaction (flushed, not committed).
+
+    `private` values are sealed for good (only their commitment is public); `until_results`
+    values are sealed until the round's results are published."""
     chain = chain_key(round_id)
     _ensure_head(session, chain)
-    # The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before we
+    # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before we
     # read the head, so two appends to one chain cannot both take the same number.
-    session.exec(
-        update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=AuditChainHead.seq + 1)
-    )
-    seq, prev_hash = session.exec(
+    session.exec(update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=AuditChainHead.seq))
+    head_seq, prev_hash = session.exec(
         select(AuditChainHead.seq, AuditChainHead.head_hash).where(AuditChainHead.chain == chain)
     ).one()
+    sealed = {key: {"salt": secrets.token_hex(16), "value": value, "until": until}
+              for values, until in ((private, PRIVATE), (until_results, UNTIL_RESULTS)) for key, value in (values or {}).items()}
     event = AuditEvent(
         chain=chain,
-        seq=seq,
+        seq=head_seq + 1,
         round_id=round_id,
         actor_user_id=actor.id if actor is not None else None,
         organisation_id=organisation_id,
         action=action,
         data=canonical_json(data or {}),
+        sealed=canonical_json(sealed) if sealed else None,
+        format=FORMAT,
         created_at=now(),
         prev_hash=prev_hash,
         entry_hash="",
     )
-    event.entry_hash = entry_hash(prev_hash, seq, event_document(event))
+    event.entry_hash = entry_hash(prev_hash, event.seq, event_document(event, actor.audit_ref if actor is not None else None))
     session.add(event)
-    session.exec(
-        update(AuditChainHead).where(AuditChainHead.chain == chain).values(head_hash=event.entry_hash)
-    )
     session.flush()
+    # The database's own trigger moves the head too (for anyone inserting by hand); this
+    # sets it to the same, so the chain holds where the trigger does not exist.
+    session.exec(
+        update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=event.seq, head_hash=event.entry_hash)
+    )
     return event
 
 
@@ -103,21 +149,26 @@ class Verification:
 
 def verify_chain(session: Session, chain: str) -> Verification:
     """Recompute every hash of a chain; name the first event that does not match."""
+    from pb.accounts.models import User
+
     prev_hash = GENESIS_HASH
     expected_seq = 1
     events = session.exec(
-        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+        select(AuditEvent, User.audit_ref)
+        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq)
     )
     count = 0
-    for event in events:
+    for event, actor_ref in events:
         count += 1
         if event.seq != expected_seq:
             return Verification(chain, count, prev_hash, f"event {expected_seq} is missing", expected_seq)
         if event.prev_hash != prev_hash:
             return Verification(chain, count, prev_hash, f"event {event.seq} does not follow the one before it", event.seq)
         try:
-            document = event_document(event)
-        except ValueError:  # its data is no longer even JSON
+            document = event_document(event, actor_ref)
+        except (ValueError, KeyError, TypeError):  # its data is no longer even JSON, or its seals are broken
             document = None
         if document is None or entry_hash(prev_hash, event.seq, document) != event.entry_hash:
             return Verification(chain, count, prev_hash, f"event {event.seq} was altered", event.seq)
@@ -130,6 +181,13 @@ def verify_chain(session: Session, chain: str) -> Verification:
             chain, count, prev_hash, f"the chain should end at event {head_seq} but ends at {count}", count + 1
         )
     return Verification(chain, count, prev_hash)
+
+
+def extends(session: Session, chain: str, seq: int, hash_: str) -> bool:
+    """Whether the chain still holds, at `seq`, the event whose hash someone was given
+    (a witnessed head): a rewritten or cut chain does not."""
+    found = session.exec(select(AuditEvent.entry_hash).where(AuditEvent.chain == chain, AuditEvent.seq == seq)).first()
+    return found == hash_
 
 
 def all_chains(session: Session) -> list[str]:

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from pb.accounts.models import Membership, Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
-from pb.audit.chain import Verification, verify_chain
+from pb.audit.chain import PRIVATE, Verification, canonical_json, sealed_of, verify_chain
 from pb.audit.models import (
     GENESIS_HASH,
     PLATFORM_CHAIN,
@@ -23,6 +23,7 @@ from pb.audit.models import (
     AuditEvent,
     chain_key,
 )
+from pb.audit.public import export_lines, visible_data
 from pb.db import db_session
 from pb.i18n import money
 from pb.proposals.models import Screener
@@ -61,6 +62,9 @@ ACTION_LABELS = {
     "helper.appointed": _l("Polling helper appointed"),
     "recount.other_rule": _l("Count with a different rule"),
     "residents.addresses_deleted": _l("Residents' email addresses deleted"),
+    "residents.declarations_deleted": _l("What residents declared to vote deleted"),
+    "declarations.exported": _l("Residents' declarations taken by the returning officer to check"),
+    "platform.restored": _l("Database restored from a backup"),
     "delivery.updated": _l("Delivery update posted"),
     "verdict.comment_hidden": _l("Resident's comment hidden"),
 }
@@ -243,16 +247,9 @@ def who(event: AuditEvent, user: User | None, organisation: Organisation | None,
     return Who(people["groups"].get(user.id))
 
 
-def _event_data(event: AuditEvent):
-    try:
-        return json.loads(event.data)
-    except ValueError:
-        return event.data  # altered beyond parsing: shown as it is
-
-
 def details(event: AuditEvent, round_: Round) -> list[tuple[str, str]]:
     """An event's data as (key, value) pairs, with codes, phases and sums of money in words."""
-    data = _event_data(event)
+    data = visible_data(event, round_)
     if not isinstance(data, dict):
         return [("", _plain(data))]
     money_keys = MONEY_KEYS.get(event.action, set())
@@ -270,6 +267,10 @@ def details(event: AuditEvent, round_: Round) -> list[tuple[str, str]]:
         else:
             text = _plain(value)
         shown.append((key, text))
+    for key, entry in sealed_of(event).items():  # held back: say so, and until when
+        if key not in data:
+            private = isinstance(entry, dict) and entry.get("until") == PRIVATE
+            shown.append((key, _("kept private") if private else _("sealed until the results are published")))
     return shown
 
 
@@ -381,7 +382,7 @@ def round_log_csv(round_id):
             event.action,
             _cell(org.name if org else None),  # as recorded (and hashed), like the filter
             _cell(who(event, user, org, people).name),
-            event.data,
+            canonical_json(visible_data(event, round_)),
             event.prev_hash,
             event.entry_hash,
         ])
@@ -390,3 +391,12 @@ def round_log_csv(round_id):
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="round-{round_.id}-audit-log.csv"'},
     )
+
+
+@bp.route("/rounds/<int:round_id>/audit.jsonl")
+def round_log_export(round_id):
+    """The chain as anyone can check it without trusting this server (docs/audit-format.md)."""
+    round_, _access = load_round(round_id)
+    text = "".join(line + "\n" for line in export_lines(db_session(), round_))
+    return Response(text, mimetype="application/jsonl",
+                    headers={"Content-Disposition": f'attachment; filename="round-{round_.id}-audit.jsonl"'})

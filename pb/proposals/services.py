@@ -55,7 +55,7 @@ class ProposalContent:
     photo: str | None = None  # a stored photo's file name; None keeps the current photo
 
 
-def _audit(session: Session, proposal: Proposal, action: str, actor: User, **data) -> None:
+def _audit(session: Session, proposal: Proposal, action: str, actor: User, private: dict | None = None, **data) -> None:
     record_event(
         session,
         action,
@@ -63,6 +63,7 @@ def _audit(session: Session, proposal: Proposal, action: str, actor: User, **dat
         round_id=proposal.round_id,
         organisation_id=proposal.organisation_id,
         data={"proposal": proposal.id, "title": proposal.title, "status": proposal.status, **data},
+        private=private,
     )
 
 
@@ -243,7 +244,10 @@ def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decisi
     proposal.screened_at, proposal.screened_by_user_id = now(), actor.id
     session.add(proposal)
     session.flush()
-    _audit(session, proposal, "proposal.screened", actor, decision=decision, reason=reason)
+    if decision == Status.RETURNED.value:  # the note is for the group alone: the log says it was returned
+        _audit(session, proposal, "proposal.screened", actor, decision=decision, private={"reason": reason})
+    else:
+        _audit(session, proposal, "proposal.screened", actor, decision=decision, reason=reason)
 
 
 # ---------------------------------------------------------------- the ballot

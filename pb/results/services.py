@@ -142,7 +142,9 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
         "round.counted",
         round_id=round_.id,
         organisation_id=round_.convening_organisation_id,
-        data={
+        # The results are bound to the chain now, and shown with the results: each ballot
+        # file's SHA-256 and the funded set (pb audit verify recounts and compares).
+        until_results={
             "contests": [
                 {"contest": r.contest_id, "rule": r.rule, "ballots": r.ballots, "sha256": r.file_sha256,
                  "receipts_sha256": hashlib.sha256(receipts_text(session, r.contest_id).encode()).hexdigest(),

@@ -19,6 +19,7 @@ from sqlmodel import select
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.accounts.services import organisations_of
+from pb.audit.models import WitnessedHead, chain_key
 from pb import lifecycle
 from pb.db import Refusal, db_session, keep_refusal
 from pb.rounds import services
@@ -85,7 +86,13 @@ def round_context(session, round_):
 @bp.route("/<int:round_id>")
 def show(round_id):
     round_, access = load_round(round_id)
-    return render_template("rounds/show.html", access=access, **round_context(db_session(), round_))
+    session = db_session()
+    witnessed = session.exec(
+        select(WitnessedHead).where(WitnessedHead.chain == chain_key(round_.id)).order_by(WitnessedHead.id.desc())
+    ).all()
+    return render_template("rounds/show.html", access=access, witnessed=witnessed,
+                           phase_labels={phase.value: label for phase, label in PHASE_LABELS.items()},
+                           **round_context(session, round_))
 
 
 # ---------------------------------------------------------------- setting up

@@ -1,0 +1,52 @@
+"""The results are bound to the chain: the count's event holds each ballot file's SHA-256
+and the funded set. This checks, for a counted round, that the stored ballot files still
+have those hashes, that recounting them (pb.tally) funds that set, and that the stored
+results (contest_result, from which the published files and pages are made) say the same."""
+
+import hashlib
+import json
+
+from sqlmodel import Session, select
+
+from pb.audit.chain import sealed_of
+from pb.audit.models import AuditEvent, chain_key
+from pb.results.models import ContestResult
+from pb.rounds.models import Contest, Phase, Round
+from pb.tally import count, parse_pabulib
+
+
+def counted_contests(event: AuditEvent) -> list[dict]:
+    """What the count's event recorded for each ballot paper (sealed until publication, or
+    in the open in events written before sealing existed)."""
+    sealed = sealed_of(event)
+    if "contests" in sealed:
+        return sealed["contests"]["value"]
+    return json.loads(event.data).get("contests", [])
+
+
+def check_results(session: Session, round_: Round) -> list[str]:
+    """What does not agree, in words (empty when the results stand)."""
+    if not round_.reached(Phase.COUNTED):
+        return []
+    events = session.exec(select(AuditEvent).where(
+        AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.counted").order_by(AuditEvent.seq)).all()
+    if len(events) != 1:
+        return [f"the log should hold one count, and holds {len(events)}"]
+    recorded = {c["contest"]: c for c in counted_contests(events[0])}
+    contests = session.exec(select(Contest.id).where(Contest.round_id == round_.id)).all()
+    stored = {r.contest_id: r for r in session.exec(select(ContestResult).where(ContestResult.contest_id.in_(contests)))}
+    problems = []
+    if set(recorded) != set(stored):
+        problems.append(f"the count recorded ballot papers {sorted(recorded)}, the results hold {sorted(stored)}")
+    for contest_id in sorted(set(recorded) & set(stored)):
+        entry, result = recorded[contest_id], stored[contest_id]
+        digest = hashlib.sha256(result.ballot_file.encode()).hexdigest()
+        if digest != entry["sha256"] or result.file_sha256 != entry["sha256"]:
+            problems.append(f"ballot paper {contest_id}: the stored ballot file is not the one the count recorded")
+        funded = {str(p) for p in entry["selected"]}
+        if {str(p) for p in json.loads(result.outcome)["selected"]} != funded:
+            problems.append(f"ballot paper {contest_id}: the stored results fund another set than the count recorded")
+        recount = {str(p) for p in count(parse_pabulib(result.ballot_file)).selected}
+        if recount != funded:
+            problems.append(f"ballot paper {contest_id}: recounting the stored ballot file funds another set than the count recorded")
+    return problems

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Check a pb round's audit log without trusting the server that published it.
+
+    python3 pb-verify-audit.py round-7-audit.jsonl [--since SEQ:HASH ...] [--ballots CONTEST=FILE ...]
+
+EXPORT is the log as downloaded from the round's page (/rounds/N/audit.jsonl), or its URL.
+It checks that every event's hash is the SHA-256 of the one before it, its number and its
+document (docs/audit-format.md says exactly what), that the events follow one another
+from the first, and that every value revealed since (such as the results, at
+publication) is the one the log committed to when it was recorded.
+
+--since SEQ:HASH  a head of the log you were given earlier (the round's witnesses receive
+                  one by email at every change of phase): the log must still hold that
+                  event with that hash, which it cannot if anything before it was rewritten,
+                  removed or reordered. Give it as often as you have heads.
+--ballots C=FILE  a published ballot file of contest C (ballots.pb): its SHA-256 must be
+                  the one the count recorded in the log.
+
+It prints what it checked and exits 0 if everything holds, 1 (saying why) if not.
+This file uses Python's standard library only, and nothing of pb.
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import urllib.request
+
+GENESIS = "0" * 64
+
+
+class Broken(Exception):
+    """The log does not hold; the message says where and why."""
+
+
+def canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(prev_hash: str, seq: int, document: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{seq}\n{document}".encode("utf-8")).hexdigest()
+
+
+def commitment(salt: str, value) -> str:
+    return hashlib.sha256(f"{salt}\n{canonical(value)}".encode("utf-8")).hexdigest()
+
+
+def read_lines(source: str) -> list[str]:
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 (the user's own choice)
+            text = response.read().decode("utf-8")
+    else:
+        with open(source, encoding="utf-8") as file:
+            text = file.read()
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def verify(lines: list[str], since: list[tuple[int, str]] = (), ballots: dict[int, bytes] | None = None) -> dict:
+    """Check an export; returns what was found (raises Broken if the log does not hold)."""
+    if not lines:
+        raise Broken("the file is empty")
+    try:
+        header = json.loads(lines[0])
+    except ValueError:
+        raise Broken("line 1 is not JSON: this is not a pb audit export") from None
+    if not isinstance(header, dict) or header.get("pb_audit_export") != 1:
+        raise Broken("line 1 does not say pb_audit_export 1: this is not a pb audit export this verifier knows")
+    chain = header.get("chain")
+    prev_hash, expected, hashes, withheld, revealed = GENESIS, 1, {}, 0, 0
+    counted = None  # the revealed results of the count, if any
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            entry = json.loads(line)
+            seq, entry_prev, entry_own = entry["seq"], entry["prev_hash"], entry["entry_hash"]
+        except (ValueError, KeyError, TypeError):
+            raise Broken(f"line {number} is not an event of the export") from None
+        if seq != expected:
+            raise Broken(f"event {expected} is missing (line {number} holds event {seq})")
+        if entry_prev != prev_hash:
+            raise Broken(f"event {seq} does not follow the event before it")
+        if entry.get("withheld"):
+            withheld += 1  # an older event holding something not public: its hash is taken as given
+        else:
+            document = entry.get("document")
+            if not isinstance(document, str) or entry_hash(prev_hash, seq, document) != entry_own:
+                raise Broken(f"event {seq} was changed after it was recorded (its hash does not match its content)")
+            try:
+                content = json.loads(document)
+            except ValueError:
+                raise Broken(f"event {seq}'s document is not JSON") from None
+            if content.get("seq") != seq or content.get("chain") != chain:
+                raise Broken(f"event {seq}'s document names another place in the log")
+            sealed = content.get("sealed") or {}
+            for key, shown in (entry.get("revealed") or {}).items():
+                if key not in sealed or commitment(shown.get("salt", ""), shown.get("value")) != sealed[key]:
+                    raise Broken(f"event {seq}: the revealed {key!r} is not what the log committed to")
+                revealed += 1
+            if content.get("action") == "round.counted" and "contests" in (entry.get("revealed") or {}):
+                counted = entry["revealed"]["contests"]["value"]
+        hashes[seq] = entry_own
+        prev_hash, expected = entry_own, expected + 1
+    head = header.get("head") or {}
+    if head.get("seq") != expected - 1 or (expected > 1 and head.get("hash") != prev_hash):
+        raise Broken(f"the log should end at event {head.get('seq')} but ends at event {expected - 1}")
+    for seq, hash_ in since:
+        if seq not in hashes:
+            raise Broken(f"the log no longer reaches event {seq}, which you were given (it has {expected - 1})")
+        if hashes[seq] != hash_:
+            raise Broken(f"event {seq} is not the one you were given: the log before it was rewritten")
+    for contest, content in (ballots or {}).items():
+        if counted is None:
+            raise Broken("the log reveals no count to compare ballot files with (are the results published?)")
+        recorded = {c.get("contest"): c.get("sha256") for c in counted}
+        if contest not in recorded:
+            raise Broken(f"the count recorded no ballot paper {contest}")
+        if hashlib.sha256(content).hexdigest() != recorded[contest]:
+            raise Broken(f"the ballot file given for ballot paper {contest} is not the one the count recorded")
+    return {"chain": chain, "events": expected - 1, "head": prev_hash, "withheld": withheld, "revealed": revealed,
+            "since": len(since), "ballots": len(ballots or {})}
+
+
+def _head(text: str) -> tuple[int, str]:
+    seq, _, hash_ = text.partition(":")
+    if not seq.isdigit() or len(hash_) != 64:
+        raise argparse.ArgumentTypeError("give a head as SEQ:HASH, e.g. 42:3f9a... (64 hex digits)")
+    return int(seq), hash_.lower()
+
+
+def _ballot(text: str) -> tuple[int, str]:
+    contest, _, path = text.partition("=")
+    if not contest.isdigit() or not path:
+        raise argparse.ArgumentTypeError("give a ballot file as CONTEST=FILE, e.g. 12=ballots.pb")
+    return int(contest), path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Check a pb round's audit log (a JSON lines export).")
+    parser.add_argument("export", help="the downloaded export (round-N-audit.jsonl), or its URL")
+    parser.add_argument("--since", type=_head, action="append", default=[], metavar="SEQ:HASH")
+    parser.add_argument("--ballots", type=_ballot, action="append", default=[], metavar="CONTEST=FILE")
+    args = parser.parse_args(argv)
+    try:
+        ballots = {}
+        for contest, path in args.ballots:
+            with open(path, "rb") as file:
+                ballots[contest] = file.read()
+        found = verify(read_lines(args.export), args.since, ballots)
+    except Broken as problem:
+        print(f"NOT OK: {problem}")
+        return 1
+    except (OSError, UnicodeDecodeError) as problem:
+        print(f"cannot read it: {problem}")
+        return 2
+    print(f"ok: {found['chain']}, {found['events']} events, head {found['head']}")
+    if found["withheld"]:
+        print(f"  {found['withheld']} older events hold something not public: their hashes were taken as given")
+    if found["revealed"]:
+        print(f"  {found['revealed']} values revealed since they were recorded match what the log committed to")
+    for seq, hash_ in args.since:
+        print(f"  still holds event {seq} with the hash you were given ({hash_[:12]}...)")
+    for contest in sorted(ballots):
+        print(f"  the ballot file of ballot paper {contest} is the one the count recorded")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

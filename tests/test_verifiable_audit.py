@@ -1,0 +1,324 @@
+"""Anyone can verify the log and the results without trusting the server (issue 18).
+
+Whoever controls the database is the attacker here: with every guarding trigger dropped
+and every hash recomputed with pb's own functions, a rewritten, cut, forged or reordered
+chain, or edited results, must still be caught by `pb audit verify --since` and by the
+standalone verifier (static/pb-verify-audit.py, run as its own program), given a head the
+round's witnesses were sent earlier."""
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from pb.accounts.models import User
+from pb.audit import guard
+from pb.audit.chain import canonical_json, commitment, entry_hash, event_document
+from pb.audit.models import AuditChainHead, AuditEvent, WitnessedHead, chain_key
+from pb.cli import main
+from pb.results.models import ContestResult
+from tests.conftest import FormClient
+from tests.factories import OFFICER, close_voting, make_codes, make_round, open_voting, user
+
+VERIFIER = Path(__file__).resolve().parent.parent / "static" / "pb-verify-audit.py"
+LEAD, PARTNER, MEMBER, GROUP = "lead@council.example", "lead@trust.example", "chair@park.example", "Friends of the Park"
+
+
+@pytest.fixture
+def round_ids(app, db, make_user):
+    """A round with a partner anchor, a returning officer and a group's proposals, voted in
+    with letter codes, counted and published: witnessed at every phase change."""
+    from pb.lifecycle import move_to_next_phase
+    from pb.rounds import services as rounds
+    from pb.rounds.models import Round
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(PARTNER, organisation="Eastshire NHS Trust", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
+    with app.test_request_context(), db() as session:
+        from pb.accounts.models import Organisation
+
+        trust = session.exec(select(Organisation).where(Organisation.name == "Eastshire NHS Trust")).one()
+        rounds.invite_partner(session, session.get(Round, ids["round"]), actor=user(session, LEAD), organisation=trust)
+    codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=3)
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    from pb.proposals.models import Project
+
+    with db(write=False) as session:
+        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+    for n, code in enumerate(codes):
+        resident = FormClient(app)
+        start = f"/rounds/{ids['round']}/vote"
+        assert resident.submit(f"{start}/code", {"code": code}, page=start).status_code == 302
+        picks = [str(p) for p in north[: n + 1]]
+        assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": picks, "confirm": "1"}).status_code == 302
+    close_voting(app, db, ids["round"])
+    ids["counted_export"] = FormClient(app).get(f"/rounds/{ids['round']}/audit.jsonl").get_data(as_text=True)
+    with app.test_request_context(), db() as session:
+        move_to_next_phase(session, session.get(Round, ids["round"]), actor=user(session, LEAD))
+    ids["north"] = north
+    return ids
+
+
+def heads(db, round_id) -> list[WitnessedHead]:
+    with db(write=False) as session:
+        return list(session.exec(select(WitnessedHead).where(WitnessedHead.chain == chain_key(round_id)).order_by(WitnessedHead.id)))
+
+
+def export(app, round_id) -> str:
+    response = FormClient(app).get(f"/rounds/{round_id}/audit.jsonl")
+    assert response.status_code == 200 and response.mimetype == "application/jsonl"
+    return response.get_data(as_text=True)
+
+
+def standalone(tmp_path, exported: str, *args) -> subprocess.CompletedProcess:
+    """The verifier as anyone runs it: its own Python process, given the downloaded file."""
+    path = tmp_path / "export.jsonl"
+    path.write_text(exported, encoding="utf-8")
+    return subprocess.run([sys.executable, str(VERIFIER), str(path), *args], capture_output=True, text=True, timeout=60)
+
+
+# ---------------------------------------------------------------- witnesses, export, verifier
+
+
+def test_witnesses_receive_every_head_and_the_round_page_lists_them(app, db, round_ids):
+    from pb.mail import OutgoingMail
+
+    witnessed = heads(db, round_ids["round"])
+    assert [w.reason for w in witnessed] == ["proposals_open", "screening", "voting", "counted", "results_published"]
+    with db(write=False) as session:
+        mails = session.exec(select(OutgoingMail)).all()
+        if not mails:  # delivered already (no SMTP server in tests): the outbox of this process
+            with app.app_context():
+                from pb.mail import outbox
+
+                mails = [type("Sent", (), {"recipient": m.to, "subject": m.subject, "body": m.body}) for m in outbox()]
+    for head in witnessed:
+        sent_to = {m.recipient for m in mails if f"{head.seq}:{head.hash}" in m.body}
+        # From the opening of voting, everyone who watches the round (before, only who was there yet).
+        everyone = {LEAD, PARTNER, MEMBER, OFFICER} if head.reason != "proposals_open" else {LEAD}
+        assert sent_to == everyone, (head.reason, sent_to)
+    page = FormClient(app).get(f"/rounds/{round_ids['round']}").get_data(as_text=True)
+    for head in witnessed:
+        assert head.hash in page
+    assert "pb-verify-audit.py" in page and f"/rounds/{round_ids['round']}/audit.jsonl" in page
+
+
+def test_the_standalone_verifier_checks_the_export_and_imports_nothing_of_pb(app, db, round_ids, tmp_path):
+    tree = ast.parse(VERIFIER.read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported and imported <= set(sys.stdlib_module_names), imported
+    last = heads(db, round_ids["round"])[-1]
+    with db(write=False) as session:
+        ballot_file = session.exec(select(ContestResult).where(ContestResult.contest_id == round_ids["contests"]["North"])).one()
+    ballots = tmp_path / "north.pb"
+    ballots.write_bytes(FormClient(app).get(f"/rounds/{round_ids['round']}/results/{round_ids['contests']['North']}/ballots.pb").data)
+    checked = standalone(tmp_path, export(app, round_ids["round"]), "--since", f"{last.seq}:{last.hash}",
+                         "--ballots", f"{ballot_file.contest_id}={ballots}")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"still holds event {last.seq}" in checked.stdout and "values revealed since" in checked.stdout
+    assert f"ballot file of ballot paper {ballot_file.contest_id} is the one the count recorded" in checked.stdout
+    ballots.write_bytes(ballots.read_bytes().replace(b"\n", b"\n\n", 1))  # a published file that is not the counted one
+    altered = standalone(tmp_path, export(app, round_ids["round"]), "--ballots", f"{ballot_file.contest_id}={ballots}")
+    assert altered.returncode == 1 and "not the one the count recorded" in altered.stdout
+    assert app.test_cli_runner().invoke(main, ["audit", "verify", str(round_ids["round"]), "--since",
+                                               f"{last.seq}:{last.hash}"]).exit_code == 0
+
+
+def test_nothing_before_its_time_and_private_notes_stay_private(app, db, round_ids, make_user):
+    """Counted but not yet published, the export held no funded set, no figures; a note
+    returned to a group is never in the public log, page, CSV or export."""
+    counted = round_ids["counted_export"]
+    lines = [json.loads(line) for line in counted.splitlines()]
+    [count_line] = [line for line in lines[1:] if '"action":"round.counted"' in (line.get("document") or "")]
+    document = json.loads(count_line["document"])
+    assert document["data"] == {} and set(document["sealed"]) == {"contests", "codes"} and "revealed" not in count_line
+    assert '"selected"' not in counted and not any("revealed" in line for line in lines)
+    # Published: the same event now reveals them, as committed.
+    published = [json.loads(line) for line in export(app, round_ids["round"]).splitlines()]
+    [count_line] = [line for line in published[1:] if '"action":"round.counted"' in (line.get("document") or "")]
+    revealed = count_line["revealed"]["contests"]
+    assert commitment(revealed["salt"], revealed["value"]) == json.loads(count_line["document"])["sealed"]["contests"]
+
+    # A note returned to a group: the log says it was returned, never what it said.
+    from pb.proposals import services as proposals
+    from pb.proposals.models import Proposal
+    from tests.factories import make_round as another_round
+
+    ids = another_round(app, db, convener=LEAD, anchor="Eastshire Council")
+    from tests.factories import eligible_proposals
+
+    [proposal_id, *_rest] = eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group=GROUP, per_contest=1)
+    note = "Please ask the landowner first; your costs are too high for the benches"
+    with app.test_request_context(), db() as session:
+        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
+                                  decision="returned", reason=note)
+    for url in (f"/rounds/{ids['round']}/audit.jsonl", f"/rounds/{ids['round']}/audit", f"/rounds/{ids['round']}/audit.csv"):
+        body = FormClient(app).get(url).get_data(as_text=True)
+        assert "landowner" not in body, url
+    assert "kept private" in FormClient(app).get(f"/rounds/{ids['round']}/audit").get_data(as_text=True)
+    group = FormClient(app)
+    group.sign_in(MEMBER, "correct horse battery")
+    assert "landowner" in group.get(f"/proposals/{proposal_id}").get_data(as_text=True)  # the group reads its note
+
+
+def test_the_standalone_verifier_passes_on_the_demos_exports(app, tmp_path):
+    from pb.db import session_scope
+    from pb.rounds.models import Round
+
+    assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
+    with app.app_context(), session_scope(write=False) as session:
+        rounds = [(r.id, r.phase) for r in session.exec(select(Round))]
+    assert len(rounds) >= 4
+    for round_id, phase in rounds:
+        if phase == "draft":
+            continue
+        checked = standalone(tmp_path, export(app, round_id))
+        assert checked.returncode == 0, (round_id, checked.stdout)
+
+
+# ---------------------------------------------------------------- the database keeps order
+
+
+def test_the_database_refuses_events_out_of_order_and_changes_to_ballots_and_results(app, db, round_ids):
+    from sqlalchemy.exc import DBAPIError
+
+    with db(write=False) as session:
+        head = session.get(AuditChainHead, chain_key(round_ids["round"]))
+        head_seq, head_hash = head.seq, head.head_hash
+    attempts = [
+        ("INSERT INTO audit_event (chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
+         "VALUES (:c, :s, :r, 'round.recounted', '{}', CURRENT_TIMESTAMP, :p, :e, 2)",
+         {"c": chain_key(round_ids["round"]), "s": head_seq + 2, "r": round_ids["round"], "p": head_hash, "e": "f" * 64}),
+        ("INSERT INTO audit_event (chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
+         "VALUES (:c, :s, :r, 'round.recounted', '{}', CURRENT_TIMESTAMP, :p, :e, 2)",
+         {"c": chain_key(round_ids["round"]), "s": head_seq + 1, "r": round_ids["round"], "p": "0" * 64, "e": "f" * 64}),
+        ("UPDATE audit_chain_head SET seq = seq - 1 WHERE chain = :c", {"c": chain_key(round_ids["round"])}),
+        ("DELETE FROM ballot", {}),
+        ("UPDATE ballot SET is_current = NOT is_current", {}),
+        ("UPDATE ballot_choice SET project_id = project_id", {}),
+        ("UPDATE contest_result SET outcome = '{}'", {}),
+        ("DELETE FROM round_turnout", {}),
+    ]
+    for sql, params in attempts:
+        with pytest.raises(DBAPIError):
+            with db() as session:
+                session.exec(text(sql), params=params)
+    assert app.test_cli_runner().invoke(main, ["audit", "verify", str(round_ids["round"])]).exit_code == 0
+
+
+# ---------------------------------------------------------------- the operator rewrites history
+
+
+def _without_guards(db, work) -> None:
+    with db() as session:
+        dialect = session.get_bind().dialect.name
+        for statement in guard.drop_statements(dialect) + guard.integrity_drop_statements(dialect):
+            session.exec(text(statement))
+        work(session)
+        for statement in guard.create_statements(dialect) + guard.integrity_create_statements(dialect):
+            session.exec(text(statement))
+
+
+def _rechain(session, chain: str, events: list[AuditEvent]) -> None:
+    """Give `events` (in their new order) seq 1.. and fresh hashes, with pb's own functions,
+    so that the chain verifies again from its first event, and move the head."""
+    refs = {u.id: u.audit_ref for u in session.exec(select(User))}
+    session.exec(text("DELETE FROM audit_event WHERE chain = :c"), params={"c": chain})
+    prev = "0" * 64
+    for seq, event in enumerate(events, start=1):
+        event.seq, event.prev_hash = seq, prev
+        event.entry_hash = entry_hash(prev, seq, event_document(event, refs.get(event.actor_user_id)))
+        session.exec(text(
+            "INSERT INTO audit_event (id, chain, seq, round_id, actor_user_id, organisation_id, action, data, sealed, format, "
+            "created_at, prev_hash, entry_hash) VALUES (:id, :chain, :seq, :round_id, :actor, :org, :action, :data, :sealed, "
+            ":format, :created_at, :prev, :entry)"),
+            params={"id": event.id, "chain": chain, "seq": seq, "round_id": event.round_id, "actor": event.actor_user_id,
+                    "org": event.organisation_id, "action": event.action, "data": event.data, "sealed": event.sealed,
+                    "format": event.format, "created_at": event.created_at, "prev": prev, "entry": event.entry_hash})
+        prev = event.entry_hash
+    session.exec(text("UPDATE audit_chain_head SET seq = :s, head_hash = :h WHERE chain = :c"),
+                 params={"s": len(events), "h": prev, "c": chain})
+
+
+def _events(session, chain):
+    rows = list(session.exec(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)))
+    for row in rows:
+        session.expunge(row)
+    return rows
+
+
+def rewrite(session, round_ids):
+    chain = chain_key(round_ids["round"])
+    events = _events(session, chain)
+    moved = next(e for e in events if e.action == "round.phase_changed" and '"by":"hand"' in e.data)
+    moved.data = moved.data.replace('"by":"hand"', '"by":"timeline"')  # "closed by hand" becomes "by the timeline"
+    _rechain(session, chain, events)
+
+
+def truncate(session, round_ids):
+    chain = chain_key(round_ids["round"])
+    _rechain(session, chain, _events(session, chain)[:-3])
+
+
+def forge(session, round_ids):
+    chain = chain_key(round_ids["round"])
+    events = _events(session, chain)
+    counted = next(n for n, e in enumerate(events) if e.action == "round.counted")
+    forged = AuditEvent(id=max(e.id for e in events) + 1000, chain=chain, seq=0, round_id=round_ids["round"],
+                        actor_user_id=None, organisation_id=events[counted].organisation_id, action="round.recounted",
+                        data=canonical_json({"identical": [True, True]}), format=2, created_at=events[counted].created_at,
+                        prev_hash="", entry_hash="")
+    _rechain(session, chain, events[: counted + 1] + [forged] + events[counted + 1:])
+
+
+def reorder(session, round_ids):
+    chain = chain_key(round_ids["round"])
+    events = _events(session, chain)
+    events[2], events[3] = events[3], events[2]
+    _rechain(session, chain, events)
+
+
+def edit_results(session, round_ids):
+    """Fund another project: the stored result, and the count's event to match, hashes and all."""
+    chain = chain_key(round_ids["round"])
+    result = session.exec(select(ContestResult).where(ContestResult.contest_id == round_ids["contests"]["North"])).one()
+    outcome = json.loads(result.outcome)
+    outcome["selected"] = [str(round_ids["north"][-1])]
+    session.exec(text("UPDATE contest_result SET outcome = :o WHERE id = :i"), params={"o": json.dumps(outcome), "i": result.id})
+    events = _events(session, chain)
+    counted = next(e for e in events if e.action == "round.counted")
+    sealed = json.loads(counted.sealed)
+    for contest in sealed["contests"]["value"]:
+        if contest["contest"] == round_ids["contests"]["North"]:
+            contest["selected"] = outcome["selected"]
+    counted.sealed = canonical_json(sealed)
+    _rechain(session, chain, events)
+
+
+@pytest.mark.parametrize("attack", [rewrite, truncate, forge, reorder, edit_results], ids=lambda a: a.__name__)
+def test_a_rewritten_history_is_caught_by_anyone_who_kept_an_earlier_head(app, db, round_ids, tmp_path, attack):
+    published = heads(db, round_ids["round"])[-1]  # the head the witnesses were sent at publication
+    _without_guards(db, lambda session: attack(session, round_ids))
+    runner = app.test_cli_runner()
+    exported = export(app, round_ids["round"])
+    if attack is not edit_results:
+        # The operator made the chain whole again: on its own, it verifies.
+        assert runner.invoke(main, ["audit", "verify", str(round_ids["round"])]).exit_code == 0
+        assert standalone(tmp_path, exported).returncode == 0
+    else:  # the stored ballot file, recounted, funds what it always did
+        alone = runner.invoke(main, ["audit", "verify", str(round_ids["round"])])
+        assert alone.exit_code == 1 and "RESULTS DO NOT AGREE" in alone.output, alone.output
+    since = f"{published.seq}:{published.hash}"
+    checked = runner.invoke(main, ["audit", "verify", str(round_ids["round"]), "--since", since])
+    assert checked.exit_code == 1 and "is not the one witnessed" in checked.output, checked.output
+    caught = standalone(tmp_path, exported, "--since", since)
+    assert caught.returncode == 1 and "NOT OK" in caught.stdout, caught.stdout
