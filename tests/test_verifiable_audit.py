@@ -133,6 +133,18 @@ def test_the_standalone_verifier_checks_the_export_and_imports_nothing_of_pb(app
                                                f"{last.seq}:{last.hash}"]).exit_code == 0
 
 
+def test_the_export_names_people_by_a_stable_pseudonym_never_their_account(app, db, round_ids):
+    with db(write=False) as session:
+        refs = {u.audit_ref: u.id for u in session.exec(select(User))}
+        officer = user(session, OFFICER)
+    documents = [json.loads(json.loads(line)["document"]) for line in export(app, round_ids["round"]).splitlines()[1:]]
+    actors = {d["actor"] for d in documents} - {None}
+    assert actors and actors <= set(refs) and all(re.fullmatch(r"[0-9a-f]{16}", a) for a in actors)
+    [appointed] = [d for d in documents if d["action"] == "returning_officer.appointed"]
+    assert appointed["data"]["user"] == officer.audit_ref  # the same person, the same pseudonym, in every event
+    assert not any(isinstance(d["data"].get("user"), int) for d in documents)
+
+
 def test_nothing_before_its_time_and_private_notes_stay_private(app, db, round_ids, make_user):
     """Counted but not yet published, the export held no funded set, no figures; a note
     returned to a group is never in the public log, page, CSV or export."""

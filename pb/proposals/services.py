@@ -218,7 +218,7 @@ def appoint_screener(session: Session, round_: Round, *, actor: User, user: User
     session.flush()
     record_event(
         session, "screener.appointed", actor=actor, round_id=round_.id,
-        organisation_id=round_.convening_organisation_id, data={"user": user.id, "name": user.name},
+        organisation_id=round_.convening_organisation_id, data={"user": user.audit_ref, "name": user.name},
     )
     return screener
 

@@ -327,14 +327,17 @@ def funds_the_round(session: Session, round_: Round, user: User) -> bool:
 def appoint_returning_officer(session: Session, round_: Round, *, actor: User, user: User) -> None:
     """The convening lead appoints the round's returning officer while setting it up:
     anyone with an account who belongs to none of the anchors funding the round."""
-    guard_unfrozen(session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": user.id})
+    guard_unfrozen(session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": user.audit_ref})
     if funds_the_round(session, round_, user):
         raise RoundError(_("The returning officer cannot belong to an anchor that funds this round. "
                            "Ask someone independent, such as a community anchor or another public body."))
     previous, round_.returning_officer_id = round_.returning_officer_id, user.id
     session.add(round_)
     session.flush()
-    audit_round(session, round_, "returning_officer.appointed", actor, user=user.id, name=user.name, replaces=previous)
+    replaced = session.get(User, previous) if previous else None
+    # People appear in the public log by their pseudonym (User.audit_ref), never their account number.
+    audit_round(session, round_, "returning_officer.appointed", actor, user=user.audit_ref, name=user.name,
+                replaces=replaced.audit_ref if replaced else None)
 
 
 def is_returning_officer(session: Session, round_: Round, user) -> bool:

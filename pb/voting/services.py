@@ -577,7 +577,7 @@ def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHe
     session.add(helper)
     session.flush()
     record_event(session, "helper.appointed", actor=actor, round_id=round_.id,
-                 organisation_id=None, data={"user": user.id, "name": user.name})
+                 organisation_id=None, data={"user": user.audit_ref, "name": user.name})
     return helper
 
 
