@@ -34,8 +34,9 @@ run: install
 	PB_SESSION_COOKIE_SECURE=false PB_REMEMBER_COOKIE_SECURE=false \
 		$(BIN)/pb run --host 127.0.0.1 --port 5000
 
+# On every core (pytest-xdist); PYTEST_ARGS="-n 0" runs in one process.
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 # Benchmarks print figures; bench/cast.py needs wrk (Debian: apt-get install wrk).
 bench: install

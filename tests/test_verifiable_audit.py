@@ -40,6 +40,8 @@ def round_ids(app, db, make_user):
 
     make_user(LEAD, organisation="Eastshire Council", kind="anchor")
     make_user(PARTNER, organisation="Eastshire NHS Trust", kind="anchor")
+    with db() as session:
+        user(session, PARTNER).locale = "cy"  # reads pb in Welsh
     make_user(MEMBER, organisation=GROUP, kind="group")
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
     with app.test_request_context(), db() as session:
@@ -105,6 +107,10 @@ def test_witnesses_receive_every_head_and_the_round_page_lists_them(app, db, rou
         # From the opening of voting, everyone who watches the round (before, only who was there yet).
         everyone = {LEAD, PARTNER, MEMBER, OFFICER} if head.reason != "proposals_open" else {LEAD}
         assert sent_to == everyone, (head.reason, sent_to)
+    # Each in their own language, even when a timer moved the round on.
+    partner = [m for m in mails if m.recipient == PARTNER]
+    assert partner and not any(m.subject.startswith("Keep this") for m in partner)
+    assert all(m.subject.startswith("Keep this") for m in mails if m.recipient == LEAD)
     page = FormClient(app).get(f"/rounds/{round_ids['round']}").get_data(as_text=True)
     for head in witnessed:
         assert head.hash in page

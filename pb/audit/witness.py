@@ -5,7 +5,8 @@ on the round's page. Whoever kept one can later check that the chain still holds
 event (`pb audit verify --since SEQ:HASH`, or static/pb-verify-audit.py): a chain that
 was rewritten, cut or reordered before it no longer does."""
 
-from flask import url_for
+from flask import current_app, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlmodel import Session, select
 
@@ -17,23 +18,21 @@ from pb.proposals.models import Proposal
 from pb.rounds.models import PHASE_LABELS, Partner, Phase, Round
 
 
-def witnesses(session: Session, round_: Round) -> list[str]:
-    """The addresses a round's heads are sent to, each once."""
+def witnesses(session: Session, round_: Round) -> list[User]:
+    """The people a round's heads are sent to, each once."""
     organisations = {round_.convening_organisation_id}
     organisations |= set(session.exec(select(Partner.organisation_id).where(Partner.round_id == round_.id)))
     organisations |= set(session.exec(select(Proposal.organisation_id).where(Proposal.round_id == round_.id)))
     users = set(session.exec(select(Membership.user_id).where(Membership.organisation_id.in_(organisations))))
     if round_.returning_officer_id is not None:
         users.add(round_.returning_officer_id)
-    return sorted(session.exec(select(User.email).where(User.id.in_(users))).all()) if users else []
+    return list(session.exec(select(User).where(User.id.in_(users)).order_by(User.email))) if users else []
 
 
 def _link(endpoint: str, **values) -> str:
     try:
         return url_for(endpoint, _external=True, **values)
     except RuntimeError:  # no request and no SERVER_NAME (a timer): the path, to put after the site's address
-        from flask import current_app
-
         with current_app.test_request_context():
             return url_for(endpoint, **values)
 
@@ -46,21 +45,23 @@ def witness_head(session: Session, round_: Round, phase: Phase) -> WitnessedHead
     last = session.exec(select(WitnessedHead.seq).where(WitnessedHead.chain == chain).order_by(WitnessedHead.id.desc())).first()
     if head is None or head.seq == 0 or head.seq == last:
         return None
-    reason = str(PHASE_LABELS[phase])
     witnessed = WitnessedHead(chain=chain, seq=head.seq, hash=head.head_hash, reason=phase.value, at=now())
     session.add(witnessed)
     session.flush()
-    subject = _("Keep this: the audit log of %(round)s at event %(seq)d", round=round_.title, seq=head.seq)
-    body = _(
-        "The round “%(round)s” has moved on (%(reason)s). Its audit log now ends at event %(seq)d, "
-        "whose hash is:\n\n%(hash)s\n\n"
-        "Please keep this email. Anyone can later check that the log still holds this event unchanged, "
-        "which it cannot if anything before it was rewritten, removed or reordered: download the log from "
-        "%(export)s and check it with the verifier at %(verifier)s, giving it --since %(seq)d:%(hash)s.",
-        round=round_.title, reason=reason, seq=head.seq, hash=head.head_hash,
-        export=_link("audit.round_log_export", round_id=round_.id),
-        verifier=_link("static", filename="pb-verify-audit.py"),
-    )
-    for address in witnesses(session, round_):
-        send_mail(address, subject, body, session=session)
+    export = _link("audit.round_log_export", round_id=round_.id)
+    verifier = _link("static", filename="pb-verify-audit.py")
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    for person in witnesses(session, round_):
+        with force_locale(person.locale or default):  # each in their own language, also from a timer
+            subject = _("Keep this: the audit log of %(round)s at event %(seq)d", round=round_.title, seq=head.seq)
+            body = _(
+                "The round “%(round)s” has moved on (%(reason)s). Its audit log now ends at event %(seq)d, "
+                "whose hash is:\n\n%(hash)s\n\n"
+                "Please keep this email. Anyone can later check that the log still holds this event unchanged, "
+                "which it cannot if anything before it was rewritten, removed or reordered: download the log from "
+                "%(export)s and check it with the verifier at %(verifier)s, giving it --since %(seq)d:%(hash)s.",
+                round=round_.title, reason=str(PHASE_LABELS[phase]), seq=head.seq, hash=head.head_hash,
+                export=export, verifier=verifier,
+            )
+        send_mail(person.email, subject, body, session=session)
     return witnessed
