@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SECRET = "bench-secret-key"
+SECRET = "bench-secret-key-0123456789abcdefghijklmnop"  # long enough for pb.config
 WORKER_ARGS = os.environ.get("PB_BENCH_WORKER_ARGS", "-k sync").split()
 LUA = r"""
 local voters = {}

@@ -40,7 +40,7 @@ def main():
     work = tempfile.mkdtemp(prefix="pb-bench-results-")
     url = f"sqlite:///{work}/pb.sqlite"
     upgrade(url)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "INSTANCE_PATH": work, "SERVER_NAME": "bench"})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnop", "INSTANCE_PATH": work, "SERVER_NAME": "bench"})
     with app.app_context():
         import contextlib
         import io

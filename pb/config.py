@@ -5,7 +5,12 @@ import os
 
 
 class Defaults:
-    SECRET_KEY = None  # filled in by load_config: generated once and kept in the instance folder
+    ENV = "development"  # "production": refuses to start without SECRET_KEY, BASE_URL and MAIL_SERVER
+    SECRET_KEY = None  # filled in by load_config: generated once and kept in the instance folder (not in production)
+    # Where people reach pb, e.g. "https://pb.example.org": every link in mail, on letters and
+    # in QR codes is built from it, never from a request's Host header, and requests for any
+    # other host are refused (TRUSTED_HOSTS).
+    BASE_URL = None
     DATABASE_URL = None  # None means a SQLite file in the instance folder
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
@@ -37,8 +42,21 @@ class Defaults:
     RATE_LIMIT_STORAGE = "database"  # "database": shared by every worker and server; "memory": this process only
 
 
-def _parse_env_value(raw):
-    """Environment values are strings; accept JSON for booleans, numbers and lists."""
+# Settings that are text whatever they look like (PB_SECRET_KEY=20251203 is a key, not a number).
+TEXT_SETTINGS = {"ENV", "SECRET_KEY", "BASE_URL", "DATABASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD",
+                 "MAIL_SENDER", "INSTANCE_PATH", "RATE_LIMIT_STORAGE"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(ValueError):
+    """A setting pb cannot start with; the message is one line saying which and why."""
+
+
+def _parse_env_value(key, raw):
+    """Environment values are strings; accept JSON for booleans, numbers and lists, except
+    for settings that are always text."""
+    if key in TEXT_SETTINGS:
+        return raw
     try:
         return json.loads(raw)
     except ValueError:
@@ -51,15 +69,47 @@ def load_config(app, test_config=None):
         app.config.from_pyfile("config.py", silent=True)
         for key, raw in os.environ.items():
             if key.startswith("PB_") and len(key) > 3:
-                app.config[key[3:]] = _parse_env_value(raw)
+                app.config[key[3:]] = _parse_env_value(key[3:], raw)
     else:
         app.config.update(test_config)
+    _check_settings(app.config)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "pb.sqlite")
     if app.config.get("RATE_LIMIT_STORAGE", "database") not in ("database", "memory"):
-        raise ValueError("RATE_LIMIT_STORAGE must be 'database' or 'memory'")
+        raise ConfigError("PB_RATE_LIMIT_STORAGE must be 'database' or 'memory'")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+
+
+def _check_settings(config) -> None:
+    """Typed settings, checked before anything starts: each refusal is one line."""
+    env = config.get("ENV") or "development"
+    if env not in ("development", "production"):
+        raise ConfigError(f"PB_ENV must be 'development' or 'production', not {env!r}")
+    secret = config.get("SECRET_KEY")
+    if secret is not None and not isinstance(secret, str):
+        raise ConfigError("PB_SECRET_KEY must be text (in instance/config.py, put it in quotes)")
+    if secret and not config.get("TESTING") and (len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 10):
+        raise ConfigError(f"PB_SECRET_KEY is too easy to guess: use at least {MIN_SECRET_LENGTH} random characters, "
+                          "e.g. from: python3 -c 'import secrets; print(secrets.token_hex(32))'")
+    base = config.get("BASE_URL")
+    if base:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(str(base))
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ConfigError(f"PB_BASE_URL must be an address like https://pb.example.org, not {base!r}")
+        config["BASE_URL"] = str(base).rstrip("/")
+        config.setdefault("TRUSTED_HOSTS", None)
+        config["TRUSTED_HOSTS"] = [parts.hostname] + [h for h in (config["TRUSTED_HOSTS"] or []) if h != parts.hostname]
+        config["PREFERRED_URL_SCHEME"] = parts.scheme
+    if env == "production":
+        missing = [name for name, key in (("PB_SECRET_KEY", "SECRET_KEY"), ("PB_BASE_URL", "BASE_URL"),
+                                          ("PB_MAIL_SERVER", "MAIL_SERVER")) if not config.get(key)]
+        if missing:
+            raise ConfigError(f"PB_ENV=production needs {', '.join(missing)}: set them in the environment or instance/config.py")
+        if not str(config["BASE_URL"]).startswith("https://"):
+            raise ConfigError("PB_ENV=production needs PB_BASE_URL to start with https://")
 
 
 def _instance_secret(instance_path):

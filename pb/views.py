@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from pb.db import db_session, keep_refusal
 from pb.i18n import LOCALE_COOKIE
+from pb.links import public_url
 from pb.security import safe_next
 
 bp = Blueprint("pages", __name__)
@@ -139,7 +140,22 @@ def account_named_in(field):
 
 
 def render_error(status: int, message: str | None = None):
+    from flask import request as current_request
+
+    if getattr(current_request, "url_rule", None) is None and _untrusted_host():
+        # A request for a host pb does not serve (PB_BASE_URL): no page, and no link to anywhere.
+        return make_response(_("This site does not answer to that address."), 400, {"Content-Type": "text/plain; charset=utf-8"})
     return render_template("pages/error.html", status=status, message=message), status
+
+
+def _untrusted_host() -> bool:
+    from werkzeug.exceptions import SecurityError
+
+    try:
+        request.host  # noqa: B018 (checks it against TRUSTED_HOSTS)
+    except SecurityError:
+        return True
+    return False
 
 
 ERROR_MESSAGES = {
@@ -180,6 +196,7 @@ def configure_views(app) -> None:
     app.register_blueprint(bp)
     _static_versions(app)
     app.jinja_env.globals["error_list"] = error_list
+    app.jinja_env.globals["public_url"] = public_url
 
     @app.route("/healthz")
     def healthz():

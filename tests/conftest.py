@@ -82,6 +82,7 @@ def app(database_url, tmp_path):
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
             "SERVER_NAME": "localhost",
+            "BASE_URL": "http://localhost",  # links in mail, letters and QR codes; other hosts refused
             "INSTANCE_PATH": str(tmp_path / "instance"),
         }
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET = "servers-test-secret"
+SECRET = "servers-test-secret-0123456789abcdefghijklmnop"  # long enough for pb.config
 CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 RECEIPT_PAGE = re.compile(r"/vote/receipt$")
 RECEIPT = re.compile(r'class="receipt"><strong>([0-9A-Z]{5}-[0-9A-Z]{5})<')

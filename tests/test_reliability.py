@@ -172,5 +172,5 @@ def test_rate_limits_can_be_kept_in_memory(database_url, tmp_path, db):
 
 def test_an_unknown_rate_limit_storage_is_refused_at_start(database_url, tmp_path):
     with pytest.raises(ValueError, match="RATE_LIMIT_STORAGE"):
-        create_app({"SECRET_KEY": "s", "DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path / "x"),
-                    "RATE_LIMIT_STORAGE": "redis://localhost"})
+        create_app({"SECRET_KEY": "s" * 16 + "0123456789abcdef", "DATABASE_URL": database_url,
+                    "INSTANCE_PATH": str(tmp_path / "x"), "RATE_LIMIT_STORAGE": "redis://localhost"})

@@ -14,11 +14,15 @@ login_manager.session_protection = "basic"
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    from pb.accounts.models import User
+    """The signed-in user, only while the server still holds this browser's session
+    (pb.accounts.services.start_user_session): ended sessions do not come back from a cookie."""
+    from flask import session as cookie
+
+    from pb.accounts.services import user_of_session
     from pb.db import db_session
 
     try:
-        return db_session().get(User, int(user_id))
+        return user_of_session(db_session(), int(user_id), cookie.get("account"))
     except ValueError:
         return None
 

@@ -17,6 +17,7 @@ from pb.db import db_session
 from pb.mail import send_mail
 from pb.proposals.forms import GroupForm, InviteForm
 from pb.views import form_page
+from pb.links import public_url
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
@@ -66,7 +67,7 @@ def show(organisation_id):
         except services.AccountError as error:
             form.email.errors.append(str(error))
         else:
-            link = url_for("groups.accept", token=token, _external=True)
+            link = public_url("groups.accept", token=token)
             send_mail(
                 form.email.data,
                 _("You are invited to join %(group)s on pb", group=group.name),

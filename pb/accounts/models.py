@@ -87,6 +87,19 @@ class User(SQLModel, table=True):
         return str(self.id)
 
 
+class UserSession(SQLModel, table=True):
+    """A signed-in browser, known on the server: the cookie holds a random reference, of
+    which only a hash is kept. Signing out deletes it (a copied cookie stops working);
+    "sign out everywhere" and a new password delete every one of the user's."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=now)
+
+
 class Invitation(SQLModel, table=True):
     """An emailed invitation to join an organisation; only a hash of its token is kept."""
 

@@ -37,6 +37,7 @@ from pb.mail import send_mail
 from pb.security import safe_next
 from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, note_attempt
 from pb.views import form_page
+from pb.links import public_url
 
 bp = Blueprint("accounts", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -56,7 +57,7 @@ def sign_up():
         except services.AccountError as error:
             form.email.errors.append(str(error))
         else:
-            login_user(user)
+            _sign_in(user)
             flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
             return redirect(url_for("accounts.dashboard"))
     return form_page("accounts/sign_up.html", form)
@@ -108,16 +109,34 @@ def sign_in():
                 "accounts/sign_in.html", form=form, error=_("That email address and password do not match.")
             )
         forget_attempts(session, keys[0])
-        flask_session.clear()  # a new session at sign-in: nothing planted before it carries over
-        login_user(user)
+        _sign_in(user)
         return redirect(safe_next(request.args.get("next"), url_for("accounts.dashboard")))
     return form_page("accounts/sign_in.html", form)
 
 
+def _sign_in(user) -> None:
+    flask_session.clear()  # a new session at sign-in: nothing planted before it carries over
+    flask_session["account"] = services.start_user_session(db_session(), user)
+    login_user(user)
+
+
 @bp.route("/sign-out", methods=["POST"])
 def sign_out():
+    """Ends this session on the server too: a copy of the cookie no longer signs anyone in."""
+    services.end_user_session(db_session(), flask_session.pop("account", None))
     logout_user()
     flash(_("You have signed out."), "info")
+    return redirect(url_for("pages.index"))
+
+
+@bp.route("/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """Ends every session of this account, on every device (a lost phone, a shared computer)."""
+    ended = services.end_user_sessions(db_session(), current_user)
+    flask_session.pop("account", None)
+    logout_user()
+    flash(ngettext("You have signed out of %(num)d session.", "You have signed out of all %(num)d sessions.", ended), "info")
     return redirect(url_for("pages.index"))
 
 
@@ -131,7 +150,7 @@ def reset_request():
         user = services.find_user(session, form.email.data)
         if user is not None and not limited:
             note_attempt(session, key)
-            link = url_for("accounts.reset_password", token=services.password_reset_token(user), _external=True)
+            link = public_url("accounts.reset_password", token=services.password_reset_token(user))
             send_mail(
                 user.email,
                 _("Reset your pb password"),

@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,6 +19,7 @@ from pb.accounts.models import (
     OrganisationKind,
     Role,
     User,
+    UserSession,
 )
 from pb.audit.chain import record_event
 from pb.clock import now
@@ -69,10 +71,46 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """A new password, which ends every session the user had (a stolen one included)."""
     user.password_hash = generate_password_hash(password)
     session.add(user)
     session.flush()
+    end_user_sessions(session, user)
     record_event(session, "user.password_changed", actor=user, data={"user": user.id})
+
+
+# ---------------------------------------------------------------- signed-in sessions
+
+
+def _session_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_user_session(session: Session, user: User) -> str:
+    """A signed-in session held on the server; returns the reference for the browser's cookie."""
+    token = secrets.token_urlsafe(24)
+    session.add(UserSession(user_id=user.id, token_hash=_session_hash(token)))
+    session.flush()
+    return token
+
+
+def user_of_session(session: Session, user_id: int, token: str | None) -> User | None:
+    if not token or not isinstance(token, str) or len(token) > 64:
+        return None
+    found = session.exec(select(UserSession).where(UserSession.token_hash == _session_hash(token))).first()
+    if found is None or found.user_id != user_id:
+        return None
+    return session.get(User, user_id)
+
+
+def end_user_session(session: Session, token: str | None) -> None:
+    if token and isinstance(token, str):
+        session.exec(delete(UserSession).where(UserSession.token_hash == _session_hash(token)))
+
+
+def end_user_sessions(session: Session, user: User) -> int:
+    """Sign the user out everywhere. Returns how many sessions ended."""
+    return session.exec(delete(UserSession).where(UserSession.user_id == user.id)).rowcount
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:

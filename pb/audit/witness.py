@@ -5,7 +5,7 @@ on the round's page. Whoever kept one can later check that the chain still holds
 event (`pb audit verify --since SEQ:HASH`, or static/pb-verify-audit.py): a chain that
 was rewritten, cut or reordered before it no longer does."""
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlmodel import Session, select
@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from pb.accounts.models import Membership, User
 from pb.audit.models import AuditChainHead, WitnessedHead, chain_key
 from pb.clock import now
+from pb.links import public_url
 from pb.mail import send_mail
 from pb.proposals.models import Proposal
 from pb.rounds.models import PHASE_LABELS, Partner, Phase, Round
@@ -29,14 +30,6 @@ def witnesses(session: Session, round_: Round) -> list[User]:
     return list(session.exec(select(User).where(User.id.in_(users)).order_by(User.email))) if users else []
 
 
-def _link(endpoint: str, **values) -> str:
-    try:
-        return url_for(endpoint, _external=True, **values)
-    except RuntimeError:  # no request and no SERVER_NAME (a timer): the path, to put after the site's address
-        with current_app.test_request_context():
-            return url_for(endpoint, **values)
-
-
 def witness_head(session: Session, round_: Round, phase: Phase) -> WitnessedHead | None:
     """Record the chain's head as it is now and send it to the round's witnesses (through
     the outbox, with the caller's transaction). Nothing if that head was already sent."""
@@ -48,8 +41,8 @@ def witness_head(session: Session, round_: Round, phase: Phase) -> WitnessedHead
     witnessed = WitnessedHead(chain=chain, seq=head.seq, hash=head.head_hash, reason=phase.value, at=now())
     session.add(witnessed)
     session.flush()
-    export = _link("audit.round_log_export", round_id=round_.id)
-    verifier = _link("static", filename="pb-verify-audit.py")
+    export = public_url("audit.round_log_export", round_id=round_.id)
+    verifier = public_url("static", filename="pb-verify-audit.py")
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
     for person in witnesses(session, round_):
         with force_locale(person.locale or default):  # each in their own language, also from a timer

@@ -40,6 +40,7 @@ from pb.voting.forms import (
     declaration_form,
 )
 from pb.voting.models import Ballot, BallotChoice, Channel, EmailChallenge, Voter
+from pb.links import public_url
 
 bp = Blueprint("voting", __name__)
 
@@ -455,7 +456,7 @@ def qr_link(round_: Round, code: str) -> str:
     """Where a letter's QR code leads: the code goes in the fragment, which the browser
     keeps to itself (static/vote-start.js fills it in), never in a query string that
     servers and proxies write to their logs."""
-    return url_for("voting.start", round_id=round_.id, _external=True) + "#code=" + code
+    return public_url("voting.start", round_id=round_.id) + "#code=" + code
 
 
 def _qr_svg(round_: Round, code: str) -> str:

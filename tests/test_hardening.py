@@ -1,0 +1,138 @@
+"""Security hardening (issue 19): each finding of the attack review, over HTTP."""
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from pb import create_app
+from pb.config import ConfigError
+from tests.conftest import FormClient
+
+PASSWORD = "correct horse battery"
+
+
+# ---------------------------------------------------------------- links come from PB_BASE_URL
+
+
+@pytest.fixture
+def public_app(database_url, tmp_path):
+    """pb as deployed: reached at https://pb.example.org, behind one proxy."""
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url,
+                      "BASE_URL": "https://pb.example.org", "PROXIES": 1, "INSTANCE_PATH": str(tmp_path / "public")})
+    yield app
+    app.extensions["pb_engine"].dispose()
+
+
+def _mails(app):
+    return list(app.extensions["pb_outbox"])
+
+
+def test_links_in_mail_come_from_the_base_url_and_other_hosts_are_refused(public_app, make_user):
+    from pb.accounts.services import create_user
+    from pb.db import session_scope
+
+    with public_app.app_context(), session_scope() as session:
+        create_user(session, email="lee@example.org", name="Lee", password=PASSWORD)
+    http = public_app.test_client()
+    site = {"base_url": "https://pb.example.org"}
+    page = http.get("/reset-password", **site)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    # The attack: the same form posted with the attacker's host, directly or through the proxy.
+    referer = {"Referer": "https://pb.example.org/reset-password"}  # as a browser sends it over HTTPS
+    for headers in ({"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example"}):
+        refused = http.post("/reset-password", data={"email": "lee@example.org", "csrf_token": token},
+                            headers={**referer, **headers}, **site)
+        assert refused.status_code == 400 and "does not answer to that address" in refused.get_data(as_text=True), headers
+    assert _mails(public_app) == []
+    sent = http.post("/reset-password", data={"email": "lee@example.org", "csrf_token": token}, headers=referer, **site)
+    assert sent.status_code == 302
+    [mail] = _mails(public_app)
+    assert re.search(r"https://pb\.example\.org/reset-password/\S+", mail.body), mail.body
+
+
+def test_without_a_base_url_in_production_pb_does_not_start(monkeypatch, tmp_path, database_url):
+    for key in ("PB_BASE_URL", "PB_SECRET_KEY", "PB_MAIL_SERVER", "PB_ENV"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PB_INSTANCE_PATH", str(tmp_path / "prod"))
+    monkeypatch.setenv("PB_DATABASE_URL", database_url)
+    monkeypatch.setenv("PB_ENV", "production")
+    monkeypatch.setenv("PB_SECRET_KEY", "k" * 8 + "0123456789abcdefghijklmnopqrstuv")
+    monkeypatch.setenv("PB_MAIL_SERVER", "smtp.example.org")
+    with pytest.raises(ConfigError, match="PB_BASE_URL") as refused:
+        create_app()
+    assert "\n" not in str(refused.value)
+    monkeypatch.setenv("PB_BASE_URL", "http://pb.example.org")
+    with pytest.raises(ConfigError, match="https://"):
+        create_app()
+    monkeypatch.setenv("PB_BASE_URL", "https://pb.example.org")
+    monkeypatch.delenv("PB_SECRET_KEY")
+    with pytest.raises(ConfigError, match="PB_SECRET_KEY"):  # never a key made up on one server only
+        create_app()
+
+
+def test_a_secret_key_must_be_text_of_enough_randomness(monkeypatch, tmp_path, database_url):
+    """PB_SECRET_KEY=20251203 used to become a number, and every form page answered 500."""
+    for key in ("PB_BASE_URL", "PB_ENV", "PB_MAIL_SERVER"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("PB_INSTANCE_PATH", str(tmp_path / "dev"))
+    monkeypatch.setenv("PB_DATABASE_URL", database_url)
+    monkeypatch.setenv("PB_SECRET_KEY", "20251203")
+    with pytest.raises(ConfigError, match="PB_SECRET_KEY is too easy to guess"):
+        create_app()
+    key = "20251203" + "9876543210" * 3  # digits only, but long and varied enough: text, not a number
+    monkeypatch.setenv("PB_SECRET_KEY", key)
+    app = create_app()
+    try:
+        assert app.config["SECRET_KEY"] == key
+        assert app.test_client().get("/sign-in", base_url="https://localhost").status_code == 200
+    finally:
+        app.extensions["pb_engine"].dispose()
+
+
+# ---------------------------------------------------------------- sessions that end
+
+
+def _copy(app, client):
+    twin = FormClient(app)
+    cookie = client.http.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    twin.http.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie.value)
+    return twin
+
+
+def _signed_in(client) -> bool:
+    return client.get("/dashboard").status_code == 200
+
+
+def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_dead(app, make_user):
+    make_user("lee@example.org")
+    lee = FormClient(app)
+    lee.sign_in("lee@example.org", PASSWORD)
+    thief = _copy(app, lee)
+    assert _signed_in(thief)
+    lee.submit("/sign-out", {}, page="/dashboard")
+    assert not _signed_in(thief) and not _signed_in(lee)
+
+
+def test_a_new_password_and_sign_out_everywhere_end_every_session(app, make_user):
+    from tests.test_accounts import reset_link
+
+    make_user("lee@example.org")
+    phone, laptop = FormClient(app), FormClient(app)
+    phone.sign_in("lee@example.org", PASSWORD)
+    laptop.sign_in("lee@example.org", PASSWORD)
+    thief = _copy(app, phone)
+    # A password reset (from a third browser) ends all of them.
+    other = FormClient(app)
+    other.submit("/reset-password", {"email": "lee@example.org"})
+    new = "a brand new passphrase"
+    assert other.submit(reset_link(app), {"password": new, "confirm": new}).status_code == 302
+    assert not any(_signed_in(c) for c in (phone, laptop, thief))
+    # "Sign out everywhere" from one device ends the others too.
+    phone.sign_in("lee@example.org", new)
+    laptop.sign_in("lee@example.org", new)
+    thief = _copy(app, laptop)
+    done = phone.submit("/sign-out-everywhere", {}, page="/dashboard")
+    assert done.status_code == 302
+    assert "signed out of all 2 sessions" in phone.get(done.headers["Location"]).get_data(as_text=True)
+    assert not any(_signed_in(c) for c in (phone, laptop, thief))
