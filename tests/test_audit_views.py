@@ -162,7 +162,8 @@ def test_the_log_is_paginated(app, client, db, round_ids):
 
 
 def parse_csv(response):
-    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.get_data(as_text=True).startswith("\ufeff")  # so spreadsheets read any script
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
 
 
 def test_csv_export(client, db, round_ids):
@@ -173,7 +174,7 @@ def test_csv_export(client, db, round_ids):
     assert response.headers["Content-Disposition"].startswith("attachment;")
     assert ".csv" in response.headers["Content-Disposition"]
     body = response.get_data(as_text=True)
-    assert body.splitlines()[0] == "seq,at,action,organisation,actor,data,prev_hash,entry_hash"
+    assert body.splitlines()[0] == '\ufeff"seq","at","action","organisation","actor","data","prev_hash","entry_hash"'
     rows = parse_csv(response)
     events = round_events(db, round_id)
     assert [int(r["seq"]) for r in rows] == [e.seq for e in events]  # oldest first, as the chain runs

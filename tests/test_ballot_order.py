@@ -39,7 +39,7 @@ def audited_draw(client, round_id: int) -> dict:
     """The draw as anyone reads it: the one event of its kind in the round's public audit log."""
     response = client.get(f"/rounds/{round_id}/audit.csv?action=ballot.order_drawn")
     assert response.status_code == 200
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert len(rows) == 1
     return json.loads(rows[0]["data"])
 
@@ -142,7 +142,7 @@ def test_the_published_ballot_file_lists_the_projects_in_the_audited_order(app, 
         expected = [opened["project_of"][p] for p in redraw(seed, opened["proposals_of"][area])]
         base = f"/rounds/{opened['round']}/results/{contest_id}"
         assert projects_section(client.get(f"{base}/ballots.pb").get_data(as_text=True)) == expected
-        rows = list(csv.DictReader(io.StringIO(client.get(f"{base}/results.csv").get_data(as_text=True))))
+        rows = list(csv.DictReader(io.StringIO(client.get(f"{base}/results.csv").get_data(as_text=True).lstrip("\ufeff"))))
         assert [int(row["project_id"]) for row in rows] == expected
         published = json.loads(client.get(f"{base}/results.json").get_data(as_text=True))
         assert [p["project_id"] for p in published["projects"]] == expected

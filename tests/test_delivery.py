@@ -576,7 +576,7 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
 
     # The CSV carries the same totals, in pounds.
     text = client.get(f"/rounds/{published['round']}/money.csv").get_data(as_text=True)
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header, whole = rows[0], rows[1]
     assert whole[0] == "round"
     figures = dict(zip(header, whole))
@@ -609,7 +609,7 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
     stylesheet = client.get("/static/pb.css")
     assert "@media print" in stylesheet.get_data(as_text=True)
     stylesheet.close()
-    anchor_csv = list(csv.reader(io.StringIO(client.get(f"/anchors/{trust.id}/report.csv").get_data(as_text=True))))
+    anchor_csv = list(csv.reader(io.StringIO(client.get(f"/anchors/{trust.id}/report.csv").get_data(as_text=True).lstrip("\ufeff"))))
     assert Fraction(dict(zip(anchor_csv[0], anchor_csv[1]))["pledged_by_anchor"]) * 100 == 20_000_01
     anchor_page = client.get(f"/anchors/{trust.id}/report")
     assert anchor_page.status_code == 200 and "<svg" in anchor_page.get_data(as_text=True)

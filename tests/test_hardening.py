@@ -11,6 +11,8 @@ from tests.conftest import FormClient
 
 PASSWORD = "correct horse battery"
 
+from tests.test_delivery import published  # noqa: E402,F401  (the fixture: a round with published results)
+
 
 # ---------------------------------------------------------------- links come from PB_BASE_URL
 
@@ -136,3 +138,48 @@ def test_a_new_password_and_sign_out_everywhere_end_every_session(app, make_user
     assert done.status_code == 302
     assert "signed out of all 2 sessions" in phone.get(done.headers["Location"]).get_data(as_text=True)
     assert not any(_signed_in(c) for c in (phone, laptop, thief))
+
+
+# ---------------------------------------------------------------- one CSV writer
+
+
+def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):  # noqa: F811
+    """Every CSV route the app has, on a round whose project titles and a group's name were
+    typed as spreadsheet formulas: each file starts with a UTF-8 byte-order mark and no
+    cell, split on , or ;, starts a formula."""
+    import csv
+    import io
+
+    from sqlalchemy import text
+
+    from pb.accounts.models import Organisation
+    from pb.proposals.models import Project
+    from tests.test_delivery import TRUST
+
+    with db() as session:
+        for n, project in enumerate(session.exec(select(Project).where(Project.contest_id == published["contests"]["North"]))):
+            session.exec(text("UPDATE project SET title = :t WHERE id = :i"),
+                         params={"t": f"=HYPERLINK(\"http://evil\") Café {n}", "i": project.id})
+            session.exec(text("UPDATE proposal SET title = :t WHERE id = :i"), params={"t": f"@SUM(1;2) {n}", "i": project.proposal_id})
+        trust = session.exec(select(Organisation).where(Organisation.name == "Eastshire NHS Trust")).one()
+    rid = published["round"]
+    urls = {
+        "results.results_csv": f"/rounds/{rid}/results/{published['contests']['North']}/results.csv",
+        "reports.round_money_csv": f"/rounds/{rid}/money.csv",
+        "reports.anchor_report_csv": f"/anchors/{trust.id}/report.csv",
+        "audit.round_log_csv": f"/rounds/{rid}/audit.csv",
+    }
+    # Every route that makes a CSV file is here (a new one must be added, and pass).
+    assert {rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.endswith(".csv")} == set(urls)
+    client = FormClient(app)
+    seen = {}
+    for endpoint, url in urls.items():
+        response = client.get(url)
+        assert response.status_code == 200 and response.mimetype == "text/csv", url
+        body = response.get_data(as_text=True)
+        assert body.startswith("\ufeff"), url
+        cells = seen[endpoint] = [cell for row in csv.reader(io.StringIO(body.lstrip("\ufeff"))) for cell in row]
+        pieces = [piece for cell in cells for part in cell.split(";") for piece in part.split(",")]
+        assert not [p for p in pieces if p[:1] in ("=", "+", "@", "\t", "\r") or re.match(r"-[^0-9]", p)], (url, pieces)
+    assert any("Café" in cell for cell in seen["results.results_csv"])  # names in any script, intact
+    assert any("Café" in cell for cell in seen["reports.round_money_csv"])

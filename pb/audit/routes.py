@@ -1,8 +1,6 @@
 """Reading the audit log: each round's chain in public (a page and a CSV file), and the
 platform chain for platform admins."""
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +27,7 @@ from pb.i18n import money
 from pb.proposals.models import Screener
 from pb.rounds.access import load_round
 from pb.rounds.models import PHASE_LABELS, Phase, Round
+from pb.views import csv_download
 
 bp = Blueprint("audit", __name__)
 
@@ -356,12 +355,6 @@ def round_log(round_id):
 CSV_COLUMNS = ["seq", "at", "action", "organisation", "actor", "data", "prev_hash", "entry_hash"]
 
 
-def _cell(text: str | None) -> str:
-    """A name as a spreadsheet will show it, never as a formula (names are typed by people)."""
-    text = text or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -372,24 +365,13 @@ def round_log_csv(round_id):
     round_, session, chain, _actions, _organisations, log_filter = _round_log(round_id)
     rows = [] if log_filter.matches_nothing else _events(session, chain, log_filter, newest_first=False)
     people = _people(session, round_, {user.id for _event, user, _org in rows if user is not None})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for event, user, org in rows:
-        writer.writerow([
-            event.seq,
-            _utc(event.created_at).isoformat(timespec="microseconds"),
-            event.action,
-            _cell(org.name if org else None),  # as recorded (and hashed), like the filter
-            _cell(who(event, user, org, people).name),
-            canonical_json(visible_data(event, round_)),
-            event.prev_hash,
-            event.entry_hash,
-        ])
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="round-{round_.id}-audit-log.csv"'},
+    return csv_download(
+        f"round-{round_.id}-audit-log.csv",
+        CSV_COLUMNS,
+        [[event.seq, _utc(event.created_at).isoformat(timespec="microseconds"), event.action,
+          org.name if org else None,  # as recorded (and hashed), like the filter
+          who(event, user, org, people).name, canonical_json(visible_data(event, round_)), event.prev_hash, event.entry_hash]
+         for event, user, org in rows],
     )
 
 

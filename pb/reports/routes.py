@@ -1,8 +1,6 @@
 """What happened to the money: a round's integrated report (page, print, CSV), and an
 anchor's report across the rounds it convened or funded. Public, like the results."""
 
-import csv
-import io
 
 from flask import Blueprint, abort, make_response, render_template
 
@@ -12,6 +10,7 @@ from pb.delivery.models import DELIVERY_LABELS, DeliveryStatus
 from pb.reports import services
 from pb.results.services import pounds
 from pb.rounds.access import load_round
+from pb.views import csv_download
 
 bp = Blueprint("reports", __name__)
 
@@ -52,24 +51,18 @@ def _totals_row(section: str, totals: services.Totals, name: str | None = None) 
 def round_money_csv(round_id):
     round_ = _reported_round(round_id)
     report = services.round_report(db_session(), round_)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(TOTALS_HEADER)
-    writer.writerow(_totals_row("round", report.total))
-    for section, rows in (("area", report.by_area), ("category", report.by_category), ("objective", report.by_objective)):
-        for totals in rows:
-            writer.writerow(_totals_row(section, totals))
-    for status, totals in report.by_status.items():
-        writer.writerow(_totals_row("status", totals, status.value))
-    writer.writerow([])
-    writer.writerow(["project_id", "title", "group_proposal_id", "area", "category", "objectives", "allocated", "status",
-                     "reason", "spent", "spent_locally", "over_allocation", "verdicts_yes", "verdicts_partly", "verdicts_no"])
-    for line in report.projects:
-        writer.writerow([line.project.id, line.project.title, line.proposal.id, line.area, line.category,
-                         "; ".join(line.objectives), pounds(line.project.cost), line.status.value, line.reason,
-                         pounds(line.spent), pounds(line.spent_locally), int(line.over_allocation),
-                         line.verdicts["yes"], line.verdicts["partly"], line.verdicts["no"]])
-    return _download(out.getvalue(), f"pb-round-{round_.id}-money.csv")
+    rows = [_totals_row("round", report.total)]
+    for section, totals_rows in (("area", report.by_area), ("category", report.by_category), ("objective", report.by_objective)):
+        rows += [_totals_row(section, totals) for totals in totals_rows]
+    rows += [_totals_row("status", totals, status.value) for status, totals in report.by_status.items()]
+    rows.append([])
+    rows.append(["project_id", "title", "group_proposal_id", "area", "category", "objectives", "allocated", "status",
+                 "reason", "spent", "spent_locally", "over_allocation", "verdicts_yes", "verdicts_partly", "verdicts_no"])
+    rows += [[line.project.id, line.project.title, line.proposal.id, line.area, line.category,
+              "; ".join(line.objectives), pounds(line.project.cost), line.status.value, line.reason,
+              pounds(line.spent), pounds(line.spent_locally), int(line.over_allocation),
+              line.verdicts["yes"], line.verdicts["partly"], line.verdicts["no"]] for line in report.projects]
+    return csv_download(f"pb-round-{round_.id}-money.csv", TOTALS_HEADER, rows)
 
 
 def _anchor(organisation_id: int) -> Organisation:
@@ -89,21 +82,12 @@ def anchor_report(organisation_id):
 @bp.route("/anchors/<int:organisation_id>/report.csv")
 def anchor_report_csv(organisation_id):
     organisation = _anchor(organisation_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["round_id", "round", "role", "currency", "pledged_by_anchor", "allocated_attributed_to_anchor",
-                     *TOTALS_HEADER[2:], "voters", "verdicts_yes", "verdicts_partly", "verdicts_no", "delayed_stalled_cancelled"])
-    for row in services.anchor_rounds(db_session(), organisation):
-        report = row.report
-        writer.writerow([report.round.id, report.round.title, "convener" if row.convened else "partner", report.round.currency,
-                         pounds(row.pledged), pounds(row.allocated), *_totals_row("", report.total)[2:], report.voters,
-                         report.verdicts["yes"], report.verdicts["partly"], report.verdicts["no"], len(report.problems)])
-    return _download(out.getvalue(), f"pb-anchor-{organisation.id}-report.csv")
-
-
-def _download(text: str, filename: str):
-    response = make_response(text)
-    response.mimetype = "text/csv"
-    response.charset = "utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_download(
+        f"pb-anchor-{organisation.id}-report.csv",
+        ["round_id", "round", "role", "currency", "pledged_by_anchor", "allocated_attributed_to_anchor",
+         *TOTALS_HEADER[2:], "voters", "verdicts_yes", "verdicts_partly", "verdicts_no", "delayed_stalled_cancelled"],
+        [[row.report.round.id, row.report.round.title, "convener" if row.convened else "partner", row.report.round.currency,
+          pounds(row.pledged), pounds(row.allocated), *_totals_row("", row.report.total)[2:], row.report.voters,
+          row.report.verdicts["yes"], row.report.verdicts["partly"], row.report.verdicts["no"], len(row.report.problems)]
+         for row in services.anchor_rounds(db_session(), organisation)],
+    )

@@ -1,8 +1,6 @@
 """Results pages, open data (ballot files, CSV, JSON, receipts), recount instructions and
 the receipt check. Nothing here is shown before the results are published."""
 
-import csv
-import io
 import json
 
 from flask import (
@@ -31,7 +29,7 @@ from pb.results.forms import ReceiptForm
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import ELIGIBILITY_LABELS, Area, Phase
 from pb.throttle import client_address, is_limited, note_attempt
-from pb.views import form_page
+from pb.views import csv_download, form_page
 
 bp = Blueprint("results", __name__)
 
@@ -98,14 +96,13 @@ def ballot_file(round_id, contest_id):
 def results_csv(round_id, contest_id):
     round_, _access = _published_round(round_id)
     view = _contest_view(round_, contest_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["project_id", "title", "cost", "score", "supporters", "funded"])
     selected = set(view.selected)
-    for project in view.projects:
-        writer.writerow([project.id, project.title, services.pounds(project.cost), view.score(project),
-                         view.supporters(project), int(project.id in selected)])
-    return _download(out.getvalue(), f"pb-round-{round_.id}-contest-{contest_id}-results.csv", "text/csv")
+    return csv_download(
+        f"pb-round-{round_.id}-contest-{contest_id}-results.csv",
+        ["project_id", "title", "cost", "score", "supporters", "funded"],
+        [[project.id, project.title, services.pounds(project.cost), view.score(project), view.supporters(project),
+          int(project.id in selected)] for project in view.projects],
+    )
 
 
 @bp.route("/rounds/<int:round_id>/results/<int:contest_id>/results.json")
