@@ -71,14 +71,15 @@ def backup(database_url: str, target: str) -> str:
     return revision
 
 
-def ballot_facts(path: str) -> tuple[int, int, str | None]:
-    """Of an SQLite database file: how many ballots it holds, the newest ballot's number, and
-    the time of its newest audit event (when the backup was taken, near enough)."""
+def ballot_facts(path: str) -> tuple[set[str], str | None]:
+    """Of an SQLite database file: the receipts of the ballots it holds (every ballot cast
+    gave its voter one), and the time of its newest audit event (when the backup was taken,
+    near enough)."""
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        count, newest = connection.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM ballot").fetchone()
+        receipts = {receipt for (receipt,) in connection.execute("SELECT receipt FROM ballot")}
         (at,) = connection.execute("SELECT MAX(created_at) FROM audit_event").fetchone()
-        return count, newest, at
+        return receipts, at
     finally:
         connection.close()
 

@@ -140,8 +140,9 @@ def audit_verify(chain, heads):
     """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted.
     For a counted round, also recount its stored ballot files and compare them with the count's event."""
     from pb.audit.chain import all_chains, extends, verify_chain
-    from pb.audit.models import PLATFORM_CHAIN, chain_key
+    from pb.audit.models import PLATFORM_CHAIN, WitnessedHead, chain_key
     from pb.audit.results_check import check_results
+    from sqlmodel import select
     from pb.db import session_scope
     from pb.rounds.models import Round
 
@@ -165,6 +166,11 @@ def audit_verify(chain, heads):
             else:
                 failed = True
                 click.echo(f"{key}: BROKEN at event {result.bad_seq}: {result.problem}")
+            stored = [(w.seq, w.hash) for w in session.exec(select(WitnessedHead).where(WitnessedHead.chain == key))]
+            for seq, hash_ in stored:  # the heads sent to witnesses (theirs, given with --since, count more)
+                if not extends(session, key, seq, hash_):
+                    failed = True
+                    click.echo(f"{key}: BROKEN: event {seq} is not the one sent to the witnesses: rewritten or cut")
             for seq, hash_ in heads:
                 if extends(session, key, seq, hash_):
                     click.echo(f"{key}: holds event {seq} as witnessed")
@@ -221,16 +227,16 @@ def restore_command(file, yes, because):
     try:
         live_path = sqlite_file(url)
         check_known_schema(check_backup(file))
-        backup_ballots, backup_newest, backup_time = ballot_facts(file)
-        live_ballots, live_newest, _live_time = ballot_facts(live_path) if os.path.exists(live_path) else (0, 0, None)
+        backup_receipts, backup_time = ballot_facts(file)
+        live_receipts, _live_time = ballot_facts(live_path) if os.path.exists(live_path) else (set(), None)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
-    lost = max(0, live_ballots - backup_ballots) if live_newest > backup_newest else 0
-    if live_newest > backup_newest and not because:
+    lost = len(live_receipts - backup_receipts)  # ballots residents hold receipts for that the backup lacks
+    if lost and not because:
         raise click.ClickException(
-            f"{file} is older than ballots cast since (the database holds {live_ballots} ballots, the backup "
-            f"{backup_ballots}): residents were given receipts for them. If it must be restored all the same, "
-            "say why with --because \"...\"; the restore and the reason go into the audit log."
+            f"{file} lacks {lost} ballots cast since (older than ballots cast since): residents were given receipts "
+            "for them. If it must be restored all the same, say why with --because \"...\"; the restore and the "
+            "reason go into the audit log."
         )
     if not yes:
         click.confirm(f"Replace everything in the database with {file}?", abort=True)
@@ -242,7 +248,7 @@ def restore_command(file, yes, because):
     upgrade(url)
     with session_scope() as session:
         record_event(session, "platform.restored", data={
-            "backup": os.path.basename(file), "backup_time": backup_time, "ballots_in_backup": backup_ballots,
+            "backup": os.path.basename(file), "backup_time": backup_time, "ballots_in_backup": len(backup_receipts),
             "ballots_lost": lost, "because": because or None,
         })
     click.echo(f"restored {file} (schema {revision}, its newest event at {backup_time}); database is up to date")

@@ -6,8 +6,9 @@
 EXPORT is the log as downloaded from the round's page (/rounds/N/audit.jsonl), or its URL.
 It checks that every event's hash is the SHA-256 of the one before it, its number and its
 document (docs/audit-format.md says exactly what), that the events follow one another
-from the first, and that every value revealed since (such as the results, at
-publication) is the one the log committed to when it was recorded.
+from the first, that every value revealed since (such as the results, at publication)
+is the one the log committed to when it was recorded, and that the log still holds every
+head the export lists as sent to witnesses.
 
 --since SEQ:HASH  a head of the log you were given earlier (the round's witnesses receive
                   one by email at every change of phase): the log must still hold that
@@ -50,73 +51,104 @@ def read_lines(source: str) -> list[str]:
         with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 (the user's own choice)
             text = response.read().decode("utf-8")
     else:
-        with open(source, encoding="utf-8") as file:
+        with open(source, encoding="utf-8", newline="") as file:
             text = file.read()
-    return [line for line in text.splitlines() if line.strip()]
+    # Lines end at "\n" only: a title may hold U+2028 and its kind, which JSON allows unescaped.
+    return [line for line in text.split("\n") if line.strip()]
 
 
-def verify(lines: list[str], since: list[tuple[int, str]] = (), ballots: dict[int, bytes] | None = None) -> dict:
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _object(text: str, what: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise Broken(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise Broken(f"{what} is not a JSON object")
+    return value
+
+
+def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) -> dict:
     """Check an export; returns what was found (raises Broken if the log does not hold)."""
     if not lines:
         raise Broken("the file is empty")
-    try:
-        header = json.loads(lines[0])
-    except ValueError:
-        raise Broken("line 1 is not JSON: this is not a pb audit export") from None
-    if not isinstance(header, dict) or header.get("pb_audit_export") != 1:
-        raise Broken("line 1 does not say pb_audit_export 1: this is not a pb audit export this verifier knows")
-    chain = header.get("chain")
-    prev_hash, expected, hashes, withheld, revealed = GENESIS, 1, {}, 0, 0
-    counted = None  # the revealed results of the count, if any
+    header = _object(lines[0], "line 1")
+    if header.get("pb_audit_export") != 1 or not isinstance(header.get("chain"), str):
+        raise Broken("line 1 does not say pb_audit_export 1 and a chain: this is not a pb audit export this verifier knows")
+    chain = header["chain"]
+    # The heads the export itself lists as sent to witnesses are checked too (yours count more:
+    # whoever controls the server writes this list).
+    listed = [(w.get("seq"), w.get("hash")) for w in header.get("witnessed") or [] if isinstance(w, dict)]
+    heads = list(since) + [(seq, hash_) for seq, hash_ in listed if _is_int(seq) and isinstance(hash_, str)]
+    prev_hash, expected, hashes, revealed = GENESIS, 1, {}, 0
+    withheld = []  # seqs of older events whose content the export keeps back
+    format_two = False
+    counts = []  # (seq, revealed results) of every round.counted event
     for number, line in enumerate(lines[1:], start=2):
-        try:
-            entry = json.loads(line)
-            seq, entry_prev, entry_own = entry["seq"], entry["prev_hash"], entry["entry_hash"]
-        except (ValueError, KeyError, TypeError):
-            raise Broken(f"line {number} is not an event of the export") from None
+        entry = _object(line, f"line {number}")
+        seq, entry_prev, entry_own = entry.get("seq"), entry.get("prev_hash"), entry.get("entry_hash")
+        if not _is_int(seq) or not isinstance(entry_prev, str) or not isinstance(entry_own, str):
+            raise Broken(f"line {number} is not an event of the export")
         if seq != expected:
             raise Broken(f"event {expected} is missing (line {number} holds event {seq})")
         if entry_prev != prev_hash:
             raise Broken(f"event {seq} does not follow the event before it")
-        if entry.get("withheld"):
-            withheld += 1  # an older event holding something not public: its hash is taken as given
+        if "withheld" in entry:
+            if entry["withheld"] is not True or "document" in entry:
+                raise Broken(f"event {seq} is neither withheld nor shown")
+            if format_two:
+                raise Broken(f"event {seq} is withheld, but only events recorded before pb's format 2 may be")
+            withheld.append(seq)  # its hash cannot be checked here, only taken as given
         else:
             document = entry.get("document")
             if not isinstance(document, str) or entry_hash(prev_hash, seq, document) != entry_own:
                 raise Broken(f"event {seq} was changed after it was recorded (its hash does not match its content)")
-            try:
-                content = json.loads(document)
-            except ValueError:
-                raise Broken(f"event {seq}'s document is not JSON") from None
-            if content.get("seq") != seq or content.get("chain") != chain:
+            content = _object(document, f"event {seq}'s document")
+            if content.get("seq") != seq or not _is_int(content.get("seq")) or content.get("chain") != chain:
                 raise Broken(f"event {seq}'s document names another place in the log")
+            format_two = format_two or content.get("v") == 2
             sealed = content.get("sealed") or {}
-            for key, shown in (entry.get("revealed") or {}).items():
-                if key not in sealed or commitment(shown.get("salt", ""), shown.get("value")) != sealed[key]:
+            shown = entry.get("revealed") or {}
+            if not isinstance(sealed, dict) or not isinstance(shown, dict):
+                raise Broken(f"event {seq}'s sealed or revealed values are not objects")
+            for key, value in shown.items():
+                if (not isinstance(value, dict) or key not in sealed
+                        or commitment(str(value.get("salt", "")), value.get("value")) != sealed[key]):
                     raise Broken(f"event {seq}: the revealed {key!r} is not what the log committed to")
                 revealed += 1
-            if content.get("action") == "round.counted" and "contests" in (entry.get("revealed") or {}):
-                counted = entry["revealed"]["contests"]["value"]
+            if content.get("action") == "round.counted":
+                counts.append((seq, shown.get("contests", {}).get("value") if isinstance(shown.get("contests"), dict) else None))
         hashes[seq] = entry_own
         prev_hash, expected = entry_own, expected + 1
     head = header.get("head") or {}
-    if head.get("seq") != expected - 1 or (expected > 1 and head.get("hash") != prev_hash):
-        raise Broken(f"the log should end at event {head.get('seq')} but ends at event {expected - 1}")
-    for seq, hash_ in since:
+    if not isinstance(head, dict) or head.get("seq") != expected - 1 or not _is_int(head.get("seq")) \
+            or (expected > 1 and head.get("hash") != prev_hash):
+        raise Broken(f"the log should end at event {head.get('seq') if isinstance(head, dict) else '?'} but ends at event {expected - 1}")
+    for seq, hash_ in heads:
         if seq not in hashes:
-            raise Broken(f"the log no longer reaches event {seq}, which you were given (it has {expected - 1})")
+            raise Broken(f"the log no longer reaches event {seq}, which was witnessed (it has {expected - 1})")
         if hashes[seq] != hash_:
-            raise Broken(f"event {seq} is not the one you were given: the log before it was rewritten")
+            raise Broken(f"event {seq} is not the one witnessed: the log before it was rewritten")
+        hidden = [w for w in withheld if w <= seq]
+        if hidden:
+            raise Broken(f"event {seq} cannot be confirmed from this export: event {hidden[-1]} before it is withheld "
+                         "(recorded before pb's format 2); pb audit verify --since, on the server, can")
+    if len(counts) > 1:
+        raise Broken(f"the log holds {len(counts)} counts of the votes; there is only ever one")
     for contest, content in (ballots or {}).items():
-        if counted is None:
+        counted = counts[0][1] if counts else None
+        if not isinstance(counted, list):
             raise Broken("the log reveals no count to compare ballot files with (are the results published?)")
-        recorded = {c.get("contest"): c.get("sha256") for c in counted}
+        recorded = {c.get("contest"): c.get("sha256") for c in counted if isinstance(c, dict)}
         if contest not in recorded:
             raise Broken(f"the count recorded no ballot paper {contest}")
         if hashlib.sha256(content).hexdigest() != recorded[contest]:
             raise Broken(f"the ballot file given for ballot paper {contest} is not the one the count recorded")
-    return {"chain": chain, "events": expected - 1, "head": prev_hash, "withheld": withheld, "revealed": revealed,
-            "since": len(since), "ballots": len(ballots or {})}
+    return {"chain": chain, "events": expected - 1, "head": prev_hash, "withheld": len(withheld), "revealed": revealed,
+            "since": len(heads), "listed": len(listed), "ballots": len(ballots or {})}
 
 
 def _head(text: str) -> tuple[int, str]:
@@ -158,6 +190,8 @@ def main(argv=None) -> int:
         print(f"  {found['revealed']} values revealed since they were recorded match what the log committed to")
     for seq, hash_ in args.since:
         print(f"  still holds event {seq} with the hash you were given ({hash_[:12]}...)")
+    if found["listed"]:
+        print(f"  still holds the {found['listed']} heads the export lists as sent to witnesses")
     for contest in sorted(ballots):
         print(f"  the ballot file of ballot paper {contest} is the one the count recorded")
     return 0

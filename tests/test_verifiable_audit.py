@@ -61,6 +61,8 @@ def round_ids(app, db, make_user):
         assert resident.submit(f"{start}/code", {"code": code}, page=start).status_code == 302
         picks = [str(p) for p in north[: n + 1]]
         assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": picks, "confirm": "1"}).status_code == 302
+    # The last resident changes their mind: a replaced ballot, never counted.
+    assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": [str(north[-1])], "confirm": "1"}).status_code == 302
     close_voting(app, db, ids["round"])
     ids["counted_export"] = FormClient(app).get(f"/rounds/{ids['round']}/audit.jsonl").get_data(as_text=True)
     with app.test_request_context(), db() as session:
@@ -140,15 +142,25 @@ def test_the_standalone_verifier_checks_the_export_and_imports_nothing_of_pb(app
 
 
 def test_the_export_names_people_by_a_stable_pseudonym_never_their_account(app, db, round_ids):
+    from pb.audit.chain import pseudonym
+
+    chain = chain_key(round_ids["round"])
     with db(write=False) as session:
-        refs = {u.audit_ref: u.id for u in session.exec(select(User))}
-        officer = user(session, OFFICER)
+        refs = {pseudonym(u.audit_ref, chain): u.id for u in session.exec(select(User))}
+        officer, lead = user(session, OFFICER), user(session, LEAD)
     documents = [json.loads(json.loads(line)["document"]) for line in export(app, round_ids["round"]).splitlines()[1:]]
     actors = {d["actor"] for d in documents} - {None}
     assert actors and actors <= set(refs) and all(re.fullmatch(r"[0-9a-f]{16}", a) for a in actors)
     [appointed] = [d for d in documents if d["action"] == "returning_officer.appointed"]
-    assert appointed["data"]["user"] == officer.audit_ref  # the same person, the same pseudonym, in every event
+    assert refs[appointed["data"]["user"]] == officer.id  # the same person, the same pseudonym, in every event of the round
     assert not any(isinstance(d["data"].get("user"), int) for d in documents)
+    # ...and another in another round: nobody can follow a person from round to round.
+    from tests.factories import make_round as another
+
+    other = another(app, db, convener=LEAD, anchor="Eastshire Council")
+    others = [json.loads(json.loads(line)["document"]) for line in export(app, other["round"]).splitlines()[1:]]
+    lead_here = {d["actor"] for d in documents if refs.get(d["actor"]) == lead.id}
+    assert lead_here and not lead_here & {d["actor"] for d in others}
 
 
 def test_nothing_before_its_time_and_private_notes_stay_private(app, db, round_ids, make_user):
@@ -225,11 +237,39 @@ def test_the_database_refuses_events_out_of_order_and_changes_to_ballots_and_res
         ("UPDATE ballot_choice SET project_id = project_id", {}),
         ("UPDATE contest_result SET outcome = '{}'", {}),
         ("DELETE FROM round_turnout", {}),
+        ("DELETE FROM witnessed_head", {}),
+        ("UPDATE ballot SET counted = NOT counted WHERE NOT is_current", {}),  # a replaced ballot counted too
+        ("UPDATE ballot SET counted = NOT counted WHERE is_current", {}),
+        ("INSERT INTO ballot_choice (ballot_id, project_id, rank) SELECT b.id, p.id, NULL FROM ballot b, project p "
+         "WHERE NOT EXISTS (SELECT 1 FROM ballot_choice c WHERE c.ballot_id = b.id AND c.project_id = p.id) LIMIT 1", {}),
+        ("INSERT INTO ballot (contest_id, voter_id, is_current, channel, receipt, cast_at, counted) "
+         "SELECT contest_id, voter_id, false, channel, 'XXXXX-XXXXX', cast_at, true FROM ballot LIMIT 1", {}),
     ]
+    with db(write=False) as session:
+        dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":  # INSERT OR REPLACE deletes the row it clashes with, without DELETE triggers
+        attempts += [
+            ("INSERT OR REPLACE INTO ballot_choice (ballot_id, project_id, rank) SELECT ballot_id, project_id, 5 FROM ballot_choice LIMIT 1", {}),
+            ("INSERT OR REPLACE INTO ballot (id, contest_id, voter_id, is_current, channel, receipt, cast_at, counted) "
+             "SELECT id, contest_id, voter_id, 0, channel, receipt, cast_at, 0 FROM ballot LIMIT 1", {}),
+            ("INSERT OR REPLACE INTO round_turnout (id, round_id, figures, codes) SELECT id, round_id, '[]', '[]' FROM round_turnout", {}),
+            ("INSERT OR REPLACE INTO audit_event (id, chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
+             "SELECT id, chain, seq, round_id, action, '{}', created_at, prev_hash, entry_hash, format FROM audit_event LIMIT 1", {}),
+        ]
+    else:
+        attempts += [(f"TRUNCATE {table} CASCADE", {}) for table in
+                     ("contest_result", "round_turnout", "audit_chain_head", "witnessed_head", "ballot", "ballot_choice")]
     for sql, params in attempts:
-        with pytest.raises(DBAPIError):
+        with pytest.raises(DBAPIError, match="cannot|must|only"):  # the trigger's own words
             with db() as session:
                 session.exec(text(sql), params=params)
+                pytest.fail(f"the database let this through: {sql}")
+    if dialect == "sqlite":  # a head cannot be put back: the REPLACE is ignored
+        with db() as session:
+            session.exec(text("INSERT OR REPLACE INTO audit_chain_head (chain, seq, head_hash) VALUES (:c, 1, 'abc')"),
+                         params={"c": chain_key(round_ids["round"])})
+        with db(write=False) as session:
+            assert session.get(AuditChainHead, chain_key(round_ids["round"])).seq == head_seq
     assert app.test_cli_runner().invoke(main, ["audit", "verify", str(round_ids["round"])]).exit_code == 0
 
 
@@ -265,6 +305,8 @@ def _rechain(session, chain: str, events: list[AuditEvent]) -> None:
         prev = event.entry_hash
     session.exec(text("UPDATE audit_chain_head SET seq = :s, head_hash = :h WHERE chain = :c"),
                  params={"s": len(events), "h": prev, "c": chain})
+    # ...and, thorough, the list of heads sent to witnesses (which the page and export show).
+    session.exec(text("DELETE FROM witnessed_head WHERE chain = :c"), params={"c": chain})
 
 
 def _events(session, chain):
@@ -340,3 +382,86 @@ def test_a_rewritten_history_is_caught_by_anyone_who_kept_an_earlier_head(app, d
     assert checked.exit_code == 1 and "is not the one witnessed" in checked.output, checked.output
     caught = standalone(tmp_path, exported, "--since", since)
     assert caught.returncode == 1 and "NOT OK" in caught.stdout, caught.stdout
+
+
+# ---------------------------------------------------------------- a malicious export
+
+
+def _verifier():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pb_verify_audit", VERIFIER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lines(exported: str) -> list[dict]:
+    return [json.loads(line) for line in exported.split("\n") if line]
+
+
+def _rehash(verifier, lines: list[dict], start: int) -> None:
+    """Recompute every hash from line `start` on, as whoever forges an export would."""
+    for n in range(max(start, 1), len(lines)):
+        line = lines[n]
+        line["prev_hash"] = lines[n - 1]["entry_hash"] if n > 1 else "0" * 64
+        if "document" in line:
+            line["entry_hash"] = verifier.entry_hash(line["prev_hash"], line["seq"], line["document"])
+    lines[0]["head"] = {"seq": lines[-1]["seq"], "hash": lines[-1]["entry_hash"]}
+
+
+def _check(verifier, lines, since=()):
+    return verifier.verify([json.dumps(line, ensure_ascii=False) for line in lines], since)
+
+
+def test_a_forged_export_cannot_pass_the_standalone_verifier(app, db, round_ids):
+    verifier = _verifier()
+    genuine = _lines(export(app, round_ids["round"]))
+    last = heads(db, round_ids["round"])[-1]
+    since = [(last.seq, last.hash)]
+    assert _check(verifier, genuine, since)["events"] == len(genuine) - 1
+    # A rewritten event hidden behind a "withheld" line that claims the witnessed hash.
+    forged = json.loads(json.dumps(genuine))
+    forged[3]["document"] = forged[3]["document"].replace('"by":"hand"', '"by":"timeline"')
+    _rehash(verifier, forged, 3)
+    forged[last.seq] = {"seq": last.seq, "prev_hash": forged[last.seq - 1]["entry_hash"], "entry_hash": last.hash, "withheld": True}
+    _rehash(verifier, forged, last.seq + 1)
+    with pytest.raises(verifier.Broken, match="withheld"):
+        _check(verifier, forged, since)
+    # Every line withheld, as if the whole chain were older than format 2.
+    hidden = [genuine[0]] + [{"seq": l["seq"], "prev_hash": l["prev_hash"], "entry_hash": l["entry_hash"], "withheld": True}
+                             for l in genuine[1:]]
+    with pytest.raises(verifier.Broken, match="cannot be confirmed"):
+        _check(verifier, hidden, since)
+    # A second count slipped in after the last head, to vouch for a doctored ballot file.
+    count = next(l for l in genuine[1:] if '"action":"round.counted"' in l.get("document", ""))
+    document = json.loads(count["document"])
+    document["seq"] = len(genuine)
+    again = genuine + [{"seq": len(genuine), "document": verifier.canonical(document), "revealed": count["revealed"]}]
+    _rehash(verifier, again, len(genuine))
+    with pytest.raises(verifier.Broken, match="counts of the votes"):
+        _check(verifier, again, since)
+    # Odd shapes are refused, not crashed on.
+    for bad in ({"seq": True}, {"document": "[]"}, {"revealed": []}, {"withheld": "yes"}):
+        odd = json.loads(json.dumps(genuine))
+        odd[2].update(bad)
+        if "document" in bad:
+            _rehash(verifier, odd, 2)
+        with pytest.raises(verifier.Broken):
+            _check(verifier, odd)
+
+
+def test_a_line_separator_in_a_title_does_not_break_a_genuine_export(app, db, round_ids, tmp_path):
+    from pb.rounds import services as rounds
+    from pb.rounds.models import Round
+
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, round_ids["round"])
+        rounds.update_round(session, round_, actor=user(session, LEAD), title="Benches\u2028and bins\u0085 2027",
+                            purpose=round_.purpose, eligibility=round_.eligibility, minimum_age=round_.minimum_age,
+                            categories=rounds.names_of(session, round_, rounds.Category, "name"),
+                            objectives=rounds.names_of(session, round_, rounds.CharterObjective, "title"))
+    exported = export(app, round_ids["round"])
+    assert "\u2028" in exported
+    checked = standalone(tmp_path, exported)
+    assert checked.returncode == 0, checked.stdout

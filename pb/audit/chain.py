@@ -37,6 +37,19 @@ def commitment(salt: str, value: Any) -> str:
     return hashlib.sha256(f"{salt}\n{canonical_json(value)}".encode()).hexdigest()
 
 
+def pseudonym(audit_ref: str | None, chain: str) -> str | None:
+    """How a person appears in one chain: stable within it, unlinkable across chains (and
+    to their account) without their secret User.audit_ref."""
+    if audit_ref is None:
+        return None
+    return hashlib.sha256(f"{audit_ref}:{chain}".encode()).hexdigest()[:16]
+
+
+def person(user, round_id: int | None) -> str | None:
+    """A user as a round's public log names them (in data, as the document names the actor)."""
+    return pseudonym(user.audit_ref, chain_key(round_id))
+
+
 def sealed_of(event: AuditEvent) -> dict:
     """An event's sealed values with their salts ({} if none, or if they no longer parse:
     its hash then fails to verify)."""
@@ -49,7 +62,7 @@ def sealed_of(event: AuditEvent) -> dict:
 
 def event_document(event: AuditEvent, actor_ref: str | None = None) -> str:
     """Everything an event says, as the canonical JSON that is hashed. Format 2 needs the
-    acting person's pseudonym (their User.audit_ref)."""
+    acting person's User.audit_ref, from which their pseudonym in this chain is made."""
     if event.format == 1:  # events written before format 2: the account number, and all data in the open
         return canonical_json({
             "chain": event.chain, "seq": event.seq, "round": event.round_id, "actor": event.actor_user_id,
@@ -61,7 +74,7 @@ def event_document(event: AuditEvent, actor_ref: str | None = None) -> str:
         "chain": event.chain,
         "seq": event.seq,
         "round": event.round_id,
-        "actor": actor_ref,
+        "actor": pseudonym(actor_ref, event.chain),
         "organisation": event.organisation_id,
         "action": event.action,
         "at": event.created_at.isoformat(timespec="microseconds"),

@@ -35,7 +35,12 @@ def _withheld_keys(event: AuditEvent, round_: Round) -> set[str]:
     (or ever)."""
     if event.format != 1:
         return set()
-    data = json.loads(event.data)
+    try:
+        data = json.loads(event.data)
+    except ValueError:
+        return set()  # altered beyond parsing: shown as it is, for a verifier to report
+    if not isinstance(data, dict):
+        return set()
     if event.action == "proposal.screened" and data.get("decision") == "returned":
         return {"reason"}  # the note is the group's
     if event.action == "round.counted" and not results_public(round_):

@@ -32,7 +32,10 @@ def check_results(session: Session, round_: Round) -> list[str]:
         AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.counted").order_by(AuditEvent.seq)).all()
     if len(events) != 1:
         return [f"the log should hold one count, and holds {len(events)}"]
-    recorded = {c["contest"]: c for c in counted_contests(events[0])}
+    try:
+        recorded = {c["contest"]: c for c in counted_contests(events[0])}
+    except (KeyError, TypeError, ValueError):
+        return ["the count's event no longer reads as a count"]
     contests = session.exec(select(Contest.id).where(Contest.round_id == round_.id)).all()
     stored = {r.contest_id: r for r in session.exec(select(ContestResult).where(ContestResult.contest_id.in_(contests)))}
     problems = []
@@ -40,6 +43,9 @@ def check_results(session: Session, round_: Round) -> list[str]:
         problems.append(f"the count recorded ballot papers {sorted(recorded)}, the results hold {sorted(stored)}")
     for contest_id in sorted(set(recorded) & set(stored)):
         entry, result = recorded[contest_id], stored[contest_id]
+        if not isinstance(entry, dict) or not isinstance(entry.get("selected"), list):
+            problems.append(f"ballot paper {contest_id}: the count's event no longer reads as a count")
+            continue
         digest = hashlib.sha256(result.ballot_file.encode()).hexdigest()
         if digest != entry["sha256"] or result.file_sha256 != entry["sha256"]:
             problems.append(f"ballot paper {contest_id}: the stored ballot file is not the one the count recorded")

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from pb.accounts.models import Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
-from pb.audit.chain import record_event
+from pb.audit.chain import person, record_event
 from pb.audit.models import AuditEvent, chain_key
 from pb.clock import now
 from pb.proposals import ballot_order
@@ -210,7 +210,7 @@ def is_screener(session: Session, round_: Round, user: User) -> bool:
 
 
 def appoint_screener(session: Session, round_: Round, *, actor: User, user: User) -> Screener:
-    guard_unfrozen(session, round_, actor=actor, attempted="screener.appointed", detail={"user": user.id})
+    guard_unfrozen(session, round_, actor=actor, attempted="screener.appointed", detail={"user": person(user, round_.id)})
     if session.exec(select(Screener).where(Screener.round_id == round_.id, Screener.user_id == user.id)).first():
         raise ProposalError(_("%(name)s is already a screener for this round.", name=user.name))
     screener = Screener(round_id=round_.id, user_id=user.id)
@@ -218,7 +218,7 @@ def appoint_screener(session: Session, round_: Round, *, actor: User, user: User
     session.flush()
     record_event(
         session, "screener.appointed", actor=actor, round_id=round_.id,
-        organisation_id=round_.convening_organisation_id, data={"user": user.audit_ref, "name": user.name},
+        organisation_id=round_.convening_organisation_id, data={"user": person(user, round_.id), "name": user.name},
     )
     return screener
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from pb.accounts.models import Membership, Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
-from pb.audit.chain import record_event
+from pb.audit.chain import person, record_event
 from pb.clock import now
 from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.rounds.freeze import guard_unfrozen
@@ -327,7 +327,7 @@ def funds_the_round(session: Session, round_: Round, user: User) -> bool:
 def appoint_returning_officer(session: Session, round_: Round, *, actor: User, user: User) -> None:
     """The convening lead appoints the round's returning officer while setting it up:
     anyone with an account who belongs to none of the anchors funding the round."""
-    guard_unfrozen(session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": user.audit_ref})
+    guard_unfrozen(session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": person(user, round_.id)})
     if funds_the_round(session, round_, user):
         raise RoundError(_("The returning officer cannot belong to an anchor that funds this round. "
                            "Ask someone independent, such as a community anchor or another public body."))
@@ -335,9 +335,9 @@ def appoint_returning_officer(session: Session, round_: Round, *, actor: User, u
     session.add(round_)
     session.flush()
     replaced = session.get(User, previous) if previous else None
-    # People appear in the public log by their pseudonym (User.audit_ref), never their account number.
-    audit_round(session, round_, "returning_officer.appointed", actor, user=user.audit_ref, name=user.name,
-                replaces=replaced.audit_ref if replaced else None)
+    # People appear in the public log by their pseudonym in the round's chain, never their account number.
+    audit_round(session, round_, "returning_officer.appointed", actor, user=person(user, round_.id), name=user.name,
+                replaces=person(replaced, round_.id) if replaced else None)
 
 
 def is_returning_officer(session: Session, round_: Round, user) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from pb.accounts.models import User
-from pb.audit.chain import record_event
+from pb.audit.chain import person, record_event
 from pb.clock import now, today
 from pb.db import Refusal, begin_writing
 from pb.fields import normalise_postcode
@@ -577,7 +577,7 @@ def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHe
     session.add(helper)
     session.flush()
     record_event(session, "helper.appointed", actor=actor, round_id=round_.id,
-                 organisation_id=None, data={"user": user.audit_ref, "name": user.name})
+                 organisation_id=None, data={"user": person(user, round_.id), "name": user.name})
     return helper
 
 
