@@ -225,6 +225,22 @@ def jpeg_with_location() -> bytes:
     return out.getvalue()
 
 
+def png_claiming(width: int, height: int) -> bytes:
+    """A small PNG file of a huge, blank image (made row by row: nothing big in memory)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    packer, row, parts = zlib.compressobj(9), b"\0" * (width + 1), []
+    for _ in range(height):
+        parts.append(packer.compress(row))
+    parts.append(packer.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
 def uploads(app):
     folder = os.path.join(app.instance_path, "uploads", "proposals")
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
@@ -236,6 +252,8 @@ def uploads(app):
         (b"#!/bin/sh\necho not an image\n", "evil.jpg", "not a photo we can read"),
         (b"GIF89a" + b"\0" * 100, "anim.gif", "JPEG, PNG or WebP"),
         (b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024 + 10), "huge.jpg", "at most 5 MB"),
+        # 9,400 x 9,400 pixels in about 90 KB: refused from its header, never decoded.
+        (png_claiming(9400, 9400), "bomb.png", "too many pixels"),
     ],
 )
 # Werkzeug's test client spools a large request body to a temporary file it never

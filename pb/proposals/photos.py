@@ -15,6 +15,11 @@ from pb.proposals.services import ProposalError
 MAX_BYTES = 5 * 1024 * 1024
 MAX_SIDE = 1600
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+# Read from the file's header, before any decoding: a small file can claim a huge image
+# (an 86 KB PNG of 9,400 x 9,400 pixels once took 450 MB to decode). A JPEG is decoded at a
+# reduced scale straight away (JPEG's own draft mode), so a large camera photo is cheap;
+# PNG and WebP are decoded whole, so they are held to fewer pixels.
+MAX_PIXELS = {"JPEG": 64_000_000, "PNG": 16_000_000, "WEBP": 16_000_000}
 
 
 def photo_folder() -> str:
@@ -34,6 +39,12 @@ def store_photo(upload) -> str:
             image = Image.open(BytesIO(data))
             if image.format not in ACCEPTED_FORMATS:
                 raise ProposalError(_("The photo must be a JPEG, PNG or WebP image."))
+            width, height = image.size
+            if width * height > MAX_PIXELS[image.format]:
+                raise ProposalError(_("The photo has too many pixels: make it at most %(megapixels)d megapixels.",
+                                      megapixels=MAX_PIXELS[image.format] // 1_000_000))
+            if image.format == "JPEG":
+                image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale: no larger than needed
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ProposalError(_("This file is not a photo we can read. Use a JPEG, PNG or WebP image.")) from None
