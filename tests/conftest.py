@@ -83,6 +83,7 @@ def app(database_url, tmp_path):
             "DATABASE_URL": database_url,
             "SERVER_NAME": "localhost",
             "BASE_URL": "http://localhost",  # links in mail, letters and QR codes; other hosts refused
+            "TRUSTED_HOSTS": ["127.0.0.1"],  # ...but for tests' own servers on loopback
             "INSTANCE_PATH": str(tmp_path / "instance"),
         }
     )

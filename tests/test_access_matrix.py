@@ -134,6 +134,7 @@ MATRIX = [
     row("accounts.sign_in", "POST", "/sign-in", accounts_page(400)),
     row("accounts.sign_out", "POST", "/sign-out", everyone((302, "/")), fresh=True),
     row("accounts.sign_out", "GET", "/sign-out", everyone(405)),
+    row("accounts.sign_out_everywhere", "POST", "/sign-out-everywhere", signed_in(default=(302, "/")), fresh=True),
     row("accounts.reset_request", "GET", "/reset-password", everyone(200)),
     row("accounts.reset_request", "POST", "/reset-password", everyone(400)),
     # A reset link works for whoever holds it (it is sent to the account's address).
@@ -429,6 +430,13 @@ def people(app, db, ids) -> dict[str, FormClient]:
     proved = resident.submit(f"/rounds/{published}/residents/code", {"code": ids["resident_code"]}, page=f"/rounds/{published}/residents")
     assert proved.status_code == 302, proved.get_data(as_text=True)
     browsers["resident"] = resident
+    browsers.update(signed_in_browsers(app))
+    return browsers
+
+
+def signed_in_browsers(app) -> dict[str, FormClient]:
+    """A newly signed-in browser for each role with an account."""
+    browsers = {}
     for role, email in (("member", MEMBER), ("lead", LEAD), ("other_lead", OTHER_LEAD), ("screener", SCREENER),
                         ("helper", HELPER), ("officer", OFFICER), ("admin", ADMIN)):
         browsers[role] = FormClient(app)
@@ -437,7 +445,8 @@ def people(app, db, ids) -> dict[str, FormClient]:
 
 
 def copy_of(browser: FormClient) -> FormClient:
-    """Another browser with the same cookies (Flask keeps the session in a cookie)."""
+    """Another browser with the same cookies (the same session: what it does to its signed-in
+    session, on the server, it does to the original's too)."""
     twin = FormClient(browser.app)
     name = browser.app.config["SESSION_COOKIE_NAME"]
     cookie = browser.http.get_cookie(name)
@@ -482,6 +491,11 @@ def test_every_route_gives_every_role_the_right_answer(app, db, make_user):
             if not _matches(expected, response):
                 want = expected if isinstance(expected, int) else f"{expected[0]} -> {expected[1]}"
                 wrong.append(f"{entry.endpoint} {entry.method} {url} as {role}: expected {want}, got {_answer(response)}")
+        if entry.fresh and entry.endpoint.startswith("accounts."):
+            # Signing out ends the session on the server, the copy's and the original's alike
+            # ("everywhere": every session of the account): sign everyone in again.
+            browsers.update(signed_in_browsers(app))
+            tokens.update({role: browser.csrf_token("/") for role, browser in browsers.items()})
     cells = len(MATRIX) * len(ROLES)
     assert not wrong, f"{len(wrong)} of {cells} cells give the wrong answer:\n" + "\n".join(wrong)
 

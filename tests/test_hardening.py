@@ -183,3 +183,56 @@ def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):  # 
         assert not [p for p in pieces if p[:1] in ("=", "+", "@", "\t", "\r") or re.match(r"-[^0-9]", p)], (url, pieces)
     assert any("Café" in cell for cell in seen["results.results_csv"])  # names in any script, intact
     assert any("Café" in cell for cell in seen["reports.round_money_csv"])
+
+
+# ---------------------------------------------------------------- passwords
+
+
+@pytest.mark.parametrize("password,reason", [
+    ("aaaaaaaaaa", "Repeated characters"),
+    ("1234567890", "one of the most common passwords"),
+    ("qwertyuiop", "one of the most common passwords"),
+    ("password12", "one of the most common passwords"),
+])
+def test_common_or_guessable_passwords_are_refused_with_a_reason(client, db, password, reason):
+    from pb.accounts.models import User
+
+    response = client.submit("/sign-up", {"name": "Lee", "email": "lee@example.org", "password": password, "confirm": password})
+    assert response.status_code == 400 and reason in response.get_data(as_text=True)
+    with db(write=False) as session:
+        assert session.exec(select(User)).all() == []
+
+
+def test_the_reason_a_password_is_refused_is_given_in_the_readers_language(app, db):
+    welsh = FormClient(app)
+    welsh.http.set_cookie("pb_locale", "cy")
+    page = welsh.submit("/sign-up", {"name": "Lee", "email": "lee@example.org", "password": "aaaaaaaaaa", "confirm": "aaaaaaaaaa"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 400 and 'lang="cy"' in body and "Repeated characters" not in body
+
+
+# ---------------------------------------------------------------- the platform admin's powers, in the round's log
+
+
+def test_a_platform_admin_making_themself_an_anchor_lead_shows_in_the_rounds_public_log(app, db, make_user):
+    from pb.accounts.models import Organisation
+    from tests.factories import make_round
+
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("admin@pb.example", name="Ada Admin", admin=True)
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council")
+    with db(write=False) as session:
+        council = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one()
+    admin = FormClient(app)
+    admin.sign_in("admin@pb.example", PASSWORD)
+    added = admin.submit(f"/admin/organisations/{council.id}", {"email": "admin@pb.example"})
+    assert added.status_code == 302
+    public = FormClient(app).get(f"/rounds/{ids['round']}/audit").get_data(as_text=True)
+    rows = public.split("<tbody")[1]
+    assert "A funding anchor gained a lead" in rows and "Ada Admin" in rows and "by_platform_admin" in rows
+    import json
+
+    exported = FormClient(app).get(f"/rounds/{ids['round']}/audit.jsonl").get_data(as_text=True)
+    documents = [json.loads(json.loads(line)["document"]) for line in exported.splitlines()[1:]]
+    [added] = [d for d in documents if d["action"] == "anchor.member_added"]
+    assert added["data"]["themself"] is True and added["data"]["by_platform_admin"] is True

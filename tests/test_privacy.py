@@ -228,9 +228,12 @@ def test_a_paper_ballot_records_its_helper_and_their_session_is_theirs_alone(app
     helper = FormClient(app)
     helper.sign_in("helper@example.org", "correct horse battery")
     assert helper.submit(f"{base}/paper", {"code": codes[0]}).status_code == 302
-    # The helper's session is bound to the helper: the cookie alone, in another browser, is nothing.
-    borrowed = _copy(app, helper)
-    borrowed.submit("/sign-out", {}, page="/dashboard")
+    # The helper's voting is bound to the helper: its reference alone, in another browser, is nothing.
+    with helper.http.session_transaction() as held:
+        reference = held["voting"]
+    borrowed = FormClient(app)
+    with borrowed.http.session_transaction() as planted:
+        planted["voting"] = reference
     assert borrowed.get(f"{base}/vote/ballots").status_code == 302
     url = f"{base}/vote/{ids['contests']['North']}"
     assert helper.submit(url, {"project": str(north[0]), "confirm": "1"}).status_code == 302

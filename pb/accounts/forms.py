@@ -5,19 +5,19 @@ from wtforms import EmailField, PasswordField, SelectChoice, SelectField, String
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, OrganisationKind
+from pb.accounts.passwords import MIN_LENGTH, StrongPassword
 from pb.forms import PbForm
-
-PASSWORD_MIN = 10
-
 
 def _password(label):
     return PasswordField(
         label,
         validators=[
             DataRequired(),
-            Length(min=PASSWORD_MIN, max=200, message=_l("Use between %(min)d and %(max)d characters.")),
+            Length(max=200, message=_l("Use at most %(max)d characters.")),
+            StrongPassword(),
         ],
-        description=_l("At least %(min)d characters. A few unrelated words are easy to remember.", min=PASSWORD_MIN),
+        description=_l("At least %(min)d characters, and not easy to guess. A few unrelated words are easy to remember.",
+                       min=MIN_LENGTH),
     )
 
 

@@ -165,7 +165,24 @@ def add_member(session: Session, *, actor: User, organisation: Organisation, use
         organisation_id=organisation.id,
         data={"user": user.id},
     )
+    if organisation.kind == OrganisationKind.ANCHOR.value:
+        _log_in_rounds_of(session, organisation, actor=actor, user=user)
     return membership
+
+
+def _log_in_rounds_of(session: Session, organisation: Organisation, *, actor: User, user: User) -> None:
+    """A new lead of an anchor gets that anchor's powers in every round it funds: each of
+    those rounds' public logs says so (who was added, and by whom: a platform admin
+    making themself a lead shows there, not only in the platform's own log)."""
+    from pb.audit.chain import person
+    from pb.rounds.models import Partner, Round
+
+    rounds = set(session.exec(select(Round.id).where(Round.convening_organisation_id == organisation.id)))
+    rounds |= set(session.exec(select(Partner.round_id).where(Partner.organisation_id == organisation.id)))
+    for round_id in sorted(rounds):
+        record_event(session, "anchor.member_added", actor=actor, organisation_id=organisation.id, round_id=round_id,
+                     data={"user": person(user, round_id), "name": user.name, "anchor": organisation.name,
+                           "by_platform_admin": bool(actor.is_platform_admin), "themself": actor.id == user.id})
 
 
 def organisations_of(session: Session, user: User, kind: OrganisationKind | None = None) -> list[Organisation]:

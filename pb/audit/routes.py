@@ -64,6 +64,7 @@ ACTION_LABELS = {
     "residents.declarations_deleted": _l("What residents declared to vote deleted"),
     "declarations.exported": _l("Residents' declarations taken by the returning officer to check"),
     "platform.restored": _l("Database restored from a backup"),
+    "anchor.member_added": _l("A funding anchor gained a lead"),
     "delivery.updated": _l("Delivery update posted"),
     "verdict.comment_hidden": _l("Resident's comment hidden"),
 }
