@@ -148,19 +148,29 @@ def reset_request():
         key = f"reset:email:{services.normalise_email(form.email.data)}"
         limited = is_limited(session, key, limit=3, window_seconds=3600)
         user = services.find_user(session, form.email.data)
-        if user is not None and not limited:
+        if not limited:
+            # A message either way, queued in the outbox and sent after the answer: the answer,
+            # and the time it takes, are the same whether or not an account uses the address.
             note_attempt(session, key)
-            link = public_url("accounts.reset_password", token=services.password_reset_token(user))
-            send_mail(
-                user.email,
-                _("Reset your pb password"),
-                _(
-                    "Someone asked to reset the password for your pb account.\n\n"
-                    "To choose a new password, open this link within an hour:\n%(link)s\n\n"
-                    "If it was not you, ignore this message; your password stays as it is.",
-                    link=link,
-                ),
-            )
+            if user is not None:
+                link = public_url("accounts.reset_password", token=services.password_reset_token(user))
+                send_mail(
+                    user.email,
+                    _("Reset your pb password"),
+                    _(
+                        "Someone asked to reset the password for your pb account.\n\n"
+                        "To choose a new password, open this link within an hour:\n%(link)s\n\n"
+                        "If it was not you, ignore this message; your password stays as it is.",
+                        link=link,
+                    ),
+                )
+            else:
+                send_mail(
+                    services.normalise_email(form.email.data),
+                    _("Reset your pb password"),
+                    _("Someone asked to reset the password of a pb account for this address, but no account uses it. "
+                      "If it was you, you may have signed up with another address. If not, ignore this message."),
+                )
         # The same answer whether or not the address has an account.
         flash(_("If an account uses that address, we have sent it a link to reset the password."), "info")
         return redirect(url_for("accounts.sign_in"))

@@ -210,11 +210,21 @@ def prove_with_email(round_id):
     except (VotingError, services.DeliveryError) as error:
         keep_refusal(error)
         return _proof_page(round_, error.status, email_form=form, refusal=str(error))
+    # A message either way (queued, sent after the answer): the answer and its time do not
+    # tell whether the address voted.
     if code is not None:
         send_mail(
             challenge.email,
             _("Your code to give your verdict on %(round)s", round=round_.title),
             code_email_body(code),
+        )
+    else:
+        send_mail(
+            form.email.data.strip().lower(),
+            _("Your code to give your verdict on %(round)s", round=round_.title),
+            _("Someone asked for a code to give verdicts on %(round)s with this address, but it was not used to vote in "
+              "that round, so it cannot give verdicts. If you voted with a letter, use the code on your letter instead.",
+              round=round_.title),
         )
     session["verdict_challenge"] = challenge.id
     return redirect(url_for("delivery.prove_email_code", round_id=round_.id, project=id_arg("project")))
