@@ -236,3 +236,19 @@ def test_a_platform_admin_making_themself_an_anchor_lead_shows_in_the_rounds_pub
     documents = [json.loads(json.loads(line)["document"]) for line in exported.splitlines()[1:]]
     [added] = [d for d in documents if d["action"] == "anchor.member_added"]
     assert added["data"]["themself"] is True and added["data"]["by_platform_admin"] is True
+
+
+def test_a_very_long_password_gets_the_length_message_not_a_500(client, db):
+    long = "line 1\nline 2 " * 10_000
+    response = client.submit("/sign-up", {"name": "Lee", "email": "lee@example.org", "password": long, "confirm": long})
+    assert response.status_code == 400 and "at most 200 characters" in response.get_data(as_text=True)
+
+
+def test_a_multipart_field_name_with_a_line_break_is_refused_plainly(app):
+    """Werkzeug reads such a name as None, on which the CSRF check itself used to fail (500)."""
+    from werkzeug.datastructures import MultiDict
+    from werkzeug.test import encode_multipart
+
+    boundary, body = encode_multipart(MultiDict([("email", "lee@example.org"), ("\r\x91#", "3800")]))
+    response = app.test_client().post("/sign-in", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400

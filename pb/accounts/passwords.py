@@ -8,7 +8,8 @@ from zxcvbn import zxcvbn
 
 MIN_LENGTH = 10
 MIN_SCORE = 3  # zxcvbn's 0-4: 3 is "safely unguessable: moderate protection from offline attack"
-CHECKED_LENGTH = 100  # zxcvbn slows down on very long input; what follows only adds strength
+CHECKED_LENGTH = 72  # zxcvbn refuses longer input (and slows down on it); what follows only adds strength
+MAX_LENGTH = 200  # longer is refused by the form's length check
 
 REASONS = {
     "common": _l("This is one of the most common passwords. Choose another."),
@@ -27,6 +28,8 @@ def weakness(password: str, *, about=()) -> str | None:
     the person's name and address, which their password must not lean on."""
     if len(password) < MIN_LENGTH:
         return str(_l("Use at least %(min)d characters.", min=MIN_LENGTH))
+    if len(password) > MAX_LENGTH:
+        return None  # the length check says so
     words = [part for text in about if text for part in str(text).replace("@", " ").replace(".", " ").split() if len(part) > 2]
     result = zxcvbn(password[:CHECKED_LENGTH], user_inputs=words)
     if result["score"] >= MIN_SCORE:
