@@ -49,7 +49,18 @@ def configure_security(app) -> None:
         response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.is_secure:  # HTTPS, directly or (with PROXIES set) behind a proxy that says so
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static" and _personal():
+            # A page for someone signed in, or someone voting: never kept by the browser or a
+            # shared cache (the back button on a library computer shows nothing of theirs).
+            response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _personal() -> bool:
+    from flask import session
+    from flask_login import current_user
+
+    return "voting" in session or bool(getattr(current_user, "is_authenticated", False))
 
 
 def safe_next(target: str | None, fallback: str) -> str:

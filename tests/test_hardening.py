@@ -252,3 +252,19 @@ def test_a_multipart_field_name_with_a_line_break_is_refused_plainly(app):
     boundary, body = encode_multipart(MultiDict([("email", "lee@example.org"), ("\r\x91#", "3800")]))
     response = app.test_client().post("/sign-in", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 400
+
+
+def test_personal_pages_are_never_kept_by_the_browser(app, make_user):
+    make_user("lee@example.org")
+    lee = FormClient(app)
+    assert "no-store" not in (lee.get("/").headers.get("Cache-Control") or "")
+    lee.sign_in("lee@example.org", PASSWORD)
+    assert lee.get("/dashboard").headers["Cache-Control"] == "no-store"
+    assert lee.get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_one_client_cannot_make_pb_mail_address_after_address(app):
+    client = FormClient(app)
+    for n in range(12):
+        assert client.submit("/reset-password", {"email": f"person{n}@example.org"}).status_code == 302
+    assert len(app.extensions["pb_outbox"]) == 10  # then it stops, saying the same

@@ -146,12 +146,14 @@ def reset_request():
     if form.validate_on_submit():
         session = db_session()
         key = f"reset:email:{services.normalise_email(form.email.data)}"
-        limited = is_limited(session, key, limit=3, window_seconds=3600)
+        client = f"reset:ip:{client_address()}"  # nor can one client make pb mail address after address
+        limited = is_limited(session, key, limit=3, window_seconds=3600) or is_limited(session, client, limit=10, window_seconds=3600)
         user = services.find_user(session, form.email.data)
         if not limited:
             # A message either way, queued in the outbox and sent after the answer: the answer,
             # and the time it takes, are the same whether or not an account uses the address.
             note_attempt(session, key)
+            note_attempt(session, client)
             if user is not None:
                 link = public_url("accounts.reset_password", token=services.password_reset_token(user))
                 send_mail(
