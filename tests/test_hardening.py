@@ -268,3 +268,26 @@ def test_one_client_cannot_make_pb_mail_address_after_address(app):
     for n in range(12):
         assert client.submit("/reset-password", {"email": f"person{n}@example.org"}).status_code == 302
     assert len(app.extensions["pb_outbox"]) == 10  # then it stops, saying the same
+
+
+def test_a_signed_in_session_ends_on_the_server_after_its_lifetime(app, db, make_user):
+    """However active, and whatever the cookie says, a session lasts PERMANENT_SESSION_LIFETIME
+    (8 hours) from signing in."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from pb.accounts.models import UserSession
+    from pb.clock import now
+
+    make_user("lee@example.org")
+    lee = FormClient(app)
+    lee.sign_in("lee@example.org", PASSWORD)
+    assert _signed_in(lee)
+    with db() as session:
+        session.exec(update(UserSession).values(created_at=now() - timedelta(hours=8, minutes=1)))
+    assert not _signed_in(lee)
+    lee.sign_in("lee@example.org", PASSWORD)  # signing in again starts afresh, and clears the old one away
+    assert _signed_in(lee)
+    with db(write=False) as session:
+        assert len(session.exec(select(UserSession)).all()) == 1

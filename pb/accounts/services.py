@@ -86,8 +86,14 @@ def _session_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _session_lifetime() -> timedelta:
+    return timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
+
+
 def start_user_session(session: Session, user: User) -> str:
-    """A signed-in session held on the server; returns the reference for the browser's cookie."""
+    """A signed-in session held on the server; returns the reference for the browser's cookie.
+    The user's sessions past their lifetime are deleted on the way."""
+    session.exec(delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_at < now() - _session_lifetime()))
     token = secrets.token_urlsafe(24)
     session.add(UserSession(user_id=user.id, token_hash=_session_hash(token)))
     session.flush()
@@ -95,10 +101,12 @@ def start_user_session(session: Session, user: User) -> str:
 
 
 def user_of_session(session: Session, user_id: int, token: str | None) -> User | None:
+    """The user a browser's session reference stands for, while that session lasts: at most
+    PERMANENT_SESSION_LIFETIME (8 hours) from signing in, however active, whatever the cookie says."""
     if not token or not isinstance(token, str) or len(token) > 64:
         return None
     found = session.exec(select(UserSession).where(UserSession.token_hash == _session_hash(token))).first()
-    if found is None or found.user_id != user_id:
+    if found is None or found.user_id != user_id or found.created_at < now() - _session_lifetime():
         return None
     return session.get(User, user_id)
 
