@@ -100,8 +100,7 @@ def _check_settings(config) -> None:
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise ConfigError(f"PB_BASE_URL must be an address like https://pb.example.org, not {base!r}")
         config["BASE_URL"] = str(base).rstrip("/")
-        config.setdefault("TRUSTED_HOSTS", None)
-        config["TRUSTED_HOSTS"] = [parts.hostname] + [h for h in (config["TRUSTED_HOSTS"] or []) if h != parts.hostname]
+        config["TRUSTED_HOSTS"] = [parts.hostname] + [h for h in (config.get("TRUSTED_HOSTS") or []) if h != parts.hostname]
         config["PREFERRED_URL_SCHEME"] = parts.scheme
     if env == "production":
         missing = [name for name, key in (("PB_SECRET_KEY", "SECRET_KEY"), ("PB_BASE_URL", "BASE_URL"),

@@ -56,6 +56,14 @@ def configure_security(app) -> None:
         return response
 
 
+def token_digest(token: str) -> str:
+    """How a random reference given to a browser or in a link (a session's, an invitation's)
+    is kept on the server: its SHA-256, so that the table alone opens nothing."""
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _personal() -> bool:
     from flask import session
     from flask_login import current_user

@@ -109,8 +109,11 @@ def _inert(cell):
     would start a formula, and so would one after a ; or , where a spreadsheet set to split
     on that character (as in Polish or Romanian) cuts the cell there."""
     text = "" if cell is None else str(cell)
-    text = re.sub(r"([;,])([=+\-@\t\r])", r"\1'\2", text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    text = re.sub(rf"([;,])([{re.escape(FORMULA_STARTS)}])", r"\1'\2", text)
+    return "'" + text if text[:1] and text[0] in FORMULA_STARTS else text
+
+
+FORMULA_STARTS = "=+-@\t\r"  # a cell beginning with one of these, a spreadsheet runs
 
 
 def form_page(template: str, form, **context):

@@ -1,6 +1,5 @@
 """Operations on accounts. They flush and audit; the caller's request (or CLI scope) commits."""
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -23,6 +22,7 @@ from pb.accounts.models import (
 )
 from pb.audit.chain import record_event
 from pb.clock import now
+from pb.security import token_digest
 
 # Checked when no user has the address, so that a missing account takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a real password")
@@ -82,10 +82,6 @@ def set_password(session: Session, user: User, password: str) -> None:
 # ---------------------------------------------------------------- signed-in sessions
 
 
-def _session_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _session_lifetime() -> timedelta:
     return timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
 
@@ -95,7 +91,7 @@ def start_user_session(session: Session, user: User) -> str:
     The user's sessions past their lifetime are deleted on the way."""
     session.exec(delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_at < now() - _session_lifetime()))
     token = secrets.token_urlsafe(24)
-    session.add(UserSession(user_id=user.id, token_hash=_session_hash(token)))
+    session.add(UserSession(user_id=user.id, token_hash=token_digest(token)))
     session.flush()
     return token
 
@@ -105,15 +101,16 @@ def user_of_session(session: Session, user_id: int, token: str | None) -> User |
     PERMANENT_SESSION_LIFETIME (8 hours) from signing in, however active, whatever the cookie says."""
     if not token or not isinstance(token, str) or len(token) > 64:
         return None
-    found = session.exec(select(UserSession).where(UserSession.token_hash == _session_hash(token))).first()
-    if found is None or found.user_id != user_id or found.created_at < now() - _session_lifetime():
-        return None
-    return session.get(User, user_id)
+    return session.exec(
+        select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == token_digest(token), User.id == user_id,
+               UserSession.created_at >= now() - _session_lifetime())
+    ).first()
 
 
 def end_user_session(session: Session, token: str | None) -> None:
     if token and isinstance(token, str):
-        session.exec(delete(UserSession).where(UserSession.token_hash == _session_hash(token)))
+        session.exec(delete(UserSession).where(UserSession.token_hash == token_digest(token)))
 
 
 def end_user_sessions(session: Session, user: User) -> int:
@@ -231,10 +228,6 @@ def register_group(
 INVITATION_DAYS = 14
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invite_member(session: Session, *, actor: User, organisation: Organisation, email: str) -> str:
     """Record an invitation and return its secret token (sent by email, never stored)."""
     if not is_member_of(session, actor, organisation):
@@ -244,7 +237,7 @@ def invite_member(session: Session, *, actor: User, organisation: Organisation, 
         raise AccountError(_("This person is already a member of the organisation."))
     token = secrets.token_urlsafe(32)
     session.add(
-        Invitation(organisation_id=organisation.id, email=normalise_email(email), token_hash=_token_hash(token), invited_by_user_id=actor.id)
+        Invitation(organisation_id=organisation.id, email=normalise_email(email), token_hash=token_digest(token), invited_by_user_id=actor.id)
     )
     session.flush()
     record_event(
@@ -254,7 +247,7 @@ def invite_member(session: Session, *, actor: User, organisation: Organisation, 
 
 
 def invitation_for_token(session: Session, token: str) -> Invitation | None:
-    invitation = session.exec(select(Invitation).where(Invitation.token_hash == _token_hash(token))).first()
+    invitation = session.exec(select(Invitation).where(Invitation.token_hash == token_digest(token))).first()
     if invitation is None or invitation.accepted_at is not None:
         return None
     if invitation.created_at < now() - timedelta(days=INVITATION_DAYS):

@@ -28,6 +28,7 @@ from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, takes_votes
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
+from pb.security import token_digest
 from pb.throttle import is_limited, note_attempt, serialise
 from pb.voting.declarations import declarations_of, identity_text, plain
 from pb.voting.models import (
@@ -281,14 +282,23 @@ def _voter_of_code(session: Session, round_: Round, row: VotingCode, method: Eli
     if voter is not None:
         return voter
     batch = session.get(CodeBatch, row.batch_id)
+    return _voter_once(session, found, Voter(round_id=round_.id, area_id=batch.area_id, method=method.value,
+                                             identity=secrets.token_hex(16), code_id=row.id))
+
+
+def _voter_once(session: Session, found, voter: Voter, with_it=None) -> Voter:
+    """Add `voter` (and the row `with_it(voter)` makes, if any), unless the same voter was
+    made at the same moment by another request (the same code or identity sent twice at
+    once): then that one, found by `found`. One proof, one voter."""
     try:
-        with session.begin_nested():  # the same code entered twice at once makes one voter
-            voter = Voter(round_id=round_.id, area_id=batch.area_id, method=method.value, identity=secrets.token_hex(16),
-                          code_id=row.id)
+        with session.begin_nested():
             session.add(voter)
             session.flush()
+            if with_it is not None:
+                session.add(with_it(voter))
+                session.flush()
     except IntegrityError:
-        voter = session.exec(found).one()
+        return session.exec(found).one()
     return voter
 
 
@@ -332,19 +342,13 @@ def voter_by_declaration(session: Session, round_: Round, declared: Declared, *,
     if is_limited(session, key, limit=current_app.config["DECLARATIONS_PER_HOUR"] + 1, window_seconds=3600):
         raise TooManyDeclarations(_("Too many people have voted from this connection in the last hour. "
                                     "Please try again in an hour, or vote another way."))
-    try:
-        with session.begin_nested():  # the same identity declared twice at once makes one voter
-            voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.DECLARED.value,
-                          identity=identity)
-            session.add(voter)
-            session.flush()
-            session.add(Declaration(round_id=round_.id, voter_id=voter.id, name=declared.name.strip(),
-                                    address=declared.address.strip(), postcode=normalise_postcode(declared.postcode),
-                                    birth_year=declared.birth_year))
-            session.flush()
-    except IntegrityError:
-        voter = session.exec(found).one()
-    return voter
+    return _voter_once(
+        session, found,
+        Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.DECLARED.value, identity=identity),
+        lambda voter: Declaration(round_id=round_.id, voter_id=voter.id, name=declared.name.strip(),
+                                  address=declared.address.strip(), postcode=normalise_postcode(declared.postcode),
+                                  birth_year=declared.birth_year),
+    )
 
 
 class DeclarationsGone(VotingError):
@@ -471,11 +475,6 @@ def forget_email_addresses(session: Session, round_: Round, *, purpose: str | No
     return session.exec(query).rowcount
 
 
-def _token_hash(token: str) -> str:
-    """A voting session's reference as kept on the server (the cookie holds the reference)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def start_voting_session(session: Session, voter: Voter, *, channel=Channel.ONLINE, helper=None,
                          challenge_id: int | None = None) -> str:
     """Hold a voter's voting on the server; returns the random reference for the cookie."""
@@ -484,7 +483,7 @@ def start_voting_session(session: Session, voter: Voter, *, channel=Channel.ONLI
     # how, that resident voted. Such a session shows only the ballots cast in it.
     own = "" if voter.method == EligibilityMethod.DECLARED.value else None
     session.add(VotingSession(
-        token_hash=_token_hash(token), round_id=voter.round_id, voter_id=voter.id,
+        token_hash=token_digest(token), round_id=voter.round_id, voter_id=voter.id,
         area_id=voter.area_id, channel=Channel(channel).value, helper_user_id=helper.id if helper is not None else None,
         challenge_id=challenge_id, own_ballots=own,
     ))
@@ -498,7 +497,7 @@ def voting_session(session: Session, token: str | None, round_id: int, user=None
     if not token or len(token) > 64:
         return None
     row = session.exec(select(VotingSession).where(
-        VotingSession.token_hash == _token_hash(token), VotingSession.round_id == round_id)).first()
+        VotingSession.token_hash == token_digest(token), VotingSession.round_id == round_id)).first()
     if row is None:
         return None
     if row.helper_user_id is not None and getattr(user, "id", None) != row.helper_user_id:
@@ -508,7 +507,7 @@ def voting_session(session: Session, token: str | None, round_id: int, user=None
 
 def end_voting_session(session: Session, token: str | None) -> None:
     if token:
-        session.exec(delete(VotingSession).where(VotingSession.token_hash == _token_hash(token)))
+        session.exec(delete(VotingSession).where(VotingSession.token_hash == token_digest(token)))
 
 
 def forget_voting_sessions(session: Session, round_: Round) -> int:
