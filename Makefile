@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python bench/cast.py
 	$(BIN)/python bench/results.py
 	$(BIN)/python bench/pageweight.py
+	$(BIN)/python bench/timing.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

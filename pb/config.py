@@ -34,6 +34,7 @@ class Defaults:
     MAIL_SENDER = "pb@localhost"
     MAIL_TIMEOUT = 10  # seconds to wait on the SMTP server (never inside a request: pb.mail)
     PASSWORD_RESET_MAX_AGE = 60 * 60
+    SIGN_UP_MAX_AGE = 24 * 60 * 60  # how long the emailed link to finish signing up works
     SIGN_IN_LIMIT = 10  # failed attempts per address, and per client, per window
     SIGN_IN_WINDOW = 15 * 60
     SIGN_IN_SLOW_DOWN = 30  # past the limit, seconds between attempts (never a lock-out)

@@ -172,3 +172,23 @@ def declare(client, round_id: int, postcode: str = "LS6 1AA", *, name: str | Non
     data = {"name": name or f"Resident {next(_declared)}", "address": address, "postcode": postcode,
             "declaration": "y", **extra}
     return client.submit(f"{start}/declare", data, page=start)
+
+
+def sign_up_link(app, client, email: str, name: str = "Sam Green", *, start: str = "/sign-up") -> str:
+    """Ask for an account over HTTP and return the path of the link mailed to `email`."""
+    import re
+
+    from pb.mail import outbox
+
+    response = client.submit(start, {"name": name, "email": email})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.app_context():
+        [mail] = [m for m in outbox() if m.to == email.strip().lower()][-1:]
+    return re.search(r"http://localhost(/sign-up/\S+)", mail.body).group(1)
+
+
+def sign_up(app, client, email: str, password: str, name: str = "Sam Green"):
+    """Create an account the way a person does: ask, open the mailed link, choose a password.
+    Returns the last response."""
+    link = sign_up_link(app, client, email, name)
+    return client.submit(link, {"name": name, "password": password, "confirm": password})

@@ -130,6 +130,11 @@ MATRIX = [
     # ------------------------------------------------ accounts
     row("accounts.sign_up", "GET", "/sign-up", accounts_page(200)),
     row("accounts.sign_up", "POST", "/sign-up", accounts_page(400)),
+    row("accounts.sign_up_sent", "GET", "/sign-up/sent", everyone(200)),
+    # A sign-up link works for whoever holds it (it is sent to the address being signed up).
+    row("accounts.finish_sign_up", "GET", "/sign-up/{sign_up_token}", accounts_page(200)),
+    row("accounts.finish_sign_up", "POST", "/sign-up/{sign_up_token}", accounts_page(400)),
+    row("accounts.finish_sign_up", "GET", "/sign-up/not-a-token", accounts_page(404)),
     row("accounts.sign_in", "GET", "/sign-in", accounts_page(200)),
     row("accounts.sign_in", "POST", "/sign-in", accounts_page(400)),
     row("accounts.sign_out", "POST", "/sign-out", everyone((302, "/")), fresh=True),
@@ -407,6 +412,7 @@ def arrange(app, db, make_user) -> dict:
         ids["draft"] = draft_round_.id
         ids["council"], ids["group"] = organisation(session, COUNCIL).id, organisation(session, GROUP).id
         ids["reset_token"] = accounts.password_reset_token(user(session, FORGETFUL))
+        ids["sign_up_token"] = accounts.sign_up_token("joiner@example.org", "Jo Iner")
         ids["invitation"] = accounts.invite_member(session, actor=user(session, MEMBER), organisation=organisation(session, GROUP),
                                                    email=NEWCOMER)
     ids["code"] = ours["code"]

@@ -6,18 +6,18 @@ from sqlmodel import select
 
 from pb.accounts.models import User
 from pb.mail import outbox
+from tests.factories import sign_up_link
 
 PASSWORD = "correct horse battery"
 
 
-def sign_up(client, email="sam@example.org", password=PASSWORD, confirm=None, name="Sam Green"):
-    return client.submit(
-        "/sign-up", {"name": name, "email": email, "password": password, "confirm": confirm or password}
-    )
-
-
-def test_sign_up_creates_account_and_signs_in(client, db):
-    response = sign_up(client, email="Sam@Example.org")
+def test_sign_up_by_an_emailed_link_creates_the_account_and_signs_in(app, client, db):
+    link = sign_up_link(app, client, "Sam@Example.org", name="Sam Green")
+    with db(write=False) as session:
+        assert session.exec(select(User)).all() == []  # nothing until the link is opened
+    page = client.get(link).get_data(as_text=True)
+    assert "sam@example.org" in page and 'value="Sam Green"' in page
+    response = client.submit(link, {"name": "Sam Green", "password": PASSWORD, "confirm": PASSWORD})
     assert response.status_code == 302
     assert client.get("/dashboard").status_code == 200
     with db() as session:
@@ -25,30 +25,77 @@ def test_sign_up_creates_account_and_signs_in(client, db):
         assert user.name == "Sam Green"
         assert user.password_hash.startswith("scrypt:")
         assert PASSWORD not in user.password_hash
+    # The link works once.
+    client.submit("/sign-out", {}, page="/dashboard")
+    assert client.get(link).status_code == 404
 
 
-def test_sign_up_rejects_bad_input_and_saves_nothing(client, db):
-    cases = [
-        {"email": "not-an-email"},
-        {"password": "short", "confirm": "short"},
-        {"confirm": "something else entirely"},
-        {"name": ""},
-        {"name": "x" * 121},
-    ]
-    for change in cases:
-        data = {"name": "Sam", "email": "sam@example.org", "password": PASSWORD, "confirm": PASSWORD, **change}
-        response = client.submit("/sign-up", data)
+def test_sign_up_rejects_bad_input_and_saves_nothing(app, client, db):
+    for change in [{"email": "not-an-email"}, {"name": ""}, {"name": "x" * 121}]:
+        response = client.submit("/sign-up", {"name": "Sam", "email": "sam@example.org", **change})
+        assert response.status_code == 400, change
+        assert "There is a problem" in response.get_data(as_text=True)
+    assert app.extensions["pb_outbox"] == []
+    link = sign_up_link(app, client, "sam@example.org")
+    for change in [{"password": "short", "confirm": "short"}, {"confirm": "something else entirely"}, {"name": ""}]:
+        response = client.submit(link, {"name": "Sam", "password": PASSWORD, "confirm": PASSWORD, **change})
         assert response.status_code == 400, change
         assert "There is a problem" in response.get_data(as_text=True)
     with db() as session:
         assert session.exec(select(User)).all() == []
 
 
-def test_sign_up_with_taken_address_is_refused(client, make_user):
+def test_sign_up_with_a_taken_address_answers_the_same_and_mails_the_owner(app, client, make_user):
+    """Whoever types an address learns nothing about whether it has an account: the same
+    answer, and the same work (one message queued); the owner is told how to sign in."""
     make_user("sam@example.org")
-    response = sign_up(client, email="SAM@example.org")
-    assert response.status_code == 400
-    assert "already exists" in response.get_data(as_text=True)
+    answers = []
+    for email in ("SAM@example.org", "new@example.org"):
+        response = client.submit("/sign-up", {"name": "Sam", "email": email})
+        answers.append((response.status_code, response.headers.get("Location")))
+    assert answers[0] == answers[1] == (302, "/sign-up/sent")
+    owner, newcomer = app.extensions["pb_outbox"]
+    assert owner.to == "sam@example.org" and "already has one" in owner.body
+    assert "/sign-up/" not in owner.body and "http://localhost/reset-password" in owner.body
+    assert newcomer.to == "new@example.org" and "http://localhost/sign-up/" in newcomer.body
+    page = client.get("/sign-up/sent").get_data(as_text=True)
+    assert "Check your email" in page
+
+
+def test_a_forged_altered_or_expired_sign_up_link_is_refused(app, client, db):
+    link = sign_up_link(app, client, "sam@example.org")
+    token = link.rsplit("/", 1)[1]
+    assert client.get("/sign-up/not-a-token").status_code == 404
+    assert client.get(f"/sign-up/{token[:-2]}xx").status_code == 404
+    with app.test_request_context():
+        from itsdangerous import URLSafeTimedSerializer
+
+        other_key = URLSafeTimedSerializer("another server's key, long enough to pass", salt="pb.sign-up")
+        assert client.get("/sign-up/" + other_key.dumps({"email": "x@example.org", "name": "X", "next": ""})).status_code == 404
+    app.config["SIGN_UP_MAX_AGE"] = -1
+    assert client.get(link).status_code == 404
+    assert client.submit(link, {"name": "Sam", "password": PASSWORD, "confirm": PASSWORD}, page="/sign-up").status_code == 404
+    with db(write=False) as session:
+        assert session.exec(select(User)).all() == []
+
+
+def test_sign_up_mail_is_limited_per_address_and_per_client(app, client):
+    for _ in range(5):
+        client.submit("/sign-up", {"name": "Sam", "email": "sam@example.org"})
+    assert len(app.extensions["pb_outbox"]) == 3  # no flooding one inbox
+    for n in range(10):
+        client.submit("/sign-up", {"name": "Sam", "email": f"other{n}@example.org"})
+    assert len(app.extensions["pb_outbox"]) == 10  # nor mailing address after address from one client
+
+
+def test_sign_up_returns_to_where_the_person_was_going(app, client):
+    link = sign_up_link(app, client, "sam@example.org", start="/sign-up?next=/group")
+    response = client.submit(link, {"name": "Sam", "password": PASSWORD, "confirm": PASSWORD})
+    assert response.headers["Location"] == "/group"
+    client.submit("/sign-out", {}, page="/dashboard")
+    link = sign_up_link(app, client, "kim@example.org", start="/sign-up?next=https://evil.example/")
+    response = client.submit(link, {"name": "Kim", "password": PASSWORD, "confirm": PASSWORD})
+    assert response.headers["Location"] == "/dashboard"
 
 
 def test_sign_in_and_out(client, make_user):
@@ -150,3 +197,51 @@ def test_password_reset_for_unknown_address_sends_no_link_and_says_the_same(app,
 def test_forged_reset_token_is_refused(client, make_user):
     make_user("lee@example.org")
     assert client.get("/reset-password/not-a-real-token").status_code == 404
+
+
+def test_one_link_opened_twice_at_once_makes_one_account(app, db, client):
+    """A double click, or two tabs: one account, and the other request told the link is spent (never a 500)."""
+    import threading
+
+    from tests.conftest import FormClient
+
+    link = sign_up_link(app, client, "sam@example.org")
+    tabs = [FormClient(app) for _ in range(4)]
+    tokens = [tab.csrf_token(link) for tab in tabs]
+    barrier, statuses = threading.Barrier(len(tabs)), []
+
+    def finish(n):
+        barrier.wait()
+        data = {"name": "Sam", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": tokens[n]}
+        statuses.append(tabs[n].http.post(link, data=data).status_code)
+
+    threads = [threading.Thread(target=finish, args=(n,)) for n in range(len(tabs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [302] + [404] * (len(tabs) - 1)
+    with db(write=False) as session:
+        assert len(session.exec(select(User)).all()) == 1
+
+
+def test_a_burst_of_sign_ups_cannot_outrun_the_limit(app, db):
+    import threading
+
+    from tests.conftest import FormClient
+
+    burst = 12
+    browsers = [FormClient(app) for _ in range(burst)]
+    tokens = [browser.csrf_token("/sign-up") for browser in browsers]
+    barrier = threading.Barrier(burst)
+
+    def ask(n):
+        barrier.wait()
+        browsers[n].http.post("/sign-up", data={"name": "Sam", "email": "sam@example.org", "csrf_token": tokens[n]})
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(app.extensions["pb_outbox"]) == 3

@@ -8,6 +8,7 @@ from sqlmodel import select
 from pb import create_app
 from pb.config import ConfigError
 from tests.conftest import FormClient
+from tests.factories import sign_up_link
 
 PASSWORD = "correct horse battery"
 
@@ -194,19 +195,33 @@ def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):  # 
     ("qwertyuiop", "one of the most common passwords"),
     ("password12", "one of the most common passwords"),
 ])
-def test_common_or_guessable_passwords_are_refused_with_a_reason(client, db, password, reason):
+def test_common_or_guessable_passwords_are_refused_with_a_reason(app, client, db, password, reason):
     from pb.accounts.models import User
 
-    response = client.submit("/sign-up", {"name": "Lee", "email": "lee@example.org", "password": password, "confirm": password})
+    link = sign_up_link(app, client, "lee@example.org", "Lee")
+    response = client.submit(link, {"name": "Lee", "password": password, "confirm": password})
     assert response.status_code == 400 and reason in response.get_data(as_text=True)
     with db(write=False) as session:
         assert session.exec(select(User)).all() == []
 
 
+def test_a_password_made_of_the_persons_own_address_or_name_is_refused(app, client, db, make_user):
+    """At sign-up the address comes from the emailed link, not the form; at a reset, from the account."""
+    link = sign_up_link(app, client, "zebedee.quarrington@example.org", "Lee")
+    refused = client.submit(link, {"name": "Lee", "password": "zebedeequarrington", "confirm": "zebedeequarrington"})
+    assert refused.status_code == 400 and "Do not use your name or email address" in refused.get_data(as_text=True)
+    make_user("lee@example.org", name="Philippa Featherstonehaugh")
+    client.submit("/reset-password", {"email": "lee@example.org"})
+    reset = re.search(r"http://localhost(/reset-password/\S+)", app.extensions["pb_outbox"][-1].body).group(1)
+    refused = client.submit(reset, {"password": "featherstonehaugh", "confirm": "featherstonehaugh"})
+    assert refused.status_code == 400 and "Do not use your name or email address" in refused.get_data(as_text=True)
+
+
 def test_the_reason_a_password_is_refused_is_given_in_the_readers_language(app, db):
     welsh = FormClient(app)
     welsh.http.set_cookie("pb_locale", "cy")
-    page = welsh.submit("/sign-up", {"name": "Lee", "email": "lee@example.org", "password": "aaaaaaaaaa", "confirm": "aaaaaaaaaa"})
+    link = sign_up_link(app, welsh, "lee@example.org", "Lee")
+    page = welsh.submit(link, {"name": "Lee", "password": "aaaaaaaaaa", "confirm": "aaaaaaaaaa"})
     body = page.get_data(as_text=True)
     assert page.status_code == 400 and 'lang="cy"' in body and "Repeated characters" not in body
 
@@ -238,9 +253,10 @@ def test_a_platform_admin_making_themself_an_anchor_lead_shows_in_the_rounds_pub
     assert added["data"]["themself"] is True and added["data"]["by_platform_admin"] is True
 
 
-def test_a_very_long_password_gets_the_length_message_not_a_500(client, db):
+def test_a_very_long_password_gets_the_length_message_not_a_500(app, client, db):
     long = "line 1\nline 2 " * 10_000
-    response = client.submit("/sign-up", {"name": "Lee", "email": "lee@example.org", "password": long, "confirm": long})
+    link = sign_up_link(app, client, "lee@example.org", "Lee")
+    response = client.submit(link, {"name": "Lee", "password": long, "confirm": long})
     assert response.status_code == 400 and "at most 200 characters" in response.get_data(as_text=True)
 
 

@@ -303,8 +303,10 @@ def update_fields(w: World) -> list[Field]:
 FORMS = [
     # accounts and organisations
     FormSpec("sign_up", "fresh", lambda w: "/sign-up", lambda w: [
-        Field("name", "text", "New Person"), Field("email", "email", unique("new-{}@example.org")),
-        Field("password", "text", PASSWORD), Field("confirm", "text", PASSWORD)], page=lambda w: "/sign-up",
+        Field("name", "text", "New Person"), Field("email", "email", unique("new-{}@example.org"))], page=lambda w: "/sign-up"),
+    FormSpec("sign_up_finish", "fresh", lambda w: f"/sign-up/{w.sign_up_token()}", lambda w: [
+        Field("name", "text", "New Person"), Field("password", "text", PASSWORD), Field("confirm", "text", PASSWORD)],
+        page=lambda w: "/sign-up",
         pinned=[{"name": "a\x00b"}]),  # PostgreSQL: text with a NUL byte reaches the database (anyone can sign up)
     FormSpec("sign_in", "fresh", lambda w: "/sign-in", lambda w: [
         Field("email", "email", COUNCIL), Field("password", "text", PASSWORD)], page=lambda w: "/sign-in"),
@@ -632,6 +634,13 @@ class World:
 
         with self.app.test_request_context(), self.db(write=False) as session:
             return services.password_reset_token(services.find_user(session, FORGETFUL))
+
+    def sign_up_token(self) -> str:
+        """A fresh link's token for an address no account has (each valid sign-up spends one)."""
+        from pb.accounts import services
+
+        with self.app.test_request_context():
+            return services.sign_up_token(unique("joiner-{}@example.org")(self), "New Person")
 
     def settle(self) -> None:
         """Make any move a round's timeline says is due, as the next request would, so that

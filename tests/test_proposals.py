@@ -15,7 +15,7 @@ from pb.audit.models import AuditEvent, chain_key
 from pb.proposals.models import Project, Proposal
 from pb.rounds.models import Round
 from tests.conftest import FormClient
-from tests.factories import make_codes, make_round, organisation, user
+from tests.factories import make_codes, make_round, organisation, sign_up, user
 
 PASSWORD = "correct horse battery"
 
@@ -109,7 +109,7 @@ def test_group_registers_and_invites_a_member(app, client, db, make_user):
     assert stranger.submit(link, {}).status_code == 403
 
     friend = FormClient(app)
-    friend.submit("/sign-up", {"name": "Fran", "email": "friend@example.org", "password": PASSWORD, "confirm": PASSWORD})
+    sign_up(app, friend, "friend@example.org", PASSWORD, name="Fran")
     assert friend.submit(link, {}).status_code == 302
     assert friend.get("/group").status_code == 200
     assert friend.submit(link, {}).status_code == 404  # spent

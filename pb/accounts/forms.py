@@ -28,9 +28,21 @@ def _email():
     )
 
 
+def _name():
+    return StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
+
+
 class SignUpForm(PbForm):
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
+    """The first step: who you are and where to send the link."""
+
+    name = _name()
     email = _email()
+
+
+class FinishSignUpForm(PbForm):
+    """The second step, from the emailed link: the password."""
+
+    name = _name()
     password = _password(_l("Password"))
     confirm = PasswordField(
         _l("Password again"),

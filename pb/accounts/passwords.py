@@ -56,7 +56,8 @@ def _reason(sequence: list[dict]):
 
 
 class StrongPassword:
-    """A WTForms validator; `about` names the form's fields that hold the person's name and address."""
+    """A WTForms validator; `about` names the form's fields that hold the person's name and
+    address, and a form's `about_person` list (set by the page) adds what else is known of them."""
 
     def __init__(self, about=("name", "email")):
         self.about = about
@@ -64,6 +65,7 @@ class StrongPassword:
     def __call__(self, form, field):
         if not field.data:
             return
-        problem = weakness(field.data, about=[form[name].data for name in self.about if name in form])
+        known = [form[name].data for name in self.about if name in form] + list(getattr(form, "about_person", []))
+        problem = weakness(field.data, about=known)
         if problem:
             raise ValidationError(problem)

@@ -22,6 +22,7 @@ from sqlmodel import select
 
 from pb.accounts import services
 from pb.accounts.forms import (
+    FinishSignUpForm,
     MemberForm,
     OrganisationForm,
     ResetPasswordForm,
@@ -35,7 +36,7 @@ from pb.clock import now
 from pb.db import db_session
 from pb.mail import send_mail
 from pb.security import safe_next
-from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, note_attempt
+from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, note_attempt, serialise
 from pb.views import form_page
 from pb.links import public_url
 
@@ -45,22 +46,93 @@ admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.route("/sign-up", methods=["GET", "POST"])
 def sign_up():
+    """Step one: a name and an address, to which a link is sent. The answer, and the work
+    behind it, are the same whether or not the address already has an account: a free
+    address gets the link, a taken one a note to its owner."""
     if current_user.is_authenticated:
         return redirect(url_for("accounts.dashboard"))
     form = SignUpForm()
     if form.validate_on_submit():
         session = db_session()
-        try:
-            user = services.create_user(
-                session, email=form.email.data, name=form.name.data, password=form.password.data
-            )
-        except services.AccountError as error:
-            form.email.errors.append(str(error))
-        else:
-            _sign_in(user)
-            flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
-            return redirect(url_for("accounts.dashboard"))
+        email = services.normalise_email(form.email.data)
+        if _may_mail(session, "sign-up", email):
+            owner = services.find_user(session, email)
+            if owner is None:
+                next_url = safe_next(request.args.get("next"), "")
+                link = public_url("accounts.finish_sign_up", token=services.sign_up_token(email, form.name.data, next_url))
+                send_mail(
+                    email,
+                    _("Finish creating your pb account"),
+                    ngettext(
+                        "To finish creating your pb account, open this link within %(num)d hour and choose a password:\n%(link)s\n\n"
+                        "If you did not ask for an account, ignore this message; none will be made.",
+                        "To finish creating your pb account, open this link within %(num)d hours and choose a password:\n%(link)s\n\n"
+                        "If you did not ask for an account, ignore this message; none will be made.",
+                        _sign_up_hours(),
+                        link=link,
+                    ),
+                )
+            else:
+                send_mail(
+                    owner.email,
+                    _("Your pb account"),
+                    _(
+                        "Someone asked to create a pb account with this address, which already has one.\n\n"
+                        "If it was you, sign in here:\n%(sign_in)s\n\n"
+                        "If you have forgotten your password, choose a new one here:\n%(reset)s\n\n"
+                        "If it was not you, ignore this message; nothing has changed.",
+                        sign_in=public_url("accounts.sign_in"),
+                        reset=public_url("accounts.reset_request"),
+                    ),
+                )
+        flash(_("We have sent a message to %(email)s.", email=email), "info")
+        return redirect(url_for("accounts.sign_up_sent"))
     return form_page("accounts/sign_up.html", form)
+
+
+@bp.route("/sign-up/sent")
+def sign_up_sent():
+    return render_template("accounts/sign_up_sent.html", hours=_sign_up_hours())
+
+
+def _sign_up_hours() -> int:
+    return max(1, current_app.config["SIGN_UP_MAX_AGE"] // 3600)
+
+
+@bp.route("/sign-up/<token>", methods=["GET", "POST"])
+def finish_sign_up(token):
+    """Step two, from the emailed link: choose a password, and the account exists."""
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.dashboard"))
+    session = db_session()
+    pending = services.sign_up_for_token(session, token)
+    if pending is None:
+        return render_template("accounts/sign_up_invalid.html", hours=_sign_up_hours()), 404
+    form = FinishSignUpForm(data={"name": pending["name"]} if request.method == "GET" else None)
+    form.about_person = [pending["email"]]
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(session, email=pending["email"], name=form.name.data, password=form.password.data)
+        except services.AccountError:  # finished a moment ago, in another tab
+            return render_template("accounts/sign_up_invalid.html", hours=_sign_up_hours()), 404
+        _sign_in(user)
+        flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
+        return redirect(safe_next(pending["next"], url_for("accounts.dashboard")))
+    return form_page("accounts/finish_sign_up.html", form, email=pending["email"])
+
+
+def _may_mail(session, kind: str, email: str) -> bool:
+    """Whether to send the mail a form asks for: at most 3 an hour to one address (no
+    flooding someone's inbox) and 10 an hour from one client (no mailing address after
+    address). An allowed request is counted."""
+    keys = [(f"{kind}:email:{email}", 3), (f"{kind}:ip:{client_address()}", 10)]
+    for key, _limit in keys:
+        serialise(session, key)  # a burst cannot all count before any is counted
+    if any(is_limited(session, key, limit=limit, window_seconds=3600) for key, limit in keys):
+        return False
+    for key, _limit in keys:
+        note_attempt(session, key)
+    return True
 
 
 def _sign_in_keys(email: str) -> list[str]:
@@ -145,15 +217,11 @@ def reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
         session = db_session()
-        key = f"reset:email:{services.normalise_email(form.email.data)}"
-        client = f"reset:ip:{client_address()}"  # nor can one client make pb mail address after address
-        limited = is_limited(session, key, limit=3, window_seconds=3600) or is_limited(session, client, limit=10, window_seconds=3600)
-        user = services.find_user(session, form.email.data)
-        if not limited:
+        email = services.normalise_email(form.email.data)
+        if _may_mail(session, "reset", email):
             # A message either way, queued in the outbox and sent after the answer: the answer,
             # and the time it takes, are the same whether or not an account uses the address.
-            note_attempt(session, key)
-            note_attempt(session, client)
+            user = services.find_user(session, email)
             if user is not None:
                 link = public_url("accounts.reset_password", token=services.password_reset_token(user))
                 send_mail(
@@ -168,7 +236,7 @@ def reset_request():
                 )
             else:
                 send_mail(
-                    services.normalise_email(form.email.data),
+                    email,
                     _("Reset your pb password"),
                     _("Someone asked to reset the password of a pb account for this address, but no account uses it. "
                       "If it was you, you may have signed up with another address. If not, ignore this message."),
@@ -186,6 +254,7 @@ def reset_password(token):
     if user is None:
         return render_template("accounts/reset_invalid.html"), 404
     form = ResetPasswordForm()
+    form.about_person = [user.email, user.name]
     if form.validate_on_submit():
         services.set_password(session, user, form.password.data)
         flash(_("Your password has been changed. Please sign in."), "success")

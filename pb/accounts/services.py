@@ -7,6 +7,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -43,16 +44,22 @@ def find_user(session: Session, email: str) -> User | None:
 def create_user(
     session: Session, *, email: str, name: str, password: str, is_platform_admin: bool = False, actor=None
 ) -> User:
+    def taken():
+        return AccountError(_("An account with this email address already exists."))
+
     if find_user(session, email) is not None:
-        raise AccountError(_("An account with this email address already exists."))
+        raise taken()
     user = User(
         email=normalise_email(email),
         name=name.strip(),
         password_hash=generate_password_hash(password),
         is_platform_admin=is_platform_admin,
     )
-    session.add(user)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same address finished twice at once: one account, one refusal
+            session.add(user)
+    except IntegrityError:
+        raise taken() from None
     record_event(
         session,
         "user.created",
@@ -118,18 +125,39 @@ def end_user_sessions(session: Session, user: User) -> int:
     return session.exec(delete(UserSession).where(UserSession.user_id == user.id)).rowcount
 
 
-def _reset_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pb.password-reset")
+# ---------------------------------------------------------------- signing up by an emailed link
+
+
+def sign_up_token(email: str, name: str, next_url: str | None = None) -> str:
+    """The link that proves the address is the person's: whoever opens it chooses the password."""
+    return _serializer("pb.sign-up").dumps({"email": normalise_email(email), "name": name.strip(), "next": next_url or ""})
+
+
+def sign_up_for_token(session: Session, token: str) -> dict | None:
+    """The sign-up a link stands for, while it lasts (SIGN_UP_MAX_AGE) and until the
+    address has an account (so a link works once)."""
+    try:
+        claims = _serializer("pb.sign-up").loads(token, max_age=current_app.config["SIGN_UP_MAX_AGE"])
+        email, name, next_url = claims["email"], claims["name"], claims["next"]
+    except (BadSignature, KeyError, TypeError):
+        return None
+    if not all(isinstance(value, str) for value in (email, name, next_url)) or find_user(session, email) is not None:
+        return None
+    return {"email": email, "name": name, "next": next_url}
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
 def password_reset_token(user: User) -> str:
     # Part of the current hash goes in, so the token stops working once the password changes.
-    return _reset_serializer().dumps({"user": user.id, "hash": user.password_hash[-12:]})
+    return _serializer("pb.password-reset").dumps({"user": user.id, "hash": user.password_hash[-12:]})
 
 
 def user_for_reset_token(session: Session, token: str) -> User | None:
     try:
-        claims = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+        claims = _serializer("pb.password-reset").loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
         user = session.get(User, int(claims["user"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
