@@ -72,12 +72,18 @@ def _personal() -> bool:
 
 
 def safe_next(target: str | None, fallback: str) -> str:
-    """A `next` URL only if it stays on this site (a path, no scheme or host)."""
+    """A `next` URL only if it stays on this site (a path, no scheme or host), holds no
+    space or control character (which browsers drop, and a redirect header refuses), and is
+    of a sensible length. Never raises, whatever it is given."""
     from urllib.parse import urlsplit
 
-    if not target or target.startswith(("//", "\\")) or "\\" in target:
+    if (not target or len(target) > 2000 or target.startswith(("//", "\\")) or "\\" in target
+            or any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or c.isspace() for c in target)):
         return fallback
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. "/x/[": an unclosed IPv6 host
+        return fallback
     if parts.scheme or parts.netloc or not target.startswith("/"):
         return fallback
     return target

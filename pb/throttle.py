@@ -75,18 +75,39 @@ class MemoryAttempts:
 
 def client_address() -> str:
     """The address rate limits count by (the client's own, behind PB_PROXIES proxies). An
-    IPv6 client counts by its /64, which one household or device is given whole."""
+    IPv6 client counts by its /64, which one household or device is given whole; an IPv4
+    client seen through IPv6 (::ffff:192.0.2.1, from a server listening on [::]) by its own
+    IPv4 address, not as one of a single /64 shared by every IPv4 client."""
     import ipaddress
 
     from flask import request
 
     address = request.remote_addr or "unknown"
-    if ":" in address:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
         try:
             return str(ipaddress.ip_network(f"{address}/64", strict=False))
-        except ValueError:
+        except ValueError:  # a scoped address (fe80::1%eth0)
             return address
     return address
+
+
+def mailbox(email: str) -> str:
+    """The inbox an address reaches, for limits on mail sent to it: case and compatibility
+    forms folded, a +tag dropped, and Gmail's dots ignored, so that victim+1@gmail.com,
+    vic.tim+2@gmail.com and Victim@googlemail.com count as the one inbox they are."""
+    import unicodedata
+
+    local, _, domain = unicodedata.normalize("NFKC", email.strip()).casefold().rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
 
 
 def serialise(session: Session, key: str) -> None:

@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from pb.accounts.models import User
 from pb.mail import outbox
+from tests.conftest import FormClient
 from tests.factories import sign_up_link
 
 PASSWORD = "correct horse battery"
@@ -245,3 +246,44 @@ def test_a_burst_of_sign_ups_cannot_outrun_the_limit(app, db):
     for thread in threads:
         thread.join()
     assert len(app.extensions["pb_outbox"]) == 3
+
+
+def test_an_odd_next_gets_the_same_answer_for_a_taken_and_a_free_address(app, client, make_user):
+    """urlsplit raised on "/\\t/[" (a 500 for a free address only: enumeration, and no mail
+    or count); a line break in `next` made the finished link a 500."""
+    make_user("sam@example.org")
+    for odd in ("/%09/%5B", "/%09/a%E2%84%80b", "/%0D%0AX-Evil:%201", "/" + "a" * 3000):
+        answers = [client.submit(f"/sign-up?next={odd}", {"name": "Sam", "email": email}, page="/sign-up")
+                   for email in ("sam@example.org", f"free-{len(odd)}@example.org")]
+        assert [(a.status_code, a.headers.get("Location")) for a in answers] == [(302, "/sign-up/sent")] * 2, odd
+    link = sign_up_link(app, client, "kim@example.org", start="/sign-up?next=/%0D%0AX-Evil:%201")
+    finished = client.submit(link, {"name": "Kim", "password": PASSWORD, "confirm": PASSWORD})
+    assert finished.status_code == 302 and finished.headers["Location"] == "/dashboard"
+    client.submit("/sign-out", {}, page="/dashboard")
+    token = client.csrf_token("/sign-in")
+    signed_in = client.post("/sign-in?next=/%09/%5B", data={"email": "sam@example.org", "password": PASSWORD, "csrf_token": token})
+    assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/dashboard"
+
+
+def test_sign_up_and_reset_share_one_limit_per_inbox_however_the_address_is_spelt(app, client, make_user):
+    make_user("victim@gmail.com")
+    for n, (path, email) in enumerate([("/sign-up", "victim+1@gmail.com"), ("/reset-password", "victim@gmail.com"),
+                                       ("/sign-up", "Vic.Tim+2@googlemail.com"), ("/reset-password", "v.i.c.t.i.m@gmail.com"),
+                                       ("/sign-up", "victim+3@gmail.com")]):
+        browser = FormClient(app)
+        browser.http.environ_base["REMOTE_ADDR"] = f"192.0.2.{n + 1}"
+        browser.submit(path, {"name": "V", "email": email})
+    assert len(app.extensions["pb_outbox"]) == 3
+
+
+def test_ipv4_clients_seen_through_ipv6_are_counted_apart(app, make_user):
+    """A server listening on [::] sees IPv4 clients as ::ffff:a.b.c.d: they were all one /64,
+    so one client's wrong passwords slowed everyone's sign-in."""
+    make_user("lee@example.org")
+    attacker, owner = FormClient(app), FormClient(app)
+    attacker.http.environ_base["REMOTE_ADDR"] = "::ffff:198.51.100.7"
+    owner.http.environ_base["REMOTE_ADDR"] = "::ffff:203.0.113.20"
+    for n in range(app.config["SIGN_IN_LIMIT"]):
+        attacker.submit("/sign-in", {"email": f"someone{n}@example.org", "password": "guess guess guess"})
+    assert attacker.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD}).status_code == 429
+    assert owner.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD}).status_code == 302

@@ -36,7 +36,7 @@ from pb.clock import now
 from pb.db import db_session
 from pb.mail import send_mail
 from pb.security import safe_next
-from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, note_attempt, serialise
+from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, mailbox, note_attempt, serialise
 from pb.views import form_page
 from pb.links import public_url
 
@@ -55,10 +55,10 @@ def sign_up():
     if form.validate_on_submit():
         session = db_session()
         email = services.normalise_email(form.email.data)
-        if _may_mail(session, "sign-up", email):
+        next_url = safe_next(request.args.get("next"), "")
+        if _may_mail(session, email):
             owner = services.find_user(session, email)
             if owner is None:
-                next_url = safe_next(request.args.get("next"), "")
                 link = public_url("accounts.finish_sign_up", token=services.sign_up_token(email, form.name.data, next_url))
                 send_mail(
                     email,
@@ -121,11 +121,11 @@ def finish_sign_up(token):
     return form_page("accounts/finish_sign_up.html", form, email=pending["email"])
 
 
-def _may_mail(session, kind: str, email: str) -> bool:
-    """Whether to send the mail a form asks for: at most 3 an hour to one address (no
-    flooding someone's inbox) and 10 an hour from one client (no mailing address after
-    address). An allowed request is counted."""
-    keys = [(f"{kind}:email:{email}", 3), (f"{kind}:ip:{client_address()}", 10)]
+def _may_mail(session, email: str) -> bool:
+    """Whether to send the mail sign-up or a password reset asks for: together, at most 3
+    an hour to one inbox (no flooding it, by any spelling of its address) and 10 an hour
+    from one client (no mailing address after address). An allowed request is counted."""
+    keys = [(f"account-mail:email:{mailbox(email)}", 3), (f"account-mail:ip:{client_address()}", 10)]
     for key, _limit in keys:
         serialise(session, key)  # a burst cannot all count before any is counted
     if any(is_limited(session, key, limit=limit, window_seconds=3600) for key, limit in keys):
@@ -218,7 +218,7 @@ def reset_request():
     if form.validate_on_submit():
         session = db_session()
         email = services.normalise_email(form.email.data)
-        if _may_mail(session, "reset", email):
+        if _may_mail(session, email):
             # A message either way, queued in the outbox and sent after the answer: the answer,
             # and the time it takes, are the same whether or not an account uses the address.
             user = services.find_user(session, email)

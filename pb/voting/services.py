@@ -29,7 +29,7 @@ from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, E
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
-from pb.throttle import is_limited, note_attempt, serialise
+from pb.throttle import is_limited, mailbox, note_attempt, serialise
 from pb.voting.declarations import declarations_of, identity_text, plain
 from pb.voting.models import (
     Ballot,
@@ -441,7 +441,7 @@ def new_email_challenge(
     """A six-digit code for an email address (limited per address and per IP); returns
     the challenge and the code to send."""
     email = email.strip().lower()
-    by_address = f"otp-send:email:{hashlib.sha256(email.encode()).hexdigest()}"  # the count, not the address, is kept
+    by_address = f"otp-send:email:{mailbox(email)}"  # kept as a keyed hash (pb.throttle): the count, not the address
     _throttled(session, by_address, limit=3)
     _throttled(session, f"otp-send:ip:{client}", limit=10)
     note_attempt(session, by_address)
