@@ -26,7 +26,7 @@ def create_app(test_config=None):
 
     load_config(app, test_config)
 
-    from pb import db, i18n, lifecycle, mail, security, views
+    from pb import db, i18n, lifecycle, logs, mail, operations, security, views
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
     from pb.delivery import configure_delivery
@@ -36,6 +36,7 @@ def create_app(test_config=None):
     from pb.rounds import configure_rounds
     from pb.voting import configure_voting
 
+    logs.configure_logging(app)  # first: its request id and timer start before any other hook
     db.configure_db(app)
     security.configure_security(app)
     i18n.configure_i18n(app)
@@ -50,4 +51,5 @@ def create_app(test_config=None):
     configure_delivery(app)
     configure_reports(app)
     views.configure_views(app)
+    operations.configure_operations(app)
     return app

@@ -47,6 +47,49 @@ def db_upgrade():
     click.echo("database is up to date")
 
 
+@db.command("current")
+@with_appcontext
+def db_current():
+    """Show the database's schema revision and the code's; exit status 1 if they differ."""
+    from pb.db import get_engine
+    from pb.migrate import code_head, database_revision, schema_problem
+
+    click.echo(f"database: {database_revision(get_engine()) or '(no schema)'}")
+    click.echo(f"code:     {code_head()}")
+    problem = schema_problem(get_engine())
+    if problem:
+        raise click.ClickException(problem)
+    click.echo("the database is at the code's head")
+
+
+@db.command("history")
+def db_history():
+    """List the migrations this version of pb knows, newest first."""
+    from pb.migrate import scripts
+
+    for script in scripts().walk_revisions():
+        click.echo(f"{script.revision}  {script.doc.splitlines()[0] if script.doc else ''}".rstrip())
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def db_downgrade(revision, yes):
+    """Migrate the database back to REVISION (from `pb db history`), to roll back an
+    upgrade. Later migrations' data may be lost: take a backup first."""
+    from pb.migrate import downgrade, scripts
+
+    try:
+        scripts().get_revision(revision)
+    except Exception:
+        raise click.BadParameter(f"{revision!r} is not a revision this pb knows (see `pb db history`)", param_hint="REVISION")
+    if not yes:
+        click.confirm(f"Migrate the database back to {revision}? Data only later versions keep may be lost", abort=True)
+    downgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database is at {revision}")
+
+
 @db.command("revision")
 @click.option("-m", "--message", required=True)
 @with_appcontext
@@ -55,6 +98,53 @@ def db_revision(message):
     from pb.migrate import make_revision
 
     make_revision(current_app.config["DATABASE_URL"], message)
+
+
+@main.group("user")
+def user_group():
+    """Accounts."""
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--name", prompt="Name", help="The person's name, as others see it.")
+@click.option("--admin", is_flag=True, help="A platform administrator (the first one is made this way).")
+@click.option("--link", is_flag=True, help="Print a one-time link to choose a password, instead of asking for one.")
+@with_appcontext
+def user_create(email, name, admin, link):
+    """Create an account for EMAIL. Without --link, asks for its password twice."""
+    import secrets
+
+    from email_validator import EmailNotValidError, validate_email
+
+    from pb.accounts import services
+    from pb.accounts.passwords import weakness
+    from pb.db import session_scope
+    from pb.links import public_url
+
+    try:
+        validate_email(email, check_deliverability=False)  # as the site's forms check it
+    except EmailNotValidError as error:
+        raise click.BadParameter(str(error), param_hint="EMAIL")
+    if not name.strip() or len(name) > 120:
+        raise click.BadParameter("give a name of 1 to 120 characters", param_hint="--name")
+    if link:
+        password = secrets.token_urlsafe(32)  # never told to anyone: the link replaces it
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with current_app.test_request_context():  # messages in the default language; links from PB_BASE_URL
+        problem = None if link else weakness(password, about=[email, name])
+        if problem:
+            raise click.ClickException(problem)
+        with session_scope() as session:
+            try:
+                user = services.create_user(session, email=email, name=name, password=password, is_platform_admin=admin)
+            except services.AccountError as error:
+                raise click.ClickException(str(error))
+            url = public_url("accounts.reset_password", token=services.password_reset_token(user)) if link else None
+    click.echo(f"created {'platform admin' if admin else 'account'} {services.normalise_email(email)}")
+    if url:
+        click.echo(f"to choose a password, open within an hour: {url}")
 
 
 @main.command()

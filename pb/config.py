@@ -41,11 +41,14 @@ class Defaults:
     DECLARATIONS_PER_HOUR = 20  # declared identities per client: a family or a library's queue, not a script
     PROXIES = 0  # how many reverse proxies (nginx, a load balancer) stand in front of the app
     RATE_LIMIT_STORAGE = "database"  # "database": shared by every worker and server; "memory": this process only
+    LOG_FORMAT = None  # "json" (one JSON object per line) or "text"; None: json in production, text otherwise
+    LOG_LEVEL = "INFO"  # DEBUG, INFO, WARNING or ERROR
+    MAIL_STUCK_AFTER = 60 * 60  # seconds a message may wait undelivered before /readyz reports the outbox stuck
 
 
 # Settings that are text whatever they look like (PB_SECRET_KEY=20251203 is a key, not a number).
 TEXT_SETTINGS = {"ENV", "SECRET_KEY", "BASE_URL", "DATABASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD",
-                 "MAIL_SENDER", "INSTANCE_PATH", "RATE_LIMIT_STORAGE"}
+                 "MAIL_SENDER", "INSTANCE_PATH", "RATE_LIMIT_STORAGE", "LOG_FORMAT", "LOG_LEVEL"}
 MIN_SECRET_LENGTH = 32
 
 
@@ -87,6 +90,11 @@ def _check_settings(config) -> None:
     env = config.get("ENV") or "development"
     if env not in ("development", "production"):
         raise ConfigError(f"PB_ENV must be 'development' or 'production', not {env!r}")
+    if config.get("LOG_FORMAT") not in (None, "", "json", "text"):
+        raise ConfigError(f"PB_LOG_FORMAT must be 'json' or 'text', not {config['LOG_FORMAT']!r}")
+    if str(config.get("LOG_LEVEL") or "INFO").upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"PB_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {config['LOG_LEVEL']!r}")
+    config["LOG_LEVEL"] = str(config.get("LOG_LEVEL") or "INFO").upper()
     secret = config.get("SECRET_KEY")
     if secret is not None and not isinstance(secret, str):
         raise ConfigError("PB_SECRET_KEY must be text (in instance/config.py, put it in quotes)")

@@ -24,11 +24,13 @@ metadata: MetaData = SQLModel.metadata
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: SQL parameters (addresses, names) never appear in an error's message,
+    # so never in a log line.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={"connect_timeout": 10})
 
 
 class WriterQueue:

@@ -3,8 +3,10 @@
 `send_mail` adds the message to `outgoing_mail` in the action's own transaction: an
 action that rolls back sends nothing, and a committed action's mail is never lost.
 Once that transaction commits, this process delivers at once: with MAIL_SERVER set, in
-a background thread, so no response waits for SMTP; without one (development, tests),
-there and then, by logging the message and keeping it in `outbox()`.
+a background thread, so no response waits for SMTP; without one (development, tests;
+production refuses to start without one), there and then, by keeping the message in
+`outbox()` (the latest OUTBOX_KEEPS, shown at /dev/outbox) and, in development, printing
+it to the console. A message's address or body is never written to the log.
 
 `deliver_pending` does the delivering, and is what a worker runs to retry what failed:
 - it claims due messages by moving their next attempt a lease ahead, and commits that
@@ -61,8 +63,20 @@ class Mail:
     body: str
 
 
+OUTBOX_KEEPS = 200
+
+
+class Outbox(list):
+    """The messages "delivered" without a mail server, newest last; only the latest
+    OUTBOX_KEEPS are kept, so a long-running development server does not grow for ever."""
+
+    def append(self, mail) -> None:
+        super().append(mail)
+        del self[:-OUTBOX_KEEPS]
+
+
 def configure_mail(app) -> None:
-    app.extensions["pb_outbox"] = []
+    app.extensions["pb_outbox"] = Outbox()
     app.extensions["pb_courier"] = Courier()
 
 
@@ -177,8 +191,9 @@ def _send(rows: list[OutgoingMail]) -> tuple[list[int], dict[int, str]]:
     config = current_app.config
     if not config.get("MAIL_SERVER"):
         for row in rows:
-            current_app.logger.info("mail to %s: %s\n%s", row.recipient, row.subject, row.body)
             outbox().append(Mail(to=row.recipient, subject=row.subject, body=row.body))
+            if not config.get("TESTING"):  # on the developer's console, not in the log
+                print(f"--- mail to {row.recipient}: {row.subject}\n{row.body}\n---", flush=True)
         return [row.id for row in rows], {}
     sent, failed = [], {}
     smtp = None

@@ -1,11 +1,18 @@
-"""Schema migrations with Alembic, run from the app (`pb db upgrade`) or from tests."""
+"""Schema migrations with Alembic, run from the app (`pb db upgrade`) or from tests, and
+the check that the database's schema is the one this code was written for."""
 
 import os
 
 from alembic import command
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from alembic.config import Config
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+
+
+class SchemaError(RuntimeError):
+    """The database's schema is not the one this code was written for; one line says why."""
 
 
 def alembic_config(url: str) -> Config:
@@ -19,5 +26,41 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
 def make_revision(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
+
+
+def scripts() -> ScriptDirectory:
+    return ScriptDirectory(MIGRATIONS)
+
+
+def code_head() -> str:
+    return scripts().get_current_head()
+
+
+def database_revision(engine) -> str | None:
+    """The revision the database is at (None: no schema yet)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_problem(engine) -> str | None:
+    """Why this code must not serve this database, in one line, or None when the schema is
+    at the code's head."""
+    found, head = database_revision(engine), code_head()
+    if found == head:
+        return None
+    if found is None:
+        return f"the database has no pb schema: run `pb db upgrade` (code is at {head})"
+    try:
+        known = scripts().get_revision(found)
+    except Exception:  # alembic raises several kinds for an unknown or partial revision id
+        known = None
+    if known is None:
+        return (f"the database is at revision {found}, which this version of pb does not know "
+                f"(a newer pb migrated it): install that version, or restore the backup taken before the upgrade")
+    return f"the database is at revision {found}, behind the code's {head}: run `pb db upgrade`"

@@ -201,11 +201,6 @@ def configure_views(app) -> None:
     app.jinja_env.globals["error_list"] = error_list
     app.jinja_env.globals["public_url"] = public_url
 
-    @app.route("/healthz")
-    def healthz():
-        """For load balancers and benchmarks: the app answers, without touching the database."""
-        return "ok", 200, {"Content-Type": "text/plain"}
-
     @app.route("/favicon.ico")
     def favicon():
         return app.send_static_file("favicon.svg"), 200, {"Content-Type": "image/svg+xml"}

@@ -124,6 +124,9 @@ MATRIX = [
     row("pages.privacy", "GET", "/privacy", everyone(200)),
     row("pages.accessibility", "GET", "/accessibility", everyone(200)),
     row("healthz", "GET", "/healthz", everyone(200)),
+    row("readyz", "GET", "/readyz", everyone(200)),
+    # Development without a mail server, asked from this machine (production: 404).
+    row("dev_outbox", "GET", "/dev/outbox", everyone(200)),
     row("favicon", "GET", "/favicon.ico", everyone(200)),
     row("pages.choose_language", "POST", "/language", everyone(400)),  # no language chosen
 

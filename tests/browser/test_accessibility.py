@@ -52,7 +52,7 @@ def public_pages(ids) -> list[str]:
         f"/rounds/{done}/money", f"/projects/{ids['project']}", f"/rounds/{done}/residents",
         f"/anchors/{ids['anchor']}/report", "/audit/platform", "/sign-in", "/sign-up", "/sign-up/sent",
         f"/sign-up/{ids['sign_up']}", "/sign-up/not-a-token", "/reset-password",
-        "/privacy", "/accessibility", "/no-such-page", f"/rounds/{taking}/vote",
+        "/privacy", "/accessibility", "/no-such-page", f"/rounds/{taking}/vote", "/dev/outbox",
     ]
 
 
