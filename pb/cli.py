@@ -54,9 +54,10 @@ def db_current():
     from pb.db import get_engine
     from pb.migrate import code_head, database_revision, schema_problem
 
-    click.echo(f"database: {database_revision(get_engine()) or '(no schema)'}")
+    engine = get_engine()
+    click.echo(f"database: {database_revision(engine) or '(no schema)'}")
     click.echo(f"code:     {code_head()}")
-    problem = schema_problem(get_engine())
+    problem = schema_problem(engine)
     if problem:
         raise click.ClickException(problem)
     click.echo("the database is at the code's head")
@@ -78,11 +79,9 @@ def db_history():
 def db_downgrade(revision, yes):
     """Migrate the database back to REVISION (from `pb db history`), to roll back an
     upgrade. Later migrations' data may be lost: take a backup first."""
-    from pb.migrate import downgrade, scripts
+    from pb.migrate import downgrade, known_revision
 
-    try:
-        scripts().get_revision(revision)
-    except Exception:
+    if not known_revision(revision):
         raise click.BadParameter(f"{revision!r} is not a revision this pb knows (see `pb db history`)", param_hint="REVISION")
     if not yes:
         click.confirm(f"Migrate the database back to {revision}? Data only later versions keep may be lost", abort=True)

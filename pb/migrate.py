@@ -1,6 +1,7 @@
 """Schema migrations with Alembic, run from the app (`pb db upgrade`) or from tests, and
 the check that the database's schema is the one this code was written for."""
 
+import functools
 import os
 
 from alembic import command
@@ -34,8 +35,18 @@ def make_revision(url: str, message: str) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
 
 
+@functools.cache
 def scripts() -> ScriptDirectory:
+    """The migrations this code ships, read once per process (/readyz asks on every check)."""
     return ScriptDirectory(MIGRATIONS)
+
+
+def known_revision(revision: str) -> bool:
+    """Whether `revision` is one of this code's migrations."""
+    try:
+        return scripts().get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown, partial or ambiguous id
+        return False
 
 
 def code_head() -> str:
@@ -56,11 +67,7 @@ def schema_problem(engine) -> str | None:
         return None
     if found is None:
         return f"the database has no pb schema: run `pb db upgrade` (code is at {head})"
-    try:
-        known = scripts().get_revision(found)
-    except Exception:  # alembic raises several kinds for an unknown or partial revision id
-        known = None
-    if known is None:
+    if not known_revision(found):
         return (f"the database is at revision {found}, which this version of pb does not know "
                 f"(a newer pb migrated it): install that version, or restore the backup taken before the upgrade")
     return f"the database is at revision {found}, behind the code's {head}: run `pb db upgrade`"

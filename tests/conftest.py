@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from pb import create_app
 from pb.migrate import upgrade
-from tests.postgres import start_server
+from tests.postgres import migrated_database, start_server
 
 def pytest_sessionstart(session):
     """Build the .mo catalogues (they are never committed), as `make translations` does:
@@ -40,11 +40,7 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def postgres_server():
     server = start_server()
-    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE pb_template"))
-    admin.dispose()
-    upgrade(server.url("pb_template"))
+    migrated_database(server, "pb_template")
     yield server
     server.stop()
 

@@ -71,6 +71,20 @@ class PostgresServer:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def migrated_database(server: PostgresServer, name: str) -> str:
+    """Create database `name` on `server`, migrated to the code's head; returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    from pb.migrate import upgrade
+
+    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    upgrade(server.url(name))
+    return server.url(name)
+
+
 def start_server() -> PostgresServer:
     as_postgres = os.geteuid() == 0
     root = tempfile.mkdtemp(prefix="pb-postgres-", dir="/tmp")

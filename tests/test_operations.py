@@ -144,16 +144,11 @@ def test_readyz_reports_a_schema_behind_and_a_stuck_outbox(app, db):
 def own_postgresql():
     """A PostgreSQL server of the test's own (it is stopped and started, or its log read),
     with a migrated database `pb`."""
-    from pb.migrate import upgrade
-    from tests.postgres import start_server
+    from tests.postgres import migrated_database, start_server
 
     server = start_server()
     try:
-        admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text("CREATE DATABASE pb"))
-        admin.dispose()
-        upgrade(server.url("pb"))
+        migrated_database(server, "pb")
         yield server
     finally:
         server.stop()
