@@ -61,6 +61,10 @@ def configure_operations(app) -> None:
 
 
 def _from_this_machine() -> bool:
+    """Asked from this machine itself, not through a proxy on it: a proxy in front (PB_PROXIES
+    unset) makes every visitor look like 127.0.0.1, but says so in X-Forwarded-For."""
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        return False
     try:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:

@@ -309,6 +309,9 @@ def test_without_a_mail_server_mail_is_shown_at_dev_outbox_to_this_machine_only(
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     assert elsewhere.get("/dev/outbox").status_code == 404
+    # Behind a proxy on this machine (PB_PROXIES unset), every visitor comes from 127.0.0.1.
+    assert client.get("/dev/outbox", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+    assert client.get("/dev/outbox", headers={"Forwarded": "for=203.0.113.9"}).status_code == 404
     app.config["MAIL_SERVER"] = "smtp.example.org"
     assert client.get("/dev/outbox").status_code == 404
 
