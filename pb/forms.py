@@ -28,6 +28,13 @@ class PbForm(FlaskForm):
     """A form posted by a browser (CSRF-protected)."""
 
     class Meta(_Meta):
+        def render_field(self, field, render_kw):
+            """The CSRF field is drawn without an id: nothing labels it, and a page with
+            several forms (the vote start page) would repeat the same id in each."""
+            if field.type == "CSRFTokenField":
+                render_kw = {**render_kw, "id": False}
+            return super().render_field(field, render_kw)
+
         def wrap_formdata(self, form, formdata):
             """The request's fields, without any whose name could not be read (a field
             name with a line break in a multipart body arrives as None), and without NUL."""

@@ -650,3 +650,45 @@ def test_no_page_changes_when_ballots_are_cast(app, db, voting):
     after = [page_without_tokens(client, url) for client, url in pages]
     for (_client, url), old, new in zip(pages, before, after, strict=True):
         assert old == new, url
+
+
+def test_every_id_on_the_start_page_is_unique_with_every_method_offered(app, db, make_user):
+    """A label names its field by id: two fields with one id (every form's CSRF field, or a
+    postcode asked for by two methods) and the label focuses the wrong one."""
+    from collections import Counter
+    from html.parser import HTMLParser
+
+    from pb.rounds.models import EligibilityMethod
+
+    class Ids(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.labelled = [], []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if "id" in attrs:
+                self.ids.append(attrs["id"])
+            if tag == "label" and "for" in attrs:
+                self.labelled.append(attrs["for"])
+
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    every = [method.value for method in EligibilityMethod]
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=every)
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    start = f"/rounds/{ids['round']}/vote"
+    resident = FormClient(app)
+    pages = [resident.get(start)]
+    # Refused forms too: their error messages and summaries carry ids of their own.
+    for method, url, data in (("email", "email", {"email": "nobody"}), ("sms", "sms", {"mobile": "12"}),
+                              ("declared", "declare", {"postcode": "x"}), ("codes", "code", {"code": ""})):
+        if method in every:
+            pages.append(resident.submit(f"{start}/{url}", data, page=start))
+    for page in pages:
+        parsed = Ids()
+        parsed.feed(page.get_data(as_text=True))
+        repeated = [name for name, count in Counter(parsed.ids).items() if count > 1]
+        assert repeated == [], f"ids used more than once on the start page: {repeated}"
+        assert set(parsed.labelled) <= set(parsed.ids)  # every label names a field that is there
