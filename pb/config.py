@@ -44,11 +44,19 @@ class Defaults:
     LOG_FORMAT = None  # "json" (one JSON object per line) or "text"; None: json in production, text otherwise
     LOG_LEVEL = "INFO"  # DEBUG, INFO, WARNING or ERROR
     MAIL_STUCK_AFTER = 60 * 60  # seconds a message may wait undelivered before /readyz reports the outbox stuck
+    # GOV.UK Notify: with a key, email goes through Notify instead of SMTP, and so do text
+    # messages (which have no other way out in production). Notify sends through templates:
+    # one for email with ((subject)) and ((body)), one for text messages with ((body)).
+    NOTIFY_API_KEY = None
+    NOTIFY_EMAIL_TEMPLATE_ID = None
+    NOTIFY_SMS_TEMPLATE_ID = None
+    NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
 
 
 # Settings that are text whatever they look like (PB_SECRET_KEY=20251203 is a key, not a number).
 TEXT_SETTINGS = {"ENV", "SECRET_KEY", "BASE_URL", "DATABASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD",
-                 "MAIL_SENDER", "INSTANCE_PATH", "RATE_LIMIT_STORAGE", "LOG_FORMAT", "LOG_LEVEL"}
+                 "MAIL_SENDER", "INSTANCE_PATH", "RATE_LIMIT_STORAGE", "LOG_FORMAT", "LOG_LEVEL",
+                 "NOTIFY_API_KEY", "NOTIFY_EMAIL_TEMPLATE_ID", "NOTIFY_SMS_TEMPLATE_ID", "NOTIFY_BASE_URL"}
 MIN_SECRET_LENGTH = 32
 
 
@@ -111,13 +119,48 @@ def _check_settings(config) -> None:
         config["BASE_URL"] = str(base).rstrip("/")
         config["TRUSTED_HOSTS"] = [parts.hostname] + [h for h in (config.get("TRUSTED_HOSTS") or []) if h != parts.hostname]
         config["PREFERRED_URL_SCHEME"] = parts.scheme
+    _check_notify(config, env)
     if env == "production":
         missing = [name for name, key in (("PB_SECRET_KEY", "SECRET_KEY"), ("PB_BASE_URL", "BASE_URL"),
                                           ("PB_MAIL_SERVER", "MAIL_SERVER")) if not config.get(key)]
+        if config.get("NOTIFY_API_KEY"):  # email goes through GOV.UK Notify instead
+            missing = [name for name in missing if name != "PB_MAIL_SERVER"]
         if missing:
             raise ConfigError(f"PB_ENV=production needs {', '.join(missing)}: set them in the environment or instance/config.py")
         if not str(config["BASE_URL"]).startswith("https://"):
             raise ConfigError("PB_ENV=production needs PB_BASE_URL to start with https://")
+
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def _check_notify(config, env: str) -> None:
+    """GOV.UK Notify's settings: a key as Notify gives it (its name, then the service id and
+    the secret, both UUIDs), the email template it needs, and an address to reach it."""
+    import re
+
+    key = config.get("NOTIFY_API_KEY")
+    for name in ("NOTIFY_EMAIL_TEMPLATE_ID", "NOTIFY_SMS_TEMPLATE_ID"):
+        value = config.get(name)
+        if value and not re.fullmatch(UUID, str(value).strip().lower()):
+            raise ConfigError(f"PB_{name} must be the template's ID as Notify shows it, like 3fa85f64-5717-4562-b3fc-2c963f66afa6")
+        if value:
+            config[name] = str(value).strip().lower()
+    if not key:
+        return
+    if not re.fullmatch(rf".+-{UUID}-{UUID}", str(key).strip()):
+        raise ConfigError("PB_NOTIFY_API_KEY must be an API key as GOV.UK Notify shows it: "
+                          "its name, then two long IDs, all joined by dashes")
+    config["NOTIFY_API_KEY"] = str(key).strip()
+    if not config.get("NOTIFY_EMAIL_TEMPLATE_ID"):
+        raise ConfigError("PB_NOTIFY_API_KEY sends email through GOV.UK Notify, which needs PB_NOTIFY_EMAIL_TEMPLATE_ID: "
+                          "a template whose subject is ((subject)) and whose message is ((body))")
+    base = str(config.get("NOTIFY_BASE_URL") or "")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname or (env == "production" and parts.scheme != "https"):
+        raise ConfigError(f"PB_NOTIFY_BASE_URL must be an https:// address like https://api.notifications.service.gov.uk, not {base!r}")
 
 
 def _instance_secret(instance_path):

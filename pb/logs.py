@@ -4,8 +4,8 @@ duration), warnings and errors; JSON lines in production, readable lines in deve
 Nothing secret reaches a line: a request is logged by its route's pattern
 (`/reset-password/<token>`), never its path or query; the database engines hide SQL
 parameters (pb.db); and every line is passed through `redact`, which masks anything shaped
-like an email address, as a last line of defence (an SMTP server's refusal quotes the
-recipient, for instance).
+like an email address or a mobile number, as a last line of defence (an SMTP server's
+refusal quotes the recipient, for instance).
 """
 
 import json
@@ -19,12 +19,15 @@ from datetime import datetime, timezone
 from flask import g, has_request_context, request
 
 EMAIL = re.compile(r"[^\s@<>()\[\]\"',;:]+@[^\s@<>()\[\]\"',;:]+\.[^\s@<>()\[\]\"',;:]+")
+# Numbers as pb sends text messages to them (E.164, +447700900123), and UK mobiles written
+# without the +: not any run of digits, which a time or a count can be.
+PHONE = re.compile(r"\+\d{7,15}(?!\d)|(?<![\w+])(?:0|44|0044)7\d{9}(?!\w)")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 FIELDS = ("request_id", "method", "route", "status", "duration_ms")
 
 
 def redact(text: str) -> str:
-    return EMAIL.sub("[email]", text)
+    return PHONE.sub("[phone]", EMAIL.sub("[email]", text))
 
 
 class _RequestContext(logging.Filter):

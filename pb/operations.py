@@ -51,11 +51,12 @@ def configure_operations(app) -> None:
 
     @app.route("/dev/outbox")
     def dev_outbox():
-        """Mail "sent" without a mail server, newest first: only in development, and only
-        to the machine itself (production refuses to start without PB_MAIL_SERVER)."""
-        if app.config.get("ENV") == "production" or app.config.get("MAIL_SERVER") or not _from_this_machine():
+        """Mail and text messages "sent" with nothing set up to send them, newest first: only
+        in development, and only to the machine itself (see pb.mail.keeps_an_outbox)."""
+        from pb.mail import keeps_an_outbox, outbox
+
+        if not keeps_an_outbox(app.config) or not _from_this_machine():
             abort(404)
-        from pb.mail import outbox
 
         return render_template("pages/dev_outbox.html", mails=list(reversed(outbox()))), 200, {"Cache-Control": "no-store"}
 

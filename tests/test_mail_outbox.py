@@ -1,7 +1,9 @@
-"""Mail goes through the outbox table: written with the action, delivered after the commit
-(in the background when a mail server is set), retried, sent once, and its row deleted.
+"""Mail and text messages go through the outbox table: written with the action, delivered
+after the commit (in the background when a mail server or GOV.UK Notify is set), retried,
+sent once, and its row deleted.
 
-The mail servers here are real: aiosmtpd on a loopback port, a port where nothing
+The servers here are real: aiosmtpd on a loopback port, a stand-in for GOV.UK Notify's
+API (tests/notify_server.py) spoken to by Notify's own client, a port where nothing
 listens, and a socket that accepts a connection and never answers."""
 
 import email
@@ -17,8 +19,9 @@ from aiosmtpd.controller import Controller
 from sqlmodel import select, update
 
 from pb.clock import now
-from pb.mail import OutgoingMail, deliver_pending, send_mail
+from pb.mail import OutgoingMail, deliver_pending, send_mail, send_sms
 from tests.conftest import FormClient
+from tests.notify_server import NotifyServer
 from tests.servers import free_port
 from tests.test_voting import ballots_in, vote, voting  # noqa: F401 (voting is a fixture)
 
@@ -266,3 +269,101 @@ def test_failed_mail_is_tried_again_later_and_given_up_after_two_days(app, db, c
         assert deliver_pending(engine) == 0
     assert waiting_mail(db) == []
     assert "given up after 4 attempts" in caplog.text and "123456" not in caplog.text
+
+
+# ---------------------------------------------------------------- GOV.UK Notify
+
+MOBILE = "+447700900123"
+
+
+def test_with_notify_email_and_text_messages_go_through_it_after_the_commit(app, db, voting):  # noqa: F811
+    port = free_port()
+    use_mail_server(app, port)  # set too, but Notify's key wins for email
+    with NotifyServer() as notify, SmtpServer(port) as smtp:
+        app.config.update(notify.config())
+        assert ask_for_code(FormClient(app), voting).status_code == 302
+        courier_done(app)
+        with db() as session:  # a job outside any request: delivered by the worker
+            send_sms(MOBILE, "Your code is 654321", session=session)
+            send_mail(RESIDENT, "Hello", "A second line\nand a third", session=session)
+        with app.app_context():
+            assert deliver_pending(app.extensions["pb_engine"]) == 2
+    [code_mail, hello] = [n for n in notify.sent if n.kind == "email"]
+    assert code_mail.to == RESIDENT and code_mail.subject == "Your code to vote in Greener Eastshire"
+    assert code_in(code_mail.body)
+    assert (hello.subject, hello.body) == ("Hello", "A second line\nand a third")
+    assert notify.texts_to(MOBILE) == ["Your code is 654321"]
+    assert smtp.received == [] and waiting_mail(db) == []
+    assert [m for m in app.extensions["pb_outbox"] if m.to in (RESIDENT, MOBILE)] == []
+
+
+def test_notify_down_or_unreachable_means_try_again_later(app, db):
+    with db() as session:
+        send_sms(MOBILE, "Your code is 654321", session=session)
+        send_mail(RESIDENT, "Hello", "Hi", session=session)
+    engine = app.extensions["pb_engine"]
+    with NotifyServer() as notify, app.app_context():
+        app.config.update(notify.config())
+        notify.fail_with = 500
+        assert deliver_pending(engine) == 0
+        assert notify.requests == 1  # down: the rest of the batch waits rather than knock again
+        assert [(m.attempts, "500" in m.last_error) for m in waiting_mail(db)] == [(1, True), (1, True)]
+        notify.fail_with = 429  # too many requests: pb is asked to wait, not refused
+        make_all_due(db)
+        assert deliver_pending(engine) == 0 and [m.attempts for m in waiting_mail(db)] == [2, 2]
+        notify.fail_with = None
+        assert deliver_pending(engine) == 0  # not due yet
+        make_all_due(db)
+        assert deliver_pending(engine) == 2
+    assert notify.texts_to(MOBILE) == ["Your code is 654321"] and waiting_mail(db) == []
+
+    with db() as session:
+        send_sms(MOBILE, "Again", session=session)
+    app.config["NOTIFY_BASE_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    with app.app_context():
+        assert deliver_pending(engine) == 0
+    [waiting] = waiting_mail(db)
+    assert waiting.attempts == 1 and waiting.next_attempt_at > now()
+
+
+def test_a_message_notify_refuses_is_given_up_at_once_and_the_others_go(app, db, caplog):
+    landline = "+441134960000"  # not a mobile: Notify answers 400
+    with db() as session:
+        send_sms(landline, "Your code is 111111", session=session)
+        send_sms(MOBILE, "Your code is 222222", session=session)
+    with NotifyServer() as notify, app.app_context():
+        app.config.update(notify.config())
+        assert deliver_pending(app.extensions["pb_engine"]) == 1
+        assert notify.requests == 2
+    assert notify.texts_to(MOBILE) == ["Your code is 222222"]
+    assert waiting_mail(db) == []  # refused for good: not tried again, and the code is not kept
+    assert "refused by GOV.UK Notify" in caplog.text and "Not a UK mobile number" in caplog.text
+    assert "111111" not in caplog.text and landline not in caplog.text
+
+
+def test_with_notify_an_action_that_rolls_back_sends_nothing(app, db, fails_after_mail):
+    with NotifyServer() as notify:
+        app.config.update(notify.config())
+        client = app.test_client()
+        assert client.post(fails_after_mail + "answer").status_code == 409
+        assert client.post(fails_after_mail + "raise").status_code == 500
+        with pytest.raises(RuntimeError), db() as session:
+            send_sms(MOBILE, "Never sent", session=session)
+            raise RuntimeError("the job failed")
+        courier_done(app)
+        with app.app_context():
+            assert deliver_pending(app.extensions["pb_engine"]) == 0
+    assert notify.requests == 0 and waiting_mail(db) == []
+
+
+def test_without_notify_text_messages_are_kept_in_the_development_outbox(app, db):
+    with db() as session:
+        send_sms(MOBILE, "Your code is 333333", session=session)
+    with app.app_context():
+        assert deliver_pending(app.extensions["pb_engine"]) == 1
+    [text] = [m for m in app.extensions["pb_outbox"] if m.to == MOBILE]
+    assert text.channel == "sms" and text.body == "Your code is 333333"
+    page = app.test_client().get("/dev/outbox", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
+    assert "Text message" in page and MOBILE in page and "333333" in page
+    use_mail_server(app, free_port())  # email has a server, text messages still only the outbox
+    assert app.test_client().get("/dev/outbox", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200

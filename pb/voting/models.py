@@ -68,12 +68,16 @@ class Voter(SQLModel, table=True):
 
 
 class EmailChallenge(SQLModel, table=True):
-    """One sign-in attempt by email: a six-digit code, valid ten minutes, five tries."""
+    """One attempt to prove an address by a six-digit code sent to it (valid ten minutes,
+    five tries): an email address, or a mobile number by text message (`channel` "sms")."""
 
     __tablename__ = "email_challenge"
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
+    channel: str = Field(default="email", max_length=5, sa_column_kwargs={"server_default": "email"})
+    # Where the code went: the email address, or (channel "sms") the mobile number in E.164.
+    # Deleted with the rest of the challenge when the results are published.
     email: str = Field(max_length=254)
     postcode: str = Field(max_length=10)
     code_hash: str = Field(max_length=64)
