@@ -239,6 +239,9 @@ MATRIX = [
     row("voting.with_email", "POST", "/rounds/{voting}/vote/email", everyone(400)),
     row("voting.email_code", "GET", "/rounds/{voting}/vote/email/code", everyone(200)),
     row("voting.email_code", "POST", "/rounds/{voting}/vote/email/code", everyone(400)),
+    row("voting.with_sms", "POST", "/rounds/{voting}/vote/sms", everyone(400)),
+    row("voting.sms_code", "GET", "/rounds/{voting}/vote/sms/code", everyone(200)),
+    row("voting.sms_code", "POST", "/rounds/{voting}/vote/sms/code", everyone(400)),
     # Ballots are for whoever proved eligibility in this browser; everyone else proves it first.
     row("voting.ballots", "GET", "/rounds/{voting}/vote/ballots", everyone(TO_START, resident=200)),
     row("voting.ballot", "GET", "/rounds/{voting}/vote/{voting_north}", everyone(TO_START, resident=200)),

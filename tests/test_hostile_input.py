@@ -187,6 +187,9 @@ KIND_VALUES = {
     ),
     "email": st.one_of(st.emails().map(str), st.sampled_from(["a@b.c", "A@EXAMPLE.ORG", " a@example.org ", "a@example..org"])),
     "postcode": st.one_of(st.from_regex(r"\A[A-Z]{1,2}[0-9]{1,2}[A-Z]? ?[0-9][A-Z]{2}\Z"), st.sampled_from(["LS6", "LS 6", "ls6\n1aa"])),
+    "tel": st.one_of(st.from_regex(r"\A(\+44 ?|0044|0)7[0-9]{3} ?[0-9]{6}\Z"),
+                     st.sampled_from(["+44 (0)7700 900123", "0113 496 0000", "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663",
+                                      "+", "07700900123" * 3, "+1 202 555 0100", "07624 123456", "07000 123456"])),
     "bool": st.sampled_from(["y", "n", "0", "false", "on", "", "yes"]),
     "select": st.one_of(st.integers(-5, 10**6).map(str), st.sampled_from(["0", "-1", "1.0", " 1", "1 ", "0x1"])),
 }
@@ -387,6 +390,10 @@ FORMS = [
     FormSpec("vote_email", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/email", lambda w: [
         Field("email", "email", unique("voter-{}@example.org")), Field("postcode", "postcode", "LS11 5AA")]),
     FormSpec("vote_email_code", "voting_challenge", lambda w: f"/rounds/{w.r2['round']}/vote/email/code", lambda w: [
+        Field("code", "text", "123456")]),
+    FormSpec("vote_sms", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/sms", lambda w: [
+        Field("mobile", "tel", unique("07700 9{:05d}")), Field("postcode", "postcode", "LS11 5AA")]),
+    FormSpec("vote_sms_code", "sms_challenge", lambda w: f"/rounds/{w.r2['round']}/vote/sms/code", lambda w: [
         Field("code", "text", "123456")]),
     FormSpec("ballot_approval", "voter_north", lambda w: f"/rounds/{w.r2['round']}/vote/{w.r2['contests']['North']}", lambda w: [
         Field("project", "multi", [str(p) for p in w.r2["projects"]["North"][:2]]),
@@ -756,7 +763,7 @@ def build_world(app, backend: str) -> World:
         w.r1.update(draft=made[0].id, submitted=[p.id for p in made[1:8]], spare=[p.id for p in made[8:]])
 
     # R2: voting is open (codes, email, declared identity and paper); South is a ranked ballot.
-    w.r2 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email", "declared", "paper"),
+    w.r2 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email", "declared", "paper", "sms"),
                       south_ballot="ranked")
     w.r2["pot"] = pot_of(w.r2, "North")
     with app.test_request_context(), db() as session:
@@ -828,6 +835,7 @@ def build_world(app, backend: str) -> World:
         "voter_south": started(f"/rounds/{r2}/vote/declare", {"name": "Sam South", "address": "5 Low Road", "postcode": "LS11 5AA",
                                                              "declaration": "y"}, f"/rounds/{r2}/vote"),
         "voting_challenge": started(f"/rounds/{r2}/vote/email", {"email": "someone@example.org", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"),
+        "sms_challenge": started(f"/rounds/{r2}/vote/sms", {"mobile": "07700 900555", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"),
         "resident": started(f"/rounds/{r3}/residents/code", {"code": w.r3["codes"][5]}, f"/rounds/{r3}/residents"),
         "verdict_challenge": started(f"/rounds/{r3}/residents/email", {"email": VOTER_EMAIL}, f"/rounds/{r3}/residents"),
     }

@@ -692,3 +692,170 @@ def test_every_id_on_the_start_page_is_unique_with_every_method_offered(app, db,
         repeated = [name for name, count in Counter(parsed.ids).items() if count > 1]
         assert repeated == [], f"ids used more than once on the start page: {repeated}"
         assert set(parsed.labelled) <= set(parsed.ids)  # every label names a field that is there
+
+
+# ---------------------------------------------------------------- one-time codes by text message
+
+MOBILE = "+447700900123"
+
+
+@pytest.fixture
+def texting(app, db, make_user):
+    """A round in voting where residents prove eligibility by a code sent by text message (or email)."""
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    make_user("chair@park.example", organisation="Friends of the Park", kind="group")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("sms", "email"),
+                     south_ballot="ranked")
+    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
+                member="chair@park.example", group="Friends of the Park")
+    with db() as session:
+        ids["projects"] = {
+            name: [p.id for p in session.exec(select(Project).where(Project.contest_id == cid).order_by(Project.id))]
+            for name, cid in ids["contests"].items()
+        }
+    return ids
+
+
+def ask_for_text(client, ids, mobile, postcode="LS11 2AB"):
+    start = f"/rounds/{ids['round']}/vote"
+    return client.submit(f"{start}/sms", {"mobile": mobile, "postcode": postcode}, page=start)
+
+
+def texted_code(app, number=MOBILE) -> str:
+    [text] = [m for m in app.extensions["pb_outbox"] if m.to == number][-1:]
+    assert text.channel == "sms" and len(text.body) <= 160  # one text message
+    return re.search(r"\b(\d{6})\b", text.body).group(1)
+
+
+def test_a_resident_votes_with_a_code_sent_by_text_message(app, db, texting):
+    resident = FormClient(app)
+    start = f"/rounds/{texting['round']}/vote"
+    page = resident.get(start).get_data(as_text=True)
+    assert "Vote with your mobile phone" in page and 'type="tel"' in page
+    response = ask_for_text(resident, texting, "07700 900123", postcode="ls11 2ab")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/vote/sms/code")
+    code = texted_code(app)
+    with db() as session:
+        [challenge] = session.exec(select(EmailChallenge)).all()
+        assert (challenge.channel, challenge.email) == ("sms", MOBILE)
+    # The code is bound to this attempt: another browser, or the email code page, cannot use it.
+    assert FormClient(app).submit(f"{start}/sms/code", {"code": code}, page=start).status_code == 400
+    assert resident.submit(f"{start}/email/code", {"code": code}).status_code == 400
+    response = resident.submit(f"{start}/sms/code", {"code": code})
+    assert response.status_code == 302
+    south = texting["projects"]["South"]
+    cast = vote(resident, texting, "South", {f"rank_{south[0]}": "1"})
+    assert cast.status_code == 302
+    [ballot] = ballots_in(db)
+    receipt_page = resident.get(cast.headers["Location"]).get_data(as_text=True)
+    assert ballot.receipt in receipt_page and "emailing" not in receipt_page  # not texted: each text costs
+    with db() as session:
+        voter = session.exec(select(Voter)).one()
+        assert voter.method == "sms" and "7700" not in voter.identity
+    # The same number written another way, later, in another browser: the same voter.
+    again = FormClient(app)
+    assert ask_for_text(again, texting, "+44 (0)7700 900 123").status_code == 302
+    assert again.submit(f"{start}/sms/code", {"code": texted_code(app)}).status_code == 302
+    assert vote(again, texting, "South", {f"rank_{south[1]}": "1"}).status_code == 302
+    with db() as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 1
+        assert len(session.exec(select(Ballot).where(Ballot.is_current)).all()) == 1
+    # The numbers are forgotten with the email addresses; only email addresses are kept for verdicts.
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, texting["round"])
+        assert services.seal_identities(session, round_) == 0
+        assert services.forget_email_addresses(session, round_) == 2
+        assert session.exec(select(EmailChallenge)).all() == []
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("0113 496 0000", "That is a landline number."),
+    ("+44 20 7946 0000", "That is a landline number."),
+    ("07700 90012", "Enter a UK mobile number, like 07700 900123."),
+    ("+1 202 555 0100", "Enter a UK mobile number, like 07700 900123."),
+    ("call me", "Enter a UK mobile number, like 07700 900123."),
+    ("", "Enter your mobile number."),
+])
+def test_a_number_that_is_not_a_uk_mobile_is_refused_and_nothing_is_sent(app, db, texting, typed, message):
+    response = ask_for_text(FormClient(app), texting, typed)
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert [m for m in app.extensions["pb_outbox"] if m.channel == "sms"] == []
+    with db() as session:
+        assert session.exec(select(EmailChallenge)).all() == []
+
+
+def test_every_way_of_writing_a_uk_mobile_is_one_number():
+    from pb.voting.phones import NotAMobile, uk_mobile
+
+    for typed in ("07700 900123", "07700900123", "+44 7700 900123", "+447700900123", "0044 7700 900123",
+                  "447700900123", "+44 (0)7700 900123", "(07700) 900-123", "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663"):
+        assert uk_mobile(typed) == MOBILE, typed
+    assert uk_mobile("07624 123456") == "+447624123456"  # Isle of Man
+    for typed in ("07000 123456", "07600 123456", "0113 496 0000", "7700 900123", "+33 6 12 34 56 78", "07700 9001234", "+"):
+        with pytest.raises(NotAMobile):
+            uk_mobile(typed)
+
+
+def test_text_message_codes_have_the_email_codes_limits(app, db, texting):
+    resident = FormClient(app)
+    start = f"/rounds/{texting['round']}/vote"
+    ask_for_text(resident, texting, "07700 900123")
+    code = texted_code(app)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for left in (4, 3, 2, 1, 0):
+        response = resident.submit(f"{start}/sms/code", {"code": wrong})
+        assert response.status_code == 400 and f"{left} {'try' if left == 1 else 'tries'} left" in response.get_data(as_text=True)
+    response = resident.submit(f"{start}/sms/code", {"code": code})
+    assert response.status_code == 400 and "Too many wrong codes" in response.get_data(as_text=True)
+
+    ask_for_text(resident, texting, "+44 7700 900123")
+    code = texted_code(app)
+    with db() as session:
+        for challenge in session.exec(select(EmailChallenge)):
+            challenge.created_at -= timedelta(minutes=11)
+            session.add(challenge)
+    response = resident.submit(f"{start}/sms/code", {"code": code})
+    assert response.status_code == 400 and "expired" in response.get_data(as_text=True)
+
+    # Three codes per number per quarter hour, however it is written, from any browser.
+    assert ask_for_text(FormClient(app), texting, "0044 7700 900123").status_code == 302
+    response = ask_for_text(FormClient(app), texting, "07700900123")
+    assert response.status_code == 400 and "Too many attempts" in response.get_data(as_text=True)
+    # Ten codes per client (test clients all come from one address), by text and by email together.
+    for n in range(7):
+        assert ask_for_text(resident, texting, f"07700 90020{n}").status_code == 302
+    start_email = resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start)
+    assert start_email.status_code == 400 and "Too many attempts" in start_email.get_data(as_text=True)
+    with db() as session:
+        assert session.exec(select(func.count()).select_from(Voter)).one() == 0
+
+
+def test_text_messages_need_notify_in_production(app, db, texting):
+    from pb.rounds import services as rounds
+    from pb.rounds.services import RoundError
+    from tests.notify_server import NotifyServer
+
+    start = f"/rounds/{texting['round']}/vote"
+    app.config["ENV"] = "production"  # no GOV.UK Notify: no way to send a text message
+    with app.test_request_context(), db() as session:
+        lead = user(session, "lead@council.example")
+        org = factories.organisation(session, "Eastshire Council")
+        with pytest.raises(RoundError, match="GOV.UK Notify"):
+            rounds.create_round(session, actor=lead, organisation=org, title="Texts", methods=("sms",))
+    resident = FormClient(app)
+    assert "Vote with your mobile phone" not in resident.get(start).get_data(as_text=True)
+    response = ask_for_text(resident, texting, "07700 900123")
+    assert response.status_code == 400 and "Text messages cannot be sent at the moment" in response.get_data(as_text=True)
+    assert app.extensions["pb_outbox"] == [] or all(m.channel != "sms" for m in app.extensions["pb_outbox"])
+
+    with NotifyServer() as notify:
+        app.config.update(notify.config())
+        with app.test_request_context(), db() as session:
+            lead = user(session, "lead@council.example")
+            org = factories.organisation(session, "Eastshire Council")
+            assert rounds.create_round(session, actor=lead, organisation=org, title="Texts", methods=("sms",)).methods == ["sms"]
+        assert "Vote with your mobile phone" in resident.get(start).get_data(as_text=True)
+        assert ask_for_text(resident, texting, "07700 900123").status_code == 302
+        assert app.extensions["pb_courier"].idle.wait(30)
+    [body] = notify.texts_to(MOBILE)
+    assert resident.submit(f"{start}/sms/code", {"code": re.search(r"\b(\d{6})\b", body).group(1)}).status_code == 302

@@ -82,6 +82,7 @@ class EligibilityMethod(StrEnum):
     EMAIL = "email"  # a one-time code sent by email
     DECLARED = "declared"  # a declared identity (name, address, postcode...), checked afterwards if at all
     PAPER = "paper"  # paper ballots entered by a polling helper against a voting code
+    SMS = "sms"  # a one-time code sent by text message (through GOV.UK Notify)
 
 
 ELIGIBILITY_LABELS = {
@@ -89,6 +90,7 @@ ELIGIBILITY_LABELS = {
     EligibilityMethod.EMAIL: _l("A one-time code sent by email"),
     EligibilityMethod.DECLARED: _l("Residents declare who they are (low-stakes rounds)"),
     EligibilityMethod.PAPER: _l("Paper ballots entered by a polling helper"),
+    EligibilityMethod.SMS: _l("A one-time code sent by text message"),
 }
 
 # What each way of proving eligibility proves, told plainly to the lead who chooses it.
@@ -108,6 +110,10 @@ ELIGIBILITY_PROOFS = {
     ),
     EligibilityMethod.PAPER: _l(
         "As strong as the voting codes the polling helpers check; each paper ballot records which helper entered it."
+    ),
+    EligibilityMethod.SMS: _l(
+        "Weak: it proves only that someone can read text messages to that mobile number. Anyone with several "
+        "numbers can vote several times, and nothing checks that they live in the area. Needs GOV.UK Notify."
     ),
 }
 

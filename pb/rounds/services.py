@@ -151,9 +151,16 @@ def update_round(
 
 
 def _methods(methods: Iterable[str]) -> str:
+    from flask import current_app
+
+    from pb.mail import text_messages_available
+
     chosen = [m.value for m in EligibilityMethod if m.value in set(methods)]
     if not chosen:
         raise RoundError(_("Choose at least one way for residents to prove they may vote."))
+    if EligibilityMethod.SMS.value in chosen and not text_messages_available(current_app.config):
+        raise RoundError(_("This pb cannot send text messages: whoever runs it must set up GOV.UK Notify first "
+                           "(PB_NOTIFY_API_KEY and PB_NOTIFY_SMS_TEMPLATE_ID). Choose another way for now."))
     return ",".join(chosen)
 
 

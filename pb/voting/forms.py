@@ -10,8 +10,9 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TelField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
 from pb.fields import CheckboxesField, full_postcode
 from pb.forms import PbForm
@@ -35,6 +36,32 @@ class EmailForm(PbForm):
 
 class EmailCodeForm(PbForm):
     code = StringField(_l("The six-digit code we emailed you"), validators=[DataRequired(), Length(max=12)])
+
+
+def uk_mobile_number(form, field) -> None:
+    from pb.voting.phones import NotAMobile, uk_mobile
+    from pb.voting.services import not_a_mobile_message
+
+    try:
+        uk_mobile(field.data or "")
+    except NotAMobile as error:
+        raise ValidationError(not_a_mobile_message(error)) from None
+
+
+class SmsForm(PbForm):
+    """A mobile number to text a code to. Its ids are its own: the email and declared
+    identity forms on the same page ask for a postcode too."""
+
+    mobile = TelField(
+        _l("Your mobile number"),
+        validators=[DataRequired(message=_l("Enter your mobile number.")), Length(max=30), uk_mobile_number],
+        description=_l("A UK mobile, like 07700 900123."), id="sms-mobile",
+    )
+    postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)], id="sms-postcode")
+
+
+class SmsCodeForm(PbForm):
+    code = StringField(_l("The six-digit code we texted you"), validators=[DataRequired(), Length(max=12)])
 
 
 def declaration_form(round_, **kwargs):

@@ -4,6 +4,7 @@ Also the leads' tools: voting codes and letters, polling helpers, paper ballot e
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     make_response,
@@ -18,7 +19,7 @@ from flask_login import current_user, login_required
 from sqlmodel import select
 
 from pb.db import Refusal, db_session, keep_refusal, reads_first
-from pb.mail import send_mail
+from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
 from pb.proposals.models import Proposal
 from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
@@ -35,6 +36,8 @@ from pb.voting.forms import (
     EmailForm,
     ExportForm,
     HelperForm,
+    SmsCodeForm,
+    SmsForm,
     ballot_form,
     choices_from,
     declaration_form,
@@ -104,8 +107,10 @@ def _start_page(round_, status=200, **forms):
         # ?code= is how letters printed before the fragment (see qr_link) carried the code.
         "code_form": forms.get("code_form") or CodeForm(formdata=None, code=request.args.get("code", "")),
         "email_form": forms.get("email_form") or EmailForm(formdata=None),
+        "sms_form": forms.get("sms_form") or SmsForm(formdata=None),
         "declaration_form": forms.get("declaration_form") or declaration_form(round_, formdata=None),
-        "methods": round_.methods,
+        # Text messages only while they can be sent (GOV.UK Notify set up, or development).
+        "methods": [m for m in round_.methods if m != EligibilityMethod.SMS or text_messages_available(current_app.config)],
         "refusal": forms.get("refusal"),
     }
     return render_template("voting/start.html", **context), status
@@ -175,19 +180,50 @@ def with_email(round_id):
     return redirect(url_for("voting.email_code", round_id=round_.id))
 
 
+@bp.route("/rounds/<int:round_id>/vote/sms", methods=["POST"])
+def with_sms(round_id):
+    round_ = _voting_round(round_id)
+    form = SmsForm()
+    if not form.validate_on_submit():
+        return _start_page(round_, 400, sms_form=form)
+    try:
+        challenge, code = services.start_sms_challenge(
+            db_session(), round_, mobile=form.mobile.data, postcode=form.postcode.data, client=client_address()
+        )
+    except services.VotingError as error:
+        return _refused(round_, error, sms_form=form)
+    send_sms(challenge.email, services.code_text_body(code))
+    session["sms_challenge"] = challenge.id
+    return redirect(url_for("voting.sms_code", round_id=round_.id))
+
+
 @bp.route("/rounds/<int:round_id>/vote/email/code", methods=["GET", "POST"])
 def email_code(round_id):
+    return _code_page(round_id, EMAIL)
+
+
+@bp.route("/rounds/<int:round_id>/vote/sms/code", methods=["GET", "POST"])
+def sms_code(round_id):
+    return _code_page(round_id, SMS)
+
+
+def _code_page(round_id: int, channel: str):
+    """Where a resident types the code sent to their email address or mobile."""
     round_ = _voting_round(round_id)
-    form = EmailCodeForm()
+    form = SmsCodeForm() if channel == SMS else EmailCodeForm()
+    template = "voting/sms_code.html" if channel == SMS else "voting/email_code.html"
+    key = f"{channel}_challenge"
     if form.validate_on_submit():
-        challenge_id = session.get("email_challenge")
+        challenge_id = session.get(key)
         try:
-            voter = services.voter_by_email_code(db_session(), round_, challenge_id, form.code.data, client=client_address())
+            voter = services.voter_by_email_code(db_session(), round_, challenge_id, form.code.data,
+                                                 client=client_address(), channel=channel)
         except services.VotingError as error:
-            return show_refusal(error, "voting/email_code.html", form, round=round_)
-        session.pop("email_challenge", None)
-        return _start_voting(round_, voter, challenge=challenge_id)
-    return form_page("voting/email_code.html", form, round=round_)
+            return show_refusal(error, template, form, round=round_)
+        session.pop(key, None)
+        # A receipt is emailed to those who proved an address; never texted (each text costs).
+        return _start_voting(round_, voter, challenge=challenge_id if channel == EMAIL else None)
+    return form_page(template, form, round=round_)
 
 
 # ---------------------------------------------------------------- ballots

@@ -28,9 +28,11 @@ from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, takes_votes
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
+from pb.mail import EMAIL, SMS, text_messages_available
 from pb.security import token_digest
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
 from pb.voting.declarations import declarations_of, identity_text, plain
+from pb.voting.phones import NotAMobile, uk_mobile
 from pb.voting.models import (
     Ballot,
     BallotChoice,
@@ -164,7 +166,8 @@ def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest
     missing = []
     for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
         area = areas.get(contest.area_id)
-        by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.DECLARED} & methods) and (area is None or area.postcode_list)
+        by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.SMS, EligibilityMethod.DECLARED} & methods) and (
+            area is None or area.postcode_list)
         has_codes = bool(batches) if contest.area_id is None else contest.area_id in batches
         if not (by_postcode or (by_code and has_codes)):
             missing.append(contest)
@@ -411,7 +414,8 @@ def seal_identities(session: Session, round_: Round) -> int:
     if key is None:
         return 0
     used = session.exec(select(EmailChallenge.email).where(
-        EmailChallenge.round_id == round_.id, EmailChallenge.purpose == "vote", EmailChallenge.used_at.is_not(None))).all()
+        EmailChallenge.round_id == round_.id, EmailChallenge.purpose == "vote", EmailChallenge.channel == EMAIL,
+        EmailChallenge.used_at.is_not(None))).all()
     digests = sorted({_verdict_digest(key, email) for email in used if email})
     secrets.SystemRandom().shuffle(digests)
     for digest in digests:
@@ -435,19 +439,50 @@ def start_email_challenge(session: Session, round_: Round, *, email: str, postco
     return new_email_challenge(session, round_, email=email, postcode=normalise_postcode(postcode), client=client)
 
 
+def start_sms_challenge(session: Session, round_: Round, *, mobile: str, postcode: str, client: str) -> tuple[EmailChallenge, str]:
+    """Begin proving eligibility by text message; returns the challenge (its `email` is the
+    number, in E.164) and the code to send."""
+    _check_voting_open(session, round_)
+    _check_method(round_, EligibilityMethod.SMS)
+    if not text_messages_available(current_app.config):
+        raise VotingError(_("Text messages cannot be sent at the moment. Please vote another way."))
+    try:
+        number = uk_mobile(mobile)
+    except NotAMobile as error:
+        raise VotingError(not_a_mobile_message(error)) from None
+    area_for_postcode(session, round_, postcode)
+    return _new_challenge(session, round_, channel=SMS, address=number, by_address=f"otp-send:sms:{number}",
+                          client=client, postcode=normalise_postcode(postcode))
+
+
+def not_a_mobile_message(error: NotAMobile) -> str:
+    if error.landline:
+        return _("That is a landline number. Enter a mobile number that can receive text messages, like 07700 900123.")
+    return _("Enter a UK mobile number, like 07700 900123.")
+
+
 def new_email_challenge(
     session: Session, round_: Round, *, email: str, client: str, postcode: str = "", purpose: str = "vote"
 ) -> tuple[EmailChallenge, str]:
     """A six-digit code for an email address (limited per address and per IP); returns
     the challenge and the code to send."""
     email = email.strip().lower()
-    by_address = f"otp-send:email:{mailbox(email)}"  # kept as a keyed hash (pb.throttle): the count, not the address
+    # The inbox it reaches, kept as a keyed hash (pb.throttle): the count, not the address.
+    return _new_challenge(session, round_, channel=EMAIL, address=email, by_address=f"otp-send:email:{mailbox(email)}",
+                          client=client, postcode=postcode, purpose=purpose)
+
+
+def _new_challenge(session: Session, round_: Round, *, channel: str, address: str, by_address: str, client: str,
+                   postcode: str, purpose: str = "vote") -> tuple[EmailChallenge, str]:
+    """A six-digit code for an address or a number, at most three per quarter hour to one
+    (counted under `by_address`) and ten from one client, whichever way they are sent."""
     _throttled(session, by_address, limit=3)
     _throttled(session, f"otp-send:ip:{client}", limit=10)
     note_attempt(session, by_address)
     note_attempt(session, f"otp-send:ip:{client}")
     code = f"{secrets.randbelow(10**6):06d}"
-    challenge = EmailChallenge(round_id=round_.id, email=email, postcode=postcode, code_hash="", purpose=purpose)
+    challenge = EmailChallenge(round_id=round_.id, channel=channel, email=address, postcode=postcode, code_hash="",
+                               purpose=purpose)
     session.add(challenge)
     session.flush()
     challenge.code_hash = _code_digest(challenge.id, code)
@@ -465,10 +500,19 @@ def code_email_body(code: str) -> str:
     )
 
 
+def code_text_body(code: str) -> str:
+    """The text message that carries a one-time code to vote: short, one message long."""
+    return ngettext(
+        "Your code to vote is %(code)s. It works once, for %(num)d minute. If you did not ask for it, ignore this.",
+        "Your code to vote is %(code)s. It works once, for %(num)d minutes. If you did not ask for it, ignore this.",
+        EMAIL_CODE_MINUTES, code=code,
+    )
+
+
 def forget_email_addresses(session: Session, round_: Round, *, purpose: str | None = None) -> int:
-    """Delete the email addresses residents gave to prove they may vote (or, with
-    `purpose`, only those given for that purpose). Voters stay, known only by a keyed
-    hash. Returns how many were deleted."""
+    """Delete the email addresses and mobile numbers residents gave to prove they may vote
+    (or, with `purpose`, only those given for that purpose). Voters stay, known only by a
+    keyed hash. Returns how many were deleted."""
     query = delete(EmailChallenge).where(EmailChallenge.round_id == round_.id)
     if purpose is not None:
         query = query.where(EmailChallenge.purpose == purpose)
@@ -523,12 +567,15 @@ def forget_codes_of_voters(session: Session, round_: Round) -> int:
 
 
 def check_email_code(
-    session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str, purpose: str = "vote"
+    session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str, purpose: str = "vote",
+    channel: str = EMAIL,
 ) -> EmailChallenge:
-    """The challenge whose code this is, now used; raises VotingError (WrongAnswer for a wrong guess)."""
+    """The challenge whose code this is (sent by email, or with `channel` "sms" by text
+    message), now used; raises VotingError (WrongAnswer for a wrong guess)."""
     _throttled(session, f"otp:ip:{client}", limit=30)
     challenge = session.get(EmailChallenge, challenge_id) if challenge_id else None
-    if challenge is None or challenge.round_id != round_.id or challenge.used_at is not None or challenge.purpose != purpose:
+    if (challenge is None or challenge.round_id != round_.id or challenge.used_at is not None
+            or challenge.purpose != purpose or challenge.channel != channel):
         raise VotingError(_("Start again: ask for a new code."))
     if challenge.created_at < now() - timedelta(minutes=EMAIL_CODE_MINUTES):
         raise VotingError(_("That code has expired. Ask for a new one."))
@@ -547,15 +594,25 @@ def check_email_code(
     return challenge
 
 
-def voter_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> Voter:
+BY_CHANNEL = {EMAIL: EligibilityMethod.EMAIL, SMS: EligibilityMethod.SMS}  # how a code was sent: the way of voting
+
+
+def voter_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str,
+                        channel: str = EMAIL) -> Voter:
+    """The voter a code sent by email (or, with `channel` "sms", by text message) proves:
+    the same address or number again is the same voter, who may replace their ballot."""
+    method = BY_CHANNEL[channel]
     _check_voting_open(session, round_)
-    _check_method(round_, EligibilityMethod.EMAIL)
-    challenge = check_email_code(session, round_, challenge_id, code, client=client)
-    identity = email_identity(session, round_, challenge.email)
+    _check_method(round_, method)
+    challenge = check_email_code(session, round_, challenge_id, code, client=client, channel=channel)
+    if channel == SMS:
+        identity = _keyed(_voter_secret(session, round_), f"voter:sms:{challenge.email}")
+    else:
+        identity = email_identity(session, round_, challenge.email)
     voter = session.exec(select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)).first()
     if voter is None:
         area = area_for_postcode(session, round_, challenge.postcode)
-        voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.EMAIL.value, identity=identity)
+        voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=method.value, identity=identity)
         session.add(voter)
     session.flush()
     return voter
