@@ -367,3 +367,49 @@ def test_without_notify_text_messages_are_kept_in_the_development_outbox(app, db
     assert "Text message" in page and MOBILE in page and "333333" in page
     use_mail_server(app, free_port())  # email has a server, text messages still only the outbox
     assert app.test_client().get("/dev/outbox", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+
+
+def test_notify_settings_are_checked_before_pb_starts(monkeypatch, tmp_path, database_url):
+    from pb import create_app
+    from pb.config import ConfigError
+    from tests.notify_server import API_KEY, EMAIL_TEMPLATE, SMS_TEMPLATE
+
+    for key in [k for k in __import__("os").environ if k.startswith("PB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("PB_INSTANCE_PATH", str(tmp_path / "prod"))
+    monkeypatch.setenv("PB_DATABASE_URL", database_url)
+    monkeypatch.setenv("PB_ENV", "production")
+    monkeypatch.setenv("PB_SECRET_KEY", "k" * 8 + "0123456789abcdefghijklmnopqrstuv")
+    monkeypatch.setenv("PB_BASE_URL", "https://pb.example.org")
+    with pytest.raises(ConfigError, match="PB_MAIL_SERVER"):  # no way to send email at all
+        create_app()
+    for bad in ("not-a-key", API_KEY[-36:], API_KEY + "0"):
+        monkeypatch.setenv("PB_NOTIFY_API_KEY", bad)
+        with pytest.raises(ConfigError, match="PB_NOTIFY_API_KEY must be an API key"):
+            create_app()
+    monkeypatch.setenv("PB_NOTIFY_API_KEY", API_KEY)
+    with pytest.raises(ConfigError, match="PB_NOTIFY_EMAIL_TEMPLATE_ID") as refused:
+        create_app()
+    assert API_KEY not in str(refused.value) and "\n" not in str(refused.value)
+    monkeypatch.setenv("PB_NOTIFY_EMAIL_TEMPLATE_ID", "welcome-email")
+    with pytest.raises(ConfigError, match="PB_NOTIFY_EMAIL_TEMPLATE_ID must be the template's ID"):
+        create_app()
+    monkeypatch.setenv("PB_NOTIFY_EMAIL_TEMPLATE_ID", EMAIL_TEMPLATE.upper())
+    monkeypatch.setenv("PB_NOTIFY_BASE_URL", "http://notify.internal")
+    with pytest.raises(ConfigError, match="PB_NOTIFY_BASE_URL"):  # production: the key travels over TLS
+        create_app()
+    monkeypatch.delenv("PB_NOTIFY_BASE_URL")
+    app = create_app()  # Notify instead of an SMTP server
+    try:
+        from pb.mail import text_messages_available
+
+        assert app.config["NOTIFY_EMAIL_TEMPLATE_ID"] == EMAIL_TEMPLATE
+        assert not text_messages_available(app.config)  # no template for them
+        monkeypatch.setenv("PB_NOTIFY_SMS_TEMPLATE_ID", SMS_TEMPLATE)
+    finally:
+        app.extensions["pb_engine"].dispose()
+    app = create_app()
+    try:
+        assert text_messages_available(app.config)
+    finally:
+        app.extensions["pb_engine"].dispose()
