@@ -413,3 +413,17 @@ def test_notify_settings_are_checked_before_pb_starts(monkeypatch, tmp_path, dat
         assert text_messages_available(app.config)
     finally:
         app.extensions["pb_engine"].dispose()
+
+
+def test_the_log_masks_mobile_numbers_but_not_times_or_counts():
+    import logging
+
+    from pb.logs import JsonLines, ReadableLines
+
+    for number in ("+447700900123", "07700900123", "447700900123"):
+        record = logging.LogRecord("pb.mail", logging.WARNING, __file__, 1, "text message %s given up: %s since %s, %s ms",
+                                   (7, f"400 - phone_number {number} Not a UK mobile number", "2026-12-04 14:15:42", 1234567890123), None)
+        for formatter in (JsonLines(), ReadableLines()):
+            written = formatter.format(record)
+            assert number not in written and "7700900123" not in written and "[phone]" in written
+            assert "Not a UK mobile number" in written and "2026-12-04 14:15:42" in written and "1234567890123" in written

@@ -58,8 +58,9 @@ class Voter(SQLModel, table=True):
     round_id: int = Field(foreign_key="round.id", index=True)
     area_id: int | None = Field(default=None, foreign_key="area.id")
     method: str = Field(max_length=20)
-    # A keyed hash of the email address (email method) so a returning voter is the
-    # same voter; for other methods a random value. Never the address itself.
+    # A keyed hash of the email address (email method) or the mobile number (sms) so a
+    # returning voter is the same voter; for other methods a random value. Never the
+    # address or number itself.
     identity: str = Field(max_length=64)
     # The voting code that made this voter (code method): entering it again resumes the
     # same voter. Cleared when the results are published, so no letter leads to a ballot.

@@ -23,16 +23,15 @@ from pb.audit.chain import person, record_event
 from pb.clock import now, today
 from pb.db import Refusal, begin_writing
 from pb.fields import normalise_postcode
+from pb.mail import EMAIL, SMS, text_messages_available
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, takes_votes
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
-from pb.mail import EMAIL, SMS, text_messages_available
 from pb.security import token_digest
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
 from pb.voting.declarations import declarations_of, identity_text, plain
-from pb.voting.phones import NotAMobile, uk_mobile
 from pb.voting.models import (
     Ballot,
     BallotChoice,
@@ -47,6 +46,7 @@ from pb.voting.models import (
     Voter,
     VotingCode,
 )
+from pb.voting.phones import NotAMobile, uk_mobile
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misread
 CODE_LENGTH = 12  # 60 bits
