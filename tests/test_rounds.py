@@ -387,7 +387,8 @@ def test_the_lead_is_told_what_each_way_of_voting_proves_and_chooses_what_reside
     council = anchors["council"]
     page = council.get("/rounds/new").get_data(as_text=True)
     proofs = re.findall(r'<p class="hint" id="(methods-\d)-hint">([^<]+)</p>', page)
-    assert [text.split(":")[0] for _id, text in proofs] == ["Strong", "Weak", "Weakest", "As strong as the voting codes the polling helpers check; each paper ballot records which helper entered it."]
+    assert [text.split(":")[0] for _id, text in proofs] == ["Strong", "Weak", "Weakest", "As strong as the voting codes the polling helpers check; each paper ballot records which helper entered it.",
+                                                          "Weak"]  # codes, email, declared, paper, text message
     for option_id, _text in proofs:  # each hint is read out with its checkbox
         assert re.search(rf'aria-describedby="{option_id}-hint"[^>]*id="{option_id}"|id="{option_id}"[^>]*aria-describedby="{option_id}-hint"', page)
     assert "anyone can declare someone else's details" in html.unescape(page)
