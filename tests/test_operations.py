@@ -313,7 +313,12 @@ def test_without_a_mail_server_mail_is_shown_at_dev_outbox_to_this_machine_only(
     assert client.get("/dev/outbox", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     assert client.get("/dev/outbox", headers={"Forwarded": "for=203.0.113.9"}).status_code == 404
     app.config["MAIL_SERVER"] = "smtp.example.org"
-    assert client.get("/dev/outbox").status_code == 404
+    assert client.get("/dev/outbox").status_code == 200  # text messages are still kept here
+    from tests.notify_server import NotifyServer
+
+    with NotifyServer() as notify:  # and with GOV.UK Notify for them, nothing is
+        app.config.update(notify.config())
+        assert client.get("/dev/outbox").status_code == 404
 
 
 def test_the_development_outbox_keeps_only_the_latest_messages():
