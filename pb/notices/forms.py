@@ -1,7 +1,7 @@
 """Forms for residents' news of a round: asking for it, confirming, and stopping it."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, RadioField
+from wtforms import EmailField, RadioField, SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from pb.forms import PbForm
@@ -26,7 +26,8 @@ class StopForm(PbForm):
 
     scope = RadioField(
         _l("Stop"),
-        choices=[("round", _l("Messages about this round")), ("all", _l("Messages about every round, to this address"))],
+        choices=[SelectChoice("round", _l("Messages about this round")),
+                 SelectChoice("all", _l("Messages about every round, to this address"))],
         default="round",
         validators=[DataRequired()],
     )
