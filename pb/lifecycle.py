@@ -128,7 +128,8 @@ def _can_move(session: Session, round_: Round, at: datetime | None = None) -> bo
 
 def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, list[Phase]]:
     """Move on every round that is due, each in a transaction of its own (for cron). A
-    round that fails is logged and left for the next run; the others still move."""
+    round that fails is logged and left for the next run; the others still move. Then
+    remind the residents who asked that voting closes soon (pb.notices; once per round)."""
     import logging
 
     with session_scope(engine, write=False) as session:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,7 @@ from sqlmodel import Session, select
 from pb.accounts.models import Membership, Organisation, User
 from pb.clock import now
 from pb.db import session_scope
+from pb.i18n import when
 from pb.links import public_url
 from pb.mail import send_mail
 from pb.notices.models import NoticeSent, Subscription
@@ -74,12 +76,6 @@ def _first_time(session: Session, round_id: int, topic: str) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-def _when(value: datetime) -> str:
-    from pb.i18n import when
-
-    return when(value)
 
 
 # ---------------------------------------------------------------- groups, anchors, appointees
@@ -187,7 +183,7 @@ def _groups_on_ballot(session: Session, round_: Round) -> None:
                 _("Voting has opened in “%(round)s”", round=round_.title),
                 _("Voting has opened in the round “%(round)s”, and these projects of your group are on the ballot:\n\n"
                   "%(projects)s\n\nVoting closes at %(closes)s.\n\n%(link)s",
-                  round=round_.title, projects=titles, closes=_when(round_.voting_closes_at), link=link),
+                  round=round_.title, projects=titles, closes=when(round_.voting_closes_at), link=link),
             )
 
         _tell_users(session, members_of(session, organisation_id), write)
@@ -254,11 +250,17 @@ def ask_to_confirm(session: Session, round_: Round, email: str) -> None:
     send_mail(
         normalise(email),
         _("Confirm: news of “%(round)s”", round=round_.title),
-        _("Someone, we hope you, asked to be emailed when voting opens, shortly before it closes, when the results "
-          "are out and when projects are delivered in the round “%(round)s”.\n\n"
-          "To confirm, open this link within %(hours)d hours and press the button:\n%(link)s\n\n"
-          "If it was not you, ignore this message: we keep nothing and will not write again.",
-          round=round_.title, hours=hours, link=link),
+        ngettext(
+            "Someone, we hope you, asked to be emailed when voting opens, shortly before it closes, when the results "
+            "are out and when projects are delivered in the round “%(round)s”.\n\n"
+            "To confirm, open this link within %(num)d hour and press the button:\n%(link)s\n\n"
+            "If it was not you, ignore this message: we keep nothing and will not write again.",
+            "Someone, we hope you, asked to be emailed when voting opens, shortly before it closes, when the results "
+            "are out and when projects are delivered in the round “%(round)s”.\n\n"
+            "To confirm, open this link within %(num)d hours and press the button:\n%(link)s\n\n"
+            "If it was not you, ignore this message: we keep nothing and will not write again.",
+            hours, round=round_.title, link=link,
+        ),
         session=session,
     )
 
@@ -329,7 +331,7 @@ def _residents_voting_opened(session: Session, round_: Round) -> None:
     _tell_subscribers(session, round_, lambda: (
         _("Voting has opened: %(round)s", round=round_.title),
         _("Voting has opened in “%(round)s”. It closes at %(closes)s.\n\nVote here:\n%(link)s",
-          round=round_.title, closes=_when(round_.voting_closes_at), link=link),
+          round=round_.title, closes=when(round_.voting_closes_at), link=link),
     ))
 
 
@@ -363,7 +365,7 @@ def remind_before_close(session: Session, round_: Round) -> bool:
     _tell_subscribers(session, round_, lambda: (
         _("Voting closes soon: %(round)s", round=round_.title),
         _("Voting in “%(round)s” closes at %(closes)s. If you have not voted yet, there is still time:\n%(link)s",
-          round=round_.title, closes=_when(round_.voting_closes_at), link=link),
+          round=round_.title, closes=when(round_.voting_closes_at), link=link),
     ))
     return True
 
