@@ -397,3 +397,21 @@ def test_a_message_really_leaves_by_smtp(app, client, db, setup):
         received = [message for to, message in server.received if to == [RESIDENT]]
     assert [message["Subject"] for message in received] == ["Voting has opened: Greener Eastshire"]
     assert f"/rounds/{round_id}/vote" in received[0].get_content()
+
+
+def test_the_receipt_page_offers_news_in_a_request_of_its_own(app, client, db, setup):
+    from tests.factories import declare
+
+    round_id = setup["round"]
+    open_voting(app, db, setup, convener=LEAD, screener=LEAD, member=CHAIR, group=PARK, per_contest=1)
+    assert declare(client, round_id, "LS6 1AA").status_code == 302
+    with db(write=False) as session:
+        project = session.exec(select(Project.id).where(Project.contest_id == setup["contests"]["North"])).first()
+    url = f"/rounds/{round_id}/vote/{setup['contests']['North']}"
+    client.submit(url, {"project": str(project)})
+    cast = client.submit(url, {"project": str(project), "confirm": "1"})
+    receipt = client.get(cast.headers["Location"]).get_data(as_text=True)
+    assert "Your vote is in" in receipt
+    assert f'action="/rounds/{round_id}/news"' in receipt  # the form posts elsewhere: casting and asking never share a request
+    assert ask(client, round_id, RESIDENT).status_code == 302
+    assert subscriptions(db) == []  # and nothing is kept until the inbox's owner confirms, later, from the mail
