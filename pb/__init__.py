@@ -30,6 +30,7 @@ def create_app(test_config=None):
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
     from pb.delivery import configure_delivery
+    from pb.notices import configure_notices
     from pb.proposals import configure_proposals
     from pb.reports import configure_reports
     from pb.results import configure_results
@@ -50,6 +51,7 @@ def create_app(test_config=None):
     configure_results(app)
     configure_delivery(app)
     configure_reports(app)
+    configure_notices(app)
     views.configure_views(app)
     operations.configure_operations(app)
     return app

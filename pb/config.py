@@ -35,6 +35,9 @@ class Defaults:
     MAIL_TIMEOUT = 10  # seconds to wait on the SMTP server (never inside a request: pb.mail)
     PASSWORD_RESET_MAX_AGE = 60 * 60
     SIGN_UP_MAX_AGE = 24 * 60 * 60  # how long the emailed link to finish signing up works
+    NOTICE_CONFIRM_MAX_AGE = 48 * 60 * 60  # how long a resident's link to confirm news of a round works
+    NOTICE_STOP_MAX_AGE = 400 * 24 * 60 * 60  # how long the link to stop that news works (longer than a round lasts)
+    NOTICE_REMINDER_HOURS = 48  # residents who asked are reminded this long before voting closes
     SIGN_IN_LIMIT = 10  # failed attempts per address, and per client, per window
     SIGN_IN_WINDOW = 15 * 60
     SIGN_IN_SLOW_DOWN = 30  # past the limit, seconds between attempts (never a lock-out)

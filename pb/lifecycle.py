@@ -20,6 +20,7 @@ from pb.accounts.models import User
 from pb.audit.witness import witness_head
 from pb.clock import now
 from pb.db import Refusal, session_scope
+from pb.notices import services as notices
 from pb.proposals.services import contests_without_projects, put_on_ballot
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
@@ -127,7 +128,8 @@ def _can_move(session: Session, round_: Round, at: datetime | None = None) -> bo
 
 def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, list[Phase]]:
     """Move on every round that is due, each in a transaction of its own (for cron). A
-    round that fails is logged and left for the next run; the others still move."""
+    round that fails is logged and left for the next run; the others still move. Then
+    remind the residents who asked that voting closes soon (pb.notices; once per round)."""
     import logging
 
     with session_scope(engine, write=False) as session:
@@ -140,6 +142,10 @@ def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, lis
                 made[round_id] = advance(session, round_id, at)
         except Exception:
             logging.getLogger(__name__).exception("round %s could not be moved on", round_id)
+    try:  # residents who asked are reminded before voting closes, once per round
+        notices.send_due_reminders(engine, at)
+    except Exception:
+        logging.getLogger(__name__).exception("reminders before voting closes not sent yet")
     return made
 
 
@@ -197,6 +203,7 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         # when, or how, and no ballot can be cast between the close and the count.
         count_round(session, round_)
         _move(session, round_, Phase.COUNTED, actor=None, by="count")
+    notices.phase_changed(session, round_, to)  # who is told of the move, once
     witness_head(session, round_, to)  # the head, to everyone who watches the round
 
 

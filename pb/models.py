@@ -4,6 +4,7 @@ from pb.accounts.models import Invitation, Membership, Organisation, User  # noq
 from pb.audit.models import AuditChainHead, AuditEvent  # noqa: F401
 from pb.delivery.models import DeliveryUpdate, Milestone, SpendLine, Verdict  # noqa: F401
 from pb.mail import OutgoingMail  # noqa: F401
+from pb.notices.models import NoticeSent, Subscription  # noqa: F401
 from pb.proposals.models import CostLine, Project, Proposal, ProposalObjective, Screener  # noqa: F401
 from pb.results.models import ContestResult, RoundTurnout  # noqa: F401
 from pb.rounds.models import (  # noqa: F401

@@ -40,6 +40,7 @@ from pb import lifecycle
 from pb.accounts import services as accounts
 from pb.delivery import services as delivery
 from pb.delivery import verdicts
+from pb.notices import services as notices
 from pb.proposals import services as proposals
 from pb.proposals.models import Project
 from pb.proposals.photos import store_photo
@@ -324,6 +325,18 @@ MATRIX = [
     row("reports.anchor_report", "GET", "/anchors/{group}/report", everyone(404)),  # a group is not an anchor
     row("reports.anchor_report_csv", "GET", "/anchors/{group}/report.csv", everyone(404)),
 
+    # ------------------------------------------------ residents' news of a round: anyone, no account
+    row("notices.subscribe", "GET", "/rounds/{voting}/news", everyone(200)),
+    row("notices.subscribe", "POST", "/rounds/{voting}/news", everyone(400)),  # no address
+    row("notices.subscribe", "GET", "/rounds/{draft}/news", draft_round(lead=404)),  # nothing to tell of a draft
+    # The links work for whoever holds them (they are sent to the address concerned).
+    row("notices.confirm", "GET", "/news/confirm/{news_token}", everyone(200)),
+    row("notices.confirm", "POST", "/news/confirm/{news_token}", everyone((302, "/rounds/{voting}"))),
+    row("notices.confirm", "GET", "/news/confirm/not-a-token", everyone(404)),
+    row("notices.stop", "GET", "/news/stop/{stop_token}", everyone(200)),
+    row("notices.stop", "POST", "/news/stop/{stop_token}", everyone(200)),  # stops this round's news (the default)
+    row("notices.stop", "GET", "/news/stop/not-a-token", everyone(404)),
+
     # ------------------------------------------------ last: it changes the published round's phase
     row("rounds.next_phase", "POST", "/rounds/{published}/phase", signed_in(lead=(302, "/rounds/{published}/manage")),
         data={"confirm": "y"}),
@@ -419,6 +432,8 @@ def arrange(app, db, make_user) -> dict:
         ids["council"], ids["group"] = organisation(session, COUNCIL).id, organisation(session, GROUP).id
         ids["reset_token"] = accounts.password_reset_token(user(session, FORGETFUL))
         ids["sign_up_token"] = accounts.sign_up_token("joiner@example.org", "Jo Iner")
+        ids["news_token"] = notices.confirm_token(session.get(Round, ids["voting"]), "news@example.org")
+        ids["stop_token"] = notices.stop_token(ids["voting"], "news@example.org")
         ids["invitation"] = accounts.invite_member(session, actor=user(session, MEMBER), organisation=organisation(session, GROUP),
                                                    email=NEWCOMER)
     ids["code"] = ours["code"]

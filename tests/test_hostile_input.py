@@ -328,6 +328,12 @@ FORMS = [
     FormSpec("group_invite", "member", lambda w: f"/groups/{w.org['Friends of the Park']}", lambda w: [
         Field("email", "email", "invitee@example.org")]),
     FormSpec("group_accept", "joiner", lambda w: f"/groups/invitations/{w.invitation}", lambda w: []),
+    # residents' news of a round (R2 is taking votes)
+    FormSpec("news_subscribe", "fresh", lambda w: f"/rounds/{w.r2['round']}/news", lambda w: [
+        Field("email", "email", unique("resident-{}@example.org"))], page=lambda w: f"/rounds/{w.r2['round']}/news"),
+    FormSpec("news_confirm", "anon", lambda w: f"/news/confirm/{w.news_token('confirm')}", lambda w: []),
+    FormSpec("news_stop", "anon", lambda w: f"/news/stop/{w.news_token('stop')}", lambda w: [
+        Field("scope", "select", "round")]),
     FormSpec("language", "plain", lambda w: "/language", lambda w: [
         Field("language", "select", "cy"), Field("next", "text", "/rounds/")]),
     # setting up rounds (R0 and RT take proposals; R2 is frozen: voting is open)
@@ -641,6 +647,16 @@ class World:
 
         with self.app.test_request_context(), self.db(write=False) as session:
             return services.password_reset_token(services.find_user(session, FORGETFUL))
+
+    def news_token(self, kind: str) -> str:
+        """A link mailed to a resident who asked for R2's news: to confirm, or to stop it."""
+        from pb.notices import services
+        from pb.rounds.models import Round
+
+        with self.app.test_request_context(), self.db(write=False) as session:
+            if kind == "confirm":
+                return services.confirm_token(session.get(Round, self.r2["round"]), "resident@example.org")
+            return services.stop_token(self.r2["round"], "resident@example.org")
 
     def sign_up_token(self) -> str:
         """A fresh link's token for an address no account has (each valid sign-up spends one)."""

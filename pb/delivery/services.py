@@ -24,6 +24,7 @@ from pb.delivery.models import (
     SpendLine,
 )
 from pb.fields import MAX_AMOUNT
+from pb.notices import services as notices
 from pb.proposals.models import Project, Proposal
 from pb.results.models import ContestResult
 from pb.rounds.models import PHASES, Contest, Phase, Round
@@ -186,6 +187,8 @@ def post_update(session: Session, project: Project, *, actor: User, content: Upd
             "over_allocation": spent > project.cost, "milestones": len(content.milestones),
         },
     )
+    if status == DeliveryStatus.DELIVERED and current_status(previous) != DeliveryStatus.DELIVERED:
+        notices.project_delivered(session, project)
     return update
 
 

@@ -15,6 +15,7 @@ from pb.accounts.services import is_member_of
 from pb.audit.chain import person, record_event
 from pb.audit.models import AuditEvent, chain_key
 from pb.clock import now
+from pb.notices import services as notices
 from pb.proposals import ballot_order
 from pb.proposals.models import (
     PUBLIC_STATUSES,
@@ -220,6 +221,7 @@ def appoint_screener(session: Session, round_: Round, *, actor: User, user: User
         session, "screener.appointed", actor=actor, round_id=round_.id,
         organisation_id=round_.convening_organisation_id, data={"user": person(user, round_.id), "name": user.name},
     )
+    notices.screener_appointed(session, round_, user)
     return screener
 
 
@@ -248,6 +250,7 @@ def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decisi
         _audit(session, proposal, "proposal.screened", actor, decision=decision, private={"reason": reason})
     else:
         _audit(session, proposal, "proposal.screened", actor, decision=decision, reason=reason)
+    notices.proposal_screened(session, proposal)
 
 
 # ---------------------------------------------------------------- the ballot

@@ -17,6 +17,7 @@ from pb.accounts.services import is_member_of
 from pb.audit.chain import person, record_event
 from pb.clock import now
 from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
+from pb.notices import services as notices
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import (
     RULES,
@@ -319,6 +320,7 @@ def invite_partner(session: Session, round_: Round, *, actor: User, organisation
     session.add(partner)
     session.flush()
     audit_round(session, round_, "partner.invited", actor, partner_organisation=organisation.id, name=organisation.name)
+    notices.partner_invited(session, round_, organisation)
     return partner
 
 
@@ -345,6 +347,8 @@ def appoint_returning_officer(session: Session, round_: Round, *, actor: User, u
     # People appear in the public log by their pseudonym in the round's chain, never their account number.
     audit_round(session, round_, "returning_officer.appointed", actor, user=person(user, round_.id), name=user.name,
                 replaces=person(replaced, round_.id) if replaced else None)
+    if previous != user.id:
+        notices.returning_officer_appointed(session, round_, user)
 
 
 def is_returning_officer(session: Session, round_: Round, user) -> bool:

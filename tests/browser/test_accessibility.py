@@ -32,10 +32,14 @@ def demo(app):
         anchor = taking.convening_organisation_id
     from pb.accounts.services import sign_up_token
 
+    from pb.notices.services import confirm_token, stop_token
+
     with app.test_request_context():
         sign_up = sign_up_token("newcomer@example.org", "Nia Newcomer")
+        news = confirm_token(taking, "resident@example.org")
+        stop_news = stop_token(taking.id, "resident@example.org")
     return {"taking": taking.id, "delivery": delivery.id, "proposal": proposal.id, "contest": contest.id,
-            "project": project, "anchor": anchor, "sign_up": sign_up}
+            "project": project, "anchor": anchor, "sign_up": sign_up, "news": news, "stop_news": stop_news}
 
 
 TOO_WIDE = """() => [...document.querySelectorAll('body *')]
@@ -53,6 +57,7 @@ def public_pages(ids) -> list[str]:
         f"/anchors/{ids['anchor']}/report", "/audit/platform", "/sign-in", "/sign-up", "/sign-up/sent",
         f"/sign-up/{ids['sign_up']}", "/sign-up/not-a-token", "/reset-password",
         "/privacy", "/accessibility", "/no-such-page", f"/rounds/{taking}/vote", "/dev/outbox",
+        f"/rounds/{taking}/news", f"/news/confirm/{ids['news']}", f"/news/stop/{ids['stop_news']}", "/news/stop/not-a-token",
     ]
 
 
