@@ -3,6 +3,7 @@
 from pb.accounts.models import Invitation, Membership, Organisation, User  # noqa: F401
 from pb.audit.models import AuditChainHead, AuditEvent  # noqa: F401
 from pb.delivery.models import DeliveryUpdate, Milestone, SpendLine, Verdict  # noqa: F401
+from pb.languages.models import ProposalTranslation, RoundTranslation  # noqa: F401
 from pb.mail import OutgoingMail  # noqa: F401
 from pb.proposals.models import CostLine, Project, Proposal, ProposalObjective, Screener  # noqa: F401
 from pb.results.models import ContestResult, RoundTurnout  # noqa: F401
