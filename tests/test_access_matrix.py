@@ -238,6 +238,10 @@ MATRIX = [
     row("languages.proposal_translations", "GET", "/proposals/{proposal}/translations", signed_in(member=200)),
     row("languages.proposal_translations", "POST", "/proposals/{proposal}/translations", signed_in(member=400)),
     row("languages.proposal_translations", "GET", "/proposals/{draft_proposal}/translations", signed_in(member=200)),
+    # The reasons for screening decisions in those languages: the screeners'.
+    row("languages.reason_translations", "GET", "/proposals/{proposal}/reason-translations", signed_in(lead=200, screener=200)),
+    row("languages.reason_translations", "POST", "/proposals/{proposal}/reason-translations", signed_in(lead=400, screener=400)),
+    row("languages.reason_translations", "GET", "/proposals/{draft_proposal}/reason-translations", signed_in(403)),
 
     # ------------------------------------------------ voting: the resident's journey (no account)
     row("voting.start", "GET", "/rounds/{voting}/vote", everyone(200)),

@@ -373,6 +373,8 @@ FORMS = [
                      {"__extras__": [("a\r", "1")], "__encoding__": "multipart"},  # a part whose name breaks its header: a None key
                      ]),
     FormSpec("proposal_edit", "member", lambda w: f"/proposals/{w.r1['draft']}/edit", lambda w: proposal_fields(w, False)),
+    FormSpec("reason_translations", "reviewer", lambda w: [f"/proposals/{p}/reason-translations" for p in w.r1["submitted"]],
+             lambda w: [Field("language", "select", "cy"), Field("screening_reason", "text", "Dyfynbris ar gyfer y meinciau, os gwelwch yn dda.")]),
     FormSpec("proposal_translations", "member", lambda w: f"/proposals/{w.r1['draft']}/translations", lambda w: [
         Field("language", "select", "cy"), Field("title", "text", "Meinciau wrth y pwll"), Field("summary", "text", "Dwy fainc."),
         Field("description", "text", "Byddwn yn adeiladu dwy fainc."), Field("beneficiaries", "text", "Pawb")]),

@@ -18,7 +18,7 @@ from pb.rounds.models import Area, Round
 from pb.voting.models import CodeBatch
 from pb.voting.services import generate_codes
 from tests.conftest import FormClient
-from tests.factories import eligible_proposals, make_codes, make_round, officer, user
+from tests.factories import eligible_proposals, make_codes, make_round, officer, publish, user
 
 PASSWORD = "correct horse battery"
 LEAD, OTHER_LEAD, MEMBER, OTHER_MEMBER = "lead@council.example", "lead@police.example", "chair@park.example", "chair@youth.example"
@@ -255,6 +255,38 @@ def test_what_residents_vote_on_is_fixed_in_every_language_when_voting_opens(app
     assert f'<strong><span lang="en-GB" dir="ltr">{other.title}</span></strong>' in ballot
     review = resident.submit(f"/rounds/{ids['round']}/vote/{contest_id}", {"project": [str(project.id)]}).get_data(as_text=True)
     assert WELSH_TITLE in review and project.title not in review
-    # The ballot copy and what the count and the published file use stay as written.
-    with db() as session:
-        assert session.get(Project, project.id).title != WELSH_TITLE
+    cast = resident.submit(f"/rounds/{ids['round']}/vote/{contest_id}", {"project": [str(project.id)], "confirm": "1"})
+    assert cast.status_code in (200, 302)
+
+    # Published: the results read in Welsh; the files anyone recounts keep the text as written.
+    publish(app, db, ids["round"], LEAD)
+    results = page(app, f"/rounds/{ids['round']}/results/{contest_id}", "cy")
+    assert WELSH_TITLE in results and f'<span lang="en-GB" dir="ltr">{other.title}</span>' in results
+    for export in ("ballots.pb", "results.csv"):
+        data = app.test_client().get(f"/rounds/{ids['round']}/results/{contest_id}/{export}").get_data(as_text=True)
+        assert project.title in data and WELSH_TITLE not in data, export
+
+
+# ---------------------------------------------------------------- screening reasons
+
+
+def test_a_screener_gives_the_reason_in_welsh_and_a_new_decision_forgets_it(app, db, people, ids):
+    choose_languages(people["lead"], ids["round"])
+    proposal_id = ids["proposals"][0]
+    with app.test_request_context(), db() as session:
+        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
+                                  decision="not_eligible", reason="Outside the round's areas.")
+    url = f"/proposals/{proposal_id}/reason-translations"
+    assert people["member"].get(url).status_code == 403  # the group does not word the screeners' reasons
+    response = people["lead"].submit(url, {"language": "cy", "screening_reason": "Y tu allan i ardaloedd y rownd."})
+    assert response.status_code == 302
+    assert "Y tu allan i ardaloedd y rownd." in page(app, f"/proposals/{proposal_id}", "cy")
+    assert events(db, ids["round"], "proposal.reason_translated")[0]["reason"] == "Y tu allan i ardaloedd y rownd."
+    assert people["lead"].submit(url, {"language": "pl", "screening_reason": "Poza obszarem."}).status_code == 400
+
+    with app.test_request_context(), db() as session:
+        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
+                                  decision="not_eligible", reason="Costs more than the round allows.")
+    assert stored(db) == []
+    welsh = page(app, f"/proposals/{proposal_id}", "cy")
+    assert '<span lang="en-GB" dir="ltr">Costs more than the round allows.</span>' in welsh

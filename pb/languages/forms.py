@@ -32,6 +32,10 @@ class RoundTranslationForm(TranslationForm):
     eligibility = TextAreaField(_l("Who may vote"), validators=[Optional(), Length(max=2000)])
 
 
+class ReasonTranslationForm(TranslationForm):
+    screening_reason = TextAreaField(_l("Reason or message"), validators=[Optional(), Length(max=2000)])
+
+
 class ProposalTranslationForm(TranslationForm):
     title = StringField(_l("Title"), validators=[Optional(), Length(max=120)])
     summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=300)])

@@ -9,8 +9,8 @@ from pb.accounts.permissions import role_required
 from pb.db import Refusal, db_session
 from pb.i18n import language_name
 from pb.languages import services
-from pb.languages.forms import ProposalTranslationForm, RoundLanguagesForm, RoundTranslationForm
-from pb.proposals.routes import _is_group_member, _proposal_or_404
+from pb.languages.forms import ProposalTranslationForm, ReasonTranslationForm, RoundLanguagesForm, RoundTranslationForm
+from pb.proposals.routes import _can_screen, _is_group_member, _proposal_or_404
 from pb.proposals.services import ProposalError
 from pb.rounds.access import Access, load_round
 from pb.views import form_page, show_refusal
@@ -45,8 +45,9 @@ def _translation_page(form, obj, round_, fields, save, back):
     locale = wanted if wanted in offered else (offered[0] if offered else None)
     if request.method == "GET" and locale:
         form.language.data = locale
-        for field, text in services.translations_of(db_session(), obj, locale).items():
-            getattr(form, field).data = text
+        given = services.translations_of(db_session(), obj, locale)
+        for field in fields:
+            getattr(form, field).data = given.get(field, "")
     context = {
         "round": round_, "obj": obj, "fields": fields, "locale": locale, "back": back,
         "source": {field: getattr(obj, field) or "" for field in fields},
@@ -86,4 +87,18 @@ def proposal_translations(proposal_id):
         services.translate_proposal(db_session(), proposal, actor=current_user, locale=locale, texts=texts)
 
     return _translation_page(ProposalTranslationForm(), proposal, round_, list(services.PROPOSAL_FIELDS), save,
+                             url_for("proposals.show", proposal_id=proposal.id))
+
+
+@bp.route("/proposals/<int:proposal_id>/reason-translations", methods=["GET", "POST"])
+@login_required
+def reason_translations(proposal_id):
+    proposal, round_ = _proposal_or_404(proposal_id)
+    if not _can_screen(round_) or proposal.status == "draft":
+        abort(403)
+
+    def save(locale, texts):
+        services.translate_screening_reason(db_session(), proposal, actor=current_user, locale=locale, text=texts["screening_reason"])
+
+    return _translation_page(ReasonTranslationForm(), proposal, round_, list(services.REASON_FIELDS), save,
                              url_for("proposals.show", proposal_id=proposal.id))

@@ -30,6 +30,7 @@ from pb.rounds.services import audit_round
 # What may be translated, with the longest text each field takes (as its source field).
 ROUND_FIELDS = {"title": 200, "purpose": 5000, "eligibility": 2000}
 PROPOSAL_FIELDS = {"title": 120, "summary": 300, "description": 5000, "beneficiaries": 1000}
+REASON_FIELDS = {"screening_reason": 2000}  # given by the screeners, not the group
 ROUND_FROZEN_FIELDS = ("eligibility",)  # as in pb.rounds.services.update_round
 
 
@@ -136,6 +137,37 @@ def translate_proposal(session: Session, proposal: Proposal, *, actor: User, loc
         session.add(proposal)
         session.flush()
     _audit(session, proposal, "proposal.translated", actor, locale=locale, translation=changed)
+
+
+def translate_screening_reason(session: Session, proposal: Proposal, *, actor: User, locale: str, text: str) -> None:
+    """A screener gives the reason for a decision in one of the round's other languages,
+    until voting opens (as the decision itself). A returned proposal's reason is for its
+    group alone, so the log keeps that translation private, as it keeps the reason."""
+    from pb.proposals.services import ProposalError, _audit, is_screener
+
+    round_ = session.get(Round, proposal.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="proposal.reason_translated", detail={"proposal": proposal.id})
+    if not is_screener(session, round_, actor):
+        raise ProposalError(_("Only the round's screeners can screen its proposals."))
+    if proposal.status not in (Status.NOT_ELIGIBLE.value, Status.RETURNED.value) or not proposal.screening_reason:
+        raise LanguageError(_("This proposal has no screening reason to translate."))
+    _check_offered(round_, locale)
+    changed = _write(session, proposal, locale, {"screening_reason": text}, REASON_FIELDS)
+    if not changed:
+        return
+    if proposal.status == Status.RETURNED.value:
+        _audit(session, proposal, "proposal.reason_translated", actor, locale=locale, private={"reason": changed["screening_reason"]})
+    else:
+        _audit(session, proposal, "proposal.reason_translated", actor, locale=locale, reason=changed["screening_reason"])
+
+
+def forget_reason_translations(session: Session, proposal: Proposal) -> None:
+    """A new screening decision gives a new reason: translations of the old one go."""
+    for row in session.exec(select(ProposalTranslation).where(
+            ProposalTranslation.proposal_id == proposal.id, ProposalTranslation.field == "screening_reason")):
+        session.delete(row)
+    session.flush()
+    _forget(proposal)
 
 
 # ---------------------------------------------------------------- showing text
