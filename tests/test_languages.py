@@ -10,7 +10,6 @@ from sqlmodel import select
 
 from pb import lifecycle
 from pb.audit.models import AuditEvent, chain_key
-from pb.languages import services as languages
 from pb.languages.models import ProposalTranslation, RoundTranslation
 from pb.proposals import services as proposals
 from pb.proposals.models import Project, Proposal

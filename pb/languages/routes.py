@@ -1,6 +1,6 @@
 """Pages for choosing a round's languages and giving its text, and a proposal's, in them."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
