@@ -207,6 +207,11 @@ MATRIX = [
     row("rounds.suspension", "GET", "/rounds/{draft}/suspension", signed_in(lead=200)),
     row("rounds.returning_officer", "GET", "/rounds/{voting}/returning-officer", signed_in(lead=200)),
     row("rounds.returning_officer", "POST", "/rounds/{voting}/returning-officer", signed_in(lead=400)),
+    # The round's languages and its own text in them: the convening lead's (an empty form is refused as such).
+    row("languages.round_languages", "GET", "/rounds/{voting}/languages", signed_in(lead=200)),
+    row("languages.round_languages", "POST", "/rounds/{voting}/languages", signed_in(lead=400)),
+    row("languages.round_translations", "GET", "/rounds/{voting}/translations", signed_in(lead=200)),
+    row("languages.round_translations", "POST", "/rounds/{voting}/translations", signed_in(lead=400)),
     # rounds.next_phase POST is the last row: it moves the published round on to delivery.
 
     # ------------------------------------------------ proposals
@@ -230,6 +235,14 @@ MATRIX = [
     row("proposals.screen", "GET", "/proposals/{draft_proposal}/screen", signed_in(403)),  # nobody screens a draft
     row("proposals.screeners", "GET", "/rounds/{voting}/screeners", signed_in(lead=200)),
     row("proposals.screeners", "POST", "/rounds/{voting}/screeners", signed_in(lead=400)),
+    # A proposal's text in the round's other languages: its group's alone (the lead does not speak for it).
+    row("languages.proposal_translations", "GET", "/proposals/{proposal}/translations", signed_in(member=200)),
+    row("languages.proposal_translations", "POST", "/proposals/{proposal}/translations", signed_in(member=400)),
+    row("languages.proposal_translations", "GET", "/proposals/{draft_proposal}/translations", signed_in(member=200)),
+    # The reasons for screening decisions in those languages: the screeners'.
+    row("languages.reason_translations", "GET", "/proposals/{proposal}/reason-translations", signed_in(lead=200, screener=200)),
+    row("languages.reason_translations", "POST", "/proposals/{proposal}/reason-translations", signed_in(lead=400, screener=400)),
+    row("languages.reason_translations", "GET", "/proposals/{draft_proposal}/reason-translations", signed_in(403)),
 
     # ------------------------------------------------ voting: the resident's journey (no account)
     row("voting.start", "GET", "/rounds/{voting}/vote", everyone(200)),

@@ -366,6 +366,14 @@ FORMS = [
         Field("amount", "money", lambda w: f"{w.pot_amount(w.r0['pot']) // 100 + 1}")], pinned=[{"amount": "30,000,000"}]),
     FormSpec("raise_pot_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/pots/{w.r2['pot']}", lambda w: [
         Field("amount", "money", "90,000")], examples=8),
+    # a round's languages (R0) and its own text in them (R1 offers Welsh)
+    FormSpec("round_languages", "council", lambda w: f"/rounds/{w.r0['round']}/languages", lambda w: [
+        Field("source", "select", "en_GB"), Field("others", "multi", ["cy", "ar"])]),
+    FormSpec("round_languages_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/languages", lambda w: [
+        Field("source", "select", "en_GB"), Field("others", "multi", ["cy"])], examples=8),
+    FormSpec("round_translations", "council", lambda w: f"/rounds/{w.r1['round']}/translations", lambda w: [
+        Field("language", "select", "cy"), Field("title", "text", "Dwyrain Sir Wyrddach"),
+        Field("purpose", "text", "Arian ar gyfer syniadau gwyrdd."), Field("eligibility", "text", "Pobl sy'n byw yma.")]),
     # proposals and screening (R1 takes proposals)
     FormSpec("proposal_new", "member", lambda w: f"/rounds/{w.r4['round']}/proposals/new", lambda w: proposal_fields(w, True),
              pinned=[{"cost_lines-0-amount": "30,000,000"},  # PostgreSQL: proposal.total_cost past a 32-bit integer
@@ -374,6 +382,11 @@ FORMS = [
                      {"__extras__": [("a\r", "1")], "__encoding__": "multipart"},  # a part whose name breaks its header: a None key
                      ]),
     FormSpec("proposal_edit", "member", lambda w: f"/proposals/{w.r1['draft']}/edit", lambda w: proposal_fields(w, False)),
+    FormSpec("reason_translations", "reviewer", lambda w: [f"/proposals/{p}/reason-translations" for p in w.r1["submitted"]],
+             lambda w: [Field("language", "select", "cy"), Field("screening_reason", "text", "Dyfynbris ar gyfer y meinciau, os gwelwch yn dda.")]),
+    FormSpec("proposal_translations", "member", lambda w: f"/proposals/{w.r1['draft']}/translations", lambda w: [
+        Field("language", "select", "cy"), Field("title", "text", "Meinciau wrth y pwll"), Field("summary", "text", "Dwy fainc."),
+        Field("description", "text", "Byddwn yn adeiladu dwy fainc."), Field("beneficiaries", "text", "Pawb")]),
     FormSpec("proposal_submit", "member", lambda w: [f"/proposals/{p}/{action}" for p in w.r1["spare"] for action in ("submit", "withdraw")],
              lambda w: []),
     FormSpec("screen", "reviewer", lambda w: [f"/proposals/{p}/screen" for p in w.r1["submitted"]], lambda w: [
@@ -777,6 +790,7 @@ def build_world(app, backend: str) -> World:
         proposals.appoint_screener(session, round_, actor=user(session, COUNCIL), user=user(session, REVIEWER))
         session.flush()
         w.r1.update(draft=made[0].id, submitted=[p.id for p in made[1:8]], spare=[p.id for p in made[8:]])
+        round_.other_locales = "cy"  # its text and its proposals' may be given in Welsh too
 
     # R2: voting is open (codes, email, declared identity and paper); South is a ranked ballot.
     w.r2 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email", "declared", "paper", "sms"),

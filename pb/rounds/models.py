@@ -159,6 +159,10 @@ class Round(SQLModel, table=True):
     # An emergency pause of voting: public, with its reason; it counts and publishes nothing.
     suspended_at: datetime | None = None
     suspension_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The language the round's and its proposals' text is written in, and the other
+    # languages it offers that text in (comma-separated site locales; pb.languages).
+    source_locale: str = Field(default="en_GB", max_length=10, sa_column_kwargs={"server_default": "en_GB"})
+    other_locales: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
 
     @property
     def phase_label(self) -> str:
@@ -174,6 +178,11 @@ class Round(SQLModel, table=True):
     @property
     def declares(self) -> list[DeclaredField]:
         return [DeclaredField(f) for f in self.declared_fields.split(",") if f]
+
+    @property
+    def translated_into(self) -> list[str]:
+        """The languages other than its source language that the round offers."""
+        return [code for code in self.other_locales.split(",") if code]
 
     @property
     def is_frozen(self) -> bool:

@@ -8,6 +8,7 @@ the attempt. Moving rounds between phases is pb.lifecycle's alone.
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -86,6 +87,7 @@ def create_round(
         eligibility_methods=methods,
         declared_fields=_declares(declares, methods),
         max_project_cost=max_project_cost,
+        source_locale=current_app.config["BABEL_DEFAULT_LOCALE"],  # until the lead chooses (pb.languages)
     )
     session.add(round_)
     session.flush()
