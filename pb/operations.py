@@ -36,7 +36,16 @@ def readiness() -> dict[str, str]:
     return checks
 
 
+def dev_outbox_shown() -> bool:
+    """Whether this request may see /dev/outbox: development without a mail server, asked
+    from this machine itself (base.html links to it then, so a newcomer finds the mail)."""
+    config = current_app.config
+    return config.get("ENV") != "production" and not config.get("MAIL_SERVER") and _from_this_machine()
+
+
 def configure_operations(app) -> None:
+    app.jinja_env.globals["dev_outbox_shown"] = dev_outbox_shown
+
     @app.route("/healthz")
     def healthz():
         """The process answers; touches nothing (for liveness checks and benchmarks)."""
@@ -53,7 +62,7 @@ def configure_operations(app) -> None:
     def dev_outbox():
         """Mail "sent" without a mail server, newest first: only in development, and only
         to the machine itself (production refuses to start without PB_MAIL_SERVER)."""
-        if app.config.get("ENV") == "production" or app.config.get("MAIL_SERVER") or not _from_this_machine():
+        if not dev_outbox_shown():
             abort(404)
         from pb.mail import outbox
 
