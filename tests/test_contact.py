@@ -269,3 +269,121 @@ def test_letters_of_a_round_without_paper_ballots_do_not_mention_paper(app, db, 
     page = _letters(app, db, ids)
     assert "paper" not in page.lower() and "Central Library" not in page
     assert "Eastshire PB team" in page
+
+
+# ---------------------------------------------------------------- privacy notice and accessibility statement
+
+STATEMENT_SETTINGS = {
+    "ORGANISATION_NAME": "Borough of Testington",
+    "ORGANISATION_ADDRESS": "Civic Centre, 5 Test Road, Testington TT1 5ZZ",
+    "CONTACT_EMAIL": "participation@testington.example",
+    "DPO_CONTACT": "Data Protection Officer, dpo@testington.example, 01632 960 555",
+    "HOSTING_PROVIDER": "Testington Cloud Services",
+    "MAIL_PROVIDER": "Testington Post Ltd",
+}
+
+
+def test_the_privacy_notice_names_every_setting_the_retention_periods_and_the_ico(app, client):
+    app.config.update(STATEMENT_SETTINGS, LOG_RETENTION_DAYS=30, PERMANENT_SESSION_LIFETIME=4 * 3600)
+    response = client.get("/privacy")
+    assert response.status_code == 200
+    page = text_of(response)
+    for value in STATEMENT_SETTINGS.values():
+        assert value in page, value
+    assert "Public task (UK GDPR Article 6(1)(e))" in page and "Consent (UK GDPR Article 6(1)(a))" in page
+    # The periods the code keeps, as the code keeps them (docs/operating.md, "Retention").
+    for item, kept in [
+        ("Residents' email addresses given to vote", "Deleted when the round's results are published."),
+        ("Details residents declare to vote", "Deleted when the round's results are published."),
+        ("Email we send", "Deleted as soon as it is delivered, or after two days if it cannot be."),
+        ("Signed-in sessions", "after 4 hours"),
+        ("Server logs", "Kept for 30 days"),
+        ("Ballots", "nothing that identifies the voter"),
+    ]:
+        assert re.search(re.escape(item) + r".*?</th>\s*<td>[^<]*" + re.escape(kept), page), (item, kept)
+    for right in ("(access)", "(rectification)", "(erasure)", "(objection)"):
+        assert right in page
+    assert "Wycliffe House" in page and "SK9 5AF" in page and "https://ico.org.uk/make-a-complaint/" in page
+    headings = re.findall(r"<h([1-3])[^>]*>", page)
+    assert headings[0] == "1" and "3" in headings and all(int(b) - int(a) <= 1 for a, b in zip(headings, headings[1:]))
+
+
+def test_the_privacy_notice_follows_the_lawful_basis_setting(app, client):
+    app.config["LAWFUL_BASIS"] = "legitimate_interests"
+    page = text_of(client.get("/privacy"))
+    assert "Legitimate interests (UK GDPR Article 6(1)(f))" in page and "Public task" not in page
+
+
+def test_the_accessibility_statement_has_the_model_sections_and_the_date_and_status_from_settings(app, client):
+    app.config.update(STATEMENT_SETTINGS, ACCESSIBILITY_TESTED_ON="2025-03-07")
+    page = text_of(client.get("/accessibility"))
+    for heading in ("How accessible this website is", "What to do if you cannot use parts of this website",
+                    "Reporting accessibility problems with this website", "Enforcement procedure",
+                    "Technical information about this website's accessibility", "Compliance status",
+                    "Non-accessible content", "How we tested this website"):
+        assert re.search(r"<h[23][^>]*>" + re.escape(heading) + "</h[23]>", page), heading
+    assert "Equality and Human Rights Commission" in page and "Equality Advisory and Support Service" in page
+    assert "partially compliant" in page and "WCAG 2.2 success criterion 2.2.1" in page
+    assert "7 Mar 2025" in page and "Borough of Testington" in page and "participation@testington.example" in page
+    app.config["ACCESSIBILITY_COMPLIANCE"] = "full"
+    assert "fully compliant" in text_of(client.get("/accessibility"))
+    welsh = FormClient(app)
+    welsh.http.set_cookie("pb_locale", "cy", domain="localhost")
+    assert "7 Maw 2025" in text_of(welsh.get("/accessibility"))  # the date in Welsh
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("LAWFUL_BASIS", "because we can"), ("ACCESSIBILITY_COMPLIANCE", "mostly"),
+    ("ACCESSIBILITY_TESTED_ON", "last Tuesday"), ("LOG_RETENTION_DAYS", "a fortnight"),
+])
+def test_a_statement_setting_pb_cannot_use_stops_it_starting_with_one_line(tmp_path, setting, value):
+    from pb import create_app
+    from pb.config import ConfigError
+
+    with pytest.raises(ConfigError, match=f"PB_{setting}"):
+        create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), setting: value,
+                    "DATABASE_URL": f"sqlite:///{tmp_path}/pb.sqlite"})
+
+
+# ---------------------------------------------------------------- home page and the development outbox
+
+
+def test_the_home_page_lists_rounds_open_for_voting_first_with_a_vote_link_and_not_drafts(app, db, people):
+    voting_ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
+    open_voting(app, db, voting_ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    taking = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
+    from pb.rounds import services as rounds
+
+    with app.test_request_context(), db() as session:
+        draft = rounds.create_round(session, actor=factories.user(session, LEAD),
+                                    organisation=factories.organisation(session, "Eastshire Council"), title="Secret draft")
+        session.get(Round, taking["round"]).title = "Ideas wanted"
+        draft_id = draft.id
+    page = text_of(FormClient(app).get("/"))
+    vote_link = f'href="/rounds/{voting_ids["round"]}/vote"'
+    assert vote_link in page and "Vote in Greener Eastshire" in page
+    assert page.index(vote_link) < page.index("Ideas wanted") < page.index("What we promise")
+    assert f'/rounds/{taking["round"]}/vote"' not in page and f'/rounds/{taking["round"]}/proposals' in page
+    assert "Secret draft" not in page and f"/rounds/{draft_id}" not in page
+
+
+def test_the_development_outbox_is_linked_only_where_it_is_shown(app, client):
+    link = 'href="/dev/outbox"'
+    assert link in text_of(client.get("/"))
+    assert client.get("/dev/outbox").status_code == 200
+    assert link not in text_of(client.get("/", headers={"X-Forwarded-For": "203.0.113.9"}))  # through a proxy
+    assert link not in text_of(client.get("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}))  # another machine
+    app.config["MAIL_SERVER"] = "smtp.example.org"
+    assert link not in text_of(client.get("/")) and client.get("/dev/outbox").status_code == 404
+    app.config.update(MAIL_SERVER=None, ENV="production")
+    assert link not in text_of(client.get("/")) and client.get("/dev/outbox").status_code == 404
+
+
+def test_the_demo_says_where_its_mail_is(app):
+    from pb.cli import main
+
+    result = app.test_cli_runner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "/dev/outbox" in result.output
+    page = text_of(FormClient(app).get("/"))
+    assert "Vote in Safer Streets 2027" in page and 'href="/dev/outbox"' in page
