@@ -26,6 +26,7 @@ def demo(app):
     with session_scope(app.extensions["pb_engine"], write=False) as session:
         rounds = {r.title: r for r in session.exec(select(Round))}
         taking, delivery = rounds["Healthy Neighbourhoods 2027"], rounds["Green Streets 2026"]
+        voting = rounds["Safer Streets 2027"]  # open for voting, with a contact, questions and a paper-voting place
         proposal = session.exec(select(Proposal).where(Proposal.round_id == taking.id)).first()
         contest = session.exec(select(Contest).where(Contest.round_id == delivery.id)).first()
         project = min(funded_project_ids(session, delivery))
@@ -35,7 +36,7 @@ def demo(app):
     with app.test_request_context():
         sign_up = sign_up_token("newcomer@example.org", "Nia Newcomer")
     return {"taking": taking.id, "delivery": delivery.id, "proposal": proposal.id, "contest": contest.id,
-            "project": project, "anchor": anchor, "sign_up": sign_up}
+            "project": project, "anchor": anchor, "sign_up": sign_up, "voting": voting.id}
 
 
 TOO_WIDE = """() => [...document.querySelectorAll('body *')]
@@ -53,6 +54,7 @@ def public_pages(ids) -> list[str]:
         f"/anchors/{ids['anchor']}/report", "/audit/platform", "/sign-in", "/sign-up", "/sign-up/sent",
         f"/sign-up/{ids['sign_up']}", "/sign-up/not-a-token", "/reset-password",
         "/privacy", "/accessibility", "/no-such-page", f"/rounds/{taking}/vote", "/dev/outbox",
+        f"/rounds/{ids['voting']}/help", f"/rounds/{ids['voting']}/vote",
     ]
 
 
