@@ -54,12 +54,27 @@ class Defaults:
     NOTIFY_EMAIL_TEMPLATE_ID = None
     NOTIFY_SMS_TEMPLATE_ID = None
     NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
+    # Who answers for the data and the service: the privacy and accessibility statements
+    # (pb.statements) are filled from these. The defaults say plainly that they are examples.
+    ORGANISATION_NAME = "Example Council (an example: set PB_ORGANISATION_NAME)"  # the data controller
+    ORGANISATION_ADDRESS = "Town Hall, 1 Example Street, Exampletown EX1 1AA (an example address)"
+    CONTACT_EMAIL = "pb@example.org"  # an example: questions about the site, its accessibility and your data
+    DPO_CONTACT = "dpo@example.org (an example: the data protection officer's address)"
+    LAWFUL_BASIS = "public_task"  # "public_task" (councils, NHS, police...), "legitimate_interests" or "consent"
+    HOSTING_PROVIDER = "Example Hosting Ltd, UK data centre (an example)"
+    MAIL_PROVIDER = "Example Mail Ltd (an example)"
+    LOG_RETENTION_DAYS = 14  # how long the operator keeps server logs (journald, nginx); pb does not delete them
+    ACCESSIBILITY_COMPLIANCE = "partial"  # "full" or "partial" compliance with WCAG 2.2 AA
+    ACCESSIBILITY_TESTED_ON = "2026-12-04"  # when the site was last tested for accessibility (YYYY-MM-DD)
 
 
 # Settings that are text whatever they look like (PB_SECRET_KEY=20251203 is a key, not a number).
 TEXT_SETTINGS = {"ENV", "SECRET_KEY", "BASE_URL", "DATABASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD",
                  "MAIL_SENDER", "INSTANCE_PATH", "RATE_LIMIT_STORAGE", "LOG_FORMAT", "LOG_LEVEL",
                  "NOTIFY_API_KEY", "NOTIFY_EMAIL_TEMPLATE_ID", "NOTIFY_SMS_TEMPLATE_ID", "NOTIFY_BASE_URL"}
+# The statements' settings are text too (a DPO's phone number is not a number).
+TEXT_SETTINGS |= {"ORGANISATION_NAME", "ORGANISATION_ADDRESS", "CONTACT_EMAIL", "DPO_CONTACT", "LAWFUL_BASIS",
+                  "HOSTING_PROVIDER", "MAIL_PROVIDER", "ACCESSIBILITY_COMPLIANCE", "ACCESSIBILITY_TESTED_ON"}
 MIN_SECRET_LENGTH = 32
 
 
@@ -106,6 +121,7 @@ def _check_settings(config) -> None:
     if str(config.get("LOG_LEVEL") or "INFO").upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"PB_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {config['LOG_LEVEL']!r}")
     config["LOG_LEVEL"] = str(config.get("LOG_LEVEL") or "INFO").upper()
+    _check_statements(config)
     secret = config.get("SECRET_KEY")
     if secret is not None and not isinstance(secret, str):
         raise ConfigError("PB_SECRET_KEY must be text (in instance/config.py, put it in quotes)")
@@ -164,6 +180,23 @@ def _check_notify(config, env: str) -> None:
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname or (env == "production" and parts.scheme != "https"):
         raise ConfigError(f"PB_NOTIFY_BASE_URL must be an https:// address like https://api.notifications.service.gov.uk, not {base!r}")
+
+
+def _check_statements(config) -> None:
+    """The privacy and accessibility statements' settings that must be one of a few values."""
+    from datetime import date
+
+    if config.get("LAWFUL_BASIS", "public_task") not in ("public_task", "legitimate_interests", "consent"):
+        raise ConfigError(f"PB_LAWFUL_BASIS must be public_task, legitimate_interests or consent, not {config['LAWFUL_BASIS']!r}")
+    if config.get("ACCESSIBILITY_COMPLIANCE", "partial") not in ("full", "partial"):
+        raise ConfigError(f"PB_ACCESSIBILITY_COMPLIANCE must be 'full' or 'partial', not {config['ACCESSIBILITY_COMPLIANCE']!r}")
+    try:
+        date.fromisoformat(str(config.get("ACCESSIBILITY_TESTED_ON", "2026-12-04")))
+    except ValueError:
+        raise ConfigError(f"PB_ACCESSIBILITY_TESTED_ON must be a date like 2026-12-04, not {config['ACCESSIBILITY_TESTED_ON']!r}") from None
+    days = config.get("LOG_RETENTION_DAYS", 14)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise ConfigError(f"PB_LOG_RETENTION_DAYS must be a whole number of days, not {days!r}")
 
 
 def _instance_secret(instance_path):

@@ -334,8 +334,24 @@ def _demo_open_round(session, by_name):
     """This year's second round, open for voting for two weeks, with ten voting codes."""
     from datetime import timedelta
 
-    return _demo_voting_round(session, by_name, title="Safer Streets 2027", days_ago=45, projects=OPEN_PROJECTS, voters=30,
-                              codes=10, closes_in=timedelta(days=14))
+    from pb.accounts.models import User
+    from pb.rounds.help import set_help
+
+    round_, made = _demo_voting_round(session, by_name, title="Safer Streets 2027", days_ago=45, projects=OPEN_PROJECTS,
+                                      voters=30, codes=10, closes_in=timedelta(days=14))
+    lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
+    with current_app.test_request_context():
+        set_help(
+            session, round_, actor=lead,
+            contact={"name": "Northfield Homes community team", "email": "pb@northfield-homes.example",
+                     "phone": "01632 960 000", "address": "Northfield Homes, 2 Mill Lane, Northfield NF1 2AB",
+                     "hours": "Monday to Friday, 9am to 5pm"},
+            questions=[("Who can vote?", "Everyone who lives in Northfield and is 11 or older."),
+                       ("I lost my letter. What do I do?", "Call us: the returning officer can cancel it and send you a new code."),
+                       ("Can anyone see how I voted?", "No. Your ballot is kept without anything that says who you are.")],
+            places=[("Northfield Library", "14 High Street, Northfield NF1 1AA", "Tuesday to Saturday, 10am to 4pm")],
+        )
+    return round_, made
 
 
 # What each funded project of the round in delivery reports, in turn: a list of updates,
@@ -446,3 +462,7 @@ def _print_credentials() -> None:
     for email, name, org, is_admin in USERS:
         role = "platform admin" if is_admin else org
         click.echo(f"  {email:34} {name} – {role}")
+    if not current_app.config.get("MAIL_SERVER"):
+        click.echo("Mail is not sent without PB_MAIL_SERVER: what the site would send (sign-up links, one-time codes,")
+        click.echo("receipts) is printed here and kept at /dev/outbox, e.g. http://127.0.0.1:5000/dev/outbox with make run,")
+        click.echo("linked from every page's footer when you browse from this machine.")

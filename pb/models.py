@@ -16,6 +16,9 @@ from pb.rounds.models import (  # noqa: F401
     Partner,
     Pot,
     Round,
+    RoundContact,
+    RoundQuestion,
+    VotingPlace,
 )
 from pb.throttle import ThrottleAttempt  # noqa: F401
 from pb.voting.models import (  # noqa: F401

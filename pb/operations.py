@@ -36,7 +36,17 @@ def readiness() -> dict[str, str]:
     return checks
 
 
+def dev_outbox_shown() -> bool:
+    """Whether this request may see /dev/outbox: development without a mail server, asked
+    from this machine itself (base.html links to it then, so a newcomer finds the mail)."""
+    from pb.mail import keeps_an_outbox
+
+    return keeps_an_outbox(current_app.config) and _from_this_machine()
+
+
 def configure_operations(app) -> None:
+    app.jinja_env.globals["dev_outbox_shown"] = dev_outbox_shown
+
     @app.route("/healthz")
     def healthz():
         """The process answers; touches nothing (for liveness checks and benchmarks)."""
@@ -53,9 +63,9 @@ def configure_operations(app) -> None:
     def dev_outbox():
         """Mail and text messages "sent" with nothing set up to send them, newest first: only
         in development, and only to the machine itself (see pb.mail.keeps_an_outbox)."""
-        from pb.mail import keeps_an_outbox, outbox
+        from pb.mail import outbox
 
-        if not keeps_an_outbox(app.config) or not _from_this_machine():
+        if not dev_outbox_shown():
             abort(404)
 
         return render_template("pages/dev_outbox.html", mails=list(reversed(outbox()))), 200, {"Cache-Control": "no-store"}

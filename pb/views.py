@@ -28,17 +28,33 @@ bp = Blueprint("pages", __name__)
 
 @bp.route("/")
 def index():
-    return render_template("pages/index.html")
+    """First what residents can do now: rounds open for voting, then those taking proposals."""
+    from sqlmodel import select
+
+    from pb.rounds.models import Phase, Round
+
+    session = db_session()
+    open_now = session.exec(select(Round).where(Round.phase.in_([Phase.VOTING.value, Phase.PROPOSALS_OPEN.value]))
+                            .order_by(Round.voting_closes_at, Round.id)).all()
+    return render_template("pages/index.html",
+                           voting=[r for r in open_now if r.phase == Phase.VOTING.value],
+                           proposing=[r for r in open_now if r.phase == Phase.PROPOSALS_OPEN.value])
 
 
 @bp.route("/privacy")
 def privacy():
-    return render_template("pages/privacy.html")
+    from pb import statements
+
+    return render_template("pages/privacy.html", purposes=statements.purposes(), retention=statements.retention(),
+                           processors=statements.processors())
 
 
 @bp.route("/accessibility")
 def accessibility():
-    return render_template("pages/accessibility.html")
+    from pb import statements
+
+    return render_template("pages/accessibility.html", problems=statements.known_accessibility_problems(),
+                           tested_on=statements.tested_on(), site=public_url("pages.index"))
 
 
 @bp.route("/language", methods=["POST"])

@@ -173,6 +173,8 @@ MATRIX = [
     row("rounds.index", "GET", "/rounds/", everyone(200)),
     row("rounds.show", "GET", "/rounds/{voting}", everyone(200)),
     row("rounds.show", "GET", "/rounds/{draft}", draft_round(lead=200)),
+    row("rounds.help", "GET", "/rounds/{voting}/help", everyone(200)),
+    row("rounds.help", "GET", "/rounds/{draft}/help", draft_round(lead=200)),
 
     # ------------------------------------------------ rounds: the convening anchor's tools
     row("rounds.new", "GET", "/rounds/new", signed_in(lead=200, other_lead=200)),
@@ -212,6 +214,9 @@ MATRIX = [
     row("languages.round_languages", "POST", "/rounds/{voting}/languages", signed_in(lead=400)),
     row("languages.round_translations", "GET", "/rounds/{voting}/translations", signed_in(lead=200)),
     row("languages.round_translations", "POST", "/rounds/{voting}/translations", signed_in(lead=400)),
+    # Contact and questions stay correctable while voting is open: a question without its answer is refused.
+    row("rounds.edit_help", "GET", "/rounds/{voting}/help/edit", signed_in(lead=200)),
+    row("rounds.edit_help", "POST", "/rounds/{voting}/help/edit", signed_in(lead=400), data={"questions-0-question": "Who?"}),
     # rounds.next_phase POST is the last row: it moves the published round on to delivery.
 
     # ------------------------------------------------ proposals

@@ -344,6 +344,16 @@ FORMS = [
              pinned=[{"max_project_cost": "99999999999999999.99"}]),  # past a 64-bit integer: SQLite too
     FormSpec("round_edit_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/edit", lambda w: round_fields(w, False), examples=8),
     FormSpec("timeline", "council", lambda w: f"/rounds/{w.rt['round']}/timeline", timeline_fields),
+    # A round's contact, questions and paper-voting places: correctable while voting is open (R2).
+    FormSpec("round_help", "council", lambda w: f"/rounds/{w.r2['round']}/help/edit", lambda w: [
+        Field("contact_name", "text", "Eastshire PB team"), Field("contact_email", "email", "pb@eastshire.example"),
+        Field("contact_phone", "text", "01632 960 123"), Field("contact_address", "text", "Town Hall\nEastshire"),
+        Field("contact_hours", "text", "Weekdays 9 to 5"),
+        *rows("questions", 10, [("question", "text"), ("answer", "text"), ("order", "int")],
+              {"question": "Who can vote?", "answer": "Everyone aged 11 or over.", "order": "1"}),
+        *rows("places", 8, [("name", "text"), ("address", "text"), ("opening_times", "text")],
+              {"name": "Central Library", "address": "1 Library Way", "opening_times": "Saturdays"}),
+    ], pinned=[{"contact_name": "a\x00b"}, {"questions-1-answer": "<script>alert(1)</script>"}]),
     FormSpec("timeline_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/timeline", timeline_fields, examples=8),
     FormSpec("area_new", "council", lambda w: f"/rounds/{w.r0['round']}/areas/new", lambda w: [
         Field("name", "text", "East"), Field("postcodes", "text", "LS7\nLS8 1, LS9 2AB")]),
@@ -1176,6 +1186,7 @@ PATH_ROUTES = [  # (who, url template taking a segment, kind of segment)
     ("anon", lambda w, s: f"/static/{s}", "text"),
     ("anon", lambda w, s: f"/rounds/{s}", "int"),
     ("anon", lambda w, s: f"/rounds/{s}/proposals", "int"),
+    ("anon", lambda w, s: f"/rounds/{s}/help", "int"),
     ("anon", lambda w, s: f"/rounds/{s}/audit", "int"),
     ("anon", lambda w, s: f"/proposals/{s}", "int"),
     ("anon", lambda w, s: f"/proposals/{s}/photo", "int"),

@@ -39,6 +39,7 @@ ACTION_LABELS = {
     "round.created": _l("Round created"),
     "round.updated": _l("Round details changed"),
     "round.timeline_set": _l("Timeline set"),
+    "round.help_set": _l("Contact, questions or paper-voting places changed"),
     "round.phase_changed": _l("Phase changed"),
     "round.change_refused": _l("Change refused"),
     "ballot.order_drawn": _l("Order of the projects on the ballot drawn"),

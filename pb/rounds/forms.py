@@ -1,20 +1,25 @@
 """Forms for setting up a round."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
     EmailField,
+    FieldList,
+    FormField,
     IntegerField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
+    ValidationError,
 )
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
-from pb.forms import PbForm
+from pb.forms import PbForm, RowForm
 from pb.rounds.models import DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULES, BallotKind
 
 
@@ -130,3 +135,60 @@ class OfficerForm(PbForm):
         validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
         description=_l("They need an account on pb, and must not belong to any anchor that funds this round."),
     )
+
+
+QUESTION_ROWS = 10
+PLACE_ROWS = 8
+
+
+class QuestionRowForm(RowForm):
+    question = StringField(_l("Question"), validators=[Optional(), Length(max=300)])
+    answer = TextAreaField(_l("Answer"), validators=[Optional(), Length(max=2000)])
+    order = IntegerField(_l("Place in the list"), validators=[Optional(), NumberRange(min=1, max=QUESTION_ROWS)])
+
+
+class PlaceRowForm(RowForm):
+    name = StringField(_l("Name of the place"), validators=[Optional(), Length(max=200)])
+    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=500)])
+    opening_times = TextAreaField(_l("Opening times"), validators=[Optional(), Length(max=500)])
+
+
+class HelpForm(PbForm):
+    """A round's organiser contact, its questions and answers, and its paper-voting places."""
+
+    contact_name = StringField(_l("Name or team"), validators=[Optional(), Length(max=200)],
+                               description=_l("For example: Eastshire Council participatory budgeting team."))
+    contact_email = EmailField(_l("Email address"), validators=[Optional(), Length(max=254),
+                               Email(message=_l("Enter an email address like name@example.org."))])
+    contact_phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=40)])
+    contact_address = TextAreaField(_l("Postal address (optional)"), validators=[Optional(), Length(max=500)])
+    contact_hours = TextAreaField(_l("When you answer (optional)"), validators=[Optional(), Length(max=500)],
+                                  description=_l("For example: Monday to Friday, 9am to 5pm."))
+    questions = FieldList(FormField(QuestionRowForm), min_entries=QUESTION_ROWS, max_entries=QUESTION_ROWS)
+    places = FieldList(FormField(PlaceRowForm), min_entries=PLACE_ROWS, max_entries=PLACE_ROWS)
+
+    def validate_contact_phone(self, field):
+        if field.data and not re.fullmatch(r"[0-9+() .\-]{3,40}", field.data.strip()):
+            raise ValidationError(_l("Enter a phone number using digits, spaces and + ( ) - only."))
+
+    def validate_questions(self, field):
+        rows = []
+        for index, row in enumerate(field.entries):
+            question, answer = (row.form.question.data or "").strip(), (row.form.answer.data or "").strip()
+            if not question and not answer:
+                continue
+            if not question or not answer:
+                raise ValidationError(_l("Give each question its answer, or leave both empty to remove it."))
+            rows.append((row.form.order.data or index + 1, index, question, answer))
+        self.question_values = [(question, answer) for _order, _index, question, answer in sorted(rows)]
+
+    def validate_places(self, field):
+        rows = []
+        for row in field.entries:
+            name, address, times = ((row.form[key].data or "").strip() for key in ("name", "address", "opening_times"))
+            if not name and not address and not times:
+                continue
+            if not name:
+                raise ValidationError(_l("Give each place a name, or leave its lines empty to remove it."))
+            rows.append((name, address, times))
+        self.place_values = rows

@@ -272,3 +272,47 @@ class Pot(SQLModel, table=True):
     name: str = Field(max_length=160)
     amount: int = Field(sa_type=MONEY)
     created_at: datetime = Field(default_factory=now)
+
+
+class RoundContact(SQLModel, table=True):
+    """Whom residents ask about a round: on its page, its help page, the ballot and the letters.
+    Correctable at any time (a phone number changes), each change audited."""
+
+    __tablename__ = "round_contact"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", unique=True)
+    name: str = Field(default="", max_length=200)  # a person or a team
+    email: str = Field(default="", max_length=254)
+    phone: str = Field(default="", max_length=40)
+    address: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    hours: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # when the phone is answered
+
+    @property
+    def given(self) -> bool:
+        return bool(self.name or self.email or self.phone or self.address)
+
+
+class RoundQuestion(SQLModel, table=True):
+    """One entry of a round's frequently asked questions, in the order residents read them."""
+
+    __tablename__ = "round_question"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    position: int
+    question: str = Field(max_length=300)
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class VotingPlace(SQLModel, table=True):
+    """Where residents can vote on paper (a library, a community centre), and when."""
+
+    __tablename__ = "voting_place"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="round.id", index=True)
+    position: int
+    name: str = Field(max_length=200)
+    address: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    opening_times: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -23,6 +23,7 @@ from pb.audit.models import WitnessedHead, chain_key
 from pb import lifecycle
 from pb.db import Refusal, db_session, keep_refusal
 from pb.rounds import services
+from pb.rounds.help import help_of, set_help
 from pb.rounds.access import Access, load_round, my_organisation_ids
 from pb.rounds.forms import (
     AreaForm,
@@ -30,6 +31,7 @@ from pb.rounds.forms import (
     OfficerForm,
     SuspensionForm,
     ContestForm,
+    HelpForm,
     PartnerForm,
     PotForm,
     RaisePotForm,
@@ -45,6 +47,7 @@ from pb.rounds.models import (
     Phase,
     Pot,
     Round,
+    VotingPlace,
 )
 from pb.views import account_named_in, form_page, show_refusal
 
@@ -93,6 +96,13 @@ def show(round_id):
     return render_template("rounds/show.html", access=access, witnessed=witnessed,
                            phase_labels={phase.value: label for phase, label in PHASE_LABELS.items()},
                            **round_context(session, round_))
+
+
+@bp.route("/<int:round_id>/help")
+def help(round_id):
+    """Whom to ask, the questions residents ask most, and where to vote on paper."""
+    round_, _access = load_round(round_id)
+    return render_template("rounds/help.html", round=round_, help=help_of(db_session(), round_))
 
 
 # ---------------------------------------------------------------- setting up
@@ -405,3 +415,35 @@ def raise_pot(round_id, pot_id):
         flash(_("The pledge has been raised."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/raise_form.html", form, round=round_, pot=pot)
+
+
+@bp.route("/<int:round_id>/help/edit", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def edit_help(round_id):
+    """The convening lead's contact, questions and paper-voting places: correctable in any
+    phase (they are not what residents vote on), every change audited."""
+    round_, _access = load_round(round_id, Access.CONVENER)
+    session = db_session()
+    form = HelpForm()
+    if request.method == "GET":
+        current = help_of(session, round_)
+        if current.contact:
+            for key in ("name", "email", "phone", "address", "hours"):
+                getattr(form, f"contact_{key}").data = getattr(current.contact, key)
+        for row, question in zip(form.questions.entries, current.questions):
+            row.form.question.data, row.form.answer.data, row.form.order.data = question.question, question.answer, question.position
+        places = session.exec(select(VotingPlace).where(VotingPlace.round_id == round_.id).order_by(VotingPlace.position)).all()
+        for row, place in zip(form.places.entries, places):
+            row.form["name"].data, row.form.address.data, row.form.opening_times.data = place.name, place.address, place.opening_times
+    if form.validate_on_submit():
+        set_help(
+            session,
+            round_,
+            actor=current_user,
+            contact={key: getattr(form, f"contact_{key}").data for key in ("name", "email", "phone", "address", "hours")},
+            questions=form.question_values,
+            places=form.place_values,
+        )
+        flash(_("The contact, questions and paper-voting places have been saved."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/help_form.html", form, round=round_)

@@ -26,12 +26,12 @@ def demo(app):
     with session_scope(app.extensions["pb_engine"], write=False) as session:
         rounds = {r.title: r for r in session.exec(select(Round))}
         taking, delivery = rounds["Healthy Neighbourhoods 2027"], rounds["Green Streets 2026"]
+        voting = rounds["Safer Streets 2027"]  # open for voting, with a contact, questions and a paper-voting place
         proposal = session.exec(select(Proposal).where(Proposal.round_id == taking.id)).first()
         contest = session.exec(select(Contest).where(Contest.round_id == delivery.id)).first()
         project = min(funded_project_ids(session, delivery))
         anchor = taking.convening_organisation_id
     from pb.accounts.services import sign_up_token
-
     from pb.notices.services import confirm_token, stop_token
 
     with app.test_request_context():
@@ -39,7 +39,8 @@ def demo(app):
         news = confirm_token(taking, "resident@example.org")
         stop_news = stop_token(taking.id, "resident@example.org")
     return {"taking": taking.id, "delivery": delivery.id, "proposal": proposal.id, "contest": contest.id,
-            "project": project, "anchor": anchor, "sign_up": sign_up, "news": news, "stop_news": stop_news}
+            "project": project, "anchor": anchor, "sign_up": sign_up, "news": news, "stop_news": stop_news,
+            "voting": voting.id}
 
 
 TOO_WIDE = """() => [...document.querySelectorAll('body *')]
@@ -58,6 +59,7 @@ def public_pages(ids) -> list[str]:
         f"/sign-up/{ids['sign_up']}", "/sign-up/not-a-token", "/reset-password",
         "/privacy", "/accessibility", "/no-such-page", f"/rounds/{taking}/vote", "/dev/outbox",
         f"/rounds/{taking}/news", f"/news/confirm/{ids['news']}", f"/news/stop/{ids['stop_news']}", "/news/stop/not-a-token",
+        f"/rounds/{ids['voting']}/help", f"/rounds/{ids['voting']}/vote",
     ]
 
 
