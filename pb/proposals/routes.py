@@ -186,7 +186,9 @@ def _save(form, round_, proposal, template):
             proposal = services.create_proposal(db, round_, actor=current_user, organisation=organisation, content=content)
         else:
             services.update_proposal(db, proposal, actor=current_user, content=content)
-        if request.form.get("action") == "submit":
+        # "Submit" on a proposal already waiting for screening (or sent back to it by
+        # this edit) saves the edits: it is submitted as it now stands.
+        if request.form.get("action") == "submit" and proposal.status in (Status.DRAFT.value, Status.RETURNED.value):
             services.submit_proposal(db, proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
         discard_photo(content.photo)
