@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from pb.proposals.models import Project
 from tests.conftest import FormClient
+from tests.test_voting import ballots_in, enter_code, vote, voting  # noqa: F401 (a fixture)
 from tests.test_proposals import (  # noqa: F401 (fixtures)
     PASSWORD,
     new_proposal,
@@ -47,3 +48,30 @@ def test_submitting_an_edited_eligible_proposal_sends_it_back_to_screening(peopl
     assert response.status_code == 302, response.get_data(as_text=True)
     saved = proposal(db, pid)
     assert saved.title == "A changed meadow" and saved.status == "submitted"
+
+
+# ---------------------------------------------------------------- 7. the receipt of a replaced ballot
+
+
+def test_the_receipt_page_of_a_replaced_ballot_says_it_was_replaced(app, db, voting):
+    ids = voting
+    code, north = ids["codes"][0], ids["projects"]["North"]
+    phone = FormClient(app)
+    assert enter_code(phone, ids, code).status_code == 302
+    cast = vote(phone, ids, "North", {"project": north[:1]})
+    receipt_url = cast.headers["Location"]
+    [first] = ballots_in(db)
+    page = phone.get(receipt_url).get_data(as_text=True)
+    assert "Your vote is in" in page and first.receipt in page
+
+    # Later, on another device, the same code casts again: that ballot replaces the first.
+    laptop = FormClient(app)
+    assert enter_code(laptop, ids, code).status_code == 302
+    assert vote(laptop, ids, "North", {"project": north[1:2]}).status_code == 302
+    later = [b for b in ballots_in(db) if b.is_current][0]
+
+    page = phone.get(receipt_url).get_data(as_text=True)  # the phone's receipt page, reloaded
+    assert "Your vote is in" not in page
+    assert "replaced by a later ballot" in page
+    assert first.receipt in page  # it was received...
+    assert later.receipt not in page  # ...and nothing of the later ballot is shown
