@@ -75,3 +75,28 @@ def test_the_receipt_page_of_a_replaced_ballot_says_it_was_replaced(app, db, vot
     assert "replaced by a later ballot" in page
     assert first.receipt in page  # it was received...
     assert later.receipt not in page  # ...and nothing of the later ballot is shown
+
+
+# ---------------------------------------------------------------- 6. from the ballot to the whole proposal
+
+
+def test_each_project_on_the_ballot_links_to_its_whole_proposal(app, db, voting):
+    from pb.proposals.models import CostLine, Proposal
+
+    resident = FormClient(app)
+    assert enter_code(resident, voting, voting["codes"][0]).status_code == 302
+    page = resident.get(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}").get_data(as_text=True)
+    with db() as session:
+        projects = session.exec(select(Project).where(Project.contest_id == voting["contests"]["North"])).all()
+        details = {p.proposal_id: (session.get(Proposal, p.proposal_id).title,
+                                   session.exec(select(CostLine).where(CostLine.proposal_id == p.proposal_id)).first().item)
+                   for p in projects}
+    links = re.findall(r'<a class="details" href="(/proposals/(\d+))" target="_blank" rel="noopener">', page)
+    assert sorted(int(pid) for _url, pid in links) == sorted(details)
+    assert page.count("(opens in a new tab)") == len(projects)  # the resident is told the ballot stays open
+    for url, pid in links:
+        shown = resident.get(url)
+        assert shown.status_code == 200
+        text = shown.get_data(as_text=True)
+        title, item = details[int(pid)]
+        assert title in text and item in text  # the whole proposal, with its costs
