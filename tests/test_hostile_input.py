@@ -365,7 +365,7 @@ FORMS = [
                      {"__extras__": [("a\r", "1")], "__encoding__": "multipart"},  # a part whose name breaks its header: a None key
                      ]),
     FormSpec("proposal_edit", "member", lambda w: f"/proposals/{w.r1['draft']}/edit", lambda w: proposal_fields(w, False)),
-    FormSpec("proposal_submit", "member", lambda w: [f"/proposals/{p}/{action}" for p in w.r1["spare"] for action in ("submit", "withdraw")],
+    FormSpec("proposal_submit", "member", lambda w: [f"/proposals/{p}/{action}" for p in w.r1["spare"] for action in ("submit", "withdraw", "restore")],
              lambda w: []),
     FormSpec("screen", "reviewer", lambda w: [f"/proposals/{p}/screen" for p in w.r1["submitted"]], lambda w: [
         Field("decision", "select", "returned"), Field("reason", "text", "Please add a quote for the benches.")],

@@ -100,3 +100,57 @@ def test_each_project_on_the_ballot_links_to_its_whole_proposal(app, db, voting)
         text = shown.get_data(as_text=True)
         title, item = details[int(pid)]
         assert title in text and item in text  # the whole proposal, with its costs
+
+
+# ---------------------------------------------------------------- 3. withdrawing: asked first, and undone
+
+
+def audit_actions(db, round_id):
+    from pb.audit.models import AuditEvent, chain_key
+
+    with db() as session:
+        return [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))]
+
+
+def test_withdrawing_asks_first_then_can_be_undone_while_proposals_are_open(people, db, setup):
+    park = people["park"]
+    pid = new_proposal(park, db, setup, action="submit")
+    page = park.get(f"/proposals/{pid}").get_data(as_text=True)
+    # The proposal's page leads to a question, not to a withdrawal in one tap.
+    assert f'<a href="/proposals/{pid}/withdraw"' in page
+    assert f'action="/proposals/{pid}/withdraw"' not in page
+    question = park.get(f"/proposals/{pid}/withdraw")
+    assert question.status_code == 200
+    text = question.get_data(as_text=True)
+    assert "Withdraw “Wildflower meadow in North Park”?" in text
+    assert f'action="/proposals/{pid}/withdraw"' in text and f'href="/proposals/{pid}"' in text  # yes, or keep it
+    assert proposal(db, pid).status == "submitted"  # asking changes nothing
+
+    response = park.submit(f"/proposals/{pid}/withdraw", {}, page=f"/proposals/{pid}/withdraw")
+    assert response.status_code == 302
+    assert proposal(db, pid).status == "withdrawn"
+    page = park.get(f"/proposals/{pid}").get_data(as_text=True)
+    assert "Undo the withdrawal" in page and f'action="/proposals/{pid}/restore"' in page
+
+    assert people["youth"].submit(f"/proposals/{pid}/restore", {}, page="/dashboard").status_code == 403
+    assert proposal(db, pid).status == "withdrawn"
+    response = park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}")
+    assert response.status_code == 302
+    restored = proposal(db, pid)
+    assert restored.status == "draft" and restored.title == "Wildflower meadow in North Park"
+    assert "submit it again" in park.get(response.headers["Location"]).get_data(as_text=True)
+    assert audit_actions(db, setup["round"])[-2:] == ["proposal.withdrawn", "proposal.restored"]
+
+
+def test_a_withdrawal_cannot_be_undone_after_the_deadline(people, db, setup):
+    park = people["park"]
+    pid = new_proposal(park, db, setup, action="submit")
+    park.submit(f"/proposals/{pid}/withdraw", {}, page=f"/proposals/{pid}/withdraw")
+    people["council"].submit(f"/rounds/{setup['round']}/phase", {"confirm": "y"})  # screening: the deadline has passed
+    page = park.get(f"/proposals/{pid}").get_data(as_text=True)
+    assert "Undo the withdrawal" not in page
+    response = park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}")
+    assert response.status_code == 303
+    assert "deadline for proposals has passed" in park.get(f"/proposals/{pid}").get_data(as_text=True)
+    assert proposal(db, pid).status == "withdrawn"
+    assert park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}").status_code == 303  # and again: still no

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -223,20 +224,37 @@ def edit(proposal_id):
     return form_page("proposals/form.html", form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
 
 
-@bp.route("/proposals/<int:proposal_id>/<any(submit, withdraw):action>", methods=["POST"])
+@bp.route("/proposals/<int:proposal_id>/withdraw")
+@login_required
+def confirm_withdraw(proposal_id):
+    """Withdrawing is asked first (a page of its own: it works without JavaScript)."""
+    proposal, round_ = _proposal_or_404(proposal_id)
+    if not _is_group_member(proposal):
+        abort(403)
+    return render_template("proposals/withdraw.html", proposal=proposal, round=round_)
+
+
+STATUS_CHANGES = {
+    "submit": (services.submit_proposal, _l("Your proposal has been submitted.")),
+    "withdraw": (services.withdraw_proposal, _l("Your proposal has been withdrawn. You can undo this until the deadline for proposals.")),
+    "restore": (services.restore_proposal, _l("Your proposal is back as a draft: check it and submit it again before the deadline.")),
+}
+
+
+@bp.route("/proposals/<int:proposal_id>/<any(submit, withdraw, restore):action>", methods=["POST"])
 @login_required
 def change_status(proposal_id, action):
     proposal, _round = _proposal_or_404(proposal_id)
     if not _is_group_member(proposal):
         abort(403)
-    operation = services.submit_proposal if action == "submit" else services.withdraw_proposal
+    operation, done = STATUS_CHANGES[action]
     try:
         operation(db_session(), proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
         keep_refusal(error)
         flash(str(error), "error")
         return redirect(url_for("proposals.show", proposal_id=proposal.id)), 303
-    flash(_("Your proposal has been submitted.") if action == "submit" else _("Your proposal has been withdrawn."), "success")
+    flash(str(done), "success")
     return redirect(url_for("proposals.show", proposal_id=proposal.id))
 
 

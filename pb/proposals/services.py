@@ -197,6 +197,25 @@ def withdraw_proposal(session: Session, proposal: Proposal, *, actor: User) -> N
     _audit(session, proposal, "proposal.withdrawn", actor)
 
 
+def restore_proposal(session: Session, proposal: Proposal, *, actor: User) -> None:
+    """Undo a withdrawal while the round still takes proposals. The proposal comes back as
+    a draft, whatever it was before: the group checks it and submits it again, so nothing
+    reaches the screeners (or the ballot) without the group's own renewed say-so."""
+    round_ = session.get(Round, proposal.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="proposal.restored", detail={"proposal": proposal.id})
+    _check_member(session, proposal, actor)
+    if proposal.status != Status.WITHDRAWN.value:
+        raise ProposalError(_("This proposal has not been withdrawn."))
+    if Phase(round_.phase) != Phase.PROPOSALS_OPEN:
+        raise ProposalClosed(_("The deadline for proposals has passed, so a withdrawal can no longer be undone."))
+    proposal.status = Status.DRAFT.value
+    proposal.submitted_at = None
+    proposal.updated_at = now()
+    session.add(proposal)
+    session.flush()
+    _audit(session, proposal, "proposal.restored", actor)
+
+
 # ---------------------------------------------------------------- screening
 
 
