@@ -6,6 +6,7 @@ import re
 from sqlmodel import select
 
 from pb.proposals.models import Project
+from pb.rounds.models import Round
 from tests.conftest import FormClient
 from tests.test_voting import ballots_in, enter_code, vote, voting  # noqa: F401 (a fixture)
 from tests.test_proposals import (  # noqa: F401 (fixtures)
@@ -154,3 +155,56 @@ def test_a_withdrawal_cannot_be_undone_after_the_deadline(people, db, setup):
     assert "deadline for proposals has passed" in park.get(f"/proposals/{pid}").get_data(as_text=True)
     assert proposal(db, pid).status == "withdrawn"
     assert park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}").status_code == 303  # and again: still no
+
+
+# ---------------------------------------------------------------- 2. proposals nobody screened when voting opens
+
+
+def test_proposals_not_screened_when_voting_opens_are_announced_then_marked_not_eligible(app, people, client, db, setup):
+    import json
+
+    from pb.audit.models import AuditEvent, chain_key
+    from tests.factories import make_codes
+
+    park, council = people["park"], people["council"]
+    north = new_proposal(park, db, setup, title="North meadow", action="submit")
+    south = new_proposal(park, db, setup, title="South garden", contest=setup["contests"]["South"], action="submit")
+    waiting = new_proposal(park, db, setup, title="Forgotten benches", action="submit")
+    returned = new_proposal(park, db, setup, title="Paths to be costed", action="submit")
+    draft = new_proposal(park, db, setup, title="Never submitted")
+    for pid in (north, south):
+        assert screen(council, pid, "eligible").status_code == 302
+    assert screen(council, returned, "returned", "Please cost the paths separately.").status_code == 302
+    for area in ("North", "South"):
+        make_codes(app, db, setup["round"], setup["areas"][area], count=1)
+    base = f"/rounds/{setup['round']}"
+    council.submit(f"{base}/phase", {"confirm": "y"})  # to screening
+
+    # Before opening voting, the lead is told which proposals nobody has screened.
+    page = council.get(f"{base}/phase").get_data(as_text=True)
+    assert "2 proposals have not been screened" in page
+    assert "Forgotten benches" in page and "Paths to be costed" in page and "North meadow" not in page
+    assert f'href="/proposals/{waiting}/screen"' in page
+
+    assert council.submit(f"{base}/phase", {"confirm": "y"}).status_code == 302
+    with db() as session:
+        assert session.get(Round, setup["round"]).phase == "voting"
+        on_ballot = {p.proposal_id for p in session.exec(select(Project))}
+        events = [json.loads(e.data) for e in session.exec(
+            select(AuditEvent).where(AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened")
+            .order_by(AuditEvent.seq))]
+        actors = [e.actor_user_id for e in session.exec(
+            select(AuditEvent).where(AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened")
+            .order_by(AuditEvent.seq))]
+    assert on_ballot == {north, south}
+    assert (proposal(db, waiting).status, proposal(db, waiting).screening_reason) == (
+        "not_eligible", "Not screened before voting opened.")
+    assert (proposal(db, returned).status, proposal(db, returned).screening_reason) == (
+        "not_eligible", "Returned for changes, and not submitted and screened again before voting opened.")
+    assert proposal(db, draft).status == "draft"  # a draft was never put forward: it stays the group's own
+    # The same decision a screener makes, in the audit chain, made by pb itself rather than a person.
+    assert [(e["proposal"], e["decision"]) for e in events[-2:]] == [(waiting, "not_eligible"), (returned, "not_eligible")]
+    assert events[-2]["reason"] == "Not screened before voting opened."
+    assert actors[-2:] == [None, None]
+    public = client.get(f"{base}/proposals").get_data(as_text=True)
+    assert "Forgotten benches" in public and "Not screened before voting opened." in public

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, select
 
@@ -245,12 +246,14 @@ def appoint_screener(session: Session, round_: Round, *, actor: User, user: User
 DECISIONS = (Status.ELIGIBLE.value, Status.NOT_ELIGIBLE.value, Status.RETURNED.value)
 
 
-def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decision: str, reason: str) -> None:
+def screen_proposal(session: Session, proposal: Proposal, *, actor: User | None, decision: str, reason: str) -> None:
+    """A screening decision. `actor` None is pb itself, when voting opens on proposals
+    nobody screened (see close_screening): no person, so no screener to check."""
     round_ = session.get(Round, proposal.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="proposal.screened", detail={"proposal": proposal.id, "decision": decision})
-    if not is_screener(session, round_, actor):
+    if actor is not None and not is_screener(session, round_, actor):
         raise ProposalError(_("Only the round's screeners can screen its proposals."))
-    if is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+    if actor is not None and is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
         raise ProposalError(_("You cannot screen a proposal from a group you belong to."))
     if decision not in DECISIONS:
         raise ProposalError(_("Choose a decision."))
@@ -260,13 +263,43 @@ def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decisi
     if decision != Status.ELIGIBLE.value and not reason:
         raise ProposalError(_("Give a reason: the group, and for a proposal that is not eligible the public, will read it."))
     proposal.status, proposal.screening_reason = decision, reason
-    proposal.screened_at, proposal.screened_by_user_id = now(), actor.id
+    proposal.screened_at, proposal.screened_by_user_id = now(), actor.id if actor else None
     session.add(proposal)
     session.flush()
     if decision == Status.RETURNED.value:  # the note is for the group alone: the log says it was returned
         _audit(session, proposal, "proposal.screened", actor, decision=decision, private={"reason": reason})
     else:
         _audit(session, proposal, "proposal.screened", actor, decision=decision, reason=reason)
+
+
+# Why a proposal left waiting when voting opened is not on the ballot (public, as every
+# "not eligible" reason is), by the state it was left in.
+UNSCREENED = {
+    Status.SUBMITTED.value: _l("Not screened before voting opened."),
+    Status.RETURNED.value: _l("Returned for changes, and not submitted and screened again before voting opened."),
+}
+
+
+def unscreened_proposals(session: Session, round_: Round) -> list[Proposal]:
+    """Proposals put forward but waiting for a decision: they would not be on the ballot."""
+    return list(session.exec(
+        select(Proposal).where(Proposal.round_id == round_.id, Proposal.status.in_(list(UNSCREENED))).order_by(Proposal.id)
+    ))
+
+
+def close_screening(session: Session, round_: Round) -> list[Proposal]:
+    """As voting opens (before the round freezes): every proposal nobody screened in time
+    is marked not eligible, with its reason, by the same decision a screener makes, so the
+    group and the public learn why it is not on the ballot. Drafts stay the group's own."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    left = unscreened_proposals(session, round_)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):  # the same words whoever, or whatever, opens voting
+        reasons = {status: str(reason) for status, reason in UNSCREENED.items()}
+    for proposal in left:
+        screen_proposal(session, proposal, actor=None, decision=Status.NOT_ELIGIBLE.value, reason=reasons[proposal.status])
+    return left
 
 
 # ---------------------------------------------------------------- the ballot
