@@ -208,3 +208,42 @@ def test_proposals_not_screened_when_voting_opens_are_announced_then_marked_not_
     assert actors[-2:] == [None, None]
     public = client.get(f"{base}/proposals").get_data(as_text=True)
     assert "Forgotten benches" in public and "Not screened before voting opened." in public
+
+
+# ---------------------------------------------------------------- 4. errors that name their field, once each
+
+
+def summary_of(page: str) -> list[tuple[str, str]]:
+    """The error summary at the top of a page: (target, message) for each link."""
+    import html
+
+    box = re.search(r'<div class="error-summary".*?</div>', page, re.S)
+    assert box, "no error summary"
+    return [(target, html.unescape(re.sub(r"<[^>]+>", "", text)).strip())
+            for target, text in re.findall(r'<a href="#([^"]+)">(.*?)</a>', box.group(0), re.S)]
+
+
+def test_errors_in_the_summary_name_their_field_and_link_to_it(people, db, setup):
+    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, title="", summary=""))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert summary_of(page) == [("title", "Title: This field is required."), ("summary", "Summary: This field is required.")]
+    assert 'id="title"' in page and 'id="summary"' in page  # each link has somewhere to go
+
+
+def test_one_bad_cost_gives_one_message_naming_its_line(people, db, setup):
+    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **{"cost_lines-1-amount": "lots"}))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    [(target, message)] = summary_of(page)
+    assert target == "cost_lines-1-amount" and message.startswith("Cost (line 2): Enter an amount such as")
+    assert "Give an amount" not in page
+    assert page.count("Enter an amount such as") == 2  # in the summary, and beside the amount
+
+
+def test_a_too_long_cost_item_is_shown_beside_it(people, db, setup):
+    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **{"cost_lines-0-item": "x" * 121}))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert summary_of(page) == [("cost_lines-0-item", "Item (line 1): Field cannot be longer than 120 characters.")]
+    assert re.search(r'<p class="error" id="cost_lines-0-item-error">', page)

@@ -14,7 +14,7 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
 from pb.accounts.models import GROUP_TYPES
 from pb.fields import CheckboxesField, MoneyField, full_postcode
@@ -63,7 +63,7 @@ class ProposalForm(PbForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)], description=_l("What you will do, where and when. Up to 5,000 characters."))
     category = SelectField(_l("Category"), coerce=int)
     objectives = CheckboxesField(_l("Which of the round's objectives does it serve?"), coerce=int)
-    cost_lines = FieldList(FormField(CostLineForm), min_entries=COST_ROWS, max_entries=COST_ROWS)
+    cost_lines = FieldList(FormField(CostLineForm), label=_l("Costs"), min_entries=COST_ROWS, max_entries=COST_ROWS)
     beneficiaries = TextAreaField(_l("Who benefits"), validators=[Optional(), Length(max=1000)])
     postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10), full_postcode])
     photo = FileField(
@@ -73,8 +73,11 @@ class ProposalForm(PbForm):
     )
 
     def validate_cost_lines(self, field):
-        lines = []
+        lines, faulty = [], False
         for row in field.entries:
+            if row.form.errors:  # already said, beside the line: one message per problem
+                faulty = True
+                continue
             item, amount = (row.form.item.data or "").strip(), row.form.amount.data
             if not item and amount is None:
                 continue
@@ -85,6 +88,8 @@ class ProposalForm(PbForm):
             if amount <= 0:
                 raise ValidationError(_l("Every cost must be more than zero."))
             lines.append((item, amount))
+        if faulty:
+            raise StopValidation()
         if not lines:
             raise ValidationError(_l("Add at least one cost line."))
         self.cost_line_values = lines
