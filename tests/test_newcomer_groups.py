@@ -247,3 +247,53 @@ def test_a_too_long_cost_item_is_shown_beside_it(people, db, setup):
     page = response.get_data(as_text=True)
     assert summary_of(page) == [("cost_lines-0-item", "Item (line 1): Field cannot be longer than 120 characters.")]
     assert re.search(r'<p class="error" id="cost_lines-0-item-error">', page)
+
+
+# ---------------------------------------------------------------- 5. as many cost lines as needed, and the limit up front
+
+
+def cost_rows(page: str) -> list[int]:
+    return sorted(int(n) for n in re.findall(r'name="cost_lines-(\d+)-item"', page))
+
+
+def test_the_cost_limit_is_shown_before_any_mistake(people, db, setup):
+    from babel.numbers import format_currency
+
+    page = people["park"].get(f"/rounds/{setup['round']}/proposals/new").get_data(as_text=True)
+    limit = format_currency(20_000, "GBP", locale="en_GB")  # the round's limit, as Babel writes it
+    assert f"at most {limit}" in page
+    assert "error-summary" not in page
+
+
+def test_a_group_adds_cost_lines_without_javascript_and_keeps_what_it_typed(people, db, setup):
+    park, url = people["park"], f"/rounds/{setup['round']}/proposals/new"
+    first = park.get(url).get_data(as_text=True)
+    assert cost_rows(first) == [0, 1, 2]  # a few lines to start with
+    assert 'name="action" value="add_line"' in first
+    data = proposal_form(db, setup, **{"cost_lines-2-item": "Paint", "cost_lines-2-amount": "80", "action": "add_line"})
+    response = park.submit(url, data)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert cost_rows(page) == [0, 1, 2, 3]
+    for value in ("Seed and soil", "1,200.50", "Paint", "Wildflower meadow in North Park"):
+        assert f'value="{value}"' in page
+    assert "error-summary" not in page and "This field is required" not in page  # adding a line is not a mistake
+    from tests.test_proposals import count_proposals
+
+    assert count_proposals(db) == 0  # nor a save
+
+
+def test_a_proposal_can_have_more_than_eight_cost_lines_but_not_endless(people, db, setup):
+    park = people["park"]
+    lines = {f"cost_lines-{n}-{key}": value for n in range(10) for key, value in (("item", f"Thing {n}"), ("amount", "10"))}
+    pid = new_proposal(park, db, setup, **lines)
+    assert proposal(db, pid).total_cost == 10 * 10_00
+    edit = park.get(f"/proposals/{pid}/edit").get_data(as_text=True)
+    assert cost_rows(edit) == list(range(11))  # every line, and one empty for another
+
+    from pb.proposals.forms import MAX_COST_LINES
+
+    many = {f"cost_lines-{n}-{key}": value for n in range(MAX_COST_LINES) for key, value in (("item", f"Thing {n}"), ("amount", "1"))}
+    page = park.submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **many, action="add_line")).get_data(as_text=True)
+    assert cost_rows(page) == list(range(MAX_COST_LINES))  # no more lines than that
+    assert 'value="add_line"' not in page

@@ -21,7 +21,8 @@ from pb.fields import CheckboxesField, MoneyField, full_postcode
 from pb.forms import PbForm, RowForm
 from pb.proposals.models import Status
 
-COST_ROWS = 8
+FIRST_COST_LINES = 3  # a fresh form's empty lines; "Add another cost line" gives more
+MAX_COST_LINES = 30  # more is a budget spreadsheet, not a proposal
 
 
 class GroupForm(PbForm):
@@ -63,7 +64,7 @@ class ProposalForm(PbForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)], description=_l("What you will do, where and when. Up to 5,000 characters."))
     category = SelectField(_l("Category"), coerce=int)
     objectives = CheckboxesField(_l("Which of the round's objectives does it serve?"), coerce=int)
-    cost_lines = FieldList(FormField(CostLineForm), label=_l("Costs"), min_entries=COST_ROWS, max_entries=COST_ROWS)
+    cost_lines = FieldList(FormField(CostLineForm), label=_l("Costs"), min_entries=FIRST_COST_LINES, max_entries=MAX_COST_LINES)
     beneficiaries = TextAreaField(_l("Who benefits"), validators=[Optional(), Length(max=1000)])
     postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10), full_postcode])
     photo = FileField(
@@ -71,6 +72,11 @@ class ProposalForm(PbForm):
         validators=[Optional(), FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image."))],
         description=_l("A JPEG, PNG or WebP image of at most 5 MB."),
     )
+
+    def add_cost_line(self) -> None:
+        """One more empty line, up to the most a proposal may have."""
+        if len(self.cost_lines.entries) < MAX_COST_LINES:
+            self.cost_lines.append_entry()
 
     def validate_cost_lines(self, field):
         lines, faulty = [], False

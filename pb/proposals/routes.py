@@ -23,7 +23,7 @@ from pb.accounts.permissions import role_required
 from pb.accounts.services import is_member_of, organisations_of
 from pb.db import Refusal, db_session, id_arg, keep_refusal
 from pb.proposals import services
-from pb.proposals.forms import COST_ROWS, ProposalForm, ScreenerForm, ScreeningForm
+from pb.proposals.forms import MAX_COST_LINES, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import PUBLIC_STATUSES, Project, Proposal, Screener, Status
 from pb.proposals.photos import discard_photo, photo_folder, store_photo
 from pb.rounds.access import Access, load_round
@@ -157,9 +157,20 @@ def _build_form(db, round_: Round, proposal: Proposal | None) -> ProposalForm:
             form.postcode.data = proposal.postcode
             form.objectives.data = [o.id for o in services.objectives_of(db, proposal)]
             lines = services.cost_lines_of(db, proposal)
+            while len(form.cost_lines.entries) <= len(lines) and len(form.cost_lines.entries) < MAX_COST_LINES:
+                form.add_cost_line()  # every line, and an empty one for another
             for row, line in zip(form.cost_lines.entries, lines):
                 row.form.item.data, row.form.amount.data = line.item, line.amount
     return form
+
+
+def _adding_a_line(form: ProposalForm) -> bool:
+    """"Add another cost line" (which works without JavaScript): the same form again, as
+    typed, with one more empty line; nothing is checked or saved yet."""
+    if request.method != "POST" or request.form.get("action") != "add_line":
+        return False
+    form.add_cost_line()
+    return True
 
 
 def _content(form: ProposalForm) -> services.ProposalContent:
@@ -193,7 +204,7 @@ def _save(form, round_, proposal, template):
             services.submit_proposal(db, proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
         discard_photo(content.photo)
-        return show_refusal(error, template, form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
+        return show_refusal(error, template, form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
     if proposal.status == Status.SUBMITTED.value:
         flash(_("Your proposal has been submitted. The round's screeners will look at it."), "success")
     else:
@@ -207,9 +218,11 @@ def new(round_id):
     round_, _access = load_round(round_id)
     db = db_session()
     form = _build_form(db, round_, None)
+    if _adding_a_line(form):
+        return render_template("proposals/form.html", form=form, round=round_, proposal=None, max_cost_lines=MAX_COST_LINES)
     if form.validate_on_submit():
         return _save(form, round_, None, "proposals/form.html")
-    return form_page("proposals/form.html", form, round=round_, proposal=None, cost_rows=COST_ROWS)
+    return form_page("proposals/form.html", form, round=round_, proposal=None, max_cost_lines=MAX_COST_LINES)
 
 
 @bp.route("/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
@@ -219,9 +232,11 @@ def edit(proposal_id):
     if not _is_group_member(proposal):
         abort(403)
     form = _build_form(db_session(), round_, proposal)
+    if _adding_a_line(form):
+        return render_template("proposals/form.html", form=form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
     if form.validate_on_submit():
         return _save(form, round_, proposal, "proposals/form.html")
-    return form_page("proposals/form.html", form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
+    return form_page("proposals/form.html", form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
 
 
 @bp.route("/proposals/<int:proposal_id>/withdraw")
