@@ -284,7 +284,7 @@ def proposal_fields(w: World, new: bool) -> list[Field]:
         Field("objectives", "multi", lambda w: [str(w.first_id("charter_objective", r["round"]))]),
         *rows("cost_lines", 8, [("item", "text"), ("amount", "money")], {"item": "Benches", "amount": "1,200.50"}),
         Field("beneficiaries", "text", "Older people"), Field("postcode", "postcode", "LS6 1AA"),
-        Field("photo", "file", None), Field("action", "control", "save"),
+        Field("photo", "file", None), Field("kept_photo", "text", ""), Field("action", "control", "save"),
     ]
 
 

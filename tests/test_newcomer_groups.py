@@ -297,3 +297,52 @@ def test_a_proposal_can_have_more_than_eight_cost_lines_but_not_endless(people, 
     page = park.submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **many, action="add_line")).get_data(as_text=True)
     assert cost_rows(page) == list(range(MAX_COST_LINES))  # no more lines than that
     assert 'value="add_line"' not in page
+
+
+# ---------------------------------------------------------------- 4. a chosen photo survives a mistake
+
+
+def test_a_chosen_photo_is_kept_when_the_form_comes_back_with_a_mistake(app, people, client, db, setup):
+    import io
+
+    from PIL import Image
+
+    from tests.test_proposals import count_proposals, jpeg_with_location, upload, uploads
+
+    park, url = people["park"], f"/rounds/{setup['round']}/proposals/new"
+    before = uploads(app)
+    response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "The photo you chose is kept" in page
+    assert count_proposals(db) == 0 and uploads(app) == before  # held for the next attempt, not saved
+    token = re.search(r'name="kept_photo" type="hidden" value="([^"]+)"', page).group(1)
+
+    # Someone else cannot use that reference.
+    youth = people["youth"]
+    other = youth.submit(url, proposal_form(db, setup, group="Eastshire Youth Club", kept_photo=token, action="submit"))
+    assert other.status_code == 302
+    other_id = int(other.headers["Location"].rsplit("/", 1)[1])
+    assert proposal(db, other_id).photo is None
+
+    # The title is put right, and no file is chosen again: the photo is saved with the proposal.
+    response = park.submit(url, proposal_form(db, setup, kept_photo=token, action="submit"))
+    assert response.status_code == 302
+    pid = int(response.headers["Location"].rsplit("/", 1)[1])
+    served = client.get(f"/proposals/{pid}/photo")
+    assert served.status_code == 200
+    assert max(Image.open(io.BytesIO(served.data)).size) == 1600
+    served.close()
+    again = park.submit(url, proposal_form(db, setup, title="", kept_photo=token)).get_data(as_text=True)
+    assert "The photo you chose is kept" not in again  # it is the proposal's now, held no more
+
+
+def test_a_photo_is_kept_when_a_cost_line_is_added(app, people, db, setup):
+    from tests.test_proposals import jpeg_with_location, upload
+
+    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new",
+                                     proposal_form(db, setup, action="add_line", photo=upload(jpeg_with_location(), "m.jpg")),
+                                     content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "The photo you chose is kept" in response.get_data(as_text=True)

@@ -7,6 +7,7 @@ from wtforms import (
     EmailField,
     FieldList,
     FormField,
+    HiddenField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -53,6 +54,7 @@ class CostLineForm(RowForm):
 
 
 class ProposalForm(PbForm):
+    photo_held = False  # set when the page comes back holding a chosen photo
     organisation = SelectField(_l("Proposed by"), coerce=int)
     contest = SelectField(_l("Ballot paper (area)"), coerce=int)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)], description=_l("Up to 120 characters."))
@@ -67,6 +69,7 @@ class ProposalForm(PbForm):
     cost_lines = FieldList(FormField(CostLineForm), label=_l("Costs"), min_entries=FIRST_COST_LINES, max_entries=MAX_COST_LINES)
     beneficiaries = TextAreaField(_l("Who benefits"), validators=[Optional(), Length(max=1000)])
     postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10), full_postcode])
+    kept_photo = HiddenField()  # a signed reference to a photo held from an earlier attempt
     photo = FileField(
         _l("Photo (optional)"),
         validators=[Optional(), FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image."))],

@@ -5,6 +5,7 @@ import secrets
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -16,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import select
 
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
@@ -25,7 +27,7 @@ from pb.db import Refusal, db_session, id_arg, keep_refusal
 from pb.proposals import services
 from pb.proposals.forms import MAX_COST_LINES, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import PUBLIC_STATUSES, Project, Proposal, Screener, Status
-from pb.proposals.photos import discard_photo, photo_folder, store_photo
+from pb.proposals.photos import HELD_FOR, adopt_photo, hold_photo, is_held, photo_folder
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
 from pb.rounds.services import areas_of, contests_of
@@ -187,12 +189,52 @@ def _content(form: ProposalForm) -> services.ProposalContent:
     )
 
 
+def _photo_token() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="pb.proposals.held-photo")
+
+
+def _held_name(token: str | None) -> str | None:
+    """The held photo a form's reference names, if it is this person's and still held."""
+    if not token:
+        return None
+    try:
+        held = _photo_token().loads(token, max_age=HELD_FOR)
+    except BadSignature:
+        return None
+    if not isinstance(held, dict) or held.get("user") != current_user.id or not is_held(held.get("name")):
+        return None
+    return held["name"]
+
+
+def _hold_photo(form: ProposalForm) -> str | None:
+    """The photo chosen for this form: a new file (checked, then held), or the one held
+    from an earlier attempt. The form carries a signed reference to it, so that if the page
+    comes back with a mistake the photo need not be chosen again. Raises ProposalError."""
+    name = hold_photo(form.photo.data) if form.photo.data and not form.photo.errors else _held_name(form.kept_photo.data)
+    form.kept_photo.data = _photo_token().dumps({"name": name, "user": current_user.id}) if name else ""
+    form.photo_held = bool(name)
+    return name
+
+
+def _hold_photo_for_next_attempt(form: ProposalForm) -> None:
+    """The form comes back (a mistake, or a line added): keep its photo, or say what is wrong with it."""
+    try:
+        _hold_photo(form)
+    except services.ProposalError as error:
+        form.photo.errors = [*form.photo.errors, str(error)]
+
+
+def _form_again(form, round_, proposal):
+    """The form shown again after a POST: 400 with its mistakes, or 200 with a line added."""
+    _hold_photo_for_next_attempt(form)
+    return form_page("proposals/form.html", form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
+
+
 def _save(form, round_, proposal, template):
     db = db_session()
     content = _content(form)
     try:
-        if form.photo.data:
-            content.photo = store_photo(form.photo.data)
+        content.photo = _hold_photo(form)
         if proposal is None:
             organisation = db.get(Organisation, form.organisation.data)
             proposal = services.create_proposal(db, round_, actor=current_user, organisation=organisation, content=content)
@@ -203,8 +245,10 @@ def _save(form, round_, proposal, template):
         if request.form.get("action") == "submit" and proposal.status in (Status.DRAFT.value, Status.RETURNED.value):
             services.submit_proposal(db, proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
-        discard_photo(content.photo)
+        # A photo that was fine stays held (the form carries it) for the next attempt.
         return show_refusal(error, template, form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
+    if content.photo:
+        adopt_photo(content.photo)
     if proposal.status == Status.SUBMITTED.value:
         flash(_("Your proposal has been submitted. The round's screeners will look at it."), "success")
     else:
@@ -219,9 +263,11 @@ def new(round_id):
     db = db_session()
     form = _build_form(db, round_, None)
     if _adding_a_line(form):
-        return render_template("proposals/form.html", form=form, round=round_, proposal=None, max_cost_lines=MAX_COST_LINES)
+        return _form_again(form, round_, None)
     if form.validate_on_submit():
         return _save(form, round_, None, "proposals/form.html")
+    if request.method == "POST":
+        return _form_again(form, round_, None)
     return form_page("proposals/form.html", form, round=round_, proposal=None, max_cost_lines=MAX_COST_LINES)
 
 
@@ -233,9 +279,11 @@ def edit(proposal_id):
         abort(403)
     form = _build_form(db_session(), round_, proposal)
     if _adding_a_line(form):
-        return render_template("proposals/form.html", form=form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
+        return _form_again(form, round_, proposal)
     if form.validate_on_submit():
         return _save(form, round_, proposal, "proposals/form.html")
+    if request.method == "POST":
+        return _form_again(form, round_, proposal)
     return form_page("proposals/form.html", form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
 
 
