@@ -346,3 +346,15 @@ def test_a_photo_is_kept_when_a_cost_line_is_added(app, people, db, setup):
                                      content_type="multipart/form-data")
     assert response.status_code == 200
     assert "The photo you chose is kept" in response.get_data(as_text=True)
+
+
+def test_after_the_deadline_the_question_says_a_withdrawal_is_for_good(people, db, setup):
+    park = people["park"]
+    pid = new_proposal(park, db, setup, action="submit")
+    people["council"].submit(f"/rounds/{setup['round']}/phase", {"confirm": "y"})  # screening
+    question = park.get(f"/proposals/{pid}/withdraw").get_data(as_text=True)
+    assert "cannot be undone" in question and "you can undo this" not in question
+    response = park.submit(f"/proposals/{pid}/withdraw", {}, page=f"/proposals/{pid}/withdraw")
+    assert response.status_code == 302
+    page = park.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your proposal has been withdrawn." in page and "You can undo this" not in page

@@ -307,7 +307,7 @@ STATUS_CHANGES = {
 @bp.route("/proposals/<int:proposal_id>/<any(submit, withdraw, restore):action>", methods=["POST"])
 @login_required
 def change_status(proposal_id, action):
-    proposal, _round = _proposal_or_404(proposal_id)
+    proposal, round_ = _proposal_or_404(proposal_id)
     if not _is_group_member(proposal):
         abort(403)
     operation, done = STATUS_CHANGES[action]
@@ -317,6 +317,8 @@ def change_status(proposal_id, action):
         keep_refusal(error)
         flash(str(error), "error")
         return redirect(url_for("proposals.show", proposal_id=proposal.id)), 303
+    if action == "withdraw" and round_.phase != Phase.PROPOSALS_OPEN.value:
+        done = _l("Your proposal has been withdrawn.")  # past the deadline: for good
     flash(str(done), "success")
     return redirect(url_for("proposals.show", proposal_id=proposal.id))
 
