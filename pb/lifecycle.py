@@ -21,7 +21,7 @@ from pb.audit.witness import witness_head
 from pb.clock import now
 from pb.db import Refusal, session_scope
 from pb.notices import services as notices
-from pb.proposals.services import contests_without_projects, put_on_ballot
+from pb.proposals.services import close_screening, contests_without_projects, put_on_ballot
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer
@@ -177,6 +177,7 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     """The one place a round changes phase, with what the move entails."""
     previous = round_.phase
     if to == Phase.VOTING:
+        close_screening(session, round_)  # what nobody screened in time is not eligible, and says why
         put_on_ballot(session, round_)
         make_round_key(session, round_)
     round_.phase = to.value

@@ -78,23 +78,35 @@ def choose_language():
     return response
 
 
-def error_list(form) -> list[tuple[str, str]]:
-    """Every error of a form as (field id, message), including those of nested rows."""
+def error_list(form, named: bool = False) -> list[tuple[str, str]]:
+    """Every error of a form as (field id, message), including those of nested rows.
+
+    `named`: each message says which field it is about ("Title: This field is required.",
+    "Cost (line 2): ..."), as an error summary at the top of a page must: it is read far
+    from the field."""
     found = []
 
-    def walk(field):
+    def say(field, message, line):
+        if not named:
+            return message
+        label = field.label.text
+        if line is not None:
+            label = _("%(field)s (line %(line)d)", field=label, line=line)
+        return _("%(field)s: %(message)s", field=label, message=message)
+
+    def walk(field, line=None):
         if hasattr(field, "entries"):  # a list of rows
             for message in field.errors:
                 if not isinstance(message, dict):
-                    found.append((field.id, message))
-            for entry in field.entries:
-                walk(entry)
+                    found.append((field.id, say(field, message, None)))
+            for number, entry in enumerate(field.entries, start=1):
+                walk(entry, number)
         elif hasattr(field, "form") and hasattr(field.form, "_fields"):  # one row of fields
             for sub in field.form:
-                walk(sub)
+                walk(sub, line)
         else:
             for message in field.errors:
-                found.append((field.id, message))
+                found.append((field.id, say(field, message, line)))
 
     for field in form:
         walk(field)

@@ -233,6 +233,8 @@ MATRIX = [
     # The group may ask; the frozen round refuses (and says why on the proposal's page).
     row("proposals.change_status", "POST", "/proposals/{proposal}/submit", signed_in(member=(303, "/proposals/{proposal}"))),
     row("proposals.change_status", "POST", "/proposals/{proposal}/withdraw", signed_in(member=(303, "/proposals/{proposal}"))),
+    row("proposals.change_status", "POST", "/proposals/{proposal}/restore", signed_in(member=(303, "/proposals/{proposal}"))),
+    row("proposals.confirm_withdraw", "GET", "/proposals/{proposal}/withdraw", signed_in(member=200)),  # asked first
     # Screening: the appointed screener, and the leads of the round's anchors (who screen too).
     row("proposals.screening", "GET", "/rounds/{voting}/screening", signed_in(lead=200, screener=200)),
     row("proposals.screen", "GET", "/proposals/{proposal}/screen", signed_in(lead=200, screener=200)),

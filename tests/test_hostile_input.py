@@ -287,7 +287,7 @@ def proposal_fields(w: World, new: bool) -> list[Field]:
         Field("objectives", "multi", lambda w: [str(w.first_id("charter_objective", r["round"]))]),
         *rows("cost_lines", 8, [("item", "text"), ("amount", "money")], {"item": "Benches", "amount": "1,200.50"}),
         Field("beneficiaries", "text", "Older people"), Field("postcode", "postcode", "LS6 1AA"),
-        Field("photo", "file", None), Field("action", "control", "save"),
+        Field("photo", "file", None), Field("kept_photo", "text", ""), Field("action", "control", "save"),
     ]
 
 
@@ -397,7 +397,7 @@ FORMS = [
     FormSpec("proposal_translations", "member", lambda w: f"/proposals/{w.r1['draft']}/translations", lambda w: [
         Field("language", "select", "cy"), Field("title", "text", "Meinciau wrth y pwll"), Field("summary", "text", "Dwy fainc."),
         Field("description", "text", "Byddwn yn adeiladu dwy fainc."), Field("beneficiaries", "text", "Pawb")]),
-    FormSpec("proposal_submit", "member", lambda w: [f"/proposals/{p}/{action}" for p in w.r1["spare"] for action in ("submit", "withdraw")],
+    FormSpec("proposal_submit", "member", lambda w: [f"/proposals/{p}/{action}" for p in w.r1["spare"] for action in ("submit", "withdraw", "restore")],
              lambda w: []),
     FormSpec("screen", "reviewer", lambda w: [f"/proposals/{p}/screen" for p in w.r1["submitted"]], lambda w: [
         Field("decision", "select", "returned"), Field("reason", "text", "Please add a quote for the benches.")],

@@ -7,6 +7,7 @@ from wtforms import (
     EmailField,
     FieldList,
     FormField,
+    HiddenField,
     RadioField,
     SelectChoice,
     SelectField,
@@ -14,14 +15,15 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional, StopValidation
 
 from pb.accounts.models import GROUP_TYPES
 from pb.fields import CheckboxesField, MoneyField, full_postcode
 from pb.forms import PbForm, RowForm
 from pb.proposals.models import Status
 
-COST_ROWS = 8
+FIRST_COST_LINES = 3  # a fresh form's empty lines; "Add another cost line" gives more
+MAX_COST_LINES = 30  # more is a budget spreadsheet, not a proposal
 
 
 class GroupForm(PbForm):
@@ -52,6 +54,7 @@ class CostLineForm(RowForm):
 
 
 class ProposalForm(PbForm):
+    photo_held = False  # set when the page comes back holding a chosen photo
     organisation = SelectField(_l("Proposed by"), coerce=int)
     contest = SelectField(_l("Ballot paper (area)"), coerce=int)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)], description=_l("Up to 120 characters."))
@@ -63,18 +66,27 @@ class ProposalForm(PbForm):
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)], description=_l("What you will do, where and when. Up to 5,000 characters."))
     category = SelectField(_l("Category"), coerce=int)
     objectives = CheckboxesField(_l("Which of the round's objectives does it serve?"), coerce=int)
-    cost_lines = FieldList(FormField(CostLineForm), min_entries=COST_ROWS, max_entries=COST_ROWS)
+    cost_lines = FieldList(FormField(CostLineForm), label=_l("Costs"), min_entries=FIRST_COST_LINES, max_entries=MAX_COST_LINES)
     beneficiaries = TextAreaField(_l("Who benefits"), validators=[Optional(), Length(max=1000)])
     postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10), full_postcode])
+    kept_photo = HiddenField()  # a signed reference to a photo held from an earlier attempt
     photo = FileField(
         _l("Photo (optional)"),
         validators=[Optional(), FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image."))],
         description=_l("A JPEG, PNG or WebP image of at most 5 MB."),
     )
 
+    def add_cost_line(self) -> None:
+        """One more empty line, up to the most a proposal may have."""
+        if len(self.cost_lines.entries) < MAX_COST_LINES:
+            self.cost_lines.append_entry()
+
     def validate_cost_lines(self, field):
-        lines = []
+        lines, faulty = [], False
         for row in field.entries:
+            if row.form.errors:  # already said, beside the line: one message per problem
+                faulty = True
+                continue
             item, amount = (row.form.item.data or "").strip(), row.form.amount.data
             if not item and amount is None:
                 continue
@@ -85,6 +97,8 @@ class ProposalForm(PbForm):
             if amount <= 0:
                 raise ValidationError(_l("Every cost must be more than zero."))
             lines.append((item, amount))
+        if faulty:
+            raise StopValidation()
         if not lines:
             raise ValidationError(_l("Add at least one cost line."))
         self.cost_line_values = lines

@@ -2,7 +2,9 @@
 such as the camera's location), shrunk, and stored under the instance folder."""
 
 import os
+import re
 import secrets
+import time
 import warnings
 from io import BytesIO
 
@@ -28,7 +30,43 @@ def photo_folder() -> str:
     return folder
 
 
-def store_photo(upload) -> str:
+def held_folder() -> str:
+    """Photos chosen on a form that came back with a mistake, kept for the next attempt
+    (so nobody has to choose the photo again); not part of any proposal until it is saved."""
+    folder = os.path.join(current_app.instance_path, "uploads", "held-photos")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+HELD_FOR = 24 * 3600  # seconds a held photo waits for its form to be sent again
+HELD_NAME = re.compile(r"^[A-Za-z0-9_-]{24}\.jpg$")
+
+
+def hold_photo(upload) -> str:
+    """Check a photo and keep it for the form's next attempt; return its file name.
+    Raises ProposalError. Held photos older than HELD_FOR are removed on the way."""
+    folder = held_folder()
+    cutoff = time.time() - HELD_FOR
+    for name in os.listdir(folder):
+        try:
+            if os.path.getmtime(os.path.join(folder, name)) < cutoff:
+                os.remove(os.path.join(folder, name))
+        except FileNotFoundError:
+            pass
+    return store_photo(upload, folder)
+
+
+def is_held(name: str) -> bool:
+    return bool(HELD_NAME.match(name or "")) and os.path.isfile(os.path.join(held_folder(), name))
+
+
+def adopt_photo(name: str) -> str:
+    """A held photo becomes the proposal's (its form was saved)."""
+    os.replace(os.path.join(held_folder(), name), os.path.join(photo_folder(), name))
+    return name
+
+
+def store_photo(upload, folder: str | None = None) -> str:
     """Check and store an uploaded photo; return its file name. Raises ProposalError."""
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
@@ -51,7 +89,7 @@ def store_photo(upload) -> str:
     image = image.convert("RGB")
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     name = f"{secrets.token_urlsafe(18)}.jpg"
-    image.save(os.path.join(photo_folder(), name), "JPEG", quality=80, optimize=True)
+    image.save(os.path.join(folder or photo_folder(), name), "JPEG", quality=80, optimize=True)
     return name
 
 

@@ -5,6 +5,7 @@ import secrets
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -14,7 +15,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import select
 
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
@@ -22,9 +25,9 @@ from pb.accounts.permissions import role_required
 from pb.accounts.services import is_member_of, organisations_of
 from pb.db import Refusal, db_session, id_arg, keep_refusal
 from pb.proposals import services
-from pb.proposals.forms import COST_ROWS, ProposalForm, ScreenerForm, ScreeningForm
+from pb.proposals.forms import MAX_COST_LINES, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import PUBLIC_STATUSES, Project, Proposal, Screener, Status
-from pb.proposals.photos import discard_photo, photo_folder, store_photo
+from pb.proposals.photos import HELD_FOR, adopt_photo, hold_photo, is_held, photo_folder
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
 from pb.rounds.services import areas_of, contests_of
@@ -156,9 +159,20 @@ def _build_form(db, round_: Round, proposal: Proposal | None) -> ProposalForm:
             form.postcode.data = proposal.postcode
             form.objectives.data = [o.id for o in services.objectives_of(db, proposal)]
             lines = services.cost_lines_of(db, proposal)
+            while len(form.cost_lines.entries) <= len(lines) and len(form.cost_lines.entries) < MAX_COST_LINES:
+                form.add_cost_line()  # every line, and an empty one for another
             for row, line in zip(form.cost_lines.entries, lines):
                 row.form.item.data, row.form.amount.data = line.item, line.amount
     return form
+
+
+def _adding_a_line(form: ProposalForm) -> bool:
+    """"Add another cost line" (which works without JavaScript): the same form again, as
+    typed, with one more empty line; nothing is checked or saved yet."""
+    if request.method != "POST" or request.form.get("action") != "add_line":
+        return False
+    form.add_cost_line()
+    return True
 
 
 def _content(form: ProposalForm) -> services.ProposalContent:
@@ -175,22 +189,66 @@ def _content(form: ProposalForm) -> services.ProposalContent:
     )
 
 
+def _photo_token() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="pb.proposals.held-photo")
+
+
+def _held_name(token: str | None) -> str | None:
+    """The held photo a form's reference names, if it is this person's and still held."""
+    if not token:
+        return None
+    try:
+        held = _photo_token().loads(token, max_age=HELD_FOR)
+    except BadSignature:
+        return None
+    if not isinstance(held, dict) or held.get("user") != current_user.id or not is_held(held.get("name")):
+        return None
+    return held["name"]
+
+
+def _hold_photo(form: ProposalForm) -> str | None:
+    """The photo chosen for this form: a new file (checked, then held), or the one held
+    from an earlier attempt. The form carries a signed reference to it, so that if the page
+    comes back with a mistake the photo need not be chosen again. Raises ProposalError."""
+    name = hold_photo(form.photo.data) if form.photo.data and not form.photo.errors else _held_name(form.kept_photo.data)
+    form.kept_photo.data = _photo_token().dumps({"name": name, "user": current_user.id}) if name else ""
+    form.photo_held = bool(name)
+    return name
+
+
+def _hold_photo_for_next_attempt(form: ProposalForm) -> None:
+    """The form comes back (a mistake, or a line added): keep its photo, or say what is wrong with it."""
+    try:
+        _hold_photo(form)
+    except services.ProposalError as error:
+        form.photo.errors = [*form.photo.errors, str(error)]
+
+
+def _form_again(form, round_, proposal):
+    """The form shown again after a POST: 400 with its mistakes, or 200 with a line added."""
+    _hold_photo_for_next_attempt(form)
+    return form_page("proposals/form.html", form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
+
+
 def _save(form, round_, proposal, template):
     db = db_session()
     content = _content(form)
     try:
-        if form.photo.data:
-            content.photo = store_photo(form.photo.data)
+        content.photo = _hold_photo(form)
         if proposal is None:
             organisation = db.get(Organisation, form.organisation.data)
             proposal = services.create_proposal(db, round_, actor=current_user, organisation=organisation, content=content)
         else:
             services.update_proposal(db, proposal, actor=current_user, content=content)
-        if request.form.get("action") == "submit":
+        # "Submit" on a proposal already waiting for screening (or sent back to it by
+        # this edit) saves the edits: it is submitted as it now stands.
+        if request.form.get("action") == "submit" and proposal.status in (Status.DRAFT.value, Status.RETURNED.value):
             services.submit_proposal(db, proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
-        discard_photo(content.photo)
-        return show_refusal(error, template, form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
+        # A photo that was fine stays held (the form carries it) for the next attempt.
+        return show_refusal(error, template, form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
+    if content.photo:
+        adopt_photo(content.photo)
     if proposal.status == Status.SUBMITTED.value:
         flash(_("Your proposal has been submitted. The round's screeners will look at it."), "success")
     else:
@@ -204,9 +262,13 @@ def new(round_id):
     round_, _access = load_round(round_id)
     db = db_session()
     form = _build_form(db, round_, None)
+    if _adding_a_line(form):
+        return _form_again(form, round_, None)
     if form.validate_on_submit():
         return _save(form, round_, None, "proposals/form.html")
-    return form_page("proposals/form.html", form, round=round_, proposal=None, cost_rows=COST_ROWS)
+    if request.method == "POST":
+        return _form_again(form, round_, None)
+    return form_page("proposals/form.html", form, round=round_, proposal=None, max_cost_lines=MAX_COST_LINES)
 
 
 @bp.route("/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
@@ -216,25 +278,48 @@ def edit(proposal_id):
     if not _is_group_member(proposal):
         abort(403)
     form = _build_form(db_session(), round_, proposal)
+    if _adding_a_line(form):
+        return _form_again(form, round_, proposal)
     if form.validate_on_submit():
         return _save(form, round_, proposal, "proposals/form.html")
-    return form_page("proposals/form.html", form, round=round_, proposal=proposal, cost_rows=COST_ROWS)
+    if request.method == "POST":
+        return _form_again(form, round_, proposal)
+    return form_page("proposals/form.html", form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
 
 
-@bp.route("/proposals/<int:proposal_id>/<any(submit, withdraw):action>", methods=["POST"])
+@bp.route("/proposals/<int:proposal_id>/withdraw")
 @login_required
-def change_status(proposal_id, action):
-    proposal, _round = _proposal_or_404(proposal_id)
+def confirm_withdraw(proposal_id):
+    """Withdrawing is asked first (a page of its own: it works without JavaScript)."""
+    proposal, round_ = _proposal_or_404(proposal_id)
     if not _is_group_member(proposal):
         abort(403)
-    operation = services.submit_proposal if action == "submit" else services.withdraw_proposal
+    return render_template("proposals/withdraw.html", proposal=proposal, round=round_)
+
+
+STATUS_CHANGES = {
+    "submit": (services.submit_proposal, _l("Your proposal has been submitted.")),
+    "withdraw": (services.withdraw_proposal, _l("Your proposal has been withdrawn. You can undo this until the deadline for proposals.")),
+    "restore": (services.restore_proposal, _l("Your proposal is back as a draft: check it and submit it again before the deadline.")),
+}
+
+
+@bp.route("/proposals/<int:proposal_id>/<any(submit, withdraw, restore):action>", methods=["POST"])
+@login_required
+def change_status(proposal_id, action):
+    proposal, round_ = _proposal_or_404(proposal_id)
+    if not _is_group_member(proposal):
+        abort(403)
+    operation, done = STATUS_CHANGES[action]
     try:
         operation(db_session(), proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
         keep_refusal(error)
         flash(str(error), "error")
         return redirect(url_for("proposals.show", proposal_id=proposal.id)), 303
-    flash(_("Your proposal has been submitted.") if action == "submit" else _("Your proposal has been withdrawn."), "success")
+    if action == "withdraw" and round_.phase != Phase.PROPOSALS_OPEN.value:
+        done = _l("Your proposal has been withdrawn.")  # past the deadline: for good
+    flash(str(done), "success")
     return redirect(url_for("proposals.show", proposal_id=proposal.id))
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_
 from sqlmodel import Session, select
 
@@ -198,6 +199,25 @@ def withdraw_proposal(session: Session, proposal: Proposal, *, actor: User) -> N
     _audit(session, proposal, "proposal.withdrawn", actor)
 
 
+def restore_proposal(session: Session, proposal: Proposal, *, actor: User) -> None:
+    """Undo a withdrawal while the round still takes proposals. The proposal comes back as
+    a draft, whatever it was before: the group checks it and submits it again, so nothing
+    reaches the screeners (or the ballot) without the group's own renewed say-so."""
+    round_ = session.get(Round, proposal.round_id)
+    guard_unfrozen(session, round_, actor=actor, attempted="proposal.restored", detail={"proposal": proposal.id})
+    _check_member(session, proposal, actor)
+    if proposal.status != Status.WITHDRAWN.value:
+        raise ProposalError(_("This proposal has not been withdrawn."))
+    if Phase(round_.phase) != Phase.PROPOSALS_OPEN:
+        raise ProposalClosed(_("The deadline for proposals has passed, so a withdrawal can no longer be undone."))
+    proposal.status = Status.DRAFT.value
+    proposal.submitted_at = None
+    proposal.updated_at = now()
+    session.add(proposal)
+    session.flush()
+    _audit(session, proposal, "proposal.restored", actor)
+
+
 # ---------------------------------------------------------------- screening
 
 
@@ -228,12 +248,14 @@ def appoint_screener(session: Session, round_: Round, *, actor: User, user: User
 DECISIONS = (Status.ELIGIBLE.value, Status.NOT_ELIGIBLE.value, Status.RETURNED.value)
 
 
-def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decision: str, reason: str) -> None:
+def screen_proposal(session: Session, proposal: Proposal, *, actor: User | None, decision: str, reason: str) -> None:
+    """A screening decision. `actor` None is pb itself, when voting opens on proposals
+    nobody screened (see close_screening): no person, so no screener to check."""
     round_ = session.get(Round, proposal.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="proposal.screened", detail={"proposal": proposal.id, "decision": decision})
-    if not is_screener(session, round_, actor):
+    if actor is not None and not is_screener(session, round_, actor):
         raise ProposalError(_("Only the round's screeners can screen its proposals."))
-    if is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+    if actor is not None and is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
         raise ProposalError(_("You cannot screen a proposal from a group you belong to."))
     if decision not in DECISIONS:
         raise ProposalError(_("Choose a decision."))
@@ -247,7 +269,7 @@ def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decisi
 
         forget_reason_translations(session, proposal)
     proposal.status, proposal.screening_reason = decision, reason
-    proposal.screened_at, proposal.screened_by_user_id = now(), actor.id
+    proposal.screened_at, proposal.screened_by_user_id = now(), actor.id if actor else None
     session.add(proposal)
     session.flush()
     if decision == Status.RETURNED.value:  # the note is for the group alone: the log says it was returned
@@ -255,6 +277,36 @@ def screen_proposal(session: Session, proposal: Proposal, *, actor: User, decisi
     else:
         _audit(session, proposal, "proposal.screened", actor, decision=decision, reason=reason)
     notices.proposal_screened(session, proposal)
+
+
+# Why a proposal left waiting when voting opened is not on the ballot (public, as every
+# "not eligible" reason is), by the state it was left in.
+UNSCREENED = {
+    Status.SUBMITTED.value: _l("Not screened before voting opened."),
+    Status.RETURNED.value: _l("Returned for changes, and not submitted and screened again before voting opened."),
+}
+
+
+def unscreened_proposals(session: Session, round_: Round) -> list[Proposal]:
+    """Proposals put forward but waiting for a decision: they would not be on the ballot."""
+    return list(session.exec(
+        select(Proposal).where(Proposal.round_id == round_.id, Proposal.status.in_(list(UNSCREENED))).order_by(Proposal.id)
+    ))
+
+
+def close_screening(session: Session, round_: Round) -> list[Proposal]:
+    """As voting opens (before the round freezes): every proposal nobody screened in time
+    is marked not eligible, with its reason, by the same decision a screener makes, so the
+    group and the public learn why it is not on the ballot. Drafts stay the group's own."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    left = unscreened_proposals(session, round_)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):  # the same words whoever, or whatever, opens voting
+        reasons = {status: str(reason) for status, reason in UNSCREENED.items()}
+    for proposal in left:
+        screen_proposal(session, proposal, actor=None, decision=Status.NOT_ELIGIBLE.value, reason=reasons[proposal.status])
+    return left
 
 
 # ---------------------------------------------------------------- the ballot

@@ -22,6 +22,7 @@ from pb.accounts.services import organisations_of
 from pb.audit.models import WitnessedHead, chain_key
 from pb import lifecycle
 from pb.db import Refusal, db_session, keep_refusal
+from pb.proposals.services import unscreened_proposals
 from pb.rounds import services
 from pb.rounds.help import help_of, set_help
 from pb.rounds.access import Access, load_round, my_organisation_ids
@@ -223,7 +224,9 @@ def next_phase(round_id):
     form = ConfirmForm()
     if request.method == "GET" or not form.validate_on_submit() or not form.confirm.data:
         blockers = lifecycle.voting_blockers(session, round_) if following == Phase.VOTING else []
-        return render_template("rounds/phase.html", round=round_, form=form, following=following, blockers=blockers)
+        unscreened = unscreened_proposals(session, round_) if following == Phase.VOTING else []
+        return render_template("rounds/phase.html", round=round_, form=form, following=following, blockers=blockers,
+                               unscreened=unscreened)
     try:
         phase = lifecycle.move_to_next_phase(session, round_, actor=current_user)
     except (services.RoundError, Refusal) as error:

@@ -20,7 +20,6 @@ from sqlmodel import select
 
 from pb.db import Refusal, db_session, keep_refusal, reads_first
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
-from pb.proposals.models import Proposal
 from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
@@ -256,20 +255,12 @@ def _ballot_context(round_, voter, contest, form, **extra):
     db = db_session()
     paper = services.ballot_paper(db, contest.id)
     projects = paper.projects  # in the order drawn when voting opened
-    summaries = {p.id: s for p, s in zip(projects, _summaries(projects))}
     return dict(
-        round=round_, contest=contest, form=form, projects=projects, summaries=summaries, drawn=paper.drawn,
+        round=round_, contest=contest, form=form, projects=projects, drawn=paper.drawn,
         budget=contest_budgets(db, round_).get(contest.id, 0),
         area=db.get(Area, contest.area_id) if contest.area_id else None,
         paper=_on_paper(round_.id), **extra,
     )
-
-
-def _summaries(projects):
-    db = db_session()
-    ids = [p.proposal_id for p in projects]
-    summary = {p.id: p.summary for p in db.exec(select(Proposal).where(Proposal.id.in_(ids)))}
-    return [summary.get(p.proposal_id, "") for p in projects]
 
 
 @bp.route("/rounds/<int:round_id>/vote/<int:contest_id>", methods=["GET", "POST"])
