@@ -1,0 +1,63 @@
+"""A newcomer's bugs on the anchor lead's side: each test failed before its fix."""
+
+import re
+
+import pytest
+from sqlmodel import select
+
+from pb import lifecycle
+from pb.rounds.models import Round
+from tests.conftest import FormClient
+from tests.factories import make_round, open_voting, publish, user
+
+PASSWORD = "correct horse battery"
+COUNCIL, MEMBER = "lead@council.example", "chair@park.example"
+
+
+@pytest.fixture
+def people(make_user):
+    make_user(COUNCIL, name="Cllr Ada", organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, name="Dee", organisation="Friends of the Park", kind="group")
+
+
+@pytest.fixture
+def council(app, people):
+    client = FormClient(app)
+    client.sign_in(COUNCIL, PASSWORD)
+    return client
+
+
+@pytest.fixture
+def published(app, db, people):
+    """A round whose results are published (nobody voted; the count still runs)."""
+    ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
+    open_voting(app, db, ids, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park")
+    publish(app, db, ids["round"], COUNCIL)
+    return ids
+
+
+def move_on(app, db, round_id, times=1):
+    with app.test_request_context(), db() as session:
+        for _ in range(times):
+            lifecycle.move_to_next_phase(session, session.get(Round, round_id), actor=user(session, COUNCIL))
+
+
+def links(html: str) -> list[str]:
+    return [href for href in re.findall(r'href="(/[^"]*)"', html) if not href.startswith(("/static/", "/favicon"))]
+
+
+# ---------------------------------------------------------------- 2. the money page's verdict link
+
+
+@pytest.mark.parametrize("moves", [0, 1, 2])  # results published, delivery, archived
+def test_every_link_on_the_money_page_leads_somewhere(app, db, published, client, moves):
+    move_on(app, db, published["round"], moves)
+    page = client.get(f"/rounds/{published['round']}/money")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for href in links(html.replace("&amp;", "&")):
+        response = client.get(href)
+        response.close()
+        assert response.status_code == 200, href
+    verdict_link = f"/rounds/{published['round']}/residents"
+    assert (verdict_link in links(html)) == (moves < 2)
