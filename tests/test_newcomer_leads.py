@@ -1,6 +1,7 @@
 """A newcomer's bugs on the anchor lead's side: each test failed before its fix."""
 
 import re
+from html import escape as html_escape
 
 import pytest
 from sqlmodel import select
@@ -61,3 +62,40 @@ def test_every_link_on_the_money_page_leads_somewhere(app, db, published, client
         assert response.status_code == 200, href
     verdict_link = f"/rounds/{published['round']}/residents"
     assert (verdict_link in links(html)) == (moves < 2)
+
+
+# ---------------------------------------------------------------- 10. rules by name, not by Pabulib id
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: the page without its tags (attributes such as option values hidden)."""
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_leads_and_residents_read_each_rule_by_its_name_never_its_id(app, db, people, council, client):
+    from pb.rounds.models import RULES
+
+    ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", north_rule="equalshares/add1-comparison")
+    round_id = ids["round"]
+    form = council.get(f"/rounds/{round_id}/contests/new").get_data(as_text=True)
+    for rule in RULES:
+        assert f'value="{rule}"' in form  # the form still sends the id
+    pages = {
+        "form": form,
+        "manage": council.get(f"/rounds/{round_id}/manage").get_data(as_text=True),
+        "public": client.get(f"/rounds/{round_id}").get_data(as_text=True),
+    }
+    for where, html in pages.items():
+        text = visible_text(html)
+        for rule in RULES:
+            assert not re.search(rf"(?<![\w-]){re.escape(rule)}(?![\w/-])", text), (where, rule)
+    from pb.rounds.models import RULE_NAMES
+
+    with app.test_request_context():
+        names = {rule: str(name) for rule, name in RULE_NAMES.items()}
+    assert set(names) == set(RULES)
+    for rule in RULES:
+        assert html_escape(names[rule]) in pages["form"]
+    for where in ("manage", "public"):
+        assert html_escape(names["equalshares/add1-comparison"]) in pages[where]
+        assert html_escape(names["greedy"]) in pages[where]

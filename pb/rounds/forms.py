@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
 from pb.forms import PbForm
-from pb.rounds.models import DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULES, BallotKind
+from pb.rounds.models import DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULE_NAMES, BallotKind
 
 
 class RoundForm(PbForm):
@@ -94,7 +94,7 @@ class ContestForm(PbForm):
         validators=[NumberRange(min=1, max=20)],
         description=_l("With 3, a first choice gets 3 points, a second 2 and a third 1."),
     )
-    rule = SelectField(_l("Counting rule"), choices=[SelectChoice(name) for name in RULES])
+    rule = SelectField(_l("Counting rule"), choices=[SelectChoice(rule, name) for rule, name in RULE_NAMES.items()])
 
 
 class PartnerForm(PbForm):

@@ -77,6 +77,17 @@ RULES = {
 }
 
 
+# What each rule is called where leads and residents read it; the ids above stay for
+# Pabulib files and recounts.
+RULE_NAMES = {
+    "greedy": _l("Most votes first, skipping projects that do not fit"),
+    "greedy-no-skip": _l("Most votes first, stopping at the first project that does not fit"),
+    "equalshares": _l("Method of Equal Shares"),
+    "equalshares/add1": _l("Method of Equal Shares (with raised shares)"),
+    "equalshares/add1-comparison": _l("Method of Equal Shares (with raised shares, compared with most votes first)"),
+}
+
+
 class EligibilityMethod(StrEnum):
     CODES = "codes"  # single-use voting codes on printed letters
     EMAIL = "email"  # a one-time code sent by email
@@ -233,6 +244,10 @@ class Contest(SQLModel, table=True):
     @property
     def rule_explanation(self) -> str:
         return str(RULES[self.rule])
+
+    @property
+    def rule_name(self) -> str:
+        return str(RULE_NAMES[self.rule])
 
 
 class Partner(SQLModel, table=True):
