@@ -99,3 +99,35 @@ def test_leads_and_residents_read_each_rule_by_its_name_never_its_id(app, db, pe
     for where in ("manage", "public"):
         assert html_escape(names["equalshares/add1-comparison"]) in pages[where]
         assert html_escape(names["greedy"]) in pages[where]
+
+
+# ---------------------------------------------------------------- 7. organisation types by kind
+
+
+def options(html: str, name: str) -> set[str]:
+    select = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return set(re.findall(r'<option[^>]*value="([^"]*)"', select))
+
+
+def test_anchors_are_offered_anchor_types_and_groups_group_types(app, db, make_user):
+    from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, Organisation
+
+    make_user("admin@pb.example", admin=True)
+    make_user(MEMBER, organisation="Friends of the Park", kind="group")
+    admin, member = FormClient(app), FormClient(app)
+    admin.sign_in("admin@pb.example", PASSWORD)
+    member.sign_in(MEMBER, PASSWORD)
+    anchor_page = admin.get("/admin/organisations").get_data(as_text=True)
+    assert options(anchor_page, "subtype") == set(ANCHOR_TYPES)
+    group_link = re.search(r'href="(/admin/organisations\?kind=group)"', anchor_page).group(1)
+    assert options(admin.get(group_link).get_data(as_text=True), "subtype") == set(GROUP_TYPES)
+    assert options(member.get("/groups/new").get_data(as_text=True), "subtype") == set(GROUP_TYPES)
+
+    made = admin.submit("/admin/organisations", {"name": "Allotment Society", "kind": "group", "subtype": "charity"}, page=group_link)
+    assert made.status_code == 302
+    for kind, subtype in (("anchor", "charity"), ("group", "nhs"), ("bogus", "nhs")):
+        refused = admin.submit("/admin/organisations", {"name": f"Odd {kind}", "kind": kind, "subtype": subtype})
+        assert refused.status_code == 400
+    with db() as session:
+        assert {o.name: (o.kind, o.subtype) for o in session.exec(select(Organisation))}.get("Allotment Society") == ("group", "charity")
+        assert not [o for o in session.exec(select(Organisation)) if o.name.startswith("Odd")]

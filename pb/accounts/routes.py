@@ -309,7 +309,7 @@ def group_home():
 @role_required(Role.PLATFORM_ADMIN)
 def organisations():
     session = db_session()
-    form = OrganisationForm()
+    form = OrganisationForm(kind=request.args.get("kind"))
     if form.validate_on_submit():
         try:
             organisation = services.create_organisation(
