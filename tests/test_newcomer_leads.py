@@ -2,6 +2,7 @@
 
 import re
 from html import escape as html_escape
+from html import unescape as html_unescape
 
 import pytest
 from sqlmodel import select
@@ -131,3 +132,54 @@ def test_anchors_are_offered_anchor_types_and_groups_group_types(app, db, make_u
     with db() as session:
         assert {o.name: (o.kind, o.subtype) for o in session.exec(select(Organisation))}.get("Allotment Society") == ("group", "charity")
         assert not [o for o in session.exec(select(Organisation)) if o.name.startswith("Odd")]
+
+
+# ---------------------------------------------------------------- 6. one area per postcode
+
+
+def new_round(council, db, **extra) -> int:
+    from pb.accounts.models import Organisation
+
+    with db() as session:
+        org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
+    response = council.submit("/rounds/new", {"organisation": org, "title": "Eastshire Together", "methods": ["codes"], **extra})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].split("/")[2])
+
+
+def areas_of(db, round_id) -> dict[str, list[str]]:
+    from pb.rounds.models import Area
+
+    with db() as session:
+        return {a.name: a.postcode_list for a in session.exec(select(Area).where(Area.round_id == round_id))}
+
+
+@pytest.mark.parametrize("postcodes", ["LS6", "ls6 1aa", "LS6 1", "LS7, LS6 1AA", "LS1, LS11"])
+def test_a_postcode_another_area_takes_in_is_refused_naming_that_area(app, db, council, postcodes):
+    round_id = new_round(council, db)
+    base = f"/rounds/{round_id}/areas"
+    assert council.submit(f"{base}/new", {"name": "North", "postcodes": "LS6"}).status_code == 302
+    assert council.submit(f"{base}/new", {"name": "Centre", "postcodes": "LS1 1"}).status_code == 302
+    before = areas_of(db, round_id)
+    refused = council.submit(f"{base}/new", {"name": "South", "postcodes": postcodes})
+    assert refused.status_code == 400
+    assert "North" in refused.get_data(as_text=True) or "Centre" in refused.get_data(as_text=True)
+    assert areas_of(db, round_id) == before
+
+
+def test_an_area_cannot_grow_into_another_but_neighbouring_districts_are_fine(app, db, council):
+    from pb.rounds.models import Area
+
+    round_id = new_round(council, db)
+    base = f"/rounds/{round_id}/areas"
+    assert council.submit(f"{base}/new", {"name": "North", "postcodes": "LS6 1"}).status_code == 302
+    # LS1 is not LS12 or LS16, and LS6 2 is not LS6 1.
+    assert council.submit(f"{base}/new", {"name": "South", "postcodes": "LS1, LS12, LS6 2"}).status_code == 302
+    with db() as session:
+        south = session.exec(select(Area).where(Area.round_id == round_id, Area.name == "South")).one().id
+    refused = council.submit(f"{base}/{south}", {"name": "South", "postcodes": "LS1, LS12, LS6"})
+    assert refused.status_code == 400
+    assert "“North”" in html_unescape(refused.get_data(as_text=True))
+    assert areas_of(db, round_id)["South"] == ["LS1", "LS12", "LS6 2"]
+    # An area may be saved again with its own postcodes.
+    assert council.submit(f"{base}/{south}", {"name": "South", "postcodes": "LS1, LS12, LS6 2, LS6 3"}).status_code == 302

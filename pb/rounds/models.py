@@ -221,6 +221,14 @@ class Area(SQLModel, table=True):
         return [p for p in self.postcodes.split("\n") if p]
 
 
+def covers(prefix: str, postcode: str) -> bool:
+    """Whether an area's postcode or postcode beginning takes in `postcode` (both
+    normalised). "LS6" takes in "LS6 1AA" but "LS1" not "LS12 3AB": a district ends
+    where the outward code ends."""
+    return (postcode.startswith(prefix + " ") or postcode == prefix
+            or (" " in prefix and postcode.replace(" ", "").startswith(prefix.replace(" ", ""))))
+
+
 class Contest(SQLModel, table=True):
     """One ballot paper: round-wide (no area) or for one area."""
 

@@ -31,6 +31,7 @@ from pb.rounds.models import (
     Phase,
     Pot,
     Round,
+    covers,
 )
 
 
@@ -218,10 +219,24 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
 # ---------------------------------------------------------------- areas and contests
 
 
+def _check_postcodes(session: Session, round_: Round, postcodes: list[str], area_id: int | None) -> None:
+    """Each postcode belongs to one area: refuse one that another area of the round already
+    takes in, or that would take in part of another area (LS6 and LS6 1AA), naming it."""
+    others = select(Area).where(Area.round_id == round_.id)
+    if area_id is not None:
+        others = others.where(Area.id != area_id)
+    for other in session.exec(others.order_by(Area.name)):
+        clashes = [mine for mine in postcodes for theirs in other.postcode_list if covers(mine, theirs) or covers(theirs, mine)]
+        if clashes:
+            raise RoundError(_("%(postcodes)s overlap the postcodes of the area “%(area)s”: each postcode can belong to one area only.",
+                               postcodes=", ".join(dict.fromkeys(clashes)), area=other.name))
+
+
 def add_area(session: Session, round_: Round, *, actor: User, name: str, postcodes: list[str]) -> Area:
     guard_unfrozen(session, round_, actor=actor, attempted="area.added", detail={"name": name})
     if session.exec(select(Area).where(Area.round_id == round_.id, Area.name == name.strip())).first():
         raise RoundError(_("This round already has an area with that name."))
+    _check_postcodes(session, round_, postcodes, None)
     area = Area(round_id=round_.id, name=name.strip(), postcodes="\n".join(postcodes))
     session.add(area)
     session.flush()
@@ -237,6 +252,7 @@ def update_area(session: Session, area: Area, *, actor: User, name: str, postcod
     ).first()
     if clash:
         raise RoundError(_("This round already has an area with that name."))
+    _check_postcodes(session, round_, postcodes, area.id)
     area.name, area.postcodes = name.strip(), "\n".join(postcodes)
     session.add(area)
     session.flush()
