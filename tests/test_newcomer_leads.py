@@ -1,5 +1,6 @@
 """A newcomer's bugs on the anchor lead's side: each test failed before its fix."""
 
+import json
 import re
 from html import escape as html_escape
 from html import unescape as html_unescape
@@ -10,7 +11,7 @@ from sqlmodel import select
 from pb import lifecycle
 from pb.rounds.models import Round
 from tests.conftest import FormClient
-from tests.factories import make_round, open_voting, publish, user
+from tests.factories import make_round, open_voting, organisation, publish, user
 
 PASSWORD = "correct horse battery"
 COUNCIL, MEMBER = "lead@council.example", "chair@park.example"
@@ -31,9 +32,24 @@ def council(app, people):
 
 @pytest.fixture
 def published(app, db, people):
-    """A round whose results are published (nobody voted; the count still runs)."""
+    """A round whose results are published: in each area a few residents voted for the
+    first project on its ballot paper, which is funded."""
+    from pb.proposals.models import Project
+    from pb.rounds.models import Contest
+    from pb.voting import services as voting
+    from pb.voting.models import Voter
+
     ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
     open_voting(app, db, ids, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park")
+    with app.test_request_context(), db() as session:
+        for area, contest_id in ids["contests"].items():
+            contest = session.get(Contest, contest_id)
+            first = session.exec(select(Project).where(Project.contest_id == contest_id).order_by(Project.id)).first()
+            for n in range(3):
+                voter = Voter(round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}")
+                session.add(voter)
+                session.flush()
+                voting.cast_ballot(session, voter, contest, {first.id: None})
     publish(app, db, ids["round"], COUNCIL)
     return ids
 
@@ -183,3 +199,158 @@ def test_an_area_cannot_grow_into_another_but_neighbouring_districts_are_fine(ap
     assert areas_of(db, round_id)["South"] == ["LS1", "LS12", "LS6 2"]
     # An area may be saved again with its own postcodes.
     assert council.submit(f"{base}/{south}", {"name": "South", "postcodes": "LS1, LS12, LS6 2, LS6 3"}).status_code == 302
+
+
+# ---------------------------------------------------------------- 5. the audit log in words
+
+
+def audited() -> dict[str, set[str]]:
+    """Every audit action the code writes, with the keys of its data, read from the source
+    (calls of record_event, audit_round, the proposals' _audit and guard_unfrozen)."""
+    import ast
+    from pathlib import Path
+
+    import pb
+
+    def literal(node):
+        return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+    def dict_keys(node):
+        return {literal(k) for k in node.keys if literal(k)} if isinstance(node, ast.Dict) else set()
+
+    found: dict[str, set[str]] = {}
+    for path in Path(pb.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            keywords = {kw.arg: kw.value for kw in node.keywords}
+            if name == "record_event":
+                # A literal, or literals chosen between ("codes.replaced" if ... else "codes.generated").
+                # A variable (a wrapper's action) files its keys under "*".
+                actions = [literal(c) for c in ast.walk(node.args[1]) if literal(c)] or ["*"]
+                keys = set().union(*(dict_keys(keywords.get(k)) for k in ("data", "private", "until_results")))
+            elif name in ("audit_round", "_audit"):
+                actions = [literal(node.args[2])] if len(node.args) > 2 else []
+                keys = {kw.arg for kw in node.keywords if kw.arg not in (None, "organisation_id", "private")}
+                keys |= dict_keys(keywords.get("private")) | set().union(*(dict_keys(kw.value) for kw in node.keywords if kw.arg is None))
+            elif name == "guard_unfrozen":
+                actions = ["round.change_refused"]
+                keys = {"attempted", "phase"} | dict_keys(keywords.get("detail"))
+                if literal(keywords.get("attempted")):
+                    found.setdefault(literal(keywords["attempted"]), set())  # shown as "what was tried"
+            else:
+                continue
+            for action in actions:
+                if action:
+                    found.setdefault(action, set()).update(keys)
+    return found
+
+
+def test_the_source_scan_finds_what_the_code_records():
+    found = audited()
+    # A sample of what a reader knows is recorded: if the scan misses these, it misses others.
+    assert {"amount", "currency", "pot"} <= found["pot.pledged"]
+    assert {"over_allocation", "spent_locally", "status"} <= found["delivery.updated"]
+    assert {"decision", "reason"} <= found["proposal.screened"]
+    assert {"proposal", "status", "title"} <= found["*"]  # every proposal event, from its wrapper
+    assert {"attempted", "phase", "fields", "rule"} <= found["round.change_refused"]
+    assert {"codes.replaced", "codes.generated", "voting.suspended", "round.timeline_set"} <= set(found)
+
+
+def test_every_action_and_data_key_the_code_records_has_a_label(app):
+    from pb.audit.routes import ACTION_LABELS, DATA_LABELS
+    from pb.proposals.ballot_order import DRAWN
+    from pb.rounds.routes import TIMELINE
+    from pb.rounds.services import CONTEST_FIELDS
+
+    found = audited()
+    keys = {key for keys in found.values() for key in keys}
+    del found["*"]
+    found.setdefault(DRAWN, set())
+    found.setdefault("voting.closed_early", set())
+    found["contest.added"] |= set(CONTEST_FIELDS)  # written from the list of a contest's fields
+    found["round.timeline_set"] |= set(TIMELINE)  # written from the timeline's keys
+    assert not sorted(set(found) - set(ACTION_LABELS))
+    keys |= set(CONTEST_FIELDS) | set(TIMELINE)
+    assert not sorted(keys - set(DATA_LABELS))
+    with app.test_request_context():
+        for label in (*ACTION_LABELS.values(), *DATA_LABELS.values()):
+            assert str(label).strip()
+
+
+def test_the_audit_log_speaks_in_words_not_codes(app, db, people, client):
+    """A proposal found not eligible, and a delivery update that spent more than the
+    project was given, locally in part: the log names each key and value in words."""
+    from pb.delivery import services as delivery
+    from pb.proposals import services as proposals
+    from pb.proposals.models import Project
+    from pb.rounds.services import contests_of
+
+    ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, ids["round"])
+        content = proposals.ProposalContent(
+            contest_id=contests_of(session, round_)[0].id, title="Gold taps", summary="Taps.", description="", beneficiaries="",
+            category_id=None, postcode=None, cost_lines=[("Taps", 100_00)], objective_ids=[])
+        proposal = proposals.create_proposal(session, round_, actor=user(session, MEMBER), organisation=organisation(session, "Friends of the Park"),
+                                             content=content)
+        proposals.submit_proposal(session, proposal, actor=user(session, MEMBER))
+        proposals.screen_proposal(session, proposal, actor=user(session, COUNCIL), decision="not_eligible", reason="Not a public good.")
+    page = html_unescape(client.get(f"/rounds/{ids['round']}/audit").get_data(as_text=True))
+    text = visible_text(page)
+    assert "not_eligible" not in text and "total_cost" not in text
+    with app.test_request_context():
+        from pb.audit.routes import DATA_LABELS
+        from pb.proposals.models import STATUS_LABELS, Status
+
+        assert str(STATUS_LABELS[Status.NOT_ELIGIBLE]) in text
+        assert str(DATA_LABELS["total_cost"]) in text
+
+
+def test_a_delivery_update_in_the_log_reads_in_words(app, db, published, client):
+    from pb.delivery import services as delivery
+
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, published["round"])
+        [project_id, *_] = sorted(delivery.funded_project_ids(session, round_))
+        from pb.proposals.models import Project
+
+        project = session.get(Project, project_id)
+        delivery.post_update(session, project, actor=user(session, MEMBER), content=delivery.UpdateContent(
+            status="in_progress", spend=[("Everything", project.cost + 1_00, True)]))
+    text = visible_text(html_unescape(client.get(f"/rounds/{published['round']}/audit").get_data(as_text=True)))
+    for raw in ("over_allocation", "spent_locally", "in_progress", "identities_sealed", "verdict_addresses", "total_cost"):
+        assert not re.search(rf"(?<![\w.]){raw}(?![\w])", text), raw
+    with app.test_request_context():
+        from pb.audit.routes import DATA_LABELS
+        from pb.delivery.models import DELIVERY_LABELS, DeliveryStatus
+
+        for label in (DATA_LABELS["over_allocation"], DATA_LABELS["spent_locally"], DELIVERY_LABELS[DeliveryStatus.IN_PROGRESS]):
+            assert str(label) in text
+
+
+def test_every_coded_value_is_shown_by_its_label(app):
+    """Each code the data can hold (statuses, decisions, answers, ballots, rules, methods,
+    declared fields, field names) is shown in words, alone and in a list."""
+    from pb.audit.models import AuditEvent
+    from pb.audit.routes import ACTION_VALUE_LABELS, VALUE_LABELS, details
+    from pb.delivery.models import DeliveryStatus
+    from pb.proposals.models import Status
+    from pb.rounds.models import RULES, BallotKind, DeclaredField, EligibilityMethod
+
+    codes = {"status": list(Status), "decision": list(Status), "ballot_kind": list(BallotKind), "rule": list(RULES),
+             "eligibility_methods": list(EligibilityMethod), "declared_fields": list(DeclaredField)}
+    for key, values in codes.items():
+        assert set(values) <= set(VALUE_LABELS[key]), key
+    assert set(DeliveryStatus) <= set(ACTION_VALUE_LABELS[("delivery.updated", "status")])
+    round_ = Round(id=1, title="R", convening_organisation_id=1)
+    with app.test_request_context():
+        for (action, key), labels in [(("proposal.screened", k), v) for k, v in VALUE_LABELS.items()] + list(ACTION_VALUE_LABELS.items()):
+            for code, label in labels.items():
+                event = AuditEvent(chain="round:1", seq=1, action=action, data=json.dumps({key: str(code)}), prev_hash="", entry_hash="")
+                [(shown_key, shown)] = details(event, round_)
+                assert shown == str(label) and shown_key != key, (action, key, code)
+            both = ",".join(list(labels)[:2])
+            event = AuditEvent(chain="round:1", seq=1, action=action, data=json.dumps({key: both}), prev_hash="", entry_hash="")
+            assert details(event, round_)[0][1] == ", ".join(str(labels[c]) for c in list(labels)[:2])
