@@ -354,3 +354,44 @@ def test_every_coded_value_is_shown_by_its_label(app):
             both = ",".join(list(labels)[:2])
             event = AuditEvent(chain="round:1", seq=1, action=action, data=json.dumps({key: both}), prev_hash="", entry_hash="")
             assert details(event, round_)[0][1] == ", ".join(str(labels[c]) for c in list(labels)[:2])
+
+
+# ---------------------------------------------------------------- 4. a past date never publishes a draft silently
+
+
+def local(moment) -> str:
+    """A moment as the timeline form takes it (UK time, to the minute)."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_past_date_for_a_phase_to_come_is_refused_unless_the_lead_confirms_the_move(app, db, council, client):
+    from datetime import timedelta
+
+    from pb.audit.models import AuditEvent, chain_key
+    from pb.clock import now
+
+    round_id = new_round(council, db)
+    page = f"/rounds/{round_id}/timeline"
+    assert 'name="move_now"' not in council.get(page).get_data(as_text=True)
+    dates = {"proposals_open_at": local(now() - timedelta(days=1)), "voting_closes_at": local(now() + timedelta(days=30))}
+    refused = council.submit(page, dates)
+    assert refused.status_code == 400
+    html = html_unescape(refused.get_data(as_text=True))
+    assert "already passed" in html and "Proposals open" in html
+    assert 'name="move_now"' in html  # now, and only now, the lead is asked
+    assert client.get(f"/rounds/{round_id}").status_code == 404  # still a draft nobody else sees
+    with db() as session:
+        round_ = session.get(Round, round_id)
+        assert (round_.phase, round_.proposals_open_at, round_.voting_closes_at) == ("draft", None, None)
+
+    assert council.submit(page, {**dates, "move_now": "y"}).status_code == 302
+    assert client.get(f"/rounds/{round_id}").status_code == 200  # moved on, as confirmed
+    with db() as session:
+        assert session.get(Round, round_id).phase == "proposals_open"
+        [timeline_set] = [e for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)))
+                          if e.action == "round.timeline_set"]
+        assert json.loads(timeline_set.data)["move_now"] is True
+    # A date already reached is no news: the round taking proposals keeps its past opening date.
+    assert council.submit(page, dates).status_code == 302

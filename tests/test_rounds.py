@@ -349,6 +349,7 @@ def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
             session, session.get(Round, round_id), actor=user,
             dates={"proposals_open_at": now - timedelta(days=30), "screening_at": now - timedelta(days=10),
                    "voting_opens_at": now - timedelta(minutes=1), "voting_closes_at": now + timedelta(days=14)},
+            move_now=True,
         )
     assert phase_of(db, round_id) == "proposals_open"  # nothing has looked at it yet
     assert client.get(f"/rounds/{round_id}").status_code == 200  # a visit makes the due moves

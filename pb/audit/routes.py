@@ -131,6 +131,7 @@ DATA_LABELS = {
     "max_picks": _l("Most projects a voter may tick"),
     "max_project_cost": _l("Most a single project may cost"),
     "method": _l("How the order is drawn"),
+    "move_now": _l("Moved on at once, as confirmed"),
     "milestones": _l("Milestones"),
     "min_picks": _l("Fewest projects a voter must tick"),
     "minimum_age": _l("Minimum age to vote"),

@@ -63,6 +63,8 @@ class TimelineForm(PbForm):
     voting_opens_at = DateTimeLocalField(_l("Voting opens"), validators=[Optional()])
     voting_closes_at = DateTimeLocalField(_l("Voting closes"), validators=[Optional()])
     results_at = DateTimeLocalField(_l("Results published"), validators=[Optional()])
+    # Offered only once saving was refused because a date has passed (pb.rounds.services.MovesOnNow).
+    move_now = BooleanField(_l("Move the round on now to the phases whose dates have passed"))
 
 
 class AreaForm(PbForm):

@@ -194,11 +194,14 @@ def timeline(round_id):
     if form.validate_on_submit():
         dates = {key: to_utc(getattr(form, key).data).replace(tzinfo=UTC) if getattr(form, key).data else None for key in TIMELINE}
         try:
-            services.set_timeline(db_session(), round_, actor=current_user, dates=dates)
+            services.set_timeline(db_session(), round_, actor=current_user, dates=dates, move_now=form.move_now.data)
         except (services.RoundError, Refusal) as error:
+            if not isinstance(error, services.MovesOnNow):
+                del form.move_now
             return show_refusal(error, "rounds/timeline.html", form, round=round_)
         flash(_("The timeline has been saved."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
+    del form.move_now  # asked only when a date has passed
     return form_page("rounds/timeline.html", form, round=round_)
 
 

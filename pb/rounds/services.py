@@ -19,6 +19,7 @@ from pb.clock import now
 from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import (
+    PHASE_LABELS,
     RULES,
     Area,
     BallotKind,
@@ -193,9 +194,26 @@ def _replace_names(session: Session, round_: Round, model, column: str, values: 
     session.flush()
 
 
-def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None]) -> None:
+class MovesOnNow(RoundError):
+    """Dates that have passed, for phases the round has not reached: saving them would move
+    the round on at once (a draft would go public), so it needs saying so."""
+
+
+# Each date of the timeline, and the phase that starts then.
+TIMELINE_PHASES = {
+    "proposals_open_at": Phase.PROPOSALS_OPEN,
+    "screening_at": Phase.SCREENING,
+    "voting_opens_at": Phase.VOTING,
+    "voting_closes_at": Phase.CLOSED,
+    "results_at": Phase.RESULTS_PUBLISHED,
+}
+
+
+def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None], move_now: bool = False) -> None:
+    """Save the timeline. A date already past for a phase still to come moves the round on
+    at once, so it is refused unless `move_now` says the lead means it."""
     guard_unfrozen(session, round_, actor=actor, attempted="round.timeline_set")
-    order = ["proposals_open_at", "screening_at", "voting_opens_at", "voting_closes_at", "results_at"]
+    order = list(TIMELINE_PHASES)
     given = [(key, dates.get(key)) for key in order if dates.get(key) is not None]
     for (_k1, earlier), (_k2, later) in zip(given, given[1:]):
         if later <= earlier:
@@ -203,6 +221,12 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     closes = dates.get("voting_closes_at")
     if closes is not None and closes < now() + MIN_VOTING:
         raise RoundError(_("Voting must stay open for at least a day: choose a closing date at least a day from now."))
+    passed = [phase for key, phase in TIMELINE_PHASES.items()
+              if dates.get(key) is not None and dates[key] <= now() and not round_.reached(phase)]
+    if passed and not move_now:
+        raise MovesOnNow(_("These dates have already passed, so saving them would move the round on at once "
+                           "(a draft becomes public): %(phases)s. Choose later dates, or tick the box to move the round on now.",
+                           phases=", ".join(str(PHASE_LABELS[phase]) for phase in passed)))
     for key in order:
         setattr(round_, key, dates.get(key))
     session.add(round_)
@@ -213,6 +237,7 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
         "round.timeline_set",
         actor,
         **{key: value.isoformat() if value else None for key, value in ((k, dates.get(k)) for k in order)},
+        move_now=bool(passed),
     )
 
 
