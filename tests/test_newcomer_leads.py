@@ -395,3 +395,35 @@ def test_a_past_date_for_a_phase_to_come_is_refused_unless_the_lead_confirms_the
         assert json.loads(timeline_set.data)["move_now"] is True
     # A date already reached is no news: the round taking proposals keeps its past opening date.
     assert council.submit(page, dates).status_code == 302
+
+
+# ---------------------------------------------------------------- 1. the public timeline tells what happened
+
+
+def test_the_public_timeline_shows_when_phases_really_began_and_plans_only_what_is_to_come(app, db, people, client):
+    """Planned: screening in 20 days, voting in 30. Moved on by hand today instead, then
+    published: the page must not show the plan beside phases long past."""
+    from pb.audit.models import AuditEvent, chain_key
+    from pb.i18n import when
+
+    ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
+    with db() as session:
+        round_ = session.get(Round, ids["round"])
+        planned = {"screening": round_.screening_at, "voting": round_.voting_opens_at}
+    proposals_page = visible_text(html_unescape(client.get(f"/rounds/{ids['round']}").get_data(as_text=True)))
+    open_voting(app, db, ids, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park")
+    publish(app, db, ids["round"], COUNCIL)
+    page = visible_text(html_unescape(client.get(f"/rounds/{ids['round']}").get_data(as_text=True)))
+    with db() as session:
+        began = {json.loads(e.data)["to"]: e.created_at for e in session.exec(
+            select(AuditEvent).where(AuditEvent.chain == chain_key(ids["round"]), AuditEvent.action == "round.phase_changed"))}
+    with app.test_request_context():
+        planned_text = {phase: when(at) for phase, at in planned.items()}
+        began_text = {phase: when(at) for phase, at in began.items()}
+    for phase in ("screening", "voting"):
+        assert planned_text[phase] not in page, phase
+        assert began_text[phase] in page, phase
+    # While proposals were open, what was to come was shown as a plan.
+    assert "planned for " + planned_text["voting"] in proposals_page
+    assert "planned for" not in page
+    assert "since " + began_text["results_published"] in page

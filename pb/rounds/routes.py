@@ -63,6 +63,13 @@ def index():
     return render_template("rounds/index.html", rounds=rounds)
 
 
+def timeline_of(session, round_):
+    """Each phase with when it really began, once reached, or when it is planned to."""
+    started = services.phases_started(session, round_)
+    return [(phase, PHASE_LABELS[phase], started.get(phase) if round_.reached(phase) else getattr(round_, key))
+            for key, phase in services.TIMELINE_PHASES.items()]
+
+
 def round_context(session, round_):
     contests = services.contests_of(session, round_)
     areas = {area.id: area for area in services.areas_of(session, round_)}
@@ -75,7 +82,7 @@ def round_context(session, round_):
         "pots": services.pots_of(session, round_),
         "categories": services.names_of(session, round_, services.Category, "name"),
         "objectives": services.names_of(session, round_, services.CharterObjective, "title"),
-        "timeline": [(phase, PHASE_LABELS[phase], getattr(round_, key)) for phase, key in zip(PHASES[1:5], TIMELINE)],
+        "timeline": timeline_of(session, round_),
         "phase_index": PHASES.index(Phase(round_.phase)),
         "phases": PHASES,
         "officer": session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None,

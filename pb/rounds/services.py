@@ -209,6 +209,28 @@ TIMELINE_PHASES = {
 }
 
 
+def phases_started(session: Session, round_: Round) -> dict[Phase, datetime]:
+    """When each phase the round has reached really began, as its audit chain records the
+    move (by hand, by the timeline or by the count), whatever the timeline had planned."""
+    import json
+
+    from pb.audit.models import AuditEvent, chain_key
+
+    started = {}
+    moves = session.exec(
+        select(AuditEvent.data, AuditEvent.created_at)
+        .where(AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.phase_changed")
+        .order_by(AuditEvent.seq)
+    )
+    for data, at in moves:
+        try:
+            phase = Phase(json.loads(data).get("to"))
+        except (ValueError, AttributeError):
+            continue  # an altered event: the log page says so; the timeline shows no date
+        started.setdefault(phase, at)
+    return started
+
+
 def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None], move_now: bool = False) -> None:
     """Save the timeline. A date already past for a phase still to come moves the round on
     at once, so it is refused unless `move_now` says the lead means it."""
