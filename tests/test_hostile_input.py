@@ -253,6 +253,7 @@ def round_fields(w: World, organisation_field: bool) -> list[Field]:
         Field("eligibility", "text", "People who live here."), Field("minimum_age", "int", "16"),
         Field("methods", "multi", ["codes", "email"]), Field("categories", "text", "Parks\nYoung people"),
         Field("max_project_cost", "money", "25,000" if organisation_field else ""), Field("objectives", "text", "Net zero"),
+        Field("currency", "select", "GBP"),
     ]
 
 

@@ -427,3 +427,53 @@ def test_the_public_timeline_shows_when_phases_really_began_and_plans_only_what_
     assert "planned for " + planned_text["voting"] in proposals_page
     assert "planned for" not in page
     assert "since " + began_text["results_published"] in page
+
+
+# ---------------------------------------------------------------- 11. a round's own currency
+
+
+def test_a_round_is_run_in_the_currency_its_lead_chooses_until_money_is_pledged(app, db, council):
+    from babel.numbers import get_currency_name, get_currency_precision
+
+    from pb.audit.models import AuditEvent, chain_key
+    from pb.rounds.models import CURRENCIES, Contest, Pot
+
+    assert all(get_currency_precision(code) == 2 for code in CURRENCIES)  # what the money fields expect
+    form = council.get("/rounds/new").get_data(as_text=True)
+    assert options(form, "currency") == set(CURRENCIES)
+    assert html_escape(f"{get_currency_name('PLN', locale='en_GB')} (PLN)") in form
+    council.http.set_cookie("pb_locale", "pl", domain="localhost")
+    assert html_escape(f"{get_currency_name('PLN', locale='pl')} (PLN)") in council.get("/rounds/new").get_data(as_text=True)
+    council.http.set_cookie("pb_locale", "en_GB", domain="localhost")
+
+    with db() as session:
+        rounds_before = len(session.exec(select(Round)).all())
+    assert council.submit("/rounds/new", {"organisation": "1", "title": "Bad", "methods": ["codes"], "currency": "XXX"}).status_code == 400
+    with db() as session:
+        assert len(session.exec(select(Round)).all()) == rounds_before
+
+    round_id = new_round(council, db, currency="EUR")
+    edit = f"/rounds/{round_id}/edit"
+    details = {"title": "Eastshire Together", "methods": ["codes"]}
+    assert council.submit(edit, {**details, "currency": "PLN"}).status_code == 302
+    assert council.submit(f"/rounds/{round_id}/contests/new", {"name": "Everyone", "area": "0", "ballot_kind": "approval",
+                                                                "min_picks": "1", "max_picks": "3", "rank_depth": "3",
+                                                                "rule": "greedy"}).status_code == 302
+    with db() as session:
+        contest = session.exec(select(Contest).where(Contest.round_id == round_id)).one()
+    from pb.accounts.models import Organisation
+
+    with db() as session:
+        org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
+    pledged = council.submit(f"/rounds/{round_id}/pots/new", {"organisation": org, "contest": contest.id, "name": "Fund", "amount": "1000"})
+    assert pledged.status_code == 302
+    refused = council.submit(edit, {**details, "currency": "GBP"})
+    assert refused.status_code == 400
+    assert "can no longer change" in html_unescape(refused.get_data(as_text=True))
+    with db() as session:
+        assert session.get(Round, round_id).currency == "PLN"
+        assert session.exec(select(Pot)).one().amount == 1000_00
+        logged = {e.action: json.loads(e.data) for e in session.exec(
+            select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))}
+    assert logged["round.created"]["currency"] == "EUR"
+    assert logged["round.updated"]["currency"] == "PLN"

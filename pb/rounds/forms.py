@@ -1,5 +1,7 @@
 """Forms for setting up a round."""
 
+from babel.numbers import get_currency_name
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -15,7 +17,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
 from pb.forms import PbForm
-from pb.rounds.models import DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULE_NAMES, BallotKind
+from pb.rounds.models import CURRENCIES, DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULE_NAMES, BallotKind
 
 
 class RoundForm(PbForm):
@@ -47,6 +49,11 @@ class RoundForm(PbForm):
         description=_l("Their postcode too, always. Choose the name, the address or both: "
                        "the same details declared again give the same voter."),
     )
+    currency = SelectField(
+        _l("Currency"),
+        default="GBP",
+        description=_l("The money pledged, the budgets and the costs of projects are all in it. It cannot change once money is pledged."),
+    )
     categories = LinesField(_l("Categories"), description=_l("One per line, e.g. Health, Green spaces, Young people."), max_length=100)
     max_project_cost = MoneyField(
         _l("Most a single project may cost (optional)"), validators=[Optional()]
@@ -55,6 +62,14 @@ class RoundForm(PbForm):
         _l("Charter objectives"),
         description=_l("The shared objectives the partner anchors agree to pursue, one per line, e.g. Reduce health inequalities."),
     )
+
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Named in the reader's language, e.g. "British pound (GBP)" or "Punt Prydain (GBP)".
+        self.currency.choices = [
+            SelectChoice(code, f"{get_currency_name(code, locale=get_locale())} ({code})") for code in CURRENCIES
+        ]
 
 
 class TimelineForm(PbForm):

@@ -88,6 +88,11 @@ RULE_NAMES = {
 }
 
 
+# Currencies a round may be run in (ISO 4217 codes, each with two decimal places, as the
+# money fields expect); their names come from Babel in the reader's language.
+CURRENCIES = ("GBP", "EUR", "PLN", "USD", "CHF", "SEK", "NOK", "DKK", "CZK", "RON", "CAD", "AUD", "NZD")
+
+
 class EligibilityMethod(StrEnum):
     CODES = "codes"  # single-use voting codes on printed letters
     EMAIL = "email"  # a one-time code sent by email

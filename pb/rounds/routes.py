@@ -128,6 +128,7 @@ def new():
                 methods=form.methods.data,
                 declares=form.declares.data,
                 max_project_cost=form.max_project_cost.data,
+                currency=form.currency.data,
             )
         except services.RoundError as error:
             return show_refusal(error, "rounds/round_form.html", form, round=None)
@@ -181,6 +182,7 @@ def edit(round_id):
                 methods=form.methods.data,
                 declares=form.declares.data,
                 max_project_cost=form.max_project_cost.data,
+                currency=form.currency.data,
             )
         except (services.RoundError, Refusal) as error:
             return show_refusal(error, "rounds/round_form.html", form, round=round_)

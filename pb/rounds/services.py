@@ -19,6 +19,7 @@ from pb.clock import now
 from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import (
+    CURRENCIES,
     PHASE_LABELS,
     RULES,
     Area,
@@ -74,11 +75,13 @@ def create_round(
     methods: Iterable[str] = ("codes",),
     declares: Iterable[str] = ("name", "address"),
     max_project_cost: int | None = None,
+    currency: str = "GBP",
 ) -> Round:
     if organisation.kind != OrganisationKind.ANCHOR.value:
         raise RoundError(_("Only an anchor institution can convene a round."))
     methods = _methods(methods)
     round_ = Round(
+        currency=_currency(currency),
         title=title.strip(),
         purpose=purpose.strip(),
         eligibility=eligibility.strip(),
@@ -90,7 +93,7 @@ def create_round(
     )
     session.add(round_)
     session.flush()
-    audit_round(session, round_, "round.created", actor, title=round_.title)
+    audit_round(session, round_, "round.created", actor, title=round_.title, currency=round_.currency)
     _replace_names(session, round_, Category, "name", categories)
     _replace_names(session, round_, CharterObjective, "title", objectives)
     return round_
@@ -110,9 +113,12 @@ def update_round(
     methods: Iterable[str] | None = None,
     declares: Iterable[str] | None = None,
     max_project_cost: int | None = None,
+    currency: str | None = None,
 ) -> None:
-    """Title and purpose may be corrected at any time; the rest freezes when voting opens."""
+    """Title and purpose may be corrected at any time; the rest freezes when voting opens,
+    and the currency as soon as money is pledged in it."""
     categories, objectives = _clean_lines(categories), _clean_lines(objectives)
+    currency = round_.currency if currency is None else _currency(currency)
     methods = round_.eligibility_methods if methods is None else _methods(methods)
     declares = _declares(round_.declares if declares is None else declares, methods)
     frozen_changes = {
@@ -121,12 +127,17 @@ def update_round(
         "eligibility_methods": (round_.eligibility_methods, methods),
         "declared_fields": (round_.declared_fields, declares),
         "max_project_cost": (round_.max_project_cost, max_project_cost),
+        "currency": (round_.currency, currency),
         "categories": (names_of(session, round_, Category, "name"), categories),
         "objectives": (names_of(session, round_, CharterObjective, "title"), objectives),
     }
     changed = [key for key, (old, new) in frozen_changes.items() if old != new]
     if changed:
         guard_unfrozen(session, round_, actor=actor, attempted="round.updated", detail={"fields": changed})
+    if currency != round_.currency and pots_of(session, round_):
+        raise RoundError(_("Money has already been pledged in %(currency)s, so the round's currency can no longer change.",
+                           currency=round_.currency))
+    round_.currency = currency
     round_.title, round_.purpose = title.strip(), purpose.strip()
     round_.eligibility, round_.minimum_age = eligibility.strip(), minimum_age
     round_.eligibility_methods, round_.max_project_cost = methods, max_project_cost
@@ -149,7 +160,14 @@ def update_round(
         max_project_cost=max_project_cost,
         categories=categories,
         objectives=objectives,
+        currency=currency,
     )
+
+
+def _currency(currency: str) -> str:
+    if currency not in CURRENCIES:
+        raise RoundError(_("Choose one of the currencies offered."))
+    return currency
 
 
 def _methods(methods: Iterable[str]) -> str:
