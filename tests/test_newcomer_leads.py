@@ -477,3 +477,56 @@ def test_a_round_is_run_in_the_currency_its_lead_chooses_until_money_is_pledged(
             select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))}
     assert logged["round.created"]["currency"] == "EUR"
     assert logged["round.updated"]["currency"] == "PLN"
+
+
+# ---------------------------------------------------------------- 3. a draft goes public only when it is ready
+
+
+def test_an_empty_draft_cannot_go_public_and_the_lead_is_told_what_is_missing(app, db, council, client):
+    from pb.accounts.models import Organisation
+
+    round_id = new_round(council, db)
+    base = f"/rounds/{round_id}"
+    missing = ["no ballot paper", "timeline has no dates"]
+    for url in (f"{base}/manage", f"{base}/phase"):
+        text = html_unescape(council.get(url).get_data(as_text=True))
+        assert all(words in text for words in missing), url
+    moved = council.submit(f"{base}/phase", {"confirm": "y"})
+    assert moved.status_code == 303
+    assert "no ballot paper" in html_unescape(council.get(f"{base}/manage").get_data(as_text=True))
+    assert client.get(base).status_code == 404
+    with db() as session:
+        assert session.get(Round, round_id).phase == "draft"
+
+    # A ballot paper without money is not enough; with money and a date it is.
+    ballot = {"name": "Everyone", "area": "0", "ballot_kind": "approval", "min_picks": "1", "max_picks": "2", "rank_depth": "3",
+              "rule": "greedy"}
+    assert council.submit(f"{base}/contests/new", ballot).status_code == 302
+    assert council.submit(f"{base}/phase", {"confirm": "y"}).status_code == 303
+    assert "No money has been pledged to any ballot paper" in html_unescape(council.get(f"{base}/phase").get_data(as_text=True))
+    from pb.rounds.models import Contest
+
+    with db() as session:
+        contest = session.exec(select(Contest).where(Contest.round_id == round_id)).one().id
+        org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
+    assert council.submit(f"{base}/pots/new", {"organisation": org, "contest": contest, "name": "Fund", "amount": "500"}).status_code == 302
+    assert council.submit(f"{base}/timeline", {"voting_closes_at": "2099-01-01T12:00"}).status_code == 302
+    # Unconfirmed, the move only shows what it does.
+    assert council.submit(f"{base}/phase", {}).status_code == 200
+    assert client.get(base).status_code == 404
+    assert council.submit(f"{base}/phase", {"confirm": "y"}).status_code == 302
+    assert client.get(base).status_code == 200
+
+
+def test_the_timeline_does_not_publish_a_draft_that_is_not_ready(app, db, council, client):
+    from datetime import timedelta
+
+    from pb.clock import now
+
+    round_id = new_round(council, db)
+    dates = {"proposals_open_at": local(now() - timedelta(hours=1)), "voting_closes_at": local(now() + timedelta(days=30)),
+             "move_now": "y"}
+    assert council.submit(f"/rounds/{round_id}/timeline", dates).status_code == 302
+    assert client.get(f"/rounds/{round_id}").status_code == 404  # the date came, but nothing is in the round
+    with db() as session:
+        assert session.get(Round, round_id).phase == "draft"

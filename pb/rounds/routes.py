@@ -146,6 +146,7 @@ def manage(round_id):
         "rounds/manage.html",
         access=access,
         blockers=lifecycle.voting_blockers(session, round_) if not round_.is_frozen else [],
+        publishing_blockers=lifecycle.publishing_blockers(session, round_) if round_.phase == Phase.DRAFT.value else [],
         following=lifecycle.following_phase(round_),
         partners=session.exec(
             select(Organisation).join(Partner, Partner.organisation_id == Organisation.id).where(Partner.round_id == round_.id)
@@ -224,7 +225,8 @@ def next_phase(round_id):
     following = lifecycle.following_phase(round_)
     form = ConfirmForm()
     if request.method == "GET" or not form.validate_on_submit() or not form.confirm.data:
-        blockers = lifecycle.voting_blockers(session, round_) if following == Phase.VOTING else []
+        blockers = (lifecycle.voting_blockers(session, round_) if following == Phase.VOTING
+                    else lifecycle.publishing_blockers(session, round_) if following == Phase.PROPOSALS_OPEN else [])
         return render_template("rounds/phase.html", round=round_, form=form, following=following, blockers=blockers)
     try:
         phase = lifecycle.move_to_next_phase(session, round_, actor=current_user)
