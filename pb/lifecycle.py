@@ -105,6 +105,8 @@ def move_is_due(round_: Round, at: datetime | None = None) -> bool:
     current = Phase(round_.phase)
     if current not in (Phase.DRAFT, Phase.PROPOSALS_OPEN, Phase.SCREENING, Phase.VOTING, Phase.COUNTED):
         return False
+    if round_.deleted_at is not None:
+        return False
     if current == Phase.VOTING and round_.suspended_at is not None:
         return False
     due = _schedule(round_).get(PHASES[PHASES.index(current) + 1])

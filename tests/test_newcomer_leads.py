@@ -530,3 +530,47 @@ def test_the_timeline_does_not_publish_a_draft_that_is_not_ready(app, db, counci
     assert client.get(f"/rounds/{round_id}").status_code == 404  # the date came, but nothing is in the round
     with db() as session:
         assert session.get(Round, round_id).phase == "draft"
+
+
+def test_the_convening_lead_deletes_a_draft_after_confirming_and_it_stays_on_record(app, db, council, client, make_user):
+    from pb.audit.chain import verify_chain
+    from pb.audit.models import PLATFORM_CHAIN, AuditEvent, chain_key
+
+    make_user("lead@nhs.example", organisation="Eastshire NHS Trust", kind="anchor")
+    partner = FormClient(app)
+    partner.sign_in("lead@nhs.example", PASSWORD)
+    round_id = new_round(council, db)
+    base = f"/rounds/{round_id}"
+    assert f'href="{base}/delete"' in council.get(f"{base}/manage").get_data(as_text=True)
+    from pb.accounts.models import Organisation
+
+    with db() as session:
+        nhs = session.exec(select(Organisation).where(Organisation.name == "Eastshire NHS Trust")).one().id
+    assert council.submit(f"{base}/partners", {"organisation": nhs}).status_code == 302
+    assert partner.get(f"{base}/delete").status_code == 403  # a partner is not the convener
+    assert council.submit(f"{base}/delete", {}).status_code == 200  # not confirmed: the page again
+    assert council.get(f"{base}/manage").status_code == 200
+
+    assert council.submit(f"{base}/delete", {"confirm": "y"}).status_code == 302
+    assert client.get(base).status_code == 404
+    for who in (council, partner):
+        assert who.get(base).status_code == 404
+        assert who.get(f"{base}/manage").status_code == 404
+    assert "Eastshire Together" not in council.get("/anchor").get_data(as_text=True)
+    with db() as session:
+        assert session.get(Round, round_id).deleted_at is not None
+        last = session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq.desc())).first()
+        assert last.action == "round.deleted"
+        platform = session.exec(select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN, AuditEvent.action == "round.deleted")).one()
+        assert json.loads(platform.data) == {"round": round_id, "title": "Eastshire Together"}
+        assert verify_chain(session, chain_key(round_id)).ok and verify_chain(session, PLATFORM_CHAIN).ok
+
+
+def test_a_round_that_has_been_public_cannot_be_deleted(app, db, people, council):
+    ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")  # taking proposals
+    base = f"/rounds/{ids['round']}"
+    assert 'delete"' not in council.get(f"{base}/manage").get_data(as_text=True)
+    assert council.get(f"{base}/delete").status_code == 404
+    assert council.submit(f"{base}/delete", {"confirm": "y"}, page=f"{base}/manage").status_code == 404
+    with db() as session:
+        assert session.get(Round, ids["round"]).deleted_at is None

@@ -46,6 +46,7 @@ MAX_PAGE = 1_000_000  # beyond any log; keeps the offset a number the database a
 # What each action means, in plain words. An action not listed is shown by its code.
 ACTION_LABELS = {
     "round.created": _l("Round created"),
+    "round.deleted": _l("Draft round deleted"),
     "round.updated": _l("Round details changed"),
     "round.timeline_set": _l("Timeline set"),
     "round.phase_changed": _l("Phase changed"),
@@ -152,6 +153,7 @@ DATA_LABELS = {
     "reason": _l("Reason"),
     "replaces": _l("Replaces"),
     "results_at": _l("Results published"),
+    "round": _l("Round"),
     "rule": _l("Counting rule"),
     "screening_at": _l("Screening starts"),
     "seed": _l("Random seed"),

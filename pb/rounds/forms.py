@@ -133,6 +133,10 @@ class ConfirmForm(PbForm):
     confirm = BooleanField(_l("I understand what this move does, and that it cannot be undone"))
 
 
+class DeleteForm(PbForm):
+    confirm = BooleanField(_l("Delete this draft, with its areas, ballot papers and pledges"))
+
+
 class SuspensionForm(PbForm):
     reason = TextAreaField(
         _l("Reason"),

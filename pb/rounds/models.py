@@ -169,6 +169,9 @@ class Round(SQLModel, table=True):
     # An emergency pause of voting: public, with its reason; it counts and publishes nothing.
     suspended_at: datetime | None = None
     suspension_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A draft its convening lead deleted: no page shows it, and its audit chain ends there
+    # (the chain is append-only, so the row stays).
+    deleted_at: datetime | None = None
 
     @property
     def phase_label(self) -> str:

@@ -27,6 +27,7 @@ from pb.rounds.access import Access, load_round, my_organisation_ids
 from pb.rounds.forms import (
     AreaForm,
     ConfirmForm,
+    DeleteForm,
     OfficerForm,
     SuspensionForm,
     ContestForm,
@@ -236,6 +237,22 @@ def next_phase(round_id):
         return redirect(url_for("rounds.manage", round_id=round_.id)), 303
     flash(_("The round is now in the phase: %(phase)s.", phase=PHASE_LABELS[phase]), "success")
     return redirect(url_for("rounds.manage", round_id=round_.id))
+
+
+@bp.route("/<int:round_id>/delete", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def delete(round_id):
+    """Deleting a draft: a page that says what it does, then the deletion once confirmed
+    (a POST without the confirmation only shows the page)."""
+    round_, _access = load_round(round_id, Access.CONVENER)
+    form = DeleteForm()
+    if round_.phase != Phase.DRAFT.value:
+        abort(404)
+    if request.method == "GET" or not form.validate_on_submit() or not form.confirm.data:
+        return form_page("rounds/delete.html", form, round=round_)
+    services.delete_draft(db_session(), round_, actor=current_user)
+    flash(_("The draft “%(title)s” has been deleted.", title=round_.title), "success")
+    return redirect(url_for("accounts.anchor_home"))
 
 
 @bp.route("/<int:round_id>/suspension", methods=["GET", "POST"])

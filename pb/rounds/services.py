@@ -281,6 +281,20 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     )
 
 
+def delete_draft(session: Session, round_: Round, *, actor: User) -> None:
+    """The convening lead deletes a draft nobody else has seen. Its audit chain is
+    append-only, so the round is kept, hidden from every page; the deletion ends its chain
+    and is recorded in the platform's chain too, where the platform's admins read it."""
+    if round_.phase != Phase.DRAFT.value or round_.deleted_at is not None:
+        raise RoundError(_("Only a draft can be deleted. A round that has been public stays on record."))
+    round_.deleted_at = now()
+    session.add(round_)
+    session.flush()
+    audit_round(session, round_, "round.deleted", actor, title=round_.title)
+    record_event(session, "round.deleted", actor=actor, organisation_id=round_.convening_organisation_id,
+                 data={"round": round_.id, "title": round_.title})
+
+
 # ---------------------------------------------------------------- areas and contests
 
 
@@ -437,7 +451,7 @@ def rounds_of(session: Session, organisation_ids: list[int]) -> list[Round]:
     return list(
         session.exec(
             select(Round)
-            .where(Round.convening_organisation_id.in_(organisation_ids) | Round.id.in_(partner_rounds))
+            .where(Round.convening_organisation_id.in_(organisation_ids) | Round.id.in_(partner_rounds), Round.deleted_at.is_(None))
             .order_by(Round.created_at.desc())
         )
     )
