@@ -99,3 +99,34 @@ def test_chart_labels_stay_a_readable_size_on_any_screen(published, live_server,
         seen += len(sizes)
         assert all(10 <= size <= 18 for size in sizes), (url, width, sorted(set(round(s, 1) for s in sizes)))
     assert seen
+
+
+def test_the_leads_new_pages_pass_axe_at_phone_size(app, db, make_user, live_server, phone):
+    """A draft's manage page (with what stops it going public), its move and delete pages, the
+    timeline refusing a past date, and the admin's organisation form for each kind."""
+    from tests.browser.conftest import assert_accessible, sign_in
+
+    make_user(COUNCIL, organisation="Eastshire Council", kind="anchor")
+    make_user("admin@example.org", admin=True)
+    page = phone()
+    sign_in(page, live_server, COUNCIL)
+    page.goto(f"{live_server}/rounds/new")
+    assert_accessible(page, "new round")
+    page.get_by_label("Title").fill("Eastshire Together")
+    page.get_by_role("button", name="Create draft round").click()
+    page.wait_for_url("**/manage")
+    base = page.url.rsplit("/", 1)[0]
+    for url in (f"{base}/manage", f"{base}/phase", f"{base}/delete", f"{base}/timeline"):
+        page.goto(url)
+        assert_accessible(page, url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, url
+    page.goto(f"{base}/timeline")
+    page.get_by_label("Proposals open").fill("2020-01-01T09:00")
+    page.get_by_role("button", name="Save").click()
+    assert page.get_by_label("Move the round on now to the phases whose dates have passed").is_visible()
+    assert_accessible(page, "timeline refused")
+    admin = phone()
+    sign_in(admin, live_server, "admin@example.org")
+    for kind in ("anchor", "group"):
+        admin.goto(f"{live_server}/admin/organisations?kind={kind}")
+        assert_accessible(admin, f"organisations ({kind})")
