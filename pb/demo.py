@@ -149,6 +149,7 @@ def _demo_round(session, admin, by_name) -> None:
                 "voting_closes_at": start + timedelta(days=56),
                 "results_at": start + timedelta(days=57),
             },
+            move_now=True,
         )
         advance(session, round_.id)
         _demo_proposals(session, round_, nhs_lead, {"Riverside": riverside_ballot, "Eastgate": eastgate_ballot})
@@ -292,7 +293,7 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
             "proposals_open_at": start, "screening_at": start + timedelta(days=28),
             "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + (closes_in or timedelta(days=2)),
             "results_at": now() + (closes_in or timedelta(days=2)) + timedelta(hours=1),
-        })
+        }, move_now=True)
         advance(session, round_.id)  # screening, then voting
         assert round_.phase == "voting", "the demo round did not open for voting"
         # Residents' tastes follow the projects as proposed, whatever order the ballot drew.

@@ -73,6 +73,19 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
     return problems
 
 
+def publishing_blockers(session: Session, round_: Round) -> list[str]:
+    """What stops a draft from going public (taking proposals), in words for the convening
+    lead: groups need a ballot paper to propose to, some money, and dates (empty when ready)."""
+    problems = []
+    if not contests_of(session, round_):
+        problems.append(_("The round has no ballot paper (contest) yet."))
+    elif not any(amount > 0 for amount in contest_budgets(session, round_).values()):
+        problems.append(_("No money has been pledged to any ballot paper yet."))
+    if not any(_schedule(round_).values()):
+        problems.append(_("The timeline has no dates yet: say when proposals close and when voting happens."))
+    return problems
+
+
 # ---------------------------------------------------------------- the timeline
 
 
@@ -92,6 +105,8 @@ def move_is_due(round_: Round, at: datetime | None = None) -> bool:
     suspended vote waits: it closes (and is counted) only once it is resumed."""
     current = Phase(round_.phase)
     if current not in (Phase.DRAFT, Phase.PROPOSALS_OPEN, Phase.SCREENING, Phase.VOTING, Phase.COUNTED):
+        return False
+    if round_.deleted_at is not None:
         return False
     if current == Phase.VOTING and round_.suspended_at is not None:
         return False
@@ -114,6 +129,8 @@ def advance(session: Session, round_id: int, at: datetime | None = None) -> list
         following = PHASES[PHASES.index(Phase(round_.phase)) + 1]
         if following == Phase.VOTING and voting_blockers(session, round_):
             break
+        if following == Phase.PROPOSALS_OPEN and publishing_blockers(session, round_):
+            break
         _move(session, round_, following, actor=None, by="timeline")
         moves.append(following)
     return moves
@@ -123,6 +140,8 @@ def _can_move(session: Session, round_: Round, at: datetime | None = None) -> bo
     """A move is due and nothing blocks it (read only: no writer is needed to find out)."""
     if not move_is_due(round_, at):
         return False
+    if round_.phase == Phase.DRAFT.value:
+        return not publishing_blockers(session, round_)
     return round_.phase != Phase.SCREENING.value or not voting_blockers(session, round_)
 
 
@@ -223,8 +242,8 @@ def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase
         raise VotingNotOver(_("Voting ends at the published closing time, and nobody can end it earlier. "
                               "The attempt has been recorded in the audit log."))
     following = PHASES[PHASES.index(current) + 1]
-    if following == Phase.VOTING:
-        problems = voting_blockers(session, round_)
+    if following in (Phase.PROPOSALS_OPEN, Phase.VOTING):
+        problems = publishing_blockers(session, round_) if following == Phase.PROPOSALS_OPEN else voting_blockers(session, round_)
         if problems:
             raise RoundError(" ".join(problems))
     _move(session, round_, following, actor=actor, by="hand")

@@ -204,6 +204,9 @@ MATRIX = [
     row("rounds.raise_pot", "POST", "/rounds/{voting}/pots/{voting_pot}", signed_in(lead=400)),
     row("rounds.next_phase", "GET", "/rounds/{published}/phase", signed_in(lead=200)),
     row("rounds.next_phase", "POST", "/rounds/{voting}/phase", signed_in(lead=200)),  # not confirmed: the page again
+    row("rounds.delete", "GET", "/rounds/{draft}/delete", signed_in(lead=200)),
+    row("rounds.delete", "POST", "/rounds/{draft}/delete", signed_in(lead=200)),  # not confirmed: the page again
+    row("rounds.delete", "GET", "/rounds/{voting}/delete", signed_in(lead=404)),  # only a draft can be deleted
     row("rounds.suspension", "GET", "/rounds/{voting}/suspension", signed_in(lead=200, officer=200)),
     row("rounds.suspension", "POST", "/rounds/{voting}/suspension", signed_in(lead=400, officer=400)),  # no reason given
     row("rounds.suspension", "GET", "/rounds/{draft}/suspension", signed_in(lead=200)),

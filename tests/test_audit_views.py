@@ -70,9 +70,9 @@ def test_the_page_lists_the_rounds_events_newest_first_with_the_head_hash(client
 
 def test_each_event_shows_its_data_as_a_list(client, db, round_ids):
     _response, html = page(client, round_ids["round"], "?action=round.phase_changed")
-    assert re.search(r"<dt>from</dt><dd>Draft</dd>", html)
-    assert re.search(r"<dt>to</dt><dd>Proposals open</dd>", html)
-    assert re.search(r"<dt>by</dt><dd>by hand</dd>", html)
+    assert re.search(r"<dt>From</dt><dd>Draft</dd>", html)
+    assert re.search(r"<dt>To</dt><dd>Proposals open</dd>", html)
+    assert re.search(r"<dt>How</dt><dd>by hand</dd>", html)
 
 
 def test_an_unknown_action_is_shown_by_its_code(app, client, db, round_ids):
@@ -290,8 +290,8 @@ def test_a_refused_change_names_an_anchor_lead_but_never_a_group_member(app, cli
             )
     _response, html = page(client, round_id, "?action=round.change_refused")
     assert len(shown_seqs(html)) == 2
-    assert "Change refused" in html and "<dt>attempted</dt><dd>Proposal edited</dd>" in html
-    assert "<dt>phase</dt><dd>Voting</dd>" in html
+    assert "Change refused" in html and "<dt>What was tried</dt><dd>Proposal edited</dd>" in html
+    assert "<dt>Phase</dt><dd>Voting</dd>" in html
     assert "Lee Lead" in html and "Eastshire Council" in html
     assert "Friends of the Park" in html and "Pat Parker" not in html
     rows = parse_csv(client.get(f"/rounds/{round_id}/audit.csv?action=round.change_refused"))

@@ -256,6 +256,7 @@ def round_fields(w: World, organisation_field: bool) -> list[Field]:
         Field("eligibility", "text", "People who live here."), Field("minimum_age", "int", "16"),
         Field("methods", "multi", ["codes", "email"]), Field("categories", "text", "Parks\nYoung people"),
         Field("max_project_cost", "money", "25,000" if organisation_field else ""), Field("objectives", "text", "Net zero"),
+        Field("currency", "select", "GBP"),
     ]
 
 
@@ -461,6 +462,7 @@ FORMS = [
     FormSpec("sign_out", "fresh", lambda w: "/sign-out", lambda w: [], examples=6, page=lambda w: "/"),
     FormSpec("vote_finish", "fresh", lambda w: f"/rounds/{w.r2['round']}/vote/finish", lambda w: [], examples=6, page=lambda w: "/"),
     FormSpec("next_phase", "council", lambda w: f"/rounds/{w.rt['round']}/phase", lambda w: [], examples=8),  # last: it moves RT on
+    FormSpec("delete_draft", "council", lambda w: f"/rounds/{w.draft}/delete", lambda w: [], examples=8),  # it deletes the draft
 ]
 
 
@@ -625,6 +627,7 @@ class World:
     r2: dict = field(default_factory=dict)
     r3: dict = field(default_factory=dict)
     r4: dict = field(default_factory=dict)
+    draft: int = 0  # a draft round, to delete
     invitation: str = ""
     stranger_token: str = ""
     tracebacks: Tracebacks = field(default_factory=Tracebacks)
@@ -786,6 +789,9 @@ def build_world(app, backend: str) -> World:
     w.r0["pot"] = pot_of(w.r0, "North")
     w.rt = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
     w.r4 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")  # new proposals (no limit per project)
+    with app.test_request_context(), db() as session:
+        w.draft = rounds.create_round(session, actor=user(session, COUNCIL), organisation=organisation(session, "Eastshire Council"),
+                                      title="A draft to delete").id
 
     # R1 takes proposals: a draft to edit, submitted ones to screen, drafts to submit.
     w.r1 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", max_project_cost=30_000_00)

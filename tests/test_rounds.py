@@ -160,9 +160,18 @@ def test_round_walks_from_draft_to_voting_with_two_anchors(app, anchors, db, cli
 def test_voting_cannot_open_while_a_contest_has_no_money(anchors, db):
     council = anchors["council"]
     round_id = create_round(council, db)
-    council.submit(f"/rounds/{round_id}/contests/new",
-                   {"name": "Everyone", "area": "0", "ballot_kind": "approval", "min_picks": "1", "max_picks": "2",
-                    "rank_depth": "3", "rule": "greedy"})
+    ballot = {"ballot_kind": "approval", "min_picks": "1", "max_picks": "2", "rank_depth": "3", "rule": "greedy"}
+    council.submit(f"/rounds/{round_id}/contests/new", {**ballot, "name": "Everyone", "area": "0"})
+    # To go public a round needs some money and dates: the North ballot has money, Everyone none.
+    assert council.submit(f"/rounds/{round_id}/areas/new", {"name": "North", "postcodes": "LS6"}).status_code == 302
+    with db() as session:
+        north = session.exec(select(Area).where(Area.round_id == round_id)).one().id
+    assert council.submit(f"/rounds/{round_id}/contests/new", {**ballot, "name": "North ballot", "area": north}).status_code == 302
+    with db() as session:
+        north_ballot = session.exec(select(Contest).where(Contest.area_id == north)).one().id
+    assert council.submit(f"/rounds/{round_id}/pots/new", {"organisation": org_id(db, "Eastshire Council"), "contest": north_ballot,
+                                                           "name": "Fund", "amount": "1000"}).status_code == 302
+    assert council.submit(f"/rounds/{round_id}/timeline", {"voting_closes_at": "2099-01-01T12:00"}).status_code == 302
     move_on(council, round_id, 2)
     response = council.submit(f"/rounds/{round_id}/phase", {"confirm": "y"})
     page = council.get(response.headers["Location"]).get_data(as_text=True)
@@ -349,6 +358,7 @@ def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
             session, session.get(Round, round_id), actor=user,
             dates={"proposals_open_at": now - timedelta(days=30), "screening_at": now - timedelta(days=10),
                    "voting_opens_at": now - timedelta(minutes=1), "voting_closes_at": now + timedelta(days=14)},
+            move_now=True,
         )
     assert phase_of(db, round_id) == "proposals_open"  # nothing has looked at it yet
     assert client.get(f"/rounds/{round_id}").status_code == 200  # a visit makes the due moves

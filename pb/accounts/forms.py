@@ -1,10 +1,10 @@
 """Forms for signing up and in, password resets and organisations."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length
 
-from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, OrganisationKind
+from pb.accounts.models import TYPES_BY_KIND, OrganisationKind
 from pb.accounts.passwords import MIN_LENGTH, StrongPassword
 from pb.forms import PbForm
 
@@ -68,19 +68,20 @@ class ResetPasswordForm(PbForm):
 
 
 class OrganisationForm(PbForm):
+    """An anchor or a community group, chosen first (`kind`, from the page's link), so that
+    the types offered are only those of that kind."""
+
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    kind = SelectField(
-        _l("Kind"),
-        choices=[
-            SelectChoice(OrganisationKind.ANCHOR.value, _l("Anchor institution")),
-            SelectChoice(OrganisationKind.GROUP.value, _l("Community group")),
-        ],
-    )
-    subtype = SelectField(
-        _l("Type"),
-        choices=[SelectChoice(value, label, optgroup=_l("Anchor institutions")) for value, label in ANCHOR_TYPES.items()]
-        + [SelectChoice(value, label, optgroup=_l("Community groups")) for value, label in GROUP_TYPES.items()],
-    )
+    kind = HiddenField(validators=[AnyOf([kind.value for kind in OrganisationKind], message=_l("Choose an anchor or a community group."))])
+    subtype = SelectField(_l("Type"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        kinds = {kind.value for kind in OrganisationKind}
+        if self.kind.data not in kinds and not self.is_submitted():
+            self.kind.data = OrganisationKind.ANCHOR.value
+        types = TYPES_BY_KIND[OrganisationKind(self.kind.data)] if self.kind.data in kinds else {}
+        self.subtype.choices = [SelectChoice(value, label) for value, label in types.items()]
 
 
 class MemberForm(PbForm):

@@ -272,7 +272,7 @@ def dashboard():
         "accounts/dashboard.html",
         anchors=services.organisations_of(session, current_user, OrganisationKind.ANCHOR),
         groups=services.organisations_of(session, current_user, OrganisationKind.GROUP),
-        officer_of=session.exec(select(Round).where(Round.returning_officer_id == current_user.id).order_by(Round.id)).all(),
+        officer_of=session.exec(select(Round).where(Round.returning_officer_id == current_user.id, Round.deleted_at.is_(None)).order_by(Round.id)).all(),
     )
 
 
@@ -309,7 +309,7 @@ def group_home():
 @role_required(Role.PLATFORM_ADMIN)
 def organisations():
     session = db_session()
-    form = OrganisationForm()
+    form = OrganisationForm(kind=request.args.get("kind"))
     if form.validate_on_submit():
         try:
             organisation = services.create_organisation(

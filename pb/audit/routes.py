@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from pb.accounts.models import Membership, Organisation, OrganisationKind, Role, User
+from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, Membership, Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.audit.chain import PRIVATE, Verification, canonical_json, sealed_of, verify_chain
 from pb.audit.models import (
@@ -23,10 +23,19 @@ from pb.audit.models import (
 )
 from pb.audit.public import export_lines, visible_data
 from pb.db import db_session
-from pb.i18n import money
-from pb.proposals.models import Screener
+from pb.delivery.models import ANSWER_LABELS, DELIVERY_LABELS
+from pb.i18n import money, when
+from pb.proposals.models import STATUS_LABELS, Screener
 from pb.rounds.access import load_round
-from pb.rounds.models import PHASE_LABELS, Phase, Round
+from pb.rounds.models import (
+    DECLARED_FIELD_LABELS,
+    ELIGIBILITY_LABELS,
+    PHASE_LABELS,
+    RULE_NAMES,
+    BallotKind,
+    Phase,
+    Round,
+)
 from pb.views import csv_download
 
 bp = Blueprint("audit", __name__)
@@ -37,6 +46,7 @@ MAX_PAGE = 1_000_000  # beyond any log; keeps the offset a number the database a
 # What each action means, in plain words. An action not listed is shown by its code.
 ACTION_LABELS = {
     "round.created": _l("Round created"),
+    "round.deleted": _l("Draft round deleted"),
     "round.updated": _l("Round details changed"),
     "round.timeline_set": _l("Timeline set"),
     "round.help_set": _l("Contact, questions or paper-voting places changed"),
@@ -68,7 +78,120 @@ ACTION_LABELS = {
     "anchor.member_added": _l("A funding anchor gained a lead"),
     "delivery.updated": _l("Delivery update posted"),
     "verdict.comment_hidden": _l("Resident's comment hidden"),
+    "codes.replaced": _l("Replacement voting codes made"),
+    "codes.letter_cancelled": _l("A lost voting letter cancelled"),
+    "paper.ballot_entered": _l("Paper ballot entered by a polling helper"),
+    "residents.codes_unlinked": _l("Voting codes unlinked from the residents who used them"),
+    "residents.identities_sealed": _l("Residents' identities sealed"),
+    "returning_officer.appointed": _l("Returning officer appointed"),
+    "voting.suspended": _l("Voting suspended"),
+    "voting.resumed": _l("Voting resumed"),
+    "voting.closed_early": _l("Voting closed before its published time"),
+    "user.created": _l("Account created"),
+    "user.password_changed": _l("Password changed"),
+    "organisation.created": _l("Organisation added"),
+    "organisation.member_added": _l("Member added to an organisation"),
+    "organisation.member_invited": _l("Member invited to a group"),
 }
+# What each key of an event's data means, in plain words (the key itself stays in the
+# CSV and JSON files, which are for checking).
+DATA_LABELS = {
+    "allocation": _l("Money given to the project"),
+    "amount": _l("Amount"),
+    "anchor": _l("Anchor"),
+    "answer": _l("Answer"),
+    "area": _l("Area"),
+    "area_id": _l("Area"),
+    "attempted": _l("What was tried"),
+    "backup": _l("Backup file"),
+    "backup_time": _l("Newest event in the backup"),
+    "ballot_kind": _l("Ballot"),
+    "ballots_in_backup": _l("Ballots in the backup"),
+    "ballots_lost": _l("Ballots lost"),
+    "batch": _l("Batch of codes"),
+    "because": _l("Reason"),
+    "by": _l("How"),
+    "by_platform_admin": _l("By a platform admin"),
+    "categories": _l("Categories"),
+    "closes": _l("Voting closes"),
+    "closes_was": _l("Voting was to close"),
+    "codes": _l("Voting codes"),
+    "contest": _l("Ballot paper"),
+    "contests": _l("Ballot papers"),
+    "count": _l("How many"),
+    "currency": _l("Currency"),
+    "decision": _l("Decision"),
+    "declared_fields": _l("What residents declare"),
+    "eligibility": _l("Who may vote"),
+    "eligibility_methods": _l("How residents prove they may vote"),
+    "email": _l("Email address"),
+    "fields": _l("What would have changed"),
+    "from": _l("From"),
+    "identical": _l("Same result"),
+    "kind": _l("Kind"),
+    "limit_to_budget": _l("Ticked projects must fit the budget"),
+    "max_picks": _l("Most projects a voter may tick"),
+    "max_project_cost": _l("Most a single project may cost"),
+    "method": _l("How the order is drawn"),
+    "move_now": _l("Moved on at once, as confirmed"),
+    "milestones": _l("Milestones"),
+    "min_picks": _l("Fewest projects a voter must tick"),
+    "minimum_age": _l("Minimum age to vote"),
+    "name": _l("Name"),
+    "objectives": _l("Charter objectives"),
+    "organisation": _l("Organisation"),
+    "over_allocation": _l("Spent more than it was given"),
+    "partner_organisation": _l("Partner anchor"),
+    "phase": _l("Phase"),
+    "platform_admin": _l("Platform admin"),
+    "postcodes": _l("Postcodes"),
+    "pot": _l("Pot"),
+    "project": _l("Project"),
+    "proposal": _l("Proposal"),
+    "proposals_open_at": _l("Proposals open"),
+    "purpose": _l("Purpose"),
+    "rank_depth": _l("How many projects a voter ranks"),
+    "reason": _l("Reason"),
+    "replaces": _l("Replaces"),
+    "results_at": _l("Results published"),
+    "round": _l("Round"),
+    "rule": _l("Counting rule"),
+    "screening_at": _l("Screening starts"),
+    "seed": _l("Random seed"),
+    "spent": _l("Spent"),
+    "spent_locally": _l("Spent locally"),
+    "status": _l("Status"),
+    "subtype": _l("Type"),
+    "suspended_at": _l("Suspended at"),
+    "themself": _l("Added themself"),
+    "title": _l("Title"),
+    "to": _l("To"),
+    "total_cost": _l("Total cost"),
+    "update": _l("Update"),
+    "user": _l("Person"),
+    "verdict": _l("Verdict"),
+    "verdict_addresses": _l("Addresses kept for verdicts"),
+    "voting_closes_at": _l("Voting closes"),
+    "voting_opens_at": _l("Voting opens"),
+}
+# Data values that are codes, by key (and, where a key means different things, by action),
+# shown in words. A comma-separated value is a list of such codes.
+VALUE_LABELS = {
+    "answer": ANSWER_LABELS,
+    "ballot_kind": {BallotKind.APPROVAL: _l("Approval"), BallotKind.RANKED: _l("Ranked")},
+    "decision": STATUS_LABELS,
+    "declared_fields": DECLARED_FIELD_LABELS,
+    "eligibility_methods": ELIGIBILITY_LABELS,
+    "fields": DATA_LABELS,
+    "kind": {OrganisationKind.ANCHOR: _l("Anchor institution"), OrganisationKind.GROUP: _l("Community group")},
+    "rule": RULE_NAMES,
+    "status": STATUS_LABELS,
+    "subtype": {**ANCHOR_TYPES, **GROUP_TYPES},
+}
+ACTION_VALUE_LABELS = {("delivery.updated", "status"): DELIVERY_LABELS}
+# Data values that are moments (ISO 8601), shown as dates and times.
+MOMENT_KEYS = {"backup_time", "closes", "closes_was", "suspended_at", "proposals_open_at", "screening_at",
+               "voting_opens_at", "voting_closes_at", "results_at"}
 # How a phase change came about (the "by" of round.phase_changed).
 MOVED_BY = {
     "hand": _l("by hand"),
@@ -82,6 +205,7 @@ MONEY_KEYS = {
     "proposal.created": {"total_cost"},
     "proposal.updated": {"total_cost"},
     "delivery.updated": {"spent", "spent_locally", "allocation"},
+    "round.updated": {"max_project_cost"},
 }
 PHASE_KEYS = {"round.phase_changed": {"from", "to"}, "round.change_refused": {"phase"}}
 # Screeners act for the round's screening, not for the group whose proposal they judge.
@@ -91,6 +215,31 @@ SCREENING_ACTIONS = {"proposal.screened"}
 def action_label(action: str) -> str:
     label = ACTION_LABELS.get(action)
     return str(label) if label is not None else action
+
+
+def data_label(key: str) -> str:
+    label = DATA_LABELS.get(key)
+    return str(label) if label is not None else key
+
+
+def _coded(action: str, key: str, value) -> str | None:
+    """A value that is a code (or a list of codes, or codes joined by commas), in words;
+    None when it is not one the labels know."""
+    labels = ACTION_VALUE_LABELS.get((action, key)) or VALUE_LABELS.get(key)
+    if labels is None:
+        return None
+    codes = value if isinstance(value, list) else value.split(",") if isinstance(value, str) else None
+    if not codes or not all(isinstance(code, str) and code in labels for code in codes):
+        return None
+    return ", ".join(str(labels[code]) for code in codes)
+
+
+def _moment(value) -> str | None:
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return when(moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment)
 
 
 # ---------------------------------------------------------------- the platform chain
@@ -108,7 +257,7 @@ def platform_log():
         .order_by(AuditEvent.seq.desc())
         .limit(500)
     ).all()
-    return render_template("audit/log.html", rows=rows, verification=verify_chain(session, PLATFORM_CHAIN))
+    return render_template("audit/log.html", rows=rows, verification=verify_chain(session, PLATFORM_CHAIN), action_label=action_label)
 
 
 # ---------------------------------------------------------------- a round's chain, in public
@@ -265,13 +414,17 @@ def details(event: AuditEvent, round_: Round) -> list[tuple[str, str]]:
             text = action_label(value)
         elif key == "by" and event.action == "round.phase_changed" and isinstance(value, str) and value in MOVED_BY:
             text = str(MOVED_BY[value])
+        elif (coded := _coded(event.action, key, value)) is not None:
+            text = coded
+        elif key in MOMENT_KEYS and isinstance(value, str) and (moment := _moment(value)) is not None:
+            text = moment
         else:
             text = _plain(value)
-        shown.append((key, text))
+        shown.append((data_label(key), text))
     for key, entry in sealed_of(event).items():  # held back: say so, and until when
         if key not in data:
             private = isinstance(entry, dict) and entry.get("until") == PRIVATE
-            shown.append((key, _("kept private") if private else _("sealed until the results are published")))
+            shown.append((data_label(key), _("kept private") if private else _("sealed until the results are published")))
     return shown
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, make_response, render_template
 from pb.accounts.models import Organisation, OrganisationKind
 from pb.db import db_session
 from pb.delivery.models import DELIVERY_LABELS, DeliveryStatus
+from pb.delivery.verdicts import verdicts_open
 from pb.reports import services
 from pb.results.services import pounds
 from pb.rounds.access import load_round
@@ -26,7 +27,8 @@ def _reported_round(round_id: int):
 def round_money(round_id):
     round_ = _reported_round(round_id)
     report = services.round_report(db_session(), round_)
-    return render_template("reports/round.html", round=round_, report=report, labels=DELIVERY_LABELS, statuses=list(DeliveryStatus))
+    return render_template("reports/round.html", round=round_, report=report, labels=DELIVERY_LABELS, statuses=list(DeliveryStatus),
+                           verdicts_open=verdicts_open(round_))
 
 
 def _share(fraction) -> str:

@@ -26,6 +26,8 @@ def my_organisation_ids(session: Session) -> set[int]:
 
 def access_to(session: Session, round_: Round) -> Access | None:
     """The current user's level of access to a round, or None (a draft they may not see)."""
+    if round_.deleted_at is not None:
+        return None
     if not current_user.is_authenticated:
         return Access.PUBLIC if round_.phase != Phase.DRAFT.value else None
     mine = my_organisation_ids(session)
@@ -42,7 +44,7 @@ def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Acce
     """The round if the current user has `need`; else 404 (or 403 when signed in)."""
     session = db_session()
     round_ = session.get(Round, round_id)
-    if round_ is None:
+    if round_ is None or round_.deleted_at is not None:
         abort(404)
     access = access_to(session, round_)
     if access is None:

@@ -2,6 +2,8 @@
 
 import re
 
+from babel.numbers import get_currency_name
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -20,7 +22,7 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
 from pb.forms import PbForm, RowForm
-from pb.rounds.models import DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULES, BallotKind
+from pb.rounds.models import CURRENCIES, DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULE_NAMES, BallotKind
 
 
 class RoundForm(PbForm):
@@ -52,6 +54,11 @@ class RoundForm(PbForm):
         description=_l("Their postcode too, always. Choose the name, the address or both: "
                        "the same details declared again give the same voter."),
     )
+    currency = SelectField(
+        _l("Currency"),
+        default="GBP",
+        description=_l("The money pledged, the budgets and the costs of projects are all in it. It cannot change once money is pledged."),
+    )
     categories = LinesField(_l("Categories"), description=_l("One per line, e.g. Health, Green spaces, Young people."), max_length=100)
     max_project_cost = MoneyField(
         _l("Most a single project may cost (optional)"), validators=[Optional()]
@@ -62,12 +69,22 @@ class RoundForm(PbForm):
     )
 
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Named in the reader's language, e.g. "British pound (GBP)" or "Punt Prydain (GBP)".
+        self.currency.choices = [
+            SelectChoice(code, f"{get_currency_name(code, locale=get_locale())} ({code})") for code in CURRENCIES
+        ]
+
+
 class TimelineForm(PbForm):
     proposals_open_at = DateTimeLocalField(_l("Proposals open"), validators=[Optional()])
     screening_at = DateTimeLocalField(_l("Screening starts (proposals close)"), validators=[Optional()])
     voting_opens_at = DateTimeLocalField(_l("Voting opens"), validators=[Optional()])
     voting_closes_at = DateTimeLocalField(_l("Voting closes"), validators=[Optional()])
     results_at = DateTimeLocalField(_l("Results published"), validators=[Optional()])
+    # Offered only once saving was refused because a date has passed (pb.rounds.services.MovesOnNow).
+    move_now = BooleanField(_l("Move the round on now to the phases whose dates have passed"))
 
 
 class AreaForm(PbForm):
@@ -99,7 +116,7 @@ class ContestForm(PbForm):
         validators=[NumberRange(min=1, max=20)],
         description=_l("With 3, a first choice gets 3 points, a second 2 and a third 1."),
     )
-    rule = SelectField(_l("Counting rule"), choices=[SelectChoice(name) for name in RULES])
+    rule = SelectField(_l("Counting rule"), choices=[SelectChoice(rule, name) for rule, name in RULE_NAMES.items()])
 
 
 class PartnerForm(PbForm):
@@ -119,6 +136,10 @@ class RaisePotForm(PbForm):
 
 class ConfirmForm(PbForm):
     confirm = BooleanField(_l("I understand what this move does, and that it cannot be undone"))
+
+
+class DeleteForm(PbForm):
+    confirm = BooleanField(_l("Delete this draft, with its areas, ballot papers and pledges"))
 
 
 class SuspensionForm(PbForm):

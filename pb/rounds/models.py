@@ -77,6 +77,22 @@ RULES = {
 }
 
 
+# What each rule is called where leads and residents read it; the ids above stay for
+# Pabulib files and recounts.
+RULE_NAMES = {
+    "greedy": _l("Most votes first, skipping projects that do not fit"),
+    "greedy-no-skip": _l("Most votes first, stopping at the first project that does not fit"),
+    "equalshares": _l("Method of Equal Shares"),
+    "equalshares/add1": _l("Method of Equal Shares (with raised shares)"),
+    "equalshares/add1-comparison": _l("Method of Equal Shares (with raised shares, compared with most votes first)"),
+}
+
+
+# Currencies a round may be run in (ISO 4217 codes, each with two decimal places, as the
+# money fields expect); their names come from Babel in the reader's language.
+CURRENCIES = ("GBP", "EUR", "PLN", "USD", "CHF", "SEK", "NOK", "DKK", "CZK", "RON", "CAD", "AUD", "NZD")
+
+
 class EligibilityMethod(StrEnum):
     CODES = "codes"  # single-use voting codes on printed letters
     EMAIL = "email"  # a one-time code sent by email
@@ -163,6 +179,9 @@ class Round(SQLModel, table=True):
     # languages it offers that text in (comma-separated site locales; pb.languages).
     source_locale: str = Field(default="en_GB", max_length=10, sa_column_kwargs={"server_default": "en_GB"})
     other_locales: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    # A draft its convening lead deleted: no page shows it, and its audit chain ends there
+    # (the chain is append-only, so the row stays).
+    deleted_at: datetime | None = None
 
     @property
     def phase_label(self) -> str:
@@ -225,6 +244,14 @@ class Area(SQLModel, table=True):
         return [p for p in self.postcodes.split("\n") if p]
 
 
+def covers(prefix: str, postcode: str) -> bool:
+    """Whether an area's postcode or postcode beginning takes in `postcode` (both
+    normalised). "LS6" takes in "LS6 1AA" but "LS1" not "LS12 3AB": a district ends
+    where the outward code ends."""
+    return (postcode.startswith(prefix + " ") or postcode == prefix
+            or (" " in prefix and postcode.replace(" ", "").startswith(prefix.replace(" ", ""))))
+
+
 class Contest(SQLModel, table=True):
     """One ballot paper: round-wide (no area) or for one area."""
 
@@ -248,6 +275,10 @@ class Contest(SQLModel, table=True):
     @property
     def rule_explanation(self) -> str:
         return str(RULES[self.rule])
+
+    @property
+    def rule_name(self) -> str:
+        return str(RULE_NAMES[self.rule])
 
 
 class Partner(SQLModel, table=True):

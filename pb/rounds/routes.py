@@ -29,6 +29,7 @@ from pb.rounds.access import Access, load_round, my_organisation_ids
 from pb.rounds.forms import (
     AreaForm,
     ConfirmForm,
+    DeleteForm,
     OfficerForm,
     SuspensionForm,
     ContestForm,
@@ -67,6 +68,13 @@ def index():
     return render_template("rounds/index.html", rounds=rounds)
 
 
+def timeline_of(session, round_):
+    """Each phase with when it really began, once reached, or when it is planned to."""
+    started = services.phases_started(session, round_)
+    return [(phase, PHASE_LABELS[phase], started.get(phase) if round_.reached(phase) else getattr(round_, key))
+            for key, phase in services.TIMELINE_PHASES.items()]
+
+
 def round_context(session, round_):
     contests = services.contests_of(session, round_)
     areas = {area.id: area for area in services.areas_of(session, round_)}
@@ -79,7 +87,7 @@ def round_context(session, round_):
         "pots": services.pots_of(session, round_),
         "categories": services.names_of(session, round_, services.Category, "name"),
         "objectives": services.names_of(session, round_, services.CharterObjective, "title"),
-        "timeline": [(phase, PHASE_LABELS[phase], getattr(round_, key)) for phase, key in zip(PHASES[1:5], TIMELINE)],
+        "timeline": timeline_of(session, round_),
         "phase_index": PHASES.index(Phase(round_.phase)),
         "phases": PHASES,
         "officer": session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None,
@@ -132,6 +140,7 @@ def new():
                 methods=form.methods.data,
                 declares=form.declares.data,
                 max_project_cost=form.max_project_cost.data,
+                currency=form.currency.data,
             )
         except services.RoundError as error:
             return show_refusal(error, "rounds/round_form.html", form, round=None)
@@ -149,6 +158,7 @@ def manage(round_id):
         "rounds/manage.html",
         access=access,
         blockers=lifecycle.voting_blockers(session, round_) if not round_.is_frozen else [],
+        publishing_blockers=lifecycle.publishing_blockers(session, round_) if round_.phase == Phase.DRAFT.value else [],
         following=lifecycle.following_phase(round_),
         partners=session.exec(
             select(Organisation).join(Partner, Partner.organisation_id == Organisation.id).where(Partner.round_id == round_.id)
@@ -185,6 +195,7 @@ def edit(round_id):
                 methods=form.methods.data,
                 declares=form.declares.data,
                 max_project_cost=form.max_project_cost.data,
+                currency=form.currency.data,
             )
         except (services.RoundError, Refusal) as error:
             return show_refusal(error, "rounds/round_form.html", form, round=round_)
@@ -205,11 +216,14 @@ def timeline(round_id):
     if form.validate_on_submit():
         dates = {key: to_utc(getattr(form, key).data).replace(tzinfo=UTC) if getattr(form, key).data else None for key in TIMELINE}
         try:
-            services.set_timeline(db_session(), round_, actor=current_user, dates=dates)
+            services.set_timeline(db_session(), round_, actor=current_user, dates=dates, move_now=form.move_now.data)
         except (services.RoundError, Refusal) as error:
+            if not isinstance(error, services.MovesOnNow):
+                del form.move_now
             return show_refusal(error, "rounds/timeline.html", form, round=round_)
         flash(_("The timeline has been saved."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
+    del form.move_now  # asked only when a date has passed
     return form_page("rounds/timeline.html", form, round=round_)
 
 
@@ -223,7 +237,8 @@ def next_phase(round_id):
     following = lifecycle.following_phase(round_)
     form = ConfirmForm()
     if request.method == "GET" or not form.validate_on_submit() or not form.confirm.data:
-        blockers = lifecycle.voting_blockers(session, round_) if following == Phase.VOTING else []
+        blockers = (lifecycle.voting_blockers(session, round_) if following == Phase.VOTING
+                    else lifecycle.publishing_blockers(session, round_) if following == Phase.PROPOSALS_OPEN else [])
         unscreened = unscreened_proposals(session, round_) if following == Phase.VOTING else []
         return render_template("rounds/phase.html", round=round_, form=form, following=following, blockers=blockers,
                                unscreened=unscreened)
@@ -235,6 +250,22 @@ def next_phase(round_id):
         return redirect(url_for("rounds.manage", round_id=round_.id)), 303
     flash(_("The round is now in the phase: %(phase)s.", phase=PHASE_LABELS[phase]), "success")
     return redirect(url_for("rounds.manage", round_id=round_.id))
+
+
+@bp.route("/<int:round_id>/delete", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def delete(round_id):
+    """Deleting a draft: a page that says what it does, then the deletion once confirmed
+    (a POST without the confirmation only shows the page)."""
+    round_, _access = load_round(round_id, Access.CONVENER)
+    form = DeleteForm()
+    if round_.phase != Phase.DRAFT.value:
+        abort(404)
+    if request.method == "GET" or not form.validate_on_submit() or not form.confirm.data:
+        return form_page("rounds/delete.html", form, round=round_)
+    services.delete_draft(db_session(), round_, actor=current_user)
+    flash(_("The draft “%(title)s” has been deleted.", title=round_.title), "success")
+    return redirect(url_for("accounts.anchor_home"))
 
 
 @bp.route("/<int:round_id>/suspension", methods=["GET", "POST"])

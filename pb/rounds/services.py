@@ -21,6 +21,8 @@ from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.notices import services as notices
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import (
+    CURRENCIES,
+    PHASE_LABELS,
     RULES,
     Area,
     BallotKind,
@@ -33,6 +35,7 @@ from pb.rounds.models import (
     Phase,
     Pot,
     Round,
+    covers,
 )
 
 
@@ -74,11 +77,13 @@ def create_round(
     methods: Iterable[str] = ("codes",),
     declares: Iterable[str] = ("name", "address"),
     max_project_cost: int | None = None,
+    currency: str = "GBP",
 ) -> Round:
     if organisation.kind != OrganisationKind.ANCHOR.value:
         raise RoundError(_("Only an anchor institution can convene a round."))
     methods = _methods(methods)
     round_ = Round(
+        currency=_currency(currency),
         title=title.strip(),
         purpose=purpose.strip(),
         eligibility=eligibility.strip(),
@@ -91,7 +96,7 @@ def create_round(
     )
     session.add(round_)
     session.flush()
-    audit_round(session, round_, "round.created", actor, title=round_.title)
+    audit_round(session, round_, "round.created", actor, title=round_.title, currency=round_.currency)
     _replace_names(session, round_, Category, "name", categories)
     _replace_names(session, round_, CharterObjective, "title", objectives)
     return round_
@@ -111,9 +116,12 @@ def update_round(
     methods: Iterable[str] | None = None,
     declares: Iterable[str] | None = None,
     max_project_cost: int | None = None,
+    currency: str | None = None,
 ) -> None:
-    """Title and purpose may be corrected at any time; the rest freezes when voting opens."""
+    """Title and purpose may be corrected at any time; the rest freezes when voting opens,
+    and the currency as soon as money is pledged in it."""
     categories, objectives = _clean_lines(categories), _clean_lines(objectives)
+    currency = round_.currency if currency is None else _currency(currency)
     methods = round_.eligibility_methods if methods is None else _methods(methods)
     declares = _declares(round_.declares if declares is None else declares, methods)
     frozen_changes = {
@@ -122,12 +130,17 @@ def update_round(
         "eligibility_methods": (round_.eligibility_methods, methods),
         "declared_fields": (round_.declared_fields, declares),
         "max_project_cost": (round_.max_project_cost, max_project_cost),
+        "currency": (round_.currency, currency),
         "categories": (names_of(session, round_, Category, "name"), categories),
         "objectives": (names_of(session, round_, CharterObjective, "title"), objectives),
     }
     changed = [key for key, (old, new) in frozen_changes.items() if old != new]
     if changed:
         guard_unfrozen(session, round_, actor=actor, attempted="round.updated", detail={"fields": changed})
+    if currency != round_.currency and pots_of(session, round_):
+        raise RoundError(_("Money has already been pledged in %(currency)s, so the round's currency can no longer change.",
+                           currency=round_.currency))
+    round_.currency = currency
     round_.title, round_.purpose = title.strip(), purpose.strip()
     round_.eligibility, round_.minimum_age = eligibility.strip(), minimum_age
     round_.eligibility_methods, round_.max_project_cost = methods, max_project_cost
@@ -150,7 +163,14 @@ def update_round(
         max_project_cost=max_project_cost,
         categories=categories,
         objectives=objectives,
+        currency=currency,
     )
+
+
+def _currency(currency: str) -> str:
+    if currency not in CURRENCIES:
+        raise RoundError(_("Choose one of the currencies offered."))
+    return currency
 
 
 def _methods(methods: Iterable[str]) -> str:
@@ -202,9 +222,48 @@ def _replace_names(session: Session, round_: Round, model, column: str, values: 
     session.flush()
 
 
-def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None]) -> None:
+class MovesOnNow(RoundError):
+    """Dates that have passed, for phases the round has not reached: saving them would move
+    the round on at once (a draft would go public), so it needs saying so."""
+
+
+# Each date of the timeline, and the phase that starts then.
+TIMELINE_PHASES = {
+    "proposals_open_at": Phase.PROPOSALS_OPEN,
+    "screening_at": Phase.SCREENING,
+    "voting_opens_at": Phase.VOTING,
+    "voting_closes_at": Phase.CLOSED,
+    "results_at": Phase.RESULTS_PUBLISHED,
+}
+
+
+def phases_started(session: Session, round_: Round) -> dict[Phase, datetime]:
+    """When each phase the round has reached really began, as its audit chain records the
+    move (by hand, by the timeline or by the count), whatever the timeline had planned."""
+    import json
+
+    from pb.audit.models import AuditEvent, chain_key
+
+    started = {}
+    moves = session.exec(
+        select(AuditEvent.data, AuditEvent.created_at)
+        .where(AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.phase_changed")
+        .order_by(AuditEvent.seq)
+    )
+    for data, at in moves:
+        try:
+            phase = Phase(json.loads(data).get("to"))
+        except (ValueError, AttributeError):
+            continue  # an altered event: the log page says so; the timeline shows no date
+        started.setdefault(phase, at)
+    return started
+
+
+def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None], move_now: bool = False) -> None:
+    """Save the timeline. A date already past for a phase still to come moves the round on
+    at once, so it is refused unless `move_now` says the lead means it."""
     guard_unfrozen(session, round_, actor=actor, attempted="round.timeline_set")
-    order = ["proposals_open_at", "screening_at", "voting_opens_at", "voting_closes_at", "results_at"]
+    order = list(TIMELINE_PHASES)
     given = [(key, dates.get(key)) for key in order if dates.get(key) is not None]
     for (_k1, earlier), (_k2, later) in zip(given, given[1:]):
         if later <= earlier:
@@ -212,6 +271,12 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     closes = dates.get("voting_closes_at")
     if closes is not None and closes < now() + MIN_VOTING:
         raise RoundError(_("Voting must stay open for at least a day: choose a closing date at least a day from now."))
+    passed = [phase for key, phase in TIMELINE_PHASES.items()
+              if dates.get(key) is not None and dates[key] <= now() and not round_.reached(phase)]
+    if passed and not move_now:
+        raise MovesOnNow(_("These dates have already passed, so saving them would move the round on at once "
+                           "(a draft becomes public): %(phases)s. Choose later dates, or tick the box to move the round on now.",
+                           phases=", ".join(str(PHASE_LABELS[phase]) for phase in passed)))
     for key in order:
         setattr(round_, key, dates.get(key))
     session.add(round_)
@@ -222,16 +287,45 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
         "round.timeline_set",
         actor,
         **{key: value.isoformat() if value else None for key, value in ((k, dates.get(k)) for k in order)},
+        move_now=bool(passed),
     )
 
 
+def delete_draft(session: Session, round_: Round, *, actor: User) -> None:
+    """The convening lead deletes a draft nobody else has seen. Its audit chain is
+    append-only, so the round is kept, hidden from every page; the deletion ends its chain
+    and is recorded in the platform's chain too, where the platform's admins read it."""
+    if round_.phase != Phase.DRAFT.value or round_.deleted_at is not None:
+        raise RoundError(_("Only a draft can be deleted. A round that has been public stays on record."))
+    round_.deleted_at = now()
+    session.add(round_)
+    session.flush()
+    audit_round(session, round_, "round.deleted", actor, title=round_.title)
+    record_event(session, "round.deleted", actor=actor, organisation_id=round_.convening_organisation_id,
+                 data={"round": round_.id, "title": round_.title})
+
+
 # ---------------------------------------------------------------- areas and contests
+
+
+def _check_postcodes(session: Session, round_: Round, postcodes: list[str], area_id: int | None) -> None:
+    """Each postcode belongs to one area: refuse one that another area of the round already
+    takes in, or that would take in part of another area (LS6 and LS6 1AA), naming it."""
+    others = select(Area).where(Area.round_id == round_.id)
+    if area_id is not None:
+        others = others.where(Area.id != area_id)
+    for other in session.exec(others.order_by(Area.name)):
+        clashes = [mine for mine in postcodes for theirs in other.postcode_list if covers(mine, theirs) or covers(theirs, mine)]
+        if clashes:
+            raise RoundError(_("%(postcodes)s overlap the postcodes of the area “%(area)s”: each postcode can belong to one area only.",
+                               postcodes=", ".join(dict.fromkeys(clashes)), area=other.name))
 
 
 def add_area(session: Session, round_: Round, *, actor: User, name: str, postcodes: list[str]) -> Area:
     guard_unfrozen(session, round_, actor=actor, attempted="area.added", detail={"name": name})
     if session.exec(select(Area).where(Area.round_id == round_.id, Area.name == name.strip())).first():
         raise RoundError(_("This round already has an area with that name."))
+    _check_postcodes(session, round_, postcodes, None)
     area = Area(round_id=round_.id, name=name.strip(), postcodes="\n".join(postcodes))
     session.add(area)
     session.flush()
@@ -247,6 +341,7 @@ def update_area(session: Session, area: Area, *, actor: User, name: str, postcod
     ).first()
     if clash:
         raise RoundError(_("This round already has an area with that name."))
+    _check_postcodes(session, round_, postcodes, area.id)
     area.name, area.postcodes = name.strip(), "\n".join(postcodes)
     session.add(area)
     session.flush()
@@ -369,7 +464,7 @@ def rounds_of(session: Session, organisation_ids: list[int]) -> list[Round]:
     return list(
         session.exec(
             select(Round)
-            .where(Round.convening_organisation_id.in_(organisation_ids) | Round.id.in_(partner_rounds))
+            .where(Round.convening_organisation_id.in_(organisation_ids) | Round.id.in_(partner_rounds), Round.deleted_at.is_(None))
             .order_by(Round.created_at.desc())
         )
     )

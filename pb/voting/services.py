@@ -26,7 +26,7 @@ from pb.fields import normalise_postcode
 from pb.mail import EMAIL, SMS, text_messages_available
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
-from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, takes_votes
+from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, covers, takes_votes
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
@@ -235,13 +235,10 @@ def area_for_postcode(session: Session, round_: Round, postcode: str) -> Area | 
     if not areas:
         return None
     best, best_length = None, -1
-    compact = postcode.replace(" ", "")
     for area in areas:
         for prefix in area.postcode_list:
             bare = prefix.replace(" ", "")
-            # "LS1" must not match "LS12 3AB": a district prefix ends where the outward code ends.
-            matches = postcode.startswith(prefix + " ") or postcode == prefix or (" " in prefix and compact.startswith(bare))
-            if matches and len(bare) > best_length:
+            if covers(prefix, postcode) and len(bare) > best_length:
                 best, best_length = area, len(bare)
     if best is None:
         raise VotingError(_("That postcode is not in any of this round's areas."))
