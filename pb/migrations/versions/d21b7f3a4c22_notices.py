@@ -1,7 +1,7 @@
 """notices: residents' confirmed subscriptions to a round's news, and once-only messages sent
 
 Revision ID: d21b7f3a4c22
-Revises: b8d4f0a2c6e3
+Revises: d21a0c5e9b11
 Create Date: 2026-12-04 14:40:00
 """
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'd21b7f3a4c22'
-down_revision = 'b8d4f0a2c6e3'
+down_revision = 'd21a0c5e9b11'
 branch_labels = None
 depends_on = None
 

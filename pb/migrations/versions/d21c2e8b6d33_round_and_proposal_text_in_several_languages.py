@@ -1,7 +1,7 @@
 """round and proposal text in several languages
 
 Revision ID: d21c2e8b6d33
-Revises: b8d4f0a2c6e3
+Revises: d21b7f3a4c22
 Create Date: 2026-12-04 14:45:00
 
 A round's source language and the other languages it offers (rounds made before keep
@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'd21c2e8b6d33'
-down_revision = 'b8d4f0a2c6e3'
+down_revision = 'd21b7f3a4c22'
 branch_labels = None
 depends_on = None
 

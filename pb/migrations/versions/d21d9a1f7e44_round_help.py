@@ -1,7 +1,7 @@
 """each round's organiser contact, common questions and paper-voting places
 
 Revision ID: d21d9a1f7e44
-Revises: b8d4f0a2c6e3
+Revises: d21c2e8b6d33
 Create Date: 2026-12-04 14:40:00
 """
 
@@ -10,7 +10,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'd21d9a1f7e44'
-down_revision = 'b8d4f0a2c6e3'
+down_revision = 'd21c2e8b6d33'
 branch_labels = None
 depends_on = None
 

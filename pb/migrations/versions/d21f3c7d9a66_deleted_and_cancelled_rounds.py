@@ -1,7 +1,7 @@
 """a draft round deleted by its convening lead is kept, hidden, with its audit chain
 
 Revision ID: d21f3c7d9a66
-Revises: b8d4f0a2c6e3
+Revises: d21d9a1f7e44
 Create Date: 2026-12-04 15:00:00
 
 The audit log is append-only, so a deleted draft cannot take its chain with it: the round's
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'd21f3c7d9a66'
-down_revision = 'b8d4f0a2c6e3'
+down_revision = 'd21d9a1f7e44'
 branch_labels = None
 depends_on = None
 
