@@ -25,7 +25,7 @@ class StopForm(PbForm):
     """One button, with a choice of how much to stop."""
 
     scope = RadioField(
-        _l("Stop"),
+        _l("Which emails to stop"),
         choices=[SelectChoice("round", _l("Messages about this round")),
                  SelectChoice("all", _l("Messages about every round, to this address"))],
         default="round",
