@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from pb import lifecycle
 from pb.audit.models import AuditEvent, chain_key
+from pb.i18n import language_name
 from pb.languages.models import ProposalTranslation, RoundTranslation
 from pb.proposals import services as proposals
 from pb.proposals.models import Project, Proposal
@@ -289,3 +290,18 @@ def test_a_screener_gives_the_reason_in_welsh_and_a_new_decision_forgets_it(app,
     assert stored(db) == []
     welsh = page(app, f"/proposals/{proposal_id}", "cy")
     assert '<span lang="en-GB" dir="ltr">Costs more than the round allows.</span>' in welsh
+
+
+def test_right_to_left_text_keeps_its_direction_on_a_left_to_right_page_and_back(app, db, people, ids):
+    """A round written in Arabic, offering English: English readers see its Arabic text
+    marked lang="ar" dir="rtl" where nothing is given in English. (English text on an
+    Arabic page is marked dir="ltr": see the test of a group's translation above.)"""
+    assert choose_languages(people["lead"], ids["round"], source="ar", others=["en_GB"]).status_code == 302
+    with db() as session:
+        round_ = session.get(Round, ids["round"])
+        round_.title = "أحياء أكثر خضرة"
+    english = page(app, f"/rounds/{ids['round']}", "en_GB")
+    assert '<h1><span lang="ar" dir="rtl">أحياء أكثر خضرة</span></h1>' in english
+    assert f"Not available in {language_name('en_GB')}; shown in {language_name('ar')}." in english
+    arabic = page(app, f"/rounds/{ids['round']}", "ar")
+    assert "<h1>أحياء أكثر خضرة</h1>" in arabic and "translation-note" not in arabic

@@ -15,6 +15,10 @@ LEAD, MEMBER = "lead@council.example", "chair@park.example"
 WELSH_TITLE, WELSH_SUMMARY = "Gwelyau gardd cymunedol", "Gwelyau uchel ac offer ar gyfer gardd a rennir."
 
 
+def fits_a_phone(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
 @pytest.fixture
 def people(make_user):
     make_user(LEAD, name="Lena Lead", organisation="Eastshire Council", kind="anchor")
@@ -46,6 +50,7 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
     group.goto(f"{base}/proposals/{translated}")
     group.get_by_role("link", name="Translations").click()
     assert_accessible(group, "a proposal's translations")
+    assert fits_a_phone(group)
     group.get_by_label("Title").fill(WELSH_TITLE)
     group.get_by_label("Summary").fill(WELSH_SUMMARY)
     group.get_by_role("button", name="Save").click()
@@ -81,4 +86,5 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
     assert resident.locator(f"label[for=project-{other.id}] .translation-note").count() == 1
     assert resident.locator(f"label[for=project-{project.id}] [lang=en-GB]").count() == 0
     assert_accessible(resident, "a ballot paper in Welsh")
+    assert fits_a_phone(resident)
     screenshot(resident, "welsh-ballot")
