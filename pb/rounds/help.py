@@ -23,10 +23,6 @@ class Help:
     questions: list[RoundQuestion]
     places: list[VotingPlace]  # only where the round takes paper ballots
 
-    @property
-    def given(self) -> bool:
-        return bool((self.contact and self.contact.given) or self.questions or self.places)
-
 
 def help_of(session: Session, round_: Round) -> Help:
     contact = session.exec(select(RoundContact).where(RoundContact.round_id == round_.id)).first()
