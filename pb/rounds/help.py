@@ -71,13 +71,13 @@ def set_help(
     )
 
 
-def ballot_languages() -> list[tuple[str, str]]:
-    """The languages residents can vote in, as (code, name in that language).
-
-    For now the site's interface languages; the one place to change when a round offers
-    its own content languages."""
+def ballot_languages(round_=None) -> list[tuple[str, str]]:
+    """The languages residents can vote in, as (code, name in that language): a round's
+    own languages (the one its text is written in first, then those it is translated
+    into: pb.languages), or without a round the site's interface languages."""
     from flask import current_app
 
     from pb.i18n import language_name
 
-    return [(code, language_name(code)) for code in current_app.config["LANGUAGES"]]
+    codes = [round_.source_locale, *round_.translated_into] if round_ is not None else current_app.config["LANGUAGES"]
+    return [(code, language_name(code)) for code in codes]
