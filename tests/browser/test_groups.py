@@ -5,6 +5,8 @@ made there. axe-core checks the pages on the way."""
 
 import re
 
+from playwright.sync_api import expect
+
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
 from tests.factories import make_codes, make_round, open_voting
 
@@ -69,6 +71,10 @@ def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(app
             assert_accessible(group, "propose: the form")
         assert "£20,000.00" in group.locator(".costs").inner_text()  # the limit, before any mistake
         group.get_by_label("Summary").fill("A meadow for bees, with paths and benches.")
+        group.get_by_label("Postcode of the location").press("Enter")  # Enter in a field saves (as a draft)...
+        assert "Title: This field is required." in group.locator(".error-summary").inner_text()
+        assert group.get_by_label("Summary").input_value() == "A meadow for bees, with paths and benches."
+        assert group.get_by_label("Item (line 3)").is_visible() and group.get_by_label("Item (line 4)").count() == 0  # ...not add a line
         group.get_by_label("Item (line 1)").fill("Seed and soil")
         group.get_by_label("Cost (line 1)").fill("2,500")
         group.get_by_label("Photo (optional)").set_input_files(str(photo))
@@ -93,7 +99,8 @@ def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(app
         group.get_by_label("Cost (line 4)").fill("1,200")
         group.get_by_role("button", name="Submit proposal").click()
         assert group.locator("h1").inner_text() == "Wildflower meadow"
-        assert group.locator("img.photo").is_visible()  # the photo chosen before the mistake
+        expect(group.locator("img.photo")).to_be_visible()  # the photo chosen before the mistake
+        assert group.evaluate("document.querySelector('img.photo').naturalWidth") == 800
         assert "£3,700.00" in group.locator("table").inner_text()
 
         group.get_by_role("link", name="Withdraw proposal").click()
