@@ -273,6 +273,8 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
         )
         rounds.pledge_pot(session, round_, actor=lead, organisation=homes, contest=contest, name="Northfield Homes community chest", amount=30_000_00)
         rounds.pledge_pot(session, round_, actor=nhs_lead, organisation=nhs, contest=contest, name="NHS Trust healthy streets fund", amount=10_000_00)
+        # A round goes public only with dates: the closing date first, the rest once proposals are in.
+        rounds.set_timeline(session, round_, actor=lead, dates={"voting_closes_at": now() + (closes_in or timedelta(days=2))})
         move_to_next_phase(session, round_, actor=lead)  # proposals open
         categories = {c.name: c.id for c in session.exec(select(rounds.Category).where(rounds.Category.round_id == round_.id))}
         objectives = {o.title: o.id for o in session.exec(select(rounds.CharterObjective).where(rounds.CharterObjective.round_id == round_.id))}

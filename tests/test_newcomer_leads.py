@@ -366,6 +366,21 @@ def local(moment) -> str:
     return moment.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
 
 
+def ready_to_go_public(council, db, round_id) -> None:
+    """A ballot paper with money in it: all a draft needs to go public, but dates."""
+    from pb.accounts.models import Organisation
+    from pb.rounds.models import Contest
+
+    ballot = {"name": "Everyone", "area": "0", "ballot_kind": "approval", "min_picks": "1", "max_picks": "2", "rank_depth": "3",
+              "rule": "greedy"}
+    assert council.submit(f"/rounds/{round_id}/contests/new", ballot).status_code == 302
+    with db() as session:
+        contest = session.exec(select(Contest).where(Contest.round_id == round_id)).one().id
+        org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
+    assert council.submit(f"/rounds/{round_id}/pots/new", {"organisation": org, "contest": contest, "name": "Fund",
+                                                           "amount": "500"}).status_code == 302
+
+
 def test_a_past_date_for_a_phase_to_come_is_refused_unless_the_lead_confirms_the_move(app, db, council, client):
     from datetime import timedelta
 
@@ -373,6 +388,7 @@ def test_a_past_date_for_a_phase_to_come_is_refused_unless_the_lead_confirms_the
     from pb.clock import now
 
     round_id = new_round(council, db)
+    ready_to_go_public(council, db, round_id)
     page = f"/rounds/{round_id}/timeline"
     assert 'name="move_now"' not in council.get(page).get_data(as_text=True)
     dates = {"proposals_open_at": local(now() - timedelta(days=1)), "voting_closes_at": local(now() + timedelta(days=30))}
