@@ -244,7 +244,7 @@ def test_a_platform_admin_making_themself_an_anchor_lead_shows_in_the_rounds_pub
     assert added.status_code == 302
     public = FormClient(app).get(f"/rounds/{ids['round']}/audit").get_data(as_text=True)
     rows = public.split("<tbody")[1]
-    assert "A funding anchor gained a lead" in rows and "Ada Admin" in rows and "by_platform_admin" in rows
+    assert "A funding anchor gained a lead" in rows and "Ada Admin" in rows and "By a platform admin" in rows
     import json
 
     exported = FormClient(app).get(f"/rounds/{ids['round']}/audit.jsonl").get_data(as_text=True)

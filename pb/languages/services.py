@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from pb.accounts.models import User
 from pb.i18n import language_name
 from pb.languages.models import ProposalTranslation, RoundTranslation
+from pb.languages.store import forget as _forget
 from pb.proposals.models import Project, Proposal, Status
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import Round
@@ -161,15 +162,6 @@ def translate_screening_reason(session: Session, proposal: Proposal, *, actor: U
         _audit(session, proposal, "proposal.reason_translated", actor, locale=locale, reason=changed["screening_reason"])
 
 
-def forget_reason_translations(session: Session, proposal: Proposal) -> None:
-    """A new screening decision gives a new reason: translations of the old one go."""
-    for row in session.exec(select(ProposalTranslation).where(
-            ProposalTranslation.proposal_id == proposal.id, ProposalTranslation.field == "screening_reason")):
-        session.delete(row)
-    session.flush()
-    _forget(proposal)
-
-
 # ---------------------------------------------------------------- showing text
 
 
@@ -259,7 +251,3 @@ def _cached(session: Session, owner) -> dict[tuple[str, str], str]:
         model, column = _table(owner)
         cache[key] = {(row.field, row.locale): row.text for row in session.exec(select(model).where(getattr(model, column) == owner.id))}
     return cache[key]
-
-
-def _forget(owner) -> None:
-    g.get("translations", {}).pop((type(owner).__name__, owner.id), None)

@@ -265,7 +265,7 @@ def screen_proposal(session: Session, proposal: Proposal, *, actor: User | None,
     if decision != Status.ELIGIBLE.value and not reason:
         raise ProposalError(_("Give a reason: the group, and for a proposal that is not eligible the public, will read it."))
     if reason != proposal.screening_reason:
-        from pb.languages.services import forget_reason_translations
+        from pb.languages.store import forget_reason_translations
 
         forget_reason_translations(session, proposal)
     proposal.status, proposal.screening_reason = decision, reason

@@ -1,0 +1,22 @@
+"""What the proposals' services need of the translations without importing pb.languages.services
+(which builds on them): forgetting a screening reason's translations when the reason changes."""
+
+from flask import g, has_app_context
+from sqlmodel import Session, select
+
+from pb.languages.models import ProposalTranslation
+
+
+def forget(owner) -> None:
+    """Drop this request's copy of an object's translations (pb.languages.services reads them once)."""
+    if has_app_context():
+        g.get("translations", {}).pop((type(owner).__name__, owner.id), None)
+
+
+def forget_reason_translations(session: Session, proposal) -> None:
+    """A new screening decision gives a new reason: translations of the old one go."""
+    for row in session.exec(select(ProposalTranslation).where(
+            ProposalTranslation.proposal_id == proposal.id, ProposalTranslation.field == "screening_reason")):
+        session.delete(row)
+    session.flush()
+    forget(proposal)
