@@ -54,6 +54,7 @@ class Defaults:
     NOTIFY_EMAIL_TEMPLATE_ID = None
     NOTIFY_SMS_TEMPLATE_ID = None
     NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
+    SMS_PER_ROUND_PER_HOUR = 500  # voting codes sent by text message in one round in an hour, at most (cost, Notify's daily limit)
     # Who answers for the data and the service: the privacy and accessibility statements
     # (pb.statements) are filled from these. The defaults say plainly that they are examples.
     ORGANISATION_NAME = "Example Council (an example: set PB_ORGANISATION_NAME)"  # the data controller

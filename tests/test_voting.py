@@ -830,6 +830,69 @@ def test_text_message_codes_have_the_email_codes_limits(app, db, texting):
         assert session.exec(select(func.count()).select_from(Voter)).one() == 0
 
 
+def _at_once(app, ids, way: str, requests: list[tuple[str, dict]]) -> list[int]:
+    """Ask for codes (`way`: "sms" or "email") for (client address, form) pairs all at the
+    same moment; the statuses."""
+    start = f"/rounds/{ids['round']}/vote"
+    clients = [FormClient(app) for _ in requests]
+    for client, (address, _form) in zip(clients, requests):
+        client.http.environ_base["REMOTE_ADDR"] = address
+    tokens = [client.csrf_token(start) for client in clients]
+    barrier, statuses = threading.Barrier(len(requests)), []
+
+    def ask(n):
+        data = {**requests[n][1], "postcode": "LS11 2AB", "csrf_token": tokens[n]}
+        barrier.wait()
+        statuses.append(clients[n].http.post(f"{start}/{way}", data=data).status_code)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def texts_to(app, number=None) -> list:
+    return [m for m in app.extensions["pb_outbox"] if m.channel == "sms" and (number is None or m.to == number)]
+
+
+@pytest.mark.parametrize("way", ["sms", "email"])
+def test_a_burst_of_requests_cannot_outrun_the_code_limits(app, db, texting, way):
+    """Thirty requests at the same moment for one number or inbox from thirty clients: three
+    codes sent; twelve for twelve numbers or inboxes from one client: ten. (On PostgreSQL a
+    burst once sent up to eleven codes to one: the counts were read before any was added.)"""
+    one = {"mobile": "07700 900123"} if way == "sms" else {"email": "res@example.org"}
+    statuses = _at_once(app, texting, way, [(f"203.0.113.{n + 1}", one) for n in range(30)])
+    assert sorted(statuses) == [302] * 3 + [400] * 27
+    many = [{"mobile": f"07700 9003{n:02d}"} if way == "sms" else {"email": f"res{n}@example.org"} for n in range(12)]
+    statuses = _at_once(app, texting, way, [("198.51.100.7", form) for form in many])
+    assert sorted(statuses) == [302] * 10 + [400] * 2
+    asked = {"+447700900123", "res@example.org"} | {f"+4477009003{n:02d}" for n in range(12)} | {f"res{n}@example.org" for n in range(12)}
+    assert len([m for m in app.extensions["pb_outbox"] if m.channel == way and m.to in asked]) == 13
+
+
+def test_a_round_sends_at_most_so_many_texts_an_hour_however_many_clients_ask(app, db, texting, caplog):
+    """Texts cost money and Notify limits them per day: a script with many addresses and
+    numbers stops at the round's hourly limit, and the operator is told in the log."""
+    app.config["SMS_PER_ROUND_PER_HOUR"] = 4
+    for n in range(6):
+        resident = FormClient(app)
+        resident.http.environ_base["REMOTE_ADDR"] = f"2001:db8:{n:x}::1"  # each its own /64
+        response = ask_for_text(resident, texting, f"07700 9004{n:02d}")
+        if n < 4:
+            assert response.status_code == 302
+        else:
+            assert response.status_code == 400
+            assert "Too many codes are being sent by text message just now" in response.get_data(as_text=True)
+    assert len(texts_to(app)) == 4
+    assert "hourly limit of text messages" in caplog.text
+    # Email still works for everyone meanwhile.
+    resident = FormClient(app)
+    start = f"/rounds/{texting['round']}/vote"
+    assert resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start).status_code == 302
+
+
 def test_text_messages_need_notify_in_production(app, db, texting):
     from pb.rounds import services as rounds
     from pb.rounds.services import RoundError

@@ -448,6 +448,15 @@ def start_sms_challenge(session: Session, round_: Round, *, mobile: str, postcod
     except NotAMobile as error:
         raise VotingError(not_a_mobile_message(error)) from None
     area_for_postcode(session, round_, postcode)
+    # Texts cost money and Notify limits them per day: however many clients a script has,
+    # a round sends at most SMS_PER_ROUND_PER_HOUR codes an hour, and then says so.
+    by_round = f"otp-send:sms-round:{round_.id}"
+    serialise(session, by_round)
+    if is_limited(session, by_round, limit=current_app.config["SMS_PER_ROUND_PER_HOUR"], window_seconds=60 * 60):
+        current_app.logger.warning("round %s: the hourly limit of text messages is reached", round_.id)
+        raise VotingError(_("Too many codes are being sent by text message just now. Please try again in an hour, "
+                            "or vote another way."))
+    note_attempt(session, by_round)
     return _new_challenge(session, round_, channel=SMS, address=number, by_address=f"otp-send:sms:{number}",
                           client=client, postcode=normalise_postcode(postcode))
 
@@ -472,7 +481,10 @@ def new_email_challenge(
 def _new_challenge(session: Session, round_: Round, *, channel: str, address: str, by_address: str, client: str,
                    postcode: str, purpose: str = "vote") -> tuple[EmailChallenge, str]:
     """A six-digit code for an address or a number, at most three per quarter hour to one
-    (counted under `by_address`) and ten from one client, whichever way they are sent."""
+    (counted under `by_address`) and ten from one client, whichever way they are sent; a
+    burst waits its turn to count (pb.throttle.serialise), so it cannot all pass at once."""
+    serialise(session, by_address)
+    serialise(session, f"otp-send:ip:{client}")
     _throttled(session, by_address, limit=3)
     _throttled(session, f"otp-send:ip:{client}", limit=10)
     note_attempt(session, by_address)
