@@ -305,3 +305,27 @@ def test_right_to_left_text_keeps_its_direction_on_a_left_to_right_page_and_back
     assert f"Not available in {language_name('en_GB')}; shown in {language_name('ar')}." in english
     arabic = page(app, f"/rounds/{ids['round']}", "ar")
     assert "<h1>أحياء أكثر خضرة</h1>" in arabic and "translation-note" not in arabic
+
+
+def test_a_drafts_translation_is_not_published_in_the_audit_log(app, db, people, ids):
+    """A draft is the group's alone (its page is 404 to the public), and the audit chain is
+    public for good: its log names the fields translated, never what they say."""
+    from tests.factories import organisation
+
+    choose_languages(people["lead"], ids["round"], others=["cy"])
+    with app.test_request_context(), db() as session:
+        round_ = session.get(Round, ids["round"])
+        contest_id = ids["contests"]["North"]
+        content = proposals.ProposalContent(
+            contest_id=contest_id, title="Secret plan", summary="Not yet", description="", beneficiaries="",
+            category_id=None, postcode=None, cost_lines=[("Everything", 500_00)], objective_ids=[])
+        draft = proposals.create_proposal(session, round_, actor=user(session, MEMBER),
+                                          organisation=organisation(session, "Friends of the Park"), content=content).id
+    secret = "CYNLLUN PREIFAT: dim ond i'r grŵp"
+    assert translate(people["member"], draft, description=secret).status_code == 302
+    visitor = FormClient(app)
+    assert visitor.get(f"/proposals/{draft}").status_code == 404
+    for url in (f"/rounds/{ids['round']}/audit", f"/rounds/{ids['round']}/audit.csv", f"/rounds/{ids['round']}/audit.jsonl"):
+        assert secret not in visitor.get(url).get_data(as_text=True), url
+    [event] = events(db, ids["round"], "proposal.translated")
+    assert event["translated"] == ["description"] and event["locale"] == "cy"

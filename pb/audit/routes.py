@@ -178,6 +178,7 @@ DATA_LABELS = {
     "title": _l("Title"),
     "to": _l("To"),
     "total_cost": _l("Total cost"),
+    "translated": _l("What was translated"),
     "translation": _l("Translation"),
     "update": _l("Update"),
     "user": _l("Person"),

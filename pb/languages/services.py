@@ -137,7 +137,12 @@ def translate_proposal(session: Session, proposal: Proposal, *, actor: User, loc
         proposal.status = Status.SUBMITTED.value
         session.add(proposal)
         session.flush()
-    _audit(session, proposal, "proposal.translated", actor, locale=locale, translation=changed)
+    if proposal.status == Status.DRAFT.value:
+        # A draft is the group's alone, and the chain is for good: which fields, not what they say.
+        _audit(session, proposal, "proposal.translated", actor, locale=locale, translated=sorted(changed),
+               private={"translation": changed})
+    else:
+        _audit(session, proposal, "proposal.translated", actor, locale=locale, translation=changed)
 
 
 def translate_screening_reason(session: Session, proposal: Proposal, *, actor: User, locale: str, text: str) -> None:
