@@ -157,6 +157,21 @@ def test_a_withdrawal_cannot_be_undone_after_the_deadline(people, db, setup):
     assert park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}").status_code == 303  # and again: still no
 
 
+def test_a_proposal_found_not_eligible_cannot_be_withdrawn_off_the_record(people, db, setup):
+    """Withdrawing it, bringing it back as a draft and submitting it again would wipe a public
+    screening decision and its reason; the decision stays."""
+    park, council = people["park"], people["council"]
+    pid = new_proposal(park, db, setup, action="submit")
+    assert council.submit(f"/proposals/{pid}/screen", {"decision": "not_eligible", "reason": "Private land"}).status_code == 302
+    response = park.submit(f"/proposals/{pid}/withdraw", {}, page=f"/proposals/{pid}")
+    assert response.status_code in (303, 400)
+    assert proposal(db, pid).status == "not_eligible"
+    assert park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}").status_code in (303, 400)
+    shown = FormClient(park.app).get(f"/proposals/{pid}").get_data(as_text=True)
+    assert proposal(db, pid).status == "not_eligible" and "Private land" in shown
+    assert audit_actions(db, setup["round"])[-1] == "proposal.screened"
+
+
 # ---------------------------------------------------------------- 2. proposals nobody screened when voting opens
 
 

@@ -193,6 +193,10 @@ def withdraw_proposal(session: Session, proposal: Proposal, *, actor: User) -> N
     _check_member(session, proposal, actor)
     if proposal.status == Status.WITHDRAWN.value:
         raise ProposalError(_("This proposal has already been withdrawn."))
+    if proposal.status == Status.NOT_ELIGIBLE.value:
+        # Screening decisions are public: withdrawing (and then bringing it back as a draft)
+        # would take this one, and its reason, off the record.
+        raise ProposalError(_("A proposal found not eligible stays on the public record with the reason; it cannot be withdrawn."))
     proposal.status = Status.WITHDRAWN.value
     session.add(proposal)
     session.flush()
