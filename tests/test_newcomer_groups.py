@@ -353,6 +353,34 @@ def test_a_chosen_photo_is_kept_when_the_form_comes_back_with_a_mistake(app, peo
     assert "The photo you chose is kept" not in again  # it is the proposal's now, held no more
 
 
+def test_a_person_holds_at_most_one_photo_and_none_once_voting_opens(app, people, db, setup):
+    """Photos are held for a form's next attempt only: sending the form with a mistake again
+    and again replaces the held photo instead of filling the disk, and once voting opens
+    (when no proposal can change) nothing is held at all."""
+    import os
+
+    from tests.test_proposals import jpeg_with_location, upload
+
+    park, url = people["park"], f"/rounds/{setup['round']}/proposals/new"
+    held = os.path.join(app.instance_path, "uploads", "held-photos")
+    for _ in range(5):
+        response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
+                               content_type="multipart/form-data")
+        assert response.status_code == 400 and "The photo you chose is kept" in response.get_data(as_text=True)
+    assert len(os.listdir(held)) == 1
+    people["youth"].submit(url, proposal_form(db, setup, group="Eastshire Youth Club", title="",
+                                              photo=upload(jpeg_with_location(), "club.jpg")), content_type="multipart/form-data")
+    assert len(os.listdir(held)) == 2  # one each
+
+    with db() as session:
+        session.get(Round, setup["round"]).phase = "voting"
+    for name in os.listdir(held):
+        os.remove(os.path.join(held, name))
+    response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and os.listdir(held) == []
+
+
 def test_a_photo_is_kept_when_a_cost_line_is_added(app, people, db, setup):
     from tests.test_proposals import jpeg_with_location, upload
 

@@ -39,21 +39,23 @@ def held_folder() -> str:
 
 
 HELD_FOR = 24 * 3600  # seconds a held photo waits for its form to be sent again
-HELD_NAME = re.compile(r"^[A-Za-z0-9_-]{24}\.jpg$")
+# "<user id>-<random>.jpg": each person has at most one held photo (the latest they chose).
+HELD_NAME = re.compile(r"^[0-9]{1,12}-[A-Za-z0-9_-]{24}\.jpg$")
 
 
-def hold_photo(upload) -> str:
-    """Check a photo and keep it for the form's next attempt; return its file name.
-    Raises ProposalError. Held photos older than HELD_FOR are removed on the way."""
+def hold_photo(upload, owner: int) -> str:
+    """Check a photo and keep it for the form's next attempt, in place of any photo `owner`
+    had held before; return its file name. Raises ProposalError. Held photos older than
+    HELD_FOR are removed on the way, so the folder holds at most one a person, for a day."""
     folder = held_folder()
     cutoff = time.time() - HELD_FOR
     for name in os.listdir(folder):
         try:
-            if os.path.getmtime(os.path.join(folder, name)) < cutoff:
+            if name.startswith(f"{owner}-") or os.path.getmtime(os.path.join(folder, name)) < cutoff:
                 os.remove(os.path.join(folder, name))
         except FileNotFoundError:
             pass
-    return store_photo(upload, folder)
+    return store_photo(upload, folder, prefix=f"{owner}-")
 
 
 def is_held(name: str) -> bool:
@@ -66,7 +68,7 @@ def adopt_photo(name: str) -> str:
     return name
 
 
-def store_photo(upload, folder: str | None = None) -> str:
+def store_photo(upload, folder: str | None = None, prefix: str = "") -> str:
     """Check and store an uploaded photo; return its file name. Raises ProposalError."""
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
@@ -88,7 +90,7 @@ def store_photo(upload, folder: str | None = None) -> str:
         raise ProposalError(_("This file is not a photo we can read. Use a JPEG, PNG or WebP image.")) from None
     image = image.convert("RGB")
     image.thumbnail((MAX_SIDE, MAX_SIDE))
-    name = f"{secrets.token_urlsafe(18)}.jpg"
+    name = f"{prefix}{secrets.token_urlsafe(18)}.jpg"
     image.save(os.path.join(folder or photo_folder(), name), "JPEG", quality=80, optimize=True)
     return name
 

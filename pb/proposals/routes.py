@@ -210,7 +210,8 @@ def _hold_photo(form: ProposalForm) -> str | None:
     """The photo chosen for this form: a new file (checked, then held), or the one held
     from an earlier attempt. The form carries a signed reference to it, so that if the page
     comes back with a mistake the photo need not be chosen again. Raises ProposalError."""
-    name = hold_photo(form.photo.data) if form.photo.data and not form.photo.errors else _held_name(form.kept_photo.data)
+    chosen = form.photo.data and not form.photo.errors
+    name = hold_photo(form.photo.data, current_user.id) if chosen else _held_name(form.kept_photo.data)
     form.kept_photo.data = _photo_token().dumps({"name": name, "user": current_user.id}) if name else ""
     form.photo_held = bool(name)
     return name
@@ -225,8 +226,10 @@ def _hold_photo_for_next_attempt(form: ProposalForm) -> None:
 
 
 def _form_again(form, round_, proposal):
-    """The form shown again after a POST: 400 with its mistakes, or 200 with a line added."""
-    _hold_photo_for_next_attempt(form)
+    """The form shown again after a POST: 400 with its mistakes, or 200 with a line added.
+    Its photo is held only while the proposal could still be saved (not once voting opens)."""
+    if not round_.is_frozen:
+        _hold_photo_for_next_attempt(form)
     return form_page("proposals/form.html", form, round=round_, proposal=proposal, max_cost_lines=MAX_COST_LINES)
 
 
