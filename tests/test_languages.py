@@ -329,3 +329,21 @@ def test_a_drafts_translation_is_not_published_in_the_audit_log(app, db, people,
         assert secret not in visitor.get(url).get_data(as_text=True), url
     [event] = events(db, ids["round"], "proposal.translated")
     assert event["translated"] == ["description"] and event["locale"] == "cy"
+
+
+def test_a_screener_from_the_proposals_own_group_cannot_word_its_reason(app, db, people, ids):
+    """Screeners may not screen their own group's proposals; nor may they word the reason
+    given for one, in any language."""
+    from pb.accounts.models import Membership, Organisation
+
+    choose_languages(people["lead"], ids["round"])
+    proposal_id = ids["proposals"][0]
+    with app.test_request_context(), db() as session:
+        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
+                                  decision="not_eligible", reason="Outside the round's areas.")
+        park = session.exec(select(Organisation).where(Organisation.name == "Friends of the Park")).one()
+        session.add(Membership(user_id=user(session, LEAD).id, organisation_id=park.id))
+    response = people["lead"].submit(f"/proposals/{proposal_id}/reason-translations",
+                                     {"language": "cy", "screening_reason": "Wedi'i ysgrifennu gan aelod."})
+    assert response.status_code == 400 and "a group you belong to" in response.get_data(as_text=True)
+    assert stored(db) == []

@@ -590,3 +590,23 @@ def test_a_round_that_has_been_public_cannot_be_deleted(app, db, people, council
     assert council.submit(f"{base}/delete", {"confirm": "y"}, page=f"{base}/manage").status_code == 404
     with db() as session:
         assert session.get(Round, ids["round"]).deleted_at is None
+
+
+def test_deleting_reads_the_round_afresh_so_one_gone_public_meanwhile_is_kept(app, db, council):
+    """The delete page read the round while it was a draft; by the time the deletion is
+    written it has gone public (a move by hand or its timeline, in another request). The
+    deletion reads the row afresh, locked, and refuses."""
+    from sqlalchemy import update
+
+    from pb.rounds import services as rounds
+
+    round_id = new_round(council, db)
+    with app.test_request_context(), db() as session:
+        seen = session.get(Round, round_id)  # as the delete request saw it: a draft
+        session.exec(update(Round).where(Round.id == round_id).values(phase="proposals_open")
+                     .execution_options(synchronize_session=False))  # what another request wrote since
+        assert seen.phase == "draft"
+        with pytest.raises(rounds.RoundError, match="Only a draft can be deleted"):
+            rounds.delete_draft(session, seen, actor=user(session, COUNCIL))
+    with db() as session:
+        assert session.get(Round, round_id).deleted_at is None

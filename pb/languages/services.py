@@ -19,7 +19,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
-from pb.accounts.models import User
+from pb.accounts.models import Organisation, User
+from pb.accounts.services import is_member_of
 from pb.i18n import language_name
 from pb.languages.models import ProposalTranslation, RoundTranslation
 from pb.languages.store import forget as _forget
@@ -155,6 +156,8 @@ def translate_screening_reason(session: Session, proposal: Proposal, *, actor: U
     guard_unfrozen(session, round_, actor=actor, attempted="proposal.reason_translated", detail={"proposal": proposal.id})
     if not is_screener(session, round_, actor):
         raise ProposalError(_("Only the round's screeners can screen its proposals."))
+    if is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+        raise ProposalError(_("You cannot screen a proposal from a group you belong to."))
     if proposal.status not in (Status.NOT_ELIGIBLE.value, Status.RETURNED.value) or not proposal.screening_reason:
         raise LanguageError(_("This proposal has no screening reason to translate."))
     _check_offered(round_, locale)

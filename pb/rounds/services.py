@@ -294,7 +294,10 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
 def delete_draft(session: Session, round_: Round, *, actor: User) -> None:
     """The convening lead deletes a draft nobody else has seen. Its audit chain is
     append-only, so the round is kept, hidden from every page; the deletion ends its chain
-    and is recorded in the platform's chain too, where the platform's admins read it."""
+    and is recorded in the platform's chain too, where the platform's admins read it.
+    The round is read afresh with its row locked (as pb.lifecycle.lock does), so a move
+    out of draft at the same moment is either seen here or waits."""
+    round_ = session.get(Round, round_.id, with_for_update=True, populate_existing=True)
     if round_.phase != Phase.DRAFT.value or round_.deleted_at is not None:
         raise RoundError(_("Only a draft can be deleted. A round that has been public stays on record."))
     round_.deleted_at = now()
