@@ -29,9 +29,11 @@ def purposes() -> list[tuple[str, str, str]]:
          _l("Your name, email address and a one-way hash of your password; the organisations you belong to; what you do, "
             "in the round's public audit log"), basis),
         (_l("Checking that each resident votes once, in the right area"),
-         _l("The voting code on your letter, or your email address and postcode, or the details you declare (such as name, "
-            "first line of the address, postcode, year of birth), depending on what the round allows"), basis),
-        (_l("Sending one-time codes, sign-up and password links and receipts"), _l("Your email address"), basis),
+         _l("The voting code on your letter, or your email address or mobile number and postcode, or the details you "
+            "declare (such as name, first line of the address, postcode, year of birth), depending on what the round allows"),
+         basis),
+        (_l("Sending one-time codes, sign-up and password links and receipts"),
+         _l("Your email address, or your mobile number for a code sent by text message"), basis),
         (_l("Keeping the site working and secure"),
          _l("Server logs (page, time, status, and your network address with its last part masked); counts of attempts at "
             "passwords and codes, kept as keyed hashes that name nobody"), basis),
@@ -64,8 +66,12 @@ def retention() -> list[tuple[str, str]]:
         (_l("Email addresses given to say whether a project was delivered"),
          _l("Deleted once the address is proved, unproved ones after 10 minutes, and all when the round is archived.")),
         # pb.mail: delivered rows deleted; given up after two days
-        (_l("Email we send (which can hold one-time codes and receipts)"),
+        (_l("Email and text messages we send (which can hold one-time codes and receipts)"),
          _l("Deleted as soon as it is delivered, or after two days if it cannot be.")),
+        # pb.rounds.help: what the convening lead publishes, kept as the round's public record
+        (_l("Organisers' contact details given for a round"),
+         _l("Shown publicly while the round runs and kept for good in its public audit log: give a team's address and "
+            "phone number rather than a person's own.")),
         # pb.accounts.services: sessions past PERMANENT_SESSION_LIFETIME
         (_l("Signed-in sessions"), _l("End when you sign out, change your password, or after %(hours)d hours.", hours=hours)),
         # pb.throttle._longest_window
