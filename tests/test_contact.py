@@ -301,7 +301,9 @@ def test_the_privacy_notice_names_every_setting_the_retention_periods_and_the_ic
     for item, kept in [
         ("Residents' email addresses given to vote", "Deleted when the round's results are published."),
         ("Details residents declare to vote", "Deleted when the round's results are published."),
-        ("Email we send", "Deleted as soon as it is delivered, or after two days if it cannot be."),
+        ("Email and text messages we send", "Deleted as soon as it is delivered, or after two days if it cannot be."),
+        ("Residents' mobile numbers given to vote by text message", "Deleted when the round's results are published."),
+        ("Email addresses given to hear a round's news", "deleted when you stop the news"),
         ("Signed-in sessions", "after 4 hours"),
         ("Server logs", "Kept for 30 days"),
         ("Ballots", "nothing that identifies the voter"),
