@@ -165,3 +165,18 @@ def forget_attempts(session: Session, key: str) -> None:
         memory.forget(key)
         return
     session.exec(delete(ThrottleAttempt).where(ThrottleAttempt.key == _stored(key)))
+
+
+def may_mail(session: Session, purpose: str, email: str, *, per_inbox: int = 3, per_client: int = 10) -> bool:
+    """Whether to send a message a visitor asks for (`purpose` names what counts together):
+    at most `per_inbox` an hour to one inbox (no flooding it, by any spelling of its
+    address) and `per_client` an hour from one client (no mailing address after address).
+    An allowed request is counted; a burst cannot all count before any is counted."""
+    keys = [(f"{purpose}:email:{mailbox(email)}", per_inbox), (f"{purpose}:ip:{client_address()}", per_client)]
+    for key, _limit in keys:
+        serialise(session, key)
+    if any(is_limited(session, key, limit=limit, window_seconds=3600) for key, limit in keys):
+        return False
+    for key, _limit in keys:
+        note_attempt(session, key)
+    return True

@@ -36,7 +36,7 @@ from pb.clock import now
 from pb.db import db_session
 from pb.mail import send_mail
 from pb.security import safe_next
-from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, mailbox, note_attempt, serialise
+from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, may_mail, note_attempt
 from pb.views import form_page
 from pb.links import public_url
 
@@ -56,7 +56,7 @@ def sign_up():
         session = db_session()
         email = services.normalise_email(form.email.data)
         next_url = safe_next(request.args.get("next"), "")
-        if _may_mail(session, email):
+        if may_mail(session, "account-mail", email):
             owner = services.find_user(session, email)
             if owner is None:
                 link = public_url("accounts.finish_sign_up", token=services.sign_up_token(email, form.name.data, next_url))
@@ -119,20 +119,6 @@ def finish_sign_up(token):
         flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
         return redirect(safe_next(pending["next"], url_for("accounts.dashboard")))
     return form_page("accounts/finish_sign_up.html", form, email=pending["email"])
-
-
-def _may_mail(session, email: str) -> bool:
-    """Whether to send the mail sign-up or a password reset asks for: together, at most 3
-    an hour to one inbox (no flooding it, by any spelling of its address) and 10 an hour
-    from one client (no mailing address after address). An allowed request is counted."""
-    keys = [(f"account-mail:email:{mailbox(email)}", 3), (f"account-mail:ip:{client_address()}", 10)]
-    for key, _limit in keys:
-        serialise(session, key)  # a burst cannot all count before any is counted
-    if any(is_limited(session, key, limit=limit, window_seconds=3600) for key, limit in keys):
-        return False
-    for key, _limit in keys:
-        note_attempt(session, key)
-    return True
 
 
 def _sign_in_keys(email: str) -> list[str]:
@@ -218,7 +204,7 @@ def reset_request():
     if form.validate_on_submit():
         session = db_session()
         email = services.normalise_email(form.email.data)
-        if _may_mail(session, email):
+        if may_mail(session, "account-mail", email):
             # A message either way, queued in the outbox and sent after the answer: the answer,
             # and the time it takes, are the same whether or not an account uses the address.
             user = services.find_user(session, email)

@@ -12,23 +12,10 @@ from pb.notices import services
 from pb.notices.forms import ConfirmForm, StopForm, SubscribeForm
 from pb.rounds.access import load_round
 from pb.rounds.models import Round
-from pb.throttle import client_address, is_limited, mailbox, note_attempt, serialise
+from pb.throttle import may_mail
 from pb.views import form_page
 
 bp = Blueprint("notices", __name__)
-
-
-def _may_mail(session, email: str) -> bool:
-    """At most 3 confirmation links an hour to one inbox (however its address is spelt)
-    and 10 an hour from one client. An allowed request is counted."""
-    keys = [(f"notice-mail:email:{mailbox(email)}", 3), (f"notice-mail:ip:{client_address()}", 10)]
-    for key, _limit in keys:
-        serialise(session, key)
-    if any(is_limited(session, key, limit=limit, window_seconds=3600) for key, limit in keys):
-        return False
-    for key, _limit in keys:
-        note_attempt(session, key)
-    return True
 
 
 @bp.route("/rounds/<int:round_id>/news", methods=["GET", "POST"])
@@ -42,7 +29,7 @@ def subscribe(round_id):
     if form.validate_on_submit():
         session = db_session()
         email = services.normalise(form.email.data)
-        if _may_mail(session, email):
+        if may_mail(session, "notice-mail", email):
             services.ask_to_confirm(session, round_, email)
         flash(_("If %(email)s can receive email, a link to confirm is on its way. Nothing is kept until you open it.",
                 email=email), "info")
