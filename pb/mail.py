@@ -105,19 +105,21 @@ def sends_for_real(config) -> bool:
     return bool(config.get("MAIL_SERVER") or config.get("NOTIFY_API_KEY"))
 
 
+def texts_by_notify(config) -> bool:
+    """Whether text messages leave this machine: through GOV.UK Notify, with a template for them."""
+    return bool(config.get("NOTIFY_API_KEY") and config.get("NOTIFY_SMS_TEMPLATE_ID"))
+
+
 def keeps_an_outbox(config) -> bool:
     """Whether some messages stay on this machine, in `outbox()`: development with no way
     to send email, or none to send text messages."""
-    texts_sent = bool(config.get("NOTIFY_API_KEY") and config.get("NOTIFY_SMS_TEMPLATE_ID"))
-    return config.get("ENV", "development") != "production" and not (sends_for_real(config) and texts_sent)
+    return config.get("ENV", "development") != "production" and not (sends_for_real(config) and texts_by_notify(config))
 
 
 def text_messages_available(config) -> bool:
     """Whether text messages can be sent: through GOV.UK Notify with a template for them,
     or, in development, into the outbox (where a developer reads them)."""
-    if config.get("NOTIFY_API_KEY") and config.get("NOTIFY_SMS_TEMPLATE_ID"):
-        return True
-    return config.get("ENV", "development") != "production"
+    return texts_by_notify(config) or config.get("ENV", "development") != "production"
 
 
 def send_mail(to: str, subject: str, body: str, *, session: Session | None = None) -> None:
@@ -257,7 +259,7 @@ def _way(row: OutgoingMail, config) -> str:
     """How a message goes: "notify", "smtp", "outbox" (nothing set up: development), or
     "none" (a text message in production without Notify)."""
     if row.channel == SMS:
-        if config.get("NOTIFY_API_KEY") and config.get("NOTIFY_SMS_TEMPLATE_ID"):
+        if texts_by_notify(config):
             return "notify"
         return "none" if config.get("ENV") == "production" else "outbox"
     if config.get("NOTIFY_API_KEY"):
