@@ -23,6 +23,7 @@ from pb.accounts.models import Organisation, User
 from pb.accounts.services import is_member_of
 from pb.i18n import language_name
 from pb.languages.models import ProposalTranslation, RoundTranslation
+from pb.languages.store import cache_key
 from pb.languages.store import forget as _forget
 from pb.proposals.models import Project, Proposal, Status
 from pb.rounds.freeze import guard_unfrozen
@@ -254,7 +255,7 @@ def localised(obj: Round | Proposal | Project, field: str) -> Localised:
 def _cached(session: Session, owner) -> dict[tuple[str, str], str]:
     """Every translation of one object, read once per request."""
     cache = g.setdefault("translations", {})
-    key = (type(owner).__name__, owner.id)
+    key = cache_key(owner)
     if key not in cache:
         model, column = _table(owner)
         cache[key] = {(row.field, row.locale): row.text for row in session.exec(select(model).where(getattr(model, column) == owner.id))}

@@ -7,10 +7,16 @@ from sqlmodel import Session, select
 from pb.languages.models import ProposalTranslation
 
 
+def cache_key(owner) -> tuple[str, int]:
+    """Where this request keeps its copy of an object's translations, in g.translations
+    (pb.languages.services reads them once a request)."""
+    return type(owner).__name__, owner.id
+
+
 def forget(owner) -> None:
-    """Drop this request's copy of an object's translations (pb.languages.services reads them once)."""
+    """Drop this request's copy of an object's translations."""
     if has_app_context():
-        g.get("translations", {}).pop((type(owner).__name__, owner.id), None)
+        g.get("translations", {}).pop(cache_key(owner), None)
 
 
 def forget_reason_translations(session: Session, proposal) -> None:
