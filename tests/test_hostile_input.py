@@ -65,7 +65,7 @@ from tests.factories import let_voting_close, make_codes, make_round, officer, o
 
 SCALE = float(os.environ.get("PB_HOSTILE_SCALE", "1"))
 PASSWORD = "correct horse battery"
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pabulib"
+DATA = Path(__file__).resolve().parent / "data" / "pabulib"
 
 ADMIN, COUNCIL, TRUST, CITY = "admin@pb.example", "lead@council.example", "lead@trust.example", "lead@uni.example"
 MEMBER, OTHER, REVIEWER = "chair@park.example", "chair@other.example", "reviewer@example.org"

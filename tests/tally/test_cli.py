@@ -16,7 +16,7 @@ from pb.tally import make_election, write_pabulib
 from pb.tally.cli import money_text, reason_text, tally_command, verify_command
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "pabulib"
+DATA = ROOT / "tests" / "data" / "pabulib"
 GRZEGORZKI = DATA / "Poland_Krakow_2018_Grzegorzki.pb"
 ASSEN = DATA / "Netherlands_Assen_2024.pb"
 NOWA_HUTA = DATA / "Poland_Krakow_2023_Nowa_Huta.pb"

@@ -1,7 +1,7 @@
 """Recounting the real Pabulib files reproduces what the cities funded.
 
-The data lives beside the repository (../shared/data/pabulib); CI clones the repo with
-shared/ next to it. A missing folder is a failure, not a skip.
+The data lives in the repository (tests/data/pabulib, see its README). A missing folder
+is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from pb.tally import NOT_COUNTABLE, count, read_pabulib
 from pb.tally.scores import tally
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pabulib"
+DATA = Path(__file__).resolve().parents[1] / "data" / "pabulib"
 FILES = sorted(DATA.glob("*.pb"))
 
 # The one list of eligible files (rule not unknown/greedy-custom/greedy-exclusive) whose

@@ -22,7 +22,7 @@ from pb.tally import (
 )
 from pb.tally.election import exact
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pabulib"
+DATA = Path(__file__).resolve().parents[1] / "data" / "pabulib"
 SMALL_FILES = sorted(p for p in DATA.glob("*.pb") if p.stat().st_size < 300_000)
 
 # The real files with a ballot naming a project twice, found with the csv module and

@@ -22,7 +22,7 @@ import pytest
 
 from pb.tally import PabulibError, parse_pabulib, write_pabulib
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pabulib"
+DATA = Path(__file__).resolve().parents[1] / "data" / "pabulib"
 FILES = [
     "US_Stanford_Dataset_Merced_Peoples_Budget_Ballot_2019_vote_rankings.pb",  # ordinal
     # approval, with a ballot naming a project twice
