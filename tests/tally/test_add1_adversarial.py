@@ -27,17 +27,16 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from pb.tally import add1, count, make_election
-from pb.tally import equalshares as mes
+from pb.tally import add1, boxes, count, make_election, rational
 from tests.tally.test_add1_search import at, exact_run, instance
 
 
 def fast_and_exact(election, until_exhaustive):
     inst = instance(election)
-    total = mes.Q(election.budget)
+    total = rational.Q(election.budget)
     start = int(Fraction(total) // inst.num_voters)
-    fast = mes._first_stop(inst, mes._Stop(inst, total, until_exhaustive), start)
-    exact = mes._first_stop_exact(inst, mes._Stop(inst, total, until_exhaustive), start)
+    fast = add1.first_stop(inst, add1.Stop(inst, total, until_exhaustive), start)
+    exact = add1.first_stop_exact(inst, add1.Stop(inst, total, until_exhaustive), start)
     return fast, exact
 
 
@@ -46,7 +45,7 @@ def box_violations(inst, lo, hi):
     every share: each certified winner, the budget lines, and every lower rho line kept
     in ``box.lines``. (tests/tally/test_add1_search.py checks the first two, not the
     lines.)"""
-    box = add1.Box(add1.Election(inst), lo, hi)
+    box = boxes.Box(boxes.Election(inst), lo, hi)
     h = hi - lo
     found = []
     while True:
@@ -161,12 +160,12 @@ def test_poor_set_search_terminates_near_a_tie():
     w = np.array([2.0, 4.0, 2.0, 5.0])
 
     def timeout(*_):
-        raise TimeoutError("add1._poor did not terminate")
+        raise TimeoutError("boxes._poor did not terminate")
 
     previous = signal.signal(signal.SIGALRM, timeout)
     signal.setitimer(signal.ITIMER_REAL, 2.0)
     try:
-        mask, price, _, _ = add1._poor(b, w, 13.0, 5.057852861539768, 0.0)
+        mask, price, _, _ = boxes._poor(b, w, 13.0, 5.057852861539768, 0.0)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

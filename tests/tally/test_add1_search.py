@@ -17,8 +17,9 @@ from fractions import Fraction
 
 import pytest
 
-from pb.tally import add1, make_election
-from pb.tally import equalshares as mes
+from pb.tally import add1, boxes, make_election, rational
+from pb.tally.instance import Instance
+from pb.tally.machine import Machine
 from pb.tally.scores import tally
 
 
@@ -48,14 +49,14 @@ def generate(seed: int, voters: int, decimals: bool = False):
 
 
 def instance(election):
-    return mes._Instance(election, tally(election))
+    return Instance(election, tally(election))
 
 
 def exact_run(inst, share, winners):
     """The exact machine at ``share`` after funding ``winners`` (free projects first)."""
     heap = [entry for entry in inst.initial_heap if entry[2] not in winners]
     heapq.heapify(heap)
-    machine = mes._Machine(inst, mes.Q(share), heap=heap)
+    machine = Machine(inst, rational.Q(share), heap=heap)
     for j in winners[len(inst.free):]:
         machine.fund(j)
     return machine
@@ -71,10 +72,10 @@ def test_box_bounds_hold_at_every_share(chunk):
     for seed in range(10 * chunk, 10 * chunk + 10):
         election = generate(seed, voters=60, decimals=seed % 4 == 1)
         inst = instance(election)
-        data = add1.Election(inst)
+        data = boxes.Election(inst)
         lo = int(Fraction(election.budget) // len(election.ballots))
         for width in (0, 3, 17):
-            box = add1.Box(data, lo, lo + width)
+            box = boxes.Box(data, lo, lo + width)
             h = box.hi - box.lo
             while True:
                 status, _hint = box.step()
@@ -100,7 +101,7 @@ def test_box_bounds_hold_at_every_share(chunk):
                     checked["parts"] += 1
             if status == "done":  # a finished box: its outcome is the exact one at every share
                 for x in range(h + 1):
-                    assert box.winners == mes._Machine(inst, mes.Q(box.lo + x)).finish().winners
+                    assert box.winners == Machine(inst, rational.Q(box.lo + x)).finish().winners
                 checked["finished boxes"] += 1
     assert checked["budgets"] > 2000, checked
     assert all(checked[f"rounds in boxes of {n}"] >= 10 for n in (1, 4, 18)), checked
@@ -111,21 +112,21 @@ def _counting(monkeypatch):
     """Count the paths the search takes."""
     taken = Counter()
     for name in ("tightened", "cut"):
-        original = getattr(add1.Box, name)
+        original = getattr(boxes.Box, name)
 
         def wrapped(self, *args, _original=original, _name=name):
             taken[_name] += 1
             return _original(self, *args)
 
-        monkeypatch.setattr(add1.Box, name, wrapped)
-    never = add1.Box.can_never_stop
+        monkeypatch.setattr(boxes.Box, name, wrapped)
+    never = boxes.Box.can_never_stop
 
     def can_never_stop(self, stops):
         result = never(self, stops)
         taken["never"] += result
         return result
 
-    monkeypatch.setattr(add1.Box, "can_never_stop", can_never_stop)
+    monkeypatch.setattr(boxes.Box, "can_never_stop", can_never_stop)
     return taken
 
 
@@ -136,17 +137,17 @@ def test_fast_search_finds_the_exact_share(voters, monkeypatch):
     for seed in range(25 if voters < 3000 else 8):
         election = generate(100 * voters + seed, voters=voters, decimals=seed % 3 == 0)
         inst = instance(election)
-        total = mes.Q(election.budget)
+        total = rational.Q(election.budget)
         start = int(Fraction(total) // inst.num_voters)
         for until_exhaustive in (True, False):
-            stops = mes._Stop(inst, total, until_exhaustive)
+            stops = add1.Stop(inst, total, until_exhaustive)
 
             def exact_outcome(share, certified):
                 exact_runs["runs"] += 1
                 return exact_run(inst, share, certified).finish().winners
 
-            fast = add1.first_stop(inst, stops, start, exact_outcome)
-            assert fast == mes._first_stop_exact(inst, stops, start), (seed, until_exhaustive)
+            fast = boxes.first_stop(inst, stops, start, exact_outcome)
+            assert fast == add1.first_stop_exact(inst, stops, start), (seed, until_exhaustive)
     if voters >= 400:
         assert taken["cut"] and taken["tightened"] and taken["never"], taken
     if voters == 40:
@@ -162,9 +163,9 @@ def test_exact_twins_are_decided_exactly():
         ballots=[["a", "b"]] * 5 + [["c"]] * 3 + [["a", "b", "c"]] * 2,
     )
     inst = instance(election)
-    total = mes.Q(election.budget)
-    stops = mes._Stop(inst, total, True)
+    total = rational.Q(election.budget)
+    stops = add1.Stop(inst, total, True)
     start = int(Fraction(total) // inst.num_voters)
-    assert add1.first_stop(inst, stops, start, lambda s, c: exact_run(inst, s, c).finish().winners) == (
-        mes._first_stop_exact(inst, stops, start)
+    assert boxes.first_stop(inst, stops, start, lambda s, c: exact_run(inst, s, c).finish().winners) == (
+        add1.first_stop_exact(inst, stops, start)
     )

@@ -19,8 +19,10 @@ from fractions import Fraction
 
 import pytest
 
-from pb.tally import count, make_election
-from pb.tally import equalshares as mes
+from pb.tally import add1, count, make_election, rational
+from pb.tally import runs as mes_runs
+from pb.tally.instance import Instance
+from pb.tally.machine import Machine
 from pb.tally.scores import tally
 
 
@@ -50,17 +52,17 @@ def generate(seed: int, *, voters: int | None = None, decimals: bool = False):
 
 
 def instance(election):
-    return mes._Instance(election, tally(election))
+    return Instance(election, tally(election))
 
 
 def reference_run(inst, share):
     """The plain exact machine, with every round's explanation."""
-    original = mes._machine
-    mes._machine = lambda inst, share, heap=None: mes._Machine(inst, share, heap=heap)
+    original = mes_runs.machine_for
+    mes_runs.machine_for = lambda inst, share, heap=None: Machine(inst, share, heap=heap)
     try:
-        return mes._run(inst, share, explain=True)
+        return mes_runs.run(inst, share, explain=True)
     finally:
-        mes._machine = original
+        mes_runs.machine_for = original
 
 
 def reference_add1(election, until_exhaustive=True):
@@ -68,15 +70,15 @@ def reference_add1(election, until_exhaustive=True):
     floor(budget / voters), while the outcome is not exhaustive, raise the share if the
     next outcome still fits. Returns (share, shares considered)."""
     inst = instance(election)
-    total = mes.Q(election.budget)
+    total = rational.Q(election.budget)
     start = share = Fraction(total) // inst.num_voters
-    current = mes._Machine(inst, share).finish().winners
+    current = Machine(inst, share).finish().winners
     while True:
         cost = inst.total_cost(current)
         unfunded = [j for j in inst.candidates if j not in current]
         if not unfunded or (until_exhaustive and all(cost + inst.cost[j] > total for j in unfunded)):
             return share, share - start + 1
-        following = mes._Machine(inst, share + 1).finish().winners
+        following = Machine(inst, share + 1).finish().winners
         if inst.total_cost(following) > total:
             return share, share + 1 - start + 1
         share += 1
@@ -89,8 +91,8 @@ def test_integer_machine_matches_exact_machine(seed):
     inst = instance(election)
     n = inst.num_voters
     rng = random.Random(seed)
-    for share in (mes.Q(election.budget) / n, rng.randint(1, 60) * 5, mes.Q(rng.randint(1, 900), 7)):
-        fast = mes._run(inst, share, explain=True)
+    for share in (rational.Q(election.budget) / n, rng.randint(1, 60) * 5, rational.Q(rng.randint(1, 900), 7)):
+        fast = mes_runs.run(inst, share, explain=True)
         slow = reference_run(inst, share)
         assert fast.winners == slow.winners
         assert fast.rounds == slow.rounds
@@ -102,8 +104,8 @@ def test_integer_machine_matches_exact_machine(seed):
 def test_integer_machine_with_decimal_costs(seed):
     election = generate(seed, decimals=True)
     inst = instance(election)
-    share = mes.Q(election.budget) / inst.num_voters
-    fast = mes._run(inst, share, explain=True)
+    share = rational.Q(election.budget) / inst.num_voters
+    fast = mes_runs.run(inst, share, explain=True)
     slow = reference_run(inst, share)
     assert fast.winners == slow.winners
     assert fast.rounds == slow.rounds
@@ -150,17 +152,17 @@ def test_add1_search_on_wide_share_ranges(seed):
     """Many voters with small shares: the search splits ranges many times."""
     election = generate(1000 + seed, voters=300)
     inst = instance(election)
-    total = mes.Q(election.budget)
+    total = rational.Q(election.budget)
     start = int(Fraction(total) // inst.num_voters)
     share, runs = reference_add1(election)
-    assert mes._first_stop(inst, mes._Stop(inst, total, True), start) == start + runs - 1
+    assert add1.first_stop(inst, add1.Stop(inst, total, True), start) == start + runs - 1
 
 
 @pytest.mark.parametrize("seed", range(15))
 def test_add1_search_with_decimal_costs(seed):
     election = generate(2000 + seed, voters=200, decimals=True)
     inst = instance(election)
-    total = mes.Q(election.budget)
+    total = rational.Q(election.budget)
     start = int(Fraction(total) // inst.num_voters)
     share, runs = reference_add1(election)
-    assert mes._first_stop(inst, mes._Stop(inst, total, True), start) == start + runs - 1
+    assert add1.first_stop(inst, add1.Stop(inst, total, True), start) == start + runs - 1

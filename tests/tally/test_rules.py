@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 
 from pb.tally import UnknownRuleError, count, make_election
-from pb.tally import equalshares as mes_module
+from pb.tally import rational
 from pb.tally.outcome import (
     BELOW_THRESHOLD,
     DOES_NOT_FIT,
@@ -194,11 +194,11 @@ def test_comparison_step_can_choose_greedy():
 
 def test_pure_python_fallback_gives_same_result():
     with_gmpy = count(mes_example(), "equalshares/add1").to_dict()
-    mes_module.use_pure_python(True)
+    rational.use_pure_python(True)
     try:
         without = count(mes_example(), "equalshares/add1").to_dict()
     finally:
-        mes_module.use_pure_python(False)
+        rational.use_pure_python(False)
     assert without == with_gmpy
 
 
