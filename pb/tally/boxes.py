@@ -2,51 +2,16 @@
 floating point with proven bounds, exact rationals only where floats cannot decide.
 
 add1 needs the first whole share t >= start whose MES outcome is over budget or
-exhaustive (see :func:`pb.tally.add1.complete`). Running MES once per share is
-hundreds of runs on a city's file (Warszawa 2023 Mokotów: 349) and tens of thousands on
-Budapest 2024. Instead a *box* of shares [lo, hi] is run once, round by round, for every
-share in it at the same time (approval ballots, cost utilities).
+exhaustive (see :func:`pb.tally.add1.complete`). Running MES once per share is hundreds
+of runs on a city's file (Warszawa 2023 Mokotów: 349) and tens of thousands on Budapest
+2024. Instead a *box* of shares [lo, hi] is run once, round by round, for every share in
+it at the same time (approval ballots, cost utilities): each group of identical ballots
+holds a lower and an upper straight line bounding its money over the box, a round's
+winner is certified for the whole box from price lines at its two ends, and a box that
+cannot be certified is tightened, proved unable to stop add1, or cut in two.
 
-What a box holds. For each group of identical ballots, two straight lines over the box
-(given by their values at lo and at hi): a lower and an upper bound of that voter's
-money, valid at every share of the box. At the start both are the line s -> s. Budgets
-only shrink, so the upper lines only fall.
-
-One round, for every share of the box at once:
-
-- A project's price p (what each supporter who can pays; poorer supporters pay all they
-  have) satisfies sum_i w_i min(b_i, p) = cost. For any set P of supporters,
-  p >= (cost - sum_P w_i b_i) / (W - W_P); with the upper budget lines this is a straight
-  line below the price at every share (*lower price line*). A line q is above the price
-  wherever sum_i w_i min(L_i, q) >= cost with the lower budget lines L; that sum is concave
-  along the box (a sum of minima of lines), so checking it at lo and hi proves it for
-  every share between (*upper price line*).
-- The round's winner w is certified for the whole box when its upper rho line
-  (rho = price / cost) is below every other project's lower rho line at both ends (lines:
-  so everywhere between), ties going to the project listed first. A project whose upper
-  money is below its cost at both ends can never be funded again in this box.
-- Paying: the upper budget lines become max(U - lower price, 0), a convex function below
-  the straight line through its values at the ends; the lower lines become L - upper
-  price where that stays >= 0 at both ends, else 0.
-
-Every floating-point operation that could round the wrong way is corrected: sums of n
-non-negative terms are widened by (n + 4) * 2**-52 of their value (more than the proven
-bound n * 2**-53); single scalar operations are stepped one unit in the last place
-outwards (math.nextafter); a difference of budgets and prices, whose float is within
-2**-53 of its size from the exact one, is scaled by 1 +- 4 * 2**-53 outwards; and costs
-that are not binary fractions are bracketed by the floats on either side. Costs are
-compared with the budget in exact rationals.
-
-Every three rounds, and whenever a round cannot be certified, the box may turn out
-certain never to stop add1: the projects funded so far plus every project still
-affordable somewhere in the box cost at most the budget, and some project outside them
-still fits. Then the rest of its rounds need not be run. When a round cannot be
-certified, the box is first *tightened* (replayed from its own ends, if it was cut from a
-larger box and so carries that box's looser lines); failing all that it is cut in two
-where the two projects' lines cross.
-A single share that floats cannot decide (an exact tie, or closer than rounding) is run
-exactly from the certified rounds on. The outcome of each box that runs to its end is
-exact: the same projects in the same order for every share in it.
+Why every certified outcome is exact, and how each rounding is corrected: docs/counting.md,
+"Why the fast computation is exact" (keep the two in step).
 """
 
 from __future__ import annotations
@@ -224,7 +189,7 @@ def _verified(b, w, cost_hi, price):
 
 
 class Box:
-    """Every share in [lo, hi] run at once; see the module docstring."""
+    """Every share in [lo, hi] run at once; see the module docstring and docs/counting.md."""
 
     __slots__ = (
         "data", "lo", "hi", "L0", "Lh", "U0", "Uh", "heap", "winners", "tight", "views", "last", "lines", "poor",

@@ -27,7 +27,8 @@ class IntegerMachine(Machine):
     common multiple of the denominators of the share and of every price paid so far), so
     testing "has less than the price" is an integer comparison against a threshold and
     sums are integer sums; rationals are only built for the results (rho and prices).
-    Exactly the same numbers as :class:`~pb.tally.machine.Machine`, only faster.
+    Exactly the same numbers as :class:`~pb.tally.machine.Machine`, only faster (why:
+    docs/counting.md, "Why the fast computation is exact").
     """
 
     __slots__ = ("alive", "den", "last")
