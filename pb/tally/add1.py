@@ -89,7 +89,7 @@ class Stop:
 def first_stop(inst: Instance, stops: Stop, start: int) -> int:
     """The first whole share t >= start whose outcome stops add1."""
     if inst.approval:
-        from .boxes import first_stop as first_stop_in_boxes  # numpy is loaded only when add1 needs it
+        from . import boxes  # numpy is loaded only when add1 needs it
 
         def exact_outcome(share: int, certified: list[int]) -> list[int]:
             funded = set(certified)
@@ -99,7 +99,7 @@ def first_stop(inst: Instance, stops: Stop, start: int) -> int:
             machine.replay(certified[len(inst.free) :])
             return machine.finish().winners
 
-        return first_stop_in_boxes(inst, stops, start, exact_outcome)
+        return boxes.first_stop(inst, stops, start, exact_outcome)
     return first_stop_exact(inst, stops, start)
 
 

@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Callable
 from fractions import Fraction
+from typing import TYPE_CHECKING, Literal
 
 # The dot products here are short and many. OpenBLAS would split the longer ones between
 # threads that mostly wait on each other, and on a busy machine spin for milliseconds
@@ -30,6 +31,25 @@ from fractions import Fraction
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402  (after the setting above)
+import numpy.typing as npt  # noqa: E402
+
+if TYPE_CHECKING:
+    from .add1 import Stop
+    from .instance import Instance
+    from .rational import Rational
+
+Floats = npt.NDArray[np.float64]
+Mask = npt.NDArray[np.bool_]
+# Who is poor at a price: a mask over the supporters, None when nobody is, False when
+# floats say even all their money is too little (or, as a hint, that none is known).
+PoorSet = Mask | None | Literal[False]
+Line = tuple[float, float]  # a straight line over a box: its values at lo and at hi
+# Why a round could not be certified: ("afford", project) or ("compete", (winner, its
+# upper rho line at lo and hi, (the project it could not beat, that one's lower lines))).
+Hint = tuple[str, int | tuple[int, float, float, tuple[int, list[Line]]]]
+# A project's supporters who may have money (see Box._view): (their groups, their weights,
+# the weight of the others, the round the view was made in).
+View = tuple[npt.NDArray[np.intp], Floats, float, int]
 
 INF = math.inf
 TINY = 2.0**-1000  # an absolute floor for the widening of sums near zero
@@ -52,13 +72,13 @@ def _down(x: float) -> float:
     return math.nextafter(x, -INF)
 
 
-def _rho_down(price: float, d, j) -> float:
+def _rho_down(price: float, d: Election, j: int) -> float:
     """A lower bound of price / cost for project j: a negative bound is divided by the
     smaller bracket of the cost, a positive one by the larger."""
     return _down(price / (d.cost_lo[j] if price < 0 else d.cost_hi[j]))
 
 
-def _bracket(value) -> tuple[float, float]:
+def _bracket(value: Rational) -> tuple[float, float]:
     """Floats lo <= value <= hi for an exact number."""
     f = float(value)
     exact = Fraction(int(value.numerator), int(value.denominator))
@@ -71,7 +91,7 @@ class Election:
     """What the search needs of an election, built once: groups of identical approval
     ballots with their weights, and each project's supporting groups."""
 
-    def __init__(self, inst):
+    def __init__(self, inst: Instance):
         self.inst = inst
         self.weights = np.array(inst.weights, dtype=np.float64)
         self.supporters = [np.array(s, dtype=np.intp) for s in inst.supporters]
@@ -82,7 +102,7 @@ class Election:
         self.cost_hi = [b[1] for b in brackets]
         self.candidates = list(inst.candidates)
         # rho >= 1 / W for every project (the price is at least cost / W).
-        self.initial_heap = [(_down(1.0 / self.total[j]), j) for j in self.candidates]
+        self.initial_heap: list[tuple[float, int]] = [(_down(1.0 / self.total[j]), j) for j in self.candidates]
         heapq.heapify(self.initial_heap)
 
 
@@ -94,11 +114,13 @@ class _Price:
 
     __slots__ = ("lo0", "loh", "up0", "uph", "whole")
 
-    def __init__(self, lo0, loh, up0, uph, whole=None):
+    def __init__(self, lo0: float, loh: float, up0: float, uph: float, whole: int | None = None):
         self.lo0, self.loh, self.up0, self.uph, self.whole = lo0, loh, up0, uph, whole
 
 
-def _poor(b: np.ndarray, w: np.ndarray, total: float, cost: float, dead: float, start: float = 0.0):
+def _poor(
+    b: Floats, w: Floats, total: float, cost: float, dead: float, start: float = 0.0
+) -> tuple[PoorSet, float, float, float]:
     """Who cannot pay the price, found in floating point: (mask over ``b`` or None when
     nobody, the price that poor set gives, its weight, what its members have between them).
     ``dead`` is the weight of supporters left out of ``b`` because they have nothing
@@ -130,7 +152,9 @@ def _poor(b: np.ndarray, w: np.ndarray, total: float, cost: float, dead: float, 
     return mask, price, poor_weight, paid
 
 
-def _lower_at(b_here, b_there, w, total, cost_lo, dead, start):
+def _lower_at(
+    b_here: Floats, b_there: Floats, w: Floats, total: float, cost_lo: float, dead: float, start: float
+) -> tuple[Line | None, float, PoorSet]:
     """A lower price line from the poor set at this end, as its values (here, there), the
     price floats found there and the poor set; None when floats say the supporters cannot
     afford it at this end. (``b_there`` is ``b_here`` itself for a single share.)"""
@@ -150,12 +174,14 @@ def _lower_at(b_here, b_there, w, total, cost_lo, dead, start):
     return (here, there), found, mask
 
 
-def _money_up(b, w, n) -> float:
+def _money_up(b: Floats, w: Floats, n: int) -> float:
     """At least what supporters with budgets b have between them."""
     return _up(float(w @ b) * (1 + _widen(n)) + TINY)
 
 
-def _upper_at(b, w, cost_hi, total, dead, start, poor=False):
+def _upper_at(
+    b: Floats, w: Floats, cost_hi: float, total: float, dead: float, start: float, poor: PoorSet = False
+) -> float | None:
     """A price that is certainly at least the true one with these lower budgets, or None
     when floats cannot show the supporters can afford the project. ``poor``: a poor set
     to try first (that of the upper budgets, when they are all but the same)."""
@@ -175,7 +201,7 @@ def _upper_at(b, w, cost_hi, total, dead, start, poor=False):
     return _verified(b, w, cost_hi, price)
 
 
-def _verified(b, w, cost_hi, price):
+def _verified(b: Floats, w: Floats, cost_hi: float, price: float) -> float | None:
     """A little above ``price``, checked to be at least the true price with budgets b
     (what the supporters would pay at it reaches the cost), or None."""
     widen = _widen(len(b))
@@ -195,7 +221,14 @@ class Box:
         "data", "lo", "hi", "L0", "Lh", "U0", "Uh", "heap", "winners", "tight", "views", "last", "lines", "poor",
     )
 
-    def __init__(self, data: Election, lo: int, hi: int, heap=None, winners=None):
+    def __init__(
+        self,
+        data: Election,
+        lo: int,
+        hi: int,
+        heap: list[tuple[float, int]] | None = None,
+        winners: list[int] | None = None,
+    ):
         self.data = data
         self.lo, self.hi = lo, hi
         n = len(data.weights)
@@ -208,15 +241,15 @@ class Box:
         heapq.heapify(self.heap)
         self.winners = list(data.inst.free) if winners is None else list(winners)
         self.tight = True  # lines computed from this box's own ends
-        self.views: dict = {}  # project -> its supporters with money, see _view
-        self.last: dict = {}  # (project, share, side) -> price last found: where to start
+        self.views: dict[int, View] = {}  # project -> its supporters with money, see _view
+        self.last: dict[tuple[int, int, int], float] = {}  # (project, share, side) -> price last found: where to start
         # project -> its lower rho lines as last computed. Still lower bounds later (rho only
         # rises as money is spent), so often enough to rule a project out without a new sum.
-        self.lines: dict = {}
+        self.lines: dict[int, list[Line]] = {}
         # (project, round, poor set at lo, at hi) from lower(): where price() starts looking
-        self.poor = (None, None, False, False)
+        self.poor: tuple[int | None, int | None, PoorSet, PoorSet] = (None, None, False, False)
 
-    def _view(self, j):
+    def _view(self, j: int) -> View:
         """(groups, weights, weight of the others) of project j's supporters who may still
         have money at some share of the box. The others have nothing at both ends and never
         will again, so they are poor whatever the price and are left out of every sum.
@@ -241,7 +274,7 @@ class Box:
 
     # -- prices -----------------------------------------------------------------------
 
-    def lower(self, j) -> list[tuple[float, float]] | None:
+    def lower(self, j: int) -> list[Line] | None:
         """Lower rho lines of project j, each as (at lo, at hi), or None when it can be
         afforded at no share of the box (its supporters' upper money, a line, is below
         its cost at both ends)."""
@@ -289,7 +322,7 @@ class Box:
         self.lines[j] = lines
         return lines
 
-    def price(self, j, lines) -> _Price | None:
+    def price(self, j: int, lines: list[Line]) -> _Price | None:
         """Price bounds of project j over the box (``lines``: its lower rho lines), or None
         when it is not certainly affordable at every share of it."""
         d = self.data
@@ -319,17 +352,17 @@ class Box:
         lo0, loh = max(usable, key=sum, default=(0.0, 0.0))
         return _Price(lo0, loh, up0, uph)
 
-    def rho_upper(self, j, price: _Price) -> tuple[float, float]:
+    def rho_upper(self, j: int, price: _Price) -> tuple[float, float]:
         c = self.data.cost_lo[j]
         return _up(price.up0 / c), _up(price.uph / c)
 
     # -- rounds -----------------------------------------------------------------------
 
-    def step(self):
+    def step(self) -> tuple[str, Hint | int | None]:
         """One round for the whole box: ("funded", project), ("done", None), or
         ("unsure", hint) where hint guides a cut of the box."""
         heap = self.heap
-        known = {}  # projects whose lines were computed this round
+        known: dict[int, list[Line]] = {}  # projects whose lines were computed this round
         while True:
             if not heap:
                 return "done", None
@@ -349,8 +382,8 @@ class Box:
             return "unsure", ("afford", w)
         r0, rh = self.rho_upper(w, price)
         top = max(r0, rh)
-        checked = []
-        culprit = None
+        checked: list[tuple[float, int]] = []
+        culprit: tuple[int, list[Line]] | None = None
         while heap and (heap[0][0] < top or (heap[0][0] == top and heap[0][1] < w)):
             key, j = heapq.heappop(heap)
             stale = self.lines.get(j)
@@ -372,7 +405,7 @@ class Box:
         self.pay(w, price)
         return "funded", w
 
-    def _beats(self, w, price: _Price, r0, rh, j, lines) -> bool:
+    def _beats(self, w: int, price: _Price, r0: float, rh: float, j: int, lines: list[Line]) -> bool:
         """Whether w's rho is below j's at every share of the box (ties to the first listed)."""
         if price.whole is not None:
             other = self.price_whole(j)
@@ -394,7 +427,7 @@ class Box:
                         return True
         return False
 
-    def price_whole(self, j) -> int | None:
+    def price_whole(self, j: int) -> int | None:
         """j's supporters' weight if nobody among them can be short of money anywhere in
         the box (then its price is exactly cost / weight), else None."""
         d = self.data
@@ -404,7 +437,7 @@ class Box:
             return int(d.total[j])
         return None
 
-    def pay(self, w, price: _Price) -> None:
+    def pay(self, w: int, price: _Price) -> None:
         """Every supporter of w pays, at every share of the box. A difference f of two
         floats is within 2**-53 |f| of the exact one, so f * (1 + 4 * 2**-53) (for f >= 0)
         is above it and f * (1 - 4 * 2**-53) below it."""
@@ -475,12 +508,12 @@ class Box:
             box.pay(w, price)
         return box
 
-    def split_point(self, hint) -> int:
+    def split_point(self, hint: Hint) -> int:
         """Where to cut an unsure box: where the lines of the two projects cross, else
         the middle. Returns the last share offset of the left part."""
         h = self.hi - self.lo
         kind, detail = hint
-        if kind == "compete":
+        if kind == "compete" and isinstance(detail, tuple):
             w, r0, rh, (j, lines) = detail
             a, b = max(lines, key=lambda line: line[0] + line[1])
             slope = (rh - r0) - (b - a)
@@ -490,7 +523,7 @@ class Box:
                     return min(max(int(t * h), 0), h - 1)
         return h // 2
 
-    def can_never_stop(self, stops) -> bool:
+    def can_never_stop(self, stops: Stop) -> bool:
         """Certain that no share of the box stops add1: whatever is funded at any of its
         shares is among the projects funded so far and those still affordable somewhere
         in the box; if all of those together fit the budget and one project outside them
@@ -510,7 +543,7 @@ class Box:
         return stops.certainly_not(self.winners, maybe, Fraction(money))
 
 
-def _part(line, a: int, b: int, h: int) -> tuple[float, float]:
+def _part(line: Line, a: int, b: int, h: int) -> Line:
     """A lower line over [0, h] (values at its ends), as its values at a and b, rounded down."""
     v0, vh = line
     ends = []
@@ -524,7 +557,7 @@ def _part(line, a: int, b: int, h: int) -> tuple[float, float]:
     return ends[0], ends[1]
 
 
-def first_stop(inst, stops, start: int, exact_outcome: Callable[[int, list[int]], list[int]]) -> int:
+def first_stop(inst: Instance, stops: Stop, start: int, exact_outcome: Callable[[int, list[int]], list[int]]) -> int:
     """The first whole share t >= start whose outcome stops add1.
 
     ``stops(winners)`` says whether an outcome stops add1; ``stops.certainly_not(funded,
@@ -542,7 +575,7 @@ def first_stop(inst, stops, start: int, exact_outcome: Callable[[int, list[int]]
         width = min(width * 2, 2**20)
 
 
-def _search(box: Box, stops, exact_outcome) -> int | None:
+def _search(box: Box, stops: Stop, exact_outcome: Callable[[int, list[int]], list[int]]) -> int | None:
     """The first share in the box whose outcome stops add1, or None."""
     while True:
         status, hint = box.step()
@@ -560,6 +593,7 @@ def _search(box: Box, stops, exact_outcome) -> int | None:
             return None
         if box.single:
             return box.lo if stops(exact_outcome(box.lo, box.winners)) else None
+        assert isinstance(hint, tuple)  # an unsure round says why
         cut = box.split_point(hint)
         found = _search(box.cut(0, cut), stops, exact_outcome)
         if found is not None:

@@ -19,6 +19,7 @@ import json
 import sys
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 import click
 
@@ -70,7 +71,7 @@ def _json_money(value: Number) -> int | float | str:
     return text
 
 
-def outcome_json(outcome: Outcome) -> dict:
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
     data = outcome.to_dict()
     data["budget"] = _json_money(outcome.budget)
     data["cost"] = _json_money(outcome.cost)
@@ -134,6 +135,7 @@ def outcome_text(election: Election, outcome: Outcome) -> str:
         if done is not None and done.stopped == "exhaustive":
             lines.append("add1 stopped: no other project with supporters fits in the money left")
         elif done is not None:
+            assert done.next_cost is not None  # an over-budget stop records what it would cost
             lines.append(
                 f"add1 stopped: at {money(done.next_per_voter_budget)} per voter the outcome would cost "
                 f"{money(done.next_cost)}, over the budget"

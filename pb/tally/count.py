@@ -5,7 +5,7 @@ from __future__ import annotations
 from .election import Election, ElectionError, Number
 from .equalshares import equal_shares
 from .greedy import GREEDY_RULES, greedy
-from .outcome import Outcome
+from .outcome import Explanation, Outcome
 from .scores import tally
 
 RULES = (
@@ -49,7 +49,7 @@ def count(election: Election, rule: str | None = None, *, budget: Number | None 
         # outcome still fitted, past exhaustive outcomes (see docs/counting.md).
         completion = None if rule == "equalshares" else "add1-while-fits" if comparison else "add1"
 
-        def greedy_by_votes():
+        def greedy_by_votes() -> tuple[list[str], Explanation]:
             return greedy(election, counts, "greedy", budget=total)
 
         selected, explanation = equal_shares(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Mapping, Sequence, Union
+from typing import Iterable, Mapping, Sequence, Union, cast
 
 Number = Union[int, Fraction]
 
@@ -155,7 +155,7 @@ def make_election(
     for item in projects:
         if isinstance(item, Mapping):
             pid = str(item["project_id"])
-            cost = exact(item["cost"])  # type: ignore[arg-type]
+            cost = exact(cast(Number | str, item["cost"]))  # checked by exact()
             extra = {str(k): str(v) for k, v in item.items() if k not in ("project_id", "cost")}
         else:
             pid, raw_cost = item
@@ -168,20 +168,22 @@ def make_election(
             raise ElectionError(f"project {pid!r} has a negative cost")
         project_map[pid] = Project(pid, cost, extra)
     ballot_list: list[Ballot] = []
-    for index, item in enumerate(ballots, start=1):
+    for index, ballot_data in enumerate(ballots, start=1):
         voter_id = str(index)
         points: tuple[Number, ...] | None = None
         extra_fields: dict[str, str] = {}
-        if isinstance(item, Mapping) and "vote" in item:
-            voter_id = str(item.get("voter_id", voter_id))
-            vote = tuple(str(p) for p in item["vote"])  # type: ignore[union-attr]
-            if item.get("points") is not None:
-                points = tuple(exact(x) for x in item["points"])  # type: ignore[union-attr]
-        elif isinstance(item, Mapping):
-            vote = tuple(str(p) for p in item)
-            points = tuple(exact(v) for v in item.values())  # type: ignore[arg-type]
+        if isinstance(ballot_data, Mapping) and "vote" in ballot_data:
+            voter_id = str(ballot_data.get("voter_id", voter_id))
+            # The caller's mapping holds a sequence of ids under "vote" and of numbers under
+            # "points" (see above); the mapping's type cannot say so.
+            vote = tuple(str(p) for p in cast(Iterable[object], ballot_data["vote"]))
+            if ballot_data.get("points") is not None:
+                points = tuple(exact(cast(Number | str, x)) for x in cast(Iterable[object], ballot_data["points"]))
+        elif isinstance(ballot_data, Mapping):
+            vote = tuple(str(p) for p in ballot_data)
+            points = tuple(exact(cast(Number | str, v)) for v in ballot_data.values())
         else:
-            vote = tuple(str(p) for p in item)
+            vote = tuple(str(p) for p in ballot_data)
         ballot = Ballot(voter_id, vote, points, extra_fields)
         check_ballot(ballot, project_map, vote_type)
         ballot_list.append(ballot)

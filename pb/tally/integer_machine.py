@@ -3,7 +3,6 @@ numbers, only faster (docs/counting.md, "How equal shares is computed")."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from itertools import compress, repeat
 from math import gcd

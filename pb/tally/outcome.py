@@ -151,7 +151,9 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (see the module docstring for how numbers are written)."""
-        return _plain(self)
+        data = _plain(self)
+        assert isinstance(data, dict)  # a dataclass becomes a dict
+        return data
 
 
 def json_number(value: Number) -> int | str:

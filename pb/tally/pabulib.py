@@ -139,7 +139,7 @@ class _Reader:
         self.meta_numbers: dict[str, Number] = {}
         self.projects: dict[str, Project] = {}
         # Per project: its line and the votes (and score) its own columns claim, if any.
-        self.claims: dict[str, tuple[int, int | None, Number | None]] = {}
+        self.claims: dict[str, tuple[int, Number | None, Number | None]] = {}
         self.ballots: list[Ballot] = []
         self.voters: set[str] = set()
         self.sections: list[str] = []
@@ -223,6 +223,7 @@ class _Reader:
         if pid in self.projects:
             raise PabulibError(line, f"project {pid!r} appears twice")
         cost = _number(row[self.columns["cost"]], line, f"cost {{}} of project {pid!r}", "money")
+        assert self.header is not None  # a data row comes after its section's header
         fields = {name: value for name, value in zip(self.header, row) if name not in ("project_id", "cost")}
         self.projects[pid] = Project(pid, cost, fields)
         votes = _claim(fields.get("votes"), line, f"votes {{}} of project {pid!r}", "whole")
@@ -263,6 +264,7 @@ class _Reader:
         if self.vote_type == "choose-1" and len(vote) > 1:
             raise PabulibError(line, f"voter {voter_id!r} chooses {len(vote)} projects on a choose-1 ballot")
         skip = ("voter_id", "vote", "points") if with_points else ("voter_id", "vote")
+        assert self.header is not None  # a data row comes after its section's header
         fields = {name: value for name, value in zip(self.header, row) if name not in skip}
         self.voters.add(voter_id)
         self.ballots.append(Ballot(voter_id, vote, points, fields))

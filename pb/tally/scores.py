@@ -16,6 +16,7 @@ project listed first was funded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .election import Election, Number
@@ -31,7 +32,7 @@ def rank_points(election: Election) -> int:
     return len(election.projects)
 
 
-def ballot_points(election: Election):
+def ballot_points(election: Election) -> Iterator[list[tuple[str, Number]]]:
     """Yield, per ballot, a list of (project_id, points) pairs, points > 0 only.
 
     For approval ballots the "points" are 1 per approved project.

@@ -6,8 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from pb.tally import UnknownRuleError, count, make_election
-from pb.tally import rational
+from pb.tally import UnknownRuleError, count, make_election, rational
 from pb.tally.outcome import (
     BELOW_THRESHOLD,
     DOES_NOT_FIT,
