@@ -1,9 +1,11 @@
 """Who may see and change a round: object-level checks, on top of the role decorator.
 
-A view declares who may use it by its decorator (pb.accounts.permissions.role_required)
-and by the loader it calls first for the object it is about: `load_<object>` (or
-`load_<object>_as_<who>`) in its domain's access module returns the object, or answers 404
-(no such object, or not the user's to know of) or 403 (theirs to see, not to do this)."""
+A view declares who may use it by its decorator (pb.accounts.permissions.role_required for
+a role, login_required for anyone signed in) and by the loader it calls first for the
+object it is about: `load_<object>` (or `load_<object>_as_<who>`) in its domain's access
+module returns the object, or answers 404 (no such object, or not the user's to know of)
+or 403 (theirs to see, not to do this). No view decides it in its body; views open to
+anyone are listed in tests/test_permissions_declared.py, which checks all this."""
 
 from enum import IntEnum
 
