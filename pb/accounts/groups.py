@@ -1,16 +1,16 @@
 """Pages for community groups: registering a group, inviting members, accepting an invitation."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlmodel import select
 
 from pb.accounts import services
+from pb.accounts.access import load_group_as_member
 from pb.accounts.models import (
     Invitation,
     Membership,
     Organisation,
-    OrganisationKind,
     User,
 )
 from pb.db import db_session
@@ -45,21 +45,11 @@ def register():
     return form_page("groups/register.html", form)
 
 
-def _my_group(organisation_id: int) -> Organisation:
-    session = db_session()
-    group = session.get(Organisation, organisation_id)
-    if group is None or group.kind != OrganisationKind.GROUP.value:
-        abort(404)
-    if not services.is_member_of(session, current_user, group):
-        abort(403)
-    return group
-
-
 @bp.route("/<int:organisation_id>", methods=["GET", "POST"])
 @login_required
 def show(organisation_id):
+    group = load_group_as_member(organisation_id)
     session = db_session()
-    group = _my_group(organisation_id)
     form = InviteForm()
     if form.validate_on_submit():
         try:

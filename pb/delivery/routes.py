@@ -18,6 +18,11 @@ from pb.accounts.models import Role
 from pb.accounts.permissions import current_roles, role_required
 from pb.db import db_session, id_arg, keep_refusal
 from pb.delivery import services, verdicts
+from pb.delivery.access import (
+    load_project,
+    load_project_as_group,
+    load_verdict_as_convener,
+)
 from pb.delivery.forms import (
     MILESTONE_ROWS,
     SPEND_ROWS,
@@ -28,30 +33,18 @@ from pb.delivery.forms import (
     UpdateForm,
     VerdictForm,
 )
-from pb.delivery.models import NEEDS_REASON, NEXT_STATUSES, DeliveryUpdate, Verdict
+from pb.delivery.models import NEEDS_REASON, NEXT_STATUSES, DeliveryUpdate
 from pb.mail import send_mail
 from pb.proposals.models import Project, Proposal
 from pb.proposals.photos import discard_photo, photo_folder, store_photo
 from pb.proposals.services import ProposalError
 from pb.rounds.access import Access, access_to, load_round
-from pb.rounds.models import Contest, EligibilityMethod, Round
+from pb.rounds.models import EligibilityMethod, Round
 from pb.throttle import client_address
 from pb.views import form_page, show_refusal
 from pb.voting.services import VotingError, code_email_body
 
 bp = Blueprint("delivery", __name__)
-
-
-def _funded_project(project_id: int) -> tuple[Project, Round]:
-    """A funded project of a round whose results are published, else 404."""
-    db = db_session()
-    project = db.get(Project, project_id)
-    if project is None:
-        abort(404)
-    round_, _access = load_round(db.get(Contest, project.contest_id).round_id)
-    if not services.is_funded(db, project):
-        abort(404)
-    return project, round_
 
 
 def _resident(round_: Round) -> str | None:
@@ -85,13 +78,13 @@ def _project_page(project: Project, round_: Round, status: int = 200, **extra):
 
 @bp.route("/projects/<int:project_id>")
 def project(project_id):
-    project, round_ = _funded_project(project_id)
+    project, round_ = load_project(project_id)
     return _project_page(project, round_)
 
 
 @bp.route("/projects/<int:project_id>/updates/<int:update_id>/photo")
 def photo(project_id, update_id):
-    project, _round = _funded_project(project_id)
+    project, _round = load_project(project_id)
     update = db_session().get(DeliveryUpdate, update_id)
     if update is None or update.project_id != project.id or not update.photo:
         abort(404)
@@ -117,10 +110,8 @@ def _prefill(form: UpdateForm, db, latest: DeliveryUpdate | None) -> None:
 @bp.route("/projects/<int:project_id>/update", methods=["GET", "POST"])
 @login_required
 def update(project_id):
-    project, round_ = _funded_project(project_id)
+    project, round_ = load_project_as_group(project_id)
     db = db_session()
-    if not services.can_report(db, project, current_user):
-        abort(403)
     form = UpdateForm()
     latest = services.latest_updates(db, [project.id]).get(project.id)
     allowed = NEXT_STATUSES[services.current_status(latest)]
@@ -251,7 +242,7 @@ def prove_email_code(round_id):
 
 @bp.route("/projects/<int:project_id>/verdict", methods=["GET", "POST"])
 def verdict(project_id):
-    project, round_ = _funded_project(project_id)
+    project, round_ = load_project(project_id)
     if not verdicts.verdicts_open(round_):
         abort(404)
     resident = _resident(round_)
@@ -276,12 +267,8 @@ def verdict(project_id):
 @bp.route("/verdicts/<int:verdict_id>/hide", methods=["POST"])
 @role_required(Role.ANCHOR_LEAD)
 def hide(verdict_id):
+    verdict, project, round_ = load_verdict_as_convener(verdict_id)
     db = db_session()
-    verdict = db.get(Verdict, verdict_id)
-    if verdict is None:
-        abort(404)
-    project = db.get(Project, verdict.project_id)
-    round_, _access = load_round(db.get(Contest, project.contest_id).round_id, Access.CONVENER)
     form = HideForm()
     if not form.validate_on_submit():
         return _project_page(project, round_, 400, hide_form=form, hiding=verdict.id)

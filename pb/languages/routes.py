@@ -1,6 +1,6 @@
 """Pages for choosing a round's languages and giving its text, and a proposal's, in them."""
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -10,7 +10,7 @@ from pb.db import Refusal, db_session
 from pb.i18n import language_name
 from pb.languages import services
 from pb.languages.forms import ProposalTranslationForm, ReasonTranslationForm, RoundLanguagesForm, RoundTranslationForm
-from pb.proposals.routes import _can_screen, _is_group_member, _proposal_or_404
+from pb.proposals.access import load_proposal_as_group, load_proposal_as_screener
 from pb.proposals.services import ProposalError
 from pb.rounds.access import Access, load_round
 from pb.views import form_page, show_refusal
@@ -79,9 +79,7 @@ def round_translations(round_id):
 @bp.route("/proposals/<int:proposal_id>/translations", methods=["GET", "POST"])
 @login_required
 def proposal_translations(proposal_id):
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not _is_group_member(proposal):
-        abort(403)
+    proposal, round_ = load_proposal_as_group(proposal_id)
 
     def save(locale, texts):
         services.translate_proposal(db_session(), proposal, actor=current_user, locale=locale, texts=texts)
@@ -93,9 +91,7 @@ def proposal_translations(proposal_id):
 @bp.route("/proposals/<int:proposal_id>/reason-translations", methods=["GET", "POST"])
 @login_required
 def reason_translations(proposal_id):
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not _can_screen(round_) or proposal.status == "draft":
-        abort(403)
+    proposal, round_ = load_proposal_as_screener(proposal_id)
 
     def save(locale, texts):
         services.translate_screening_reason(db_session(), proposal, actor=current_user, locale=locale, text=texts["screening_reason"])

@@ -22,11 +22,19 @@ from sqlmodel import select
 
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
-from pb.accounts.services import is_member_of, organisations_of
+from pb.accounts.services import organisations_of
 from pb.db import Refusal, db_session, id_arg, keep_refusal
 from pb.proposals import services
+from pb.proposals.access import (
+    can_screen,
+    is_group_member,
+    load_proposal,
+    load_proposal_as_group,
+    load_proposal_as_screener,
+    load_round_as_screener,
+)
 from pb.proposals.forms import MAX_COST_LINES, ProposalForm, ScreenerForm, ScreeningForm
-from pb.proposals.models import PUBLIC_STATUSES, Project, Proposal, Screener, Status
+from pb.proposals.models import Project, Proposal, Screener, Status
 from pb.proposals.photos import HELD_FOR, adopt_photo, hold_photo, is_held, photo_folder
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
@@ -40,28 +48,6 @@ def _visitor_seed() -> int:
     if "order_seed" not in session:
         session["order_seed"] = secrets.randbits(32)
     return session["order_seed"]
-
-
-def _proposal_or_404(proposal_id: int) -> tuple[Proposal, Round]:
-    db = db_session()
-    proposal = db.get(Proposal, proposal_id)
-    if proposal is None:
-        abort(404)
-    return proposal, db.get(Round, proposal.round_id)
-
-
-def _is_group_member(proposal: Proposal) -> bool:
-    return current_user.is_authenticated and is_member_of(db_session(), current_user, db_session().get(Organisation, proposal.organisation_id))
-
-
-def _can_screen(round_: Round) -> bool:
-    return current_user.is_authenticated and services.is_screener(db_session(), round_, current_user)
-
-
-def _visible(proposal: Proposal, round_: Round) -> bool:
-    if proposal.status in PUBLIC_STATUSES and round_.phase != Phase.DRAFT.value:
-        return True
-    return _is_group_member(proposal) or (proposal.status != Status.DRAFT.value and _can_screen(round_))
 
 
 # ---------------------------------------------------------------- public
@@ -98,9 +84,7 @@ def index(round_id):
 
 @bp.route("/proposals/<int:proposal_id>")
 def show(proposal_id):
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not _visible(proposal, round_):
-        abort(404)
+    proposal, round_ = load_proposal(proposal_id)
     db = db_session()
     return render_template(
         "proposals/show.html",
@@ -112,8 +96,8 @@ def show(proposal_id):
         category=db.get(Category, proposal.category_id) if proposal.category_id else None,
         cost_lines=services.cost_lines_of(db, proposal),
         objectives=services.objectives_of(db, proposal),
-        is_member=_is_group_member(proposal),
-        can_screen=_can_screen(round_),
+        is_member=is_group_member(proposal),
+        can_screen=can_screen(round_),
         funded=_funded_project(db, proposal),
     )
 
@@ -127,8 +111,8 @@ def _funded_project(db, proposal: Proposal):
 
 @bp.route("/proposals/<int:proposal_id>/photo")
 def photo(proposal_id):
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not proposal.photo or not _visible(proposal, round_):
+    proposal, _round = load_proposal(proposal_id)
+    if not proposal.photo:
         abort(404)
     return send_from_directory(photo_folder(), proposal.photo, mimetype="image/jpeg", max_age=3600)
 
@@ -277,9 +261,7 @@ def new(round_id):
 @bp.route("/proposals/<int:proposal_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(proposal_id):
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not _is_group_member(proposal):
-        abort(403)
+    proposal, round_ = load_proposal_as_group(proposal_id)
     form = _build_form(db_session(), round_, proposal)
     if _adding_a_line(form):
         return _form_again(form, round_, proposal)
@@ -294,9 +276,7 @@ def edit(proposal_id):
 @login_required
 def confirm_withdraw(proposal_id):
     """Withdrawing is asked first (a page of its own: it works without JavaScript)."""
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not _is_group_member(proposal):
-        abort(403)
+    proposal, round_ = load_proposal_as_group(proposal_id)
     return render_template("proposals/withdraw.html", proposal=proposal, round=round_)
 
 
@@ -310,9 +290,7 @@ STATUS_CHANGES = {
 @bp.route("/proposals/<int:proposal_id>/<any(submit, withdraw, restore):action>", methods=["POST"])
 @login_required
 def change_status(proposal_id, action):
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not _is_group_member(proposal):
-        abort(403)
+    proposal, round_ = load_proposal_as_group(proposal_id)
     operation, done = STATUS_CHANGES[action]
     try:
         operation(db_session(), proposal, actor=current_user)
@@ -332,10 +310,8 @@ def change_status(proposal_id, action):
 @bp.route("/rounds/<int:round_id>/screening")
 @login_required
 def screening(round_id):
+    round_ = load_round_as_screener(round_id)
     db = db_session()
-    round_ = db.get(Round, round_id) or abort(404)
-    if not _can_screen(round_):
-        abort(403)
     proposals = db.exec(
         select(Proposal).where(Proposal.round_id == round_.id, Proposal.status != Status.DRAFT.value).order_by(Proposal.status, Proposal.id)
     ).all()
@@ -345,9 +321,7 @@ def screening(round_id):
 @bp.route("/proposals/<int:proposal_id>/screen", methods=["GET", "POST"])
 @login_required
 def screen(proposal_id):
-    proposal, round_ = _proposal_or_404(proposal_id)
-    if not _can_screen(round_) or proposal.status == Status.DRAFT.value:
-        abort(403)
+    proposal, round_ = load_proposal_as_screener(proposal_id)
     form = ScreeningForm()
     if form.validate_on_submit():
         try:

@@ -1,4 +1,11 @@
-"""Who may see and change a round: object-level checks, on top of the role decorator."""
+"""Who may see and change a round: object-level checks, on top of the role decorator.
+
+A view declares who may use it by its decorator (pb.accounts.permissions.role_required for
+a role, login_required for anyone signed in) and by the loader it calls first for the
+object it is about: `load_<object>` (or `load_<object>_as_<who>`) in its domain's access
+module returns the object, or answers 404 (no such object, or not the user's to know of)
+or 403 (theirs to see, not to do this). No view decides it in its body; views open to
+anyone are listed in tests/test_permissions_declared.py, which checks all this."""
 
 from enum import IntEnum
 
@@ -8,7 +15,7 @@ from sqlmodel import Session, select
 
 from pb.accounts.models import Membership
 from pb.db import db_session
-from pb.rounds.models import Phase, Round
+from pb.rounds.models import Contest, Phase, Pot, Round
 from pb.rounds.services import funding_organisation_ids, is_returning_officer
 
 
@@ -54,9 +61,22 @@ def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Acce
     return round_, access
 
 
-def load_round_as_officer(round_id: int) -> Round:
-    """The round if the current user is its returning officer; else 404 or 403."""
-    round_, _access = load_round(round_id)
-    if not is_returning_officer(db_session(), round_, current_user):
+def load_round_as_officer(round_id: int, *, or_convener: bool = False) -> Round:
+    """The round if the current user is its returning officer (or, `or_convener`, a lead
+    of its convening anchor); else 404 or 403."""
+    round_, access = load_round(round_id)
+    if not (or_convener and access == Access.CONVENER) and not is_returning_officer(db_session(), round_, current_user):
         abort(403)
     return round_
+
+
+def load_pot_as_pledger(round_id: int, pot_id: int) -> tuple[Round, Pot]:
+    """A pot of the round, for the leads of the anchor that pledged it; else 404 or 403."""
+    round_, _access = load_round(round_id, Access.FUNDER)
+    session = db_session()
+    pot = session.get(Pot, pot_id)
+    if pot is None or session.get(Contest, pot.contest_id).round_id != round_.id:
+        abort(404)
+    if pot.organisation_id not in my_organisation_ids(session):
+        abort(403)
+    return round_, pot

@@ -25,7 +25,7 @@ from pb.db import Refusal, db_session, keep_refusal
 from pb.proposals.services import unscreened_proposals
 from pb.rounds import services
 from pb.rounds.help import help_of, set_help
-from pb.rounds.access import Access, load_round, my_organisation_ids
+from pb.rounds.access import Access, load_pot_as_pledger, load_round, load_round_as_officer, my_organisation_ids
 from pb.rounds.forms import (
     AreaForm,
     ConfirmForm,
@@ -47,7 +47,6 @@ from pb.rounds.models import (
     Contest,
     Partner,
     Phase,
-    Pot,
     Round,
     VotingPlace,
 )
@@ -273,10 +272,8 @@ def delete(round_id):
 def suspension(round_id):
     """An emergency: the convening lead or the returning officer suspends voting (with a
     reason everyone sees) or resumes it. Nothing is counted or published by either."""
-    round_, access = load_round(round_id)
+    round_ = load_round_as_officer(round_id, or_convener=True)
     session = db_session()
-    if access < Access.CONVENER and not services.is_returning_officer(session, round_, current_user):
-        abort(403)
     form = SuspensionForm()
     if form.validate_on_submit():
         try:
@@ -430,13 +427,8 @@ def pledge(round_id):
 @bp.route("/<int:round_id>/pots/<int:pot_id>", methods=["GET", "POST"])
 @role_required(Role.ANCHOR_LEAD)
 def raise_pot(round_id, pot_id):
-    round_, _access = load_round(round_id, Access.FUNDER)
+    round_, pot = load_pot_as_pledger(round_id, pot_id)
     session = db_session()
-    pot = session.get(Pot, pot_id)
-    if pot is None or session.get(Contest, pot.contest_id).round_id != round_.id:
-        abort(404)
-    if pot.organisation_id not in my_organisation_ids(session):
-        abort(403)
     form = RaisePotForm()
     form.amount.currency = round_.currency
     if request.method == "GET":

@@ -21,11 +21,12 @@ from sqlmodel import select
 from pb.db import Refusal, db_session, keep_refusal, reads_first
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
 from pb.rounds.access import load_round, load_round_as_officer
-from pb.rounds.models import Area, Contest, EligibilityMethod, Phase, Round
+from pb.rounds.models import Area, Contest, EligibilityMethod, Round
 from pb.rounds.services import areas_of, contest_budgets
 from pb.throttle import client_address
 from pb.views import account_named_in, csv_download, form_page, show_refusal
 from pb.voting import services
+from pb.voting.access import load_contest_as_voter, load_round_as_helper, load_voting_round
 from pb.voting.declarations import count_declarations
 from pb.voting.forms import (
     CancelLetterForm,
@@ -90,13 +91,6 @@ def _voter_or_start(round_: Round) -> Voter:
     return voter
 
 
-def _voting_round(round_id: int) -> Round:
-    round_, _access = load_round(round_id)
-    if round_.phase != Phase.VOTING.value:
-        abort(make_response(render_template("voting/not_open.html", round=round_), 409))
-    return round_
-
-
 # ---------------------------------------------------------------- proving eligibility
 
 
@@ -117,7 +111,7 @@ def _start_page(round_, status=200, **forms):
 
 @bp.route("/rounds/<int:round_id>/vote")
 def start(round_id):
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     return _start_page(round_)
 
 
@@ -128,7 +122,7 @@ def _refused(round_, error, **forms):
 
 @bp.route("/rounds/<int:round_id>/vote/code", methods=["POST"])
 def with_code(round_id):
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     form = CodeForm()
     if not form.validate_on_submit():
         return _start_page(round_, 400, code_form=form)
@@ -141,7 +135,7 @@ def with_code(round_id):
 
 @bp.route("/rounds/<int:round_id>/vote/declare", methods=["POST"])
 def with_declaration(round_id):
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     form = declaration_form(round_)
     if not form.validate_on_submit():
         return _start_page(round_, 400, declaration_form=form)
@@ -160,7 +154,7 @@ def with_declaration(round_id):
 
 @bp.route("/rounds/<int:round_id>/vote/email", methods=["POST"])
 def with_email(round_id):
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     form = EmailForm()
     if not form.validate_on_submit():
         return _start_page(round_, 400, email_form=form)
@@ -181,7 +175,7 @@ def with_email(round_id):
 
 @bp.route("/rounds/<int:round_id>/vote/sms", methods=["POST"])
 def with_sms(round_id):
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     form = SmsForm()
     if not form.validate_on_submit():
         return _start_page(round_, 400, sms_form=form)
@@ -208,7 +202,7 @@ def sms_code(round_id):
 
 def _code_page(round_id: int, channel: str):
     """Where a resident types the code sent to their email address or mobile."""
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     form = SmsCodeForm() if channel == SMS else EmailCodeForm()
     template = "voting/sms_code.html" if channel == SMS else "voting/email_code.html"
     key = f"{channel}_challenge"
@@ -230,7 +224,7 @@ def _code_page(round_id: int, channel: str):
 
 @bp.route("/rounds/<int:round_id>/vote/ballots")
 def ballots(round_id):
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     voter = _voter_or_start(round_)
     db = db_session()
     return render_template(
@@ -240,15 +234,6 @@ def ballots(round_id):
         cast=_ballots_shown(round_.id, voter),
         paper=_on_paper(round_.id),
     )
-
-
-def _contest_for(round_: Round, voter: Voter, contest_id: int) -> Contest:
-    contest = db_session().get(Contest, contest_id)
-    if contest is None or contest.round_id != round_.id:
-        abort(404)
-    if contest.area_id not in (None, voter.area_id):
-        abort(403)
-    return contest
 
 
 def _ballot_context(round_, voter, contest, form, **extra):
@@ -274,9 +259,9 @@ def ballot(round_id, contest_id):
         cast = _cast(round_id, contest_id, submission)
         if cast is not None:
             return cast
-    round_ = _voting_round(round_id)
+    round_ = load_voting_round(round_id)
     voter = _voter_or_start(round_)
-    contest = _contest_for(round_, voter, contest_id)
+    contest = load_contest_as_voter(round_, voter, contest_id)
     db = db_session()
     projects = services.projects_for(db, contest)
     form = ballot_form(contest, projects, formdata=request.form if request.method == "POST" else None)
@@ -519,10 +504,8 @@ def helpers(round_id):
 @login_required
 def paper(round_id):
     """A polling helper enters one paper ballot: first its voting code, then each ballot paper."""
-    round_ = _voting_round(round_id)
+    round_ = load_round_as_helper(round_id)
     db = db_session()
-    if not services.is_helper(db, round_, current_user):
-        abort(403)
     if request.method == "GET":
         services.end_voting_session(db, session.pop("voting", None))  # the last paper ballot is finished
     form = CodeForm()
