@@ -189,11 +189,8 @@ def test_letters_before_voting_opens(app, db, make_user):
     from pb.voting.models import CodeBatch, VotingCode
 
     with db() as session:
-        stored = {c.code_hash for c in session.exec(select(VotingCode))}
         assert not session.exec(select(CodeBatch)).one().replacement
         assert {c.letter for c in session.exec(select(VotingCode))} == set(letters)
-    assert stored == {services.code_hash(c) for c in codes}
-    assert not any(c in stored or c.replace("-", "") in stored for c in codes)
     # Each QR code leads to the voting page with the code in the fragment, which browsers
     # never send (so no server or proxy log holds it): drawn again here from that link, the
     # letter's QR code is the same picture.
@@ -207,6 +204,56 @@ def test_letters_before_voting_opens(app, db, make_user):
         out = io.BytesIO()
         segno.make(link, error="m").save(out, kind="svg", scale=3, xmldecl=False, svgns=True, title="QR code to vote")
         assert svg == out.getvalue().decode()
+
+
+def test_codes_are_printed_once_and_only_their_hashes_kept(app, db, make_user):
+    """A batch's codes are on its letters page and nowhere else, ever: not on the codes page
+    afterwards, not on the next batch's letters, not in any table. For each code the database
+    keeps its SHA-256 (docs/security.md: unsalted, of the code's twelve symbols)."""
+    import hashlib
+
+    from sqlalchemy import inspect, text
+
+    from pb.voting.models import VotingCode
+
+    make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
+    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council")
+    with app.test_request_context(), db() as session:
+        factories.officer(session, session.get(Round, ids["round"]), "lead@council.example")
+    officer = FormClient(app)
+    officer.sign_in(factories.OFFICER, PASSWORD)
+    page = f"/rounds/{ids['round']}/codes"
+    batch = {"area": ids["areas"]["North"], "count": "3"}
+    first = officer.submit(page, batch).get_data(as_text=True)
+    codes = re.findall(r'class="code">([0-9A-Z-]{14})<', first)
+    letters = re.findall(r"Letter (\d+-\d{4})\.", first)
+    assert len(set(codes)) == 3
+    assert len(set(letters)) == 3
+    assert [first.count(code) for code in codes] == [1, 1, 1]  # printed once, on its own letter
+    # Never shown again: the codes page afterwards counts the batch, the next batch is new codes.
+    afterwards = officer.get(page).get_data(as_text=True)
+    assert afterwards.count('class="code"') == 0
+    assert [code for code in codes if code in afterwards] == []
+    second = officer.submit(page, batch).get_data(as_text=True)
+    assert len(set(re.findall(r'class="code">([0-9A-Z-]{14})<', second))) == 3
+    assert [code for code in codes if code in second] == []
+    # Only hashes kept: each letter's row holds the SHA-256 of its code's symbols...
+    with db(write=False) as session:
+        stored = {row.letter: row.code_hash for row in session.exec(select(VotingCode))}
+        engine = session.get_bind()
+    assert {letter: stored[letter] for letter in letters} == {
+        letter: hashlib.sha256(code.replace("-", "").encode("ascii")).hexdigest() for code, letter in zip(codes, letters)}
+    # ...and no column of any table in the database holds a code, however it is written.
+    spellings = {form for code in codes for form in (code, code.replace("-", ""), code.lower(), code.replace("-", "").lower())}
+    rows = {}
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            rows[table] = 0
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                rows[table] += 1
+                cells = " ".join(str(value) for value in row)
+                assert not [form for form in spellings if form in cells], (table, row)
+    assert rows["voting_code"] == 6  # the scan read the codes' own rows
 
 
 def test_email_one_time_code(app, db, voting):
