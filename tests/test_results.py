@@ -90,7 +90,8 @@ def test_closing_counts_with_the_frozen_rules_and_results_wait_for_publication(a
         assert session.get(Round, finished["round"]).phase == "counted"
         counted = session.exec(select(AuditEvent).where(
             AuditEvent.chain == chain_key(finished["round"]), AuditEvent.action == "round.counted")).all()
-    assert len(counted) == 1 and json.loads(counted[0].data) == {}  # nothing in the open before publication
+    assert len(counted) == 1
+    assert json.loads(counted[0].data) == {}  # nothing in the open before publication
     assert len(json.loads(counted[0].sealed)["contests"]["value"]) == 2
     results_by_contest = stored(db)
     assert {r.rule for r in results_by_contest.values()} == {"equalshares/add1", "greedy"}
@@ -106,7 +107,8 @@ def test_closing_counts_with_the_frozen_rules_and_results_wait_for_publication(a
     move_on(lead, finished)  # publish
     page = client.get(f"{base}/results").get_data(as_text=True)
     assert "60 ballots" in page
-    assert "<svg" in page and "role=\"img\"" in page
+    assert "<svg" in page
+    assert "role=\"img\"" in page
 
 
 def publish(app, db, ids):
@@ -179,7 +181,8 @@ def test_recounting_with_another_rule_or_changing_ballots_is_refused_and_logged(
     assert response.status_code == 303
     with db() as session:
         refused = [json.loads(e.data) for e in session.exec(select(AuditEvent).where(AuditEvent.action == "round.change_refused"))]
-    assert refused and refused[-1]["attempted"] == "recount.other_rule"
+    assert refused
+    assert refused[-1]["attempted"] == "recount.other_rule"
     assert {cid: r.file_sha256 for cid, r in stored(db).items()} == before
 
     # No ballot can be cast or replaced once voting has closed.
@@ -200,7 +203,8 @@ def test_receipt_check(app, db, finished, client):
     page = client.submit(url, {"receipt": "ZZZZZ-ZZZZZ"}).get_data(as_text=True)
     assert "found no ballot" in page
     receipts = client.get(f"/rounds/{finished['round']}/results/{finished['contests']['North']}/receipts.txt").get_data(as_text=True)
-    assert counted in receipts and finished["superseded"] not in receipts
+    assert counted in receipts
+    assert finished["superseded"] not in receipts
 
 
 def test_results_pages_explain_each_project_and_attribute_pots(app, db, finished, client):
@@ -333,7 +337,8 @@ def test_equal_shares_reasons_give_the_money_in_the_readers_language(app, db, fi
     share = pounds(result["explanation"]["per_voter_budget"])
     for reason in unfunded.values():
         left, cost = pounds(reason["figures"]["left"], floor), pounds(reason["figures"]["cost"])
-        assert left in page and cost in page
+        assert left in page
+        assert cost in page
         if locale == "en_GB":
             assert f"Not funded: its supporters had {left} left between them; it costs {cost}. Each voter's share was {share}." in page
     assert share in page
@@ -348,7 +353,8 @@ def test_demo_green_streets_2025_funds_every_supported_project_and_recounts_with
         [contest] = session.exec(select(Contest).where(Contest.round_id == round_.id)).all()
     result = published(client, round_.id, contest.id)
     supported = {p["project_id"] for p in result["projects"] if p["supporters"] > 0}
-    assert supported and set(result["selected"]) == supported
+    assert supported
+    assert set(result["selected"]) == supported
     page = client.get(f"/rounds/{round_.id}/results/{contest.id}").get_data(as_text=True)
     assert "Not funded" not in page
 
@@ -381,7 +387,8 @@ def test_results_counted_before_reasons_had_figures_still_read_well(app, db, fin
     assert north.status_code == 200
     page = north.get_data(as_text=True)
     assert "did not have enough of their equal shares left to pay for it" in page
-    assert "left between them" not in page and "How ties were broken" not in page
+    assert "left between them" not in page
+    assert "How ties were broken" not in page
     south = client.get(f"/rounds/{finished['round']}/results/{finished['contests']['South']}")
     assert south.status_code == 200
 
