@@ -3,6 +3,7 @@
 import re
 
 from sqlmodel import select
+from werkzeug.security import check_password_hash
 
 from pb.accounts.models import User
 from pb.mail import outbox
@@ -26,7 +27,7 @@ def test_sign_up_by_an_emailed_link_creates_the_account_and_signs_in(app, client
         user = session.exec(select(User).where(User.email == "sam@example.org")).one()
         assert user.name == "Sam Green"
         assert user.password_hash.startswith("scrypt:")
-        assert PASSWORD not in user.password_hash
+        assert check_password_hash(user.password_hash, PASSWORD)  # the password's own hash, not the password
     # The link works once.
     client.submit("/sign-out", {}, page="/dashboard")
     assert client.get(link).status_code == 404
