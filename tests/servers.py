@@ -287,9 +287,9 @@ def prove_with_code(browser: Browser, round_id: int, code: str, *, port: int | N
     """Prove eligibility with a voting code. Returns the CSRF token to cast with."""
     token = browser.csrf_token(f"/rounds/{round_id}/vote", port=port)
     response = browser.post(f"/rounds/{round_id}/vote/code", {"csrf_token": token, "code": code}, port=port)
-    assert response.status == 302 and response.location.endswith(f"/rounds/{round_id}/vote/ballots"), (
-        f"proving eligibility with a code: {response.status} {response.location}\n{response.body[:2000]}"
-    )
+    failed = f"proving eligibility with a code: {response.status} {response.location}\n{response.body[:2000]}"
+    assert response.status == 302, failed
+    assert response.location.endswith(f"/rounds/{round_id}/vote/ballots"), failed
     return token
 
 

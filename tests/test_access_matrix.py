@@ -434,7 +434,8 @@ def arrange(app, db, make_user) -> dict:
         lifecycle.move_to_next_phase(session, round_, actor=lead)  # publish
         funded = delivery.funded_project_ids(session, round_)
         everything = set(session.exec(select(Project.id).join(Contest).where(Contest.round_id == round_.id)))
-        assert funded and everything - funded
+        assert funded
+        assert everything - funded
         project = session.get(Project, min(funded))
         update = delivery.post_update(session, project, actor=user(session, MEMBER), content=delivery.UpdateContent(
             status="in_progress", note="Started.", photo=store_photo(_png())))
@@ -474,7 +475,8 @@ def people(app, db, ids) -> dict[str, FormClient]:
     with db(write=False) as session:
         project = session.exec(select(Project.id).where(Project.contest_id == ids["voting_north"]).order_by(Project.id)).first()
     cast = resident.submit(f"/rounds/{voting_round}/vote/{ids['voting_north']}", {"project": str(project), "confirm": "1"})
-    assert cast.status_code == 302 and cast.headers["Location"].endswith("/vote/receipt"), cast.get_data(as_text=True)
+    assert cast.status_code == 302, cast.get_data(as_text=True)
+    assert cast.headers["Location"].endswith("/vote/receipt"), cast.get_data(as_text=True)
     ids["receipt"] = re.search(r'class="receipt"><strong>([0-9A-Z-]+)<', resident.get(cast.headers["Location"]).get_data(as_text=True)).group(1)
     published = ids["published"]
     proved = resident.submit(f"/rounds/{published}/residents/code", {"code": ids["resident_code"]}, page=f"/rounds/{published}/residents")

@@ -26,7 +26,9 @@ def test_events_are_chained(app, db):
         assert events[2].prev_hash == events[1].entry_hash
         assert len({e.entry_hash for e in events}) == 3
         result = verify_chain(session, PLATFORM_CHAIN)
-        assert result.ok and result.events == 3 and result.head_hash == events[2].entry_hash
+        assert result.ok
+        assert result.events == 3
+        assert result.head_hash == events[2].entry_hash
 
 
 def test_each_round_has_its_own_chain(app, db):

@@ -45,7 +45,8 @@ def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_s
     if dialect(app) == "postgresql":
         # `pb backup` points to PostgreSQL's own tools...
         refused = runner.invoke(main, ["backup", str(tmp_path / "pb.backup")])
-        assert refused.exit_code == 1 and "pg_dump" in refused.output
+        assert refused.exit_code == 1
+        assert "pg_dump" in refused.output
         # ...and those tools, used as the README says, bring back the same database.
         url = make_url(app.config["DATABASE_URL"]).set(drivername="postgresql")
         dump = tmp_path / "pb.dump"
@@ -77,7 +78,8 @@ def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_s
     assert made.exit_code == 0, made.output
     assert target.exists()
     again = runner.invoke(main, ["backup", str(target)])
-    assert again.exit_code == 1 and "already exists" in again.output  # never overwrites an earlier backup
+    assert again.exit_code == 1
+    assert "already exists" in again.output  # never overwrites an earlier backup
 
     # Something happens after the backup; then the backup is restored.
     with app.test_request_context(), db() as session:
@@ -101,7 +103,8 @@ def test_restore_refuses_a_file_that_is_not_a_pb_backup_and_changes_nothing(app,
     runner = app.test_cli_runner()
     if dialect(app) == "postgresql":
         refused = runner.invoke(main, ["restore", "--yes", str(tmp_path / "x")])
-        assert refused.exit_code == 1 and "pg_restore" in refused.output
+        assert refused.exit_code == 1
+        assert "pg_restore" in refused.output
         return
     not_sqlite = tmp_path / "notes.txt"
     not_sqlite.write_text("hello")
@@ -118,14 +121,16 @@ def test_restore_refuses_a_file_that_is_not_a_pb_backup_and_changes_nothing(app,
     for bad, message in ((tmp_path / "missing.sqlite", "no such file"), (not_sqlite, "not an SQLite database"),
                          (empty_sqlite, "not a pb database"), (from_the_future, "newer version of pb")):
         result = runner.invoke(main, ["restore", "--yes", str(bad)])
-        assert result.exit_code == 1 and message in result.output, result.output
+        assert result.exit_code == 1, result.output
+        assert message in result.output, result.output
     assert runner.invoke(main, ["audit", "verify"]).exit_code == 0
     with db(write=False) as session:
         assert session.exec(select(Round)).all() == []
     # A backup that cannot be made leaves nothing behind that looks like one.
     unwritable = tmp_path / "no-such-folder" / "pb.sqlite"
     failed = runner.invoke(main, ["backup", str(unwritable)])
-    assert failed.exit_code == 1 and "backup failed" in failed.output
+    assert failed.exit_code == 1
+    assert "backup failed" in failed.output
     assert not os.path.exists(f"{unwritable}.partial")
 
 
@@ -163,7 +168,9 @@ def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_
     assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": str(project), "confirm": "1"}).status_code == 302
 
     refused = runner.invoke(main, ["restore", "--yes", str(target)])
-    assert refused.exit_code == 1 and "older than ballots cast since" in refused.output and "--because" in refused.output
+    assert refused.exit_code == 1
+    assert "older than ballots cast since" in refused.output
+    assert "--because" in refused.output
     with db(write=False) as session:
         assert len(session.exec(select(Ballot)).all()) == 1  # nothing changed
     done = runner.invoke(main, ["restore", "--yes", "--because", "disk failure; the ballot is re-entered on paper", str(target)])
@@ -174,7 +181,9 @@ def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_
         [restored] = session.exec(select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN,
                                                            AuditEvent.action == "platform.restored")).all()
         data = json.loads(restored.data)
-    assert data["backup"] == "mid-voting.sqlite" and data["ballots_lost"] == 1 and data["ballots_in_backup"] == 0
+    assert data["backup"] == "mid-voting.sqlite"
+    assert data["ballots_lost"] == 1
+    assert data["ballots_in_backup"] == 0
     assert data["because"] == "disk failure; the ballot is re-entered on paper"
     assert data["backup_time"].startswith(backup_time.strftime("%Y-%m-%d %H:%M:%S")[:16])
     assert runner.invoke(main, ["audit", "verify"]).exit_code == 0

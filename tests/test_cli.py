@@ -64,11 +64,13 @@ def test_demo_has_a_round_funded_by_two_anchors_in_two_areas(app, client):
         contests = session.exec(select(Contest).where(Contest.round_id == round_.id)).all()
         funders = {p.organisation_id for p in session.exec(select(Pot).join(Contest).where(Contest.round_id == round_.id))}
     assert round_.phase == "proposals_open"
-    assert len(contests) == 2 and all(c.area_id for c in contests)
+    assert len(contests) == 2
+    assert all(c.area_id for c in contests)
     assert len(funders) == 2
     page = client.get(f"/rounds/{round_.id}").get_data(as_text=True)
     assert "Healthy Neighbourhoods 2027" in page
-    assert "£55,000.00" in page and "£65,000.00" in page  # Riverside 40k + 15k; Eastgate 40k + 25k
+    assert "£55,000.00" in page
+    assert "£65,000.00" in page  # Riverside 40k + 15k; Eastgate 40k + 25k
 
 
 def test_demo_has_a_dozen_proposals_across_two_areas(app, client):
@@ -83,7 +85,8 @@ def test_demo_has_a_dozen_proposals_across_two_areas(app, client):
         proposals = session.exec(select(Proposal).where(Proposal.round_id == first.id)).all()
         areas = {session.get(Contest, p.contest_id).area_id for p in proposals}
         round_id = proposals[0].round_id
-    assert len(proposals) == 12 and len(areas) == 2
+    assert len(proposals) == 12
+    assert len(areas) == 2
     assert {p.status for p in proposals} == {"eligible", "submitted", "not_eligible"}
     page = client.get(f"/rounds/{round_id}/proposals").get_data(as_text=True)
     assert "Riverside community growing beds" in page
@@ -105,14 +108,16 @@ def test_demo_has_a_round_in_delivery_and_an_archived_one_before_it(app, client)
         statuses = {u.status for u in latest_updates(session, funded).values()}
         hidden = session.exec(select(Verdict).where(Verdict.hidden_at.is_not(None))).all()
         history = session.exec(select(DeliveryUpdate).where(DeliveryUpdate.project_id.in_(funded))).all()
-    assert finished.phase == "delivery" and earlier.phase == "archived"
+    assert finished.phase == "delivery"
+    assert earlier.phase == "archived"
     assert {"delivered", "in_progress", "delayed", "stalled", "cancelled"} <= statuses
     assert len(history) > len(funded) - 1  # one project has two updates
     assert len(hidden) == 1
     page = client.get(f"/rounds/{finished.id}/results").get_data(as_text=True)
     assert "240 ballots" in page
     money = client.get(f"/rounds/{finished.id}/money").get_data(as_text=True)
-    assert "Compared with earlier rounds" in money and "Green Streets 2025" in money
+    assert "Compared with earlier rounds" in money
+    assert "Green Streets 2025" in money
     for round_ in (earlier, finished):
         result = app.test_cli_runner().invoke(main, ["audit", "verify", str(round_.id)])
         assert result.exit_code == 0, result.output

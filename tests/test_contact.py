@@ -121,13 +121,15 @@ def test_the_convening_lead_saves_contact_questions_and_places_in_their_order_an
 
     # The form shows what is saved, so a second save changes only what the lead changed.
     form = text_of(people["lead"].get(url))
-    assert 'value="Eastshire PB team"' in form and "Is my vote secret?" in form
+    assert 'value="Eastshire PB team"' in form
+    assert "Is my vote secret?" in form
 
     # Removing a question (both lines emptied) and the place; the contact stays.
     people["lead"].submit(url, help_data(**{"questions-0-question": "", "questions-0-answer": "", "places-0-name": "",
                                             "places-0-address": "", "places-0-opening_times": ""}))
     contact, questions, places = _help_rows(db, round_ids["round"])
-    assert questions == [("Is my vote secret?", "Yes. Nobody can see how you voted.")] and places == []
+    assert questions == [("Is my vote secret?", "Yes. Nobody can see how you voted.")]
+    assert places == []
     assert contact["name"] == CONTACT["contact_name"]
     assert len(_events(db, round_ids["round"], "round.help_set")) == 2
 
@@ -137,7 +139,8 @@ def test_residents_see_the_contact_questions_and_places_on_the_round_and_its_hel
     open_voting(app, db, round_ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     visitor = FormClient(app)
     page = text_of(visitor.get(f"/rounds/{round_ids['round']}"))
-    assert CONTACT["contact_phone"] in page and CONTACT["contact_email"] in page
+    assert CONTACT["contact_phone"] in page
+    assert CONTACT["contact_email"] in page
     assert f"/rounds/{round_ids['round']}/help" in page
     help_page = visitor.get(f"/rounds/{round_ids['round']}/help")
     assert help_page.status_code == 200
@@ -146,20 +149,25 @@ def test_residents_see_the_contact_questions_and_places_on_the_round_and_its_hel
         for line in value.split("\n"):
             assert line in body
     assert body.index("Is my vote secret?") < body.index("Who can vote?")
-    assert "Central Library" in body and "Saturdays 10am to 4pm" in body
+    assert "Central Library" in body
+    assert "Saturdays 10am to 4pm" in body
     languages = next(line for line in body.splitlines() if "You can vote in any of these languages" in line)
-    assert "English" in languages and "Cymraeg" in languages  # the round's languages, each in its own
+    assert "English" in languages
+    assert "Cymraeg" in languages  # the round's languages, each in its own
     assert "Polski" not in languages  # the site speaks Polish, but this round's projects are not in it
 
     start = text_of(visitor.get(f"/rounds/{round_ids['round']}/vote"))
-    assert "Questions? Contact Eastshire PB team" in start and CONTACT["contact_phone"] in start
-    assert "Central Library" in start and "ask the organisers where" not in start
+    assert "Questions? Contact Eastshire PB team" in start
+    assert CONTACT["contact_phone"] in start
+    assert "Central Library" in start
+    assert "ask the organisers where" not in start
 
     # The ballot itself carries the same line.
     code = factories.make_codes(app, db, round_ids["round"], round_ids["areas"]["North"])[0]
     visitor.submit(f"/rounds/{round_ids['round']}/vote/code", {"code": code}, page=f"/rounds/{round_ids['round']}/vote")
     ballot = text_of(visitor.get(f"/rounds/{round_ids['round']}/vote/{round_ids['contests']['North']}"))
-    assert "<form" in ballot and "Questions? Contact Eastshire PB team" in ballot
+    assert "<form" in ballot
+    assert "Questions? Contact Eastshire PB team" in ballot
     assert f"/rounds/{round_ids['round']}/help" in ballot
 
 
@@ -167,7 +175,8 @@ def test_places_are_not_shown_when_the_round_takes_no_paper_ballots(app, db, peo
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",))
     people["lead"].submit(f"/rounds/{ids['round']}/help/edit", help_data())
     body = text_of(FormClient(app).get(f"/rounds/{ids['round']}/help"))
-    assert "Central Library" not in body and "on paper" not in body
+    assert "Central Library" not in body
+    assert "on paper" not in body
     assert "Eastshire PB team" in body
 
 
@@ -273,7 +282,8 @@ def test_letters_of_a_round_without_paper_ballots_do_not_mention_paper(app, db, 
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",))
     people["lead"].submit(f"/rounds/{ids['round']}/help/edit", help_data())
     page = _letters(app, db, ids)
-    assert "paper" not in page.lower() and "Central Library" not in page
+    assert "paper" not in page.lower()
+    assert "Central Library" not in page
     assert "Eastshire PB team" in page
 
 
@@ -296,7 +306,8 @@ def test_the_privacy_notice_names_every_setting_the_retention_periods_and_the_ic
     page = text_of(response)
     for value in STATEMENT_SETTINGS.values():
         assert value in page, value
-    assert "Public task (UK GDPR Article 6(1)(e))" in page and "Consent (UK GDPR Article 6(1)(a))" in page
+    assert "Public task (UK GDPR Article 6(1)(e))" in page
+    assert "Consent (UK GDPR Article 6(1)(a))" in page
     # The periods the code keeps, as the code keeps them (docs/operating.md, "Retention").
     for item, kept in [
         ("Residents' email addresses given to vote", "Deleted when the round's results are published."),
@@ -311,15 +322,20 @@ def test_the_privacy_notice_names_every_setting_the_retention_periods_and_the_ic
         assert re.search(re.escape(item) + r".*?</th>\s*<td>[^<]*" + re.escape(kept), page), (item, kept)
     for right in ("(access)", "(rectification)", "(erasure)", "(objection)"):
         assert right in page
-    assert "Wycliffe House" in page and "SK9 5AF" in page and "https://ico.org.uk/make-a-complaint/" in page
+    assert "Wycliffe House" in page
+    assert "SK9 5AF" in page
+    assert "https://ico.org.uk/make-a-complaint/" in page
     headings = re.findall(r"<h([1-3])[^>]*>", page)
-    assert headings[0] == "1" and "3" in headings and all(int(b) - int(a) <= 1 for a, b in zip(headings, headings[1:]))
+    assert headings[0] == "1"
+    assert "3" in headings
+    assert all(int(b) - int(a) <= 1 for a, b in zip(headings, headings[1:]))
 
 
 def test_the_privacy_notice_follows_the_lawful_basis_setting(app, client):
     app.config["LAWFUL_BASIS"] = "legitimate_interests"
     page = text_of(client.get("/privacy"))
-    assert "Legitimate interests (UK GDPR Article 6(1)(f))" in page and "Public task" not in page
+    assert "Legitimate interests (UK GDPR Article 6(1)(f))" in page
+    assert "Public task" not in page
 
 
 def test_the_accessibility_statement_has_the_model_sections_and_the_date_and_status_from_settings(app, client):
@@ -330,9 +346,13 @@ def test_the_accessibility_statement_has_the_model_sections_and_the_date_and_sta
                     "Technical information about this website's accessibility", "Compliance status",
                     "Non-accessible content", "How we tested this website"):
         assert re.search(r"<h[23][^>]*>" + re.escape(heading) + "</h[23]>", page), heading
-    assert "Equality and Human Rights Commission" in page and "Equality Advisory and Support Service" in page
-    assert "partially compliant" in page and "WCAG 2.2 success criterion 2.2.1" in page
-    assert "7 Mar 2025" in page and "Borough of Testington" in page and "participation@testington.example" in page
+    assert "Equality and Human Rights Commission" in page
+    assert "Equality Advisory and Support Service" in page
+    assert "partially compliant" in page
+    assert "WCAG 2.2 success criterion 2.2.1" in page
+    assert "7 Mar 2025" in page
+    assert "Borough of Testington" in page
+    assert "participation@testington.example" in page
     app.config["ACCESSIBILITY_COMPLIANCE"] = "full"
     assert "fully compliant" in text_of(client.get("/accessibility"))
     welsh = FormClient(app)
@@ -369,10 +389,13 @@ def test_the_home_page_lists_rounds_open_for_voting_first_with_a_vote_link_and_n
         draft_id = draft.id
     page = text_of(FormClient(app).get("/"))
     vote_link = f'href="/rounds/{voting_ids["round"]}/vote"'
-    assert vote_link in page and "Vote in Greener Eastshire" in page
+    assert vote_link in page
+    assert "Vote in Greener Eastshire" in page
     assert page.index(vote_link) < page.index("Ideas wanted") < page.index("What we promise")
-    assert f'/rounds/{taking["round"]}/vote"' not in page and f'/rounds/{taking["round"]}/proposals' in page
-    assert "Secret draft" not in page and f"/rounds/{draft_id}" not in page
+    assert f'/rounds/{taking["round"]}/vote"' not in page
+    assert f'/rounds/{taking["round"]}/proposals' in page
+    assert "Secret draft" not in page
+    assert f"/rounds/{draft_id}" not in page
 
 
 def test_the_development_outbox_is_linked_only_where_it_is_shown(app, client):
@@ -382,12 +405,15 @@ def test_the_development_outbox_is_linked_only_where_it_is_shown(app, client):
     assert link not in text_of(client.get("/", headers={"X-Forwarded-For": "203.0.113.9"}))  # through a proxy
     assert link not in text_of(client.get("/", environ_base={"REMOTE_ADDR": "203.0.113.9"}))  # another machine
     app.config["MAIL_SERVER"] = "smtp.example.org"  # email really sent, text messages still kept here
-    assert link in text_of(client.get("/")) and client.get("/dev/outbox").status_code == 200
+    assert link in text_of(client.get("/"))
+    assert client.get("/dev/outbox").status_code == 200
     app.config.update(NOTIFY_API_KEY="pb-" + "1" * 36 + "-" + "2" * 36, NOTIFY_SMS_TEMPLATE_ID="3" * 36)
-    assert link not in text_of(client.get("/")) and client.get("/dev/outbox").status_code == 404
+    assert link not in text_of(client.get("/"))
+    assert client.get("/dev/outbox").status_code == 404
     app.config.update(NOTIFY_API_KEY=None, NOTIFY_SMS_TEMPLATE_ID=None)
     app.config.update(MAIL_SERVER=None, ENV="production")
-    assert link not in text_of(client.get("/")) and client.get("/dev/outbox").status_code == 404
+    assert link not in text_of(client.get("/"))
+    assert client.get("/dev/outbox").status_code == 404
 
 
 def test_the_demo_says_where_its_mail_is(app):
@@ -397,4 +423,5 @@ def test_the_demo_says_where_its_mail_is(app):
     assert result.exit_code == 0, result.output
     assert "/dev/outbox" in result.output
     page = text_of(FormClient(app).get("/"))
-    assert "Vote in Safer Streets 2027" in page and 'href="/dev/outbox"' in page
+    assert "Vote in Safer Streets 2027" in page
+    assert 'href="/dev/outbox"' in page

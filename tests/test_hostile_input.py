@@ -999,7 +999,8 @@ def test_the_snapshot_notices_a_partial_write_and_allows_the_intended_ones(world
     with world.db() as session:
         session.add(Organisation(name="Written by a refused request", kind="group", subtype="charity"))
     problems = unexplained_changes(allowed, world.snapshot())
-    assert len(problems) == 1 and problems[0].startswith("organisation: added"), problems
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("organisation: added"), problems
     with world.app.test_request_context(), world.db() as session:
         record_event(session, "round.updated", round_id=world.r2["round"], data={"self-test": True})
     assert [p.split(":")[0] for p in unexplained_changes(allowed, world.snapshot())] == ["organisation", "audit_event", "audit_chain_head"]

@@ -22,7 +22,8 @@ def welsh_catalogue():
 
 def welsh(english):
     message = welsh_catalogue().get(english)
-    assert message is not None and message.string, f"no Welsh for {english!r}"
+    assert message is not None, f"no Welsh for {english!r}"
+    assert message.string, f"no Welsh for {english!r}"
     return message.string
 
 
@@ -40,7 +41,8 @@ def test_accept_language_chooses_welsh(client):
 
 def test_cookie_beats_accept_language(client):
     response = client.submit("/language", {"language": "cy", "next": "/sign-in"}, page="/sign-in")
-    assert response.status_code == 302 and response.headers["Location"] == "/sign-in"
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sign-in"
     page = client.get("/sign-in", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
     assert welsh("Forgotten your password?") in page
 
@@ -195,7 +197,8 @@ def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make
         resident.http.set_cookie("pb_locale", locale, domain="localhost")
         start = resident.get(f"{base}/vote").get_data(as_text=True)
         direction = "rtl" if locale in RIGHT_TO_LEFT else "ltr"
-        assert f'dir="{direction}"' in start and f'lang="{locale.replace("_", "-")}"' in start
+        assert f'dir="{direction}"' in start
+        assert f'lang="{locale.replace("_", "-")}"' in start
         heading = translation(locale, "I have a letter with a voting code")
         assert in_page(heading, start), locale
         assert resident.submit(f"{base}/vote/code", {"code": code}, page=f"{base}/vote").status_code == 302
@@ -238,7 +241,8 @@ def test_wtforms_messages_come_from_our_catalogue(app, client):
     client.http.set_cookie("pb_locale", "pl", domain="localhost")
     page = client.submit("/sign-up", {"email": "", "name": "", "password": ""}).get_data(as_text=True)
     expected = translation("pl", "This field is required.")
-    assert expected != "This field is required." and in_page(expected, page)
+    assert expected != "This field is required."
+    assert in_page(expected, page)
 
 
 def test_every_page_offers_the_languages_without_javascript(client):

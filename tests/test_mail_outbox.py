@@ -121,16 +121,20 @@ def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app,
     assert ask_for_code(resident, voting).status_code == 302
     courier_done(app)
     [code_mail] = waiting_mail(db)
-    assert code_mail.recipient == RESIDENT and code_mail.attempts == 1
-    assert "ConnectionRefusedError" in code_mail.last_error and code_mail.next_attempt_at > now()
+    assert code_mail.recipient == RESIDENT
+    assert code_mail.attempts == 1
+    assert "ConnectionRefusedError" in code_mail.last_error
+    assert code_mail.next_attempt_at > now()
     assert enter_code(resident, voting, code_in(code_mail.body)).status_code == 302
 
     south = voting["projects"]["South"]
     cast = vote(resident, voting, "South", {f"rank_{south[0]}": "1", f"rank_{south[1]}": "2"})
-    assert cast.status_code == 302 and cast.headers["Location"].endswith("/vote/receipt")
+    assert cast.status_code == 302
+    assert cast.headers["Location"].endswith("/vote/receipt")
     [ballot] = ballots_in(db)
     receipt_page = resident.get(cast.headers["Location"]).get_data(as_text=True)
-    assert ballot.receipt in receipt_page and "We are also emailing it to you" in receipt_page
+    assert ballot.receipt in receipt_page
+    assert "We are also emailing it to you" in receipt_page
     courier_done(app)
     assert [ballot.receipt in m.body for m in waiting_mail(db)] == [False, True]
     assert app.extensions["pb_outbox"] == logged  # with a server set, nothing more is only logged
@@ -158,9 +162,11 @@ def test_a_mail_server_that_never_answers_does_not_hold_up_the_resident(app, db,
         south = voting["projects"]["South"]
         started = time.monotonic()
         cast = vote(resident, voting, "South", {f"rank_{south[0]}": "1"})
-        assert cast.status_code == 302 and cast.headers["Location"].endswith("/vote/receipt")
+        assert cast.status_code == 302
+        assert cast.headers["Location"].endswith("/vote/receipt")
         assert time.monotonic() - started < 3
-        assert len(ballots_in(db)) == 1 and len(waiting_mail(db)) == 2
+        assert len(ballots_in(db)) == 1
+        assert len(waiting_mail(db)) == 2
         assert hanging.connections  # the courier did get through to it
     courier_done(app)  # the server hung up: the courier gives up this try
     assert all(m.attempts >= 1 and m.last_error for m in waiting_mail(db))
@@ -198,7 +204,8 @@ def test_an_action_that_rolls_back_sends_nothing(app, db, fails_after_mail):
         courier_done(app)
         with app.app_context():
             assert deliver_pending(app.extensions["pb_engine"]) == 0
-    assert server.received == [] and waiting_mail(db) == []
+    assert server.received == []
+    assert waiting_mail(db) == []
 
 
 def test_with_a_server_mail_is_delivered_after_the_commit_without_a_worker(app, db, voting):  # noqa: F811
@@ -246,7 +253,8 @@ def test_two_deliverers_at_once_send_each_message_once(app, db):
         for thread in threads:
             thread.join(60)
     assert sorted(to[0] for to, _message in server.received) == sorted(addresses)
-    assert sum(delivered) == len(addresses) and min(delivered) > 0  # both worked, side by side
+    assert sum(delivered) == len(addresses)
+    assert min(delivered) > 0  # both worked, side by side
     assert waiting_mail(db) == []
 
 
@@ -260,15 +268,18 @@ def test_failed_mail_is_tried_again_later_and_given_up_after_two_days(app, db, c
             before = now()
             assert deliver_pending(engine) == 0
             [mail] = waiting_mail(db)
-            assert mail.attempts == attempt and "ConnectionRefusedError" in mail.last_error
+            assert mail.attempts == attempt
+            assert "ConnectionRefusedError" in mail.last_error
             assert before + timedelta(minutes=minutes) <= mail.next_attempt_at <= now() + timedelta(minutes=minutes)
-            assert deliver_pending(engine) == 0 and waiting_mail(db)[0].attempts == attempt  # not due yet
+            assert deliver_pending(engine) == 0
+            assert waiting_mail(db)[0].attempts == attempt  # not due yet
             make_all_due(db)
         with db() as session:
             session.exec(update(OutgoingMail).values(created_at=now() - timedelta(days=2, seconds=1)))
         assert deliver_pending(engine) == 0
     assert waiting_mail(db) == []
-    assert "given up after 4 attempts" in caplog.text and "123456" not in caplog.text
+    assert "given up after 4 attempts" in caplog.text
+    assert "123456" not in caplog.text
 
 
 # ---------------------------------------------------------------- GOV.UK Notify
@@ -289,11 +300,13 @@ def test_with_notify_email_and_text_messages_go_through_it_after_the_commit(app,
         with app.app_context():
             assert deliver_pending(app.extensions["pb_engine"]) == 2
     [code_mail, hello] = [n for n in notify.sent if n.kind == "email"]
-    assert code_mail.to == RESIDENT and code_mail.subject == "Your code to vote in Greener Eastshire"
+    assert code_mail.to == RESIDENT
+    assert code_mail.subject == "Your code to vote in Greener Eastshire"
     assert code_in(code_mail.body)
     assert (hello.subject, hello.body) == ("Hello", "A second line\nand a third")
     assert notify.texts_to(MOBILE) == ["Your code is 654321"]
-    assert smtp.received == [] and waiting_mail(db) == []
+    assert smtp.received == []
+    assert waiting_mail(db) == []
     assert [m for m in app.extensions["pb_outbox"] if m.to in (RESIDENT, MOBILE)] == []
 
 
@@ -310,12 +323,14 @@ def test_notify_down_or_unreachable_means_try_again_later(app, db):
         assert [(m.attempts, "500" in m.last_error) for m in waiting_mail(db)] == [(1, True), (1, True)]
         notify.fail_with = 429  # too many requests: pb is asked to wait, not refused
         make_all_due(db)
-        assert deliver_pending(engine) == 0 and [m.attempts for m in waiting_mail(db)] == [2, 2]
+        assert deliver_pending(engine) == 0
+        assert [m.attempts for m in waiting_mail(db)] == [2, 2]
         notify.fail_with = None
         assert deliver_pending(engine) == 0  # not due yet
         make_all_due(db)
         assert deliver_pending(engine) == 2
-    assert notify.texts_to(MOBILE) == ["Your code is 654321"] and waiting_mail(db) == []
+    assert notify.texts_to(MOBILE) == ["Your code is 654321"]
+    assert waiting_mail(db) == []
 
     with db() as session:
         send_sms(MOBILE, "Again", session=session)
@@ -323,7 +338,8 @@ def test_notify_down_or_unreachable_means_try_again_later(app, db):
     with app.app_context():
         assert deliver_pending(engine) == 0
     [waiting] = waiting_mail(db)
-    assert waiting.attempts == 1 and waiting.next_attempt_at > now()
+    assert waiting.attempts == 1
+    assert waiting.next_attempt_at > now()
 
 
 def test_a_message_notify_refuses_is_given_up_at_once_and_the_others_go(app, db, caplog):
@@ -337,8 +353,10 @@ def test_a_message_notify_refuses_is_given_up_at_once_and_the_others_go(app, db,
         assert notify.requests == 2
     assert notify.texts_to(MOBILE) == ["Your code is 222222"]
     assert waiting_mail(db) == []  # refused for good: not tried again, and the code is not kept
-    assert "refused by GOV.UK Notify" in caplog.text and "Not a UK mobile number" in caplog.text
-    assert "111111" not in caplog.text and landline not in caplog.text
+    assert "refused by GOV.UK Notify" in caplog.text
+    assert "Not a UK mobile number" in caplog.text
+    assert "111111" not in caplog.text
+    assert landline not in caplog.text
 
 
 def test_with_notify_an_action_that_rolls_back_sends_nothing(app, db, fails_after_mail):
@@ -353,7 +371,8 @@ def test_with_notify_an_action_that_rolls_back_sends_nothing(app, db, fails_afte
         courier_done(app)
         with app.app_context():
             assert deliver_pending(app.extensions["pb_engine"]) == 0
-    assert notify.requests == 0 and waiting_mail(db) == []
+    assert notify.requests == 0
+    assert waiting_mail(db) == []
 
 
 def test_without_notify_text_messages_are_kept_in_the_development_outbox(app, db):
@@ -362,9 +381,12 @@ def test_without_notify_text_messages_are_kept_in_the_development_outbox(app, db
     with app.app_context():
         assert deliver_pending(app.extensions["pb_engine"]) == 1
     [text] = [m for m in app.extensions["pb_outbox"] if m.to == MOBILE]
-    assert text.channel == "sms" and text.body == "Your code is 333333"
+    assert text.channel == "sms"
+    assert text.body == "Your code is 333333"
     page = app.test_client().get("/dev/outbox", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_data(as_text=True)
-    assert "Text message" in page and MOBILE in page and "333333" in page
+    assert "Text message" in page
+    assert MOBILE in page
+    assert "333333" in page
     use_mail_server(app, free_port())  # email has a server, text messages still only the outbox
     assert app.test_client().get("/dev/outbox", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
 
@@ -390,7 +412,8 @@ def test_notify_settings_are_checked_before_pb_starts(monkeypatch, tmp_path, dat
     monkeypatch.setenv("PB_NOTIFY_API_KEY", API_KEY)
     with pytest.raises(ConfigError, match="PB_NOTIFY_EMAIL_TEMPLATE_ID") as refused:
         create_app()
-    assert API_KEY not in str(refused.value) and "\n" not in str(refused.value)
+    assert API_KEY not in str(refused.value)
+    assert "\n" not in str(refused.value)
     monkeypatch.setenv("PB_NOTIFY_EMAIL_TEMPLATE_ID", "welcome-email")
     with pytest.raises(ConfigError, match="PB_NOTIFY_EMAIL_TEMPLATE_ID must be the template's ID"):
         create_app()
@@ -425,5 +448,9 @@ def test_the_log_masks_mobile_numbers_but_not_times_or_counts():
                                    (7, f"400 - phone_number {number} Not a UK mobile number", "2026-12-04 14:15:42", 1234567890123), None)
         for formatter in (JsonLines(), ReadableLines()):
             written = formatter.format(record)
-            assert number not in written and "7700900123" not in written and "[phone]" in written
-            assert "Not a UK mobile number" in written and "2026-12-04 14:15:42" in written and "1234567890123" in written
+            assert number not in written
+            assert "7700900123" not in written
+            assert "[phone]" in written
+            assert "Not a UK mobile number" in written
+            assert "2026-12-04 14:15:42" in written
+            assert "1234567890123" in written

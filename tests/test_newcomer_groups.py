@@ -36,7 +36,8 @@ def test_submitting_again_after_editing_a_submitted_proposal_saves_the_edits(peo
     response = park.submit(f"/proposals/{pid}/edit", edit_form(db, setup, title="Meadow with benches", action="submit"))
     assert response.status_code == 302, response.get_data(as_text=True)
     saved = proposal(db, pid)
-    assert saved.title == "Meadow with benches" and saved.status == "submitted"
+    assert saved.title == "Meadow with benches"
+    assert saved.status == "submitted"
     page = park.get(response.headers["Location"]).get_data(as_text=True)
     assert "Your proposal has been submitted" in page
 
@@ -48,7 +49,8 @@ def test_submitting_an_edited_eligible_proposal_sends_it_back_to_screening(peopl
     response = park.submit(f"/proposals/{pid}/edit", edit_form(db, setup, title="A changed meadow", action="submit"))
     assert response.status_code == 302, response.get_data(as_text=True)
     saved = proposal(db, pid)
-    assert saved.title == "A changed meadow" and saved.status == "submitted"
+    assert saved.title == "A changed meadow"
+    assert saved.status == "submitted"
 
 
 # ---------------------------------------------------------------- 7. the receipt of a replaced ballot
@@ -63,7 +65,8 @@ def test_the_receipt_page_of_a_replaced_ballot_says_it_was_replaced(app, db, vot
     receipt_url = cast.headers["Location"]
     [first] = ballots_in(db)
     page = phone.get(receipt_url).get_data(as_text=True)
-    assert "Your vote is in" in page and first.receipt in page
+    assert "Your vote is in" in page
+    assert first.receipt in page
 
     # Later, on another device, the same code casts again: that ballot replaces the first.
     laptop = FormClient(app)
@@ -100,7 +103,8 @@ def test_each_project_on_the_ballot_links_to_its_whole_proposal(app, db, voting)
         assert shown.status_code == 200
         text = shown.get_data(as_text=True)
         title, item = details[int(pid)]
-        assert title in text and item in text  # the whole proposal, with its costs
+        assert title in text
+        assert item in text  # the whole proposal, with its costs
 
 
 # ---------------------------------------------------------------- 3. withdrawing: asked first, and undone
@@ -124,21 +128,24 @@ def test_withdrawing_asks_first_then_can_be_undone_while_proposals_are_open(peop
     assert question.status_code == 200
     text = question.get_data(as_text=True)
     assert "Withdraw “Wildflower meadow in North Park”?" in text
-    assert f'action="/proposals/{pid}/withdraw"' in text and f'href="/proposals/{pid}"' in text  # yes, or keep it
+    assert f'action="/proposals/{pid}/withdraw"' in text
+    assert f'href="/proposals/{pid}"' in text  # yes, or keep it
     assert proposal(db, pid).status == "submitted"  # asking changes nothing
 
     response = park.submit(f"/proposals/{pid}/withdraw", {}, page=f"/proposals/{pid}/withdraw")
     assert response.status_code == 302
     assert proposal(db, pid).status == "withdrawn"
     page = park.get(f"/proposals/{pid}").get_data(as_text=True)
-    assert "Undo the withdrawal" in page and f'action="/proposals/{pid}/restore"' in page
+    assert "Undo the withdrawal" in page
+    assert f'action="/proposals/{pid}/restore"' in page
 
     assert people["youth"].submit(f"/proposals/{pid}/restore", {}, page="/dashboard").status_code == 403
     assert proposal(db, pid).status == "withdrawn"
     response = park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}")
     assert response.status_code == 302
     restored = proposal(db, pid)
-    assert restored.status == "draft" and restored.title == "Wildflower meadow in North Park"
+    assert restored.status == "draft"
+    assert restored.title == "Wildflower meadow in North Park"
     assert "submit it again" in park.get(response.headers["Location"]).get_data(as_text=True)
     assert audit_actions(db, setup["round"])[-2:] == ["proposal.withdrawn", "proposal.restored"]
 
@@ -168,7 +175,8 @@ def test_a_proposal_found_not_eligible_cannot_be_withdrawn_off_the_record(people
     assert proposal(db, pid).status == "not_eligible"
     assert park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}").status_code in (303, 400)
     shown = FormClient(park.app).get(f"/proposals/{pid}").get_data(as_text=True)
-    assert proposal(db, pid).status == "not_eligible" and "Private land" in shown
+    assert proposal(db, pid).status == "not_eligible"
+    assert "Private land" in shown
     assert audit_actions(db, setup["round"])[-1] == "proposal.screened"
 
 
@@ -198,7 +206,9 @@ def test_proposals_not_screened_when_voting_opens_are_announced_then_marked_not_
     # Before opening voting, the lead is told which proposals nobody has screened.
     page = council.get(f"{base}/phase").get_data(as_text=True)
     assert "2 proposals have not been screened" in page
-    assert "Forgotten benches" in page and "Paths to be costed" in page and "North meadow" not in page
+    assert "Forgotten benches" in page
+    assert "Paths to be costed" in page
+    assert "North meadow" not in page
     assert f'href="/proposals/{waiting}/screen"' in page
 
     assert council.submit(f"{base}/phase", {"confirm": "y"}).status_code == 302
@@ -222,7 +232,8 @@ def test_proposals_not_screened_when_voting_opens_are_announced_then_marked_not_
     assert events[-2]["reason"] == "Not screened before voting opened."
     assert actors[-2:] == [None, None]
     public = client.get(f"{base}/proposals").get_data(as_text=True)
-    assert "Forgotten benches" in public and "Not screened before voting opened." in public
+    assert "Forgotten benches" in public
+    assert "Not screened before voting opened." in public
 
 
 # ---------------------------------------------------------------- 4. errors that name their field, once each
@@ -243,7 +254,8 @@ def test_errors_in_the_summary_name_their_field_and_link_to_it(people, db, setup
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert summary_of(page) == [("title", "Title: This field is required."), ("summary", "Summary: This field is required.")]
-    assert 'id="title"' in page and 'id="summary"' in page  # each link has somewhere to go
+    assert 'id="title"' in page
+    assert 'id="summary"' in page  # each link has somewhere to go
 
 
 def test_one_bad_cost_gives_one_message_naming_its_line(people, db, setup):
@@ -251,7 +263,8 @@ def test_one_bad_cost_gives_one_message_naming_its_line(people, db, setup):
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     [(target, message)] = summary_of(page)
-    assert target == "cost_lines-1-amount" and message.startswith("Cost (line 2): Enter an amount such as")
+    assert target == "cost_lines-1-amount"
+    assert message.startswith("Cost (line 2): Enter an amount such as")
     assert "Give an amount" not in page
     assert page.count("Enter an amount such as") == 2  # in the summary, and beside the amount
 
@@ -292,7 +305,8 @@ def test_a_group_adds_cost_lines_without_javascript_and_keeps_what_it_typed(peop
     assert cost_rows(page) == [0, 1, 2, 3]
     for value in ("Seed and soil", "1,200.50", "Paint", "Wildflower meadow in North Park"):
         assert f'value="{value}"' in page
-    assert "error-summary" not in page and "This field is required" not in page  # adding a line is not a mistake
+    assert "error-summary" not in page
+    assert "This field is required" not in page  # adding a line is not a mistake
     from tests.test_proposals import count_proposals
 
     assert count_proposals(db) == 0  # nor a save
@@ -331,7 +345,8 @@ def test_a_chosen_photo_is_kept_when_the_form_comes_back_with_a_mistake(app, peo
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "The photo you chose is kept" in page
-    assert count_proposals(db) == 0 and uploads(app) == before  # held for the next attempt, not saved
+    assert count_proposals(db) == 0
+    assert uploads(app) == before  # held for the next attempt, not saved
     token = re.search(r'name="kept_photo" type="hidden" value="([^"]+)"', page).group(1)
 
     # Someone else cannot use that reference.
@@ -366,7 +381,8 @@ def test_a_person_holds_at_most_one_photo_and_none_once_voting_opens(app, people
     for _ in range(5):
         response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
                                content_type="multipart/form-data")
-        assert response.status_code == 400 and "The photo you chose is kept" in response.get_data(as_text=True)
+        assert response.status_code == 400
+        assert "The photo you chose is kept" in response.get_data(as_text=True)
     assert len(os.listdir(held)) == 1
     people["youth"].submit(url, proposal_form(db, setup, group="Eastshire Youth Club", title="",
                                               photo=upload(jpeg_with_location(), "club.jpg")), content_type="multipart/form-data")
@@ -378,7 +394,8 @@ def test_a_person_holds_at_most_one_photo_and_none_once_voting_opens(app, people
         os.remove(os.path.join(held, name))
     response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
                            content_type="multipart/form-data")
-    assert response.status_code == 400 and os.listdir(held) == []
+    assert response.status_code == 400
+    assert os.listdir(held) == []
 
 
 def test_a_photo_is_kept_when_a_cost_line_is_added(app, people, db, setup):
@@ -396,8 +413,10 @@ def test_after_the_deadline_the_question_says_a_withdrawal_is_for_good(people, d
     pid = new_proposal(park, db, setup, action="submit")
     people["council"].submit(f"/rounds/{setup['round']}/phase", {"confirm": "y"})  # screening
     question = park.get(f"/proposals/{pid}/withdraw").get_data(as_text=True)
-    assert "cannot be undone" in question and "you can undo this" not in question
+    assert "cannot be undone" in question
+    assert "you can undo this" not in question
     response = park.submit(f"/proposals/{pid}/withdraw", {}, page=f"/proposals/{pid}/withdraw")
     assert response.status_code == 302
     page = park.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Your proposal has been withdrawn." in page and "You can undo this" not in page
+    assert "Your proposal has been withdrawn." in page
+    assert "You can undo this" not in page

@@ -111,7 +111,8 @@ def test_a_screening_decision_reaches_the_groups_members_with_its_reason_and_nob
     assert told == sorted([CHAIR, TREASURER])  # both members, once each; not the other group, not the screener
     for member in (CHAIR, TREASURER):
         [mail] = mails(app, member, "not eligible")
-        assert "Pond dipping platform" in mail.subject and reason in mail.body
+        assert "Pond dipping platform" in mail.subject
+        assert reason in mail.body
         assert link_in(mail.body, "/proposals/") == f"/proposals/{ours}"
 
     note = "Please split the cost of the platform from the nets."
@@ -130,7 +131,8 @@ def test_partner_anchors_screeners_and_the_returning_officer_are_told(app, db, s
         rounds.invite_partner(session, round_, actor=lead, organisation=organisation(session, TRUST))
         proposals.appoint_screener(session, round_, actor=lead, user=user(session, REVIEWER))
     [invited] = mails(app, TRUST_LEAD, "invites")
-    assert TRUST in invited.subject and link_in(invited.body, "/rounds/") == f"/rounds/{round_id}/manage"
+    assert TRUST in invited.subject
+    assert link_in(invited.body, "/rounds/") == f"/rounds/{round_id}/manage"
     [appointed] = mails(app, REVIEWER, "screener")
     assert link_in(appointed.body, "/rounds/") == f"/rounds/{round_id}/screening"
 
@@ -154,7 +156,8 @@ def test_an_action_that_rolls_back_sends_nothing(app, db, setup):
                                       decision="not_eligible", reason="Not ours to fund.")
             raise RuntimeError("something later in the request failed")
     with app.app_context():
-        assert mails(app, CHAIR) == [] and mails(app, TREASURER) == []
+        assert mails(app, CHAIR) == []
+        assert mails(app, TREASURER) == []
     with db(write=False) as session:
         assert session.exec(select(OutgoingMail)).all() == []
         assert session.get(Proposal, proposal_id).status == "submitted"
@@ -169,9 +172,11 @@ def test_residents_who_confirmed_hear_voting_open_and_results_once_and_nobody_el
     assert subscriptions(db) == []  # nothing kept before the address's owner confirms
     [asking] = mails(app, RESIDENT, "Confirm")
     link = link_in(asking.body, "/news/confirm/")
-    assert client.get(link).status_code == 200 and subscriptions(db) == []  # a link scanner's GET keeps nothing
+    assert client.get(link).status_code == 200
+    assert subscriptions(db) == []  # a link scanner's GET keeps nothing
     response = client.submit(link, {})
-    assert response.status_code == 302 and response.headers["Location"] == f"/rounds/{round_id}"
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/rounds/{round_id}"
     assert client.submit(link, {}).status_code == 302  # confirming twice keeps one
     assert subscriptions(db) == [(round_id, RESIDENT)]
 
@@ -245,7 +250,8 @@ def test_the_answer_is_the_same_whether_or_not_already_subscribed_and_an_inbox_i
     assert sent == 2
     ask(client, round_id, "Resident+news@Example.org")  # the third for this inbox
     over = ask(client, round_id, RESIDENT)
-    assert over.status_code == 302 and over.headers["Location"] == f"/rounds/{round_id}"
+    assert over.status_code == 302
+    assert over.headers["Location"] == f"/rounds/{round_id}"
     assert len(mails(app, RESIDENT, "Confirm")) == sent
     assert len([m for m in app.extensions["pb_outbox"] if m.to == "resident+news@example.org"]) == 1
 
@@ -256,7 +262,9 @@ def test_bad_addresses_are_refused_with_a_clear_error_and_nothing_sent(app, clie
         response = client.submit(f"/rounds/{round_id}/news", {"email": bad}, page=f"/rounds/{round_id}/news")
         assert response.status_code == 400
         assert 'class="error-summary"' in response.get_data(as_text=True)
-    assert mails(app, "") == [] and everyone_mailed(app, "Confirm") == [] and subscriptions(db) == []
+    assert mails(app, "") == []
+    assert everyone_mailed(app, "Confirm") == []
+    assert subscriptions(db) == []
 
 
 def test_forged_or_expired_links_are_refused_and_change_nothing(app, client, db, setup, monkeypatch):
@@ -278,7 +286,8 @@ def test_forged_or_expired_links_are_refused_and_change_nothing(app, client, db,
     for token in (forged_confirm, old_confirm, good_stop, "not-a-token"):  # a stop link is no confirm link
         assert client.get(f"/news/confirm/{token}").status_code == 404
         response = client.post(f"/news/confirm/{token}", data={"csrf_token": csrf})
-        assert response.status_code == 404 and "This link does not work" in response.get_data(as_text=True)
+        assert response.status_code == 404
+        assert "This link does not work" in response.get_data(as_text=True)
     for token in (forged_stop, old_stop, good_confirm, "not-a-token"):
         assert client.get(f"/news/stop/{token}").status_code == 404
         assert client.post(f"/news/stop/{token}", data={"csrf_token": csrf, "scope": "all"}).status_code == 404
@@ -296,7 +305,8 @@ def test_stopping_one_round_or_every_round_without_signing_in(app, client, db, s
     confirm(app, client, first, LURKER)
     token = notices_stop_token(app, first, RESIDENT)
     page = client.get(f"/news/stop/{token}")
-    assert page.status_code == 200 and "Stop emails" in page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Stop emails" in page.get_data(as_text=True)
     assert len(subscriptions(db)) == 3  # opening the link stops nothing by itself
     assert client.submit(f"/news/stop/{token}", {"scope": "round"}).status_code == 200
     assert subscriptions(db) == [(second, RESIDENT), (first, LURKER)]
@@ -321,7 +331,8 @@ def test_the_reminder_before_voting_closes_goes_once_however_often_the_scheduler
         lifecycle.advance_due_rounds(engine)
     assert everyone_mailed(app, "Voting closes soon") == [RESIDENT]
     [reminder] = mails(app, RESIDENT, "Voting closes soon")
-    assert link_in(reminder.body, "/rounds/") == f"/rounds/{round_id}/vote" and "/news/stop/" in reminder.body
+    assert link_in(reminder.body, "/rounds/") == f"/rounds/{round_id}/vote"
+    assert "/news/stop/" in reminder.body
     with db(write=False) as session:
         assert session.exec(select(NoticeSent.topic).where(NoticeSent.round_id == round_id, NoticeSent.topic == "voting_closing")).all() \
             == ["voting_closing"]
@@ -352,7 +363,8 @@ def test_a_delivered_project_is_told_once_and_archiving_forgets_the_subscribers(
         title = project.title
     assert everyone_mailed(app, "Delivered:") == [RESIDENT]
     [news] = mails(app, RESIDENT, "Delivered:")
-    assert title in news.subject and link_in(news.body, "/projects/") == f"/projects/{funded[0]}"
+    assert title in news.subject
+    assert link_in(news.body, "/projects/") == f"/projects/{funded[0]}"
 
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, round_id)

@@ -90,7 +90,8 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not line or line[0] in "#;":
             continue
         name, sep, value = line.partition("=")
-        assert sep and re.fullmatch(r"[A-Z_][A-Z0-9_]*", name), f"{path.name}:{number}: not NAME=value: {raw!r}"
+        assert sep, f"{path.name}:{number}: not NAME=value: {raw!r}"
+        assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", name), f"{path.name}:{number}: not NAME=value: {raw!r}"
         if len(value) >= 2 and value[0] == value[-1] == "'" and "'" not in value[1:-1]:
             value = value[1:-1]
         else:
@@ -239,7 +240,8 @@ def test_the_units_pass_systemd_analyze_and_stay_hardened(tmp_path):
         paths.append(str(tmp_path / unit))
     verified = subprocess.run([tool, "verify", *paths], capture_output=True, text=True)
     said = (verified.stdout + verified.stderr).strip()
-    assert verified.returncode == 0 and not said, f"systemd-analyze verify: {said}"
+    assert verified.returncode == 0, f"systemd-analyze verify: {said}"
+    assert not said, f"systemd-analyze verify: {said}"
     for path in paths:
         # Exposure 0-10 (scaled by ten here); the units score 1.4. More means hardening was lost.
         scored = subprocess.run([tool, "security", "--offline=true", "--threshold=20", path], capture_output=True, text=True)
@@ -279,7 +281,8 @@ def test_the_nginx_site_passes_nginx_t(tmp_path):
     checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")],
                              capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    assert "[warn]" not in checked.stderr and "[emerg]" not in checked.stderr, checked.stderr
+    assert "[warn]" not in checked.stderr, checked.stderr
+    assert "[emerg]" not in checked.stderr, checked.stderr
 
 
 def test_the_nginx_site_agrees_with_pb_and_its_unit():
@@ -569,7 +572,8 @@ def test_the_guide_installs_backs_up_restores_upgrades_and_rolls_back_on_sqlite(
     # fields the guide shows.
     request_id = uuid.uuid4().hex
     status, headers, _ = m.get(f"https://{ADDRESS}/readyz", request_id=request_id)
-    assert status == 200 and headers["X-Request-Id"] == request_id
+    assert status == 200
+    assert headers["X-Request-Id"] == request_id
     shown = json.loads(marked_blocks(guide())["log-line"][1])
     assert set(m.log_line(request_id)) == set(shown)
 
@@ -583,7 +587,8 @@ def test_the_guide_installs_backs_up_restores_upgrades_and_rolls_back_on_sqlite(
     # deploy/pb must let win over /etc/pb/pb.env's (or the drill would check the live one).
     elsewhere = subprocess.run(["bash", "-c", f"PB_DATABASE_URL=sqlite:///{m.top}/empty.sqlite pb db current"],
                                env=m.env(), capture_output=True, text=True)
-    assert elsewhere.returncode == 1 and "no pb schema" in elsewhere.stdout + elsewhere.stderr, elsewhere
+    assert elsewhere.returncode == 1, elsewhere
+    assert "no pb schema" in elsewhere.stdout + elsewhere.stderr, elsewhere
     m.run("sqlite-drill")
     assert not list(m.lib.glob("drill.sqlite*"))
     m.run("sqlite-restore", answers="y\n")

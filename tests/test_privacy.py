@@ -20,13 +20,15 @@ def test_rate_limit_rows_keep_keyed_hashes_only_and_are_purged_after_their_windo
         assert len(rows) == 2  # one for the address, one for the client
         for row in rows:
             assert re.fullmatch(r"[0-9a-f]{64}", row.key), row.key
-            assert "lee@example.org" not in row.key and "127.0.0.1" not in row.key
+            assert "lee@example.org" not in row.key
+            assert "127.0.0.1" not in row.key
         stale = ThrottleAttempt(key="0" * 64, at=now() - timedelta(hours=2))
         session.add(stale)
     client.submit("/sign-in", {"email": "lee@example.org", "password": "wrong again!!"})
     with db() as session:
         keys = [row.key for row in session.exec(select(ThrottleAttempt))]
-    assert "0" * 64 not in keys and len(keys) == 4
+    assert "0" * 64 not in keys
+    assert len(keys) == 4
 
 
 # ---------------------------------------------------------------- no way back from a ballot to a person
@@ -139,7 +141,8 @@ def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a
         stamps = [c.used_at for c in session.exec(select(VotingCode)) if c.used_at]
         stamps += [v.created_at for v in voters]
         stamps += [t for b in session.exec(select(Ballot)) for t in (b.cast_at, b.superseded_at) if t]
-        assert stamps and all((t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0) for t in stamps)
+        assert stamps
+        assert all((t.hour, t.minute, t.second, t.microsecond) == (0, 0, 0, 0) for t in stamps)
         # Nothing in any table holds a code, a code's hash beside a voter, or an address.
         engine = session.get_bind()
     needles = set(codes) | {c.replace("-", "") for c in codes} | set(emails) | set(declared.values())
@@ -190,7 +193,8 @@ def test_the_cookie_holds_nothing_countable_and_finishing_ends_voting_on_the_ser
         states.append(_session_of(app, resident))
     for state in states:
         assert set(state) <= {"voting", "csrf_token", "_flashes", "_fresh"}, state  # _fresh: Flask-Login's flag
-        assert not any(isinstance(v, int) and not isinstance(v, bool) for v in state.values()) and not state["voting"].isdigit()
+        assert not any(isinstance(v, int) and not isinstance(v, bool) for v in state.values())
+        assert not state["voting"].isdigit()
     assert states[0]["voting"] != states[1]["voting"]
     # "I have finished" ends the voting on the server: a copy of the cookie made before can no longer cast.
     url = f"{base}/vote/{ids['contests']['North']}"
@@ -199,7 +203,8 @@ def test_the_cookie_holds_nothing_countable_and_finishing_ends_voting_on_the_ser
     token = thief.csrf_token(f"{base}/vote")
     resident.submit(f"{base}/vote/finish", {}, page=f"{base}/vote/ballots")
     stolen = thief.post(url, data={"project": str(north[1]), "confirm": "1", "csrf_token": token})
-    assert stolen.status_code == 302 and stolen.headers["Location"].endswith(f"{base}/vote")
+    assert stolen.status_code == 302
+    assert stolen.headers["Location"].endswith(f"{base}/vote")
     from pb.voting.models import Ballot
 
     with db(write=False) as session:
@@ -239,9 +244,11 @@ def test_a_paper_ballot_records_its_helper_and_their_session_is_theirs_alone(app
     assert helper.submit(url, {"project": str(north[0]), "confirm": "1"}).status_code == 302
     with db(write=False) as session:
         [ballot] = session.exec(select(Ballot)).all()
-        assert ballot.channel == "paper" and ballot.entered_by_user_id == helper_id
+        assert ballot.channel == "paper"
+        assert ballot.entered_by_user_id == helper_id
         [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "paper.ballot_entered")).all()
-        assert event.actor_user_id == helper_id and json.loads(event.data) == {"contest": ids["contests"]["North"]}
+        assert event.actor_user_id == helper_id
+        assert json.loads(event.data) == {"contest": ids["contests"]["North"]}
 
 
 def test_a_receipt_never_travels_in_a_url(app, db, make_user):
@@ -262,7 +269,8 @@ def test_a_receipt_never_travels_in_a_url(app, db, make_user):
     cast = resident.submit(f"{base}/vote/{ids['contests']['North']}", {"project": str(project), "confirm": "1"})
     with db(write=False) as session:
         [ballot] = session.exec(select(Ballot)).all()
-    assert cast.status_code == 302 and ballot.receipt not in cast.headers["Location"]
+    assert cast.status_code == 302
+    assert ballot.receipt not in cast.headers["Location"]
     page = resident.get(cast.headers["Location"]).get_data(as_text=True)
     assert ballot.receipt in page
     assert not re.search(r'(href|action|src)="[^"]*' + re.escape(ballot.receipt), page)  # in no link on the page
@@ -311,7 +319,8 @@ def test_the_returning_officer_checks_declarations_until_publication_when_they_a
     returning.sign_in(OFFICER, "correct horse battery")
     assert "3 declarations so far." in returning.get(f"{base}/declarations").get_data(as_text=True)
     download = returning.submit(f"{base}/declarations", {})
-    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.status_code == 200
+    assert download.mimetype == "text/csv"
     assert download.headers["Cache-Control"] == "no-store"
     text = download.get_data(as_text=True)
     assert text.startswith('\ufeff"Name","First line')  # spreadsheets read any script; every cell quoted
@@ -324,12 +333,14 @@ def test_the_returning_officer_checks_declarations_until_publication_when_they_a
     ]
     with db(write=False) as session:
         [exported] = session.exec(select(AuditEvent).where(AuditEvent.action == "declarations.exported")).all()
-        assert json.loads(exported.data) == {"count": 3} and exported.actor_user_id == user(session, OFFICER).id
+        assert json.loads(exported.data) == {"count": 3}
+        assert exported.actor_user_id == user(session, OFFICER).id
 
     publish(app, db, ids["round"], LEAD)
     assert "deleted when the results were published" in returning.get(f"{base}/declarations").get_data(as_text=True)
     gone = returning.submit(f"{base}/declarations", {}, page="/")
-    assert gone.status_code == 410 and "deleted when the results were published" in gone.get_data(as_text=True)
+    assert gone.status_code == 410
+    assert "deleted when the results were published" in gone.get_data(as_text=True)
     with db(write=False) as session:
         assert session.exec(select(Declaration)).all() == []
         assert session.get(RoundKey, ids["round"]).voter_secret is None

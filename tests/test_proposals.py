@@ -94,7 +94,8 @@ def test_group_registers_and_invites_a_member(app, client, db, make_user):
     assert response.status_code == 302
     with db() as session:
         group = organisation(session, "Riverside Allotment Society")
-        assert group.kind == "group" and group.contact_email == "hello@allotments.example"
+        assert group.kind == "group"
+        assert group.contact_email == "hello@allotments.example"
         assert session.exec(select(Membership).where(Membership.organisation_id == group.id)).one()
 
     client.submit(f"/groups/{group.id}", {"email": "friend@example.org"})
@@ -137,14 +138,17 @@ def test_draft_submit_edit_and_refusal_after_the_deadline(app, people, client, d
     park = people["park"]
     pid = new_proposal(park, db, setup)
     saved = proposal(db, pid)
-    assert saved.status == "draft" and saved.total_cost == 3_700_50 and saved.postcode == "LS6 1AA"
+    assert saved.status == "draft"
+    assert saved.total_cost == 3_700_50
+    assert saved.postcode == "LS6 1AA"
     assert client.get(f"/proposals/{pid}").status_code == 404  # drafts are private
     assert "Wildflower" not in client.get(f"/rounds/{setup['round']}/proposals").get_data(as_text=True)
 
     assert park.submit(f"/proposals/{pid}/submit", {}, page=f"/proposals/{pid}").status_code == 302
     assert proposal(db, pid).status == "submitted"
     listing = client.get(f"/rounds/{setup['round']}/proposals").get_data(as_text=True)
-    assert "Wildflower meadow in North Park" in listing and "£3,700.50" in listing
+    assert "Wildflower meadow in North Park" in listing
+    assert "£3,700.50" in listing
 
     edit = proposal_form(db, setup, title="Wildflower meadow and benches")
     del edit["organisation"]
@@ -277,7 +281,8 @@ def test_photo_is_shrunk_and_stripped_of_location(app, people, client, db, setup
     assert response.status_code == 302
     pid = int(response.headers["Location"].rsplit("/", 1)[1])
     served = client.get(f"/proposals/{pid}/photo")
-    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert served.status_code == 200
+    assert served.mimetype == "image/jpeg"
     image = Image.open(io.BytesIO(served.data))
     served.close()
     assert max(image.size) == 1600

@@ -24,7 +24,8 @@ SUBMISSION = re.compile(r'name="submission" value="([^"]+)"')
 def review(client, ids, data):
     url = f"/rounds/{ids['round']}/vote/{ids['contests']['North']}"
     page = client.submit(url, data)
-    assert page.status_code == 200 and "Check your vote" in page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Check your vote" in page.get_data(as_text=True)
     return url, SUBMISSION.search(page.get_data(as_text=True)).group(1)
 
 
@@ -34,7 +35,8 @@ def confirm(client, url, data, submission):
 
 def shown(client, response) -> str:
     """The receipt the page after a cast shows (receipts never travel in URLs)."""
-    assert response.status_code == 302 and response.headers["Location"].endswith("/vote/receipt"), response.status_code
+    assert response.status_code == 302, response.status_code
+    assert response.headers["Location"].endswith("/vote/receipt"), response.status_code
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     return re.search(r'class="receipt"><strong>([0-9A-Z-]+)<', page).group(1)
 
@@ -57,7 +59,8 @@ def test_the_same_confirmation_sent_twice_casts_one_ballot_and_shows_its_receipt
     replaced = confirm(resident, url, {"project": north[2:3]}, second_submission)
     second_receipt = shown(resident, replaced)
     stored = ballots_in(db)
-    assert len(stored) == 2 and [b.is_current for b in stored] == [False, True]
+    assert len(stored) == 2
+    assert [b.is_current for b in stored] == [False, True]
     assert (first_receipt, second_receipt) == (stored[0].receipt, stored[1].receipt)
     # The back button to the first review page, sent again: nothing new, and the page says
     # that ballot was replaced and shows the receipt of the one that counts.
@@ -65,7 +68,8 @@ def test_the_same_confirmation_sent_twice_casts_one_ballot_and_shows_its_receipt
     assert back.status_code == 302
     page = resident.get(back.headers["Location"]).get_data(as_text=True)
     assert "That ballot was replaced by a later one you cast" in page
-    assert second_receipt in page and first_receipt not in page
+    assert second_receipt in page
+    assert first_receipt not in page
     assert len(ballots_in(db)) == 2
 
     # A retry that arrives after voting closed still finds the receipt.
@@ -86,7 +90,8 @@ def test_a_confirmation_token_is_the_voters_own(app, db, voting):  # noqa: F811
     assert shown(one, mine) != shown(two, theirs)
     assert len(ballots_in(db)) == 2
     forged = confirm(two, url, {"project": north[1:2]}, "<script>")  # not a token: treated as none
-    assert forged.status_code == 302 and len(ballots_in(db)) == 3
+    assert forged.status_code == 302
+    assert len(ballots_in(db)) == 3
 
 
 def test_simultaneous_twin_confirmations_make_one_ballot(app, db, voting):  # noqa: F811
@@ -114,7 +119,8 @@ def test_simultaneous_twin_confirmations_make_one_ballot(app, db, voting):  # no
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(set(receipts)) == 1 and len(receipts) == 12
+    assert len(set(receipts)) == 1
+    assert len(receipts) == 12
     with db(write=False) as session:
         assert len(session.exec(select(Ballot).where(Ballot.voter_id == voter_id)).all()) == 1
 
@@ -126,7 +132,8 @@ def test_signing_in_starts_a_new_session(app, client, make_user):
         session["planted"] = "by someone who fixed this session in advance"
     client.sign_in("lee@example.org", PASSWORD)
     with client.http.session_transaction() as session:
-        assert "planted" not in session and session.get("_user_id")
+        assert "planted" not in session
+        assert session.get("_user_id")
 
 
 def test_hsts_only_over_https(app, client):

@@ -91,7 +91,8 @@ def set_up_round(council, nhs, db):
     assert nhs.get(f"{base}/manage").status_code == 200
     # The returning officer belongs to none of the funding anchors (a lead of one cannot be it).
     refused = council.submit(f"{base}/returning-officer", {"email": "lead@nhs.example"})
-    assert refused.status_code == 400 and "cannot belong to an anchor that funds" in refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "cannot belong to an anchor that funds" in refused.get_data(as_text=True)
     assert council.submit(f"{base}/returning-officer", {"email": "officer@independent.example"}).status_code == 302
 
     pledges = [
@@ -143,7 +144,8 @@ def test_round_walks_from_draft_to_voting_with_two_anchors(app, anchors, db, cli
     assert "Eastshire Together 2027" in page
     assert "£50,000.50" in page  # North: the sum of its two pots
     assert "£25,000.00" in page
-    assert "NHS Trust health inequalities fund" in page and "Eastshire NHS Trust" in page
+    assert "NHS Trust health inequalities fund" in page
+    assert "Eastshire NHS Trust" in page
     assert "Rank up to 3 projects" in page
     assert "Tick between 1 and 3 projects." in page
 
@@ -367,7 +369,8 @@ def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
         moves = [e.data for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))
                  if e.action == "round.phase_changed"]
     by_timeline = [m for m in moves if '"by":"timeline"' in m]
-    assert len(by_timeline) == 2 and '"to":"voting"' in by_timeline[-1]
+    assert len(by_timeline) == 2
+    assert '"to":"voting"' in by_timeline[-1]
     response = council.submit(f"/rounds/{round_id}/areas/new", {"name": "West", "postcodes": "LS12"})
     assert response.status_code == 409
 
@@ -414,4 +417,5 @@ def test_the_lead_is_told_what_each_way_of_voting_proves_and_chooses_what_reside
     assert made.status_code == 302
     with db() as session:
         round_ = session.get(Round, int(made.headers["Location"].split("/")[2]))
-        assert round_.declared_fields == "name,birth_year" and round_.eligibility_methods == "declared"
+        assert round_.declared_fields == "name,birth_year"
+        assert round_.eligibility_methods == "declared"

@@ -159,26 +159,32 @@ def test_a_session_made_on_one_server_works_on_the_other(voting_round, servers):
     # An anchor lead signs in on A; B knows them.
     lead = Browser(a.port)
     response = sign_in(lead, LEAD, PASSWORD, port=a.port)
-    assert response.status == 302 and response.location.endswith("/dashboard"), response.status
+    assert response.status == 302, response.status
+    assert response.location.endswith("/dashboard"), response.status
     page = lead.get("/dashboard", port=b.port)
-    assert page.status == 200 and "Hello, Lena Lead" in page.body, page.status
+    assert page.status == 200, page.status
+    assert "Hello, Lena Lead" in page.body, page.status
     stranger = Browser(b.port).get("/dashboard", port=b.port)
-    assert stranger.status == 302 and "/sign-in" in stranger.location, "B must not let a stranger in"
+    assert stranger.status == 302, "B must not let a stranger in"
+    assert "/sign-in" in stranger.location, "B must not let a stranger in"
     # Signing out on B signs out on A too.
     token = lead.csrf_token("/dashboard", port=b.port)
     assert lead.post("/sign-out", {"csrf_token": token}, port=b.port).status == 302
     after = lead.get("/dashboard", port=a.port)
-    assert after.status == 302 and "/sign-in" in after.location
+    assert after.status == 302
+    assert "/sign-in" in after.location
 
     # A resident proves eligibility on A and casts on B; the receipt is known to A.
     resident = Browser(a.port)
     token = prove_with_code(resident, ids["round"], ids["codes"][0], port=a.port)
     ballot_page = resident.get(f"/rounds/{ids['round']}/vote/{ids['contests']['North']}", port=b.port)
-    assert ballot_page.status == 200 and 'name="project"' in ballot_page.body, ballot_page.status
+    assert ballot_page.status == 200, ballot_page.status
+    assert 'name="project"' in ballot_page.body, ballot_page.status
     response, receipt = cast(resident, ids["round"], ids["contests"]["North"], ids["projects"][:2], token, port=b.port)
     assert receipt, (response.status, response.location, response.body[:500])
     shown = resident.get(f"/rounds/{ids['round']}/vote/receipt", port=a.port)
-    assert shown.status == 200 and receipt in shown.body
+    assert shown.status == 200
+    assert receipt in shown.body
 
 
 def test_the_sign_in_limit_counts_attempts_on_both_servers(make_user, servers):
@@ -191,7 +197,8 @@ def test_the_sign_in_limit_counts_attempts_on_both_servers(make_user, servers):
         server = servers[attempt % 2]  # A, B, A, B...: each server sees only half of them
         response = sign_in(browser, "someone@example.org", "wrong password", port=server.port)
         seen.append(response.status)
-        assert response.status == 200 and "do not match" in response.body, (attempt, response.status)
+        assert response.status == 200, (attempt, response.status)
+        assert "do not match" in response.body, (attempt, response.status)
     # The limit is reached, though neither server alone saw that many attempts.
     for server in (a, b):
         response = sign_in(browser, "someone@example.org", "wrong password", port=server.port)

@@ -78,7 +78,8 @@ def heads(db, round_id) -> list[WitnessedHead]:
 
 def export(app, round_id) -> str:
     response = FormClient(app).get(f"/rounds/{round_id}/audit.jsonl")
-    assert response.status_code == 200 and response.mimetype == "application/jsonl"
+    assert response.status_code == 200
+    assert response.mimetype == "application/jsonl"
     return response.get_data(as_text=True)
 
 
@@ -111,19 +112,22 @@ def test_witnesses_receive_every_head_and_the_round_page_lists_them(app, db, rou
         assert sent_to == everyone, (head.reason, sent_to)
     # Each in their own language, even when a timer moved the round on.
     partner = [m for m in mails if m.recipient == PARTNER]
-    assert partner and not any(m.subject.startswith("Keep this") for m in partner)
+    assert partner
+    assert not any(m.subject.startswith("Keep this") for m in partner)
     assert all(m.subject.startswith("Keep this") for m in mails if m.recipient == LEAD)
     page = FormClient(app).get(f"/rounds/{round_ids['round']}").get_data(as_text=True)
     for head in witnessed:
         assert head.hash in page
-    assert "pb-verify-audit.py" in page and f"/rounds/{round_ids['round']}/audit.jsonl" in page
+    assert "pb-verify-audit.py" in page
+    assert f"/rounds/{round_ids['round']}/audit.jsonl" in page
 
 
 def test_the_standalone_verifier_checks_the_export_and_imports_nothing_of_pb(app, db, round_ids, tmp_path):
     tree = ast.parse(VERIFIER.read_text())
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported and imported <= set(sys.stdlib_module_names), imported
+    assert imported, imported
+    assert imported <= set(sys.stdlib_module_names), imported
     last = heads(db, round_ids["round"])[-1]
     with db(write=False) as session:
         ballot_file = session.exec(select(ContestResult).where(ContestResult.contest_id == round_ids["contests"]["North"])).one()
@@ -132,11 +136,13 @@ def test_the_standalone_verifier_checks_the_export_and_imports_nothing_of_pb(app
     checked = standalone(tmp_path, export(app, round_ids["round"]), "--since", f"{last.seq}:{last.hash}",
                          "--ballots", f"{ballot_file.contest_id}={ballots}")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert f"still holds event {last.seq}" in checked.stdout and "values revealed since" in checked.stdout
+    assert f"still holds event {last.seq}" in checked.stdout
+    assert "values revealed since" in checked.stdout
     assert f"ballot file of ballot paper {ballot_file.contest_id} is the one the count recorded" in checked.stdout
     ballots.write_bytes(ballots.read_bytes().replace(b"\n", b"\n\n", 1))  # a published file that is not the counted one
     altered = standalone(tmp_path, export(app, round_ids["round"]), "--ballots", f"{ballot_file.contest_id}={ballots}")
-    assert altered.returncode == 1 and "not the one the count recorded" in altered.stdout
+    assert altered.returncode == 1
+    assert "not the one the count recorded" in altered.stdout
     assert app.test_cli_runner().invoke(main, ["audit", "verify", str(round_ids["round"]), "--since",
                                                f"{last.seq}:{last.hash}"]).exit_code == 0
 
@@ -150,7 +156,9 @@ def test_the_export_names_people_by_a_stable_pseudonym_never_their_account(app, 
         officer, lead = user(session, OFFICER), user(session, LEAD)
     documents = [json.loads(json.loads(line)["document"]) for line in export(app, round_ids["round"]).splitlines()[1:]]
     actors = {d["actor"] for d in documents} - {None}
-    assert actors and actors <= set(refs) and all(re.fullmatch(r"[0-9a-f]{16}", a) for a in actors)
+    assert actors
+    assert actors <= set(refs)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", a) for a in actors)
     [appointed] = [d for d in documents if d["action"] == "returning_officer.appointed"]
     assert refs[appointed["data"]["user"]] == officer.id  # the same person, the same pseudonym, in every event of the round
     assert not any(isinstance(d["data"].get("user"), int) for d in documents)
@@ -160,7 +168,8 @@ def test_the_export_names_people_by_a_stable_pseudonym_never_their_account(app, 
     other = another(app, db, convener=LEAD, anchor="Eastshire Council")
     others = [json.loads(json.loads(line)["document"]) for line in export(app, other["round"]).splitlines()[1:]]
     lead_here = {d["actor"] for d in documents if refs.get(d["actor"]) == lead.id}
-    assert lead_here and not lead_here & {d["actor"] for d in others}
+    assert lead_here
+    assert not lead_here & {d["actor"] for d in others}
 
 
 def test_nothing_before_its_time_and_private_notes_stay_private(app, db, round_ids, make_user):
@@ -170,8 +179,11 @@ def test_nothing_before_its_time_and_private_notes_stay_private(app, db, round_i
     lines = [json.loads(line) for line in counted.splitlines()]
     [count_line] = [line for line in lines[1:] if '"action":"round.counted"' in (line.get("document") or "")]
     document = json.loads(count_line["document"])
-    assert document["data"] == {} and set(document["sealed"]) == {"contests", "codes"} and "revealed" not in count_line
-    assert '"selected"' not in counted and not any("revealed" in line for line in lines)
+    assert document["data"] == {}
+    assert set(document["sealed"]) == {"contests", "codes"}
+    assert "revealed" not in count_line
+    assert '"selected"' not in counted
+    assert not any("revealed" in line for line in lines)
     # Published: the same event now reveals them, as committed.
     published = [json.loads(line) for line in export(app, round_ids["round"]).splitlines()]
     [count_line] = [line for line in published[1:] if '"action":"round.counted"' in (line.get("document") or "")]
@@ -376,12 +388,15 @@ def test_a_rewritten_history_is_caught_by_anyone_who_kept_an_earlier_head(app, d
         assert standalone(tmp_path, exported).returncode == 0
     else:  # the stored ballot file, recounted, funds what it always did
         alone = runner.invoke(main, ["audit", "verify", str(round_ids["round"])])
-        assert alone.exit_code == 1 and "RESULTS DO NOT AGREE" in alone.output, alone.output
+        assert alone.exit_code == 1, alone.output
+        assert "RESULTS DO NOT AGREE" in alone.output, alone.output
     since = f"{published.seq}:{published.hash}"
     checked = runner.invoke(main, ["audit", "verify", str(round_ids["round"]), "--since", since])
-    assert checked.exit_code == 1 and "is not the one witnessed" in checked.output, checked.output
+    assert checked.exit_code == 1, checked.output
+    assert "is not the one witnessed" in checked.output, checked.output
     caught = standalone(tmp_path, exported, "--since", since)
-    assert caught.returncode == 1 and "NOT OK" in caught.stdout, caught.stdout
+    assert caught.returncode == 1, caught.stdout
+    assert "NOT OK" in caught.stdout, caught.stdout
 
 
 # ---------------------------------------------------------------- a malicious export

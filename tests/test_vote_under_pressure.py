@@ -110,7 +110,8 @@ def test_fifty_casts_racing_the_close_leave_every_receipted_ballot_counted_and_l
         refused = [response for response, receipt in outcomes if not receipt]
         for response in refused:
             # Refused with a clear message, never a receipt for a ballot left out.
-            assert response.status == 409 and "Voting in this round has closed." in response.body, (response.status, response.body[:500])
+            assert response.status == 409, (response.status, response.body[:500])
+            assert "Voting in this round has closed." in response.body, (response.status, response.body[:500])
         with db(write=False) as session:
             assert session.get(Round, round_id).phase == "counted"
             counted = set(session.exec(select(Ballot.receipt).where(Ballot.contest_id == contest_id, Ballot.counted)))
@@ -148,7 +149,8 @@ def test_a_cast_after_the_closing_time_is_refused_even_before_the_round_is_moved
     # The cast itself: its before-request step closes and counts first; the cast is refused.
     late = resident.post(url, data={"project": str(ids["projects"][0]), "confirm": "1", "submission": token,
                                     "csrf_token": resident.csrf_token(f"/rounds/{ids['round']}")})
-    assert late.status_code == 409 and "closed" in late.get_data(as_text=True)
+    assert late.status_code == 409
+    assert "closed" in late.get_data(as_text=True)
     with db(write=False) as session:
         assert session.exec(select(Ballot)).all() == []
         assert session.get(Round, ids["round"]).phase == "counted"
@@ -161,7 +163,8 @@ def test_voting_cannot_be_ended_early_by_hand_and_the_attempt_is_logged(app, db,
     ids = voting_round(app, db)
     lead = signed_in(app, LEAD)
     page = lead.get(f"/rounds/{ids['round']}/phase").get_data(as_text=True)
-    assert "nobody can end it earlier" in page and 'name="confirm"' not in page  # no button to press
+    assert "nobody can end it earlier" in page
+    assert 'name="confirm"' not in page  # no button to press
     response = lead.submit(f"/rounds/{ids['round']}/phase", {"confirm": "y"}, page=f"/rounds/{ids['round']}/manage")
     assert response.status_code == 303
     assert "nobody can end it earlier" in lead.get(response.headers["Location"]).get_data(as_text=True)
@@ -180,7 +183,8 @@ def test_a_suspension_is_public_refuses_votes_and_counts_nothing_until_resumed(a
     assert lead.submit(f"{base}/suspension", {"reason": ""}).status_code == 400  # a reason is required
     assert lead.submit(f"{base}/suspension", {"reason": "Letters to South went to the wrong street."}).status_code == 302
     public = FormClient(app).get(base).get_data(as_text=True)
-    assert "Voting is suspended" in public and "Letters to South went to the wrong street." in public
+    assert "Voting is suspended" in public
+    assert "Letters to South went to the wrong street." in public
     resident = FormClient(app)
     refused = resident.submit(f"{base}/vote/code", {"code": ids["codes"][0]}, page=f"{base}/vote")
     assert refused.status_code == 409
@@ -192,18 +196,21 @@ def test_a_suspension_is_public_refuses_votes_and_counts_nothing_until_resumed(a
             suspended_at=suspended_at - timedelta(hours=3), voting_closes_at=now() - timedelta(hours=1)))
     assert FormClient(app).get(base).status_code == 200
     with db(write=False) as session:
-        assert session.get(Round, ids["round"]).phase == "voting" and session.exec(select(ContestResult)).all() == []
+        assert session.get(Round, ids["round"]).phase == "voting"
+        assert session.exec(select(ContestResult)).all() == []
     # Resumed: the suspension takes no time away, so voting goes on for the 2 hours that
     # were left when it was suspended (3 hours ago, 2 hours before the old closing time).
     officer_client = signed_in(app, OFFICER)
     assert officer_client.submit(f"{base}/suspension", {"reason": ""}).status_code == 302
     with db(write=False) as session:
         round_ = session.get(Round, ids["round"])
-        assert round_.phase == "voting" and round_.suspended_at is None
+        assert round_.phase == "voting"
+        assert round_.suspended_at is None
         left = round_.voting_closes_at - now()
         assert timedelta(hours=1, minutes=58) < left < timedelta(hours=2, minutes=2)
     assert resident.submit(f"{base}/vote/code", {"code": ids["codes"][0]}, page=f"{base}/vote").status_code == 302
-    assert len(events(db, ids["round"], "voting.suspended")) == 1 and len(events(db, ids["round"], "voting.resumed")) == 1
+    assert len(events(db, ids["round"], "voting.suspended")) == 1
+    assert len(events(db, ids["round"], "voting.resumed")) == 1
 
 
 # ---------------------------------------------------------------- a way to vote, and the returning officer
@@ -223,7 +230,8 @@ def test_voting_cannot_open_while_any_contest_has_no_way_to_vote(app, db, people
         officer(session, session.get(Round, ids["round"]), LEAD)
     make_codes(app, db, ids["round"], ids["areas"]["North"], count=3)
     page = lead.get(f"{base}/phase").get_data(as_text=True)
-    assert "Nobody could vote on “South ballot”" in page and "North ballot" not in page.split("Voting cannot open yet")[1]
+    assert "Nobody could vote on “South ballot”" in page
+    assert "North ballot" not in page.split("Voting cannot open yet")[1]
     refused = lead.submit(f"{base}/phase", {"confirm": "y"})
     assert refused.status_code == 303
     with db(write=False) as session:
@@ -273,7 +281,8 @@ def test_lost_letters_are_replaced_during_voting_and_counted_in_the_results(app,
     assert [(area, sent, used, cancelled) for _n, area, sent, used, cancelled in replacements] == [("North", 1, 1, 0)]
     for action in ("codes.replaced", "codes.letter_cancelled"):
         [event] = events(db, ids["round"], action)
-        assert replacement not in event.data and lost not in event.data  # counts, never codes or letters
+        assert replacement not in event.data
+        assert lost not in event.data  # counts, never codes or letters
 
 
 def test_a_lead_never_receives_a_code_on_any_page_or_export(app, db, people):
@@ -297,7 +306,8 @@ def test_a_lead_never_receives_a_code_on_any_page_or_export(app, db, people):
         response = lead.get(url)
         body = response.get_data(as_text=True)
         response.close()  # files are streamed: let go of them
-        assert not any(code in body for code in codes) and not any(code in body for code in bare), url
+        assert not any(code in body for code in codes), url
+        assert not any(code in body for code in bare), url
         if response.mimetype == "text/html":
             for link in re.findall(r'href="(/[^"#]*)"', body):
                 link = link.replace("&amp;", "&")
@@ -315,10 +325,12 @@ def test_pb_rounds_advance_closes_and_counts_a_round_whose_time_has_come(app, db
 
     ids = voting_round(app, db, methods=("declared",))
     nothing = app.test_cli_runner().invoke(main, ["rounds", "advance"])
-    assert nothing.exit_code == 0 and "round" not in nothing.output  # nothing due
+    assert nothing.exit_code == 0
+    assert "round" not in nothing.output  # nothing due
     pass_the_closing_time(db, ids["round"])
     result = app.test_cli_runner().invoke(main, ["rounds", "advance"])
-    assert result.exit_code == 0 and f"round {ids['round']}: closed" in result.output
+    assert result.exit_code == 0
+    assert f"round {ids['round']}: closed" in result.output
     with db(write=False) as session:
         assert session.get(Round, ids["round"]).phase == "counted"
     [move] = [e for e in events(db, ids["round"], "round.phase_changed") if '"to":"closed"' in e.data]
@@ -403,10 +415,13 @@ def test_the_demo_has_a_round_open_for_voting_and_its_codes_are_shown_again(app,
     cast = resident.submit(f"/rounds/{round_id}/vote/{contest.id}", {"project": str(project), "confirm": "1"})
     assert cast.status_code == 302  # the code is spent by its first ballot
     again = app.test_cli_runner().invoke(main, ["demo-codes"])
-    assert again.exit_code == 0 and f"{codes[0]} (used)" in again.output and f"{codes[1]} (used)" not in again.output
+    assert again.exit_code == 0
+    assert f"{codes[0]} (used)" in again.output
+    assert f"{codes[1]} (used)" not in again.output
     with db(write=False) as session:
         round_ = session.get(Round, round_id)
-        assert round_.phase == "voting" and round_.returning_officer_id is not None
+        assert round_.phase == "voting"
+        assert round_.returning_officer_id is not None
 
 
 def test_nobody_who_funds_the_round_helps_at_the_polls_or_stays_returning_officer(app, db, people, make_user):
@@ -417,7 +432,8 @@ def test_nobody_who_funds_the_round_helps_at_the_polls_or_stays_returning_office
         officer(session, round_, LEAD)
     officer_client = signed_in(app, OFFICER)
     refused = officer_client.submit(f"/rounds/{ids['round']}/helpers", {"email": LEAD})
-    assert refused.status_code == 400 and "cannot belong to an anchor that funds" in refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "cannot belong to an anchor that funds" in refused.get_data(as_text=True)
     # An anchor the officer belongs to cannot then be invited to fund the round.
     from pb.accounts import services as accounts
     from pb.accounts.models import Organisation
@@ -428,7 +444,8 @@ def test_nobody_who_funds_the_round_helps_at_the_polls_or_stays_returning_office
         accounts.add_member(session, actor=user(session, "lead@nhs.example"), organisation=trust, user=user(session, OFFICER))
     lead = signed_in(app, LEAD)
     invited = lead.submit(f"/rounds/{ids['round']}/partners", {"organisation": trust.id})
-    assert invited.status_code == 400 and "returning officer belongs to" in invited.get_data(as_text=True)
+    assert invited.status_code == 400
+    assert "returning officer belongs to" in invited.get_data(as_text=True)
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         assert rounds.is_returning_officer(session, round_, user(session, OFFICER))
@@ -443,7 +460,8 @@ def test_voting_cannot_be_opened_and_closed_before_residents_could_vote(app, db,
     base = f"/rounds/{ids['round']}"
     soon = (now() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     refused = lead.submit(f"{base}/timeline", {"voting_closes_at": soon})
-    assert refused.status_code == 400 and "at least a day" in refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "at least a day" in refused.get_data(as_text=True)
     # A closing time that has come close meanwhile blocks opening as well.
     with db() as session:
         session.exec(update(Round).where(Round.id == ids["round"]).values(

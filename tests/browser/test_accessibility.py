@@ -113,7 +113,8 @@ def tab_to(page, wanted, limit=40) -> list[dict]:
         page.keyboard.press("Tab")
         focus = page.evaluate(FOCUS)
         stops.append(focus)
-        assert focus["visible"] and focus["ring"], f"focus not visible on {focus}"
+        assert focus["visible"], f"focus not visible on {focus}"
+        assert focus["ring"], f"focus not visible on {focus}"
         if wanted(focus):
             return stops
     raise AssertionError(f"never reached the wanted element; focus went {stops}")
@@ -126,7 +127,8 @@ def test_a_resident_votes_with_the_keyboard_alone(voting, live_server, phone):
     # The first Tab reaches "Skip to main content", which appears when focused.
     page.keyboard.press("Tab")
     first = page.evaluate(FOCUS)
-    assert first["text"] == "Skip to main content" and first["ring"]
+    assert first["text"] == "Skip to main content"
+    assert first["ring"]
     page.keyboard.press("Enter")
     tab_to(page, lambda f: f["id"] == "code")
     page.keyboard.type(voting["code"])
@@ -155,6 +157,7 @@ def test_a_letters_qr_link_fills_in_the_code_and_takes_it_out_of_the_address(vot
     page = phone()
     page.goto(f"{live_server}/rounds/{voting['round']}/vote#code={voting['code']}")
     assert page.get_by_label("Your voting code").input_value() == voting["code"]
-    assert "#" not in page.url and voting["code"] not in page.url
+    assert "#" not in page.url
+    assert voting["code"] not in page.url
     page.get_by_role("button", name="Continue").first.click()
     page.wait_for_url(re.compile(r"/vote/ballots$"))

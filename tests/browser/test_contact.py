@@ -76,7 +76,9 @@ def test_letters_fit_a_phone_pass_axe_and_print_one_to_a_page(app, db, round_id,
     page.wait_for_selector("article.letter")
     assert page.locator("article.letter").count() == 3
     text = page.locator("body").inner_text()
-    assert "Eastshire Central Library" in text and "01632 960 123" in text and "You can vote in: English" in text
+    assert "Eastshire Central Library" in text
+    assert "01632 960 123" in text
+    assert "You can vote in: English" in text
     fits_a_phone(page, "the letters")
     assert_accessible(page, "the letters")
     screenshot(page, "letters-phone")

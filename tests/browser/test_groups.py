@@ -44,7 +44,8 @@ def test_a_resident_reads_a_whole_proposal_from_the_ballot_and_keeps_their_choic
         resident.get_by_label(re.compile("Youth football sessions")).check()
         resident.get_by_role("button", name="Review my vote").click()
         review = resident.locator("main").inner_text()
-        assert "Community garden beds" in review and "Youth football sessions" in review
+        assert "Community garden beds" in review
+        assert "Youth football sessions" in review
 
 
 WIDTH = "document.documentElement.scrollWidth"
@@ -74,7 +75,8 @@ def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(app
         group.get_by_label("Postcode of the location").press("Enter")  # Enter in a field saves (as a draft)...
         assert "Title: This field is required." in group.locator(".error-summary").inner_text()
         assert group.get_by_label("Summary").input_value() == "A meadow for bees, with paths and benches."
-        assert group.get_by_label("Item (line 3)").is_visible() and group.get_by_label("Item (line 4)").count() == 0  # ...not add a line
+        assert group.get_by_label("Item (line 3)").is_visible()
+        assert group.get_by_label("Item (line 4)").count() == 0  # ...not add a line
         group.get_by_label("Item (line 1)").fill("Seed and soil")
         group.get_by_label("Cost (line 1)").fill("2,500")
         group.get_by_label("Photo (optional)").set_input_files(str(photo))

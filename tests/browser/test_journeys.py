@@ -276,7 +276,8 @@ def test_an_anchor_lead_sets_up_a_round_with_a_partner_anchors_pot(app, db, peop
 
     lead.goto(f"{base}/rounds/{round_id}/manage")
     money = lead.locator("section.contest").inner_text()
-    assert "Council health fund" in money and "Trust prevention fund" in money
+    assert "Council health fund" in money
+    assert "Trust prevention fund" in money
     assert "£42,500.50" in money  # the ballot paper's budget is the sum of its pots
     screenshot(lead, "lead-round-with-partner-pot")
     with db(write=False) as session:

@@ -79,10 +79,12 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
     resident.locator("form:has(#code) button[type=submit]").click()
     resident.goto(f"{base}/rounds/{round_id}/vote/{contest_id}")
     ballot = resident.locator("main")
-    assert WELSH_TITLE in ballot.inner_text() and WELSH_SUMMARY in ballot.inner_text()
+    assert WELSH_TITLE in ballot.inner_text()
+    assert WELSH_SUMMARY in ballot.inner_text()
     assert english_title not in ballot.inner_text()
     marked = resident.locator(f"label[for=project-{other.id}] [lang=en-GB]").first
-    assert marked.inner_text() == other.title and marked.get_attribute("dir") == "ltr"
+    assert marked.inner_text() == other.title
+    assert marked.get_attribute("dir") == "ltr"
     assert resident.locator(f"label[for=project-{other.id}] .translation-note").count() == 1
     assert resident.locator(f"label[for=project-{project.id}] [lang=en-GB]").count() == 0
     assert_accessible(resident, "a ballot paper in Welsh")

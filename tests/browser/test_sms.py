@@ -88,7 +88,8 @@ def test_a_resident_votes_with_a_code_texted_through_notify(app, db, texting, no
         [ballot] = session.exec(select(Ballot)).all()
     assert ballot.receipt == receipt
     [text] = [n for n in notify.sent if n.kind == "sms"]
-    assert text.to == "+447700900123" and len(text.body) <= 160
+    assert text.to == "+447700900123"
+    assert len(text.body) <= 160
 
 
 def test_the_same_journey_works_without_javascript(app, db, texting, notify, live_server, phone):
