@@ -16,7 +16,7 @@ TEST_STAMP := $(VENV)/.installed-test
 HOST = 127.0.0.1
 PORT = 5000
 
-.PHONY: run test install install-run install-test translations extract bench constraints clean
+.PHONY: run test imports install install-run install-test translations extract bench constraints clean
 
 $(VENV)/pyvenv.cfg:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pb needs Python 3.11 or newer")'
@@ -57,6 +57,11 @@ run: install-run
 # On every core (pytest-xdist); PYTEST_ARGS="-n 0" runs in one process.
 test: install-test
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The layers pb is built in (pyproject.toml's [tool.importlinter]): no domain imports one
+# above it, nothing but the web imports the web, and pb.tally stands alone.
+imports: install-test
+	$(BIN)/lint-imports
 
 # Benchmarks print figures; bench/cast.py needs wrk (Debian: apt-get install wrk).
 bench: install-test

@@ -26,7 +26,7 @@ def create_app(test_config=None):
 
     load_config(app, test_config)
 
-    from pb import db, i18n, lifecycle, logs, mail, operations, security, views
+    from pb import db, i18n, ids, lifecycle, logs, mail, operations, security, views
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
     from pb.delivery import configure_delivery
@@ -40,6 +40,7 @@ def create_app(test_config=None):
 
     logs.configure_logging(app)  # first: its request id and timer start before any other hook
     db.configure_db(app)
+    ids.configure_ids(app)
     security.configure_security(app)
     i18n.configure_i18n(app)
     mail.configure_mail(app)

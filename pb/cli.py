@@ -228,9 +228,10 @@ def _head(text: str) -> tuple[int, str]:
 def audit_verify(chain, heads):
     """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted.
     For a counted round, also recount its stored ballot files and compare them with the count's event."""
-    from pb.audit.chain import all_chains, extends, verify_chain
+    from pb.audit.chain import all_chains, extends
     from pb.audit.models import PLATFORM_CHAIN, WitnessedHead, chain_key
-    from pb.audit.results_check import check_results
+    from pb.verify.chain import verify_chain
+    from pb.verify.results_check import check_results
     from sqlmodel import select
     from pb.db import session_scope
     from pb.rounds.models import Round

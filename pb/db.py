@@ -8,9 +8,11 @@ and tests use `session_scope()`, which commits on leaving the block.
 from contextlib import contextmanager
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
+
+from pb.sqlite_writers import configure_sqlite
 
 # Stable constraint names, so that Alembic migrations can name what they change.
 SQLModel.metadata.naming_convention = {
@@ -28,78 +30,9 @@ def make_engine(url: str) -> Engine:
     # so never in a log line.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
-        _configure_sqlite(engine)
+        configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={"connect_timeout": 10})
-
-
-class WriterQueue:
-    """Writers to one SQLite file take turns through an flock on a file beside it.
-
-    SQLite lets one writer in at a time and makes the others poll, sleeping up to
-    100 ms between tries; under load that polling, not the work, sets the pace. A
-    kernel lock wakes the next writer the moment the last one commits, across threads
-    and worker processes alike.
-    """
-
-    def __init__(self, database_path: str):
-        import threading
-
-        self.path = database_path + ".writers"
-        self.held = threading.local()  # a thread already in the queue must not wait on itself
-
-    def acquire(self, connection_record) -> None:
-        import fcntl
-
-        if getattr(self.held, "count", 0):
-            # A second writer in the same thread: SQLite's own busy timeout then
-            # reports the conflict, where waiting here would wait for ever.
-            self.held.count += 1
-            connection_record.info["pb_writer_lock"] = (self, None)
-            return
-        handle = open(self.path, "a")  # noqa: SIM115 (closed in release)
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        self.held.count = 1
-        connection_record.info["pb_writer_lock"] = (self, handle)
-
-    @staticmethod
-    def release(connection_record) -> None:
-        queue, handle = connection_record.info.pop("pb_writer_lock", (None, None))
-        if queue is not None:
-            queue.held.count -= 1
-        if handle is not None:
-            handle.close()  # closing the file releases its lock
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    database = engine.url.database
-    queue = WriterQueue(database) if database and database != ":memory:" else None
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
-        # Let SQLAlchemy emit BEGIN itself (the pysqlite driver's own transaction
-        # handling is off), so that a transaction covers reads as well as writes.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        # IMMEDIATE takes the write lock at the start, so two writers queue on the
-        # busy timeout instead of one failing when it upgrades a read lock.
-        write = conn.get_execution_options().get("pb_write")
-        if write and queue is not None:
-            queue.acquire(conn.connection._connection_record)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection, connection_record):
-        # Back in the pool means the transaction has ended (committed or rolled back).
-        WriterQueue.release(connection_record)
 
 
 def get_engine() -> Engine:
@@ -169,44 +102,8 @@ def session_scope(engine: Engine | None = None, *, write: bool = True):
         session.close()
 
 
-def _money_type():
-    from sqlalchemy import BigInteger, Integer
-
-    # Whole pence, up to the limit of any amount typed (pb.fields.MAX_AMOUNT, £100 million)
-    # and sums of them: 64-bit in PostgreSQL. SQLite's INTEGER is 64-bit already.
-    return BigInteger().with_variant(Integer(), "sqlite")
-
-
-MONEY = _money_type()
-
-# Row ids are 32-bit integers in PostgreSQL. A larger number in a URL or a query string
-# names no row: it is answered as "not found" instead of reaching the database.
-MAX_ID = 2**31 - 1
-
-
-def _id_converter():
-    from werkzeug.routing import IntegerConverter
-
-    class IdConverter(IntegerConverter):
-        """`<int:...>` in our URLs: a whole number from 0 up to MAX_ID."""
-
-        def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
-            super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
-
-    return IdConverter
-
-
-def id_arg(name: str) -> int | None:
-    """A row id from the query string, or None when it is missing or cannot be one."""
-    from flask import request
-
-    value = request.args.get(name, type=int)
-    return value if value is not None and 0 < value <= MAX_ID else None
-
-
 def configure_db(app) -> None:
     app.extensions["pb_engine"] = make_engine(app.config["DATABASE_URL"])
-    app.url_map.converters["int"] = _id_converter()
 
     @app.after_request
     def _commit(response):

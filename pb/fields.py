@@ -22,20 +22,8 @@ from wtforms import (
 )
 
 from pb.i18n import money
-
-POSTCODE = re.compile(r"^[A-Z]{1,2}(?:[0-9][A-Z0-9]?(?: [0-9](?:[A-Z]{2})?)?)?$")
-FULL_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
-
-
-def normalise_postcode(text: str) -> str:
-    """'sw1a1aa' -> 'SW1A 1AA'; prefixes ('LS11', 'LS7 3') are kept as typed, in capitals."""
-    postcode = " ".join(text.upper().split())
-    if " " not in postcode and len(postcode) >= 5 and postcode[-3].isdigit() and postcode[-2:].isalpha():
-        return f"{postcode[:-3]} {postcode[-3:]}"
-    return postcode
-
-
-MAX_AMOUNT = 100_000_000_00  # £100 million in pence: more is surely a typing mistake
+from pb.money import MAX_AMOUNT
+from pb.postcodes import FULL_POSTCODE, POSTCODE, normalise_postcode
 
 
 class MoneyField(StringField):

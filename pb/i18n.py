@@ -21,7 +21,6 @@ from flask_babel import (
 )
 from flask_login import current_user
 
-from pb import ROOT
 
 LOCALE_COOKIE = "pb_locale"
 babel = Babel()
@@ -106,7 +105,7 @@ def configure_i18n(app) -> None:
     babel.init_app(
         app,
         locale_selector=select_locale,
-        default_translation_directories=os.path.join(ROOT, "translations"),
+        default_translation_directories=os.path.join(os.path.dirname(app.root_path), "translations"),  # beside pb/
     )
     app.jinja_env.globals.update(
         get_locale=get_locale, language_name=language_name, available_locales=available_locales, is_rtl=is_rtl

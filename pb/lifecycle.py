@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from sqlmodel import Session, select
 
 from pb.accounts.models import User
-from pb.audit.witness import witness_head
 from pb.clock import now
 from pb.db import Refusal, session_scope
 from pb.notices import services as notices
@@ -25,6 +24,7 @@ from pb.proposals.services import close_screening, contests_without_projects, pu
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer
+from pb.verify.witness import witness_head
 from pb.voting.declarations import forget_declarations
 from pb.voting.services import (
     contests_nobody_can_vote_in,

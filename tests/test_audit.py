@@ -4,9 +4,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from pb.audit.chain import record_event, verify_chain
+from pb.audit.chain import record_event
 from pb.audit.models import PLATFORM_CHAIN, AuditEvent, chain_key
 from pb.cli import main
+from pb.verify.chain import verify_chain
 from tests.tampering import tamper
 
 

@@ -10,8 +10,9 @@ from datetime import datetime
 import pytest
 from sqlmodel import select
 
-from pb.audit.chain import canonical_json, record_event, verify_chain
+from pb.audit.chain import canonical_json, record_event
 from pb.audit.models import AuditEvent, chain_key
+from pb.verify.chain import verify_chain
 from tests.conftest import FormClient
 from tests.factories import eligible_proposals, make_round, organisation, user
 from tests.tampering import tamper

@@ -12,9 +12,9 @@ from babel import Locale
 from babel.dates import format_skeleton, format_time
 from sqlmodel import select
 
-from pb.audit.chain import verify_chain
 from pb.audit.models import AuditEvent, chain_key
 from pb.rounds.models import Round, RoundContact, RoundQuestion, VotingPlace
+from pb.verify.chain import verify_chain
 from tests import factories
 from tests.conftest import FormClient
 from tests.factories import make_round, open_voting

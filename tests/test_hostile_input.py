@@ -717,7 +717,8 @@ class World:
         return state
 
     def chains_verify(self) -> list[str]:
-        from pb.audit.chain import all_chains, verify_chain
+        from pb.audit.chain import all_chains
+        from pb.verify.chain import verify_chain
 
         with self.db(write=False) as session:
             return [f"{key}: {result.problem}" for key in all_chains(session)

@@ -553,7 +553,7 @@ def test_the_timeline_does_not_publish_a_draft_that_is_not_ready(app, db, counci
 
 
 def test_the_convening_lead_deletes_a_draft_after_confirming_and_it_stays_on_record(app, db, council, client, make_user):
-    from pb.audit.chain import verify_chain
+    from pb.verify.chain import verify_chain
     from pb.audit.models import PLATFORM_CHAIN, AuditEvent, chain_key
 
     make_user("lead@nhs.example", organisation="Eastshire NHS Trust", kind="anchor")

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from pb.audit.chain import verify_chain
 from pb.audit.models import AuditEvent, chain_key
 from pb.rounds import services
 from pb.rounds.freeze import RoundFrozen
 from pb.rounds.models import Area, Contest, Pot, Round
+from pb.verify.chain import verify_chain
 from tests.conftest import FormClient
 from tests.factories import eligible_proposals
 

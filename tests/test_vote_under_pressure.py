@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from pb.audit.chain import verify_chain
 from pb.audit.models import AuditEvent, chain_key
 from pb.clock import now
 from pb.proposals.models import Project
 from pb.results.models import ContestResult
 from pb.rounds.models import Round
+from pb.verify.chain import verify_chain
 from pb.voting.models import Ballot
 from tests.conftest import FormClient
 from tests.factories import OFFICER, make_codes, make_round, officer, open_voting, user

@@ -1,4 +1,4 @@
-"""Writing and checking the hash chain. The only code that adds audit events.
+"""Writing the hash chain. The only code that adds audit events (pb.verify.chain checks them).
 
 What each hash covers is specified in docs/audit-format.md, and checked without pb by
 static/pb-verify-audit.py. In short: an event's document is canonical JSON; format 2
@@ -12,7 +12,6 @@ check them against the chain.
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
@@ -145,55 +144,6 @@ def _ensure_head(session: Session, chain: str) -> None:
         .values(chain=chain, seq=0, head_hash=GENESIS_HASH)
         .on_conflict_do_nothing(index_elements=["chain"])
     )
-
-
-@dataclass(frozen=True)
-class Verification:
-    chain: str
-    events: int
-    head_hash: str
-    problem: str | None = None  # None when the chain is intact
-    bad_seq: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-
-def verify_chain(session: Session, chain: str) -> Verification:
-    """Recompute every hash of a chain; name the first event that does not match."""
-    from pb.accounts.models import User
-
-    prev_hash = GENESIS_HASH
-    expected_seq = 1
-    events = session.exec(
-        select(AuditEvent, User.audit_ref)
-        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
-        .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq)
-    )
-    count = 0
-    for event, actor_ref in events:
-        count += 1
-        if event.seq != expected_seq:
-            return Verification(chain, count, prev_hash, f"event {expected_seq} is missing", expected_seq)
-        if event.prev_hash != prev_hash:
-            return Verification(chain, count, prev_hash, f"event {event.seq} does not follow the one before it", event.seq)
-        try:
-            document = event_document(event, actor_ref)
-        except (ValueError, KeyError, TypeError):  # its data is no longer even JSON, or its seals are broken
-            document = None
-        if document is None or entry_hash(prev_hash, event.seq, document) != event.entry_hash:
-            return Verification(chain, count, prev_hash, f"event {event.seq} was altered", event.seq)
-        prev_hash = event.entry_hash
-        expected_seq += 1
-    head = session.get(AuditChainHead, chain)
-    head_seq, head_hash = (head.seq, head.head_hash) if head else (0, GENESIS_HASH)
-    if head_seq != count or head_hash != prev_hash:
-        return Verification(
-            chain, count, prev_hash, f"the chain should end at event {head_seq} but ends at {count}", count + 1
-        )
-    return Verification(chain, count, prev_hash)
 
 
 def extends(session: Session, chain: str, seq: int, hash_: str) -> bool:

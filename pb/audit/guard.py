@@ -36,7 +36,7 @@ def drop_statements(dialect: str) -> list[str]:
 
 # ---------------------------------------------------------------- in order, and what the votes say
 # (migration a7c3e9f1d2b5). Whoever owns the database can drop these; the witnessed heads
-# (pb.audit.witness) are what catch that. They hold for every connection, not only pb's.
+# (pb.verify.witness) are what catch that. They hold for every connection, not only pb's.
 
 ORDER_MESSAGE = "an audit event must extend the head of its chain"
 HEAD_MESSAGE = "the head of a chain only moves on to the event after it"

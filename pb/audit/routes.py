@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, Membership, Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
-from pb.audit.chain import PRIVATE, Verification, canonical_json, sealed_of, verify_chain
+from pb.audit.chain import PRIVATE, canonical_json, sealed_of
 from pb.audit.models import (
     GENESIS_HASH,
     PLATFORM_CHAIN,
@@ -21,7 +21,6 @@ from pb.audit.models import (
     AuditEvent,
     chain_key,
 )
-from pb.audit.public import export_lines, visible_data
 from pb.db import db_session
 from pb.delivery.models import ANSWER_LABELS, DELIVERY_LABELS
 from pb.i18n import money, when
@@ -36,6 +35,8 @@ from pb.rounds.models import (
     Phase,
     Round,
 )
+from pb.verify.chain import Verification, verify_chain
+from pb.verify.public import export_lines, visible_data
 from pb.views import csv_download
 
 bp = Blueprint("audit", __name__)

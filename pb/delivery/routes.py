@@ -16,7 +16,8 @@ from flask_login import current_user, login_required
 
 from pb.accounts.models import Role
 from pb.accounts.permissions import current_roles, role_required
-from pb.db import db_session, id_arg, keep_refusal
+from pb.db import db_session, keep_refusal
+from pb.ids import id_arg
 from pb.delivery import services, verdicts
 from pb.delivery.access import (
     load_project,

@@ -23,7 +23,7 @@ from pb.delivery.models import (
     Milestone,
     SpendLine,
 )
-from pb.fields import MAX_AMOUNT
+from pb.money import MAX_AMOUNT
 from pb.notices import services as notices
 from pb.proposals.models import Project, Proposal
 from pb.results.models import ContestResult

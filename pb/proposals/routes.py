@@ -23,7 +23,8 @@ from sqlmodel import select
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.accounts.services import organisations_of
-from pb.db import Refusal, db_session, id_arg, keep_refusal
+from pb.db import Refusal, db_session, keep_refusal
+from pb.ids import id_arg
 from pb.proposals import services
 from pb.proposals.access import (
     can_screen,

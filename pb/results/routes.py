@@ -20,7 +20,6 @@ from sqlmodel import select
 
 from pb.accounts.models import Role
 from pb.accounts.permissions import role_required
-from pb.audit.chain import verify_chain
 from pb.audit.models import chain_key
 from pb.db import db_session, keep_refusal
 from pb.proposals.services import ballot_draw
@@ -29,6 +28,7 @@ from pb.results.forms import ReceiptForm
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import ELIGIBILITY_LABELS, Area, Phase
 from pb.throttle import client_address, is_limited, note_attempt
+from pb.verify.chain import verify_chain
 from pb.views import csv_download, form_page
 
 bp = Blueprint("results", __name__)

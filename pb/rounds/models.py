@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now
-from pb.db import MONEY
+from pb.money import MONEY
 
 
 class Phase(StrEnum):

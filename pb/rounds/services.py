@@ -17,7 +17,7 @@ from pb.accounts.models import Membership, Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
 from pb.audit.chain import person, record_event
 from pb.clock import now
-from pb.fields import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
+from pb.money import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.notices import services as notices
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import (

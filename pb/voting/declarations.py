@@ -17,7 +17,7 @@ import unicodedata
 from sqlalchemy import delete, exists, func
 from sqlmodel import Session, select
 
-from pb.fields import normalise_postcode
+from pb.postcodes import normalise_postcode
 from pb.rounds.models import Area, DeclaredField, Round
 from pb.voting.models import Ballot, Declaration, Voter
 

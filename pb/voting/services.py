@@ -22,8 +22,8 @@ from pb.accounts.models import User
 from pb.audit.chain import person, record_event
 from pb.clock import now, today
 from pb.db import Refusal, begin_writing
-from pb.fields import normalise_postcode
 from pb.mail import EMAIL, SMS, text_messages_available
+from pb.postcodes import normalise_postcode
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, covers, takes_votes
