@@ -70,10 +70,18 @@ def database_url(request, tmp_path):
     admin.dispose()
 
 
+# scrypt is what production hashes with, and most of a test's set-up time; the tests' app hashes
+# with one round of PBKDF2 instead (only honoured when TESTING: pb.config). A test marked
+# `production_hash` keeps scrypt.
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
+
+
 @pytest.fixture
-def app(database_url, tmp_path):
+def app(request, database_url, tmp_path):
+    cheap_hash = {} if request.node.get_closest_marker("production_hash") else {"PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH}
     app = create_app(
         {
+            **cheap_hash,
             "TESTING": True,
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
