@@ -54,9 +54,11 @@ run: install-run
 	PB_SESSION_COOKIE_SECURE=false PB_REMEMBER_COOKIE_SECURE=false \
 		$(BIN)/pb run --host $(HOST) --port $(PORT)
 
-# On every core (pytest-xdist); PYTEST_ARGS="-n 0" runs in one process.
+# On every core (pytest-xdist); PYTEST_ARGS="-n 0" runs in one process. Worksteal: a worker
+# that runs out takes tests still queued on the other, so the slow ones (the browser tests,
+# the install drill) do not leave one core idle at the end.
 test: install-test
-	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist worksteal $(PYTEST_ARGS)
 
 # The layers pb is built in (pyproject.toml's [tool.importlinter]): no domain imports one
 # above it, nothing but the web imports the web, and pb.tally stands alone.

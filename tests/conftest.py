@@ -2,9 +2,12 @@
 
 Every test that uses `app` runs once per backend in PB_TEST_BACKENDS (default: both).
 The schema is built once per backend by the real migrations and then copied for each
-test (a file copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL).
+test (a file copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL). The app is
+built once per backend in each worker and lent to one test at a time, pointed at that
+test's database (SharedApp); a test that changes the app itself is marked `own_app`.
 """
 
+import copy
 import itertools
 import os
 import re
@@ -70,21 +73,87 @@ def database_url(request, tmp_path):
     admin.dispose()
 
 
-@pytest.fixture
-def app(database_url, tmp_path):
-    app = create_app(
+# scrypt is what production hashes with, and most of a test's set-up time; the tests' app hashes
+# with one round of PBKDF2 instead (only honoured when TESTING: pb.config). A test marked
+# `production_hash` keeps scrypt.
+CHEAP_PASSWORD_HASH = "pbkdf2:sha256:1"
+
+
+def build_app(database_url: str, instance_path: str, *, cheap_hash: bool = True):
+    return create_app(
         {
+            **({"PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH} if cheap_hash else {}),
             "TESTING": True,
             "SECRET_KEY": "test-secret",
             "DATABASE_URL": database_url,
             "SERVER_NAME": "localhost",
             "BASE_URL": "http://localhost",  # links in mail, letters and QR codes; other hosts refused
             "TRUSTED_HOSTS": ["127.0.0.1"],  # ...but for tests' own servers on loopback
-            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "INSTANCE_PATH": instance_path,
         }
     )
-    yield app
-    app.extensions["pb_engine"].dispose()
+
+
+class SharedApp:
+    """One app per backend in each worker, lent to one test at a time: building an app is a
+    good part of a short test's time. Each loan starts as a new app would: the test's own
+    database (a new engine), instance folder, outbox, mail courier and throttle, and the
+    settings as built (a test may change them; they are put back)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.config = copy.deepcopy(dict(app.config))
+        app.extensions.pop("pb_engine").dispose()  # each loan has its own
+        self.extensions = {name: value for name, value in app.extensions.items() if name not in ("pb_outbox", "pb_courier")}
+        self.shape = self._shape()
+
+    def _shape(self):
+        return sorted(rule.rule for rule in self.app.url_map.iter_rules()), sorted(self.app.view_functions)
+
+    def lend(self, database_url: str, instance_path: str):
+        from pb.db import make_engine
+        from pb.mail import Courier, Outbox
+
+        app = self.app
+        app.config.clear()
+        app.config.update(copy.deepcopy(self.config))
+        app.config.update(DATABASE_URL=database_url, INSTANCE_PATH=instance_path)
+        app.instance_path = instance_path
+        os.makedirs(instance_path, exist_ok=True)
+        app.extensions.clear()
+        app.extensions.update(self.extensions)  # Babel, CSRF, sign-in: no state of their own per test
+        app.extensions.update(pb_engine=make_engine(database_url), pb_outbox=Outbox(), pb_courier=Courier())
+        return app
+
+    def take_back(self) -> None:
+        app = self.app
+        # The courier delivers in a thread of its own: let it finish with this test's database,
+        # or it would deliver into the next test's outbox.
+        assert app.extensions["pb_courier"].idle.wait(30), "the mail courier was still busy 30 s after the test"
+        app.extensions["pb_engine"].dispose()
+        assert self._shape() == self.shape, "the test changed the shared app (a route?): mark it @pytest.mark.own_app"
+
+
+@pytest.fixture(scope="session")
+def shared_apps() -> dict[str, SharedApp]:
+    return {}  # by backend: "sqlite", "postgresql+psycopg"
+
+
+@pytest.fixture
+def app(request, database_url, tmp_path, shared_apps):
+    instance_path = str(tmp_path / "instance")
+    production_hash = request.node.get_closest_marker("production_hash") is not None
+    if production_hash or request.node.get_closest_marker("own_app"):
+        app = build_app(database_url, instance_path, cheap_hash=not production_hash)
+        yield app
+        app.extensions["pb_engine"].dispose()
+        return
+    backend = database_url.split(":", 1)[0]
+    if backend not in shared_apps:
+        shared_apps[backend] = SharedApp(build_app(database_url, instance_path))
+    shared = shared_apps[backend]
+    yield shared.lend(database_url, instance_path)
+    shared.take_back()
 
 
 @pytest.fixture

@@ -2,17 +2,22 @@
 
 import re
 
+import pytest
 from sqlmodel import select
 from werkzeug.security import check_password_hash
 
+from pb import create_app
+from pb.accounts import services
 from pb.accounts.models import User
+from pb.config import ConfigError
 from pb.mail import outbox
-from tests.conftest import FormClient
+from tests.conftest import CHEAP_PASSWORD_HASH, FormClient
 from tests.factories import sign_up_link
 
 PASSWORD = "correct horse battery"
 
 
+@pytest.mark.production_hash
 def test_sign_up_by_an_emailed_link_creates_the_account_and_signs_in(app, client, db):
     link = sign_up_link(app, client, "Sam@Example.org", name="Sam Green")
     with db(write=False) as session:
@@ -299,3 +304,23 @@ def test_ipv4_clients_seen_through_ipv6_are_counted_apart(app, make_user):
         attacker.submit("/sign-in", {"email": f"someone{n}@example.org", "password": "guess guess guess"})
     assert attacker.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD}).status_code == 429
     assert owner.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD}).status_code == 302
+
+
+def test_only_a_test_app_may_hash_passwords_cheaply(tmp_path):
+    settings = {"SECRET_KEY": "k" * 8 + "0123456789abcdefghijklmnopqrstuv", "INSTANCE_PATH": str(tmp_path),
+                "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH}
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD is for tests only"):
+        create_app(settings)
+
+
+@pytest.mark.parametrize("method", [pytest.param("scrypt:32768:8:1", marks=pytest.mark.production_hash), CHEAP_PASSWORD_HASH])
+def test_an_unknown_address_is_checked_against_a_hash_made_the_way_real_ones_are(app, db, make_user, method):
+    """The sign-in timing equaliser: a missing account costs what a wrong password costs."""
+    make_user("lee@example.org")
+    with app.test_request_context(), db(write=False) as session:
+        real = services.find_user(session, "lee@example.org").password_hash
+        dummy = services._dummy_hash(services._hash_method())
+    assert real.split("$")[0] == dummy.split("$")[0] == method
+    app.config["TESTING"] = False  # a test app turned into a real one hashes with scrypt whatever it was told
+    with app.test_request_context():
+        assert services._hash_method() == "scrypt"

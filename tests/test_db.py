@@ -18,6 +18,7 @@ def test_sqlite_connections_are_configured(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.own_app  # adds a route
 def test_failed_request_writes_nothing(app, client, db):
     """A view that adds a row and then fails leaves the database as it was."""
 

@@ -187,6 +187,7 @@ def fails_after_mail(app):
     return "/test/fails-after-mail/"
 
 
+@pytest.mark.own_app  # adds a route
 def test_an_action_that_rolls_back_sends_nothing(app, db, fails_after_mail):
     client = app.test_client()
     assert client.post(fails_after_mail + "answer").status_code == 409
@@ -359,6 +360,7 @@ def test_a_message_notify_refuses_is_given_up_at_once_and_the_others_go(app, db,
     assert landline not in caplog.text
 
 
+@pytest.mark.own_app  # adds a route
 def test_with_notify_an_action_that_rolls_back_sends_nothing(app, db, fails_after_mail):
     with NotifyServer() as notify:
         app.config.update(notify.config())

@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -25,8 +26,7 @@ from pb.audit.chain import record_event
 from pb.clock import now
 from pb.security import token_digest
 
-# Checked when no user has the address, so that a missing account takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a real password")
+PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's, memory-hard; always in production (pb.config refuses another)
 
 
 class AccountError(ValueError):
@@ -52,7 +52,7 @@ def create_user(
     user = User(
         email=normalise_email(email),
         name=name.strip(),
-        password_hash=generate_password_hash(password),
+        password_hash=_hash_password(password),
         is_platform_admin=is_platform_admin,
     )
     try:
@@ -69,17 +69,35 @@ def create_user(
     return user
 
 
+def _hash_method() -> str:
+    """scrypt, except in a test app that asks for a cheap hash (scrypt is most of a test's time)."""
+    if current_app.config.get("TESTING"):
+        return current_app.config.get("PASSWORD_HASH_METHOD") or PASSWORD_HASH_METHOD
+    return PASSWORD_HASH_METHOD
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method=_hash_method())
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Checked when no user has the address, so that a missing account takes as long as a
+    wrong password: made by the same method as real hashes, once per process."""
+    return generate_password_hash("not a real password", method=method)
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     user = find_user(session, email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_hash_method()), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
 
 def set_password(session: Session, user: User, password: str) -> None:
     """A new password, which ends every session the user had (a stolen one included)."""
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = _hash_password(password)
     session.add(user)
     session.flush()
     end_user_sessions(session, user)

@@ -15,6 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from pb import create_app
+from tests.conftest import CHEAP_PASSWORD_HASH
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PB_CHROMIUM", "/usr/bin/chromium")
@@ -42,6 +43,7 @@ def database_url(tmp_path, sqlite_template):
 def app(database_url, tmp_path):
     app = create_app({
         "TESTING": True, "SECRET_KEY": "browser-test-secret", "DATABASE_URL": database_url,
+        "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         # Plain HTTP on loopback: cookies cannot require HTTPS here.
         "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False,
