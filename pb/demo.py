@@ -445,7 +445,7 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
     with current_app.test_request_context():
         move_to_next_phase(session, current, actor=lead)  # delivery
         funded = list(session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, current))).order_by(Project.id)))
-        for project, story in zip(funded, DELIVERY_STORIES):
+        for project, story in zip(funded, DELIVERY_STORIES, strict=False):
             report(project, story)
         answers = ["yes", "yes", "partly", "no", "yes", "partly", "yes"]
         for n, project in enumerate(funded):

@@ -45,7 +45,7 @@ def known_revision(revision: str) -> bool:
     """Whether `revision` is one of this code's migrations."""
     try:
         return scripts().get_revision(revision) is not None
-    except Exception:  # alembic raises several kinds for an unknown, partial or ambiguous id
+    except Exception:  # noqa: BLE001 (alembic raises several kinds for an unknown, partial or ambiguous id
         return False
 
 

@@ -1,6 +1,7 @@
 """Photos of proposals: checked to be real images, re-encoded (which drops hidden data
 such as the camera's location), shrunk, and stored under the instance folder."""
 
+import contextlib
 import os
 import re
 import secrets
@@ -98,7 +99,5 @@ def store_photo(upload, folder: str | None = None, prefix: str = "") -> str:
 def discard_photo(name: str | None) -> None:
     """Remove a photo stored for a submission that was then refused: nothing is kept."""
     if name:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(photo_folder(), name))
-        except FileNotFoundError:
-            pass

@@ -217,7 +217,7 @@ def anchor_rounds(session: Session, organisation: Organisation) -> list[AnchorRo
             contest_pots = pots[line.project.contest_id]
             if contest_pots:
                 shares = pro_rata(line.project.cost, [p.amount for p in contest_pots])
-                attributed += sum(share for pot, share in zip(contest_pots, shares) if pot.organisation_id == organisation.id)
+                attributed += sum(share for pot, share in zip(contest_pots, shares, strict=True) if pot.organisation_id == organisation.id)
         pledged = sum(p.amount for contest_pots in pots.values() for p in contest_pots if p.organisation_id == organisation.id)
         found.append(AnchorRound(report=report, convened=round_.convening_organisation_id == organisation.id,
                                  pledged=pledged, allocated=attributed))

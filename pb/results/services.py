@@ -286,7 +286,7 @@ class ContestView:
             if project.id not in set(self.selected) or not self.budget:
                 continue
             amounts = pro_rata(project.cost, [pot.amount for pot, _name in self.pots])
-            shares[project.id] = [(name, amount) for (_pot, name), amount in zip(self.pots, amounts)]
+            shares[project.id] = [(name, amount) for (_pot, name), amount in zip(self.pots, amounts, strict=True)]
         return shares
 
 

@@ -37,6 +37,7 @@ from pb.rounds.models import (
     Round,
     covers,
 )
+import itertools
 
 
 # The shortest vote: voting cannot open unless its closing time is at least this far ahead,
@@ -265,7 +266,7 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     guard_unfrozen(session, round_, actor=actor, attempted="round.timeline_set")
     order = list(TIMELINE_PHASES)
     given = [(key, dates.get(key)) for key in order if dates.get(key) is not None]
-    for (_k1, earlier), (_k2, later) in zip(given, given[1:]):
+    for (_k1, earlier), (_k2, later) in itertools.pairwise(given):
         if later <= earlier:
             raise RoundError(_("Each date in the timeline must come after the one before it."))
     closes = dates.get("voting_closes_at")

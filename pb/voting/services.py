@@ -27,7 +27,6 @@ from pb.mail import EMAIL, SMS, text_messages_available
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, covers, takes_votes
-from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
@@ -711,9 +710,8 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
             raise VotingError(ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", contest.min_picks))
         if len(choices) > contest.max_picks:
             raise VotingError(ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks))
-        if contest.limit_to_budget:
-            if sum(projects[pid].cost for pid in choices) > ballot_paper(session, contest.id).budget:
-                raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
+        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > ballot_paper(session, contest.id).budget:
+            raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
     else:
         ranks = [rank for rank in choices.values()]
         if not choices:

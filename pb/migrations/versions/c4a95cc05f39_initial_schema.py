@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: c4a95cc05f39
-Revises: 
+Revises:
 Create Date: 2026-11-22 08:18:09.283482
 """
 
