@@ -4,7 +4,7 @@ import os
 
 import click
 from flask import current_app
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.accounts import services
 from pb.accounts.models import Organisation
@@ -435,7 +435,7 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
     old, _codes = _demo_finished_round(session, by_name, title="Green Streets 2025", days_ago=420, projects=OLD_PROJECTS, voters=180)
     with current_app.test_request_context():
         move_to_next_phase(session, old, actor=lead)  # delivery
-        for project in session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, old)))):
+        for project in session.exec(select(Project).where(col(Project.id).in_(delivery.funded_project_ids(session, old)))):
             report(project, [("delivered", "", "Done.", [("Finished", -200, True)],
                               [("Everything, from local firms", project.cost // 100 - 300, True), ("Hire of equipment", 300, False)])])
         move_to_next_phase(session, old, actor=lead)  # archived
@@ -444,7 +444,7 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
                                           voters=240, codes=5)
     with current_app.test_request_context():
         move_to_next_phase(session, current, actor=lead)  # delivery
-        funded = list(session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, current))).order_by(Project.id)))
+        funded = list(session.exec(select(Project).where(col(Project.id).in_(delivery.funded_project_ids(session, current))).order_by(col(Project.id))))
         for project, story in zip(funded, DELIVERY_STORIES, strict=False):
             report(project, story)
         answers = ["yes", "yes", "partly", "no", "yes", "partly", "yes"]

@@ -14,7 +14,7 @@ suspension is a separate act: public, audited, with its reason; it counts nothin
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.audit.witness import witness_head
@@ -152,7 +152,7 @@ def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, lis
     import logging
 
     with session_scope(engine, write=False) as session:
-        live = session.exec(select(Round).where(Round.phase.in_([p.value for p in PHASES[:6]]))).all()
+        live = session.exec(select(Round).where(col(Round.phase).in_([p.value for p in PHASES[:6]]))).all()
         due = [round_.id for round_ in live if _can_move(session, round_, at)]
     made = {}
     for round_id in due:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, chain_key
 from pb.clock import now
@@ -106,7 +106,7 @@ def record_event(
     _ensure_head(session, chain)
     # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before we
     # read the head, so two appends to one chain cannot both take the same number.
-    session.exec(update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=AuditChainHead.seq))
+    session.exec(update(AuditChainHead).where(col(AuditChainHead.chain) == chain).values(seq=col(AuditChainHead.seq)))
     head_seq, prev_hash = session.exec(
         select(AuditChainHead.seq, AuditChainHead.head_hash).where(AuditChainHead.chain == chain)
     ).one()
@@ -132,7 +132,7 @@ def record_event(
     # The database's own trigger moves the head too (for anyone inserting by hand); this
     # sets it to the same, so the chain holds where the trigger does not exist.
     session.exec(
-        update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=event.seq, head_hash=event.entry_hash)
+        update(AuditChainHead).where(col(AuditChainHead.chain) == chain).values(seq=event.seq, head_hash=event.entry_hash)
     )
     return event
 
@@ -168,9 +168,9 @@ def verify_chain(session: Session, chain: str) -> Verification:
     expected_seq = 1
     events = session.exec(
         select(AuditEvent, User.audit_ref)
-        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
+        .join(User, col(User.id) == col(AuditEvent.actor_user_id), isouter=True)
         .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq)
+        .order_by(col(AuditEvent.seq))
     )
     count = 0
     for event, actor_ref in events:

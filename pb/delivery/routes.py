@@ -48,7 +48,7 @@ def _funded_project(project_id: int) -> tuple[Project, Round]:
     project = db.get(Project, project_id)
     if project is None:
         abort(404)
-    round_, _access = load_round(db.get(Contest, project.contest_id).round_id)
+    round_, _access = load_round(db.get_one(Contest, project.contest_id).round_id)
     if not services.is_funded(db, project):
         abort(404)
     return project, round_

@@ -47,11 +47,11 @@ def _proposal_or_404(proposal_id: int) -> tuple[Proposal, Round]:
     proposal = db.get(Proposal, proposal_id)
     if proposal is None:
         abort(404)
-    return proposal, db.get(Round, proposal.round_id)
+    return proposal, db.get_one(Round, proposal.round_id)
 
 
 def _is_group_member(proposal: Proposal) -> bool:
-    return current_user.is_authenticated and is_member_of(db_session(), current_user, db_session().get(Organisation, proposal.organisation_id))
+    return current_user.is_authenticated and is_member_of(db_session(), current_user, db_session().get_one(Organisation, proposal.organisation_id))
 
 
 def _can_screen(round_: Round) -> bool:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import Membership, Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
@@ -249,7 +249,7 @@ def phases_started(session: Session, round_: Round) -> dict[Phase, datetime]:
     moves = session.exec(
         select(AuditEvent.data, AuditEvent.created_at)
         .where(AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.phase_changed")
-        .order_by(AuditEvent.seq)
+        .order_by(col(AuditEvent.seq))
     )
     for data, at in moves:
         try:
@@ -338,7 +338,7 @@ def add_area(session: Session, round_: Round, *, actor: User, name: str, postcod
 
 
 def update_area(session: Session, area: Area, *, actor: User, name: str, postcodes: list[str]) -> None:
-    round_ = session.get(Round, area.round_id)
+    round_ = session.get_one(Round, area.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="area.updated", detail={"area": area.id})
     clash = session.exec(
         select(Area).where(Area.round_id == round_.id, Area.name == name.strip(), Area.id != area.id)
@@ -385,7 +385,7 @@ def add_contest(session: Session, round_: Round, *, actor: User, **fields) -> Co
 
 
 def update_contest(session: Session, contest: Contest, *, actor: User, **fields) -> None:
-    round_ = session.get(Round, contest.round_id)
+    round_ = session.get_one(Round, contest.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="contest.updated", detail={"contest": contest.id})
     _check_contest(session, round_, fields, contest.id)
     for key in CONTEST_FIELDS:
@@ -396,7 +396,7 @@ def update_contest(session: Session, contest: Contest, *, actor: User, **fields)
 
 
 def contests_of(session: Session, round_: Round) -> list[Contest]:
-    return list(session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.area_id.is_not(None), Contest.id)))
+    return list(session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.area_id).is_not(None), col(Contest.id))))
 
 
 def areas_of(session: Session, round_: Round) -> list[Area]:
@@ -464,12 +464,12 @@ def is_returning_officer(session: Session, round_: Round, user) -> bool:
 
 def rounds_of(session: Session, organisation_ids: list[int]) -> list[Round]:
     """Rounds that these organisations convene or fund, newest first."""
-    partner_rounds = select(Partner.round_id).where(Partner.organisation_id.in_(organisation_ids))
+    partner_rounds = select(col(Partner.round_id)).where(col(Partner.organisation_id).in_(organisation_ids))
     return list(
         session.exec(
             select(Round)
-            .where(Round.convening_organisation_id.in_(organisation_ids) | Round.id.in_(partner_rounds), Round.deleted_at.is_(None))
-            .order_by(Round.created_at.desc())
+            .where(col(Round.convening_organisation_id).in_(organisation_ids) | col(Round.id).in_(partner_rounds), col(Round.deleted_at).is_(None))
+            .order_by(col(Round.created_at).desc())
         )
     )
 
@@ -510,10 +510,10 @@ def pledge_pot(
 
 def raise_pot(session: Session, pot: Pot, *, actor: User, amount: int) -> None:
     """A pledge can grow before voting opens; it can never shrink or be withdrawn."""
-    contest = session.get(Contest, pot.contest_id)
-    round_ = session.get(Round, contest.round_id)
+    contest = session.get_one(Contest, pot.contest_id)
+    round_ = session.get_one(Round, contest.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="pot.raised", detail={"pot": pot.id, "amount": amount})
-    organisation = session.get(Organisation, pot.organisation_id)
+    organisation = session.get_one(Organisation, pot.organisation_id)
     if not is_member_of(session, actor, organisation):
         raise RoundError(_("You can only change your own organisation's pledges."))
     if amount < pot.amount:
@@ -529,9 +529,9 @@ def contest_budgets(session: Session, round_: Round) -> dict[int, int]:
     """Each contest's budget: the sum of its pots, in minor units."""
     rows = session.exec(
         select(Pot.contest_id, func.sum(Pot.amount))
-        .join(Contest, Contest.id == Pot.contest_id)
+        .join(Contest, col(Contest.id) == col(Pot.contest_id))
         .where(Contest.round_id == round_.id)
-        .group_by(Pot.contest_id)
+        .group_by(col(Pot.contest_id))
     ).all()
     return {contest_id: int(total) for contest_id, total in rows}
 
@@ -540,9 +540,9 @@ def pots_of(session: Session, round_: Round) -> list[tuple[Pot, Organisation]]:
     return list(
         session.exec(
             select(Pot, Organisation)
-            .join(Contest, Contest.id == Pot.contest_id)
-            .join(Organisation, Organisation.id == Pot.organisation_id)
+            .join(Contest, col(Contest.id) == col(Pot.contest_id))
+            .join(Organisation, col(Organisation.id) == col(Pot.organisation_id))
             .where(Contest.round_id == round_.id)
-            .order_by(Organisation.name, Pot.id)
+            .order_by(col(Organisation.name), col(Pot.id))
         ).all()
     )

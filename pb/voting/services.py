@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import bindparam, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.audit.chain import person, record_event
@@ -163,7 +163,7 @@ def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest
     helpers = session.exec(select(func.count()).select_from(PollingHelper).where(PollingHelper.round_id == round_.id)).one()
     by_code = EligibilityMethod.CODES in methods or (EligibilityMethod.PAPER in methods and helpers > 0)
     missing = []
-    for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
+    for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
         area = areas.get(contest.area_id)
         by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.SMS, EligibilityMethod.DECLARED} & methods) and (
             area is None or area.postcode_list)
@@ -179,7 +179,7 @@ def code_figures(session: Session, round_: Round) -> list[dict]:
     rows = session.exec(
         select(
             CodeBatch.id, CodeBatch.area_id, CodeBatch.replacement, CodeBatch.size,
-            func.count(VotingCode.used_at), func.count(VotingCode.cancelled_at),
+            func.count(col(VotingCode.used_at)), func.count(col(VotingCode.cancelled_at)),
         )
         .join(VotingCode, VotingCode.batch_id == CodeBatch.id)
         .where(CodeBatch.round_id == round_.id)
@@ -280,7 +280,7 @@ def _voter_of_code(session: Session, round_: Round, row: VotingCode, method: Eli
     voter = session.exec(found).first()
     if voter is not None:
         return voter
-    batch = session.get(CodeBatch, row.batch_id)
+    batch = session.get_one(CodeBatch, row.batch_id)
     return _voter_once(session, found, Voter(round_id=round_.id, area_id=batch.area_id, method=method.value,
                                              identity=secrets.token_hex(16), code_id=row.id))
 
@@ -411,7 +411,7 @@ def seal_identities(session: Session, round_: Round) -> int:
         return 0
     used = session.exec(select(EmailChallenge.email).where(
         EmailChallenge.round_id == round_.id, EmailChallenge.purpose == "vote", EmailChallenge.channel == EMAIL,
-        EmailChallenge.used_at.is_not(None))).all()
+        col(EmailChallenge.used_at).is_not(None))).all()
     digests = sorted({_verdict_digest(key, email) for email in used if email})
     secrets.SystemRandom().shuffle(digests)
     for digest in digests:
@@ -521,9 +521,9 @@ def forget_email_addresses(session: Session, round_: Round, *, purpose: str | No
     """Delete the email addresses and mobile numbers residents gave to prove they may vote
     (or, with `purpose`, only those given for that purpose). Voters stay, known only by a
     keyed hash. Returns how many were deleted."""
-    query = delete(EmailChallenge).where(EmailChallenge.round_id == round_.id)
+    query = delete(EmailChallenge).where(col(EmailChallenge.round_id) == round_.id)
     if purpose is not None:
-        query = query.where(EmailChallenge.purpose == purpose)
+        query = query.where(col(EmailChallenge.purpose) == purpose)
     return session.exec(query).rowcount
 
 
@@ -559,18 +559,18 @@ def voting_session(session: Session, token: str | None, round_id: int, user=None
 
 def end_voting_session(session: Session, token: str | None) -> None:
     if token:
-        session.exec(delete(VotingSession).where(VotingSession.token_hash == token_digest(token)))
+        session.exec(delete(VotingSession).where(col(VotingSession.token_hash) == token_digest(token)))
 
 
 def forget_voting_sessions(session: Session, round_: Round) -> int:
-    return session.exec(delete(VotingSession).where(VotingSession.round_id == round_.id)).rowcount
+    return session.exec(delete(VotingSession).where(col(VotingSession.round_id) == round_.id)).rowcount
 
 
 def forget_codes_of_voters(session: Session, round_: Round) -> int:
     """Cut the link from voting codes (and so from letters and households) to voters, when
     the results are published. Returns how many links were cut."""
     return session.exec(
-        update(Voter).where(Voter.round_id == round_.id, Voter.code_id.is_not(None)).values(code_id=None)
+        update(Voter).where(col(Voter.round_id) == round_.id, col(Voter.code_id).is_not(None)).values(code_id=None)
     ).rowcount
 
 
@@ -658,7 +658,7 @@ def is_helper(session: Session, round_: Round, user) -> bool:
 def contests_for(session: Session, voter: Voter) -> list[Contest]:
     """The round-wide contest(s) and the contest of the voter's own area."""
     query = select(Contest).where(Contest.round_id == voter.round_id)
-    contests = [c for c in session.exec(query.order_by(Contest.id)) if c.area_id is None or c.area_id == voter.area_id]
+    contests = [c for c in session.exec(query.order_by(col(Contest.id))) if c.area_id is None or c.area_id == voter.area_id]
     return sorted(contests, key=lambda c: (c.area_id is not None, c.id))
 
 
@@ -682,7 +682,7 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
     contest = session.get(Contest, contest_id)
     if contest is None:
         return None
-    round_ = session.get(Round, contest.round_id)
+    round_ = session.get_one(Round, contest.round_id)
     projects = projects_of(session, contest)
     paper = BallotPaper(contest, projects, contest_budgets(session, round_).get(contest.id, 0),
                         drawn=ballot_draw(session, round_) is not None)
@@ -789,15 +789,15 @@ _LOCK_VOTER = (
 )
 _SUPERSEDE = (
     update(Ballot)
-    .where(Ballot.voter_id == bindparam("b_voter"), Ballot.contest_id == bindparam("b_contest"), Ballot.is_current)
+    .where(col(Ballot.voter_id) == bindparam("b_voter"), col(Ballot.contest_id) == bindparam("b_contest"), col(Ballot.is_current))
     .values(is_current=False, superseded_at=bindparam("b_at"))
 )
 _INSERT_BALLOT = insert(Ballot).returning(Ballot.id)
 # A voting code is spent by its first ballot (the day only is kept).
 _SPEND_CODE = (
     update(VotingCode)
-    .where(VotingCode.id == select(Voter.code_id).where(Voter.id == bindparam("s_voter")).scalar_subquery(),
-           VotingCode.used_at.is_(None))
+    .where(col(VotingCode.id) == select(col(Voter.code_id)).where(col(Voter.id) == bindparam("s_voter")).scalar_subquery(),
+           col(VotingCode.used_at).is_(None))
     .values(used_at=bindparam("s_day"))
 )
 _INSERT_CHOICE = insert(BallotChoice)
