@@ -48,6 +48,7 @@ def load_demo(*, if_empty: bool = False) -> None:
                 admin = services.create_user(
                     session, email=email, name=name, password=DEMO_PASSWORD, is_platform_admin=True
                 )
+        assert admin is not None, "USERS has a platform admin"
         for name, kind, subtype in ORGANISATIONS:
             by_name[name] = services.create_organisation(session, actor=admin, name=name, kind=kind, subtype=subtype)
         for email, name, org, is_admin in USERS:
@@ -306,7 +307,7 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
             voter = Voter(round_id=round_.id, area_id=None, method="declared", identity=f"demo-{round_.id}-{n}")
             session.add(voter)
             session.flush()
-            picks = set()
+            picks: set[int] = set()
             while len(picks) < rng.randint(1, 4):
                 picks.add(rng.choices(on_ballot, popularity)[0].id)
             channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE

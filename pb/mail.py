@@ -207,7 +207,9 @@ def deliver_pending(session_or_engine: Session | Engine | None = None, *, limit:
     own on the engine (a session given stands for its engine and is left alone), so it
     must not be called while this thread holds a write transaction on SQLite."""
     if isinstance(session_or_engine, Session):
-        session_or_engine = session_or_engine.get_bind()
+        bind = session_or_engine.get_bind()
+        assert isinstance(bind, Engine), "pb's sessions are bound to its engine"
+        session_or_engine = bind
     engine = session_or_engine or get_engine()
     claimed = _claim(engine, limit)
     if not claimed:
@@ -241,7 +243,9 @@ def _send(rows: list[OutgoingMail]) -> tuple[list[int], dict[int, str], dict[int
     ways: dict[str, list[OutgoingMail]] = {}
     for row in rows:
         ways.setdefault(_way(row, config), []).append(row)
-    sent, failed, refused = [], {}, {}
+    sent: list[int] = []
+    failed: dict[int, str] = {}
+    refused: dict[int, str] = {}
     for way, batch in ways.items():
         if way == "notify":
             _by_notify(batch, config, sent, failed, refused)

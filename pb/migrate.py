@@ -50,7 +50,9 @@ def known_revision(revision: str) -> bool:
 
 
 def code_head() -> str:
-    return scripts().get_current_head()
+    head = scripts().get_current_head()
+    assert head is not None, "pb has migrations"
+    return head
 
 
 def database_revision(engine) -> str | None:

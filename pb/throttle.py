@@ -118,7 +118,7 @@ def serialise(session: Session, key: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy import text
 
-        session.exec(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), params={"key": _stored(key)})
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _stored(key)})
 
 
 def _memory() -> MemoryAttempts | None:

@@ -139,9 +139,9 @@ def record_event(
 
 def _ensure_head(session: Session, chain: str) -> None:
     dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = postgresql.insert(AuditChainHead) if dialect == "postgresql" else sqlite.insert(AuditChainHead)
     session.exec(
-        insert(AuditChainHead)
+        statement
         .values(chain=chain, seq=0, head_hash=GENESIS_HASH)
         .on_conflict_do_nothing(index_elements=["chain"])
     )

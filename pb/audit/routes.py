@@ -2,8 +2,10 @@
 platform chain for platform admins."""
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
@@ -189,7 +191,7 @@ DATA_LABELS = {
 }
 # Data values that are codes, by key (and, where a key means different things, by action),
 # shown in words. A comma-separated value is a list of such codes.
-VALUE_LABELS = {
+VALUE_LABELS: dict[str, Mapping[Any, Any]] = {
     "answer": ANSWER_LABELS,
     "ballot_kind": {BallotKind.APPROVAL: _l("Approval"), BallotKind.RANKED: _l("Ranked")},
     "decision": STATUS_LABELS,
@@ -201,7 +203,7 @@ VALUE_LABELS = {
     "status": STATUS_LABELS,
     "subtype": {**ANCHOR_TYPES, **GROUP_TYPES},
 }
-ACTION_VALUE_LABELS = {("delivery.updated", "status"): DELIVERY_LABELS}
+ACTION_VALUE_LABELS: dict[tuple[str, str], Mapping[Any, Any]] = {("delivery.updated", "status"): DELIVERY_LABELS}
 # Data values that are moments (ISO 8601), shown as dates and times.
 MOMENT_KEYS = {"backup_time", "closes", "closes_was", "suspended_at", "proposals_open_at", "screening_at",
                "voting_opens_at", "voting_closes_at", "results_at"}

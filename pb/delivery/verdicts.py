@@ -98,7 +98,9 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
 def resident_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> str:
     _check_open(round_)
     challenge = check_email_code(session, round_, challenge_id, code, client=client, purpose=PURPOSE)
-    key = _resident_key(round_, "email", verdict_digest(session, round_, challenge.email))
+    digest = verdict_digest(session, round_, challenge.email)
+    assert digest is not None, "verdicts are open only on a round that was voted in, which has its key"
+    key = _resident_key(round_, "email", digest)
     session.delete(challenge)  # proved: the address is not kept
     session.flush()
     return key
@@ -129,6 +131,7 @@ def give_verdict(session: Session, project: Project, *, resident: str, answer: s
             return verdict
         except IntegrityError:  # the same resident, at the same moment, in another tab
             verdict = _verdict(session, project, resident)
+            assert verdict is not None, "the other tab's verdict is what the insert ran into"
     if comment != verdict.comment:  # a new comment is judged afresh; a hidden one stays hidden
         verdict.hidden_at, verdict.hidden_reason = None, ""
     verdict.answer, verdict.comment, verdict.updated_at = answer, comment, now()

@@ -227,6 +227,7 @@ def localised(obj: Round | Proposal | Project, field: str) -> Localised:
     from pb.db import db_session
 
     session = db_session()
+    owner: Proposal | Round
     if isinstance(obj, Project):
         proposal = session.get_one(Proposal, obj.proposal_id)
         written = getattr(obj, field, None) if field == "title" else getattr(proposal, field)

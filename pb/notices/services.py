@@ -274,7 +274,7 @@ def subscription_for_confirm_token(session: Session, token: str) -> tuple[Round,
     round_ = session.get(Round, claims["round"])
     if round_ is None or not takes_subscriptions(round_):
         return None
-    locale = claims.get("locale") if claims.get("locale") in current_app.config["LANGUAGES"] else _default_locale()
+    locale = claims["locale"] if claims.get("locale") in current_app.config["LANGUAGES"] else _default_locale()
     return round_, claims["email"], locale
 
 

@@ -190,7 +190,7 @@ def _content(form: ProposalForm) -> services.ProposalContent:
 
 
 def _photo_token() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="pb.proposals.held-photo")
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pb.proposals.held-photo")
 
 
 def _held_name(token: str | None) -> str | None:

@@ -57,7 +57,7 @@ class ProposalContent:
     photo: str | None = None  # a stored photo's file name; None keeps the current photo
 
 
-def _audit(session: Session, proposal: Proposal, action: str, actor: User, private: dict | None = None, **data) -> None:
+def _audit(session: Session, proposal: Proposal, action: str, actor: User | None, private: dict | None = None, **data) -> None:
     record_event(
         session,
         action,
@@ -230,7 +230,7 @@ def is_screener(session: Session, round_: Round, user: User) -> bool:
     if session.exec(select(Screener).where(Screener.round_id == round_.id, Screener.user_id == user.id)).first():
         return True
     return any(
-        is_member_of(session, user, session.get(Organisation, org_id)) for org_id in funding_organisation_ids(session, round_)
+        is_member_of(session, user, session.get_one(Organisation, org_id)) for org_id in funding_organisation_ids(session, round_)
     )
 
 
@@ -330,7 +330,7 @@ def put_on_ballot(session: Session, round_: Round) -> list[Project]:
     """When voting opens: every eligible proposal becomes a project on its contest's
     ballot, in an order drawn there and then (see pb.proposals.ballot_order), and the
     draw is recorded in the round's audit log so that anyone can check it."""
-    eligible = defaultdict(dict)
+    eligible: defaultdict[int, dict[int, Proposal]] = defaultdict(dict)
     for proposal in session.exec(
         select(Proposal).where(col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value).order_by(col(Proposal.id))
     ):

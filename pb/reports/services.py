@@ -5,7 +5,7 @@ Money is in minor units throughout; every breakdown adds up to its total exactly
 except by charter objective, where a project serving two objectives counts in both.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -130,15 +130,17 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
     for contest in contests:
         by_area.setdefault(contest_area[contest.id], Totals(name=contest_area[contest.id]))
     pots = session.exec(select(Pot).join(Contest, col(Contest.id) == col(Pot.contest_id)).where(col(Contest.round_id) == round_.id))
-    total = Totals(name=round_.title)
+    pledged: Counter[str] = Counter()
     for pot in pots:
-        by_area[contest_area[pot.contest_id]].pledged += pot.amount
-        total.pledged += pot.amount
+        pledged[contest_area[pot.contest_id]] += pot.amount
+    for name, amount in pledged.items():
+        by_area[name].pledged = amount
+    total = Totals(name=round_.title, pledged=sum(pledged.values()))
 
     funded = funded_project_ids(session, round_)
     projects = list(session.exec(select(Project).where(col(Project.id).in_(funded)).order_by(col(Project.contest_id), col(Project.ballot_position)))) if funded else []
     proposals = {p.id: p for p in session.exec(select(Proposal).where(col(Proposal.id).in_([p.proposal_id for p in projects])))}
-    categories = {c.id: c.name for c in session.exec(select(Category).where(Category.round_id == round_.id))}
+    categories: dict[int | None, str] = {c.id: c.name for c in session.exec(select(Category).where(Category.round_id == round_.id))}
     objective_titles = {o.id: o.title for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))}
     serves = defaultdict(list)
     for link in session.exec(select(ProposalObjective).where(col(ProposalObjective.proposal_id).in_(list(proposals)))):

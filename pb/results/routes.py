@@ -141,8 +141,7 @@ def receipts(round_id, contest_id):
 
 def _download(text: str, filename: str, mimetype: str):
     response = make_response(text)
-    response.mimetype = mimetype
-    response.charset = "utf-8"
+    response.mimetype = mimetype  # text/* types get "; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -245,7 +245,7 @@ def phases_started(session: Session, round_: Round) -> dict[Phase, datetime]:
 
     from pb.audit.models import AuditEvent, chain_key
 
-    started = {}
+    started: dict[Phase, datetime] = {}
     moves = session.exec(
         select(AuditEvent.data, AuditEvent.created_at)
         .where(AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.phase_changed")
@@ -265,7 +265,7 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     at once, so it is refused unless `move_now` says the lead means it."""
     guard_unfrozen(session, round_, actor=actor, attempted="round.timeline_set")
     order = list(TIMELINE_PHASES)
-    given = [(key, dates.get(key)) for key in order if dates.get(key) is not None]
+    given = [(key, date) for key in order if (date := dates.get(key)) is not None]
     for (_k1, earlier), (_k2, later) in itertools.pairwise(given):
         if later <= earlier:
             raise RoundError(_("Each date in the timeline must come after the one before it."))
@@ -273,7 +273,7 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     if closes is not None and closes < now() + MIN_VOTING:
         raise RoundError(_("Voting must stay open for at least a day: choose a closing date at least a day from now."))
     passed = [phase for key, phase in TIMELINE_PHASES.items()
-              if dates.get(key) is not None and dates[key] <= now() and not round_.reached(phase)]
+              if (date := dates.get(key)) is not None and date <= now() and not round_.reached(phase)]
     if passed and not move_now:
         raise MovesOnNow(_("These dates have already passed, so saving them would move the round on at once "
                            "(a draft becomes public): %(phases)s. Choose later dates, or tick the box to move the round on now.",
@@ -298,7 +298,7 @@ def delete_draft(session: Session, round_: Round, *, actor: User) -> None:
     and is recorded in the platform's chain too, where the platform's admins read it.
     The round is read afresh with its row locked (as pb.lifecycle.lock does), so a move
     out of draft at the same moment is either seen here or waits."""
-    round_ = session.get(Round, round_.id, with_for_update=True, populate_existing=True)
+    round_ = session.get_one(Round, round_.id, with_for_update=True, populate_existing=True)
     if round_.phase != Phase.DRAFT.value or round_.deleted_at is not None:
         raise RoundError(_("Only a draft can be deleted. A round that has been public stays on record."))
     round_.deleted_at = now()

@@ -70,7 +70,7 @@ def declarations_of(session: Session, round_: Round) -> list[dict]:
     """What residents declared, for the returning officer's check against the register:
     sorted by postcode, address and name (never in the order people voted), with the area
     and whether the declaration was used to cast a ballot."""
-    areas = {a.id: a.name for a in session.exec(select(Area).where(Area.round_id == round_.id))}
+    areas: dict[int | None, str] = {a.id: a.name for a in session.exec(select(Area).where(Area.round_id == round_.id))}
     voted = exists().where(col(Ballot.voter_id) == col(Declaration.voter_id))
     rows = session.exec(
         select(Declaration, Voter.area_id, voted)

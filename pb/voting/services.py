@@ -114,7 +114,7 @@ def generate_codes(session: Session, round_: Round, *, actor, area: Area | None,
                       replacement=round_.is_frozen)
     session.add(batch)
     session.flush()
-    codes = []
+    codes: list[tuple[str, str]] = []
     seen = set()
     while len(codes) < count:
         code = _grouped(_random_symbols(CODE_LENGTH), 4)
@@ -158,7 +158,7 @@ def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest
     """Contests whose residents would have no way to vote: for codes (online or on paper)
     no codes for their area, and no email or declared identity that reaches the area."""
     methods = set(round_.methods)
-    areas = {area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))}
+    areas: dict[int | None, Area] = {area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))}
     batches = set(session.exec(select(CodeBatch.area_id).where(CodeBatch.round_id == round_.id)).all())
     helpers = session.exec(select(func.count()).select_from(PollingHelper).where(PollingHelper.round_id == round_.id)).one()
     by_code = EligibilityMethod.CODES in methods or (EligibilityMethod.PAPER in methods and helpers > 0)
@@ -694,7 +694,13 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
 
 
 def projects_for(session: Session, contest: Contest) -> list[Project]:
-    return ballot_paper(session, contest.id).projects
+    return _paper_of(session, contest).projects
+
+
+def _paper_of(session: Session, contest: Contest) -> BallotPaper:
+    paper = ballot_paper(session, contest.id)
+    assert paper is not None, "a contest read from the database has a ballot paper"
+    return paper
 
 
 def validate_choices(session: Session, contest: Contest, choices: dict[int, int | None]) -> dict[int, int | None]:
@@ -710,13 +716,13 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
             raise VotingError(ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", contest.min_picks))
         if len(choices) > contest.max_picks:
             raise VotingError(ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks))
-        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > ballot_paper(session, contest.id).budget:
+        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > _paper_of(session, contest).budget:
             raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
     else:
-        ranks = [rank for rank in choices.values()]
+        ranks = [rank for rank in choices.values() if rank is not None]
         if not choices:
             raise VotingError(_("Rank at least one project."))
-        if any(rank is None or not 1 <= rank <= contest.rank_depth for rank in ranks):
+        if len(ranks) != len(choices) or any(not 1 <= rank <= contest.rank_depth for rank in ranks):
             raise VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
         if len(set(ranks)) != len(ranks):
             raise VotingError(_("Give each rank to one project only."))
@@ -792,7 +798,7 @@ _SUPERSEDE = (
     .where(col(Ballot.voter_id) == bindparam("b_voter"), col(Ballot.contest_id) == bindparam("b_contest"), col(Ballot.is_current))
     .values(is_current=False, superseded_at=bindparam("b_at"))
 )
-_INSERT_BALLOT = insert(Ballot).returning(Ballot.id)
+_INSERT_BALLOT = insert(Ballot).returning(col(Ballot.id))
 # A voting code is spent by its first ballot (the day only is kept).
 _SPEND_CODE = (
     update(VotingCode)
