@@ -16,7 +16,7 @@ TEST_STAMP := $(VENV)/.installed-test
 HOST = 127.0.0.1
 PORT = 5000
 
-.PHONY: run test imports install install-run install-test translations extract bench constraints clean
+.PHONY: run test lint imports install install-run install-test translations extract bench constraints clean
 
 $(VENV)/pyvenv.cfg:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pb needs Python 3.11 or newer")'
@@ -64,6 +64,17 @@ test: install-test
 # above it, nothing but the web imports the web, and pb.tally stands alone.
 imports: install-test
 	$(BIN)/lint-imports
+
+# The checks CI runs before the tests, each to the end so that one run shows every finding
+# (settings in pyproject.toml; .pre-commit-config.yaml runs the same at each commit).
+# `$(BIN)/ruff format .` rewrites what the format check refuses.
+lint: install-test
+	status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	$(BIN)/lint-imports || status=1; \
+	exit $$status
 
 # Benchmarks print figures; bench/cast.py needs wrk (Debian: apt-get install wrk).
 bench: install-test

@@ -134,7 +134,7 @@ def wrk(url, seconds, connections, script=None):
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
     if script:
         command += ["-s", script]
-    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     total = int(re.search(r"(\d+) requests in", out).group(1))
     elapsed = float(re.search(r"requests in ([\d.]+)s", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -212,7 +212,8 @@ def run(db, seconds, connections, voter_count):
     acknowledged = set()
     for name in os.listdir(work):
         if name.startswith("receipts."):
-            acknowledged |= {line.strip() for line in open(os.path.join(work, name)) if line.strip()}
+            with open(os.path.join(work, name)) as receipts:
+                acknowledged |= {line.strip() for line in receipts if line.strip()}
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)

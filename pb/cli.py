@@ -1,5 +1,7 @@
 """The `pb` command: Flask's own commands (run, shell, routes) and ours."""
 
+from typing import ClassVar
+
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
@@ -14,7 +16,7 @@ def _create_app():
 class PbGroup(FlaskGroup):
     """Loads `pb tally` and `pb verify` without the web app, so they start fast."""
 
-    LIBRARY_COMMANDS = {"tally": "tally_command", "verify": "verify_command"}
+    LIBRARY_COMMANDS: ClassVar[dict[str, str]] = {"tally": "tally_command", "verify": "verify_command"}
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(self.LIBRARY_COMMANDS))
@@ -124,7 +126,7 @@ def user_create(email, name, admin, link):
     try:
         validate_email(email, check_deliverability=False)  # as the site's forms check it
     except EmailNotValidError as error:
-        raise click.BadParameter(str(error), param_hint="EMAIL")
+        raise click.BadParameter(str(error), param_hint="EMAIL") from None
     if not name.strip() or len(name) > 120:
         raise click.BadParameter("give a name of 1 to 120 characters", param_hint="--name")
     if link:
@@ -139,7 +141,7 @@ def user_create(email, name, admin, link):
             try:
                 user = services.create_user(session, email=email, name=name, password=password, is_platform_admin=admin)
             except services.AccountError as error:
-                raise click.ClickException(str(error))
+                raise click.ClickException(str(error)) from None
             url = public_url("accounts.reset_password", token=services.password_reset_token(user)) if link else None
     click.echo(f"created {'platform admin' if admin else 'account'} {services.normalise_email(email)}")
     if url:

@@ -2,6 +2,7 @@
 
 import json
 import os
+from typing import ClassVar
 
 
 class Defaults:
@@ -24,7 +25,7 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = 60 * 60 * 4
     BABEL_DEFAULT_LOCALE = "en_GB"
     BABEL_DEFAULT_TIMEZONE = "Europe/London"
-    LANGUAGES = ["en_GB", "cy", "pl", "ro", "ur", "bn", "ar"]
+    LANGUAGES: ClassVar[list[str]] = ["en_GB", "cy", "pl", "ro", "ur", "bn", "ar"]
     DEFAULT_CURRENCY = "GBP"
     MAIL_SERVER = None  # None: mail is logged and kept in the outbox (pb.mail)
     MAIL_PORT = 587

@@ -4,7 +4,7 @@ import os
 
 import click
 from flask import current_app
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.accounts import services
 from pb.accounts.models import Organisation
@@ -48,6 +48,7 @@ def load_demo(*, if_empty: bool = False) -> None:
                 admin = services.create_user(
                     session, email=email, name=name, password=DEMO_PASSWORD, is_platform_admin=True
                 )
+        assert admin is not None, "USERS has a platform admin"
         for name, kind, subtype in ORGANISATIONS:
             by_name[name] = services.create_organisation(session, actor=admin, name=name, kind=kind, subtype=subtype)
         for email, name, org, is_admin in USERS:
@@ -306,7 +307,7 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
             voter = Voter(round_id=round_.id, area_id=None, method="declared", identity=f"demo-{round_.id}-{n}")
             session.add(voter)
             session.flush()
-            picks = set()
+            picks: set[int] = set()
             while len(picks) < rng.randint(1, 4):
                 picks.add(rng.choices(on_ballot, popularity)[0].id)
             channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE
@@ -435,7 +436,7 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
     old, _codes = _demo_finished_round(session, by_name, title="Green Streets 2025", days_ago=420, projects=OLD_PROJECTS, voters=180)
     with current_app.test_request_context():
         move_to_next_phase(session, old, actor=lead)  # delivery
-        for project in session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, old)))):
+        for project in session.exec(select(Project).where(col(Project.id).in_(delivery.funded_project_ids(session, old)))):
             report(project, [("delivered", "", "Done.", [("Finished", -200, True)],
                               [("Everything, from local firms", project.cost // 100 - 300, True), ("Hire of equipment", 300, False)])])
         move_to_next_phase(session, old, actor=lead)  # archived
@@ -444,8 +445,8 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
                                           voters=240, codes=5)
     with current_app.test_request_context():
         move_to_next_phase(session, current, actor=lead)  # delivery
-        funded = list(session.exec(select(Project).where(Project.id.in_(delivery.funded_project_ids(session, current))).order_by(Project.id)))
-        for project, story in zip(funded, DELIVERY_STORIES):
+        funded = list(session.exec(select(Project).where(col(Project.id).in_(delivery.funded_project_ids(session, current))).order_by(col(Project.id))))
+        for project, story in zip(funded, DELIVERY_STORIES, strict=False):
             report(project, story)
         answers = ["yes", "yes", "partly", "no", "yes", "partly", "yes"]
         for n, project in enumerate(funded):

@@ -53,7 +53,7 @@ def select_locale() -> str:
 
 def language_name(code: str) -> str:
     """A language's name in that language, e.g. 'Cymraeg' for cy."""
-    name = Locale.parse(code).get_display_name(code)
+    name = Locale.parse(code).get_display_name(code) or code
     return name[:1].upper() + name[1:]
 
 

@@ -14,7 +14,7 @@ suspension is a separate act: public, audited, with its reason; it counts nothin
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.clock import now
@@ -121,6 +121,14 @@ def lock(session: Session, round_id: int) -> Round | None:
     return session.get(Round, round_id, with_for_update=True, populate_existing=True)
 
 
+def _locked(session: Session, round_: Round) -> Round:
+    """`round_` read afresh with its row locked, as lock does: a round is never deleted (a
+    deleted draft is kept, hidden)."""
+    locked = lock(session, round_.id)
+    assert locked is not None, "a round is never deleted"
+    return locked
+
+
 def advance(session: Session, round_id: int, at: datetime | None = None) -> list[Phase]:
     """Make every move the timeline says is due; each is an audit event. Returns the moves."""
     round_ = lock(session, round_id)
@@ -152,7 +160,7 @@ def advance_due_rounds(engine=None, at: datetime | None = None) -> dict[int, lis
     import logging
 
     with session_scope(engine, write=False) as session:
-        live = session.exec(select(Round).where(Round.phase.in_([p.value for p in PHASES[:6]]))).all()
+        live = session.exec(select(Round).where(col(Round.phase).in_([p.value for p in PHASES[:6]]))).all()
         due = [round_.id for round_ in live if _can_move(session, round_, at)]
     made = {}
     for round_id in due:
@@ -231,7 +239,7 @@ def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase
     """The convening lead moves the round on by hand, never backwards, and never out of
     voting: voting ends at its published closing time."""
     advance(session, round_.id)
-    round_ = lock(session, round_.id)
+    round_ = _locked(session, round_)
     current = Phase(round_.phase)
     if current == Phase.ARCHIVED:
         raise RoundError(_("This round is archived; there is no later phase."))
@@ -264,7 +272,7 @@ def following_phase(round_: Round) -> Phase | None:
 def suspend_voting(session: Session, round_: Round, *, actor: User, reason: str) -> None:
     """Pause voting in an emergency: casting is refused with the reason, shown on the
     round's page, until voting is resumed. Nothing is counted or published."""
-    round_ = lock(session, round_.id)
+    round_ = _locked(session, round_)
     reason = " ".join((reason or "").split())
     if round_.phase != Phase.VOTING.value:
         raise RoundError(_("Only a round that is taking votes can be suspended."))
@@ -284,9 +292,10 @@ def resume_voting(session: Session, round_: Round, *, actor: User) -> list[Phase
     """End a suspension. The closing time moves later by as long as voting was suspended,
     so that a suspension never shortens the vote (and the new time is in the audit log).
     Returns any moves that made."""
-    round_ = lock(session, round_.id)
+    round_ = _locked(session, round_)
     if round_.suspended_at is None:
         raise RoundError(_("Voting is not suspended."))
+    assert round_.voting_closes_at is not None, "voting opens only with a closing time"
     closes = round_.voting_closes_at + (now() - round_.suspended_at)
     audit_round(session, round_, "voting.resumed", actor, suspended_at=round_.suspended_at.isoformat(),
            reason=round_.suspension_reason, closes_was=round_.voting_closes_at.isoformat(), closes=closes.isoformat())

@@ -14,7 +14,7 @@ import re
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from flask import g, has_request_context, request
 
@@ -42,7 +42,7 @@ class _RequestContext(logging.Filter):
 class JsonLines(logging.Formatter):
     def format(self, record):
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -71,17 +71,20 @@ class _NoRequestLines(logging.Filter):
         return record.msg != '"%s" %s %s'
 
 
+class _PbHandler(logging.StreamHandler):
+    """pb's own handler: a second app in one process (tests) finds and replaces the first's."""
+
+
 def configure_logging(app) -> None:
     """pb's loggers (the app's, named "pb", and the modules' below it) write to standard
     error in the configured format; gunicorn and systemd's journal take it from there."""
     style = app.config.get("LOG_FORMAT") or ("json" if app.config.get("ENV") == "production" else "text")
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _PbHandler(sys.stderr)
     handler.setFormatter(JsonLines() if style == "json" else ReadableLines())
     handler.addFilter(_RequestContext())
     logger = logging.getLogger("pb")
-    for old in [h for h in logger.handlers if getattr(h, "pb_handler", False)]:
+    for old in [h for h in logger.handlers if isinstance(h, _PbHandler)]:
         logger.removeHandler(old)  # a second app in one process (tests) replaces the first's
-    handler.pb_handler = True
     logger.addHandler(handler)
     logger.setLevel(app.config.get("LOG_LEVEL") or "INFO")
     werkzeug = logging.getLogger("werkzeug")

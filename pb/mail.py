@@ -37,7 +37,7 @@ from email.message import EmailMessage
 from flask import current_app, has_app_context
 from sqlalchemy import Column, Text, delete, event, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, SQLModel, Session, col, select
 
 from pb.clock import now
 from pb.db import db_session, get_engine, session_scope
@@ -58,7 +58,7 @@ class OutgoingMail(SQLModel, table=True):
 
     __tablename__ = "outgoing_mail"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     # "email" (to an address) or "sms" (a text message to a mobile number in E.164, +447700900123)
     channel: str = Field(default="email", max_length=5, sa_column_kwargs={"server_default": "email"})
     recipient: str = Field(max_length=254)
@@ -207,7 +207,9 @@ def deliver_pending(session_or_engine: Session | Engine | None = None, *, limit:
     own on the engine (a session given stands for its engine and is left alone), so it
     must not be called while this thread holds a write transaction on SQLite."""
     if isinstance(session_or_engine, Session):
-        session_or_engine = session_or_engine.get_bind()
+        bind = session_or_engine.get_bind()
+        assert isinstance(bind, Engine), "pb's sessions are bound to its engine"
+        session_or_engine = bind
     engine = session_or_engine or get_engine()
     claimed = _claim(engine, limit)
     if not claimed:
@@ -222,7 +224,7 @@ def _claim(engine: Engine, limit: int) -> list[OutgoingMail]:
         query = (
             select(OutgoingMail)
             .where(OutgoingMail.next_attempt_at <= now())
-            .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+            .order_by(col(OutgoingMail.next_attempt_at), col(OutgoingMail.id))
             .limit(limit)
         )
         if engine.dialect.name == "postgresql":
@@ -241,7 +243,9 @@ def _send(rows: list[OutgoingMail]) -> tuple[list[int], dict[int, str], dict[int
     ways: dict[str, list[OutgoingMail]] = {}
     for row in rows:
         ways.setdefault(_way(row, config), []).append(row)
-    sent, failed, refused = [], {}, {}
+    sent: list[int] = []
+    failed: dict[int, str] = {}
+    refused: dict[int, str] = {}
     for way, batch in ways.items():
         if way == "notify":
             _by_notify(batch, config, sent, failed, refused)
@@ -356,18 +360,18 @@ def _settle(engine: Engine, rows: list[OutgoingMail], sent: list[int], failed: d
             refused: dict[int, str]) -> None:
     with session_scope(engine) as session:
         if sent:
-            session.exec(delete(OutgoingMail).where(OutgoingMail.id.in_(sent)))
+            session.exec(delete(OutgoingMail).where(col(OutgoingMail.id).in_(sent)))
         for row in rows:
             what = "text message" if row.channel == SMS else "mail"
             if row.id in refused:
-                session.exec(delete(OutgoingMail).where(OutgoingMail.id == row.id))
+                session.exec(delete(OutgoingMail).where(col(OutgoingMail.id) == row.id))
                 current_app.logger.warning("%s %s given up, refused by GOV.UK Notify: %r; %s",
                                            what, row.id, row.subject, refused[row.id])
                 continue
             if row.id not in failed:
                 continue
             if now() - row.created_at >= GIVE_UP_AFTER:
-                session.exec(delete(OutgoingMail).where(OutgoingMail.id == row.id))
+                session.exec(delete(OutgoingMail).where(col(OutgoingMail.id) == row.id))
                 current_app.logger.warning(
                     "%s %s given up after %s attempts since %s: %r; last error: %s",
                     what, row.id, row.attempts + 1, row.created_at.isoformat(), row.subject, failed[row.id],
@@ -375,7 +379,7 @@ def _settle(engine: Engine, rows: list[OutgoingMail], sent: list[int], failed: d
                 continue
             session.exec(
                 update(OutgoingMail)
-                .where(OutgoingMail.id == row.id)
+                .where(col(OutgoingMail.id) == row.id)
                 .values(attempts=OutgoingMail.attempts + 1, last_error=failed[row.id],
                         next_attempt_at=now() + _retry_delay(row.attempts + 1))
             )

@@ -45,12 +45,14 @@ def known_revision(revision: str) -> bool:
     """Whether `revision` is one of this code's migrations."""
     try:
         return scripts().get_revision(revision) is not None
-    except Exception:  # alembic raises several kinds for an unknown, partial or ambiguous id
+    except Exception:  # noqa: BLE001 (alembic raises several kinds for an unknown, partial or ambiguous id
         return False
 
 
 def code_head() -> str:
-    return scripts().get_current_head()
+    head = scripts().get_current_head()
+    assert head is not None, "pb has migrations"
+    return head
 
 
 def database_revision(engine) -> str | None:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, SQLModel, Session, col, select
 
 from pb.clock import now
 
@@ -39,7 +39,7 @@ def _stored(key: str) -> str:
 class ThrottleAttempt(SQLModel, table=True):
     __tablename__ = "throttle_attempt"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, index=True)
     at: datetime = Field(default_factory=now, index=True)
 
@@ -118,7 +118,7 @@ def serialise(session: Session, key: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy import text
 
-        session.exec(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), params={"key": _stored(key)})
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _stored(key)})
 
 
 def _memory() -> MemoryAttempts | None:
@@ -154,7 +154,7 @@ def note_attempt(session: Session, key: str) -> None:
     if memory is not None:
         memory.note(key, now())
         return
-    session.exec(delete(ThrottleAttempt).where(ThrottleAttempt.at < now() - _longest_window()))  # past every window
+    session.exec(delete(ThrottleAttempt).where(col(ThrottleAttempt.at) < now() - _longest_window()))  # past every window
     session.add(ThrottleAttempt(key=_stored(key)))
     session.flush()
 
@@ -164,7 +164,7 @@ def forget_attempts(session: Session, key: str) -> None:
     if memory is not None:
         memory.forget(key)
         return
-    session.exec(delete(ThrottleAttempt).where(ThrottleAttempt.key == _stored(key)))
+    session.exec(delete(ThrottleAttempt).where(col(ThrottleAttempt.key) == _stored(key)))
 
 
 def may_mail(session: Session, purpose: str, email: str, *, per_inbox: int = 3, per_client: int = 10) -> bool:

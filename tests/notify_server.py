@@ -53,7 +53,7 @@ class NotifyServer:
             def log_message(self, *args):
                 pass
 
-            def do_POST(self):  # noqa: N802 (http.server's name)
+            def do_POST(self):  # http.server's name
                 status, answer = server.answer(self.path, self.headers.get("Authorization", ""),
                                                self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 body = json.dumps(answer).encode()

@@ -6,6 +6,7 @@ all its workers can be killed together (SIGKILL, as a crash would) and nothing i
 behind: `stop()` always ends the whole group.
 """
 
+import contextlib
 import http.client
 import os
 import re
@@ -149,10 +150,8 @@ class Gunicorn:
         and wait until none of them is left (so the port is free again)."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=30)
         self._wait_group_gone()
 
@@ -167,14 +166,10 @@ class Gunicorn:
         if self.process is None:
             return
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()  # whatever is left of the group
 
     def _wait_group_gone(self, timeout: float = 30) -> None:

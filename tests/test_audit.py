@@ -117,7 +117,7 @@ def test_concurrent_appends_keep_one_unbroken_chain(app, db):
             for i in range(10):
                 with app.test_request_context(), db() as session:
                     record_event(session, "test.concurrent", data={"writer": n, "i": i})
-        except Exception as error:  # reported below
+        except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(error)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]

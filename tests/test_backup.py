@@ -39,7 +39,7 @@ def dialect(app) -> str:
     return make_url(app.config["DATABASE_URL"]).get_backend_name()
 
 
-def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_same(app, db, published, tmp_path):  # noqa: F811
+def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_same(app, db, published, tmp_path):
     runner = app.test_cli_runner()
     before = fingerprints(app)
     if dialect(app) == "postgresql":

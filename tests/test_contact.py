@@ -18,6 +18,7 @@ from pb.verify.chain import verify_chain
 from tests import factories
 from tests.conftest import FormClient
 from tests.factories import make_round, open_voting
+import itertools
 
 PASSWORD = "correct horse battery"
 LEAD, OTHER_LEAD, PARTNER_LEAD = "lead@council.example", "lead@fire.example", "lead@nhs.example"
@@ -213,7 +214,7 @@ def test_a_lead_of_one_round_cannot_change_another_anchors_round(app, db, people
     theirs = make_round(app, db, convener=OTHER_LEAD, anchor="Westshire Fire and Rescue")
     lead = people["lead"]
     assert lead.get(f"/rounds/{theirs['round']}/help/edit").status_code == 403
-    assert FormClient(app).get(f"/rounds/9999/help").status_code == 404
+    assert FormClient(app).get("/rounds/9999/help").status_code == 404
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -328,7 +329,7 @@ def test_the_privacy_notice_names_every_setting_the_retention_periods_and_the_ic
     headings = re.findall(r"<h([1-3])[^>]*>", page)
     assert headings[0] == "1"
     assert "3" in headings
-    assert all(int(b) - int(a) <= 1 for a, b in zip(headings, headings[1:]))
+    assert all(int(b) - int(a) <= 1 for a, b in itertools.pairwise(headings))
 
 
 def test_the_privacy_notice_follows_the_lawful_basis_setting(app, client):

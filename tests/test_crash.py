@@ -22,10 +22,9 @@ from sqlmodel import select
 
 from pb.proposals.models import Project
 from pb.results.models import ContestResult
-from pb.rounds.models import Area, Phase, Round
-from pb.voting import services
+from pb.rounds.models import Phase, Round
 from pb.voting.models import Ballot, BallotChoice, Voter
-from tests.factories import let_voting_close, make_codes, make_round, open_voting, user
+from tests.factories import let_voting_close, make_codes, make_round, open_voting
 from tests.servers import SECRET, Browser, Gunicorn, Unanswered, cast, prove_with_code
 
 pytestmark = pytest.mark.slow

@@ -43,7 +43,6 @@ def test_foreign_keys_are_enforced(app, db):
 
     from pb.accounts.models import Membership
 
-    with pytest.raises(IntegrityError):
-        with db() as session:
-            session.add(Membership(user_id=999, organisation_id=999))
-            session.flush()
+    with pytest.raises(IntegrityError), db() as session:
+        session.add(Membership(user_id=999, organisation_id=999))
+        session.flush()

@@ -410,9 +410,8 @@ def test_verdicts_are_limited_to_residents_who_were_eligible(app, db, published,
     response = stranger.post(f"/projects/{pid}/verdict", data={"answer": "no", "csrf_token": stranger.csrf_token(f"/projects/{pid}")})
     assert response.status_code == 302
     assert "/residents" in response.headers["Location"]
-    with app.test_request_context(), db() as session:
-        with pytest.raises(voting.VotingError):
-            verdicts.resident_by_code(session, session.get(Round, published["round"]), foreign, client="test")
+    with app.test_request_context(), db() as session, pytest.raises(voting.VotingError):
+        verdicts.resident_by_code(session, session.get(Round, published["round"]), foreign, client="test")
     assert all_verdicts(db, pid) == []
 
 
@@ -560,7 +559,7 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
                ("delayed", "Waiting for permission.", [("Deposit", 50_00, True)]),
                ("stalled", "Supplier closed.", []),
                ("cancelled", "Landowner said no.", [("Survey", 12_34, False)])]
-    for pid, (status, reason, spend) in zip(funded, stories):
+    for pid, (status, reason, spend) in zip(funded, stories, strict=False):
         post(app, db, pid, "in_progress", spend=[("First invoice", 1_00, True)])
         post(app, db, pid, status, reason=reason, spend=spend)
     with app.test_request_context(), db(write=False) as session:
@@ -603,11 +602,11 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header, whole = rows[0], rows[1]
     assert whole[0] == "round"
-    figures = dict(zip(header, whole))
+    figures = dict(zip(header, whole, strict=False))
     assert Fraction(figures["pledged"]) * 100 == total.pledged
     assert Fraction(figures["allocated"]) * 100 == sum(costs.values())
     assert Fraction(figures["spent"]) * 100 == sum(line.amount for line in lines)
-    projects = [dict(zip(rows[rows.index([]) + 1], row)) for row in rows[rows.index([]) + 2:]]
+    projects = [dict(zip(rows[rows.index([]) + 1], row, strict=False)) for row in rows[rows.index([]) + 2:]]
     assert sum(Fraction(p["spent"]) * 100 for p in projects) == total.spent
     assert {int(p["project_id"]) for p in projects} == selected
 
@@ -637,7 +636,7 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
     assert "@media print" in stylesheet.get_data(as_text=True)
     stylesheet.close()
     anchor_csv = list(csv.reader(io.StringIO(client.get(f"/anchors/{trust.id}/report.csv").get_data(as_text=True).lstrip("\ufeff"))))
-    assert Fraction(dict(zip(anchor_csv[0], anchor_csv[1]))["pledged_by_anchor"]) * 100 == 20_000_01
+    assert Fraction(dict(zip(anchor_csv[0], anchor_csv[1], strict=False))["pledged_by_anchor"]) * 100 == 20_000_01
     anchor_page = client.get(f"/anchors/{trust.id}/report")
     assert anchor_page.status_code == 200
     assert "<svg" in anchor_page.get_data(as_text=True)

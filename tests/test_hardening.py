@@ -146,7 +146,7 @@ def test_a_new_password_and_sign_out_everywhere_end_every_session(app, make_user
 # ---------------------------------------------------------------- one CSV writer
 
 
-def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):  # noqa: F811
+def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):
     """Every CSV route the app has, on a round whose project titles and a group's name were
     typed as spreadsheet formulas: each file starts with a UTF-8 byte-order mark and no
     cell, split on , or ;, starts a formula."""
@@ -157,7 +157,6 @@ def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):  # 
 
     from pb.accounts.models import Organisation
     from pb.proposals.models import Project
-    from tests.test_delivery import TRUST
 
     with db() as session:
         for n, project in enumerate(session.exec(select(Project).where(Project.contest_id == published["contests"]["North"]))):

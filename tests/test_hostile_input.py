@@ -146,7 +146,7 @@ NASTY = [
     "Z̸̡̢̛͎̼̠̳͔̮̫͖̓̈́̀͌͗̆ͅą̷̛̺̯̜̟͇̳̓̎̈́l̴̡̛̘̪̰̠̥͋̑̐g̷̛̟̤̼̗̥̘͐̄̔o̵͓̦̖̬̍̀͂", "\ufeff", "\ufffd", "\uffff", "\U0010ffff", "\u0085", "\u2028\u2029",
     "ﷺ", "𒐫" * 100, "İıŞş", "ß" * 50, "ǅ", "\u00a0\u202f\u2009",
     "-1", "0", "-0", "00", "1e309", "-1e309", "NaN", "Infinity", "-inf", "9" * 30, "-" + "9" * 30, "0x1F", "1_000",
-    "١٢٣", "１２３", "۱۲", "²", "Ⅻ", "12.5", "1,000,000.999", "£-5", "£", "€12", "1'000", "99999999999999999999",
+    "١٢٣", "１２３", "۱۲", "²", "Ⅻ", "12.5", "1,000,000.999", "£-5", "£", "€12", "1'000", "99999999999999999999",  # noqa: RUF001 (look-alike digits on purpose)
     "2147483648", "-2147483649", "9223372036854775808", "1.7976931348623157e+308", "0.1e-400",
     "2027-02-30", "0000-00-00", "9999-12-31", "0001-01-01", "2027-13-45T25:61", "31/12/2027", "2027-03-31T10:00",
     "2027-03-31", "10000-01-01T00:00", "1970-01-01T00:00:00Z", "2038-01-19T03:14:08",
@@ -251,7 +251,8 @@ def unique(pattern: str) -> Callable[[World], str]:
 
 def round_fields(w: World, organisation_field: bool) -> list[Field]:
     fields = [Field("organisation", "select", str(w.org["Eastshire Council"]))] if organisation_field else []
-    return fields + [
+    return [
+        *fields,
         Field("title", "text", "Greener Eastshire 2028"), Field("purpose", "text", "Money for green ideas."),
         Field("eligibility", "text", "People who live here."), Field("minimum_age", "int", "16"),
         Field("methods", "multi", ["codes", "email"]), Field("categories", "text", "Parks\nYoung people"),
@@ -281,7 +282,8 @@ def pot_fields(w: World, r: dict) -> list[Field]:
 def proposal_fields(w: World, new: bool) -> list[Field]:
     r = w.r4 if new else w.r1  # R4 has no limit on a project's cost, R1 has one
     fields = [Field("organisation", "select", str(w.org["Friends of the Park"]))] if new else []
-    return fields + [
+    return [
+        *fields,
         Field("contest", "select", str(r["contests"]["North"])), Field("title", "text", "Benches by the pond"),
         Field("summary", "text", "Six benches."), Field("description", "text", "Oak benches."),
         Field("category", "select", lambda w: str(w.first_id("category", r["round"]))),
@@ -929,7 +931,7 @@ def world(request, tmp_path_factory):
 
 
 def _rows(names, rows, limit=3):
-    shown = [", ".join(f"{n}={short(v, 40)}" for n, v in zip(names, row)) for row in list(rows)[:limit]]
+    shown = [", ".join(f"{n}={short(v, 40)}" for n, v in zip(names, row, strict=False)) for row in list(rows)[:limit]]
     return "; ".join(f"({s})" for s in shown) + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
@@ -968,7 +970,7 @@ def unexplained_changes(before: dict, after: dict) -> list[str]:
         if table == "email_challenge" and not added and not removed:
             tries = names.index("tries")
             wrong = [k for k in changed
-                     if [i for i, (a, b) in enumerate(zip(was[k], now[k])) if a != b] != [tries] or now[k][tries] != was[k][tries] + 1]
+                     if [i for i, (a, b) in enumerate(zip(was[k], now[k], strict=False)) if a != b] != [tries] or now[k][tries] != was[k][tries] + 1]
             if wrong or len(changed) > 1:
                 problems.append(f"email_challenge: changed {_rows(names, [now[k] for k in changed])}")
             continue
@@ -1036,7 +1038,7 @@ def tail(tb: str, frames: int = 3) -> str:
     shown = []
     for n in ours[-frames:]:
         shown += [lines[n].strip(), "  " + lines[n + 1].strip()] if n + 1 < len(lines) else [lines[n].strip()]
-    return "\n".join("    " + line for line in shown + ["...", exception_line(tb)])
+    return "\n".join("    " + line for line in [*shown, "...", exception_line(tb)])
 
 
 def exception_line(tb: str) -> str:

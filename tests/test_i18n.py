@@ -176,8 +176,7 @@ def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make
 
     from pb.proposals.models import Project
     from pb.rounds import services as rounds
-    from pb.rounds.models import Area, Contest, Round
-    from pb.voting import services as voting
+    from pb.rounds.models import Contest, Round
     from tests.conftest import FormClient
     from tests.factories import let_voting_close, make_codes, make_round, open_voting, user
 
@@ -192,7 +191,7 @@ def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make
     with db(write=False) as session:
         project = session.exec(select(Project).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)).first()
 
-    for locale, code in zip(LOCALES, codes):
+    for locale, code in zip(LOCALES, codes, strict=False):
         resident = FormClient(app)
         resident.http.set_cookie("pb_locale", locale, domain="localhost")
         start = resident.get(f"{base}/vote").get_data(as_text=True)

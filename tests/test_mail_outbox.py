@@ -100,12 +100,12 @@ def make_all_due(db) -> None:
         session.exec(update(OutgoingMail).values(next_attempt_at=now()))
 
 
-def ask_for_code(resident, voting):  # noqa: F811
+def ask_for_code(resident, voting):
     start = f"/rounds/{voting['round']}/vote"
     return resident.submit(f"{start}/email", {"email": RESIDENT, "postcode": "LS11 2AB"}, page=start)
 
 
-def enter_code(resident, voting, code):  # noqa: F811
+def enter_code(resident, voting, code):
     return resident.submit(f"/rounds/{voting['round']}/vote/email/code", {"code": code})
 
 
@@ -113,7 +113,7 @@ def code_in(body: str) -> str:
     return re.search(r"\b(\d{6})\b", body).group(1)
 
 
-def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app, db, voting):  # noqa: F811
+def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app, db, voting):
     port = free_port()  # nothing listens here
     logged = list(app.extensions["pb_outbox"])  # setting the round up (its witnesses' heads), before there was a server
     use_mail_server(app, port)
@@ -148,7 +148,7 @@ def test_a_dead_mail_server_fails_no_vote_and_the_mail_goes_when_it_is_back(app,
     assert waiting_mail(db) == []  # delivered: the codes are not kept
 
 
-def test_a_mail_server_that_never_answers_does_not_hold_up_the_resident(app, db, voting):  # noqa: F811
+def test_a_mail_server_that_never_answers_does_not_hold_up_the_resident(app, db, voting):
     assert app.config["MAIL_TIMEOUT"] >= 10
     resident = FormClient(app)
     with HangingServer() as hanging:
@@ -209,7 +209,7 @@ def test_an_action_that_rolls_back_sends_nothing(app, db, fails_after_mail):
     assert waiting_mail(db) == []
 
 
-def test_with_a_server_mail_is_delivered_after_the_commit_without_a_worker(app, db, voting):  # noqa: F811
+def test_with_a_server_mail_is_delivered_after_the_commit_without_a_worker(app, db, voting):
     port = free_port()
     use_mail_server(app, port)
     with SmtpServer(port) as server:
@@ -220,7 +220,7 @@ def test_with_a_server_mail_is_delivered_after_the_commit_without_a_worker(app, 
     assert waiting_mail(db) == []
 
 
-def test_without_a_server_mail_is_logged_in_the_outbox_and_not_kept(app, db, voting):  # noqa: F811
+def test_without_a_server_mail_is_logged_in_the_outbox_and_not_kept(app, db, voting):
     assert ask_for_code(FormClient(app), voting).status_code == 302
     [mail] = [m for m in app.extensions["pb_outbox"] if m.to == RESIDENT]
     assert code_in(mail.body)
@@ -288,7 +288,7 @@ def test_failed_mail_is_tried_again_later_and_given_up_after_two_days(app, db, c
 MOBILE = "+447700900123"
 
 
-def test_with_notify_email_and_text_messages_go_through_it_after_the_commit(app, db, voting):  # noqa: F811
+def test_with_notify_email_and_text_messages_go_through_it_after_the_commit(app, db, voting):
     port = free_port()
     use_mail_server(app, port)  # set too, but Notify's key wins for email
     with NotifyServer() as notify, SmtpServer(port) as smtp:

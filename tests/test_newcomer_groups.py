@@ -72,7 +72,7 @@ def test_the_receipt_page_of_a_replaced_ballot_says_it_was_replaced(app, db, vot
     laptop = FormClient(app)
     assert enter_code(laptop, ids, code).status_code == 302
     assert vote(laptop, ids, "North", {"project": north[1:2]}).status_code == 302
-    later = [b for b in ballots_in(db) if b.is_current][0]
+    later = next(b for b in ballots_in(db) if b.is_current)
 
     page = phone.get(receipt_url).get_data(as_text=True)  # the phone's receipt page, reloaded
     assert "Your vote is in" not in page

@@ -283,9 +283,7 @@ def test_every_action_and_data_key_the_code_records_has_a_label(app):
 def test_the_audit_log_speaks_in_words_not_codes(app, db, people, client):
     """A proposal found not eligible, and a delivery update that spent more than the
     project was given, locally in part: the log names each key and value in words."""
-    from pb.delivery import services as delivery
     from pb.proposals import services as proposals
-    from pb.proposals.models import Project
     from pb.rounds.services import contests_of
 
     ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")

@@ -150,11 +150,10 @@ def test_partner_anchors_screeners_and_the_returning_officer_are_told(app, db, s
 
 def test_an_action_that_rolls_back_sends_nothing(app, db, setup):
     proposal_id = propose(app, db, setup["round"], CHAIR, PARK, "Pond dipping platform")
-    with app.test_request_context(), pytest.raises(RuntimeError):
-        with db() as session:
-            proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
-                                      decision="not_eligible", reason="Not ours to fund.")
-            raise RuntimeError("something later in the request failed")
+    with app.test_request_context(), pytest.raises(RuntimeError), db() as session:
+        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
+                                  decision="not_eligible", reason="Not ours to fund.")
+        raise RuntimeError("something later in the request failed")
     with app.app_context():
         assert mails(app, CHAIR) == []
         assert mails(app, TREASURER) == []

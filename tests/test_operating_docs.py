@@ -520,7 +520,7 @@ class Machine:
 
 def refusals() -> list[re.Pattern]:
     """The guide's quoted refusals, with its revision placeholders matching any revision."""
-    language, body = marked_blocks(guide())["refusals"]
+    _language, body = marked_blocks(guide())["refusals"]
     patterns = []
     for line in body.strip().splitlines():
         pattern = re.sub(r"\b(OLD|NEWER|NEW|HEAD)\b", r"\\S+", re.escape(line))

@@ -8,13 +8,12 @@ import pytest
 from sqlmodel import select
 
 from pb import create_app
-from pb.rounds import services as rounds
 from pb.rounds.models import Contest, Round
 from pb.throttle import ThrottleAttempt
 from pb.voting import services
 from pb.voting.models import Ballot, Voter
 from tests.conftest import FormClient
-from tests.factories import let_voting_close, user
+from tests.factories import let_voting_close
 from tests.test_voting import ballots_in, enter_code, voting  # noqa: F401  (the fixture: a round in voting)
 
 PASSWORD = "correct horse battery"
@@ -41,7 +40,7 @@ def shown(client, response) -> str:
     return re.search(r'class="receipt"><strong>([0-9A-Z-]+)<', page).group(1)
 
 
-def test_the_same_confirmation_sent_twice_casts_one_ballot_and_shows_its_receipt(app, db, voting):  # noqa: F811
+def test_the_same_confirmation_sent_twice_casts_one_ballot_and_shows_its_receipt(app, db, voting):
     resident = FormClient(app)
     enter_code(resident, voting, voting["codes"][0])
     north = voting["projects"]["North"]
@@ -79,7 +78,7 @@ def test_the_same_confirmation_sent_twice_casts_one_ballot_and_shows_its_receipt
     assert shown(resident, late) == second_receipt
 
 
-def test_a_confirmation_token_is_the_voters_own(app, db, voting):  # noqa: F811
+def test_a_confirmation_token_is_the_voters_own(app, db, voting):
     north = voting["projects"]["North"]
     one, two = FormClient(app), FormClient(app)
     enter_code(one, voting, voting["codes"][0])
@@ -94,7 +93,7 @@ def test_a_confirmation_token_is_the_voters_own(app, db, voting):  # noqa: F811
     assert len(ballots_in(db)) == 3
 
 
-def test_simultaneous_twin_confirmations_make_one_ballot(app, db, voting):  # noqa: F811
+def test_simultaneous_twin_confirmations_make_one_ballot(app, db, voting):
     with db() as session:
         voter = Voter(round_id=voting["round"], area_id=voting["areas"]["North"], method="declared", identity="t" * 32)
         session.add(voter)
@@ -110,7 +109,7 @@ def test_simultaneous_twin_confirmations_make_one_ballot(app, db, voting):  # no
                 ballot = services.cast_ballot(session, session.get(Voter, voter_id), session.get(Contest, voting["contests"]["North"]),
                                               {north[0]: None}, submission=token)
                 receipts.append(ballot.receipt)
-        except Exception as error:  # reported below
+        except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(repr(error))
 
     threads = [threading.Thread(target=cast) for _ in range(12)]

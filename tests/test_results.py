@@ -262,7 +262,6 @@ def tied(app, db, make_user, monkeypatch):
     with a ballot order that lists the dearer one first (the old rule, cheaper first,
     would have funded the other). Published."""
     from pb.proposals import ballot_order
-    from pb.rounds import services as rounds
     from tests.factories import eligible_proposals, user
 
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
@@ -440,5 +439,5 @@ def test_the_program_for_every_rule_agrees_with_the_count(tmp_path, ranked):
     ran = subprocess.run([sys.executable, "-c", driver], input=json.dumps([program for _s, _r, program in jobs]),
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr
-    for (seed, rule, _program), printed in zip(jobs, json.loads(ran.stdout)):
+    for (seed, rule, _program), printed in zip(jobs, json.loads(ran.stdout), strict=False):
         assert ast.literal_eval(printed.strip()) == expected[(seed, rule)], (seed, rule)

@@ -129,7 +129,7 @@ def phase_of(db, round_id):
 
 def test_round_walks_from_draft_to_voting_with_two_anchors(app, anchors, db, client):
     council, nhs = anchors["council"], anchors["nhs"]
-    round_id, areas, contests = set_up_round(council, nhs, db)
+    round_id, _areas, contests = set_up_round(council, nhs, db)
 
     with db() as session:
         round_ = session.get(Round, round_id)
@@ -315,7 +315,7 @@ def test_bad_amounts_are_refused_and_nothing_is_saved(anchors, db, amount):
 def test_access_across_anchors_is_refused(app, anchors, db, client):
     council, nhs = anchors["council"], anchors["nhs"]
     police, group = anchors["police"], anchors["group"]
-    round_id, areas, contests = set_up_round(council, nhs, db)
+    round_id, _areas, contests = set_up_round(council, nhs, db)
     base = f"/rounds/{round_id}"
     for url in [base, f"{base}/manage", f"{base}/edit", f"{base}/timeline", f"{base}/areas/new", f"{base}/pots/new",
                 f"{base}/contests/{contests['North ballot']}"]:

@@ -17,11 +17,10 @@ from sqlmodel import select
 from pb.config import Defaults
 from pb.proposals.models import Project
 from pb.results.models import ContestResult
-from pb.rounds.models import Area, Phase, Round
-from pb.voting import services
+from pb.rounds.models import Phase, Round
 from pb.voting.models import Ballot, BallotChoice
 from tests.conftest import BACKENDS
-from tests.factories import let_voting_close, make_codes, make_round, open_voting, user
+from tests.factories import let_voting_close, make_codes, make_round, open_voting
 from tests.servers import Browser, Gunicorn, cast, prove_with_code, sign_in
 
 pytestmark = pytest.mark.slow

@@ -272,10 +272,9 @@ def test_the_database_refuses_events_out_of_order_and_changes_to_ballots_and_res
         attempts += [(f"TRUNCATE {table} CASCADE", {}) for table in
                      ("contest_result", "round_turnout", "audit_chain_head", "witnessed_head", "ballot", "ballot_choice")]
     for sql, params in attempts:
-        with pytest.raises(DBAPIError, match="cannot|must|only"):  # the trigger's own words
-            with db() as session:
-                session.exec(text(sql), params=params)
-                pytest.fail(f"the database let this through: {sql}")
+        with pytest.raises(DBAPIError, match=r"cannot|must|only"), db() as session:  # the trigger's own words
+            session.exec(text(sql), params=params)
+            pytest.fail(f"the database let this through: {sql}")
     if dialect == "sqlite":  # a head cannot be put back: the REPLACE is ignored
         with db() as session:
             session.exec(text("INSERT OR REPLACE INTO audit_chain_head (chain, seq, head_hash) VALUES (:c, 1, 'abc')"),
@@ -349,7 +348,7 @@ def forge(session, round_ids):
                         actor_user_id=None, organisation_id=events[counted].organisation_id, action="round.recounted",
                         data=canonical_json({"identical": [True, True]}), format=2, created_at=events[counted].created_at,
                         prev_hash="", entry_hash="")
-    _rechain(session, chain, events[: counted + 1] + [forged] + events[counted + 1:])
+    _rechain(session, chain, [*events[:counted + 1], forged, *events[counted + 1:]])
 
 
 def reorder(session, round_ids):
@@ -444,15 +443,15 @@ def test_a_forged_export_cannot_pass_the_standalone_verifier(app, db, round_ids)
     with pytest.raises(verifier.Broken, match="withheld"):
         _check(verifier, forged, since)
     # Every line withheld, as if the whole chain were older than format 2.
-    hidden = [genuine[0]] + [{"seq": l["seq"], "prev_hash": l["prev_hash"], "entry_hash": l["entry_hash"], "withheld": True}
-                             for l in genuine[1:]]
+    hidden = [genuine[0]] + [{"seq": line["seq"], "prev_hash": line["prev_hash"], "entry_hash": line["entry_hash"], "withheld": True}
+                             for line in genuine[1:]]
     with pytest.raises(verifier.Broken, match="cannot be confirmed"):
         _check(verifier, hidden, since)
     # A second count slipped in after the last head, to vouch for a doctored ballot file.
-    count = next(l for l in genuine[1:] if '"action":"round.counted"' in l.get("document", ""))
+    count = next(line for line in genuine[1:] if '"action":"round.counted"' in line.get("document", ""))
     document = json.loads(count["document"])
     document["seq"] = len(genuine)
-    again = genuine + [{"seq": len(genuine), "document": verifier.canonical(document), "revealed": count["revealed"]}]
+    again = [*genuine, {"seq": len(genuine), "document": verifier.canonical(document), "revealed": count["revealed"]}]
     _rehash(verifier, again, len(genuine))
     with pytest.raises(verifier.Broken, match="counts of the votes"):
         _check(verifier, again, since)

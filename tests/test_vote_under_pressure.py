@@ -80,7 +80,7 @@ def test_fifty_casts_racing_the_close_leave_every_receipted_ballot_counted_and_l
     server = type("Served", (), {"port": httpd.server_port})
     try:
         browsers = [Browser(server.port) for _ in range(50)]
-        tokens = [prove_with_code(b, round_id, code) for b, code in zip(browsers, ids["codes"])]
+        tokens = [prove_with_code(b, round_id, code) for b, code in zip(browsers, ids["codes"], strict=False)]
         start = threading.Barrier(51)
         outcomes: list = [None] * 50
         closes = now() + timedelta(seconds=1.5)
@@ -360,10 +360,10 @@ def _path(graph, start):
         path = paths.pop(0)
         for following in sorted(graph[path[-1]]):
             if following == start:
-                return " -> ".join(path + [start])
+                return " -> ".join([*path, start])
             if following not in seen:
                 seen.add(following)
-                paths.append(path + [following])
+                paths.append([*path, following])
     return ""
 
 

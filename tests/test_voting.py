@@ -209,7 +209,7 @@ def test_letters_before_voting_opens(app, db, make_user):
     import segno
 
     svgs = re.findall(r'<div class="qr">(.*?)</div>', page, re.S)
-    for code, svg in zip(codes, svgs):
+    for code, svg in zip(codes, svgs, strict=False):
         link = f"http://localhost/rounds/{ids['round']}/vote#code={code}"
         out = io.BytesIO()
         segno.make(link, error="m").save(out, kind="svg", scale=3, xmldecl=False, svgns=True, title="QR code to vote")
@@ -572,7 +572,7 @@ def declared_voter(app, voting, postcode="LS6 1AA"):
         ("North", lambda p: {"project": [p["South"][0]]}, "not on this ballot paper"),
         ("North", lambda p: {"project": [p["North"][0], p["North"][0]]}, "each project only once"),
         ("North", lambda p: {}, "at least 1"),
-        ("North", lambda p: {"project": p["North"][:3] + [p["North"][0]]}, "each project only once"),
+        ("North", lambda p: {"project": [*p["North"][:3], p["North"][0]]}, "each project only once"),
         ("North", lambda p: {"project": ["abc"]}, "not on this ballot paper"),
         ("South", lambda p: {f"rank_{p['South'][0]}": "1", f"rank_{p['South'][1]}": "1"}, "each rank to one project"),
         ("South", lambda p: {f"rank_{p['South'][0]}": "4"}, "Ranks go from 1 to 3"),
@@ -699,7 +699,7 @@ def test_fifty_concurrent_casts_by_one_voter_leave_one_current_ballot(app, db, v
             with app.test_request_context(), db() as session:
                 services.cast_ballot(session, session.get(Voter, voter_id), session.get(Contest, voting["contests"]["North"]),
                                      {north[n % 3]: None})
-        except Exception as error:  # reported below
+        except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(repr(error))
 
     threads = [threading.Thread(target=cast, args=(n,)) for n in range(50)]
@@ -931,7 +931,7 @@ def _at_once(app, ids, way: str, requests: list[tuple[str, dict]]) -> list[int]:
     same moment; the statuses."""
     start = f"/rounds/{ids['round']}/vote"
     clients = [FormClient(app) for _ in requests]
-    for client, (address, _form) in zip(clients, requests):
+    for client, (address, _form) in zip(clients, requests, strict=False):
         client.http.environ_base["REMOTE_ADDR"] = address
     tokens = [client.csrf_token(start) for client in clients]
     barrier, statuses = threading.Barrier(len(requests)), []
@@ -999,7 +999,7 @@ def test_text_messages_need_notify_in_production(app, db, texting):
     with app.test_request_context(), db() as session:
         lead = user(session, "lead@council.example")
         org = factories.organisation(session, "Eastshire Council")
-        with pytest.raises(RoundError, match="GOV.UK Notify"):
+        with pytest.raises(RoundError, match=r"GOV\.UK Notify"):
             rounds.create_round(session, actor=lead, organisation=org, title="Texts", methods=("sms",))
     resident = FormClient(app)
     assert "Vote with your mobile phone" not in resident.get(start).get_data(as_text=True)

@@ -45,7 +45,7 @@ class Role(StrEnum):
 
 
 class Organisation(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     kind: str = Field(max_length=20)
     subtype: str = Field(max_length=40)
@@ -60,7 +60,7 @@ class Organisation(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, unique=True)
     name: str = Field(max_length=120)
     password_hash: str = Field(max_length=255)
@@ -94,7 +94,7 @@ class UserSession(SQLModel, table=True):
 
     __tablename__ = "user_session"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=now)
@@ -103,7 +103,7 @@ class UserSession(SQLModel, table=True):
 class Invitation(SQLModel, table=True):
     """An emailed invitation to join an organisation; only a hash of its token is kept."""
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     email: str = Field(max_length=254)
     token_hash: str = Field(max_length=64, unique=True)
@@ -117,7 +117,7 @@ class Membership(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     created_at: datetime = Field(default_factory=now)

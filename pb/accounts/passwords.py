@@ -2,6 +2,9 @@
 zxcvbn (offline: its lists of common passwords, names and words ship with it) judges how
 guessable a password is; pb words the reason itself, so that it is translated."""
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from wtforms import ValidationError
 from zxcvbn import zxcvbn
@@ -37,7 +40,7 @@ def weakness(password: str, *, about=()) -> str | None:
     return str(_reason(result["sequence"]))
 
 
-def _reason(sequence: list[dict]):
+def _reason(sequence: Sequence[Mapping[str, Any]]):
     """The weakest part of the password, as zxcvbn matched it."""
     for match in sorted(sequence, key=lambda m: m.get("guesses", 0)):
         pattern = match.get("pattern")

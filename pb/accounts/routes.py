@@ -148,7 +148,6 @@ def sign_in():
     if form.validate_on_submit():
         session = db_session()
         keys = _sign_in_keys(form.email.data)
-        config = current_app.config
         wait = _wait_before_trying(session, keys)
         if wait:
             return render_template(

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from pb.accounts.models import (
@@ -114,7 +114,7 @@ def _session_lifetime() -> timedelta:
 def start_user_session(session: Session, user: User) -> str:
     """A signed-in session held on the server; returns the reference for the browser's cookie.
     The user's sessions past their lifetime are deleted on the way."""
-    session.exec(delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_at < now() - _session_lifetime()))
+    session.exec(delete(UserSession).where(col(UserSession.user_id) == user.id, col(UserSession.created_at) < now() - _session_lifetime()))
     token = secrets.token_urlsafe(24)
     session.add(UserSession(user_id=user.id, token_hash=token_digest(token)))
     session.flush()
@@ -127,7 +127,7 @@ def user_of_session(session: Session, user_id: int, token: str | None) -> User |
     if not token or not isinstance(token, str) or len(token) > 64:
         return None
     return session.exec(
-        select(User).join(UserSession, UserSession.user_id == User.id)
+        select(User).join(UserSession, col(UserSession.user_id) == col(User.id))
         .where(UserSession.token_hash == token_digest(token), User.id == user_id,
                UserSession.created_at >= now() - _session_lifetime())
     ).first()
@@ -135,12 +135,12 @@ def user_of_session(session: Session, user_id: int, token: str | None) -> User |
 
 def end_user_session(session: Session, token: str | None) -> None:
     if token and isinstance(token, str):
-        session.exec(delete(UserSession).where(UserSession.token_hash == token_digest(token)))
+        session.exec(delete(UserSession).where(col(UserSession.token_hash) == token_digest(token)))
 
 
 def end_user_sessions(session: Session, user: User) -> int:
     """Sign the user out everywhere. Returns how many sessions ended."""
-    return session.exec(delete(UserSession).where(UserSession.user_id == user.id)).rowcount
+    return session.exec(delete(UserSession).where(col(UserSession.user_id) == user.id)).rowcount
 
 
 # ---------------------------------------------------------------- signing up by an emailed link
@@ -239,7 +239,7 @@ def _log_in_rounds_of(session: Session, organisation: Organisation, *, actor: Us
 def organisations_of(session: Session, user: User, kind: OrganisationKind | None = None) -> list[Organisation]:
     query = (
         select(Organisation)
-        .join(Membership, Membership.organisation_id == Organisation.id)
+        .join(Membership, col(Membership.organisation_id) == col(Organisation.id))
         .where(Membership.user_id == user.id)
         .order_by(Organisation.name)
     )
@@ -304,7 +304,7 @@ def invitation_for_token(session: Session, token: str) -> Invitation | None:
 def accept_invitation(session: Session, invitation: Invitation, *, user: User) -> Membership:
     if normalise_email(user.email) != invitation.email:
         raise AccountError(_("This invitation was sent to another email address. Sign in with that address to accept it."))
-    organisation = session.get(Organisation, invitation.organisation_id)
+    organisation = session.get_one(Organisation, invitation.organisation_id)
     membership = add_member(session, actor=user, organisation=organisation, user=user)
     invitation.accepted_at = now()
     session.add(invitation)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent, chain_key
 from pb.clock import now
@@ -105,7 +105,7 @@ def record_event(
     _ensure_head(session, chain)
     # The no-op UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before we
     # read the head, so two appends to one chain cannot both take the same number.
-    session.exec(update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=AuditChainHead.seq))
+    session.exec(update(AuditChainHead).where(col(AuditChainHead.chain) == chain).values(seq=col(AuditChainHead.seq)))
     head_seq, prev_hash = session.exec(
         select(AuditChainHead.seq, AuditChainHead.head_hash).where(AuditChainHead.chain == chain)
     ).one()
@@ -131,16 +131,16 @@ def record_event(
     # The database's own trigger moves the head too (for anyone inserting by hand); this
     # sets it to the same, so the chain holds where the trigger does not exist.
     session.exec(
-        update(AuditChainHead).where(AuditChainHead.chain == chain).values(seq=event.seq, head_hash=event.entry_hash)
+        update(AuditChainHead).where(col(AuditChainHead.chain) == chain).values(seq=event.seq, head_hash=event.entry_hash)
     )
     return event
 
 
 def _ensure_head(session: Session, chain: str) -> None:
     dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = postgresql.insert(AuditChainHead) if dialect == "postgresql" else sqlite.insert(AuditChainHead)
     session.exec(
-        insert(AuditChainHead)
+        statement
         .values(chain=chain, seq=0, head_hash=GENESIS_HASH)
         .on_conflict_do_nothing(index_elements=["chain"])
     )

@@ -17,7 +17,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (UniqueConstraint("chain", "seq"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     chain: str = Field(max_length=40)
     seq: int
     round_id: int | None = Field(default=None, index=True)
@@ -55,7 +55,7 @@ class WitnessedHead(SQLModel, table=True):
 
     __tablename__ = "witnessed_head"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     chain: str = Field(max_length=40, index=True)
     seq: int
     hash: str = Field(max_length=64)

@@ -2,14 +2,16 @@
 platform chain for platform admins."""
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import ANCHOR_TYPES, GROUP_TYPES, Membership, Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
@@ -190,7 +192,7 @@ DATA_LABELS = {
 }
 # Data values that are codes, by key (and, where a key means different things, by action),
 # shown in words. A comma-separated value is a list of such codes.
-VALUE_LABELS = {
+VALUE_LABELS: dict[str, Mapping[Any, Any]] = {
     "answer": ANSWER_LABELS,
     "ballot_kind": {BallotKind.APPROVAL: _l("Approval"), BallotKind.RANKED: _l("Ranked")},
     "decision": STATUS_LABELS,
@@ -202,7 +204,7 @@ VALUE_LABELS = {
     "status": STATUS_LABELS,
     "subtype": {**ANCHOR_TYPES, **GROUP_TYPES},
 }
-ACTION_VALUE_LABELS = {("delivery.updated", "status"): DELIVERY_LABELS}
+ACTION_VALUE_LABELS: dict[tuple[str, str], Mapping[Any, Any]] = {("delivery.updated", "status"): DELIVERY_LABELS}
 # Data values that are moments (ISO 8601), shown as dates and times.
 MOMENT_KEYS = {"backup_time", "closes", "closes_was", "suspended_at", "proposals_open_at", "screening_at",
                "voting_opens_at", "voting_closes_at", "results_at"}
@@ -342,7 +344,7 @@ def _verify(session: Session, chain: str) -> Verification:
         failure = error
     # verify_chain checks events in order and stops at the first fault, so it failed on
     # the first event whose data will not parse, and every event before it verified.
-    events = session.exec(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq))
+    events = session.exec(select(AuditEvent).where(col(AuditEvent.chain) == chain).order_by(col(AuditEvent.seq)))
     head = GENESIS_HASH
     for count, event in enumerate(events, start=1):
         try:
@@ -379,8 +381,8 @@ def _people(session: Session, round_: Round, user_ids: set[int]) -> dict:
     if user_ids:
         memberships = session.exec(
             select(Membership.user_id, Organisation.name, Organisation.kind)
-            .join(Organisation, Organisation.id == Membership.organisation_id)
-            .where(Membership.user_id.in_(user_ids))
+            .join(Organisation, col(Organisation.id) == col(Membership.organisation_id))
+            .where(col(Membership.user_id).in_(user_ids))
             .order_by(Organisation.name)
         )
         for user_id, name, kind in memberships:
@@ -466,7 +468,7 @@ def _round_log(round_id: int):
     )
     organisations = session.exec(
         select(Organisation)
-        .where(Organisation.id.in_(select(AuditEvent.organisation_id).where(AuditEvent.chain == chain)))
+        .where(col(Organisation.id).in_(select(col(AuditEvent.organisation_id)).where(col(AuditEvent.chain) == chain)))
         .order_by(Organisation.name)
     ).all()
     log_filter = LogFilter.from_request(actions, {o.id for o in organisations})
@@ -474,11 +476,11 @@ def _round_log(round_id: int):
 
 
 def _events(session: Session, chain: str, log_filter: LogFilter, *, newest_first: bool, offset=0, limit=None):
-    order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq
+    order = col(AuditEvent.seq).desc() if newest_first else col(AuditEvent.seq)
     query = (
         select(AuditEvent, User, Organisation)
-        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
-        .join(Organisation, Organisation.id == AuditEvent.organisation_id, isouter=True)
+        .join(User, col(User.id) == col(AuditEvent.actor_user_id), isouter=True)
+        .join(Organisation, col(Organisation.id) == col(AuditEvent.organisation_id), isouter=True)
         .where(*log_filter.where(chain))
         .order_by(order)
         .offset(offset)

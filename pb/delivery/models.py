@@ -54,7 +54,7 @@ class DeliveryUpdate(SQLModel, table=True):
         CheckConstraint("spent_locally >= 0 AND spent_locally <= spent", name="local_within_spent"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     status: str = Field(max_length=20)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -71,7 +71,7 @@ class DeliveryUpdate(SQLModel, table=True):
 
 
 class Milestone(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     update_id: int = Field(foreign_key="delivery_update.id", index=True)
     position: int
     title: str = Field(max_length=120)
@@ -83,7 +83,7 @@ class SpendLine(SQLModel, table=True):
     __tablename__ = "spend_line"
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     update_id: int = Field(foreign_key="delivery_update.id", index=True)
     position: int
     item: str = Field(max_length=120)
@@ -111,7 +111,7 @@ class Verdict(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("project_id", "resident"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id", index=True)
     resident: str = Field(max_length=64)
     answer: str = Field(max_length=10)

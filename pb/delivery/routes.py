@@ -102,9 +102,9 @@ def _prefill(form: UpdateForm, db, latest: DeliveryUpdate | None) -> None:
     form.status.data = latest.status
     if latest.status in {s.value for s in NEEDS_REASON}:
         form.reason.data = latest.reason
-    for row, milestone in zip(form.milestones.entries, services.milestones_of(db, latest)):
+    for row, milestone in zip(form.milestones.entries, services.milestones_of(db, latest), strict=False):
         row.form.title.data, row.form.due.data, row.form.done.data = milestone.title, milestone.due, milestone.done
-    for row, line in zip(form.spend.entries, services.spend_lines_of(db, latest)):
+    for row, line in zip(form.spend.entries, services.spend_lines_of(db, latest), strict=False):
         row.form.item.data, row.form.amount.data, row.form.local.data = line.item, line.amount, line.local
 
 

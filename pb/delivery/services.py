@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import gettext as _
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import Organisation, User
 from pb.accounts.services import is_member_of
@@ -58,13 +58,13 @@ class UpdateContent:
 def funded_project_ids(session: Session, round_: Round) -> set[int]:
     """The projects the count funded, across the round's contests."""
     outcomes = session.exec(
-        select(ContestResult.outcome).join(Contest, Contest.id == ContestResult.contest_id).where(Contest.round_id == round_.id)
+        select(col(ContestResult.outcome)).join(Contest, col(Contest.id) == col(ContestResult.contest_id)).where(col(Contest.round_id) == round_.id)
     )
     return {int(pid) for outcome in outcomes for pid in json.loads(outcome)["selected"]}
 
 
 def round_of(session: Session, project: Project) -> Round:
-    return session.get(Round, session.get(Contest, project.contest_id).round_id)
+    return session.get_one(Round, session.get_one(Contest, project.contest_id).round_id)
 
 
 def is_funded(session: Session, project: Project) -> bool:
@@ -73,7 +73,7 @@ def is_funded(session: Session, project: Project) -> bool:
 
 
 def group_of(session: Session, project: Project) -> Organisation:
-    return session.get(Organisation, session.get(Proposal, project.proposal_id).organisation_id)
+    return session.get_one(Organisation, session.get_one(Proposal, project.proposal_id).organisation_id)
 
 
 def can_report(session: Session, project: Project, user) -> bool:
@@ -88,7 +88,7 @@ def updates_of(session: Session, project: Project) -> list[DeliveryUpdate]:
     """Newest first."""
     return list(
         session.exec(
-            select(DeliveryUpdate).where(DeliveryUpdate.project_id == project.id).order_by(DeliveryUpdate.id.desc())
+            select(DeliveryUpdate).where(col(DeliveryUpdate.project_id) == project.id).order_by(col(DeliveryUpdate.id).desc())
         )
     )
 
@@ -99,17 +99,17 @@ def latest_updates(session: Session, project_ids) -> dict[int, DeliveryUpdate]:
     ids = list(project_ids)
     if not ids:
         return latest
-    for update in session.exec(select(DeliveryUpdate).where(DeliveryUpdate.project_id.in_(ids)).order_by(DeliveryUpdate.id)):
+    for update in session.exec(select(DeliveryUpdate).where(col(DeliveryUpdate.project_id).in_(ids)).order_by(col(DeliveryUpdate.id))):
         latest[update.project_id] = update
     return latest
 
 
 def milestones_of(session: Session, update: DeliveryUpdate) -> list[Milestone]:
-    return list(session.exec(select(Milestone).where(Milestone.update_id == update.id).order_by(Milestone.position)))
+    return list(session.exec(select(Milestone).where(col(Milestone.update_id) == update.id).order_by(col(Milestone.position))))
 
 
 def spend_lines_of(session: Session, update: DeliveryUpdate) -> list[SpendLine]:
-    return list(session.exec(select(SpendLine).where(SpendLine.update_id == update.id).order_by(SpendLine.position)))
+    return list(session.exec(select(SpendLine).where(col(SpendLine.update_id) == update.id).order_by(col(SpendLine.position))))
 
 
 def current_status(update: DeliveryUpdate | None) -> DeliveryStatus:
@@ -199,10 +199,10 @@ def funded_projects_of_groups(session: Session, group_ids: list[int]) -> list[tu
         return []
     rows = session.exec(
         select(Project, Round)
-        .join(Proposal, Proposal.id == Project.proposal_id)
-        .join(Round, Round.id == Proposal.round_id)
-        .where(Proposal.organisation_id.in_(group_ids), Round.phase.in_([p.value for p in PHASES[PHASES.index(Phase.RESULTS_PUBLISHED):]]))
-        .order_by(Project.id)
+        .join(Proposal, col(Proposal.id) == col(Project.proposal_id))
+        .join(Round, col(Round.id) == col(Proposal.round_id))
+        .where(col(Proposal.organisation_id).in_(group_ids), col(Round.phase).in_([p.value for p in PHASES[PHASES.index(Phase.RESULTS_PUBLISHED):]]))
+        .order_by(col(Project.id))
     ).all()
     funded_in = {}  # each round's outcomes are read once, not once per project
     funded = []

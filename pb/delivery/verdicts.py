@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.audit.chain import record_event
 from pb.clock import now
@@ -78,8 +78,8 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
     _check_open(round_)
     # Addresses of attempts never completed are not kept beyond the life of their code.
     session.exec(delete(EmailChallenge).where(
-        EmailChallenge.round_id == round_.id, EmailChallenge.purpose == PURPOSE,
-        EmailChallenge.created_at < now() - timedelta(minutes=EMAIL_CODE_MINUTES),
+        col(EmailChallenge.round_id) == round_.id, col(EmailChallenge.purpose) == PURPOSE,
+        col(EmailChallenge.created_at) < now() - timedelta(minutes=EMAIL_CODE_MINUTES),
     ))
     challenge, code = new_email_challenge(session, round_, email=email, client=client, purpose=PURPOSE)
     digest = verdict_digest(session, round_, challenge.email)
@@ -98,7 +98,9 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
 def resident_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str) -> str:
     _check_open(round_)
     challenge = check_email_code(session, round_, challenge_id, code, client=client, purpose=PURPOSE)
-    key = _resident_key(round_, "email", verdict_digest(session, round_, challenge.email))
+    digest = verdict_digest(session, round_, challenge.email)
+    assert digest is not None, "verdicts are open only on a round that was voted in, which has its key"
+    key = _resident_key(round_, "email", digest)
     session.delete(challenge)  # proved: the address is not kept
     session.flush()
     return key
@@ -129,6 +131,7 @@ def give_verdict(session: Session, project: Project, *, resident: str, answer: s
             return verdict
         except IntegrityError:  # the same resident, at the same moment, in another tab
             verdict = _verdict(session, project, resident)
+            assert verdict is not None, "the other tab's verdict is what the insert ran into"
     if comment != verdict.comment:  # a new comment is judged afresh; a hidden one stays hidden
         verdict.hidden_at, verdict.hidden_reason = None, ""
     verdict.answer, verdict.comment, verdict.updated_at = answer, comment, now()
@@ -149,7 +152,7 @@ def verdict_counts(session: Session, project_ids) -> dict[int, dict[str, int]]:
     """Per project, how many residents answered yes, partly and no. Moderation never changes these."""
     counts = {pid: {a.value: 0 for a in Answer} for pid in project_ids}
     if counts:
-        for pid, answer in session.exec(select(Verdict.project_id, Verdict.answer).where(Verdict.project_id.in_(list(counts)))):
+        for pid, answer in session.exec(select(col(Verdict.project_id), col(Verdict.answer)).where(col(Verdict.project_id).in_(list(counts)))):
             counts[pid][answer] += 1
     return counts
 
@@ -158,7 +161,7 @@ def comments_of(session: Session, project: Project) -> list[Verdict]:
     """Verdicts with a comment, newest first (hidden ones included: the page shows only that one was hidden)."""
     return list(
         session.exec(
-            select(Verdict).where(Verdict.project_id == project.id, Verdict.comment != "").order_by(Verdict.updated_at.desc())
+            select(Verdict).where(col(Verdict.project_id) == project.id, col(Verdict.comment) != "").order_by(col(Verdict.updated_at).desc())
         )
     )
 
@@ -168,7 +171,7 @@ def comments_of(session: Session, project: Project) -> list[Verdict]:
 
 def hide_comment(session: Session, verdict: Verdict, *, actor, reason: str) -> None:
     """The convening anchor hides an abusive comment; the verdict still counts."""
-    project = session.get(Project, verdict.project_id)
+    project = session.get_one(Project, verdict.project_id)
     round_ = round_of(session, project)
     reason = reason.strip()
     if not reason:

@@ -18,7 +18,7 @@ class RoundTranslation(TranslationBase, table=True):
     __tablename__ = "round_translation"
     __table_args__ = (UniqueConstraint("round_id", "field", "locale"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
 
 
@@ -29,5 +29,5 @@ class ProposalTranslation(TranslationBase, table=True):
     __tablename__ = "proposal_translation"
     __table_args__ = (UniqueConstraint("proposal_id", "field", "locale"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposal.id", index=True)

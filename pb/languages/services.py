@@ -128,7 +128,7 @@ def translate_proposal(session: Session, proposal: Proposal, *, actor: User, loc
     group proposes: changing one of an eligible proposal sends it back to screening."""
     from pb.proposals.services import _audit, _check_member, _check_open_for_changes
 
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     _check_open_for_changes(session, round_, proposal, actor, "proposal.translated")
     _check_member(session, proposal, actor)
     _check_offered(round_, locale)
@@ -153,11 +153,11 @@ def translate_screening_reason(session: Session, proposal: Proposal, *, actor: U
     group alone, so the log keeps that translation private, as it keeps the reason."""
     from pb.proposals.services import ProposalError, _audit, is_screener
 
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="proposal.reason_translated", detail={"proposal": proposal.id})
     if not is_screener(session, round_, actor):
         raise ProposalError(_("Only the round's screeners can screen its proposals."))
-    if is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+    if is_member_of(session, actor, session.get_one(Organisation, proposal.organisation_id)):
         raise ProposalError(_("You cannot screen a proposal from a group you belong to."))
     if proposal.status not in (Status.NOT_ELIGIBLE.value, Status.RETURNED.value) or not proposal.screening_reason:
         raise LanguageError(_("This proposal has no screening reason to translate."))
@@ -227,12 +227,13 @@ def localised(obj: Round | Proposal | Project, field: str) -> Localised:
     from pb.db import db_session
 
     session = db_session()
+    owner: Proposal | Round
     if isinstance(obj, Project):
-        proposal = session.get(Proposal, obj.proposal_id)
+        proposal = session.get_one(Proposal, obj.proposal_id)
         written = getattr(obj, field, None) if field == "title" else getattr(proposal, field)
-        owner, round_ = proposal, session.get(Round, proposal.round_id)
+        owner, round_ = proposal, session.get_one(Round, proposal.round_id)
     elif isinstance(obj, Proposal):
-        written, owner, round_ = getattr(obj, field), obj, session.get(Round, obj.round_id)
+        written, owner, round_ = getattr(obj, field), obj, session.get_one(Round, obj.round_id)
     else:
         written, owner, round_ = getattr(obj, field), obj, obj
     written = written or ""

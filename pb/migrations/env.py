@@ -13,7 +13,9 @@ def run_migrations() -> None:
     if connection is None:
         from pb.db import make_engine
 
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        assert url is not None, "pb.migrate.alembic_config always sets it"
+        engine = make_engine(url)
         with engine.connect() as connection:
             _run(connection)
         engine.dispose()

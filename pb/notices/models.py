@@ -16,7 +16,7 @@ class Subscription(SQLModel, table=True):
     __tablename__ = "notice_subscription"
     __table_args__ = (UniqueConstraint("round_id", "email"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     email: str = Field(max_length=254, index=True)
     locale: str = Field(max_length=20)
@@ -30,6 +30,6 @@ class NoticeSent(SQLModel, table=True):
     __tablename__ = "notice_sent"
     __table_args__ = (UniqueConstraint("round_id", "topic"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     topic: str = Field(max_length=60)

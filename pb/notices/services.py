@@ -21,7 +21,7 @@ from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import Membership, Organisation, User
 from pb.clock import now
@@ -60,7 +60,7 @@ def _tell_users(session: Session, users: list[User], write) -> None:
 def members_of(session: Session, organisation_id: int) -> list[User]:
     """The people in an organisation (a group's members, an anchor's leads), each once."""
     return list(session.exec(
-        select(User).join(Membership, Membership.user_id == User.id)
+        select(User).join(Membership, col(Membership.user_id) == col(User.id))
         .where(Membership.organisation_id == organisation_id).order_by(User.email)
     ))
 
@@ -158,9 +158,9 @@ def returning_officer_appointed(session: Session, round_: Round, user: User) -> 
 def _projects_by_group(session: Session, round_: Round) -> dict[int, list[Project]]:
     found: dict[int, list[Project]] = {}
     rows = session.exec(
-        select(Project, Proposal.organisation_id).join(Proposal, Proposal.id == Project.proposal_id)
-        .join(Contest, Contest.id == Project.contest_id).where(Contest.round_id == round_.id)
-        .order_by(Project.contest_id, Project.ballot_position)
+        select(Project, col(Proposal.organisation_id)).join(Proposal, col(Proposal.id) == col(Project.proposal_id))
+        .join(Contest, col(Contest.id) == col(Project.contest_id)).where(col(Contest.round_id) == round_.id)
+        .order_by(col(Project.contest_id), col(Project.ballot_position))
     )
     for project, organisation_id in rows:
         found.setdefault(organisation_id, []).append(project)
@@ -169,7 +169,7 @@ def _projects_by_group(session: Session, round_: Round) -> dict[int, list[Projec
 
 def _funded(session: Session, round_: Round) -> set[int]:
     outcomes = session.exec(
-        select(ContestResult.outcome).join(Contest, Contest.id == ContestResult.contest_id).where(Contest.round_id == round_.id)
+        select(col(ContestResult.outcome)).join(Contest, col(Contest.id) == col(ContestResult.contest_id)).where(col(Contest.round_id) == round_.id)
     )
     return {int(pid) for outcome in outcomes for pid in json.loads(outcome)["selected"]}
 
@@ -274,7 +274,7 @@ def subscription_for_confirm_token(session: Session, token: str) -> tuple[Round,
     round_ = session.get(Round, claims["round"])
     if round_ is None or not takes_subscriptions(round_):
         return None
-    locale = claims.get("locale") if claims.get("locale") in current_app.config["LANGUAGES"] else _default_locale()
+    locale = claims["locale"] if claims.get("locale") in current_app.config["LANGUAGES"] else _default_locale()
     return round_, claims["email"], locale
 
 
@@ -302,14 +302,14 @@ def subscription_for_stop_token(token: str) -> tuple[int, str] | None:
 def unsubscribe(session: Session, email: str, round_id: int | None) -> int:
     """Forget an address for one round, or for every round (round_id None). Returns how
     many subscriptions were deleted."""
-    query = delete(Subscription).where(Subscription.email == normalise(email))
+    query = delete(Subscription).where(col(Subscription.email) == normalise(email))
     if round_id is not None:
-        query = query.where(Subscription.round_id == round_id)
+        query = query.where(col(Subscription.round_id) == round_id)
     return session.exec(query).rowcount
 
 
 def subscribers(session: Session, round_: Round) -> list[Subscription]:
-    return list(session.exec(select(Subscription).where(Subscription.round_id == round_.id).order_by(Subscription.id)))
+    return list(session.exec(select(Subscription).where(col(Subscription.round_id) == round_.id).order_by(col(Subscription.id))))
 
 
 def _tell_subscribers(session: Session, round_: Round, write) -> None:
@@ -346,7 +346,7 @@ def _residents_results(session: Session, round_: Round) -> None:
 
 def project_delivered(session: Session, project: Project) -> None:
     """Residents who asked hear that a funded project was delivered (once)."""
-    round_ = session.get(Round, session.get(Contest, project.contest_id).round_id)
+    round_ = session.get_one(Round, session.get_one(Contest, project.contest_id).round_id)
     if not _first_time(session, round_.id, f"delivered:{project.id}"):
         return
     link = public_url("delivery.project", project_id=project.id)
@@ -384,7 +384,7 @@ def send_due_reminders(engine=None, at: datetime | None = None) -> list[int]:
     with session_scope(engine, write=False) as session:
         due = [r.id for r in session.exec(select(Round).where(Round.phase == Phase.VOTING.value)) if reminder_is_due(r, at)]
         sent = {row for row in session.exec(
-            select(NoticeSent.round_id).where(NoticeSent.topic == "voting_closing", NoticeSent.round_id.in_(due)))} if due else set()
+            select(col(NoticeSent.round_id)).where(col(NoticeSent.topic) == "voting_closing", col(NoticeSent.round_id).in_(due)))} if due else set()
     reminded = []
     for round_id in due:
         if round_id in sent:
@@ -409,4 +409,4 @@ def phase_changed(session: Session, round_: Round, to: Phase) -> None:
         _residents_results(session, round_)
     elif to == Phase.ARCHIVED:
         # Nothing more will be told about an archived round: its residents' addresses go.
-        session.exec(delete(Subscription).where(Subscription.round_id == round_.id))
+        session.exec(delete(Subscription).where(col(Subscription.round_id) == round_.id))

@@ -34,7 +34,7 @@ PUBLIC_STATUSES = (Status.SUBMITTED.value, Status.RETURNED.value, Status.ELIGIBL
 
 
 class Proposal(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     contest_id: int = Field(foreign_key="contest.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -64,7 +64,7 @@ class CostLine(SQLModel, table=True):
     __tablename__ = "cost_line"
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposal.id", index=True)
     position: int
     item: str = Field(max_length=120)
@@ -85,7 +85,7 @@ class Screener(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("round_id", "user_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     appointed_at: datetime = Field(default_factory=now)
@@ -99,7 +99,7 @@ class Project(SQLModel, table=True):
         Index("uq_project_contest_id_ballot_position", "contest_id", "ballot_position", unique=True),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     contest_id: int = Field(foreign_key="contest.id", index=True)
     proposal_id: int = Field(foreign_key="proposal.id", unique=True)
     title: str = Field(max_length=120)

@@ -1,6 +1,7 @@
 """Photos of proposals: checked to be real images, re-encoded (which drops hidden data
 such as the camera's location), shrunk, and stored under the instance folder."""
 
+import contextlib
 import os
 import re
 import secrets
@@ -58,8 +59,8 @@ def hold_photo(upload, owner: int) -> str:
     return store_photo(upload, folder, prefix=f"{owner}-")
 
 
-def is_held(name: str) -> bool:
-    return bool(HELD_NAME.match(name or "")) and os.path.isfile(os.path.join(held_folder(), name))
+def is_held(name: str | None) -> bool:
+    return name is not None and bool(HELD_NAME.match(name)) and os.path.isfile(os.path.join(held_folder(), name))
 
 
 def adopt_photo(name: str) -> str:
@@ -88,17 +89,15 @@ def store_photo(upload, folder: str | None = None, prefix: str = "") -> str:
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ProposalError(_("This file is not a photo we can read. Use a JPEG, PNG or WebP image.")) from None
-    image = image.convert("RGB")
-    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    picture = image.convert("RGB")
+    picture.thumbnail((MAX_SIDE, MAX_SIDE))
     name = f"{prefix}{secrets.token_urlsafe(18)}.jpg"
-    image.save(os.path.join(folder or photo_folder(), name), "JPEG", quality=80, optimize=True)
+    picture.save(os.path.join(folder or photo_folder(), name), "JPEG", quality=80, optimize=True)
     return name
 
 
 def discard_photo(name: str | None) -> None:
     """Remove a photo stored for a submission that was then refused: nothing is kept."""
     if name:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(photo_folder(), name))
-        except FileNotFoundError:
-            pass

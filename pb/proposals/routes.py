@@ -146,7 +146,7 @@ def _build_form(db, round_: Round, proposal: Proposal | None) -> ProposalForm:
             lines = services.cost_lines_of(db, proposal)
             while len(form.cost_lines.entries) <= len(lines) and len(form.cost_lines.entries) < MAX_COST_LINES:
                 form.add_cost_line()  # every line, and an empty one for another
-            for row, line in zip(form.cost_lines.entries, lines):
+            for row, line in zip(form.cost_lines.entries, lines, strict=False):
                 row.form.item.data, row.form.amount.data = line.item, line.amount
     return form
 
@@ -175,7 +175,7 @@ def _content(form: ProposalForm) -> services.ProposalContent:
 
 
 def _photo_token() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="pb.proposals.held-photo")
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pb.proposals.held-photo")
 
 
 def _held_name(token: str | None) -> str | None:

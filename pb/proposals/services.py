@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
@@ -57,7 +57,7 @@ class ProposalContent:
     photo: str | None = None  # a stored photo's file name; None keeps the current photo
 
 
-def _audit(session: Session, proposal: Proposal, action: str, actor: User, private: dict | None = None, **data) -> None:
+def _audit(session: Session, proposal: Proposal, action: str, actor: User | None, private: dict | None = None, **data) -> None:
     record_event(
         session,
         action,
@@ -126,8 +126,8 @@ def _write_content(session: Session, proposal: Proposal, content: ProposalConten
     proposal.updated_at = now()
     session.add(proposal)
     session.flush()
-    session.exec(delete(CostLine).where(CostLine.proposal_id == proposal.id))
-    session.exec(delete(ProposalObjective).where(ProposalObjective.proposal_id == proposal.id))
+    session.exec(delete(CostLine).where(col(CostLine.proposal_id) == proposal.id))
+    session.exec(delete(ProposalObjective).where(col(ProposalObjective.proposal_id) == proposal.id))
     for position, (item, amount) in enumerate(content.cost_lines):
         session.add(CostLine(proposal_id=proposal.id, position=position, item=item.strip(), amount=amount))
     for objective_id in dict.fromkeys(content.objective_ids):
@@ -156,7 +156,7 @@ def create_proposal(
 
 
 def update_proposal(session: Session, proposal: Proposal, *, actor: User, content: ProposalContent) -> None:
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     _check_open_for_changes(session, round_, proposal, actor, "proposal.updated")
     _check_member(session, proposal, actor)
     total = _check_content(session, round_, content)
@@ -170,12 +170,12 @@ def update_proposal(session: Session, proposal: Proposal, *, actor: User, conten
 
 
 def _check_member(session: Session, proposal: Proposal, actor: User) -> None:
-    if not is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+    if not is_member_of(session, actor, session.get_one(Organisation, proposal.organisation_id)):
         raise ProposalError(_("Only members of the group that made this proposal can change it."))
 
 
 def submit_proposal(session: Session, proposal: Proposal, *, actor: User) -> None:
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     _check_open_for_changes(session, round_, proposal, actor, "proposal.submitted")
     _check_member(session, proposal, actor)
     if proposal.status not in (Status.DRAFT.value, Status.RETURNED.value):
@@ -188,7 +188,7 @@ def submit_proposal(session: Session, proposal: Proposal, *, actor: User) -> Non
 
 
 def withdraw_proposal(session: Session, proposal: Proposal, *, actor: User) -> None:
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="proposal.withdrawn", detail={"proposal": proposal.id})
     _check_member(session, proposal, actor)
     if proposal.status == Status.WITHDRAWN.value:
@@ -207,7 +207,7 @@ def restore_proposal(session: Session, proposal: Proposal, *, actor: User) -> No
     """Undo a withdrawal while the round still takes proposals. The proposal comes back as
     a draft, whatever it was before: the group checks it and submits it again, so nothing
     reaches the screeners (or the ballot) without the group's own renewed say-so."""
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="proposal.restored", detail={"proposal": proposal.id})
     _check_member(session, proposal, actor)
     if proposal.status != Status.WITHDRAWN.value:
@@ -230,7 +230,7 @@ def is_screener(session: Session, round_: Round, user: User) -> bool:
     if session.exec(select(Screener).where(Screener.round_id == round_.id, Screener.user_id == user.id)).first():
         return True
     return any(
-        is_member_of(session, user, session.get(Organisation, org_id)) for org_id in funding_organisation_ids(session, round_)
+        is_member_of(session, user, session.get_one(Organisation, org_id)) for org_id in funding_organisation_ids(session, round_)
     )
 
 
@@ -255,11 +255,11 @@ DECISIONS = (Status.ELIGIBLE.value, Status.NOT_ELIGIBLE.value, Status.RETURNED.v
 def screen_proposal(session: Session, proposal: Proposal, *, actor: User | None, decision: str, reason: str) -> None:
     """A screening decision. `actor` None is pb itself, when voting opens on proposals
     nobody screened (see close_screening): no person, so no screener to check."""
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="proposal.screened", detail={"proposal": proposal.id, "decision": decision})
     if actor is not None and not is_screener(session, round_, actor):
         raise ProposalError(_("Only the round's screeners can screen its proposals."))
-    if actor is not None and is_member_of(session, actor, session.get(Organisation, proposal.organisation_id)):
+    if actor is not None and is_member_of(session, actor, session.get_one(Organisation, proposal.organisation_id)):
         raise ProposalError(_("You cannot screen a proposal from a group you belong to."))
     if decision not in DECISIONS:
         raise ProposalError(_("Choose a decision."))
@@ -294,7 +294,7 @@ UNSCREENED = {
 def unscreened_proposals(session: Session, round_: Round) -> list[Proposal]:
     """Proposals put forward but waiting for a decision: they would not be on the ballot."""
     return list(session.exec(
-        select(Proposal).where(Proposal.round_id == round_.id, Proposal.status.in_(list(UNSCREENED))).order_by(Proposal.id)
+        select(Proposal).where(col(Proposal.round_id) == round_.id, col(Proposal.status).in_(list(UNSCREENED))).order_by(col(Proposal.id))
     ))
 
 
@@ -330,9 +330,9 @@ def put_on_ballot(session: Session, round_: Round) -> list[Project]:
     """When voting opens: every eligible proposal becomes a project on its contest's
     ballot, in an order drawn there and then (see pb.proposals.ballot_order), and the
     draw is recorded in the round's audit log so that anyone can check it."""
-    eligible = defaultdict(dict)
+    eligible: defaultdict[int, dict[int, Proposal]] = defaultdict(dict)
     for proposal in session.exec(
-        select(Proposal).where(Proposal.round_id == round_.id, Proposal.status == Status.ELIGIBLE.value).order_by(Proposal.id)
+        select(Proposal).where(col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value).order_by(col(Proposal.id))
     ):
         eligible[proposal.contest_id][proposal.id] = proposal
     seed = ballot_order.new_seed()
@@ -375,9 +375,9 @@ def ballot_draw(session: Session, round_: Round) -> AuditEvent | None:
 def public_proposals(
     session: Session, round_: Round, *, seed: int, area_id: int | None = None, category_id: int | None = None, words: str = ""
 ) -> list[Proposal]:
-    query = select(Proposal).where(Proposal.round_id == round_.id, Proposal.status.in_(PUBLIC_STATUSES))
+    query = select(Proposal).where(col(Proposal.round_id) == round_.id, col(Proposal.status).in_(PUBLIC_STATUSES))
     if area_id is not None:
-        query = query.join(Contest, Contest.id == Proposal.contest_id).where(Contest.area_id == area_id)
+        query = query.join(Contest, col(Contest.id) == col(Proposal.contest_id)).where(col(Contest.area_id) == area_id)
     if category_id is not None:
         query = query.where(Proposal.category_id == category_id)
     for word in words.split()[:10]:
@@ -396,21 +396,21 @@ def public_proposals(
 
 def proposals_of_groups(session: Session, organisation_ids: list[int]) -> list[Proposal]:
     return list(
-        session.exec(select(Proposal).where(Proposal.organisation_id.in_(organisation_ids)).order_by(Proposal.updated_at.desc()))
+        session.exec(select(Proposal).where(col(Proposal.organisation_id).in_(organisation_ids)).order_by(col(Proposal.updated_at).desc()))
     )
 
 
 def cost_lines_of(session: Session, proposal: Proposal) -> list[CostLine]:
-    return list(session.exec(select(CostLine).where(CostLine.proposal_id == proposal.id).order_by(CostLine.position)))
+    return list(session.exec(select(CostLine).where(col(CostLine.proposal_id) == proposal.id).order_by(col(CostLine.position))))
 
 
 def objectives_of(session: Session, proposal: Proposal) -> list[CharterObjective]:
     return list(
         session.exec(
             select(CharterObjective)
-            .join(ProposalObjective, ProposalObjective.objective_id == CharterObjective.id)
+            .join(ProposalObjective, col(ProposalObjective.objective_id) == col(CharterObjective.id))
             .where(ProposalObjective.proposal_id == proposal.id)
-            .order_by(CharterObjective.id)
+            .order_by(col(CharterObjective.id))
         )
     )
 
@@ -423,4 +423,4 @@ def area_of(session: Session, proposal: Proposal) -> Area | None:
 def projects_of(session: Session, contest: Contest) -> list[Project]:
     """A contest's projects in their order on the ballot paper: the one order every page,
     file and count uses."""
-    return list(session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.ballot_position)))
+    return list(session.exec(select(Project).where(col(Project.contest_id) == contest.id).order_by(col(Project.ballot_position))))

@@ -5,12 +5,12 @@ Money is in minor units throughout; every breakdown adds up to its total exactly
 except by charter objective, where a project serving two objectives counts in both.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from flask_babel import gettext as _
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import Organisation
 from pb.delivery.models import DeliveryStatus, DeliveryUpdate
@@ -121,7 +121,7 @@ def reportable(round_: Round) -> bool:
 
 
 def round_report(session: Session, round_: Round, *, with_previous: bool = True) -> RoundReport:
-    contests = list(session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.area_id.is_not(None), Contest.id)))
+    contests = list(session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.area_id).is_not(None), col(Contest.id))))
     areas = {a.id: a.name for a in session.exec(select(Area).where(Area.round_id == round_.id))}
     whole_round = _("Whole round")
     contest_area = {c.id: areas.get(c.area_id, whole_round) if c.area_id else whole_round for c in contests}
@@ -129,19 +129,21 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
     by_area: dict[str, Totals] = {}
     for contest in contests:
         by_area.setdefault(contest_area[contest.id], Totals(name=contest_area[contest.id]))
-    pots = session.exec(select(Pot).join(Contest, Contest.id == Pot.contest_id).where(Contest.round_id == round_.id))
-    total = Totals(name=round_.title)
+    pots = session.exec(select(Pot).join(Contest, col(Contest.id) == col(Pot.contest_id)).where(col(Contest.round_id) == round_.id))
+    pledged: Counter[str] = Counter()
     for pot in pots:
-        by_area[contest_area[pot.contest_id]].pledged += pot.amount
-        total.pledged += pot.amount
+        pledged[contest_area[pot.contest_id]] += pot.amount
+    for name, amount in pledged.items():
+        by_area[name].pledged = amount
+    total = Totals(name=round_.title, pledged=sum(pledged.values()))
 
     funded = funded_project_ids(session, round_)
-    projects = list(session.exec(select(Project).where(Project.id.in_(funded)).order_by(Project.contest_id, Project.ballot_position))) if funded else []
-    proposals = {p.id: p for p in session.exec(select(Proposal).where(Proposal.id.in_([p.proposal_id for p in projects])))}
-    categories = {c.id: c.name for c in session.exec(select(Category).where(Category.round_id == round_.id))}
+    projects = list(session.exec(select(Project).where(col(Project.id).in_(funded)).order_by(col(Project.contest_id), col(Project.ballot_position)))) if funded else []
+    proposals = {p.id: p for p in session.exec(select(Proposal).where(col(Proposal.id).in_([p.proposal_id for p in projects])))}
+    categories: dict[int | None, str] = {c.id: c.name for c in session.exec(select(Category).where(Category.round_id == round_.id))}
     objective_titles = {o.id: o.title for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))}
     serves = defaultdict(list)
-    for link in session.exec(select(ProposalObjective).where(ProposalObjective.proposal_id.in_(list(proposals)))):
+    for link in session.exec(select(ProposalObjective).where(col(ProposalObjective.proposal_id).in_(list(proposals)))):
         serves[link.proposal_id].append(objective_titles[link.objective_id])
     updates = latest_updates(session, [p.id for p in projects])
     counts = verdict_counts(session, [p.id for p in projects])
@@ -179,7 +181,7 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
         report.previous = [
             round_report(session, earlier, with_previous=False)
             for earlier in session.exec(
-                select(Round).where(Round.convening_organisation_id == round_.convening_organisation_id, Round.id < round_.id).order_by(Round.id)
+                select(Round).where(col(Round.convening_organisation_id) == round_.convening_organisation_id, col(Round.id) < round_.id).order_by(col(Round.id))
             )
             if reportable(earlier)
         ]
@@ -202,7 +204,7 @@ class AnchorRound:
 def anchor_rounds(session: Session, organisation: Organisation) -> list[AnchorRound]:
     partnered = set(session.exec(select(Partner.round_id).where(Partner.organisation_id == organisation.id)))
     rounds = session.exec(
-        select(Round).where((Round.convening_organisation_id == organisation.id) | (Round.id.in_(partnered))).order_by(Round.id)
+        select(Round).where((col(Round.convening_organisation_id) == organisation.id) | (col(Round.id).in_(partnered))).order_by(col(Round.id))
     )
     found = []
     for round_ in rounds:
@@ -210,14 +212,14 @@ def anchor_rounds(session: Session, organisation: Organisation) -> list[AnchorRo
             continue
         report = round_report(session, round_, with_previous=False)
         pots = defaultdict(list)  # per contest, in the order the results page lists them
-        for pot in session.exec(select(Pot).join(Contest, Contest.id == Pot.contest_id).where(Contest.round_id == round_.id).order_by(Pot.id)):
+        for pot in session.exec(select(Pot).join(Contest, col(Contest.id) == col(Pot.contest_id)).where(col(Contest.round_id) == round_.id).order_by(col(Pot.id))):
             pots[pot.contest_id].append(pot)
         attributed = 0
         for line in report.projects:
             contest_pots = pots[line.project.contest_id]
             if contest_pots:
                 shares = pro_rata(line.project.cost, [p.amount for p in contest_pots])
-                attributed += sum(share for pot, share in zip(contest_pots, shares) if pot.organisation_id == organisation.id)
+                attributed += sum(share for pot, share in zip(contest_pots, shares, strict=True) if pot.organisation_id == organisation.id)
         pledged = sum(p.amount for contest_pots in pots.values() for p in contest_pots if p.organisation_id == organisation.id)
         found.append(AnchorRound(report=report, convened=round_.convening_organisation_id == organisation.id,
                                  pledged=pledged, allocated=attributed))

@@ -11,7 +11,7 @@ from pb.clock import now
 class ContestResult(SQLModel, table=True):
     __tablename__ = "contest_result"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     contest_id: int = Field(foreign_key="contest.id", unique=True)
     rule: str = Field(max_length=40)
     ballot_file: str = Field(sa_column=Column(Text, nullable=False))  # Pabulib .pb, with `selected`
@@ -30,7 +30,7 @@ class RoundTurnout(SQLModel, table=True):
 
     __tablename__ = "round_turnout"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", unique=True)
     figures: str = Field(sa_column=Column(Text, nullable=False))  # JSON [{"area": id|null, "channel": ..., "voters": n}]
     # JSON [{"batch": id, "area": id|null, "replacement": bool, "sent": n, "used": n, "cancelled": n}]

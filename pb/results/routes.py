@@ -50,7 +50,7 @@ def _contest_view(round_, contest_id):
 
 @bp.route("/rounds/<int:round_id>/results")
 def index(round_id):
-    round_, access = _published_round(round_id)
+    round_, _access = _published_round(round_id)
     db = db_session()
     areas = {a.id: a.name for a in db.exec(select(Area).where(Area.round_id == round_.id))}
     turnout = services.turnout(db, round_)
@@ -141,8 +141,7 @@ def receipts(round_id, contest_id):
 
 def _download(text: str, filename: str, mimetype: str):
     response = make_response(text)
-    response.mimetype = mimetype
-    response.charset = "utf-8"
+    response.mimetype = mimetype  # text/* types get "; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

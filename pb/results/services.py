@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from flask_babel import gettext as _
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.audit.chain import record_event
 from pb.db import Refusal
@@ -48,9 +48,9 @@ def minor_units(value, *, down: bool = False) -> int:
 def _counted_ballots(session: Session, contest: Contest) -> list[tuple[int, list[tuple[int, int | None]]]]:
     rows = session.exec(
         select(Ballot.id, BallotChoice.project_id, BallotChoice.rank)
-        .join(BallotChoice, BallotChoice.ballot_id == Ballot.id)
+        .join(BallotChoice, col(BallotChoice.ballot_id) == col(Ballot.id))
         .where(Ballot.contest_id == contest.id, Ballot.counted)
-        .order_by(Ballot.id)
+        .order_by(col(Ballot.id))
     )
     ballots: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     for ballot_id, project_id, rank in rows:
@@ -105,9 +105,9 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
     the count. The ballots counted are marked first, and everything after reads the mark:
     the file, the receipts list, the receipt check and the turnout."""
     contests = session.exec(select(Contest.id).where(Contest.round_id == round_.id)).all()
-    session.exec(update(Ballot).where(Ballot.contest_id.in_(contests), Ballot.is_current).values(counted=True))
+    session.exec(update(Ballot).where(col(Ballot.contest_id).in_(contests), col(Ballot.is_current)).values(counted=True))
     results = []
-    for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
+    for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
         seed = secrets.token_hex(16)
         text, outcome = ballot_file(session, round_, contest, seed)
         result = ContestResult(
@@ -122,7 +122,7 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
         session.add(result)
         results.append(result)
     turnout = session.exec(
-        select(Voter.area_id, Ballot.channel, Voter.method, func.count(func.distinct(Ballot.voter_id)), func.count(Ballot.id))
+        select(col(Voter.area_id), col(Ballot.channel), col(Voter.method), func.count(func.distinct(col(Ballot.voter_id))), func.count(col(Ballot.id)))
         .join(Voter, Voter.id == Ballot.voter_id)
         .where(Voter.round_id == round_.id, Ballot.counted)
         .group_by(Voter.area_id, Ballot.channel, Voter.method)
@@ -160,7 +160,7 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
 def recount(session: Session, round_: Round, *, actor, rule: str | None = None) -> list[bool]:
     """Count again, to show the stored result stands: with the frozen rule only, and
     the same secret order, so the file must come out byte for byte the same."""
-    contests = list(session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)))
+    contests = list(session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))))
     if rule is not None and any(rule != c.rule for c in contests):
         session.rollback()
         record_event(
@@ -286,7 +286,7 @@ class ContestView:
             if project.id not in set(self.selected) or not self.budget:
                 continue
             amounts = pro_rata(project.cost, [pot.amount for pot, _name in self.pots])
-            shares[project.id] = [(name, amount) for (_pot, name), amount in zip(self.pots, amounts)]
+            shares[project.id] = [(name, amount) for (_pot, name), amount in zip(self.pots, amounts, strict=True)]
         return shares
 
 
@@ -308,12 +308,12 @@ def contest_views(session: Session, round_: Round) -> list[ContestView]:
 
     budgets = contest_budgets(session, round_)
     views = []
-    for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.area_id.is_not(None), Contest.id)):
+    for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.area_id).is_not(None), col(Contest.id))):
         result = session.exec(select(ContestResult).where(ContestResult.contest_id == contest.id)).first()
         if result is None:
             continue
         pots = session.exec(
-            select(Pot, Organisation.name).join(Organisation, Organisation.id == Pot.organisation_id).where(Pot.contest_id == contest.id).order_by(Pot.id)
+            select(Pot, col(Organisation.name)).join(Organisation, col(Organisation.id) == col(Pot.organisation_id)).where(col(Pot.contest_id) == contest.id).order_by(col(Pot.id))
         ).all()
         views.append(
             ContestView(
@@ -344,7 +344,7 @@ def receipt_status(session: Session, round_: Round, receipt: str) -> str | None:
     was counted instead), 'not_counted' (anything else), or None when no ballot of this
     round has that receipt."""
     ballot = ballot_by_receipt(session, receipt)
-    if ballot is None or session.get(Contest, ballot.contest_id).round_id != round_.id:
+    if ballot is None or session.get_one(Contest, ballot.contest_id).round_id != round_.id:
         return None
     if ballot.counted:
         return "counted"

@@ -8,7 +8,7 @@ Every change is an audit event in the round's chain, like any other round settin
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from pb.accounts.models import User
 from pb.rounds.models import EligibilityMethod, Round, RoundContact, RoundQuestion, VotingPlace
@@ -27,10 +27,10 @@ class Help:
 def help_of(session: Session, round_: Round) -> Help:
     contact = session.exec(select(RoundContact).where(RoundContact.round_id == round_.id)).first()
     questions = session.exec(
-        select(RoundQuestion).where(RoundQuestion.round_id == round_.id).order_by(RoundQuestion.position, RoundQuestion.id)
+        select(RoundQuestion).where(col(RoundQuestion.round_id) == round_.id).order_by(col(RoundQuestion.position), col(RoundQuestion.id))
     ).all()
     places = session.exec(
-        select(VotingPlace).where(VotingPlace.round_id == round_.id).order_by(VotingPlace.position, VotingPlace.id)
+        select(VotingPlace).where(col(VotingPlace.round_id) == round_.id).order_by(col(VotingPlace.position), col(VotingPlace.id))
     ).all()
     if EligibilityMethod.PAPER not in round_.methods:
         places = []
@@ -52,8 +52,8 @@ def set_help(
     for key, value in contact.items():
         setattr(row, key, value)
     session.add(row)
-    session.exec(delete(RoundQuestion).where(RoundQuestion.round_id == round_.id))
-    session.exec(delete(VotingPlace).where(VotingPlace.round_id == round_.id))
+    session.exec(delete(RoundQuestion).where(col(RoundQuestion.round_id) == round_.id))
+    session.exec(delete(VotingPlace).where(col(VotingPlace.round_id) == round_.id))
     for position, (question, answer) in enumerate(questions, start=1):
         session.add(RoundQuestion(round_id=round_.id, position=position, question=question.strip(), answer=answer.strip()))
     for position, (name, address, opening_times) in enumerate(places, start=1):

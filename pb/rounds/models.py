@@ -150,7 +150,7 @@ DECLARED_FIELD_LABELS = {
 
 
 class Round(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     eligibility: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -215,7 +215,7 @@ class Round(SQLModel, table=True):
 class Category(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("round_id", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     name: str = Field(max_length=100)
 
@@ -226,7 +226,7 @@ class CharterObjective(SQLModel, table=True):
     __tablename__ = "charter_objective"
     __table_args__ = (UniqueConstraint("round_id", "title"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     title: str = Field(max_length=200)
 
@@ -234,7 +234,7 @@ class CharterObjective(SQLModel, table=True):
 class Area(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("round_id", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     name: str = Field(max_length=120)
     postcodes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # one per line
@@ -261,7 +261,7 @@ class Contest(SQLModel, table=True):
         CheckConstraint("rank_depth >= 1", name="rank_depth_positive"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     area_id: int | None = Field(default=None, foreign_key="area.id", index=True)
     name: str = Field(max_length=120)
@@ -286,7 +286,7 @@ class Partner(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("round_id", "organisation_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     invited_at: datetime = Field(default_factory=now)
@@ -297,7 +297,7 @@ class Pot(SQLModel, table=True):
 
     __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     contest_id: int = Field(foreign_key="contest.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str = Field(max_length=160)
@@ -311,7 +311,7 @@ class RoundContact(SQLModel, table=True):
 
     __tablename__ = "round_contact"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", unique=True)
     name: str = Field(default="", max_length=200)  # a person or a team
     email: str = Field(default="", max_length=254)
@@ -329,7 +329,7 @@ class RoundQuestion(SQLModel, table=True):
 
     __tablename__ = "round_question"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     position: int
     question: str = Field(max_length=300)
@@ -341,7 +341,7 @@ class VotingPlace(SQLModel, table=True):
 
     __tablename__ = "voting_place"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     position: int
     name: str = Field(max_length=200)

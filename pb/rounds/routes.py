@@ -456,10 +456,10 @@ def edit_help(round_id):
         if current.contact:
             for key in ("name", "email", "phone", "address", "hours"):
                 getattr(form, f"contact_{key}").data = getattr(current.contact, key)
-        for row, question in zip(form.questions.entries, current.questions):
+        for row, question in zip(form.questions.entries, current.questions, strict=False):
             row.form.question.data, row.form.answer.data, row.form.order.data = question.question, question.answer, question.position
         places = session.exec(select(VotingPlace).where(VotingPlace.round_id == round_.id).order_by(VotingPlace.position)).all()
-        for row, place in zip(form.places.entries, places):
+        for row, place in zip(form.places.entries, places, strict=False):
             row.form["name"].data, row.form.address.data, row.form.opening_times.data = place.name, place.address, place.opening_times
     if form.validate_on_submit():
         set_help(

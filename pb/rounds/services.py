@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import Membership, Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
@@ -37,6 +37,7 @@ from pb.rounds.models import (
     Round,
     covers,
 )
+import itertools
 
 
 # The shortest vote: voting cannot open unless its closing time is at least this far ahead,
@@ -244,11 +245,11 @@ def phases_started(session: Session, round_: Round) -> dict[Phase, datetime]:
 
     from pb.audit.models import AuditEvent, chain_key
 
-    started = {}
+    started: dict[Phase, datetime] = {}
     moves = session.exec(
         select(AuditEvent.data, AuditEvent.created_at)
         .where(AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.phase_changed")
-        .order_by(AuditEvent.seq)
+        .order_by(col(AuditEvent.seq))
     )
     for data, at in moves:
         try:
@@ -264,15 +265,15 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     at once, so it is refused unless `move_now` says the lead means it."""
     guard_unfrozen(session, round_, actor=actor, attempted="round.timeline_set")
     order = list(TIMELINE_PHASES)
-    given = [(key, dates.get(key)) for key in order if dates.get(key) is not None]
-    for (_k1, earlier), (_k2, later) in zip(given, given[1:]):
+    given = [(key, date) for key in order if (date := dates.get(key)) is not None]
+    for (_k1, earlier), (_k2, later) in itertools.pairwise(given):
         if later <= earlier:
             raise RoundError(_("Each date in the timeline must come after the one before it."))
     closes = dates.get("voting_closes_at")
     if closes is not None and closes < now() + MIN_VOTING:
         raise RoundError(_("Voting must stay open for at least a day: choose a closing date at least a day from now."))
     passed = [phase for key, phase in TIMELINE_PHASES.items()
-              if dates.get(key) is not None and dates[key] <= now() and not round_.reached(phase)]
+              if (date := dates.get(key)) is not None and date <= now() and not round_.reached(phase)]
     if passed and not move_now:
         raise MovesOnNow(_("These dates have already passed, so saving them would move the round on at once "
                            "(a draft becomes public): %(phases)s. Choose later dates, or tick the box to move the round on now.",
@@ -297,7 +298,7 @@ def delete_draft(session: Session, round_: Round, *, actor: User) -> None:
     and is recorded in the platform's chain too, where the platform's admins read it.
     The round is read afresh with its row locked (as pb.lifecycle.lock does), so a move
     out of draft at the same moment is either seen here or waits."""
-    round_ = session.get(Round, round_.id, with_for_update=True, populate_existing=True)
+    round_ = session.get_one(Round, round_.id, with_for_update=True, populate_existing=True)
     if round_.phase != Phase.DRAFT.value or round_.deleted_at is not None:
         raise RoundError(_("Only a draft can be deleted. A round that has been public stays on record."))
     round_.deleted_at = now()
@@ -337,7 +338,7 @@ def add_area(session: Session, round_: Round, *, actor: User, name: str, postcod
 
 
 def update_area(session: Session, area: Area, *, actor: User, name: str, postcodes: list[str]) -> None:
-    round_ = session.get(Round, area.round_id)
+    round_ = session.get_one(Round, area.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="area.updated", detail={"area": area.id})
     clash = session.exec(
         select(Area).where(Area.round_id == round_.id, Area.name == name.strip(), Area.id != area.id)
@@ -384,7 +385,7 @@ def add_contest(session: Session, round_: Round, *, actor: User, **fields) -> Co
 
 
 def update_contest(session: Session, contest: Contest, *, actor: User, **fields) -> None:
-    round_ = session.get(Round, contest.round_id)
+    round_ = session.get_one(Round, contest.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="contest.updated", detail={"contest": contest.id})
     _check_contest(session, round_, fields, contest.id)
     for key in CONTEST_FIELDS:
@@ -395,7 +396,7 @@ def update_contest(session: Session, contest: Contest, *, actor: User, **fields)
 
 
 def contests_of(session: Session, round_: Round) -> list[Contest]:
-    return list(session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.area_id.is_not(None), Contest.id)))
+    return list(session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.area_id).is_not(None), col(Contest.id))))
 
 
 def areas_of(session: Session, round_: Round) -> list[Area]:
@@ -463,12 +464,12 @@ def is_returning_officer(session: Session, round_: Round, user) -> bool:
 
 def rounds_of(session: Session, organisation_ids: list[int]) -> list[Round]:
     """Rounds that these organisations convene or fund, newest first."""
-    partner_rounds = select(Partner.round_id).where(Partner.organisation_id.in_(organisation_ids))
+    partner_rounds = select(col(Partner.round_id)).where(col(Partner.organisation_id).in_(organisation_ids))
     return list(
         session.exec(
             select(Round)
-            .where(Round.convening_organisation_id.in_(organisation_ids) | Round.id.in_(partner_rounds), Round.deleted_at.is_(None))
-            .order_by(Round.created_at.desc())
+            .where(col(Round.convening_organisation_id).in_(organisation_ids) | col(Round.id).in_(partner_rounds), col(Round.deleted_at).is_(None))
+            .order_by(col(Round.created_at).desc())
         )
     )
 
@@ -509,10 +510,10 @@ def pledge_pot(
 
 def raise_pot(session: Session, pot: Pot, *, actor: User, amount: int) -> None:
     """A pledge can grow before voting opens; it can never shrink or be withdrawn."""
-    contest = session.get(Contest, pot.contest_id)
-    round_ = session.get(Round, contest.round_id)
+    contest = session.get_one(Contest, pot.contest_id)
+    round_ = session.get_one(Round, contest.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="pot.raised", detail={"pot": pot.id, "amount": amount})
-    organisation = session.get(Organisation, pot.organisation_id)
+    organisation = session.get_one(Organisation, pot.organisation_id)
     if not is_member_of(session, actor, organisation):
         raise RoundError(_("You can only change your own organisation's pledges."))
     if amount < pot.amount:
@@ -528,9 +529,9 @@ def contest_budgets(session: Session, round_: Round) -> dict[int, int]:
     """Each contest's budget: the sum of its pots, in minor units."""
     rows = session.exec(
         select(Pot.contest_id, func.sum(Pot.amount))
-        .join(Contest, Contest.id == Pot.contest_id)
+        .join(Contest, col(Contest.id) == col(Pot.contest_id))
         .where(Contest.round_id == round_.id)
-        .group_by(Pot.contest_id)
+        .group_by(col(Pot.contest_id))
     ).all()
     return {contest_id: int(total) for contest_id, total in rows}
 
@@ -539,9 +540,9 @@ def pots_of(session: Session, round_: Round) -> list[tuple[Pot, Organisation]]:
     return list(
         session.exec(
             select(Pot, Organisation)
-            .join(Contest, Contest.id == Pot.contest_id)
-            .join(Organisation, Organisation.id == Pot.organisation_id)
+            .join(Contest, col(Contest.id) == col(Pot.contest_id))
+            .join(Organisation, col(Organisation.id) == col(Pot.organisation_id))
             .where(Contest.round_id == round_.id)
-            .order_by(Organisation.name, Pot.id)
+            .order_by(col(Organisation.name), col(Pot.id))
         ).all()
     )

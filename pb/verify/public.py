@@ -6,7 +6,7 @@ written from docs/audit-format.md."""
 import json
 from collections.abc import Iterator
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.audit.chain import UNTIL_RESULTS, canonical_json, event_document, sealed_of
@@ -68,7 +68,7 @@ def export_lines(session: Session, round_: Round) -> Iterator[str]:
     or early in the open, only its hashes)."""
     chain = chain_key(round_.id)
     head = session.get(AuditChainHead, chain)
-    witnessed = session.exec(select(WitnessedHead).where(WitnessedHead.chain == chain).order_by(WitnessedHead.id)).all()
+    witnessed = session.exec(select(WitnessedHead).where(col(WitnessedHead.chain) == chain).order_by(col(WitnessedHead.id))).all()
     yield canonical_json({
         "pb_audit_export": EXPORT_FORMAT,
         "chain": chain,
@@ -81,9 +81,9 @@ def export_lines(session: Session, round_: Round) -> Iterator[str]:
     })
     rows = session.exec(
         select(AuditEvent, User.audit_ref)
-        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
+        .join(User, col(User.id) == col(AuditEvent.actor_user_id), isouter=True)
         .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq)
+        .order_by(col(AuditEvent.seq))
     )
     for event, actor_ref in rows:
         line = {"seq": event.seq, "prev_hash": event.prev_hash, "entry_hash": event.entry_hash}

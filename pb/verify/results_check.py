@@ -6,7 +6,7 @@ results (contest_result, from which the published files and pages are made) say 
 import hashlib
 import json
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.audit.chain import sealed_of
 from pb.audit.models import AuditEvent, chain_key
@@ -29,7 +29,7 @@ def check_results(session: Session, round_: Round) -> list[str]:
     if not round_.reached(Phase.COUNTED):
         return []
     events = session.exec(select(AuditEvent).where(
-        AuditEvent.chain == chain_key(round_.id), AuditEvent.action == "round.counted").order_by(AuditEvent.seq)).all()
+        col(AuditEvent.chain) == chain_key(round_.id), col(AuditEvent.action) == "round.counted").order_by(col(AuditEvent.seq))).all()
     if len(events) != 1:
         return [f"the log should hold one count, and holds {len(events)}"]
     try:
@@ -37,7 +37,7 @@ def check_results(session: Session, round_: Round) -> list[str]:
     except (KeyError, TypeError, ValueError):
         return ["the count's event no longer reads as a count"]
     contests = session.exec(select(Contest.id).where(Contest.round_id == round_.id)).all()
-    stored = {r.contest_id: r for r in session.exec(select(ContestResult).where(ContestResult.contest_id.in_(contests)))}
+    stored = {r.contest_id: r for r in session.exec(select(ContestResult).where(col(ContestResult.contest_id).in_(contests)))}
     problems = []
     if set(recorded) != set(stored):
         problems.append(f"the count recorded ballot papers {sorted(recorded)}, the results hold {sorted(stored)}")

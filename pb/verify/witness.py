@@ -8,7 +8,7 @@ was rewritten, cut or reordered before it no longer does."""
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import Membership, User
 from pb.audit.models import AuditChainHead, WitnessedHead, chain_key
@@ -24,10 +24,10 @@ def witnesses(session: Session, round_: Round) -> list[User]:
     organisations = {round_.convening_organisation_id}
     organisations |= set(session.exec(select(Partner.organisation_id).where(Partner.round_id == round_.id)))
     organisations |= set(session.exec(select(Proposal.organisation_id).where(Proposal.round_id == round_.id)))
-    users = set(session.exec(select(Membership.user_id).where(Membership.organisation_id.in_(organisations))))
+    users = set(session.exec(select(col(Membership.user_id)).where(col(Membership.organisation_id).in_(organisations))))
     if round_.returning_officer_id is not None:
         users.add(round_.returning_officer_id)
-    return list(session.exec(select(User).where(User.id.in_(users)).order_by(User.email))) if users else []
+    return list(session.exec(select(User).where(col(User.id).in_(users)).order_by(col(User.email)))) if users else []
 
 
 def witness_head(session: Session, round_: Round, phase: Phase) -> WitnessedHead | None:
@@ -35,7 +35,7 @@ def witness_head(session: Session, round_: Round, phase: Phase) -> WitnessedHead
     the outbox, with the caller's transaction). Nothing if that head was already sent."""
     chain = chain_key(round_.id)
     head = session.get(AuditChainHead, chain)
-    last = session.exec(select(WitnessedHead.seq).where(WitnessedHead.chain == chain).order_by(WitnessedHead.id.desc())).first()
+    last = session.exec(select(col(WitnessedHead.seq)).where(col(WitnessedHead.chain) == chain).order_by(col(WitnessedHead.id).desc())).first()
     if head is None or head.seq == 0 or head.seq == last:
         return None
     witnessed = WitnessedHead(chain=chain, seq=head.seq, hash=head.head_hash, reason=phase.value, at=now())

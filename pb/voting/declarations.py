@@ -15,7 +15,7 @@ import re
 import unicodedata
 
 from sqlalchemy import delete, exists, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.postcodes import normalise_postcode
 from pb.rounds.models import Area, DeclaredField, Round
@@ -70,11 +70,11 @@ def declarations_of(session: Session, round_: Round) -> list[dict]:
     """What residents declared, for the returning officer's check against the register:
     sorted by postcode, address and name (never in the order people voted), with the area
     and whether the declaration was used to cast a ballot."""
-    areas = {a.id: a.name for a in session.exec(select(Area).where(Area.round_id == round_.id))}
-    voted = exists().where(Ballot.voter_id == Declaration.voter_id)
+    areas: dict[int | None, str] = {a.id: a.name for a in session.exec(select(Area).where(Area.round_id == round_.id))}
+    voted = exists().where(col(Ballot.voter_id) == col(Declaration.voter_id))
     rows = session.exec(
         select(Declaration, Voter.area_id, voted)
-        .join(Voter, Voter.id == Declaration.voter_id)
+        .join(Voter, col(Voter.id) == col(Declaration.voter_id))
         .where(Declaration.round_id == round_.id)
     ).all()
     listed = [
@@ -91,4 +91,4 @@ def count_declarations(session: Session, round_: Round) -> int:
 
 def forget_declarations(session: Session, round_: Round) -> int:
     """Delete what residents declared, when the results are published. Returns how many."""
-    return session.exec(delete(Declaration).where(Declaration.round_id == round_.id)).rowcount
+    return session.exec(delete(Declaration).where(col(Declaration.round_id) == round_.id)).rowcount

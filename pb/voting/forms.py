@@ -168,7 +168,7 @@ def choices_from(form, contest, projects) -> dict[int, int | None]:
         if len(set(ticked)) != len(ticked):
             raise VotingError(_("Choose each project only once."))
         return {int(value): None for value in ticked}
-    choices = {}
+    choices: dict[int, int | None] = {}
     for project in projects:
         raw = getattr(form, f"rank_{project.id}").data
         if raw:

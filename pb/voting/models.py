@@ -23,7 +23,7 @@ class CodeBatch(SQLModel, table=True):
 
     __tablename__ = "code_batch"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     area_id: int | None = Field(default=None, foreign_key="area.id")
     size: int
@@ -38,7 +38,7 @@ class VotingCode(SQLModel, table=True):
 
     __tablename__ = "voting_code"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     batch_id: int = Field(foreign_key="code_batch.id", index=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     code_hash: str = Field(max_length=64, unique=True)
@@ -54,7 +54,7 @@ class Voter(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("round_id", "identity"), Index("uq_voter_code_id", "code_id", unique=True))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     area_id: int | None = Field(default=None, foreign_key="area.id")
     method: str = Field(max_length=20)
@@ -74,7 +74,7 @@ class EmailChallenge(SQLModel, table=True):
 
     __tablename__ = "email_challenge"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     channel: str = Field(default="email", max_length=5, sa_column_kwargs={"server_default": "email"})
     # Where the code went: the email address, or (channel "sms") the mobile number in E.164.
@@ -95,7 +95,7 @@ class PollingHelper(SQLModel, table=True):
     __tablename__ = "polling_helper"
     __table_args__ = (UniqueConstraint("round_id", "user_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     appointed_at: datetime = Field(default_factory=now)
@@ -115,7 +115,7 @@ class Ballot(SQLModel, table=True):
         Index("uq_ballot_voter_submission", "voter_id", "submission", unique=True),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     contest_id: int = Field(foreign_key="contest.id", index=True)
     voter_id: int = Field(foreign_key="voter.id", index=True)
     is_current: bool = True
@@ -166,7 +166,7 @@ class VerdictVoter(SQLModel, table=True):
     __tablename__ = "verdict_voter"
     __table_args__ = (UniqueConstraint("round_id", "digest"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     digest: str = Field(max_length=64)
 
@@ -179,7 +179,7 @@ class VotingSession(SQLModel, table=True):
 
     __tablename__ = "voting_session"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     voter_id: int = Field(foreign_key="voter.id")
@@ -201,7 +201,7 @@ class Declaration(SQLModel, table=True):
 
     __tablename__ = "declaration"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     voter_id: int = Field(foreign_key="voter.id", unique=True)
     name: str = Field(default="", max_length=120)

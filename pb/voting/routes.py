@@ -357,7 +357,7 @@ def _email_receipt(round_id: int, contest: Contest, cast: Ballot) -> None:
     challenge = db_session().get(EmailChallenge, challenge_id)
     if challenge is None:
         return
-    round_ = db_session().get(Round, round_id)
+    round_ = db_session().get_one(Round, round_id)
     send_mail(
         challenge.email,
         _("Your vote in %(round)s", round=round_.title),

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import bindparam, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.audit.chain import person, record_event
@@ -27,7 +27,6 @@ from pb.postcodes import normalise_postcode
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, covers, takes_votes
-from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
@@ -115,7 +114,7 @@ def generate_codes(session: Session, round_: Round, *, actor, area: Area | None,
                       replacement=round_.is_frozen)
     session.add(batch)
     session.flush()
-    codes = []
+    codes: list[tuple[str, str]] = []
     seen = set()
     while len(codes) < count:
         code = _grouped(_random_symbols(CODE_LENGTH), 4)
@@ -159,12 +158,12 @@ def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest
     """Contests whose residents would have no way to vote: for codes (online or on paper)
     no codes for their area, and no email or declared identity that reaches the area."""
     methods = set(round_.methods)
-    areas = {area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))}
+    areas: dict[int | None, Area] = {area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))}
     batches = set(session.exec(select(CodeBatch.area_id).where(CodeBatch.round_id == round_.id)).all())
     helpers = session.exec(select(func.count()).select_from(PollingHelper).where(PollingHelper.round_id == round_.id)).one()
     by_code = EligibilityMethod.CODES in methods or (EligibilityMethod.PAPER in methods and helpers > 0)
     missing = []
-    for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)):
+    for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
         area = areas.get(contest.area_id)
         by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.SMS, EligibilityMethod.DECLARED} & methods) and (
             area is None or area.postcode_list)
@@ -180,7 +179,7 @@ def code_figures(session: Session, round_: Round) -> list[dict]:
     rows = session.exec(
         select(
             CodeBatch.id, CodeBatch.area_id, CodeBatch.replacement, CodeBatch.size,
-            func.count(VotingCode.used_at), func.count(VotingCode.cancelled_at),
+            func.count(col(VotingCode.used_at)), func.count(col(VotingCode.cancelled_at)),
         )
         .join(VotingCode, VotingCode.batch_id == CodeBatch.id)
         .where(CodeBatch.round_id == round_.id)
@@ -281,7 +280,7 @@ def _voter_of_code(session: Session, round_: Round, row: VotingCode, method: Eli
     voter = session.exec(found).first()
     if voter is not None:
         return voter
-    batch = session.get(CodeBatch, row.batch_id)
+    batch = session.get_one(CodeBatch, row.batch_id)
     return _voter_once(session, found, Voter(round_id=round_.id, area_id=batch.area_id, method=method.value,
                                              identity=secrets.token_hex(16), code_id=row.id))
 
@@ -412,7 +411,7 @@ def seal_identities(session: Session, round_: Round) -> int:
         return 0
     used = session.exec(select(EmailChallenge.email).where(
         EmailChallenge.round_id == round_.id, EmailChallenge.purpose == "vote", EmailChallenge.channel == EMAIL,
-        EmailChallenge.used_at.is_not(None))).all()
+        col(EmailChallenge.used_at).is_not(None))).all()
     digests = sorted({_verdict_digest(key, email) for email in used if email})
     secrets.SystemRandom().shuffle(digests)
     for digest in digests:
@@ -522,9 +521,9 @@ def forget_email_addresses(session: Session, round_: Round, *, purpose: str | No
     """Delete the email addresses and mobile numbers residents gave to prove they may vote
     (or, with `purpose`, only those given for that purpose). Voters stay, known only by a
     keyed hash. Returns how many were deleted."""
-    query = delete(EmailChallenge).where(EmailChallenge.round_id == round_.id)
+    query = delete(EmailChallenge).where(col(EmailChallenge.round_id) == round_.id)
     if purpose is not None:
-        query = query.where(EmailChallenge.purpose == purpose)
+        query = query.where(col(EmailChallenge.purpose) == purpose)
     return session.exec(query).rowcount
 
 
@@ -560,18 +559,18 @@ def voting_session(session: Session, token: str | None, round_id: int, user=None
 
 def end_voting_session(session: Session, token: str | None) -> None:
     if token:
-        session.exec(delete(VotingSession).where(VotingSession.token_hash == token_digest(token)))
+        session.exec(delete(VotingSession).where(col(VotingSession.token_hash) == token_digest(token)))
 
 
 def forget_voting_sessions(session: Session, round_: Round) -> int:
-    return session.exec(delete(VotingSession).where(VotingSession.round_id == round_.id)).rowcount
+    return session.exec(delete(VotingSession).where(col(VotingSession.round_id) == round_.id)).rowcount
 
 
 def forget_codes_of_voters(session: Session, round_: Round) -> int:
     """Cut the link from voting codes (and so from letters and households) to voters, when
     the results are published. Returns how many links were cut."""
     return session.exec(
-        update(Voter).where(Voter.round_id == round_.id, Voter.code_id.is_not(None)).values(code_id=None)
+        update(Voter).where(col(Voter.round_id) == round_.id, col(Voter.code_id).is_not(None)).values(code_id=None)
     ).rowcount
 
 
@@ -659,7 +658,7 @@ def is_helper(session: Session, round_: Round, user) -> bool:
 def contests_for(session: Session, voter: Voter) -> list[Contest]:
     """The round-wide contest(s) and the contest of the voter's own area."""
     query = select(Contest).where(Contest.round_id == voter.round_id)
-    contests = [c for c in session.exec(query.order_by(Contest.id)) if c.area_id is None or c.area_id == voter.area_id]
+    contests = [c for c in session.exec(query.order_by(col(Contest.id))) if c.area_id is None or c.area_id == voter.area_id]
     return sorted(contests, key=lambda c: (c.area_id is not None, c.id))
 
 
@@ -683,7 +682,7 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
     contest = session.get(Contest, contest_id)
     if contest is None:
         return None
-    round_ = session.get(Round, contest.round_id)
+    round_ = session.get_one(Round, contest.round_id)
     projects = projects_of(session, contest)
     paper = BallotPaper(contest, projects, contest_budgets(session, round_).get(contest.id, 0),
                         drawn=ballot_draw(session, round_) is not None)
@@ -695,7 +694,13 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
 
 
 def projects_for(session: Session, contest: Contest) -> list[Project]:
-    return ballot_paper(session, contest.id).projects
+    return _paper_of(session, contest).projects
+
+
+def _paper_of(session: Session, contest: Contest) -> BallotPaper:
+    paper = ballot_paper(session, contest.id)
+    assert paper is not None, "a contest read from the database has a ballot paper"
+    return paper
 
 
 def validate_choices(session: Session, contest: Contest, choices: dict[int, int | None]) -> dict[int, int | None]:
@@ -711,14 +716,13 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
             raise VotingError(ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", contest.min_picks))
         if len(choices) > contest.max_picks:
             raise VotingError(ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks))
-        if contest.limit_to_budget:
-            if sum(projects[pid].cost for pid in choices) > ballot_paper(session, contest.id).budget:
-                raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
+        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > _paper_of(session, contest).budget:
+            raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
     else:
-        ranks = [rank for rank in choices.values()]
+        ranks = [rank for rank in choices.values() if rank is not None]
         if not choices:
             raise VotingError(_("Rank at least one project."))
-        if any(rank is None or not 1 <= rank <= contest.rank_depth for rank in ranks):
+        if len(ranks) != len(choices) or any(not 1 <= rank <= contest.rank_depth for rank in ranks):
             raise VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
         if len(set(ranks)) != len(ranks):
             raise VotingError(_("Give each rank to one project only."))
@@ -791,15 +795,15 @@ _LOCK_VOTER = (
 )
 _SUPERSEDE = (
     update(Ballot)
-    .where(Ballot.voter_id == bindparam("b_voter"), Ballot.contest_id == bindparam("b_contest"), Ballot.is_current)
+    .where(col(Ballot.voter_id) == bindparam("b_voter"), col(Ballot.contest_id) == bindparam("b_contest"), col(Ballot.is_current))
     .values(is_current=False, superseded_at=bindparam("b_at"))
 )
-_INSERT_BALLOT = insert(Ballot).returning(Ballot.id)
+_INSERT_BALLOT = insert(Ballot).returning(col(Ballot.id))
 # A voting code is spent by its first ballot (the day only is kept).
 _SPEND_CODE = (
     update(VotingCode)
-    .where(VotingCode.id == select(Voter.code_id).where(Voter.id == bindparam("s_voter")).scalar_subquery(),
-           VotingCode.used_at.is_(None))
+    .where(col(VotingCode.id) == select(col(Voter.code_id)).where(col(Voter.id) == bindparam("s_voter")).scalar_subquery(),
+           col(VotingCode.used_at).is_(None))
     .values(used_at=bindparam("s_day"))
 )
 _INSERT_CHOICE = insert(BallotChoice)

@@ -9,9 +9,9 @@ from sqlmodel import select
 
 from pb.delivery.services import funded_project_ids
 from pb.proposals.models import Proposal
-from pb.rounds.models import Area, Contest, Round
+from pb.rounds.models import Contest, Round
 from tests.browser.conftest import assert_accessible, screenshot
-from tests.factories import make_round, open_voting, user
+from tests.factories import make_round, open_voting
 
 
 @pytest.fixture

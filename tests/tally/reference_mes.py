@@ -175,7 +175,7 @@ def outcomes(budget, projects, ballots, vote_type, max_length=None) -> dict:
         compared = Result(other, raised.share, stopped=raised.stopped, chosen="greedy")
     else:
         compared = Result(raised.selected, raised.share, raised.money, raised.stopped, "add1")
-    return dict(zip(RULES, (plain, completed, compared)))
+    return dict(zip(RULES, (plain, completed, compared), strict=False))
 
 
 def count(budget, projects, ballots, vote_type, rule, max_length=None) -> Result:

@@ -91,7 +91,7 @@ def _small(seed):
     ballots = []
     for _ in range(rng.randint(2, 6)):
         ballots += [sorted(rng.sample(ids, rng.randint(1, min(m, 3))))] * rng.randint(1, 4)
-    election = make_election(budget=sum(costs), projects=list(zip(ids, costs)), ballots=ballots)
+    election = make_election(budget=sum(costs), projects=list(zip(ids, costs, strict=True)), ballots=ballots)
     lo = rng.randint(0, 20)
     return election, lo, lo + rng.choice([9, 12, 15, 20, 31])
 

@@ -45,7 +45,7 @@ def generate(seed: int, voters: int, decimals: bool = False):
     total = sum(Fraction(c) for c in costs)
     budget = Fraction(rng.randint(25, 90), 100) * total
     budget = f"{float(round(budget, 2)):.2f}" if decimals else int(budget)
-    return make_election(budget=budget, projects=list(zip(ids, costs)), ballots=ballots)
+    return make_election(budget=budget, projects=list(zip(ids, costs, strict=True)), ballots=ballots)
 
 
 def instance(election):
@@ -144,7 +144,7 @@ def test_fast_search_finds_the_exact_share(voters, monkeypatch):
 
             def exact_outcome(share, certified):
                 exact_runs["runs"] += 1
-                return exact_run(inst, share, certified).finish().winners
+                return exact_run(inst, share, certified).finish().winners  # noqa: B023 (called in this iteration only)
 
             fast = boxes.first_stop(inst, stops, start, exact_outcome)
             assert fast == add1.first_stop_exact(inst, stops, start), (seed, until_exhaustive)

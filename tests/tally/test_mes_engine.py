@@ -48,7 +48,7 @@ def generate(seed: int, *, voters: int | None = None, decimals: bool = False):
     total = sum(Fraction(c) for c in costs)
     budget = Fraction(rng.randint(20, 80), 100) * total
     budget = f"{float(round(budget, 2)):.2f}" if decimals else int(budget)
-    return make_election(budget=budget, projects=list(zip(ids, costs)), ballots=ballots)
+    return make_election(budget=budget, projects=list(zip(ids, costs, strict=True)), ballots=ballots)
 
 
 def instance(election):
@@ -154,7 +154,7 @@ def test_add1_search_on_wide_share_ranges(seed):
     inst = instance(election)
     total = rational.Q(election.budget)
     start = int(Fraction(total) // inst.num_voters)
-    share, runs = reference_add1(election)
+    _share, runs = reference_add1(election)
     assert add1.first_stop(inst, add1.Stop(inst, total, True), start) == start + runs - 1
 
 
@@ -164,5 +164,5 @@ def test_add1_search_with_decimal_costs(seed):
     inst = instance(election)
     total = rational.Q(election.budget)
     start = int(Fraction(total) // inst.num_voters)
-    share, runs = reference_add1(election)
+    _share, runs = reference_add1(election)
     assert add1.first_stop(inst, add1.Stop(inst, total, True), start) == start + runs - 1

@@ -73,7 +73,7 @@ def points_of(election):
     k = int(election.meta["max_length"])
     for ballot in election.ballots:
         if election.vote_type == "cumulative":
-            yield dict(zip(ballot.vote, ballot.points))
+            yield dict(zip(ballot.vote, ballot.points, strict=False))
         elif election.vote_type == "ordinal":
             yield {pid: k - r for r, pid in enumerate(ballot.vote)}
         else:

@@ -80,7 +80,7 @@ def test_a_cut_file_is_refused(name, num_votes):
         try:
             counted = _counted(cut)
         except PabulibError as error:
-            assert error.line is not None and "\n" not in str(error)
+            assert error.line is not None and "\n" not in str(error)  # noqa: PT017 (a cut file may be read or refused)
             refused += 1
             continue
         # Read: then only text the count does not use was lost (e.g. the end of a sex column).
@@ -111,7 +111,7 @@ def test_without_a_votes_column_num_votes_still_refuses_lost_lines(name):
 
 def test_the_message_says_the_file_may_be_cut_off():
     text = (DATA / FILES[0]).read_text(encoding="utf-8-sig")
-    start, end = _votes_body(text)
+    _start, end = _votes_body(text)
     with pytest.raises(PabulibError) as raised:
         parse_pabulib(text[: text.rindex("\n", 0, end) + 1])
     assert re.fullmatch(r"line \d+: META num_votes is (\d+) but the file has \d+ votes \(is the file cut off\?\)",

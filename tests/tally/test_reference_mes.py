@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from pabutools.election import (
@@ -79,7 +79,7 @@ def generate(seed: int, vote_type: str, small: bool = False) -> dict:
     if m >= 2 and rng.random() < 0.25:  # a project nobody supports
         dropped = rng.choice(ids)
         rankings = [[p for p in r if p != dropped] for r in rankings]
-    projects = list(zip(ids, costs))
+    projects = list(zip(ids, costs, strict=True))
     twins = None
     if m >= 2 and longest >= 2 and rng.random() < 0.3:
         # An identical twin of a project (same cost, same supporters), listed before or
@@ -176,7 +176,7 @@ def pb_election(data: dict):
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def expected(vote_type: str, seed: int) -> tuple[dict, dict[str, reference.Result]]:
     """The election and the reference's outcome under each rule (shared by the tests below)."""
     data = generate(seed, vote_type)

@@ -202,7 +202,7 @@ def test_pure_python_fallback_gives_same_result():
 
 
 def test_unknown_rules():
-    with pytest.raises(UnknownRuleError, match="unknown rule 'greedy-custom'.*comment"):
+    with pytest.raises(UnknownRuleError, match=r"unknown rule 'greedy-custom'.*comment"):
         count(four_projects(), "greedy-custom")
     with pytest.raises(UnknownRuleError, match="no rule given"):
         count(four_projects())

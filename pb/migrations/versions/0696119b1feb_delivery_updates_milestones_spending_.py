@@ -7,7 +7,7 @@ Create Date: 2026-11-22 10:46:39.869856
 
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '0696119b1feb'

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 08:36:03.082350
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '296648d1bf2e'

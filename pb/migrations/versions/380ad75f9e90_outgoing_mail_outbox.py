@@ -10,7 +10,7 @@ each row once its message is delivered.
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '380ad75f9e90'

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 08:54:22.379501
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '3f2c5fa5a56e'

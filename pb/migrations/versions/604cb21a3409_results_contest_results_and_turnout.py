@@ -7,7 +7,7 @@ Create Date: 2026-11-22 09:32:11.543268
 
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 
 
 revision = '604cb21a3409'

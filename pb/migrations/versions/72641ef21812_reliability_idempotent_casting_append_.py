@@ -6,7 +6,7 @@ Create Date: 2026-11-22 11:30:15.138495
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 from pb.audit import guard

@@ -13,7 +13,7 @@ only the ballots cast in their own voting session (voting_session.own_ballots).
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'a4d7e2c9b6f1'

@@ -13,7 +13,7 @@ note or results not yet published (their hashes still link the chain).
 import secrets
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 from pb.audit import guard

@@ -13,7 +13,7 @@ SQLite: columns are added in place (no table rebuilds: other tables refer to the
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'b7e4c19d2f31'

@@ -8,7 +8,7 @@ Everyone signed in at the upgrade is signed out once (their cookies name no sess
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'b8d4f0a2c6e3'

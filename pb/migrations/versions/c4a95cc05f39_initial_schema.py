@@ -1,12 +1,12 @@
 """initial schema
 
 Revision ID: c4a95cc05f39
-Revises: 
+Revises:
 Create Date: 2026-11-22 08:18:09.283482
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'c4a95cc05f39'

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 08:26:24.100370
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'c4c27341962c'

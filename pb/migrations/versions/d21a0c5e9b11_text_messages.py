@@ -11,7 +11,7 @@ themselves by text message stay voters.
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'd21a0c5e9b11'

@@ -10,7 +10,7 @@ for rounds and proposals, one row per (object, field, language).
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'd21c2e8b6d33'

@@ -6,7 +6,7 @@ Create Date: 2026-12-04 14:40:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'd21d9a1f7e44'

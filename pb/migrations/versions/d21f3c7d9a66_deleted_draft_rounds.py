@@ -9,7 +9,7 @@ row stays, marked deleted (no page shows it), and its chain ends with the deleti
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'd21f3c7d9a66'

@@ -14,7 +14,7 @@ Upgrade between rounds, not during a vote.
 import secrets
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'e5b9c3a7d1f4'

@@ -9,7 +9,7 @@ email (their old cookies held the voter's number, which is no longer trusted).
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = 'f3c6a2b8e9d0'
