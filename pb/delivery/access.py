@@ -19,7 +19,7 @@ def load_project(project_id: int) -> tuple[Project, Round]:
     project = db.get(Project, project_id)
     if project is None:
         abort(404)
-    round_, _access = load_round(db.get(Contest, project.contest_id).round_id)
+    round_, _access = load_round(db.get_one(Contest, project.contest_id).round_id)
     if not services.is_funded(db, project):
         abort(404)
     return project, round_
@@ -41,6 +41,6 @@ def load_verdict_as_convener(verdict_id: int) -> tuple[Verdict, Project, Round]:
     verdict = db.get(Verdict, verdict_id)
     if verdict is None:
         abort(404)
-    project = db.get(Project, verdict.project_id)
-    round_, _access = load_round(db.get(Contest, project.contest_id).round_id, Access.CONVENER)
+    project = db.get_one(Project, verdict.project_id)
+    round_, _access = load_round(db.get_one(Contest, project.contest_id).round_id, Access.CONVENER)
     return verdict, project, round_

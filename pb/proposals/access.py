@@ -14,7 +14,7 @@ from pb.rounds.models import Phase, Round
 
 def is_group_member(proposal: Proposal) -> bool:
     """Whether the current user belongs to the group that proposed it."""
-    return current_user.is_authenticated and is_member_of(db_session(), current_user, db_session().get(Organisation, proposal.organisation_id))
+    return current_user.is_authenticated and is_member_of(db_session(), current_user, db_session().get_one(Organisation, proposal.organisation_id))
 
 
 def can_screen(round_: Round) -> bool:
@@ -33,7 +33,7 @@ def _proposal_or_404(proposal_id: int) -> tuple[Proposal, Round]:
     proposal = db.get(Proposal, proposal_id)
     if proposal is None:
         abort(404)
-    return proposal, db.get(Round, proposal.round_id)
+    return proposal, db.get_one(Round, proposal.round_id)
 
 
 def load_proposal(proposal_id: int) -> tuple[Proposal, Round]:

@@ -75,7 +75,7 @@ def load_pot_as_pledger(round_id: int, pot_id: int) -> tuple[Round, Pot]:
     round_, _access = load_round(round_id, Access.FUNDER)
     session = db_session()
     pot = session.get(Pot, pot_id)
-    if pot is None or session.get(Contest, pot.contest_id).round_id != round_.id:
+    if pot is None or session.get_one(Contest, pot.contest_id).round_id != round_.id:
         abort(404)
     if pot.organisation_id not in my_organisation_ids(session):
         abort(403)

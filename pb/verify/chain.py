@@ -4,7 +4,7 @@ documents name the people acting by their pseudonyms, which live on their accoun
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.audit.chain import entry_hash, event_document
@@ -30,9 +30,9 @@ def verify_chain(session: Session, chain: str) -> Verification:
     expected_seq = 1
     events = session.exec(
         select(AuditEvent, User.audit_ref)
-        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
+        .join(User, col(User.id) == col(AuditEvent.actor_user_id), isouter=True)
         .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq)
+        .order_by(col(AuditEvent.seq))
     )
     count = 0
     for event, actor_ref in events:
