@@ -252,7 +252,7 @@ def test_codes_are_printed_once_and_only_their_hashes_kept(app, db, make_user):
         stored = {row.letter: row.code_hash for row in session.exec(select(VotingCode))}
         engine = session.get_bind()
     assert {letter: stored[letter] for letter in letters} == {
-        letter: hashlib.sha256(code.replace("-", "").encode("ascii")).hexdigest() for code, letter in zip(codes, letters)}
+        letter: hashlib.sha256(code.replace("-", "").encode("ascii")).hexdigest() for code, letter in zip(codes, letters, strict=True)}
     # ...and no column of any table in the database holds a code, however it is written.
     spellings = {form for code in codes for form in (code, code.replace("-", ""), code.lower(), code.replace("-", "").lower())}
     rows = {}

@@ -13,15 +13,15 @@ from .outcome import Explanation, Outcome
 from .pabulib import PabulibError, parse_pabulib, read_pabulib, write_pabulib
 
 __all__ = [
+    "NOT_COUNTABLE",
+    "RULES",
     "Ballot",
     "Election",
     "ElectionError",
     "Explanation",
-    "NOT_COUNTABLE",
     "Outcome",
     "PabulibError",
     "Project",
-    "RULES",
     "UnknownRuleError",
     "count",
     "make_election",

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Literal
 # process's own setting stands.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402  (after the setting above)
-import numpy.typing as npt  # noqa: E402
+import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     from .add1 import Stop
@@ -218,7 +218,20 @@ class Box:
     """Every share in [lo, hi] run at once; see the module docstring and docs/counting.md."""
 
     __slots__ = (
-        "data", "lo", "hi", "L0", "Lh", "U0", "Uh", "heap", "winners", "tight", "views", "last", "lines", "poor",
+        "L0",
+        "Lh",
+        "U0",
+        "Uh",
+        "data",
+        "heap",
+        "hi",
+        "last",
+        "lines",
+        "lo",
+        "poor",
+        "tight",
+        "views",
+        "winners",
     )
 
     def __init__(
@@ -514,7 +527,7 @@ class Box:
         h = self.hi - self.lo
         kind, detail = hint
         if kind == "compete" and isinstance(detail, tuple):
-            w, r0, rh, (j, lines) = detail
+            _w, r0, rh, (_j, lines) = detail
             a, b = max(lines, key=lambda line: line[0] + line[1])
             slope = (rh - r0) - (b - a)
             if slope != 0:

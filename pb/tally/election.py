@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Mapping, Sequence, Union, cast
+from typing import cast
+from collections.abc import Iterable, Mapping, Sequence
 
-Number = Union[int, Fraction]
+Number = int | Fraction
 
 VOTE_TYPES = ("approval", "ordinal", "cumulative", "scoring", "choose-1")
 

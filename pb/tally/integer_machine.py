@@ -74,7 +74,8 @@ class IntegerMachine(Machine):
         threshold = -(-c // (total_weight - poor_weight))
         if not poor_weight and min(budgets) >= threshold:
             rho, base = inst.base_rho[j], inst.base_price[j]
-            assert rho is not None and base is not None  # a candidate has supporters
+            assert rho is not None
+            assert base is not None
             return rho, base  # nobody is poor
         # Prices only rise, so whoever has less than the last price is poor now: start there.
         # (Any start x at most the price works: the poor set {B < x} gives a price >= x.)
@@ -192,7 +193,7 @@ class IntegerMachine(Machine):
             rich = None
         else:
             rich = list(map(price.__lt__, old))
-            consume(map(budgets.__setitem__, sup, [b - price if r else 0 for b, r in zip(old, rich)]))
+            consume(map(budgets.__setitem__, sup, [b - price if r else 0 for b, r in zip(old, rich, strict=True)]))
         if paid is not None:
             weights = inst.support_weights[w]
             if rich is None:
@@ -203,7 +204,7 @@ class IntegerMachine(Machine):
                     paid[(found, False)] += rich_weight
                 poor = list(map(not_, rich))
                 den = self.den
-                for b, weight in zip(compress(old, poor), compress(weights, poor)):
+                for b, weight in zip(compress(old, poor), compress(weights, poor), strict=False):
                     if b:
                         paid[(rational.Q(b, den), True)] += weight
         self.winners.append(w)

@@ -173,7 +173,7 @@ class Machine:
                     if paid is not None and b:
                         paid[(b, True)] += weights[g]
         else:
-            for g, u in zip(sup, inst.utilities[w]):
+            for g, u in zip(sup, inst.utilities[w], strict=False):
                 b = budgets[g]
                 pay = rho * u
                 if b > pay:

@@ -224,7 +224,7 @@ class _Reader:
             raise PabulibError(line, f"project {pid!r} appears twice")
         cost = _number(row[self.columns["cost"]], line, f"cost {{}} of project {pid!r}", "money")
         assert self.header is not None  # a data row comes after its section's header
-        fields = {name: value for name, value in zip(self.header, row) if name not in ("project_id", "cost")}
+        fields = {name: value for name, value in zip(self.header, row, strict=True) if name not in ("project_id", "cost")}
         self.projects[pid] = Project(pid, cost, fields)
         votes = _claim(fields.get("votes"), line, f"votes {{}} of project {pid!r}", "whole")
         score = None
@@ -265,7 +265,7 @@ class _Reader:
             raise PabulibError(line, f"voter {voter_id!r} chooses {len(vote)} projects on a choose-1 ballot")
         skip = ("voter_id", "vote", "points") if with_points else ("voter_id", "vote")
         assert self.header is not None  # a data row comes after its section's header
-        fields = {name: value for name, value in zip(self.header, row) if name not in skip}
+        fields = {name: value for name, value in zip(self.header, row, strict=True) if name not in skip}
         self.voters.add(voter_id)
         self.ballots.append(Ballot(voter_id, vote, points, fields))
 

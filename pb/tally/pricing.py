@@ -51,7 +51,7 @@ def price_points(
     """rho, the price per point, for point ballots (None if unaffordable). Supporters who
     cannot pay their full share pay everything they have; the rest share the remainder in
     proportion to utility."""
-    items = [(budgets[g] / u, budgets[g], weights[g], u) for g, u in zip(sup, utils) if budgets[g]]
+    items = [(budgets[g] / u, budgets[g], weights[g], u) for g, u in zip(sup, utils, strict=False) if budgets[g]]
     if not items or sum([b * w for _, b, w, _ in items], rational.ZERO) < cost:
         return None
     items.sort(key=lambda t: t[0])

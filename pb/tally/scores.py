@@ -40,7 +40,7 @@ def ballot_points(election: Election) -> Iterator[list[tuple[str, Number]]]:
     vote_type = election.vote_type
     if vote_type in POINTS_TYPES:
         for ballot in election.ballots:
-            yield [(p, x) for p, x in zip(ballot.vote, ballot.points or ()) if x > 0]
+            yield [(p, x) for p, x in zip(ballot.vote, ballot.points or (), strict=False) if x > 0]
     elif vote_type == "ordinal":
         k = rank_points(election)
         for ballot in election.ballots:

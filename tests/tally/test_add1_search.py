@@ -85,7 +85,8 @@ def test_box_bounds_hold_at_every_share(chunk):
                 for x in range(h + 1):
                     before = exact_run(inst, box.lo + x, box.winners[:-1])
                     chosen = before.select()
-                    assert chosen is not None and chosen[2] == w, "the certified winner wins at every share"
+                    assert chosen is not None, "the certified winner wins at every share"
+                    assert chosen[2] == w, "the certified winner wins at every share"
                     after = exact_run(inst, box.lo + x, box.winners)
                     for g, budget in enumerate(after.budgets):
                         assert at(box.L0[g], box.Lh[g], x, h) <= budget <= at(box.U0[g], box.Uh[g], x, h)
@@ -105,7 +106,8 @@ def test_box_bounds_hold_at_every_share(chunk):
                 checked["finished boxes"] += 1
     assert checked["budgets"] > 2000, checked
     assert all(checked[f"rounds in boxes of {n}"] >= 10 for n in (1, 4, 18)), checked
-    assert checked["finished boxes"] >= 5 and checked["parts"] >= 30, checked
+    assert checked["finished boxes"] >= 5, checked
+    assert checked["parts"] >= 30, checked
 
 
 def _counting(monkeypatch):
@@ -149,7 +151,9 @@ def test_fast_search_finds_the_exact_share(voters, monkeypatch):
             fast = boxes.first_stop(inst, stops, start, exact_outcome)
             assert fast == add1.first_stop_exact(inst, stops, start), (seed, until_exhaustive)
     if voters >= 400:
-        assert taken["cut"] and taken["tightened"] and taken["never"], taken
+        assert taken["cut"], taken
+        assert taken["tightened"], taken
+        assert taken["never"], taken
     if voters == 40:
         assert exact_runs["runs"], "ties and tiny shares need the exact run of one share"
 

@@ -66,7 +66,8 @@ def test_tally_with_another_rule():
 def test_unknown_rule_exits_2_with_one_line():
     result = run(tally_command, ASSEN, "--rule", "borda-magic")
     assert result.exit_code == 2
-    assert result.output.count("\n") == 1 and "unknown rule 'borda-magic'" in result.output
+    assert result.output.count("\n") == 1
+    assert "unknown rule 'borda-magic'" in result.output
 
 
 def test_file_rule_that_cannot_be_recounted_exits_2():
@@ -83,7 +84,8 @@ def test_malformed_file_exits_2_with_line_number(tmp_path):
     assert result.output.strip().endswith("line 3: META budget 'ten' is not a number")
     assert result.output.count("\n") == 1
     missing = run(verify_command, tmp_path / "nope.pb")
-    assert missing.exit_code == 2 and "cannot read" in missing.output
+    assert missing.exit_code == 2
+    assert "cannot read" in missing.output
 
 
 def test_bad_format_exits_2():
@@ -93,7 +95,8 @@ def test_bad_format_exits_2():
 
 def test_verify_match_and_difference(tmp_path):
     good = run(verify_command, GRZEGORZKI.with_name("Poland_Krakow_2021_Stare_Miasto.pb"))
-    assert good.exit_code == 0 and good.output.startswith("match:")
+    assert good.exit_code == 0
+    assert good.output.startswith("match:")
     text = (DATA / "Poland_Zabrze_2020_Makoszowy.pb").read_text(encoding="utf-8")
     # Makoszowy has no selected column: verify cannot compare.
     no_column = tmp_path / "makoszowy.pb"
@@ -148,11 +151,13 @@ def test_a_warning_is_one_line_on_stderr_and_the_count_goes_on():
     as_json = run(tally_command, SEATTLE, "--rule", "greedy", "--format", "json")
     assert as_json.exit_code == 0
     assert json.loads(as_json.stdout)["rule"] == "greedy"  # stdout stays JSON only
-    assert as_json.stderr.startswith("warning: ") and as_json.stderr.count("\n") == 1
+    assert as_json.stderr.startswith("warning: ")
+    assert as_json.stderr.count("\n") == 1
     # A refusal stays the only line: the file's own rule (unknown) cannot be counted.
     refused = run(tally_command, SEATTLE)
     assert refused.exit_code == 2
-    assert refused.stderr.startswith("error: unknown rule 'unknown'") and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith("error: unknown rule 'unknown'")
+    assert refused.stderr.count("\n") == 1
 
 
 def test_verify_prints_the_warning_and_still_matches():
@@ -172,7 +177,8 @@ def test_a_cut_file_exits_2_with_one_line(tmp_path):
     cut.write_text(text[: text.rindex("\n", 0, len(text.rstrip())) + 1], encoding="utf-8")
     result = run(tally_command, cut)
     assert result.exit_code == 2
-    assert result.stderr.count("\n") == 1 and "(is the file cut off?)" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "(is the file cut off?)" in result.stderr
 
 
 # ---------------------------------------------------------------- money

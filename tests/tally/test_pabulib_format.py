@@ -113,7 +113,8 @@ def test_reads_meta_projects_votes_with_quoting_decimals_and_crlf():
 def test_round_trip_of_handmade_file():
     election = parse_pabulib(GOOD)
     text = write_pabulib(election)
-    assert "40.25" in text and "100.50" in text
+    assert "40.25" in text
+    assert "100.50" in text
     assert parse_pabulib(text) == election
 
 
@@ -246,8 +247,10 @@ def test_every_reading_error_names_its_line(base):
             parse_pabulib(text)
         except PabulibError as error:
             refused += 1
-            assert error.line is not None and 1 <= error.line <= text.count("\n") + 1, (text, error)  # noqa: PT017 (a mutation may be read or refused)
-            assert str(error).startswith(f"line {error.line}: ") and "\n" not in str(error)  # noqa: PT017
+            assert error.line is not None, (text, error)  # a mutation may be read or refused
+            assert 1 <= error.line <= text.count("\n") + 1, (text, error)
+            assert str(error).startswith(f"line {error.line}: ")
+            assert "\n" not in str(error)
     assert refused > 100
 
 
@@ -386,9 +389,11 @@ def test_make_election_is_as_strict(value):
 
 
 def test_exact_passes_ints_and_fractions_and_refuses_floats():
-    assert exact(7) == 7 and isinstance(exact(7), int)
+    assert exact(7) == 7
+    assert isinstance(exact(7), int)
     assert exact(Fraction(3, 4)) == Fraction(3, 4)
-    assert exact(Fraction(8, 4)) == 2 and isinstance(exact(Fraction(8, 4)), int)
+    assert exact(Fraction(8, 4)) == 2
+    assert isinstance(exact(Fraction(8, 4)), int)
     assert exact("2458488.22") == Fraction(245848822, 100)
     assert exact("1000,50") == Fraction(2001, 2)
     assert exact("007") == 7
@@ -455,7 +460,8 @@ def test_a_votes_column_counting_each_mention_is_accepted():
     assert election.ballots[1].vote == ("1", "3")
     assert election.projects["1"].fields["votes"] == "3"  # the file's text is kept
     again = write_pabulib(election)
-    assert "\n1;50;2;Park;nature\n" in again and "\nb;1,3\n" in again
+    assert "\n1;50;2;Park;nature\n" in again
+    assert "\nb;1,3\n" in again
 
 
 # ---------------------------------------------------------------- quotes
