@@ -66,8 +66,8 @@ def resident_by_code(session: Session, round_: Round, code: str, *, client: str)
     digest = code_hash(code)
     found = session.exec(select(VotingCode.id).where(VotingCode.code_hash == digest, VotingCode.round_id == round_.id)).first()
     if found is None:
-        note_attempt(session, key)
-        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."))
+        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."),
+                          record=lambda session: note_attempt(session, key))
     return _resident_key(round_, "code", digest)
 
 

@@ -23,15 +23,16 @@ from sqlmodel import select
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.accounts.services import is_member_of, organisations_of
-from pb.db import Refusal, db_session, id_arg, keep_refusal
+from pb.db import db_session, id_arg
 from pb.proposals import services
 from pb.proposals.forms import MAX_COST_LINES, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import PUBLIC_STATUSES, Project, Proposal, Screener, Status
 from pb.proposals.photos import HELD_FOR, adopt_photo, hold_photo, is_held, photo_folder
+from pb.refusal import Refusal
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
 from pb.rounds.services import areas_of, contests_of
-from pb.views import account_named_in, form_page, show_refusal
+from pb.views import account_named_in, form_page, refuse, show_refusal
 
 bp = Blueprint("proposals", __name__)
 
@@ -317,9 +318,8 @@ def change_status(proposal_id, action):
     try:
         operation(db_session(), proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
-        keep_refusal(error)
         flash(str(error), "error")
-        return redirect(url_for("proposals.show", proposal_id=proposal.id)), 303
+        refuse((redirect(url_for("proposals.show", proposal_id=proposal.id)), 303), error)
     if action == "withdraw" and round_.phase != Phase.PROPOSALS_OPEN.value:
         done = _l("Your proposal has been withdrawn.")  # past the deadline: for good
     flash(str(done), "success")
