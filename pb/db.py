@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel, create_engine
 
 from pb.refusal import Refusal
@@ -166,7 +167,7 @@ def begin_writing(session: Session) -> None:
     session.connection()  # the writer's transaction begins now
 
 
-def savepoint(session: Session):
+def savepoint(session: Session) -> SessionTransaction:
     """`with savepoint(session):` a step that may fail on its own (the same row added at
     the same moment by another request): when the block raises, what it wrote is undone
     and the error goes on to the caller, who may carry on with the rest of the work."""

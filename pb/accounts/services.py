@@ -23,6 +23,7 @@ from pb.accounts.models import (
 )
 from pb.audit.chain import record_event
 from pb.clock import now
+from pb.db import savepoint
 from pb.security import token_digest
 
 # Checked when no user has the address, so that a missing account takes as long as a wrong password.
@@ -56,7 +57,7 @@ def create_user(
         is_platform_admin=is_platform_admin,
     )
     try:
-        with session.begin_nested():  # the same address finished twice at once: one account, one refusal
+        with savepoint(session):  # the same address finished twice at once: one account, one refusal
             session.add(user)
     except IntegrityError:
         raise taken() from None

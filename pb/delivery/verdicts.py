@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from pb.audit.chain import record_event
 from pb.clock import now
+from pb.db import savepoint
 from pb.delivery.models import Answer, Verdict
 from pb.delivery.services import DeliveryError, NotNow, funded_project_ids, round_of
 from pb.proposals.models import Project
@@ -123,7 +124,7 @@ def give_verdict(session: Session, project: Project, *, resident: str, answer: s
     verdict = _verdict(session, project, resident)
     if verdict is None:
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 verdict = Verdict(project_id=project.id, resident=resident, answer=answer, comment=comment)
                 session.add(verdict)
             return verdict

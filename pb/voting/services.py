@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from pb.accounts.models import User
 from pb.audit.chain import person, record_event
 from pb.clock import now, today
-from pb.db import begin_writing
+from pb.db import begin_writing, savepoint
 from pb.fields import normalise_postcode
 from pb.mail import EMAIL, SMS, text_messages_available
 from pb.proposals.models import Project
@@ -292,7 +292,7 @@ def _voter_once(session: Session, found, voter: Voter, with_it=None) -> Voter:
     made at the same moment by another request (the same code or identity sent twice at
     once): then that one, found by `found`. One proof, one voter."""
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(voter)
             session.flush()
             if with_it is not None:
