@@ -267,6 +267,10 @@ class App(Flask):
         _end_request_work(e)
         return super().handle_user_exception(e)
 
+    def handle_exception(self, e):
+        _end_request_work(e)  # an error outside the view (an after_request hook): no commit after it
+        return super().handle_exception(e)
+
 
 def configure_db(app: App) -> None:
     if not isinstance(app, App):
