@@ -162,10 +162,13 @@ def recount(session: Session, round_: Round, *, actor, rule: str | None = None) 
     the same secret order, so the file must come out byte for byte the same."""
     contests = list(session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(Contest.id)))
     if rule is not None and any(rule != c.rule for c in contests):
-        round_id, data = round_.id, {"attempted": "recount.other_rule", "rule": rule, "phase": round_.phase}
+        round_id, phase = round_.id, round_.phase
         raise CountRefused(
             _("The count uses the rule published before voting. It cannot be counted with another."),
-            record=lambda session: record_event(session, "round.change_refused", actor=actor, round_id=round_id, data=data),
+            record=lambda session: record_event(
+                session, "round.change_refused", actor=actor, round_id=round_id,
+                data={"attempted": "recount.other_rule", "rule": rule, "phase": phase},
+            ),
         )
     if not round_.reached(Phase.COUNTED):
         raise CountRefused(_("This round has not been counted yet."))

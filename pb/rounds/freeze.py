@@ -21,10 +21,11 @@ def guard_unfrozen(session: Session, round_: Round, *, actor, attempted: str, de
     of the transaction is undone first). Call before changing anything."""
     if not round_.is_frozen:
         return
-    round_id, data = round_.id, {"attempted": attempted, "phase": round_.phase, **(detail or {})}
+    round_id, phase = round_.id, round_.phase
     raise RoundFrozen(
         _("Voting has opened, so this can no longer be changed. The attempt has been recorded in the audit log."),
         record=lambda session: record_event(
-            session, "round.change_refused", actor=actor, round_id=round_id, organisation_id=None, data=data
+            session, "round.change_refused", actor=actor, round_id=round_id, organisation_id=None,
+            data={"attempted": attempted, "phase": phase, **(detail or {})},
         ),
     )
