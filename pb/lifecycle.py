@@ -21,8 +21,8 @@ from pb.audit.witness import witness_head
 from pb.clock import now
 from pb.db import session_scope
 from pb.notices import services as notices
-from pb.refusal import Refusal
 from pb.proposals.services import close_screening, contests_without_projects, put_on_ballot
+from pb.refusal import Refusal
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer

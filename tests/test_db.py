@@ -67,9 +67,15 @@ def _add_ghost(name: str) -> None:
 def routes(app):
     """Views that write a row, then end in each way a view can."""
     from flask import abort, render_template_string
+    from wtforms import StringField
+    from wtforms.validators import DataRequired
 
+    from pb.forms import PbForm
     from pb.refusal import Refusal
     from pb.views import form_page
+
+    class NameForm(PbForm):
+        name = StringField("Name", validators=[DataRequired()])
 
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
 
@@ -81,13 +87,6 @@ def routes(app):
         if how == "refusal":
             raise Refusal("Refused, and recorded.", record=lambda session: _add_ghost("recorded"))
         if how == "invalid-form":
-            from pb.forms import PbForm
-            from wtforms import StringField
-            from wtforms.validators import DataRequired
-
-            class NameForm(PbForm):
-                name = StringField("Name", validators=[DataRequired()])
-
             form = NameForm()
             form.validate()
             return form_page("pages/error.html", form, status=400, message="")

@@ -26,11 +26,11 @@ from pb.fields import normalise_postcode
 from pb.mail import EMAIL, SMS, text_messages_available
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
+from pb.refusal import Refusal
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, covers, takes_votes
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
-from pb.refusal import Refusal
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
 from pb.voting.declarations import declarations_of, identity_text, plain
 from pb.voting.models import (
