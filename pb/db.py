@@ -162,7 +162,9 @@ def begin_writing(session: Session) -> None:
         return
     if session.in_transaction():
         session.commit()  # a read only: nothing is written, the snapshot ends
-    session.bind = session.bind.execution_options(pb_write=True)  # see _configure_sqlite
+    engine = session.get_bind()
+    assert isinstance(engine, Engine), "a pb session is bound to an engine"
+    session.bind = engine.execution_options(pb_write=True)  # see _configure_sqlite
     session.info["pb_write"] = True
     session.connection()  # the writer's transaction begins now
 

@@ -7,8 +7,12 @@ a wrong guess at a code that rate limits read. Whoever raises it writes nothing 
 """
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from flask import Response
 
 
 class Refusal(Exception):
@@ -22,4 +26,4 @@ class Refusal(Exception):
     def __init__(self, message: str, *, record: Callable[[Session], object] | None = None):
         super().__init__(message)
         self.record = record
-        self.response = None
+        self.response: Response | None = None
