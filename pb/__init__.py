@@ -7,9 +7,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config=None):
     # Imported here, not at the top: `pb.tally` must load without Flask (fast `pb tally`).
-    from flask import Flask
+    from pb.db import App  # Flask, with the unit of work's hold on errors (pb.db)
 
-    app = Flask(
+    app = App(
         __name__,
         instance_path=(test_config or {}).get("INSTANCE_PATH")
         or os.environ.get("PB_INSTANCE_PATH")

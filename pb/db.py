@@ -1,17 +1,35 @@
-"""The database: one engine per app, one session per request, one commit per request.
+"""The database: one engine per app, one session per request, one unit of work per request.
 
-Views and service functions use `db_session()` and flush; the request commits once,
-after the view has returned a successful response (see `configure_db`). CLI commands
-and tests use `session_scope()`, which commits on leaving the block.
+The unit of work (`configure_db`, `App`): a request's work is committed when its view
+returns a response, whatever the response's status, and rolled back when the view (or a
+`before_request` hook) raises anything: an error, an `abort()`, a `Refusal`. So a view
+that turns bad input away raises (pb.views: `refuse`, `show_refusal`, and `form_page`
+for a form with errors), and bad input changes nothing. After the rollback, a
+`Refusal`'s record (pb.refusal: its audit event, a wrong guess counted) is written in a
+short write transaction of its own, and the error handler shows the refusal.
+
+Services flush and never commit or roll back. The two things they may need of a
+transaction are named here: `begin_writing` (end a read, then write: casting a ballot)
+and `savepoint` (a step that may fail on a unique constraint without failing the rest).
+
+A request that may change something (any method but GET, HEAD and OPTIONS) has a
+writer's session: each transaction it begins, the first and any after a commit or a
+rollback, begins as a writer (on SQLite, BEGIN IMMEDIATE through the writers' queue).
+
+CLI commands, the scheduler and tests use `session_scope()`, the same unit of work for
+a block: it commits on leaving the block and rolls back on an exception (keeping a
+`Refusal`'s record).
 """
 
 from contextlib import contextmanager
 
-from flask import current_app, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel, create_engine
 
+from pb.refusal import Refusal
 from pb.sqlite_writers import configure_sqlite
 
 # Stable constraint names, so that Alembic migrations can name what they change.
@@ -42,8 +60,9 @@ def get_engine() -> Engine:
 def db_session() -> Session:
     """The current request's session (made on first use).
 
-    A request that may change something starts its transaction as a writer, except in
-    views marked `reads_first`, which call `begin_writing` when they come to write."""
+    A request that may change something has a writer's session (see the module
+    docstring), except in views marked `reads_first`, which call `begin_writing` when
+    they come to write."""
     if "db_session" not in g:
         write = (
             has_request_context()
@@ -68,74 +87,102 @@ def reads_first(view):
 
 
 def begin_writing(session: Session) -> None:
-    """End the session's reading transaction (it must not have written) and start a
-    writer's one. A no-op for a session that already began as a writer."""
+    """Make `session` a writer's from now on: end its reading transaction, if any (it must
+    not have written; what it read stays loaded), and begin a writer's one. Every later
+    transaction of the session begins as a writer's too. A no-op for a writer's session."""
+    if session.info.get("pb_write"):
+        return
     if session.in_transaction():
-        if session.connection().get_execution_options().get("pb_write"):
-            return
-        session.commit()
-    session.connection(execution_options={"pb_write": True})
+        session.commit()  # a read only: nothing is written, the snapshot ends
+    engine = session.get_bind()
+    assert isinstance(engine, Engine), "a pb session is bound to an engine"
+    session.bind = engine.execution_options(pb_write=True)  # see pb.sqlite_writers
+    session.info["pb_write"] = True
+    session.connection()  # the writer's transaction begins now
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """`with savepoint(session):` a step that may fail on its own (the same row added at
+    the same moment by another request): when the block raises, what it wrote is undone
+    and the error goes on to the caller, who may carry on with the rest of the work."""
+    return session.begin_nested()
 
 
 def _new_session(engine: Engine, write: bool) -> Session:
     session = Session(engine, expire_on_commit=False)
     if write:
-        # Start the transaction now, as a writer (see _configure_sqlite).
-        session.connection(execution_options={"pb_write": True})
+        begin_writing(session)
     return session
+
+
+def _end_work(session: Session, error: BaseException | None) -> None:
+    """The end of a unit of work: commit, or, on `error`, roll back, then keep a Refusal's
+    record in a write transaction of its own."""
+    try:
+        if error is None:
+            session.commit()
+            return
+        session.rollback()
+        if isinstance(error, Refusal) and error.record is not None:
+            begin_writing(session)
+            error.record(session)
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 @contextmanager
 def session_scope(engine: Engine | None = None, *, write: bool = True):
-    """A session for work outside a request: commits on success, rolls back on error."""
+    """A session for work outside a request, and its unit of work: commits on leaving the
+    block, rolls back on an exception (keeping a Refusal's record, see _end_work)."""
     session = _new_session(engine or get_engine(), write)
     try:
         yield session
-        session.commit()
-    except Refusal:
-        session.commit()  # keeps the audit event of the refusal
+    except BaseException as error:
+        _end_work(session, error)
         raise
-    except BaseException:
-        session.rollback()
-        raise
+    else:
+        _end_work(session, None)
     finally:
         session.close()
 
 
-def configure_db(app) -> None:
+def _end_request_work(error: BaseException | None = None) -> None:
+    """End the request's unit of work, once: commit, or roll back on `error` (see the
+    module docstring). Reads after it (an error page) are rolled back when it closes."""
+    session = g.get("db_session")
+    if session is None or g.get("pb_work_ended"):
+        return
+    g.pb_work_ended = True
+    _end_work(session, error)
+
+
+class App(Flask):
+    """Flask, where a request whose view (or a before_request hook) raises has its unit of
+    work rolled back, and a Refusal's record kept, before any error page is made."""
+
+    def handle_user_exception(self, e):
+        _end_request_work(e)
+        return super().handle_user_exception(e)
+
+    def handle_exception(self, e):
+        _end_request_work(e)  # an error outside the view (an after_request hook): no commit after it
+        return super().handle_exception(e)
+
+
+def configure_db(app: App) -> None:
+    if not isinstance(app, App):
+        raise TypeError("pb's app must be a pb.db.App, whose requests end their unit of work on an error")
     app.extensions["pb_engine"] = make_engine(app.config["DATABASE_URL"])
 
     @app.after_request
     def _commit(response):
-        session = g.get("db_session")
-        if session is not None:
-            if response.status_code < 400 or g.pop("pb_commit_refusal", False):
-                session.commit()  # the one place a request's work is committed
-            else:
-                session.rollback()
+        _end_request_work()  # the view returned a response: the one place a request's work is committed
         return response
 
     @app.teardown_appcontext
-    def _close(exc):
+    def _close(_exc):
         session = g.pop("db_session", None)
         if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
-
-
-def keep_refusal(error: Exception) -> None:
-    """Have the request commit although it answers with an error, if the error is a
-    Refusal (whose audit event must be kept); any other error rolls back as usual."""
-    if isinstance(error, Refusal):
-        g.pb_commit_refusal = True
-
-
-class Refusal(Exception):
-    """An action refused for a reason the person should read.
-
-    The refusal itself is recorded (an audit event), so unlike other errors the
-    session is committed: whoever raises it has first rolled back everything else.
-    """
-
-    status = 409
+            session.close()  # rolls back anything not committed

@@ -18,9 +18,10 @@ from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.clock import now
-from pb.db import Refusal, session_scope
+from pb.db import session_scope
 from pb.notices import services as notices
 from pb.proposals.services import close_screening, contests_without_projects, put_on_ballot
+from pb.refusal import Refusal
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer
@@ -244,11 +245,12 @@ def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase
     if current == Phase.ARCHIVED:
         raise RoundError(_("This round is archived; there is no later phase."))
     if current == Phase.VOTING:
-        session.rollback()
-        audit_round(session, round_, "round.change_refused", actor, attempted="voting.closed_early", phase=round_.phase,
-               closes=round_.voting_closes_at.isoformat() if round_.voting_closes_at else None)
+        closes = round_.voting_closes_at.isoformat() if round_.voting_closes_at else None
         raise VotingNotOver(_("Voting ends at the published closing time, and nobody can end it earlier. "
-                              "The attempt has been recorded in the audit log."))
+                              "The attempt has been recorded in the audit log."),
+                            record=lambda session: audit_round(session, round_, "round.change_refused", actor,
+                                                               attempted="voting.closed_early", phase=round_.phase,
+                                                               closes=closes))
     following = PHASES[PHASES.index(current) + 1]
     if following in (Phase.PROPOSALS_OPEN, Phase.VOTING):
         problems = publishing_blockers(session, round_) if following == Phase.PROPOSALS_OPEN else voting_blockers(session, round_)

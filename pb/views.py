@@ -1,12 +1,13 @@
 """Site-wide pages (home, privacy, accessibility), the language switch and error pages."""
 
 import re
+from typing import NoReturn
 
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
-    g,
     make_response,
     redirect,
     render_template,
@@ -18,9 +19,10 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from pb.db import db_session, keep_refusal
+from pb.db import db_session
 from pb.i18n import LOCALE_COOKIE
 from pb.links import public_url
+from pb.refusal import Refusal
 from pb.security import safe_next
 
 bp = Blueprint("pages", __name__)
@@ -145,18 +147,29 @@ FORMULA_STARTS = "=+-@\t\r"  # a cell beginning with one of these, a spreadsheet
 
 
 def form_page(template: str, form, **context):
-    """Render a form page: 200 when first shown, 400 when a submission had errors."""
-    return render_template(template, form=form, **context), 400 if form.errors else 200
+    """Render a form page: 200 when first shown; a submission with errors is answered
+    400 and changes nothing (see `refuse`)."""
+    page = render_template(template, form=form, **context)
+    if form.errors:
+        refuse((page, 400))
+    return page, 200
 
 
-def show_refusal(error: Exception, template: str, form, **context):
-    """Show why a submission was refused, on the form it came from.
+def show_refusal(error: Exception, template: str, form, **context) -> NoReturn:
+    """Show why a submission was refused, on the form it came from, with the error's
+    status (400 unless it says otherwise); nothing the request did is kept (see `refuse`)."""
+    refuse((render_template(template, form=form, refusal=str(error), **context), getattr(error, "status", 400)), error)
 
-    A `Refusal` (e.g. a change to a frozen round) keeps its audit event, so the request
-    commits it; any other error's status (400 unless it says otherwise) rolls back.
-    """
-    keep_refusal(error)
-    return render_template(template, form=form, refusal=str(error), **context), getattr(error, "status", 400)
+
+def refuse(page, error: Exception | None = None) -> NoReturn:
+    """End the request with `page` (a response, or what a view may return), undoing all it
+    wrote: the unit of work (pb.db) rolls back a request whose view raises. A `Refusal`
+    given as `error` is raised with the page, so that its record is kept (pb.refusal)."""
+    response = make_response(page)
+    if isinstance(error, Refusal):
+        error.response = response
+        raise error
+    abort(response)
 
 
 def account_named_in(field):
@@ -242,10 +255,13 @@ def configure_views(app) -> None:
         message = ERROR_MESSAGES.get(error.code)
         return render_error(error.code or 500, message() if message else error.description)
 
+    @app.errorhandler(Refusal)
+    def _refusal(error):
+        # The request's work is undone and the refusal recorded already (pb.db).
+        return error.response if error.response is not None else render_error(error.status, str(error))
+
     @app.errorhandler(Exception)
     def _server_error(error):
-        session = g.get("db_session")
-        if session is not None:
-            session.rollback()
+        # The request's work is rolled back already (pb.db).
         app.logger.exception("unhandled error")
         return render_error(500, ERROR_MESSAGES[500]())

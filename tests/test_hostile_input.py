@@ -942,10 +942,10 @@ def unexplained_changes(before: dict, after: dict) -> list[str]:
     - throttle_attempt: rate-limit counters; a wrong password or code is counted precisely
       because it is refused (pb/throttle.py);
     - a new audit_event 'round.change_refused', and its chain's audit_chain_head row: a
-      change to a frozen round is refused with a Refusal whose event is committed (pb/db.py
-      keep_refusal; pb/rounds/services.py guard_unfrozen);
+      change to a frozen round is refused with a Refusal whose event is its record, kept
+      after the rollback (pb/refusal.py, pb/db.py; pb/rounds/freeze.py guard_unfrozen);
     - email_challenge.tries going up by one: a wrong one-time code is a WrongAnswer (also a
-      Refusal), committed so that a challenge stops after a few wrong guesses.
+      Refusal), whose record counts it, so that a challenge stops after a few wrong guesses.
     Timeline moves (round.phase_changed by "timeline") are made before each request by
     World.settle, so they never show up here.
     """

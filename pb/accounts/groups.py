@@ -16,7 +16,7 @@ from pb.accounts.models import (
 from pb.db import db_session
 from pb.mail import send_mail
 from pb.proposals.forms import GroupForm, InviteForm
-from pb.views import form_page
+from pb.views import form_page, refuse
 from pb.links import public_url
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -92,7 +92,7 @@ def accept(token):
         try:
             services.accept_invitation(session, invitation, user=current_user)
         except services.AccountError as error:
-            return render_template("groups/accept.html", group=group, error=str(error)), 403
+            refuse((render_template("groups/accept.html", group=group, error=str(error)), 403))
         flash(_("You are now a member of %(group)s.", group=group.name), "success")
         return redirect(url_for("groups.show", organisation_id=group.id))
     return render_template("groups/accept.html", group=group, error=None)

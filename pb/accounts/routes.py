@@ -37,7 +37,7 @@ from pb.db import db_session
 from pb.mail import send_mail
 from pb.security import safe_next
 from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, may_mail, note_attempt
-from pb.views import form_page
+from pb.views import form_page, refuse
 from pb.links import public_url
 
 bp = Blueprint("accounts", __name__)
@@ -114,7 +114,7 @@ def finish_sign_up(token):
         try:
             user = services.create_user(session, email=pending["email"], name=form.name.data, password=form.password.data)
         except services.AccountError:  # finished a moment ago, in another tab
-            return render_template("accounts/sign_up_invalid.html", hours=_sign_up_hours()), 404
+            refuse((render_template("accounts/sign_up_invalid.html", hours=_sign_up_hours()), 404))
         _sign_in(user)
         flash(_("Welcome, %(name)s. Your account is ready.", name=user.name), "success")
         return redirect(safe_next(pending["next"], url_for("accounts.dashboard")))
@@ -161,7 +161,7 @@ def sign_in():
         if user is None:
             for key in keys:
                 note_attempt(session, key)
-            # 200, not 4xx: the attempt must be committed so that the limit counts it.
+            # Answered, not raised: the attempt must be committed so that the limit counts it (pb.db).
             return render_template(
                 "accounts/sign_in.html", form=form, error=_("That email address and password do not match.")
             )

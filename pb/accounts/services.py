@@ -24,6 +24,7 @@ from pb.accounts.models import (
 )
 from pb.audit.chain import record_event
 from pb.clock import now
+from pb.db import savepoint
 from pb.security import token_digest
 
 PASSWORD_HASH_METHOD = "scrypt"  # werkzeug's, memory-hard; always in production (pb.config refuses another)
@@ -56,7 +57,7 @@ def create_user(
         is_platform_admin=is_platform_admin,
     )
     try:
-        with session.begin_nested():  # the same address finished twice at once: one account, one refusal
+        with savepoint(session):  # the same address finished twice at once: one account, one refusal
             session.add(user)
     except IntegrityError:
         raise taken() from None

@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from pb.accounts.models import Role
 from pb.accounts.permissions import current_roles, role_required
-from pb.db import db_session, keep_refusal
+from pb.db import db_session
 from pb.ids import id_arg
 from pb.delivery import services, verdicts
 from pb.delivery.access import (
@@ -42,7 +42,7 @@ from pb.proposals.services import ProposalError
 from pb.rounds.access import Access, access_to, load_round
 from pb.rounds.models import EligibilityMethod, Round
 from pb.throttle import client_address
-from pb.views import form_page, show_refusal
+from pb.views import form_page, refuse, show_refusal
 from pb.voting.services import VotingError, code_email_body
 
 bp = Blueprint("delivery", __name__)
@@ -184,8 +184,7 @@ def prove_with_code(round_id):
     try:
         key = verdicts.resident_by_code(db_session(), round_, form.code.data, client=client_address())
     except (VotingError, services.DeliveryError) as error:
-        keep_refusal(error)
-        return _proof_page(round_, error.status, code_form=form, refusal=str(error))
+        refuse(_proof_page(round_, error.status, code_form=form, refusal=str(error)), error)
     return _after_proof(round_, key)
 
 
@@ -200,8 +199,7 @@ def prove_with_email(round_id):
     try:
         challenge, code = verdicts.start_email(db_session(), round_, email=form.email.data, client=client_address())
     except (VotingError, services.DeliveryError) as error:
-        keep_refusal(error)
-        return _proof_page(round_, error.status, email_form=form, refusal=str(error))
+        refuse(_proof_page(round_, error.status, email_form=form, refusal=str(error)), error)
     # A message either way (queued, sent after the answer): the answer and its time do not
     # tell whether the address voted.
     if code is not None:
@@ -276,7 +274,6 @@ def hide(verdict_id):
     try:
         verdicts.hide_comment(db, verdict, actor=current_user, reason=form.reason.data)
     except services.DeliveryError as error:
-        keep_refusal(error)
-        return _project_page(project, round_, error.status, hide_form=form, hiding=verdict.id, refusal=str(error))
+        refuse(_project_page(project, round_, error.status, hide_form=form, hiding=verdict.id, refusal=str(error)), error)
     flash(_("The comment is hidden. The resident's answer still counts."), "success")
     return redirect(url_for("delivery.project", project_id=project.id))

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from pb.audit.chain import record_event
 from pb.clock import now
+from pb.db import savepoint
 from pb.delivery.models import Answer, Verdict
 from pb.delivery.services import DeliveryError, NotNow, funded_project_ids, round_of
 from pb.proposals.models import Project
@@ -66,8 +67,8 @@ def resident_by_code(session: Session, round_: Round, code: str, *, client: str)
     digest = code_hash(code)
     found = session.exec(select(VotingCode.id).where(VotingCode.code_hash == digest, VotingCode.round_id == round_.id)).first()
     if found is None:
-        note_attempt(session, key)
-        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."))
+        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."),
+                          record=lambda session: note_attempt(session, key))
     return _resident_key(round_, "code", digest)
 
 
@@ -125,7 +126,7 @@ def give_verdict(session: Session, project: Project, *, resident: str, answer: s
     verdict = _verdict(session, project, resident)
     if verdict is None:
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 verdict = Verdict(project_id=project.id, resident=resident, answer=answer, comment=comment)
                 session.add(verdict)
             return verdict

@@ -6,12 +6,13 @@ from flask_login import current_user, login_required
 
 from pb.accounts.models import Role
 from pb.accounts.permissions import role_required
-from pb.db import Refusal, db_session
+from pb.db import db_session
 from pb.i18n import language_name
 from pb.languages import services
 from pb.languages.forms import ProposalTranslationForm, ReasonTranslationForm, RoundLanguagesForm, RoundTranslationForm
 from pb.proposals.access import load_proposal_as_group, load_proposal_as_screener
 from pb.proposals.services import ProposalError
+from pb.refusal import Refusal
 from pb.rounds.access import Access, load_round
 from pb.views import form_page, show_refusal
 

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from pb.accounts.models import Membership, Organisation, User
 from pb.clock import now
-from pb.db import session_scope
+from pb.db import savepoint, session_scope
 from pb.i18n import when
 from pb.links import public_url
 from pb.mail import send_mail
@@ -71,7 +71,7 @@ def _first_time(session: Session, round_id: int, topic: str) -> bool:
     if session.exec(select(NoticeSent.id).where(NoticeSent.round_id == round_id, NoticeSent.topic == topic)).first():
         return False
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(NoticeSent(round_id=round_id, topic=topic))
     except IntegrityError:
         return False
@@ -287,7 +287,7 @@ def subscribe(session: Session, round_: Round, email: str, locale: str) -> None:
         session.add(found)
         return
     try:
-        with session.begin_nested():  # confirmed twice at once: one subscription
+        with savepoint(session):  # confirmed twice at once: one subscription
             session.add(Subscription(round_id=round_.id, email=email, locale=locale))
     except IntegrityError:
         pass

@@ -23,7 +23,7 @@ from sqlmodel import select
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.accounts.services import organisations_of
-from pb.db import Refusal, db_session, keep_refusal
+from pb.db import db_session
 from pb.ids import id_arg
 from pb.proposals import services
 from pb.proposals.access import (
@@ -37,10 +37,11 @@ from pb.proposals.access import (
 from pb.proposals.forms import MAX_COST_LINES, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import Project, Proposal, Screener, Status
 from pb.proposals.photos import HELD_FOR, adopt_photo, hold_photo, is_held, photo_folder
+from pb.refusal import Refusal
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
 from pb.rounds.services import areas_of, contests_of
-from pb.views import account_named_in, form_page, show_refusal
+from pb.views import account_named_in, form_page, refuse, show_refusal
 
 bp = Blueprint("proposals", __name__)
 
@@ -296,9 +297,8 @@ def change_status(proposal_id, action):
     try:
         operation(db_session(), proposal, actor=current_user)
     except (services.ProposalError, Refusal) as error:
-        keep_refusal(error)
         flash(str(error), "error")
-        return redirect(url_for("proposals.show", proposal_id=proposal.id)), 303
+        refuse((redirect(url_for("proposals.show", proposal_id=proposal.id)), 303), error)
     if action == "withdraw" and round_.phase != Phase.PROPOSALS_OPEN.value:
         done = _l("Your proposal has been withdrawn.")  # past the deadline: for good
     flash(str(done), "success")

@@ -21,7 +21,7 @@ from sqlmodel import select
 from pb.accounts.models import Role
 from pb.accounts.permissions import role_required
 from pb.audit.models import chain_key
-from pb.db import db_session, keep_refusal
+from pb.db import db_session
 from pb.proposals.services import ballot_draw
 from pb.results import programs, services
 from pb.results.forms import ReceiptForm
@@ -29,7 +29,7 @@ from pb.rounds.access import Access, load_round
 from pb.rounds.models import ELIGIBILITY_LABELS, Area, Phase
 from pb.throttle import client_address, is_limited, note_attempt
 from pb.verify.chain import verify_chain
-from pb.views import csv_download, form_page
+from pb.views import csv_download, form_page, refuse
 
 bp = Blueprint("results", __name__)
 
@@ -189,9 +189,8 @@ def recount(round_id):
     try:
         matches = services.recount(db_session(), round_, actor=current_user, rule=rule)
     except services.CountRefused as error:
-        keep_refusal(error)
         flash(str(error), "error")
-        return redirect(url_for("rounds.manage", round_id=round_.id)), 303
+        refuse((redirect(url_for("rounds.manage", round_id=round_.id)), 303), error)
     if all(matches):
         flash(_("Recounted: every ballot file and result came out exactly the same."), "success")
     else:

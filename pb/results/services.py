@@ -17,9 +17,9 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from pb.audit.chain import record_event
-from pb.db import Refusal
 from pb.proposals.models import Project
 from pb.proposals.services import projects_of
+from pb.refusal import Refusal
 from pb.results.models import ContestResult, RoundTurnout
 from pb.rounds.models import Area, BallotKind, Contest, Phase, Pot, Round
 from pb.rounds.services import contest_budgets
@@ -162,12 +162,14 @@ def recount(session: Session, round_: Round, *, actor, rule: str | None = None) 
     the same secret order, so the file must come out byte for byte the same."""
     contests = list(session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))))
     if rule is not None and any(rule != c.rule for c in contests):
-        session.rollback()
-        record_event(
-            session, "round.change_refused", actor=actor, round_id=round_.id,
-            data={"attempted": "recount.other_rule", "rule": rule, "phase": round_.phase},
+        round_id, phase = round_.id, round_.phase
+        raise CountRefused(
+            _("The count uses the rule published before voting. It cannot be counted with another."),
+            record=lambda session: record_event(
+                session, "round.change_refused", actor=actor, round_id=round_id,
+                data={"attempted": "recount.other_rule", "rule": rule, "phase": phase},
+            ),
         )
-        raise CountRefused(_("The count uses the rule published before voting. It cannot be counted with another."))
     if not round_.reached(Phase.COUNTED):
         raise CountRefused(_("This round has not been counted yet."))
     matches = []

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from sqlmodel import Session
 
 from pb.audit.chain import record_event
-from pb.db import Refusal
+from pb.refusal import Refusal
 from pb.rounds.models import Round
 
 
@@ -17,16 +17,15 @@ class RoundFrozen(Refusal):
 
 
 def guard_unfrozen(session: Session, round_: Round, *, actor, attempted: str, detail: dict | None = None) -> None:
-    """Refuse (and log) any change to a frozen round. Call before changing anything."""
+    """Refuse any change to a frozen round, recording the attempt (pb.refusal: the rest
+    of the transaction is undone first). Call before changing anything."""
     if not round_.is_frozen:
         return
-    session.rollback()  # nothing else this transaction did may be kept with the refusal
-    record_event(
-        session,
-        "round.change_refused",
-        actor=actor,
-        round_id=round_.id,
-        organisation_id=None,
-        data={"attempted": attempted, "phase": round_.phase, **(detail or {})},
+    round_id, phase = round_.id, round_.phase
+    raise RoundFrozen(
+        _("Voting has opened, so this can no longer be changed. The attempt has been recorded in the audit log."),
+        record=lambda session: record_event(
+            session, "round.change_refused", actor=actor, round_id=round_id, organisation_id=None,
+            data={"attempted": attempted, "phase": phase, **(detail or {})},
+        ),
     )
-    raise RoundFrozen(_("Voting has opened, so this can no longer be changed. The attempt has been recorded in the audit log."))

@@ -21,8 +21,9 @@ from pb.accounts.permissions import role_required
 from pb.accounts.services import organisations_of
 from pb.audit.models import WitnessedHead, chain_key
 from pb import lifecycle
-from pb.db import Refusal, db_session, keep_refusal
+from pb.db import db_session
 from pb.proposals.services import unscreened_proposals
+from pb.refusal import Refusal
 from pb.rounds import services
 from pb.rounds.help import help_of, set_help
 from pb.rounds.access import Access, load_pot_as_pledger, load_round, load_round_as_officer, my_organisation_ids
@@ -50,7 +51,7 @@ from pb.rounds.models import (
     Round,
     VotingPlace,
 )
-from pb.views import account_named_in, form_page, show_refusal
+from pb.views import account_named_in, form_page, refuse, show_refusal
 
 bp = Blueprint("rounds", __name__, url_prefix="/rounds")
 
@@ -244,9 +245,8 @@ def next_phase(round_id):
     try:
         phase = lifecycle.move_to_next_phase(session, round_, actor=current_user)
     except (services.RoundError, Refusal) as error:
-        keep_refusal(error)
         flash(str(error), "error")
-        return redirect(url_for("rounds.manage", round_id=round_.id)), 303
+        refuse((redirect(url_for("rounds.manage", round_id=round_.id)), 303), error)
     flash(_("The round is now in the phase: %(phase)s.", phase=PHASE_LABELS[phase]), "success")
     return redirect(url_for("rounds.manage", round_id=round_.id))
 

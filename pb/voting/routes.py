@@ -18,13 +18,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlmodel import select
 
-from pb.db import Refusal, db_session, keep_refusal, reads_first
+from pb.db import db_session, reads_first
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
+from pb.refusal import Refusal
 from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import Area, Contest, EligibilityMethod, Round
 from pb.rounds.services import areas_of, contest_budgets
 from pb.throttle import client_address
-from pb.views import account_named_in, csv_download, form_page, show_refusal
+from pb.views import account_named_in, csv_download, form_page, refuse, show_refusal
 from pb.voting import services
 from pb.voting.access import load_contest_as_voter, load_round_as_helper, load_voting_round
 from pb.voting.declarations import count_declarations
@@ -116,8 +117,7 @@ def start(round_id):
 
 
 def _refused(round_, error, **forms):
-    keep_refusal(error)
-    return _start_page(round_, getattr(error, "status", 400), refusal=str(error), **forms)
+    refuse(_start_page(round_, getattr(error, "status", 400), refusal=str(error), **forms), error)
 
 
 @bp.route("/rounds/<int:round_id>/vote/code", methods=["POST"])
@@ -283,10 +283,8 @@ def ballot(round_id, contest_id):
         cast = services.cast_ballot(db, voter, contest, choices, channel=Channel(state.channel), submission=submission,
                                     entered_by=state.helper_user_id)
     except services.VotingError as error:
-        keep_refusal(error)
-        return render_template(
-            "voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)
-        ), getattr(error, "status", 400)
+        refuse((render_template("voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)),
+                getattr(error, "status", 400)), error)
     services.note_own_ballot(db, state, cast)
     _email_receipt(round_.id, contest, cast)
     return _show_receipt(round_.id, cast.receipt)
@@ -333,8 +331,7 @@ def _cast(round_id: int, contest_id: int, submission: str | None):
         cast = services.cast_ballot(db, voter, paper.contest, choices, channel=Channel(state.channel),
                                     submission=submission, entered_by=state.helper_user_id)
     except services.VotingError:
-        db.rollback()
-        return None  # the full page shows why
+        return None  # nothing is written yet; the full page shows why (and undoes the request)
     services.note_own_ballot(db, state, cast)
     _email_receipt(round_id, paper.contest, cast)
     return _show_receipt(round_id, cast.receipt)

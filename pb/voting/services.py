@@ -21,11 +21,12 @@ from sqlmodel import Session, col, select
 from pb.accounts.models import User
 from pb.audit.chain import person, record_event
 from pb.clock import now, today
-from pb.db import Refusal, begin_writing
+from pb.db import begin_writing, savepoint
 from pb.mail import EMAIL, SMS, text_messages_available
 from pb.postcodes import normalise_postcode
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
+from pb.refusal import Refusal
 from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, covers, takes_votes
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
@@ -249,9 +250,9 @@ def _throttled(session: Session, key: str, limit: int, window: int = 15 * 60) ->
         raise VotingError(_("Too many attempts. Please wait 15 minutes and try again."))
 
 
-class WrongAnswer(VotingError, Refusal):
-    """A wrong guess at a code. It changes nothing but the count of wrong guesses,
-    which must be kept (committed) for the limits to stop guessing."""
+class WrongAnswer(Refusal, VotingError):
+    """A wrong guess at a code. It changes nothing but the count of wrong guesses (its
+    record, pb.refusal), which must be kept for the limits to stop guessing."""
 
     status = 400
 
@@ -270,8 +271,8 @@ def voter_by_code(session: Session, round_: Round, code: str, *, client: str, me
     if row is None or row.cancelled_at is not None:
         key = f"code:ip:{client}"
         _throttled(session, key, limit=20)
-        note_attempt(session, key)
-        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."))
+        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."),
+                          record=lambda session: note_attempt(session, key))
     return _voter_of_code(session, round_, row, method)
 
 
@@ -290,7 +291,7 @@ def _voter_once(session: Session, found, voter: Voter, with_it=None) -> Voter:
     made at the same moment by another request (the same code or identity sent twice at
     once): then that one, found by `found`. One proof, one voter."""
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(voter)
             session.flush()
             if with_it is not None:
@@ -591,12 +592,15 @@ def check_email_code(
         raise VotingError(_("Too many wrong codes. Ask for a new one."))
     digits = "".join(ch for ch in code if ch.isdigit())
     if not hmac.compare_digest(_code_digest(challenge.id, digits), challenge.code_hash):
-        challenge.tries += 1
-        session.add(challenge)
-        note_attempt(session, f"otp:ip:{client}")
-        session.flush()
+        left = EMAIL_CODE_TRIES - challenge.tries - 1
+
+        def count_wrong_guess(session: Session) -> None:
+            session.exec(update(EmailChallenge).where(col(EmailChallenge.id) == challenge_id)
+                         .values(tries=col(EmailChallenge.tries) + 1))
+            note_attempt(session, f"otp:ip:{client}")
+
         raise WrongAnswer(ngettext("That code is not right. You have %(num)d try left.", "That code is not right. You have %(num)d tries left.",
-                                   EMAIL_CODE_TRIES - challenge.tries))
+                                   left), record=count_wrong_guess)
     challenge.used_at = now()
     session.add(challenge)
     return challenge
