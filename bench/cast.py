@@ -77,8 +77,8 @@ def seed(url, instance):
         from sqlmodel import select
 
         from pb.accounts.models import User
-        from pb.proposals.models import Project
         from pb.lifecycle import move_to_next_phase
+        from pb.proposals.models import Project
         from pb.rounds.models import Contest, Round
 
         with app.test_request_context(), session_scope() as session:
@@ -121,8 +121,15 @@ def make_voters(port, round_id, count):
         browser = Session(port)
         _status, page = browser.request("GET", f"/rounds/{round_id}/vote")
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        body = urllib.parse.urlencode({"csrf_token": token, "name": f"Bench Voter {n}", "address": f"{n} Bench Road",
-                                       "postcode": f"RV1 {n % 10}AB", "declaration": "y"})
+        body = urllib.parse.urlencode(
+            {
+                "csrf_token": token,
+                "name": f"Bench Voter {n}",
+                "address": f"{n} Bench Road",
+                "postcode": f"RV1 {n % 10}AB",
+                "declaration": "y",
+            }
+        )
         status, _page = browser.request("POST", f"/rounds/{round_id}/vote/declare", body)
         assert status == 302, status
         voters.append((browser.cookie, token))
@@ -176,12 +183,30 @@ def run(db, seconds, connections, voter_count):
         server, url = start_postgres()
     round_id, contest_id, projects = seed(url, work)
     port = free_port()
-    env = {**os.environ, "PB_DATABASE_URL": url, "PB_SECRET_KEY": SECRET, "PB_INSTANCE_PATH": work,
-           "PB_SESSION_COOKIE_SECURE": "false", "PB_DECLARATIONS_PER_HOUR": "1000000"}  # every voter from 127.0.0.1
+    env = {
+        **os.environ,
+        "PB_DATABASE_URL": url,
+        "PB_SECRET_KEY": SECRET,
+        "PB_INSTANCE_PATH": work,
+        "PB_SESSION_COOKIE_SECURE": "false",
+        "PB_DECLARATIONS_PER_HOUR": "1000000",
+    }  # every voter from 127.0.0.1
     gunicorn = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", *WORKER_ARGS, "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            *WORKER_ARGS,
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         for _ in range(100):
@@ -221,7 +246,9 @@ def run(db, seconds, connections, voter_count):
         stored = {row[0] for row in conn.execute(text("SELECT receipt FROM ballot"))}
         current = conn.execute(text("SELECT count(*) FROM ballot WHERE is_current")).scalar()
         per_voter = conn.execute(
-            text("SELECT count(*) FROM (SELECT voter_id, contest_id FROM ballot WHERE is_current GROUP BY voter_id, contest_id HAVING count(*) > 1) x")
+            text(
+                "SELECT count(*) FROM (SELECT voter_id, contest_id FROM ballot WHERE is_current GROUP BY voter_id, contest_id HAVING count(*) > 1) x"
+            )
         ).scalar()
     engine.dispose()
     if server:
@@ -253,7 +280,7 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("bench/cast.py needs wrk (Debian: apt-get install wrk)")
     ok = True
-    for db in (["sqlite", "postgresql"] if args.db == "both" else [args.db]):
+    for db in ["sqlite", "postgresql"] if args.db == "both" else [args.db]:
         ok &= run(db, args.seconds, args.connections, args.voters)
     sys.exit(0 if ok else 1)
 

@@ -39,11 +39,22 @@ sys.path.insert(0, str(ROOT))
 
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
-SLOW_4G = {"offline": False, "latency": 562.5, "downloadThroughput": 1.6 * 1000 * 1000 / 8 * 0.9,
-           "uploadThroughput": 750 * 1000 / 8 * 0.9}
+SLOW_4G = {
+    "offline": False,
+    "latency": 562.5,
+    "downloadThroughput": 1.6 * 1000 * 1000 / 8 * 0.9,
+    "uploadThroughput": 750 * 1000 / 8 * 0.9,
+}
 TARGET_BYTES = 30_000
 TARGET_REQUESTS = 4
 
@@ -86,17 +97,26 @@ def seed(url, instance):
             by_title = {r.title: r.id for r in session.exec(select(Round))}
     app.extensions["pb_engine"].dispose()
     return {
-        "voting_round": ids["round"], "contest": ids["contests"]["North"], "code": code,
-        "taking_proposals": by_title["Healthy Neighbourhoods 2027"], "published": by_title["Green Streets 2026"],
+        "voting_round": ids["round"],
+        "contest": ids["contests"]["North"],
+        "code": code,
+        "taking_proposals": by_title["Healthy Neighbourhoods 2027"],
+        "published": by_title["Green Streets 2026"],
     }
 
 
 def serve(url, instance, port):
-    env = {**os.environ, "PB_DATABASE_URL": url, "PB_INSTANCE_PATH": instance,
-           "PB_SESSION_COOKIE_SECURE": "false", "PB_REMEMBER_COOKIE_SECURE": "false"}
+    env = {
+        **os.environ,
+        "PB_DATABASE_URL": url,
+        "PB_INSTANCE_PATH": instance,
+        "PB_SESSION_COOKIE_SECURE": "false",
+        "PB_REMEMBER_COOKIE_SECURE": "false",
+    }
     gunicorn = subprocess.Popen(
         [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env,
+        cwd=ROOT,
+        env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -143,14 +163,24 @@ def measure(browser, origin, path, prepare=None):
         requests, finished, failed, sent_headers = {}, {}, {}, {}
 
         def on_request(event):
-            requests[event["requestId"]] = {"url": event["request"]["url"], "type": event.get("type", "Other"),
-                                            "mime": "", "status": None, "encoding": None}
+            requests[event["requestId"]] = {
+                "url": event["request"]["url"],
+                "type": event.get("type", "Other"),
+                "mime": "",
+                "status": None,
+                "encoding": None,
+            }
 
         def on_response(event):
-            entry = requests.setdefault(event["requestId"], {"url": event["response"]["url"], "type": event.get("type", "Other")})
+            entry = requests.setdefault(
+                event["requestId"], {"url": event["response"]["url"], "type": event.get("type", "Other")}
+            )
             headers = {k.lower(): v for k, v in event["response"]["headers"].items()}
-            entry.update(mime=event["response"].get("mimeType", ""), status=event["response"]["status"],
-                         encoding=headers.get("content-encoding"))
+            entry.update(
+                mime=event["response"].get("mimeType", ""),
+                status=event["response"]["status"],
+                encoding=headers.get("content-encoding"),
+            )
 
         def on_extra(event):
             sent_headers[event["requestId"]] = {k.lower(): v for k, v in event["headers"].items()}
@@ -174,7 +204,9 @@ def measure(browser, origin, path, prepare=None):
             page.wait_for_timeout(100)
         pending = sorted(r["url"] for rid, r in requests.items() if rid not in finished and rid not in failed)
         fcp = page.evaluate(FCP_JS)
-        load = page.evaluate("() => { const n = performance.getEntriesByType('navigation')[0]; return n ? n.loadEventEnd : null; }")
+        load = page.evaluate(
+            "() => { const n = performance.getEntriesByType('navigation')[0]; return n ? n.loadEventEnd : null; }"
+        )
         status = response.status if response else None
     finally:
         context.close()
@@ -218,19 +250,28 @@ def sign_in_with_code(origin, round_id, code):
 
 def report(name, m, targets=True):
     kb = {k: v / 1000 for k, v in m["split"].items()}
-    print(f"{name} transferred: {m['bytes'] / 1000:.1f} KB "
-          f"(html {kb['html']:.1f}, css {kb['css']:.1f}, js {kb['js']:.1f}, other {kb['other']:.1f})")
+    print(
+        f"{name} transferred: {m['bytes'] / 1000:.1f} KB "
+        f"(html {kb['html']:.1f}, css {kb['css']:.1f}, js {kb['js']:.1f}, other {kb['other']:.1f})"
+    )
     print(f"{name} requests: {m['requests']} ({', '.join(m['paths'])})")
-    print(f"{name} third-party requests: {len(m['third_party'])}" + (f" ({', '.join(m['third_party'])})" if m["third_party"] else ""))
+    print(
+        f"{name} third-party requests: {len(m['third_party'])}"
+        + (f" ({', '.join(m['third_party'])})" if m["third_party"] else "")
+    )
     if m["pending"]:
-        print(f"{name} requests unfinished after 20 s (bytes not counted): {len(m['pending'])} ({', '.join(m['pending'])})")
+        print(
+            f"{name} requests unfinished after 20 s (bytes not counted): {len(m['pending'])} ({', '.join(m['pending'])})"
+        )
     if m["failed"]:
         print(f"{name} failed requests: {len(m['failed'])} ({', '.join(m['failed'])})")
     if m["fcp"] is not None:
         print(f"{name} first contentful paint (slow 4G): {m['fcp']:.0f} ms")
     else:
         print(f"{name} first contentful paint (slow 4G): none reported; load event at {m['load']:.0f} ms instead")
-    print(f"{name} compression: Accept-Encoding sent {m['accept_encoding']!r}, Content-Encoding {', '.join(m['content_encodings'])}")
+    print(
+        f"{name} compression: Accept-Encoding sent {m['accept_encoding']!r}, Content-Encoding {', '.join(m['content_encodings'])}"
+    )
     if not targets:
         return True
     misses = []
@@ -259,8 +300,11 @@ def main():
         gunicorn = serve(url, work, port)
         origin = f"http://127.0.0.1:{port}"
         pages = [
-            ("ballot page", f"/rounds/{ids['voting_round']}/vote/{ids['contest']}",
-             sign_in_with_code(origin, ids["voting_round"], ids["code"])),
+            (
+                "ballot page",
+                f"/rounds/{ids['voting_round']}/vote/{ids['contest']}",
+                sign_in_with_code(origin, ids["voting_round"], ids["code"]),
+            ),
             ("proposal list", f"/rounds/{ids['taking_proposals']}/proposals", None),
             ("results page", f"/rounds/{ids['published']}/results", None),
             ("round page", f"/rounds/{ids['taking_proposals']}", None),

@@ -127,7 +127,9 @@ def generated_election(voters: int = 100_000, projects: int = 100, seed: int = 2
         picks = set(rng.choices(ids, popularity, k=rng.randint(1, 10)))
         ballots.append(sorted(picks, key=int))
     budget = sum(costs) * 3 // 10
-    return make_election(budget=budget, projects=list(zip(ids, costs, strict=True)), ballots=ballots, rule="equalshares")
+    return make_election(
+        budget=budget, projects=list(zip(ids, costs, strict=True)), ballots=ballots, rule="equalshares"
+    )
 
 
 def _generated_child() -> None:

@@ -49,13 +49,20 @@ def build(instance: str, count: int):
     from pb import create_app, lifecycle
     from pb.accounts import services as accounts
     from pb.db import session_scope
-    from pb.rounds.models import Contest, Round
     from pb.proposals.models import Project
+    from pb.rounds.models import Contest, Round
     from pb.voting import services as voting
     from tests.factories import let_voting_close, make_round, open_voting, user
 
-    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance, "TRUSTED_HOSTS": ["localhost"],
-                      "BASE_URL": "http://localhost", "SESSION_COOKIE_SECURE": False})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": instance,
+            "TRUSTED_HOSTS": ["localhost"],
+            "BASE_URL": "http://localhost",
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
 
     def db(write=True):
         return session_scope(app.extensions["pb_engine"], write=write)
@@ -63,8 +70,13 @@ def build(instance: str, count: int):
     with app.test_request_context(), db() as session:
         for email, kind, name in ((COUNCIL, "anchor", "Eastshire Council"), (MEMBER, "group", "Friends of the Park")):
             person = accounts.create_user(session, email=email, name="Someone", password=PASSWORD)
-            org = accounts.create_organisation(session, actor=person, name=name, kind=kind,
-                                               subtype="local_authority" if kind == "anchor" else "charity")
+            org = accounts.create_organisation(
+                session,
+                actor=person,
+                name=name,
+                kind=kind,
+                subtype="local_authority" if kind == "anchor" else "charity",
+            )
             accounts.add_member(session, actor=person, organisation=org, user=person)
         for n in range(count):
             accounts.create_user(session, email=f"known-{n}@example.org", name=f"Known {n}", password=PASSWORD)
@@ -75,8 +87,9 @@ def build(instance: str, count: int):
         contest = session.get(Contest, ids["contests"]["North"])
         project = session.exec(select(Project).where(Project.contest_id == contest.id)).first()
         for n in range(count):
-            challenge, code = voting.start_email_challenge(session, round_, email=f"voted-{n}@example.org",
-                                                           postcode="LS6 1AA", client=f"10.9.{n // 250}.{n % 250}")
+            challenge, code = voting.start_email_challenge(
+                session, round_, email=f"voted-{n}@example.org", postcode="LS6 1AA", client=f"10.9.{n // 250}.{n % 250}"
+            )
             voter = voting.voter_by_email_code(session, round_, challenge.id, code, client="bench")
             voting.cast_ballot(session, voter, contest, {project.id: None})
         let_voting_close(session, round_)
@@ -87,7 +100,9 @@ def build(instance: str, count: int):
 def timed(app, page: str, url: str, data: dict, client_number: int) -> float:
     """Seconds to answer one POST from a new browser at a new client address."""
     http = app.test_client()
-    http.environ_base["REMOTE_ADDR"] = f"10.{client_number // 62500 % 250}.{client_number // 250 % 250}.{client_number % 250 + 1}"
+    http.environ_base["REMOTE_ADDR"] = (
+        f"10.{client_number // 62500 % 250}.{client_number // 250 % 250}.{client_number % 250 + 1}"
+    )
     form = http.get(page).get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
     start = time.perf_counter()
@@ -104,10 +119,24 @@ def main():
     with tempfile.TemporaryDirectory(prefix="pb-timing-") as instance:
         app, round_id = build(instance, args.requests)
         pages = [
-            ("reset", "/reset-password", "/reset-password", lambda n, known: {"email": f"{'known' if known else 'nobody'}-{n}@example.org"}),
-            ("sign-up", "/sign-up", "/sign-up", lambda n, known: {"name": "Sam", "email": f"{'known' if known else 'free'}-{n}@example.org"}),
-            ("verdict", f"/rounds/{round_id}/residents", f"/rounds/{round_id}/residents/email",
-             lambda n, known: {"email": f"{'voted' if known else 'never'}-{n}@example.org"}),
+            (
+                "reset",
+                "/reset-password",
+                "/reset-password",
+                lambda n, known: {"email": f"{'known' if known else 'nobody'}-{n}@example.org"},
+            ),
+            (
+                "sign-up",
+                "/sign-up",
+                "/sign-up",
+                lambda n, known: {"name": "Sam", "email": f"{'known' if known else 'free'}-{n}@example.org"},
+            ),
+            (
+                "verdict",
+                f"/rounds/{round_id}/residents",
+                f"/rounds/{round_id}/residents/email",
+                lambda n, known: {"email": f"{'voted' if known else 'never'}-{n}@example.org"},
+            ),
         ]
         clients, failed = iter(range(1, 10**6)), False
         for name, page, url, data in pages:
@@ -119,9 +148,11 @@ def main():
                 times[known].append(timed(app, page, url, data(n, known), next(clients)))
             known, unknown = statistics.median(times[True]) * 1000, statistics.median(times[False]) * 1000
             ratio = known / unknown
-            label = {"reset": ("an account's address", "no account's address"),
-                     "sign-up": ("an account's address", "a free address"),
-                     "verdict": ("an address that voted", "an address that did not")}[name]
+            label = {
+                "reset": ("an account's address", "no account's address"),
+                "sign-up": ("an account's address", "a free address"),
+                "verdict": ("an address that voted", "an address that did not"),
+            }[name]
             print(f"{name}, {label[0]}: {known:.1f} ms (median of {len(times[True])})")
             print(f"{name}, {label[1]}: {unknown:.1f} ms (median of {len(times[False])})")
             print(f"{name}, known / unknown: {ratio:.2f}")

@@ -93,7 +93,9 @@ def check_known_schema(revision: str) -> None:
     try:
         ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision)
     except Exception:  # noqa: BLE001 (alembic raises several kinds for a revision it does not know)
-        raise BackupError(f"This backup's schema ({revision}) is from a newer version of pb: upgrade pb first.") from None
+        raise BackupError(
+            f"This backup's schema ({revision}) is from a newer version of pb: upgrade pb first."
+        ) from None
 
 
 def restore(database_url: str, source: str) -> str:

@@ -84,7 +84,9 @@ def db_downgrade(revision, yes):
     from pb.migrate import downgrade, known_revision
 
     if not known_revision(revision):
-        raise click.BadParameter(f"{revision!r} is not a revision this pb knows (see `pb db history`)", param_hint="REVISION")
+        raise click.BadParameter(
+            f"{revision!r} is not a revision this pb knows (see `pb db history`)", param_hint="REVISION"
+        )
     if not yes:
         click.confirm(f"Migrate the database back to {revision}? Data only later versions keep may be lost", abort=True)
     downgrade(current_app.config["DATABASE_URL"], revision)
@@ -180,7 +182,9 @@ def rounds_advance():
     from pb.lifecycle import advance_due_rounds
 
     for round_id, moves in advance_due_rounds().items():
-        click.echo(f"round {round_id}: " + (", ".join(moves) if moves else "due, but cannot move yet (see its manage page)"))
+        click.echo(
+            f"round {round_id}: " + (", ".join(moves) if moves else "due, but cannot move yet (see its manage page)")
+        )
 
 
 @main.command("mail-deliver")
@@ -224,19 +228,25 @@ def _head(text: str) -> tuple[int, str]:
 
 @audit.command("verify")
 @click.argument("chain", required=False)
-@click.option("--since", "heads", multiple=True, metavar="SEQ:HASH",
-              help="A head of the chain given earlier (witnessed): the chain must still hold it. Needs CHAIN.")
+@click.option(
+    "--since",
+    "heads",
+    multiple=True,
+    metavar="SEQ:HASH",
+    help="A head of the chain given earlier (witnessed): the chain must still hold it. Needs CHAIN.",
+)
 @with_appcontext
 def audit_verify(chain, heads):
     """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted.
     For a counted round, also recount its stored ballot files and compare them with the count's event."""
+    from sqlmodel import select
+
     from pb.audit.chain import all_chains, extends
     from pb.audit.models import PLATFORM_CHAIN, WitnessedHead, chain_key
-    from pb.verify.chain import verify_chain
-    from pb.verify.results_check import check_results
-    from sqlmodel import select
     from pb.db import session_scope
     from pb.rounds.models import Round
+    from pb.verify.chain import verify_chain
+    from pb.verify.results_check import check_results
 
     heads = [_head(text) for text in heads]
     if heads and chain is None:
@@ -260,7 +270,9 @@ def audit_verify(chain, heads):
                 click.echo(f"{key}: BROKEN at event {result.bad_seq}: {result.problem}")
             # The heads given (kept by a witness) and those stored as sent to the witnesses
             # (whoever controls this database controls those, so the given count more).
-            stored = [(w.seq, w.hash, False) for w in session.exec(select(WitnessedHead).where(WitnessedHead.chain == key))]
+            stored = [
+                (w.seq, w.hash, False) for w in session.exec(select(WitnessedHead).where(WitnessedHead.chain == key))
+            ]
             for seq, hash_, given in [(seq, hash_, True) for seq, hash_ in heads] + stored:
                 if not extends(session, key, seq, hash_):
                     failed = True
@@ -292,7 +304,9 @@ def backup_command(file):
 @main.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--because", default="", help="Why, when the backup is older than ballots residents were given receipts for.")
+@click.option(
+    "--because", default="", help="Why, when the backup is older than ballots residents were given receipts for."
+)
 @with_appcontext
 def restore_command(file, yes, because):
     """Replace the SQLite database with the backup FILE, then bring its schema up to date.
@@ -326,7 +340,7 @@ def restore_command(file, yes, because):
     if lost and not because:
         raise click.ClickException(
             f"{file} lacks {lost} ballots cast since (older than ballots cast since): residents were given receipts "
-            "for them. If it must be restored all the same, say why with --because \"...\"; the restore and the "
+            'for them. If it must be restored all the same, say why with --because "..."; the restore and the '
             "reason go into the audit log."
         )
     if not yes:
@@ -338,10 +352,17 @@ def restore_command(file, yes, because):
     current_app.extensions["pb_engine"].dispose()
     upgrade(url)
     with session_scope() as session:
-        record_event(session, "platform.restored", data={
-            "backup": os.path.basename(file), "backup_time": backup_time, "ballots_in_backup": len(backup_receipts),
-            "ballots_lost": lost, "because": because or None,
-        })
+        record_event(
+            session,
+            "platform.restored",
+            data={
+                "backup": os.path.basename(file),
+                "backup_time": backup_time,
+                "ballots_in_backup": len(backup_receipts),
+                "ballots_lost": lost,
+                "because": because or None,
+            },
+        )
     click.echo(f"restored {file} (schema {revision}, its newest event at {backup_time}); database is up to date")
     if lost:
         click.echo(f"{lost} ballots cast after the backup are gone; the restore is recorded in the audit log")

@@ -55,7 +55,9 @@ class Defaults:
     NOTIFY_EMAIL_TEMPLATE_ID = None
     NOTIFY_SMS_TEMPLATE_ID = None
     NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
-    SMS_PER_ROUND_PER_HOUR = 500  # voting codes sent by text message in one round in an hour, at most (cost, Notify's daily limit)
+    SMS_PER_ROUND_PER_HOUR = (
+        500  # voting codes sent by text message in one round in an hour, at most (cost, Notify's daily limit)
+    )
     # Who answers for the data and the service: the privacy and accessibility statements
     # (pb.statements) are filled from these. The defaults say plainly that they are examples.
     ORGANISATION_NAME = "Example Council (an example: set PB_ORGANISATION_NAME)"  # the data controller
@@ -71,12 +73,36 @@ class Defaults:
 
 
 # Settings that are text whatever they look like (PB_SECRET_KEY=20251203 is a key, not a number).
-TEXT_SETTINGS = {"ENV", "SECRET_KEY", "BASE_URL", "DATABASE_URL", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD",
-                 "MAIL_SENDER", "INSTANCE_PATH", "RATE_LIMIT_STORAGE", "LOG_FORMAT", "LOG_LEVEL",
-                 "NOTIFY_API_KEY", "NOTIFY_EMAIL_TEMPLATE_ID", "NOTIFY_SMS_TEMPLATE_ID", "NOTIFY_BASE_URL"}
+TEXT_SETTINGS = {
+    "ENV",
+    "SECRET_KEY",
+    "BASE_URL",
+    "DATABASE_URL",
+    "MAIL_SERVER",
+    "MAIL_USERNAME",
+    "MAIL_PASSWORD",
+    "MAIL_SENDER",
+    "INSTANCE_PATH",
+    "RATE_LIMIT_STORAGE",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "NOTIFY_API_KEY",
+    "NOTIFY_EMAIL_TEMPLATE_ID",
+    "NOTIFY_SMS_TEMPLATE_ID",
+    "NOTIFY_BASE_URL",
+}
 # The statements' settings are text too (a DPO's phone number is not a number).
-TEXT_SETTINGS |= {"ORGANISATION_NAME", "ORGANISATION_ADDRESS", "CONTACT_EMAIL", "DPO_CONTACT", "LAWFUL_BASIS",
-                  "HOSTING_PROVIDER", "MAIL_PROVIDER", "ACCESSIBILITY_COMPLIANCE", "ACCESSIBILITY_TESTED_ON"}
+TEXT_SETTINGS |= {
+    "ORGANISATION_NAME",
+    "ORGANISATION_ADDRESS",
+    "CONTACT_EMAIL",
+    "DPO_CONTACT",
+    "LAWFUL_BASIS",
+    "HOSTING_PROVIDER",
+    "MAIL_PROVIDER",
+    "ACCESSIBILITY_COMPLIANCE",
+    "ACCESSIBILITY_TESTED_ON",
+}
 MIN_SECRET_LENGTH = 32
 
 
@@ -131,8 +157,10 @@ def _check_settings(config) -> None:
     if secret is not None and not isinstance(secret, str):
         raise ConfigError("PB_SECRET_KEY must be text (in instance/config.py, put it in quotes)")
     if secret and not config.get("TESTING") and (len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 10):
-        raise ConfigError(f"PB_SECRET_KEY is too easy to guess: use at least {MIN_SECRET_LENGTH} random characters, "
-                          "e.g. from: python3 -c 'import secrets; print(secrets.token_hex(32))'")
+        raise ConfigError(
+            f"PB_SECRET_KEY is too easy to guess: use at least {MIN_SECRET_LENGTH} random characters, "
+            "e.g. from: python3 -c 'import secrets; print(secrets.token_hex(32))'"
+        )
     base = config.get("BASE_URL")
     if base:
         from urllib.parse import urlsplit
@@ -141,16 +169,27 @@ def _check_settings(config) -> None:
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
             raise ConfigError(f"PB_BASE_URL must be an address like https://pb.example.org, not {base!r}")
         config["BASE_URL"] = str(base).rstrip("/")
-        config["TRUSTED_HOSTS"] = [parts.hostname] + [h for h in (config.get("TRUSTED_HOSTS") or []) if h != parts.hostname]
+        config["TRUSTED_HOSTS"] = [parts.hostname] + [
+            h for h in (config.get("TRUSTED_HOSTS") or []) if h != parts.hostname
+        ]
         config["PREFERRED_URL_SCHEME"] = parts.scheme
     _check_notify(config, env)
     if env == "production":
-        missing = [name for name, key in (("PB_SECRET_KEY", "SECRET_KEY"), ("PB_BASE_URL", "BASE_URL"),
-                                          ("PB_MAIL_SERVER", "MAIL_SERVER")) if not config.get(key)]
+        missing = [
+            name
+            for name, key in (
+                ("PB_SECRET_KEY", "SECRET_KEY"),
+                ("PB_BASE_URL", "BASE_URL"),
+                ("PB_MAIL_SERVER", "MAIL_SERVER"),
+            )
+            if not config.get(key)
+        ]
         if config.get("NOTIFY_API_KEY"):  # email goes through GOV.UK Notify instead
             missing = [name for name in missing if name != "PB_MAIL_SERVER"]
         if missing:
-            raise ConfigError(f"PB_ENV=production needs {', '.join(missing)}: set them in the environment or instance/config.py")
+            raise ConfigError(
+                f"PB_ENV=production needs {', '.join(missing)}: set them in the environment or instance/config.py"
+            )
         if not str(config["BASE_URL"]).startswith("https://"):
             raise ConfigError("PB_ENV=production needs PB_BASE_URL to start with https://")
 
@@ -167,24 +206,32 @@ def _check_notify(config, env: str) -> None:
     for name in ("NOTIFY_EMAIL_TEMPLATE_ID", "NOTIFY_SMS_TEMPLATE_ID"):
         value = config.get(name)
         if value and not re.fullmatch(UUID, str(value).strip().lower()):
-            raise ConfigError(f"PB_{name} must be the template's ID as Notify shows it, like 3fa85f64-5717-4562-b3fc-2c963f66afa6")
+            raise ConfigError(
+                f"PB_{name} must be the template's ID as Notify shows it, like 3fa85f64-5717-4562-b3fc-2c963f66afa6"
+            )
         if value:
             config[name] = str(value).strip().lower()
     if not key:
         return
     if not re.fullmatch(rf".+-{UUID}-{UUID}", str(key).strip()):
-        raise ConfigError("PB_NOTIFY_API_KEY must be an API key as GOV.UK Notify shows it: "
-                          "its name, then two long IDs, all joined by dashes")
+        raise ConfigError(
+            "PB_NOTIFY_API_KEY must be an API key as GOV.UK Notify shows it: "
+            "its name, then two long IDs, all joined by dashes"
+        )
     config["NOTIFY_API_KEY"] = str(key).strip()
     if not config.get("NOTIFY_EMAIL_TEMPLATE_ID"):
-        raise ConfigError("PB_NOTIFY_API_KEY sends email through GOV.UK Notify, which needs PB_NOTIFY_EMAIL_TEMPLATE_ID: "
-                          "a template whose subject is ((subject)) and whose message is ((body))")
+        raise ConfigError(
+            "PB_NOTIFY_API_KEY sends email through GOV.UK Notify, which needs PB_NOTIFY_EMAIL_TEMPLATE_ID: "
+            "a template whose subject is ((subject)) and whose message is ((body))"
+        )
     base = str(config.get("NOTIFY_BASE_URL") or "")
     from urllib.parse import urlsplit
 
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname or (env == "production" and parts.scheme != "https"):
-        raise ConfigError(f"PB_NOTIFY_BASE_URL must be an https:// address like https://api.notifications.service.gov.uk, not {base!r}")
+        raise ConfigError(
+            f"PB_NOTIFY_BASE_URL must be an https:// address like https://api.notifications.service.gov.uk, not {base!r}"
+        )
 
 
 def _check_statements(config) -> None:
@@ -192,13 +239,19 @@ def _check_statements(config) -> None:
     from datetime import date
 
     if config.get("LAWFUL_BASIS", "public_task") not in ("public_task", "legitimate_interests", "consent"):
-        raise ConfigError(f"PB_LAWFUL_BASIS must be public_task, legitimate_interests or consent, not {config['LAWFUL_BASIS']!r}")
+        raise ConfigError(
+            f"PB_LAWFUL_BASIS must be public_task, legitimate_interests or consent, not {config['LAWFUL_BASIS']!r}"
+        )
     if config.get("ACCESSIBILITY_COMPLIANCE", "partial") not in ("full", "partial"):
-        raise ConfigError(f"PB_ACCESSIBILITY_COMPLIANCE must be 'full' or 'partial', not {config['ACCESSIBILITY_COMPLIANCE']!r}")
+        raise ConfigError(
+            f"PB_ACCESSIBILITY_COMPLIANCE must be 'full' or 'partial', not {config['ACCESSIBILITY_COMPLIANCE']!r}"
+        )
     try:
         date.fromisoformat(str(config.get("ACCESSIBILITY_TESTED_ON", "2026-12-04")))
     except ValueError:
-        raise ConfigError(f"PB_ACCESSIBILITY_TESTED_ON must be a date like 2026-12-04, not {config['ACCESSIBILITY_TESTED_ON']!r}") from None
+        raise ConfigError(
+            f"PB_ACCESSIBILITY_TESTED_ON must be a date like 2026-12-04, not {config['ACCESSIBILITY_TESTED_ON']!r}"
+        ) from None
     days = config.get("LOG_RETENTION_DAYS", 14)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise ConfigError(f"PB_LOG_RETENTION_DAYS must be a whole number of days, not {days!r}")

@@ -65,9 +65,7 @@ def db_session() -> Session:
     they come to write."""
     if "db_session" not in g:
         write = (
-            has_request_context()
-            and request.method not in ("GET", "HEAD", "OPTIONS")
-            and not g.get("pb_reads_first")
+            has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS") and not g.get("pb_reads_first")
         )
         g.db_session = _new_session(get_engine(), write)
     return g.db_session

@@ -125,10 +125,21 @@ def _demo_round(session, admin, by_name) -> None:
         eastgate = rounds.add_area(session, round_, actor=nhs_lead, name="Eastgate", postcodes=["RV3", "RV4"])
         ballot = {"ballot_kind": "approval", "min_picks": 1, "max_picks": 4, "limit_to_budget": False, "rank_depth": 3}
         riverside_ballot = rounds.add_contest(
-            session, round_, actor=nhs_lead, name="Riverside projects", area_id=riverside.id, rule="equalshares/add1", **ballot
+            session,
+            round_,
+            actor=nhs_lead,
+            name="Riverside projects",
+            area_id=riverside.id,
+            rule="equalshares/add1",
+            **ballot,
         )
         eastgate_ballot = rounds.add_contest(
-            session, round_, actor=nhs_lead, name="Eastgate projects", area_id=eastgate.id, rule="equalshares/add1",
+            session,
+            round_,
+            actor=nhs_lead,
+            name="Eastgate projects",
+            area_id=eastgate.id,
+            rule="equalshares/add1",
             **{**ballot, "ballot_kind": "ranked"},
         )
         for lead, org, contest, name, pounds in [
@@ -137,7 +148,9 @@ def _demo_round(session, admin, by_name) -> None:
             (homes_lead, homes, riverside_ballot, "Northfield Homes community chest", 15_000),
             (homes_lead, homes, eastgate_ballot, "Northfield Homes community chest", 25_000),
         ]:
-            rounds.pledge_pot(session, round_, actor=lead, organisation=org, contest=contest, name=name, amount=pounds * 100)
+            rounds.pledge_pot(
+                session, round_, actor=lead, organisation=org, contest=contest, name=name, amount=pounds * 100
+            )
         start = now().replace(hour=9, minute=0, second=0, microsecond=0)
         rounds.set_timeline(
             session,
@@ -158,42 +171,126 @@ def _demo_round(session, admin, by_name) -> None:
 
 # (group, area, title, summary, category, objectives, cost lines in pounds, decision)
 PROPOSALS = [
-    ("Green Corner Community Garden CIC", "Riverside", "Riverside community growing beds",
-     "Twelve raised beds by the tower blocks, with tools, seeds and a weekly growing club.",
-     "Food", ["Reduce health inequalities", "Net zero"], [("Timber and soil", 4200), ("Tools and seeds", 900), ("Club leader, 40 sessions", 3200)], "eligible"),
-    ("Green Corner Community Garden CIC", "Riverside", "Walking group for new mums",
-     "Weekly buggy walks along the river with a health visitor, and tea afterwards.",
-     "Health and wellbeing", ["Reduce health inequalities"], [("Health visitor time", 2600), ("Refreshments", 400)], "eligible"),
-    ("Eastgate Residents' Association", "Riverside", "Benches on the river path",
-     "Six benches so that older residents can rest on the walk to the GP surgery.",
-     "Older people", ["Reduce health inequalities", "Local jobs and suppliers"], [("Six benches from a local joiner", 7200), ("Installation", 1800)], "eligible"),
-    ("Green Corner Community Garden CIC", "Riverside", "Tool library",
-     "A shed of shared tools that residents can borrow instead of buying.",
-     "Green spaces", ["Net zero"], [("Shed", 2500), ("Tools", 3000), ("Booking system", 600)], "submitted"),
-    ("Eastgate Residents' Association", "Riverside", "Car park resurfacing",
-     "Resurface the residents' car park behind Mill Court.",
-     "Green spaces", [], [("Tarmac", 18000)], "not_eligible"),
-    ("Eastgate Residents' Association", "Riverside", "Youth boxing club",
-     "Two evening sessions a week at the community centre for 11 to 18 year olds.",
-     "Young people", ["Reduce health inequalities"], [("Coach", 6500), ("Equipment", 2200), ("Hall hire", 1800)], "eligible"),
-    ("Eastgate Residents' Association", "Eastgate", "Eastgate warm hub",
-     "A warm, welcoming room with hot drinks and advice on winter afternoons.",
-     "Older people", ["Reduce health inequalities"], [("Heating and room hire", 3800), ("Volunteer expenses", 1200), ("Refreshments", 900)], "eligible"),
-    ("Eastgate Residents' Association", "Eastgate", "Cook and eat sessions",
-     "Families learn to cook cheap, healthy meals together, then eat them.",
-     "Food", ["Reduce health inequalities", "Local jobs and suppliers"], [("Cook tutor", 4800), ("Ingredients", 2400)], "eligible"),
-    ("Green Corner Community Garden CIC", "Eastgate", "Eastgate pocket park",
-     "Turn the empty corner of Station Road into a small park with trees and seats.",
-     "Green spaces", ["Net zero"], [("Trees and planting", 6400), ("Seats", 3100), ("Landscaping contractor", 9800)], "eligible"),
-    ("Green Corner Community Garden CIC", "Eastgate", "Bike repair cafe",
-     "Monthly sessions where volunteers teach residents to fix their bikes.",
-     "Health and wellbeing", ["Net zero", "Local jobs and suppliers"], [("Tools and stands", 2100), ("Mechanic", 2900)], "eligible"),
-    ("Eastgate Residents' Association", "Eastgate", "Chair-based exercise",
-     "Gentle weekly exercise classes for people with limited mobility.",
-     "Older people", ["Reduce health inequalities"], [("Instructor", 3600), ("Hall hire", 1400)], "submitted"),
-    ("Eastgate Residents' Association", "Eastgate", "Summer holiday activities",
-     "Free sports and arts days for children in the summer holidays, with lunch.",
-     "Young people", ["Reduce health inequalities"], [("Activity leaders", 7800), ("Lunches", 3400), ("Materials", 1100)], "eligible"),
+    (
+        "Green Corner Community Garden CIC",
+        "Riverside",
+        "Riverside community growing beds",
+        "Twelve raised beds by the tower blocks, with tools, seeds and a weekly growing club.",
+        "Food",
+        ["Reduce health inequalities", "Net zero"],
+        [("Timber and soil", 4200), ("Tools and seeds", 900), ("Club leader, 40 sessions", 3200)],
+        "eligible",
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Riverside",
+        "Walking group for new mums",
+        "Weekly buggy walks along the river with a health visitor, and tea afterwards.",
+        "Health and wellbeing",
+        ["Reduce health inequalities"],
+        [("Health visitor time", 2600), ("Refreshments", 400)],
+        "eligible",
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Riverside",
+        "Benches on the river path",
+        "Six benches so that older residents can rest on the walk to the GP surgery.",
+        "Older people",
+        ["Reduce health inequalities", "Local jobs and suppliers"],
+        [("Six benches from a local joiner", 7200), ("Installation", 1800)],
+        "eligible",
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Riverside",
+        "Tool library",
+        "A shed of shared tools that residents can borrow instead of buying.",
+        "Green spaces",
+        ["Net zero"],
+        [("Shed", 2500), ("Tools", 3000), ("Booking system", 600)],
+        "submitted",
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Riverside",
+        "Car park resurfacing",
+        "Resurface the residents' car park behind Mill Court.",
+        "Green spaces",
+        [],
+        [("Tarmac", 18000)],
+        "not_eligible",
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Riverside",
+        "Youth boxing club",
+        "Two evening sessions a week at the community centre for 11 to 18 year olds.",
+        "Young people",
+        ["Reduce health inequalities"],
+        [("Coach", 6500), ("Equipment", 2200), ("Hall hire", 1800)],
+        "eligible",
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Eastgate",
+        "Eastgate warm hub",
+        "A warm, welcoming room with hot drinks and advice on winter afternoons.",
+        "Older people",
+        ["Reduce health inequalities"],
+        [("Heating and room hire", 3800), ("Volunteer expenses", 1200), ("Refreshments", 900)],
+        "eligible",
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Eastgate",
+        "Cook and eat sessions",
+        "Families learn to cook cheap, healthy meals together, then eat them.",
+        "Food",
+        ["Reduce health inequalities", "Local jobs and suppliers"],
+        [("Cook tutor", 4800), ("Ingredients", 2400)],
+        "eligible",
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Eastgate",
+        "Eastgate pocket park",
+        "Turn the empty corner of Station Road into a small park with trees and seats.",
+        "Green spaces",
+        ["Net zero"],
+        [("Trees and planting", 6400), ("Seats", 3100), ("Landscaping contractor", 9800)],
+        "eligible",
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Eastgate",
+        "Bike repair cafe",
+        "Monthly sessions where volunteers teach residents to fix their bikes.",
+        "Health and wellbeing",
+        ["Net zero", "Local jobs and suppliers"],
+        [("Tools and stands", 2100), ("Mechanic", 2900)],
+        "eligible",
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Eastgate",
+        "Chair-based exercise",
+        "Gentle weekly exercise classes for people with limited mobility.",
+        "Older people",
+        ["Reduce health inequalities"],
+        [("Instructor", 3600), ("Hall hire", 1400)],
+        "submitted",
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Eastgate",
+        "Summer holiday activities",
+        "Free sports and arts days for children in the summer holidays, with lunch.",
+        "Young people",
+        ["Reduce health inequalities"],
+        [("Activity leaders", 7800), ("Lunches", 3400), ("Materials", 1100)],
+        "eligible",
+    ),
 ]
 
 
@@ -203,21 +300,32 @@ def _demo_proposals(session, round_, screener, contests) -> None:
     from pb.rounds.models import Category, CharterObjective
 
     categories = {c.name: c.id for c in session.exec(select(Category).where(Category.round_id == round_.id))}
-    objectives = {o.title: o.id for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))}
+    objectives = {
+        o.title: o.id for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))
+    }
     for group_name, area, title, summary, category, aims, costs, decision in PROPOSALS:
         group = session.exec(select(Organisation).where(Organisation.name == group_name)).one()
         member_id = session.exec(select(Membership.user_id).where(Membership.organisation_id == group.id)).first()
         member = session.get(User, member_id)
         content = proposals.ProposalContent(
-            contest_id=contests[area].id, title=title, summary=summary, description=summary,
-            beneficiaries="", category_id=categories[category], postcode=None,
-            cost_lines=[(item, pounds * 100) for item, pounds in costs], objective_ids=[objectives[a] for a in aims],
+            contest_id=contests[area].id,
+            title=title,
+            summary=summary,
+            description=summary,
+            beneficiaries="",
+            category_id=categories[category],
+            postcode=None,
+            cost_lines=[(item, pounds * 100) for item, pounds in costs],
+            objective_ids=[objectives[a] for a in aims],
         )
         proposal = proposals.create_proposal(session, round_, actor=member, organisation=group, content=content)
         proposals.submit_proposal(session, proposal, actor=member)
         if decision == "not_eligible":
             proposals.screen_proposal(
-                session, proposal, actor=screener, decision=decision,
+                session,
+                proposal,
+                actor=screener,
+                decision=decision,
                 reason="Resurfacing a private car park is the landlord's repair duty, not a community project.",
             )
         elif decision == "eligible":
@@ -226,19 +334,76 @@ def _demo_proposals(session, round_, screener, contests) -> None:
 
 FINISHED_PROJECTS = [
     # group, title, summary, cost in pounds, category, charter objectives
-    ("Green Corner Community Garden CIC", "Hedges along Northfield Road", "Native hedging to clean the air by the school.", 6400, "Green spaces", ["Net zero", "Reduce health inequalities"]),
-    ("Green Corner Community Garden CIC", "Rain gardens", "Planted dips that soak up storm water on three streets.", 9800, "Green spaces", ["Net zero"]),
-    ("Eastgate Residents' Association", "Safer crossing by the shops", "A raised table crossing and better lighting.", 14500, "Safer streets", ["Reduce health inequalities"]),
-    ("Eastgate Residents' Association", "Bench and shade trees at the bus stop", "Somewhere to sit and shade in summer.", 3900, "Green spaces", []),
-    ("Green Corner Community Garden CIC", "Community composting", "Three shared compost bays and a volunteer rota.", 2700, "Green spaces", ["Net zero"]),
-    ("Eastgate Residents' Association", "Play street Sundays", "Road closures and play kit for monthly play streets.", 4200, "Safer streets", ["Reduce health inequalities"]),
-    ("Green Corner Community Garden CIC", "Wildflower verges", "Sowing and care of wildflowers on council verges.", 3100, "Green spaces", ["Net zero"]),
-    ("Eastgate Residents' Association", "Cycle parking", "Secure cycle hangars for flats without storage.", 11200, "Safer streets", ["Net zero"]),
+    (
+        "Green Corner Community Garden CIC",
+        "Hedges along Northfield Road",
+        "Native hedging to clean the air by the school.",
+        6400,
+        "Green spaces",
+        ["Net zero", "Reduce health inequalities"],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Rain gardens",
+        "Planted dips that soak up storm water on three streets.",
+        9800,
+        "Green spaces",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Safer crossing by the shops",
+        "A raised table crossing and better lighting.",
+        14500,
+        "Safer streets",
+        ["Reduce health inequalities"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Bench and shade trees at the bus stop",
+        "Somewhere to sit and shade in summer.",
+        3900,
+        "Green spaces",
+        [],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Community composting",
+        "Three shared compost bays and a volunteer rota.",
+        2700,
+        "Green spaces",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Play street Sundays",
+        "Road closures and play kit for monthly play streets.",
+        4200,
+        "Safer streets",
+        ["Reduce health inequalities"],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Wildflower verges",
+        "Sowing and care of wildflowers on council verges.",
+        3100,
+        "Green spaces",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Cycle parking",
+        "Secure cycle hangars for flats without storage.",
+        11200,
+        "Safer streets",
+        ["Net zero"],
+    ),
 ]
 
 
-def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0,
-                       closes_in=None):
+def _demo_voting_round(
+    session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0, closes_in=None
+):
     """A round whose vote is under way: proposals screened, voting codes made by the
     returning officer, voting opened by its timeline and some ballots cast. Returns it,
     its ballot paper and the codes made (each with its letter's reference)."""
@@ -260,31 +425,76 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
     officer = session.exec(select(User).where(User.email == OFFICER)).one()
     with current_app.test_request_context():
         round_ = rounds.create_round(
-            session, actor=lead, organisation=homes, title=title,
+            session,
+            actor=lead,
+            organisation=homes,
+            title=title,
             purpose="Residents of Northfield choose how to spend £40,000 on greener, safer streets.",
-            eligibility="Residents of Northfield aged 11 and over.", minimum_age=11,
-            categories=["Green spaces", "Safer streets"], objectives=["Net zero", "Reduce health inequalities"],
+            eligibility="Residents of Northfield aged 11 and over.",
+            minimum_age=11,
+            categories=["Green spaces", "Safer streets"],
+            objectives=["Net zero", "Reduce health inequalities"],
             methods=["codes", "declared", "paper"],
         )
         rounds.invite_partner(session, round_, actor=lead, organisation=nhs)
         rounds.appoint_returning_officer(session, round_, actor=lead, user=officer)
         contest = rounds.add_contest(
-            session, round_, actor=lead, name="Green Streets", area_id=None, ballot_kind="approval",
-            min_picks=1, max_picks=4, limit_to_budget=False, rank_depth=3, rule="equalshares/add1",
+            session,
+            round_,
+            actor=lead,
+            name="Green Streets",
+            area_id=None,
+            ballot_kind="approval",
+            min_picks=1,
+            max_picks=4,
+            limit_to_budget=False,
+            rank_depth=3,
+            rule="equalshares/add1",
         )
-        rounds.pledge_pot(session, round_, actor=lead, organisation=homes, contest=contest, name="Northfield Homes community chest", amount=30_000_00)
-        rounds.pledge_pot(session, round_, actor=nhs_lead, organisation=nhs, contest=contest, name="NHS Trust healthy streets fund", amount=10_000_00)
+        rounds.pledge_pot(
+            session,
+            round_,
+            actor=lead,
+            organisation=homes,
+            contest=contest,
+            name="Northfield Homes community chest",
+            amount=30_000_00,
+        )
+        rounds.pledge_pot(
+            session,
+            round_,
+            actor=nhs_lead,
+            organisation=nhs,
+            contest=contest,
+            name="NHS Trust healthy streets fund",
+            amount=10_000_00,
+        )
         # A round goes public only with dates: the closing date first, the rest once proposals are in.
-        rounds.set_timeline(session, round_, actor=lead, dates={"voting_closes_at": now() + (closes_in or timedelta(days=2))})
+        rounds.set_timeline(
+            session, round_, actor=lead, dates={"voting_closes_at": now() + (closes_in or timedelta(days=2))}
+        )
         move_to_next_phase(session, round_, actor=lead)  # proposals open
-        categories = {c.name: c.id for c in session.exec(select(rounds.Category).where(rounds.Category.round_id == round_.id))}
-        objectives = {o.title: o.id for o in session.exec(select(rounds.CharterObjective).where(rounds.CharterObjective.round_id == round_.id))}
+        categories = {
+            c.name: c.id for c in session.exec(select(rounds.Category).where(rounds.Category.round_id == round_.id))
+        }
+        objectives = {
+            o.title: o.id
+            for o in session.exec(select(rounds.CharterObjective).where(rounds.CharterObjective.round_id == round_.id))
+        }
         for group_name, project_title, summary, pounds, category, serves in projects:
             group = session.exec(select(Organisation).where(Organisation.name == group_name)).one()
-            member = session.get(User, session.exec(select(Membership.user_id).where(Membership.organisation_id == group.id)).first())
+            member = session.get(
+                User, session.exec(select(Membership.user_id).where(Membership.organisation_id == group.id)).first()
+            )
             content = proposals.ProposalContent(
-                contest_id=contest.id, title=project_title, summary=summary, description=summary, beneficiaries="",
-                category_id=categories[category], postcode=None, cost_lines=[("Everything", pounds * 100)],
+                contest_id=contest.id,
+                title=project_title,
+                summary=summary,
+                description=summary,
+                beneficiaries="",
+                category_id=categories[category],
+                postcode=None,
+                cost_lines=[("Everything", pounds * 100)],
                 objective_ids=[objectives[o] for o in serves],
             )
             proposal = proposals.create_proposal(session, round_, actor=member, organisation=group, content=content)
@@ -292,11 +502,19 @@ def _demo_voting_round(session, by_name, *, title: str, days_ago: int, projects:
             proposals.screen_proposal(session, proposal, actor=lead, decision="eligible", reason="")
         made = voting.generate_codes(session, round_, actor=officer, area=None, count=codes) if codes else []
         start = now() - timedelta(days=days_ago)
-        rounds.set_timeline(session, round_, actor=lead, dates={
-            "proposals_open_at": start, "screening_at": start + timedelta(days=28),
-            "voting_opens_at": start + timedelta(days=42), "voting_closes_at": now() + (closes_in or timedelta(days=2)),
-            "results_at": now() + (closes_in or timedelta(days=2)) + timedelta(hours=1),
-        }, move_now=True)
+        rounds.set_timeline(
+            session,
+            round_,
+            actor=lead,
+            dates={
+                "proposals_open_at": start,
+                "screening_at": start + timedelta(days=28),
+                "voting_opens_at": start + timedelta(days=42),
+                "voting_closes_at": now() + (closes_in or timedelta(days=2)),
+                "results_at": now() + (closes_in or timedelta(days=2)) + timedelta(hours=1),
+            },
+            move_now=True,
+        )
         advance(session, round_.id)  # screening, then voting
         assert round_.phase == "voting", "the demo round did not open for voting"
         # Residents' tastes follow the projects as proposed, whatever order the ballot drew.
@@ -322,7 +540,9 @@ def _demo_finished_round(session, by_name, *, title: str, days_ago: int, project
     from pb.clock import now
     from pb.lifecycle import advance, move_to_next_phase
 
-    round_, made = _demo_voting_round(session, by_name, title=title, days_ago=days_ago, projects=projects, voters=voters, codes=codes)
+    round_, made = _demo_voting_round(
+        session, by_name, title=title, days_ago=days_ago, projects=projects, voters=voters, codes=codes
+    )
     lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
     with current_app.test_request_context():
         # The demo's history: the published closing time comes (only the demo moves time).
@@ -341,18 +561,37 @@ def _demo_open_round(session, by_name):
     from pb.accounts.models import User
     from pb.rounds.help import set_help
 
-    round_, made = _demo_voting_round(session, by_name, title="Safer Streets 2027", days_ago=45, projects=OPEN_PROJECTS,
-                                      voters=30, codes=10, closes_in=timedelta(days=14))
+    round_, made = _demo_voting_round(
+        session,
+        by_name,
+        title="Safer Streets 2027",
+        days_ago=45,
+        projects=OPEN_PROJECTS,
+        voters=30,
+        codes=10,
+        closes_in=timedelta(days=14),
+    )
     lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
     with current_app.test_request_context():
         set_help(
-            session, round_, actor=lead,
-            contact={"name": "Northfield Homes community team", "email": "pb@northfield-homes.example",
-                     "phone": "01632 960 000", "address": "Northfield Homes, 2 Mill Lane, Northfield NF1 2AB",
-                     "hours": "Monday to Friday, 9am to 5pm"},
-            questions=[("Who can vote?", "Everyone who lives in Northfield and is 11 or older."),
-                       ("I lost my letter. What do I do?", "Call us: the returning officer can cancel it and send you a new code."),
-                       ("Can anyone see how I voted?", "No. Your ballot is kept without anything that says who you are.")],
+            session,
+            round_,
+            actor=lead,
+            contact={
+                "name": "Northfield Homes community team",
+                "email": "pb@northfield-homes.example",
+                "phone": "01632 960 000",
+                "address": "Northfield Homes, 2 Mill Lane, Northfield NF1 2AB",
+                "hours": "Monday to Friday, 9am to 5pm",
+            },
+            questions=[
+                ("Who can vote?", "Everyone who lives in Northfield and is 11 or older."),
+                (
+                    "I lost my letter. What do I do?",
+                    "Call us: the returning officer can cancel it and send you a new code.",
+                ),
+                ("Can anyone see how I voted?", "No. Your ballot is kept without anything that says who you are."),
+            ],
             places=[("Northfield Library", "14 High Street, Northfield NF1 1AA", "Tuesday to Saturday, 10am to 4pm")],
         )
     return round_, made
@@ -361,44 +600,162 @@ def _demo_open_round(session, by_name):
 # What each funded project of the round in delivery reports, in turn: a list of updates,
 # each (status, reason, note, milestones [(title, days from now, done)], spend [(item, pounds, local)]).
 DELIVERY_STORIES = [
-    [("in_progress", "", "Work has started; the first deliveries arrived this week.",
-      [("Order materials", -40, True), ("Volunteer planting days", -10, True), ("Finished", 20, False)],
-      [("Plants and materials from Northfield Nurseries", 2100, True)]),
-     ("delivered", "", "Finished and open to everyone. Thank you to the 40 volunteers who helped. "
-      "The groundworks cost £150 more than planned; our group paid the difference from its own funds.",
-      [("Order materials", -40, True), ("Volunteer planting days", -10, True), ("Finished", -2, True)],
-      [("Plants and materials from Northfield Nurseries", 2100, True), ("Contractor for groundworks", 3650, False),
-       ("Local apprentice's wages", 800, True)])],
-    [("delayed", "The council's highways team has not yet approved the design; we expect a decision next month.",
-      "Design drawn up with residents at two drop-in sessions.",
-      [("Design agreed with residents", -30, True), ("Highways approval", 30, False), ("Construction", 90, False)],
-      [("Design drop-in sessions (hall hire, local)", 240, True)])],
-    [("in_progress", "", "Half of the work is done.",
-      [("Start", -20, True), ("Halfway", -1, True), ("Finished", 40, False)],
-      [("Materials", 1500, False), ("Local joiner", 900, True)])],
-    [("stalled", "Our supplier went out of business and the deposit is being recovered; we are looking for another.",
-      "", [("Order equipment", -25, True), ("Install", 10, False)], [("Deposit to supplier", 1200, False)])],
-    [("cancelled", "The landowner withdrew permission. The money not spent goes back to the round's partners.",
-      "", [], [])],
-    [("delivered", "", "Delivered, but the final bill came in above the budget; our group covered the difference from its own funds.",
-      [("Buy", -50, True), ("Install", -5, True)],
-      [("Equipment", 3500, False), ("Installation by a local firm", 900, True)])],
+    [
+        (
+            "in_progress",
+            "",
+            "Work has started; the first deliveries arrived this week.",
+            [("Order materials", -40, True), ("Volunteer planting days", -10, True), ("Finished", 20, False)],
+            [("Plants and materials from Northfield Nurseries", 2100, True)],
+        ),
+        (
+            "delivered",
+            "",
+            "Finished and open to everyone. Thank you to the 40 volunteers who helped. "
+            "The groundworks cost £150 more than planned; our group paid the difference from its own funds.",
+            [("Order materials", -40, True), ("Volunteer planting days", -10, True), ("Finished", -2, True)],
+            [
+                ("Plants and materials from Northfield Nurseries", 2100, True),
+                ("Contractor for groundworks", 3650, False),
+                ("Local apprentice's wages", 800, True),
+            ],
+        ),
+    ],
+    [
+        (
+            "delayed",
+            "The council's highways team has not yet approved the design; we expect a decision next month.",
+            "Design drawn up with residents at two drop-in sessions.",
+            [
+                ("Design agreed with residents", -30, True),
+                ("Highways approval", 30, False),
+                ("Construction", 90, False),
+            ],
+            [("Design drop-in sessions (hall hire, local)", 240, True)],
+        )
+    ],
+    [
+        (
+            "in_progress",
+            "",
+            "Half of the work is done.",
+            [("Start", -20, True), ("Halfway", -1, True), ("Finished", 40, False)],
+            [("Materials", 1500, False), ("Local joiner", 900, True)],
+        )
+    ],
+    [
+        (
+            "stalled",
+            "Our supplier went out of business and the deposit is being recovered; we are looking for another.",
+            "",
+            [("Order equipment", -25, True), ("Install", 10, False)],
+            [("Deposit to supplier", 1200, False)],
+        )
+    ],
+    [
+        (
+            "cancelled",
+            "The landowner withdrew permission. The money not spent goes back to the round's partners.",
+            "",
+            [],
+            [],
+        )
+    ],
+    [
+        (
+            "delivered",
+            "",
+            "Delivered, but the final bill came in above the budget; our group covered the difference from its own funds.",
+            [("Buy", -50, True), ("Install", -5, True)],
+            [("Equipment", 3500, False), ("Installation by a local firm", 900, True)],
+        )
+    ],
 ]
 
 OPEN_PROJECTS = [
-    ("Eastgate Residents' Association", "Zebra crossing by the shops", "A safe crossing where children walk to school.", 14500, "Safer streets", ["Reduce health inequalities"]),
-    ("Green Corner Community Garden CIC", "Pocket park on Wharf Street", "Benches, planting and shade on a bare corner.", 9800, "Green spaces", ["Net zero"]),
-    ("Eastgate Residents' Association", "Alley gates for Canal Row", "Lockable gates to stop fly-tipping in the back alleys.", 6200, "Safer streets", []),
-    ("Green Corner Community Garden CIC", "Bike repair workshops", "Monthly free repair sessions with a local mechanic.", 3400, "Safer streets", ["Net zero"]),
-    ("Eastgate Residents' Association", "Brighter underpass", "Lighting and a mural in the station underpass.", 11000, "Safer streets", ["Reduce health inequalities"]),
+    (
+        "Eastgate Residents' Association",
+        "Zebra crossing by the shops",
+        "A safe crossing where children walk to school.",
+        14500,
+        "Safer streets",
+        ["Reduce health inequalities"],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Pocket park on Wharf Street",
+        "Benches, planting and shade on a bare corner.",
+        9800,
+        "Green spaces",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Alley gates for Canal Row",
+        "Lockable gates to stop fly-tipping in the back alleys.",
+        6200,
+        "Safer streets",
+        [],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Bike repair workshops",
+        "Monthly free repair sessions with a local mechanic.",
+        3400,
+        "Safer streets",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Brighter underpass",
+        "Lighting and a mural in the station underpass.",
+        11000,
+        "Safer streets",
+        ["Reduce health inequalities"],
+    ),
 ]
 
 OLD_PROJECTS = [
-    ("Green Corner Community Garden CIC", "School gate planters", "Planters and seating outside two primary schools.", 5200, "Green spaces", ["Net zero"]),
-    ("Eastgate Residents' Association", "Street lights on Mill Lane", "Brighter, low-energy lights on a dark lane.", 12800, "Safer streets", ["Reduce health inequalities"]),
-    ("Green Corner Community Garden CIC", "Tree planting weekend", "Sixty street trees planted by residents.", 7400, "Green spaces", ["Net zero"]),
-    ("Eastgate Residents' Association", "Community speed watch", "Training and kit for a residents' speed watch.", 2600, "Safer streets", []),
-    ("Green Corner Community Garden CIC", "Allotment water butts", "Rainwater collection for the allotments.", 1900, "Green spaces", ["Net zero"]),
+    (
+        "Green Corner Community Garden CIC",
+        "School gate planters",
+        "Planters and seating outside two primary schools.",
+        5200,
+        "Green spaces",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Street lights on Mill Lane",
+        "Brighter, low-energy lights on a dark lane.",
+        12800,
+        "Safer streets",
+        ["Reduce health inequalities"],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Tree planting weekend",
+        "Sixty street trees planted by residents.",
+        7400,
+        "Green spaces",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Community speed watch",
+        "Training and kit for a residents' speed watch.",
+        2600,
+        "Safer streets",
+        [],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Allotment water butts",
+        "Rainwater collection for the allotments.",
+        1900,
+        "Green spaces",
+        ["Net zero"],
+    ),
 ]
 
 
@@ -422,30 +779,64 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
 
     def member_of(project):
         group = delivery.group_of(session, project)
-        return session.exec(select(User).join(Membership, Membership.user_id == User.id)
-                            .where(Membership.organisation_id == group.id)).first()
+        return session.exec(
+            select(User).join(Membership, Membership.user_id == User.id).where(Membership.organisation_id == group.id)
+        ).first()
 
     def report(project, story):
         for status, reason, note, milestones, spend in story:
-            delivery.post_update(session, project, actor=member_of(project), content=delivery.UpdateContent(
-                status=status, reason=reason, note=note,
-                milestones=[(title, (now() + timedelta(days=days)).date(), done) for title, days, done in milestones],
-                spend=[(item, pounds * 100, local) for item, pounds, local in spend],
-            ))
+            delivery.post_update(
+                session,
+                project,
+                actor=member_of(project),
+                content=delivery.UpdateContent(
+                    status=status,
+                    reason=reason,
+                    note=note,
+                    milestones=[
+                        (title, (now() + timedelta(days=days)).date(), done) for title, days, done in milestones
+                    ],
+                    spend=[(item, pounds * 100, local) for item, pounds, local in spend],
+                ),
+            )
 
-    old, _codes = _demo_finished_round(session, by_name, title="Green Streets 2025", days_ago=420, projects=OLD_PROJECTS, voters=180)
+    old, _codes = _demo_finished_round(
+        session, by_name, title="Green Streets 2025", days_ago=420, projects=OLD_PROJECTS, voters=180
+    )
     with current_app.test_request_context():
         move_to_next_phase(session, old, actor=lead)  # delivery
-        for project in session.exec(select(Project).where(col(Project.id).in_(delivery.funded_project_ids(session, old)))):
-            report(project, [("delivered", "", "Done.", [("Finished", -200, True)],
-                              [("Everything, from local firms", project.cost // 100 - 300, True), ("Hire of equipment", 300, False)])])
+        for project in session.exec(
+            select(Project).where(col(Project.id).in_(delivery.funded_project_ids(session, old)))
+        ):
+            report(
+                project,
+                [
+                    (
+                        "delivered",
+                        "",
+                        "Done.",
+                        [("Finished", -200, True)],
+                        [
+                            ("Everything, from local firms", project.cost // 100 - 300, True),
+                            ("Hire of equipment", 300, False),
+                        ],
+                    )
+                ],
+            )
         move_to_next_phase(session, old, actor=lead)  # archived
 
-    current, codes = _demo_finished_round(session, by_name, title="Green Streets 2026", days_ago=90, projects=FINISHED_PROJECTS,
-                                          voters=240, codes=5)
+    current, codes = _demo_finished_round(
+        session, by_name, title="Green Streets 2026", days_ago=90, projects=FINISHED_PROJECTS, voters=240, codes=5
+    )
     with current_app.test_request_context():
         move_to_next_phase(session, current, actor=lead)  # delivery
-        funded = list(session.exec(select(Project).where(col(Project.id).in_(delivery.funded_project_ids(session, current))).order_by(col(Project.id))))
+        funded = list(
+            session.exec(
+                select(Project)
+                .where(col(Project.id).in_(delivery.funded_project_ids(session, current)))
+                .order_by(col(Project.id))
+            )
+        )
         for project, story in zip(funded, DELIVERY_STORIES, strict=False):
             report(project, story)
         answers = ["yes", "yes", "partly", "no", "yes", "partly", "yes"]
@@ -453,9 +844,19 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
             for k in range(6 + n):
                 comment = ""
                 if k == 0:
-                    comment = "Lovely to see this finished." if n % 2 == 0 else "Slower than promised, but getting there."
-                verdicts.give_verdict(session, project, resident=f"demo-resident-{k}", answer=answers[(n + k) % len(answers)], comment=comment)
-        rude = verdicts.give_verdict(session, funded[0], resident="demo-resident-rude", answer="no", comment="(an abusive comment)")
+                    comment = (
+                        "Lovely to see this finished." if n % 2 == 0 else "Slower than promised, but getting there."
+                    )
+                verdicts.give_verdict(
+                    session,
+                    project,
+                    resident=f"demo-resident-{k}",
+                    answer=answers[(n + k) % len(answers)],
+                    comment=comment,
+                )
+        rude = verdicts.give_verdict(
+            session, funded[0], resident="demo-resident-rude", answer="no", comment="(an abusive comment)"
+        )
         verdicts.hide_comment(session, rude, actor=lead, reason="Abusive language about a volunteer.")
         assert session.exec(select(Verdict).where(Verdict.id == rude.id)).one().hidden_at is not None
     return codes
@@ -468,5 +869,7 @@ def _print_credentials() -> None:
         click.echo(f"  {email:34} {name} – {role}")
     if not current_app.config.get("MAIL_SERVER"):
         click.echo("Mail is not sent without PB_MAIL_SERVER: what the site would send (sign-up links, one-time codes,")
-        click.echo("receipts) is printed here and kept at /dev/outbox, e.g. http://127.0.0.1:5000/dev/outbox with make run,")
+        click.echo(
+            "receipts) is printed here and kept at /dev/outbox, e.g. http://127.0.0.1:5000/dev/outbox with make run,"
+        )
         click.echo("linked from every page's footer when you browse from this machine.")

@@ -41,7 +41,9 @@ class MoneyField(StringField):
             # As this language writes a number ("1250.50", "1250,50"), so it reads back unchanged.
             precision = get_currency_precision(self.currency)
             pattern = "0." + "0" * precision if precision else "0"
-            return format_decimal(Decimal(self.data).scaleb(-precision), format=pattern, locale=str(get_locale() or "en_GB"))
+            return format_decimal(
+                Decimal(self.data).scaleb(-precision), format=pattern, locale=str(get_locale() or "en_GB")
+            )
         return ""
 
     def process_formdata(self, valuelist):

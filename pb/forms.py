@@ -44,10 +44,13 @@ class PbForm(FlaskForm):
             from werkzeug.datastructures import MultiDict
 
             # NUL is never meant, and PostgreSQL cannot store it in text: it is dropped.
-            return MultiDict([
-                (key, value.replace("\x00", "") if isinstance(value, str) else value)
-                for key, value in data.items(multi=True) if isinstance(key, str)
-            ])
+            return MultiDict(
+                [
+                    (key, value.replace("\x00", "") if isinstance(value, str) else value)
+                    for key, value in data.items(multi=True)
+                    if isinstance(key, str)
+                ]
+            )
 
 
 class RowForm(Form):

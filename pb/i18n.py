@@ -21,7 +21,6 @@ from flask_babel import (
 )
 from flask_login import current_user
 
-
 LOCALE_COOKIE = "pb_locale"
 babel = Babel()
 

@@ -67,10 +67,17 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
         if officer is None:
             problems.append(_("No returning officer has been appointed to make the voting codes."))
         elif not is_returning_officer(session, round_, officer):
-            problems.append(_("The returning officer now belongs to an anchor that funds this round: appoint someone independent."))
+            problems.append(
+                _("The returning officer now belongs to an anchor that funds this round: appoint someone independent.")
+            )
     for contest in contests_nobody_can_vote_in(session, round_):
-        problems.append(_("Nobody could vote on “%(contest)s”: no voting codes have been made for its residents, "
-                          "and no other way of voting reaches them.", contest=contest.name))
+        problems.append(
+            _(
+                "Nobody could vote on “%(contest)s”: no voting codes have been made for its residents, "
+                "and no other way of voting reaches them.",
+                contest=contest.name,
+            )
+        )
     return problems
 
 
@@ -246,14 +253,28 @@ def move_to_next_phase(session: Session, round_: Round, *, actor: User) -> Phase
         raise RoundError(_("This round is archived; there is no later phase."))
     if current == Phase.VOTING:
         closes = round_.voting_closes_at.isoformat() if round_.voting_closes_at else None
-        raise VotingNotOver(_("Voting ends at the published closing time, and nobody can end it earlier. "
-                              "The attempt has been recorded in the audit log."),
-                            record=lambda session: audit_round(session, round_, "round.change_refused", actor,
-                                                               attempted="voting.closed_early", phase=round_.phase,
-                                                               closes=closes))
+        raise VotingNotOver(
+            _(
+                "Voting ends at the published closing time, and nobody can end it earlier. "
+                "The attempt has been recorded in the audit log."
+            ),
+            record=lambda session: audit_round(
+                session,
+                round_,
+                "round.change_refused",
+                actor,
+                attempted="voting.closed_early",
+                phase=round_.phase,
+                closes=closes,
+            ),
+        )
     following = PHASES[PHASES.index(current) + 1]
     if following in (Phase.PROPOSALS_OPEN, Phase.VOTING):
-        problems = publishing_blockers(session, round_) if following == Phase.PROPOSALS_OPEN else voting_blockers(session, round_)
+        problems = (
+            publishing_blockers(session, round_)
+            if following == Phase.PROPOSALS_OPEN
+            else voting_blockers(session, round_)
+        )
         if problems:
             raise RoundError(" ".join(problems))
     _move(session, round_, following, actor=actor, by="hand")
@@ -299,8 +320,16 @@ def resume_voting(session: Session, round_: Round, *, actor: User) -> list[Phase
         raise RoundError(_("Voting is not suspended."))
     assert round_.voting_closes_at is not None, "voting opens only with a closing time"
     closes = round_.voting_closes_at + (now() - round_.suspended_at)
-    audit_round(session, round_, "voting.resumed", actor, suspended_at=round_.suspended_at.isoformat(),
-           reason=round_.suspension_reason, closes_was=round_.voting_closes_at.isoformat(), closes=closes.isoformat())
+    audit_round(
+        session,
+        round_,
+        "voting.resumed",
+        actor,
+        suspended_at=round_.suspended_at.isoformat(),
+        reason=round_.suspension_reason,
+        closes_was=round_.voting_closes_at.isoformat(),
+        closes=closes.isoformat(),
+    )
     round_.suspended_at, round_.suspension_reason, round_.voting_closes_at = None, None, closes
     session.add(round_)
     session.flush()

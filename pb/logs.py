@@ -14,7 +14,7 @@ import re
 import sys
 import time
 import uuid
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 from flask import g, has_request_context, request
 
@@ -104,7 +104,11 @@ def configure_logging(app) -> None:
         started = g.get("request_started")
         route = request.url_rule.rule if request.url_rule else None  # the pattern: never a token or a query
         logging.getLogger("pb.requests").info(
-            "%s %s %s", request.method, route or "(no route)", response.status_code, extra={
+            "%s %s %s",
+            request.method,
+            route or "(no route)",
+            response.status_code,
+            extra={
                 "request_id": request_id,
                 "method": request.method,
                 "route": route,

@@ -37,7 +37,7 @@ from email.message import EmailMessage
 from flask import current_app, has_app_context
 from sqlalchemy import Column, Text, delete, event, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, SQLModel, Session, col, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from pb.clock import now
 from pb.db import db_session, get_engine, session_scope
@@ -275,27 +275,36 @@ def _into_outbox(rows: list[OutgoingMail], config, sent: list[int]) -> None:
     for row in rows:
         outbox().append(Mail(to=row.recipient, subject=row.subject, body=row.body, channel=row.channel))
         if not config.get("TESTING"):  # on the developer's console, not in the log
-            what = f"text message to {row.recipient}" if row.channel == SMS else f"mail to {row.recipient}: {row.subject}"
+            what = (
+                f"text message to {row.recipient}" if row.channel == SMS else f"mail to {row.recipient}: {row.subject}"
+            )
             print(f"--- {what}\n{row.body}\n---", flush=True)
         sent.append(row.id)
 
 
-def _by_notify(rows: list[OutgoingMail], config, sent: list[int], failed: dict[int, str], refused: dict[int, str]) -> None:
+def _by_notify(
+    rows: list[OutgoingMail], config, sent: list[int], failed: dict[int, str], refused: dict[int, str]
+) -> None:
     """Through GOV.UK Notify's API, one request per message (its official client)."""
     from notifications_python_client.errors import APIError
     from notifications_python_client.notifications import NotificationsAPIClient
 
-    client = NotificationsAPIClient(config["NOTIFY_API_KEY"], base_url=config["NOTIFY_BASE_URL"],
-                                    timeout=config["MAIL_TIMEOUT"])
+    client = NotificationsAPIClient(
+        config["NOTIFY_API_KEY"], base_url=config["NOTIFY_BASE_URL"], timeout=config["MAIL_TIMEOUT"]
+    )
     try:
         for number, row in enumerate(rows):
             try:
                 if row.channel == SMS:
-                    client.send_sms_notification(row.recipient, config["NOTIFY_SMS_TEMPLATE_ID"],
-                                                 personalisation={"body": row.body})
+                    client.send_sms_notification(
+                        row.recipient, config["NOTIFY_SMS_TEMPLATE_ID"], personalisation={"body": row.body}
+                    )
                 else:
-                    client.send_email_notification(row.recipient, config["NOTIFY_EMAIL_TEMPLATE_ID"],
-                                                   personalisation={"subject": row.subject, "body": row.body})
+                    client.send_email_notification(
+                        row.recipient,
+                        config["NOTIFY_EMAIL_TEMPLATE_ID"],
+                        personalisation={"subject": row.subject, "body": row.body},
+                    )
             except APIError as error:
                 if error.status_code == 400:  # this message, as it is, will never go
                     refused[row.id] = _describe(error)
@@ -356,8 +365,9 @@ def _retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (min(attempts, 7) - 1), 60))  # 1, 2, 4 ... 32, 60
 
 
-def _settle(engine: Engine, rows: list[OutgoingMail], sent: list[int], failed: dict[int, str],
-            refused: dict[int, str]) -> None:
+def _settle(
+    engine: Engine, rows: list[OutgoingMail], sent: list[int], failed: dict[int, str], refused: dict[int, str]
+) -> None:
     with session_scope(engine) as session:
         if sent:
             session.exec(delete(OutgoingMail).where(col(OutgoingMail.id).in_(sent)))
@@ -365,8 +375,9 @@ def _settle(engine: Engine, rows: list[OutgoingMail], sent: list[int], failed: d
             what = "text message" if row.channel == SMS else "mail"
             if row.id in refused:
                 session.exec(delete(OutgoingMail).where(col(OutgoingMail.id) == row.id))
-                current_app.logger.warning("%s %s given up, refused by GOV.UK Notify: %r; %s",
-                                           what, row.id, row.subject, refused[row.id])
+                current_app.logger.warning(
+                    "%s %s given up, refused by GOV.UK Notify: %r; %s", what, row.id, row.subject, refused[row.id]
+                )
                 continue
             if row.id not in failed:
                 continue
@@ -374,12 +385,20 @@ def _settle(engine: Engine, rows: list[OutgoingMail], sent: list[int], failed: d
                 session.exec(delete(OutgoingMail).where(col(OutgoingMail.id) == row.id))
                 current_app.logger.warning(
                     "%s %s given up after %s attempts since %s: %r; last error: %s",
-                    what, row.id, row.attempts + 1, row.created_at.isoformat(), row.subject, failed[row.id],
+                    what,
+                    row.id,
+                    row.attempts + 1,
+                    row.created_at.isoformat(),
+                    row.subject,
+                    failed[row.id],
                 )
                 continue
             session.exec(
                 update(OutgoingMail)
                 .where(col(OutgoingMail.id) == row.id)
-                .values(attempts=OutgoingMail.attempts + 1, last_error=failed[row.id],
-                        next_attempt_at=now() + _retry_delay(row.attempts + 1))
+                .values(
+                    attempts=OutgoingMail.attempts + 1,
+                    last_error=failed[row.id],
+                    next_attempt_at=now() + _retry_delay(row.attempts + 1),
+                )
             )

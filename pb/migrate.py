@@ -5,9 +5,9 @@ import functools
 import os
 
 from alembic import command
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.config import Config
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
@@ -70,6 +70,8 @@ def schema_problem(engine) -> str | None:
     if found is None:
         return f"the database has no pb schema: run `pb db upgrade` (code is at {head})"
     if not known_revision(found):
-        return (f"the database is at revision {found}, which this version of pb does not know "
-                f"(a newer pb migrated it): install that version, or restore the backup taken before the upgrade")
+        return (
+            f"the database is at revision {found}, which this version of pb does not know "
+            f"(a newer pb migrated it): install that version, or restore the backup taken before the upgrade"
+        )
     return f"the database is at revision {found}, behind the code's {head}: run `pb db upgrade`"

@@ -30,8 +30,9 @@ def readiness() -> dict[str, str]:
         return checks
     stuck_after = timedelta(seconds=current_app.config["MAIL_STUCK_AFTER"])
     with Session(engine) as session:
-        stuck = session.exec(select(func.count()).select_from(OutgoingMail)
-                             .where(OutgoingMail.created_at < now() - stuck_after)).one()
+        stuck = session.exec(
+            select(func.count()).select_from(OutgoingMail).where(OutgoingMail.created_at < now() - stuck_after)
+        ).one()
     checks["outbox"] = f"{stuck} messages undelivered for over {int(stuck_after.total_seconds())} s" if stuck else "ok"
     return checks
 
@@ -68,7 +69,11 @@ def configure_operations(app) -> None:
         if not dev_outbox_shown():
             abort(404)
 
-        return render_template("pages/dev_outbox.html", mails=list(reversed(outbox()))), 200, {"Cache-Control": "no-store"}
+        return (
+            render_template("pages/dev_outbox.html", mails=list(reversed(outbox()))),
+            200,
+            {"Cache-Control": "no-store"},
+        )
 
 
 def _from_this_machine() -> bool:

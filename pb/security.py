@@ -77,8 +77,13 @@ def safe_next(target: str | None, fallback: str) -> str:
     of a sensible length. Never raises, whatever it is given."""
     from urllib.parse import urlsplit
 
-    if (not target or len(target) > 2000 or target.startswith(("//", "\\")) or "\\" in target
-            or any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or c.isspace() for c in target)):
+    if (
+        not target
+        or len(target) > 2000
+        or target.startswith(("//", "\\"))
+        or "\\" in target
+        or any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F or c.isspace() for c in target)
+    ):
         return fallback
     try:
         parts = urlsplit(target)

@@ -11,10 +11,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 LAWFUL_BASES = {
-    "public_task": _l("Public task (UK GDPR Article 6(1)(e)): %(organisation)s runs participatory budgeting as part of its "
-                      "functions in the public interest."),
-    "legitimate_interests": _l("Legitimate interests (UK GDPR Article 6(1)(f)): letting local people decide how money is "
-                               "spent, fairly and checkably. You can object (see your rights below)."),
+    "public_task": _l(
+        "Public task (UK GDPR Article 6(1)(e)): %(organisation)s runs participatory budgeting as part of its "
+        "functions in the public interest."
+    ),
+    "legitimate_interests": _l(
+        "Legitimate interests (UK GDPR Article 6(1)(f)): letting local people decide how money is "
+        "spent, fairly and checkably. You can object (see your rights below)."
+    ),
     "consent": _l("Consent (UK GDPR Article 6(1)(a)): you can withdraw it at any time by writing to us."),
 }
 CONSENT = LAWFUL_BASES["consent"]
@@ -25,20 +29,42 @@ def purposes() -> list[tuple[str, str, str]]:
     config = current_app.config
     basis = str(LAWFUL_BASES[config["LAWFUL_BASIS"]]) % {"organisation": config["ORGANISATION_NAME"]}
     return [
-        (_l("Letting people run rounds, propose projects, screen them and report on them"),
-         _l("Your name, email address and a one-way hash of your password; the organisations you belong to; what you do, "
-            "in the round's public audit log"), basis),
-        (_l("Checking that each resident votes once, in the right area"),
-         _l("The voting code on your letter, or your email address or mobile number and postcode, or the details you "
-            "declare (such as name, first line of the address, postcode, year of birth), depending on what the round allows"),
-         basis),
-        (_l("Sending one-time codes, sign-up and password links and receipts"),
-         _l("Your email address, or your mobile number for a code sent by text message"), basis),
-        (_l("Keeping the site working and secure"),
-         _l("Server logs (page, time, status, and your network address with its last part masked); counts of attempts at "
-            "passwords and codes, kept as keyed hashes that name nobody"), basis),
-        (_l("Telling you about a round when you ask us to (such as when voting opens or results are out), where offered"),
-         _l("Your email address"), str(CONSENT)),
+        (
+            _l("Letting people run rounds, propose projects, screen them and report on them"),
+            _l(
+                "Your name, email address and a one-way hash of your password; the organisations you belong to; what you do, "
+                "in the round's public audit log"
+            ),
+            basis,
+        ),
+        (
+            _l("Checking that each resident votes once, in the right area"),
+            _l(
+                "The voting code on your letter, or your email address or mobile number and postcode, or the details you "
+                "declare (such as name, first line of the address, postcode, year of birth), depending on what the round allows"
+            ),
+            basis,
+        ),
+        (
+            _l("Sending one-time codes, sign-up and password links and receipts"),
+            _l("Your email address, or your mobile number for a code sent by text message"),
+            basis,
+        ),
+        (
+            _l("Keeping the site working and secure"),
+            _l(
+                "Server logs (page, time, status, and your network address with its last part masked); counts of attempts at "
+                "passwords and codes, kept as keyed hashes that name nobody"
+            ),
+            basis,
+        ),
+        (
+            _l(
+                "Telling you about a round when you ask us to (such as when voting opens or results are out), where offered"
+            ),
+            _l("Your email address"),
+            str(CONSENT),
+        ),
     ]
 
 
@@ -50,44 +76,81 @@ def retention() -> list[tuple[str, str]]:
         # pb.voting.services.forget_email_addresses, at publication (pb.lifecycle)
         (_l("Residents' email addresses given to vote"), _l("Deleted when the round's results are published.")),
         # the same, for a code sent by text message (pb.voting: one challenge table for both)
-        (_l("Residents' mobile numbers given to vote by text message"),
-         _l("Deleted when the round's results are published.")),
+        (
+            _l("Residents' mobile numbers given to vote by text message"),
+            _l("Deleted when the round's results are published."),
+        ),
         # pb.notices: deleted when the resident stops the news, and at archiving
-        (_l("Email addresses given to hear a round's news"),
-         _l("Kept only once you confirm them; deleted when you stop the news (a link in every message) or when the "
-            "round is archived. Never linked to a vote.")),
+        (
+            _l("Email addresses given to hear a round's news"),
+            _l(
+                "Kept only once you confirm them; deleted when you stop the news (a link in every message) or when the "
+                "round is archived. Never linked to a vote."
+            ),
+        ),
         # pb.voting.services.forget_declarations
         (_l("Details residents declare to vote"), _l("Deleted when the round's results are published.")),
         # pb.voting.services.forget_codes_of_voters
-        (_l("The link between a voting code and the ballot cast with it"), _l("Cut when the round's results are published.")),
+        (
+            _l("The link between a voting code and the ballot cast with it"),
+            _l("Cut when the round's results are published."),
+        ),
         # pb.voting.services.forget_voting_sessions
         (_l("Residents' voting sessions"), _l("Deleted when you finish voting, or when the results are published.")),
         # pb.delivery.verdicts
-        (_l("Email addresses given to say whether a project was delivered"),
-         _l("Deleted once the address is proved, unproved ones after 10 minutes, and all when the round is archived.")),
+        (
+            _l("Email addresses given to say whether a project was delivered"),
+            _l(
+                "Deleted once the address is proved, unproved ones after 10 minutes, and all when the round is archived."
+            ),
+        ),
         # pb.mail: delivered rows deleted; given up after two days
-        (_l("Email and text messages we send (which can hold one-time codes and receipts)"),
-         _l("Deleted as soon as it is delivered, or after two days if it cannot be.")),
+        (
+            _l("Email and text messages we send (which can hold one-time codes and receipts)"),
+            _l("Deleted as soon as it is delivered, or after two days if it cannot be."),
+        ),
         # pb.rounds.help: what the convening lead publishes, kept as the round's public record
-        (_l("Organisers' contact details given for a round"),
-         _l("Shown publicly while the round runs and kept for good in its public audit log: give a team's address and "
-            "phone number rather than a person's own.")),
+        (
+            _l("Organisers' contact details given for a round"),
+            _l(
+                "Shown publicly while the round runs and kept for good in its public audit log: give a team's address and "
+                "phone number rather than a person's own."
+            ),
+        ),
         # pb.accounts.services: sessions past PERMANENT_SESSION_LIFETIME
-        (_l("Signed-in sessions"), _l("End when you sign out, change your password, or after %(hours)d hours.", hours=hours)),
+        (
+            _l("Signed-in sessions"),
+            _l("End when you sign out, change your password, or after %(hours)d hours.", hours=hours),
+        ),
         # pb.throttle._longest_window
-        (_l("Counts of attempts at passwords and codes"), _l("Deleted after an hour (or the sign-in window, if longer).")),
+        (
+            _l("Counts of attempts at passwords and codes"),
+            _l("Deleted after an hour (or the sign-in window, if longer)."),
+        ),
         (_l("Server logs"), _l("Kept for %(days)d days, then deleted.", days=config["LOG_RETENTION_DAYS"])),
-        (_l("Accounts of people who run rounds or propose projects"),
-         _l("Kept until you ask us to delete your account (write to us: the site has no button for it yet).")),
-        (_l("Community groups' contact details, and invitations to join a group"),
-         _l("Kept until you ask us to delete them.")),
+        (
+            _l("Accounts of people who run rounds or propose projects"),
+            _l("Kept until you ask us to delete your account (write to us: the site has no button for it yet)."),
+        ),
+        (
+            _l("Community groups' contact details, and invitations to join a group"),
+            _l("Kept until you ask us to delete them."),
+        ),
         (_l("Ballots"), _l("Kept for good and published, with nothing that identifies the voter.")),
         # pb.voting.services: keyed hashes kept at publication so that only voters give verdicts
-        (_l("In rounds where residents voted by email: a keyed hash of each address that voted, not linked to any ballot"),
-         _l("Kept for good, so that only residents can say whether projects were delivered. Whoever holds the database "
-            "could test whether a given address voted by email in that round.")),
-        (_l("Proposals, screening decisions, delivery updates and photos, and the audit log"),
-         _l("Kept for good as the public record of the round.")),
+        (
+            _l(
+                "In rounds where residents voted by email: a keyed hash of each address that voted, not linked to any ballot"
+            ),
+            _l(
+                "Kept for good, so that only residents can say whether projects were delivered. Whoever holds the database "
+                "could test whether a given address voted by email in that round."
+            ),
+        ),
+        (
+            _l("Proposals, screening decisions, delivery updates and photos, and the audit log"),
+            _l("Kept for good as the public record of the round."),
+        ),
     ]
 
 
@@ -97,8 +160,11 @@ def processors() -> list[tuple[str, str]]:
     return [
         (config["HOSTING_PROVIDER"], _l("hosts the servers and the database")),
         (config["MAIL_PROVIDER"], _l("delivers the email we send")),
-    ] + ([(_l("GOV.UK Notify (the Government Digital Service)"), _l("delivers our text messages and email"))]
-         if config.get("NOTIFY_API_KEY") else [])
+    ] + (
+        [(_l("GOV.UK Notify (the Government Digital Service)"), _l("delivers our text messages and email"))]
+        if config.get("NOTIFY_API_KEY")
+        else []
+    )
 
 
 def known_accessibility_problems() -> list[tuple[str, str]]:
@@ -106,14 +172,29 @@ def known_accessibility_problems() -> list[tuple[str, str]]:
     hours = current_app.config["WTF_CSRF_TIME_LIMIT"] // 3600
     session_hours = current_app.config["PERMANENT_SESSION_LIFETIME"] // 3600
     return [
-        (_l("A form left open for more than %(hours)d hours no longer works and has to be filled in again, and you are "
-            "signed out after %(session)d hours. You are not warned first and cannot ask for more time.",
-            hours=hours, session=session_hours), _l("2.2.1 Timing adjustable")),
-        (_l("Photos that community groups upload with proposals and delivery updates have a general description "
-            "(such as “Photo for” the project's name), not one of what the photo shows."), _l("1.1.1 Non-text content")),
-        (_l("Organisers' contact details, questions and answers are shown in the language they were written in, "
-            "without saying which language that is, so a screen reader may read them in the wrong voice."),
-         _l("3.1.2 Language of parts")),
+        (
+            _l(
+                "A form left open for more than %(hours)d hours no longer works and has to be filled in again, and you are "
+                "signed out after %(session)d hours. You are not warned first and cannot ask for more time.",
+                hours=hours,
+                session=session_hours,
+            ),
+            _l("2.2.1 Timing adjustable"),
+        ),
+        (
+            _l(
+                "Photos that community groups upload with proposals and delivery updates have a general description "
+                "(such as “Photo for” the project's name), not one of what the photo shows."
+            ),
+            _l("1.1.1 Non-text content"),
+        ),
+        (
+            _l(
+                "Organisers' contact details, questions and answers are shown in the language they were written in, "
+                "without saying which language that is, so a screen reader may read them in the wrong voice."
+            ),
+            _l("3.1.2 Language of parts"),
+        ),
     ]
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func
-from sqlmodel import Field, SQLModel, Session, col, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from pb.clock import now
 
@@ -136,7 +136,9 @@ def is_limited(session: Session, key: str, *, limit: int, window_seconds: int) -
     if memory is not None:
         return memory.count_since(key, since) >= limit
     count = session.exec(
-        select(func.count()).select_from(ThrottleAttempt).where(ThrottleAttempt.key == _stored(key), ThrottleAttempt.at > since)
+        select(func.count())
+        .select_from(ThrottleAttempt)
+        .where(ThrottleAttempt.key == _stored(key), ThrottleAttempt.at > since)
     ).one()
     return count >= limit
 
@@ -154,7 +156,9 @@ def note_attempt(session: Session, key: str) -> None:
     if memory is not None:
         memory.note(key, now())
         return
-    session.exec(delete(ThrottleAttempt).where(col(ThrottleAttempt.at) < now() - _longest_window()))  # past every window
+    session.exec(
+        delete(ThrottleAttempt).where(col(ThrottleAttempt.at) < now() - _longest_window())
+    )  # past every window
     session.add(ThrottleAttempt(key=_stored(key)))
     session.flush()
 

@@ -36,27 +36,40 @@ def index():
     from pb.rounds.models import Phase, Round
 
     session = db_session()
-    open_now = session.exec(select(Round).where(Round.phase.in_([Phase.VOTING.value, Phase.PROPOSALS_OPEN.value]))
-                            .order_by(Round.voting_closes_at, Round.id)).all()
-    return render_template("pages/index.html",
-                           voting=[r for r in open_now if r.phase == Phase.VOTING.value],
-                           proposing=[r for r in open_now if r.phase == Phase.PROPOSALS_OPEN.value])
+    open_now = session.exec(
+        select(Round)
+        .where(Round.phase.in_([Phase.VOTING.value, Phase.PROPOSALS_OPEN.value]))
+        .order_by(Round.voting_closes_at, Round.id)
+    ).all()
+    return render_template(
+        "pages/index.html",
+        voting=[r for r in open_now if r.phase == Phase.VOTING.value],
+        proposing=[r for r in open_now if r.phase == Phase.PROPOSALS_OPEN.value],
+    )
 
 
 @bp.route("/privacy")
 def privacy():
     from pb import statements
 
-    return render_template("pages/privacy.html", purposes=statements.purposes(), retention=statements.retention(),
-                           processors=statements.processors())
+    return render_template(
+        "pages/privacy.html",
+        purposes=statements.purposes(),
+        retention=statements.retention(),
+        processors=statements.processors(),
+    )
 
 
 @bp.route("/accessibility")
 def accessibility():
     from pb import statements
 
-    return render_template("pages/accessibility.html", problems=statements.known_accessibility_problems(),
-                           tested_on=statements.tested_on(), site=public_url("pages.index"))
+    return render_template(
+        "pages/accessibility.html",
+        problems=statements.known_accessibility_problems(),
+        tested_on=statements.tested_on(),
+        site=public_url("pages.index"),
+    )
 
 
 @bp.route("/language", methods=["POST"])
@@ -188,7 +201,9 @@ def render_error(status: int, message: str | None = None):
 
     if getattr(current_request, "url_rule", None) is None and _untrusted_host():
         # A request for a host pb does not serve (PB_BASE_URL): no page, and no link to anywhere.
-        return make_response(_("This site does not answer to that address."), 400, {"Content-Type": "text/plain; charset=utf-8"})
+        return make_response(
+            _("This site does not answer to that address."), 400, {"Content-Type": "text/plain; charset=utf-8"}
+        )
     return render_template("pages/error.html", status=status, message=message), status
 
 
@@ -248,7 +263,10 @@ def configure_views(app) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(error):
-        return render_error(400, _("This form has expired or was not sent from this site. Please go back, reload the page and try again."))
+        return render_error(
+            400,
+            _("This form has expired or was not sent from this site. Please go back, reload the page and try again."),
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(error):

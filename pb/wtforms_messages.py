@@ -20,7 +20,9 @@ MESSAGES = [
     gettext("Not a valid choice."),
     gettext("Invalid Choice: could not coerce."),
     gettext("Invalid choice(s): one or more data inputs could not be coerced."),
-    ngettext("'%(value)s' is not a valid choice for this field.", "'%(value)s' are not valid choices for this field.", 2),
+    ngettext(
+        "'%(value)s' is not a valid choice for this field.", "'%(value)s' are not valid choices for this field.", 2
+    ),
     gettext("Not a valid integer value."),
     gettext("Not a valid decimal value."),
     gettext("Not a valid date value."),

@@ -77,7 +77,9 @@ def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) 
         raise Broken("the file is empty")
     header = _object(lines[0], "line 1")
     if header.get("pb_audit_export") != 1 or not isinstance(header.get("chain"), str):
-        raise Broken("line 1 does not say pb_audit_export 1 and a chain: this is not a pb audit export this verifier knows")
+        raise Broken(
+            "line 1 does not say pb_audit_export 1 and a chain: this is not a pb audit export this verifier knows"
+        )
     chain = header["chain"]
     # The heads the export itself lists as sent to witnesses are checked too (yours count more:
     # whoever controls the server writes this list).
@@ -115,18 +117,29 @@ def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) 
             if not isinstance(sealed, dict) or not isinstance(shown, dict):
                 raise Broken(f"event {seq}'s sealed or revealed values are not objects")
             for key, value in shown.items():
-                if (not isinstance(value, dict) or key not in sealed
-                        or commitment(str(value.get("salt", "")), value.get("value")) != sealed[key]):
+                if (
+                    not isinstance(value, dict)
+                    or key not in sealed
+                    or commitment(str(value.get("salt", "")), value.get("value")) != sealed[key]
+                ):
                     raise Broken(f"event {seq}: the revealed {key!r} is not what the log committed to")
                 revealed += 1
             if content.get("action") == "round.counted":
-                counts.append((seq, shown.get("contests", {}).get("value") if isinstance(shown.get("contests"), dict) else None))
+                counts.append(
+                    (seq, shown.get("contests", {}).get("value") if isinstance(shown.get("contests"), dict) else None)
+                )
         hashes[seq] = entry_own
         prev_hash, expected = entry_own, expected + 1
     head = header.get("head") or {}
-    if not isinstance(head, dict) or head.get("seq") != expected - 1 or not _is_int(head.get("seq")) \
-            or (expected > 1 and head.get("hash") != prev_hash):
-        raise Broken(f"the log should end at event {head.get('seq') if isinstance(head, dict) else '?'} but ends at event {expected - 1}")
+    if (
+        not isinstance(head, dict)
+        or head.get("seq") != expected - 1
+        or not _is_int(head.get("seq"))
+        or (expected > 1 and head.get("hash") != prev_hash)
+    ):
+        raise Broken(
+            f"the log should end at event {head.get('seq') if isinstance(head, dict) else '?'} but ends at event {expected - 1}"
+        )
     for seq, hash_ in heads:
         if seq not in hashes:
             raise Broken(f"the log no longer reaches event {seq}, which was witnessed (it has {expected - 1})")
@@ -134,8 +147,10 @@ def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) 
             raise Broken(f"event {seq} is not the one witnessed: the log before it was rewritten")
         hidden = [w for w in withheld if w <= seq]
         if hidden:
-            raise Broken(f"event {seq} cannot be confirmed from this export: event {hidden[-1]} before it is withheld "
-                         "(recorded before pb's format 2); pb audit verify --since, on the server, can")
+            raise Broken(
+                f"event {seq} cannot be confirmed from this export: event {hidden[-1]} before it is withheld "
+                "(recorded before pb's format 2); pb audit verify --since, on the server, can"
+            )
     if len(counts) > 1:
         raise Broken(f"the log holds {len(counts)} counts of the votes; there is only ever one")
     for contest, content in (ballots or {}).items():
@@ -147,8 +162,16 @@ def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) 
             raise Broken(f"the count recorded no ballot paper {contest}")
         if hashlib.sha256(content).hexdigest() != recorded[contest]:
             raise Broken(f"the ballot file given for ballot paper {contest} is not the one the count recorded")
-    return {"chain": chain, "events": expected - 1, "head": prev_hash, "withheld": len(withheld), "revealed": revealed,
-            "since": len(heads), "listed": len(listed), "ballots": len(ballots or {})}
+    return {
+        "chain": chain,
+        "events": expected - 1,
+        "head": prev_hash,
+        "withheld": len(withheld),
+        "revealed": revealed,
+        "since": len(heads),
+        "listed": len(listed),
+        "ballots": len(ballots or {}),
+    }
 
 
 def _head(text: str) -> tuple[int, str]:

@@ -29,7 +29,9 @@ def organisation(session, name: str) -> Organisation:
     return session.exec(select(Organisation).where(Organisation.name == name)).one()
 
 
-def eligible_proposals(app, db, round_id: int, *, screener: str, member: str, group: str, per_contest: int = 2) -> list[int]:
+def eligible_proposals(
+    app, db, round_id: int, *, screener: str, member: str, group: str, per_contest: int = 2
+) -> list[int]:
     """Propose, submit and screen as eligible a few projects for every contest of a round
     (which must be taking proposals). Returns the proposal ids."""
     made = []
@@ -39,8 +41,15 @@ def eligible_proposals(app, db, round_id: int, *, screener: str, member: str, gr
         for contest in contests_of(session, round_):
             for title, summary, cost in PROJECT_IDEAS[:per_contest]:
                 content = proposals.ProposalContent(
-                    contest_id=contest.id, title=f"{title} ({contest.name})", summary=summary, description="",
-                    beneficiaries="", category_id=None, postcode=None, cost_lines=[("Everything", cost)], objective_ids=[],
+                    contest_id=contest.id,
+                    title=f"{title} ({contest.name})",
+                    summary=summary,
+                    description="",
+                    beneficiaries="",
+                    category_id=None,
+                    postcode=None,
+                    cost_lines=[("Everything", cost)],
+                    objective_ids=[],
                 )
                 proposal = proposals.create_proposal(session, round_, actor=author, organisation=org, content=content)
                 proposals.submit_proposal(session, proposal, actor=author)
@@ -50,8 +59,16 @@ def eligible_proposals(app, db, round_id: int, *, screener: str, member: str, gr
 
 
 def make_round(
-    app, db, *, convener: str, anchor: str, max_project_cost: int | None = None,
-    methods=("codes",), south_ballot: str = "approval", north_limit: bool = False, north_rule: str = "greedy",
+    app,
+    db,
+    *,
+    convener: str,
+    anchor: str,
+    max_project_cost: int | None = None,
+    methods=("codes",),
+    south_ballot: str = "approval",
+    north_limit: bool = False,
+    north_rule: str = "greedy",
 ) -> dict:
     """A round taking proposals, with areas North and South, a ballot paper for each with
     money in it, categories and objectives. Returns the ids."""
@@ -63,43 +80,90 @@ def make_round(
     with app.test_request_context(), db() as session:
         lead, org = user(session, convener), organisation(session, anchor)
         round_ = rounds.create_round(
-            session, actor=lead, organisation=org, title="Greener Eastshire",
-            categories=["Green spaces", "Young people"], objectives=["Net zero", "Health"], methods=methods,
+            session,
+            actor=lead,
+            organisation=org,
+            title="Greener Eastshire",
+            categories=["Green spaces", "Young people"],
+            objectives=["Net zero", "Health"],
+            methods=methods,
         )
         round_.max_project_cost = max_project_cost
         north = rounds.add_area(session, round_, actor=lead, name="North", postcodes=["LS6"])
         south = rounds.add_area(session, round_, actor=lead, name="South", postcodes=["LS11"])
-        ballot = {"ballot_kind": "approval", "min_picks": 1, "max_picks": 3, "limit_to_budget": False, "rank_depth": 3, "rule": "greedy"}
+        ballot = {
+            "ballot_kind": "approval",
+            "min_picks": 1,
+            "max_picks": 3,
+            "limit_to_budget": False,
+            "rank_depth": 3,
+            "rule": "greedy",
+        }
         contests = {}
         for area in (north, south):
-            kind = {**ballot, "ballot_kind": south_ballot if area is south else "approval", "limit_to_budget": north_limit and area is north,
-                    "rule": north_rule if area is north else "greedy"}
-            contest = rounds.add_contest(session, round_, actor=lead, name=f"{area.name} ballot", area_id=area.id, **kind)
-            rounds.pledge_pot(session, round_, actor=lead, organisation=org, contest=contest, name="Fund", amount=50_000_00)
+            kind = {
+                **ballot,
+                "ballot_kind": south_ballot if area is south else "approval",
+                "limit_to_budget": north_limit and area is north,
+                "rule": north_rule if area is north else "greedy",
+            }
+            contest = rounds.add_contest(
+                session, round_, actor=lead, name=f"{area.name} ballot", area_id=area.id, **kind
+            )
+            rounds.pledge_pot(
+                session, round_, actor=lead, organisation=org, contest=contest, name="Fund", amount=50_000_00
+            )
             contests[area.name] = contest.id
-        rounds.set_timeline(session, round_, actor=lead, dates={
-            "screening_at": now() + timedelta(days=20), "voting_opens_at": now() + timedelta(days=30),
-            "voting_closes_at": now() + timedelta(days=40),
-        })
+        rounds.set_timeline(
+            session,
+            round_,
+            actor=lead,
+            dates={
+                "screening_at": now() + timedelta(days=20),
+                "voting_opens_at": now() + timedelta(days=30),
+                "voting_closes_at": now() + timedelta(days=40),
+            },
+        )
         lifecycle.move_to_next_phase(session, round_, actor=lead)
-        categories = {name: id_ for id_, name in session.exec(
-            select(rounds.Category.id, rounds.Category.name).where(rounds.Category.round_id == round_.id))}
-        objectives = {title: id_ for id_, title in session.exec(
-            select(rounds.CharterObjective.id, rounds.CharterObjective.title).where(rounds.CharterObjective.round_id == round_.id))}
-        return {"round": round_.id, "areas": {"North": north.id, "South": south.id}, "contests": contests,
-                "categories": categories, "objectives": objectives}
+        categories = {
+            name: id_
+            for id_, name in session.exec(
+                select(rounds.Category.id, rounds.Category.name).where(rounds.Category.round_id == round_.id)
+            )
+        }
+        objectives = {
+            title: id_
+            for id_, title in session.exec(
+                select(rounds.CharterObjective.id, rounds.CharterObjective.title).where(
+                    rounds.CharterObjective.round_id == round_.id
+                )
+            )
+        }
+        return {
+            "round": round_.id,
+            "areas": {"North": north.id, "South": south.id},
+            "contests": contests,
+            "categories": categories,
+            "objectives": objectives,
+        }
 
 
-def open_voting(app, db, ids: dict, *, convener: str, screener: str, member: str, group: str, per_contest: int = 3) -> None:
+def open_voting(
+    app, db, ids: dict, *, convener: str, screener: str, member: str, group: str, per_contest: int = 3
+) -> None:
     """Put eligible proposals on every ballot paper and open voting (by hand)."""
-    ids["proposals"] = eligible_proposals(app, db, ids["round"], screener=screener, member=member, group=group, per_contest=per_contest)
+    ids["proposals"] = eligible_proposals(
+        app, db, ids["round"], screener=screener, member=member, group=group, per_contest=per_contest
+    )
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         if {"codes", "paper"} & set(round_.eligibility_methods.split(",")):
             # Every area needs codes before voting opens (one spare letter each, if none yet).
             made = {batch.area_id for batch in session.exec(select(CodeBatch).where(CodeBatch.round_id == round_.id))}
             for area_id in set(ids.get("areas", {}).values()) - made:
-                generate_codes(session, round_, actor=officer(session, round_, convener), area=session.get(Area, area_id), count=1)
+                generate_codes(
+                    session, round_, actor=officer(session, round_, convener), area=session.get(Area, area_id), count=1
+                )
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         lead = user(session, convener)
@@ -119,10 +183,17 @@ def officer(session, round_: Round, convener: str | None = None) -> User:
     from pb.rounds import services as rounds
 
     person = session.exec(select(User).where(User.email == OFFICER)).first() or create_user(
-        session, email=OFFICER, name="Olu Officer", password="correct horse battery")
-    lead = user(session, convener) if convener else session.exec(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.organisation_id == round_.convening_organisation_id)).first()
+        session, email=OFFICER, name="Olu Officer", password="correct horse battery"
+    )
+    lead = (
+        user(session, convener)
+        if convener
+        else session.exec(
+            select(User)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.organisation_id == round_.convening_organisation_id)
+        ).first()
+    )
     rounds.appoint_returning_officer(session, round_, actor=lead, user=person)
     return person
 
@@ -132,7 +203,10 @@ def make_codes(app, db, round_id: int, area_id: int | None, count: int = 1) -> l
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, round_id)
         area = session.get(Area, area_id) if area_id else None
-        return [code for code, _letter in generate_codes(session, round_, actor=officer(session, round_), area=area, count=count)]
+        return [
+            code
+            for code, _letter in generate_codes(session, round_, actor=officer(session, round_), area=area, count=count)
+        ]
 
 
 def let_voting_close(session, round_: Round) -> None:
@@ -163,14 +237,26 @@ def publish(app, db, round_id: int, convener: str) -> None:
 _declared = iter(range(1, 1_000_000))
 
 
-def declare(client, round_id: int, postcode: str = "LS6 1AA", *, name: str | None = None,
-            address: str = "1 High Street", **extra):
+def declare(
+    client,
+    round_id: int,
+    postcode: str = "LS6 1AA",
+    *,
+    name: str | None = None,
+    address: str = "1 High Street",
+    **extra,
+):
     """A resident proves eligibility by declaring who they are (the default declaration:
     name, first line of the address and postcode). Without a name, each call is a new
     person. Returns the response."""
     start = f"/rounds/{round_id}/vote"
-    data = {"name": name or f"Resident {next(_declared)}", "address": address, "postcode": postcode,
-            "declaration": "y", **extra}
+    data = {
+        "name": name or f"Resident {next(_declared)}",
+        "address": address,
+        "postcode": postcode,
+        "declaration": "y",
+        **extra,
+    }
     return client.submit(f"{start}/declare", data, page=start)
 
 

@@ -54,8 +54,11 @@ class NotifyServer:
                 pass
 
             def do_POST(self):  # http.server's name
-                status, answer = server.answer(self.path, self.headers.get("Authorization", ""),
-                                               self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                status, answer = server.answer(
+                    self.path,
+                    self.headers.get("Authorization", ""),
+                    self.rfile.read(int(self.headers.get("Content-Length", 0))),
+                )
                 body = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -76,8 +79,12 @@ class NotifyServer:
 
     def config(self) -> dict:
         """The settings that send pb's messages here."""
-        return {"NOTIFY_API_KEY": API_KEY, "NOTIFY_EMAIL_TEMPLATE_ID": EMAIL_TEMPLATE,
-                "NOTIFY_SMS_TEMPLATE_ID": SMS_TEMPLATE, "NOTIFY_BASE_URL": self.url}
+        return {
+            "NOTIFY_API_KEY": API_KEY,
+            "NOTIFY_EMAIL_TEMPLATE_ID": EMAIL_TEMPLATE,
+            "NOTIFY_SMS_TEMPLATE_ID": SMS_TEMPLATE,
+            "NOTIFY_BASE_URL": self.url,
+        }
 
     def texts_to(self, number: str) -> list[str]:
         return [n.body for n in self.sent if n.kind == "sms" and n.to == number]
@@ -114,15 +121,26 @@ class NotifyServer:
         subject, missing_subject = _fill(template[1], personalisation)
         body, missing_body = _fill(template[2], personalisation)
         if missing_subject or missing_body:
-            return self._error(400, "BadRequestError", f"Missing personalisation: {', '.join(missing_subject + missing_body)}")
+            return self._error(
+                400, "BadRequestError", f"Missing personalisation: {', '.join(missing_subject + missing_body)}"
+            )
         with self._lock:
             self.sent.append(Notification(kind, to, subject, body))
         notification_id = str(uuid.uuid4())
-        content = {"body": body, "from_number": "GOVUK"} if kind == "sms" else {
-            "subject": subject, "body": body, "from_email": "pb@notifications.service.gov.uk"}
+        content = (
+            {"body": body, "from_number": "GOVUK"}
+            if kind == "sms"
+            else {"subject": subject, "body": body, "from_email": "pb@notifications.service.gov.uk"}
+        )
         return 201, {
-            "id": notification_id, "reference": data.get("reference"), "content": content,
+            "id": notification_id,
+            "reference": data.get("reference"),
+            "content": content,
             "uri": f"{self.url}/v2/notifications/{notification_id}",
-            "template": {"id": data["template_id"], "version": 1, "uri": f"{self.url}/services/{SERVICE_ID}/templates/{data['template_id']}"},
+            "template": {
+                "id": data["template_id"],
+                "version": 1,
+                "uri": f"{self.url}/services/{SERVICE_ID}/templates/{data['template_id']}",
+            },
             "scheduled_for": None,
         }

@@ -51,8 +51,17 @@ def _live_pids() -> list[int]:
 class Gunicorn:
     """gunicorn serving wsgi:app on 127.0.0.1:`port` (sync workers) against `database_url`."""
 
-    def __init__(self, *, database_url: str, instance_path: str, log_path: str, port: int | None = None,
-                 workers: int = 2, secret: str = SECRET, env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        instance_path: str,
+        log_path: str,
+        port: int | None = None,
+        workers: int = 2,
+        secret: str = SECRET,
+        env: dict | None = None,
+    ):
         self.port = port or free_port()
         self.workers = workers
         self.log_path = log_path
@@ -81,10 +90,29 @@ class Gunicorn:
         """Start the master (in a new process group of its own) without waiting for it."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-w", str(self.workers), "-k", "sync",
-                 "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "--graceful-timeout", "5",
-                 "--log-level", "warning", "wsgi:app"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-w",
+                    str(self.workers),
+                    "-k",
+                    "sync",
+                    "-b",
+                    f"127.0.0.1:{self.port}",
+                    "--timeout",
+                    "60",
+                    "--graceful-timeout",
+                    "5",
+                    "--log-level",
+                    "warning",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.starts += 1
 
@@ -256,7 +284,9 @@ class Browser:
     def _keep(self, raw: str) -> None:
         first, *attributes = [part.strip() for part in raw.split(";")]
         name, _, value = first.partition("=")
-        expired = any(a.lower() in ("max-age=0",) or a.lower().startswith("expires=thu, 01 jan 1970") for a in attributes)
+        expired = any(
+            a.lower() in ("max-age=0",) or a.lower().startswith("expires=thu, 01 jan 1970") for a in attributes
+        )
         if expired or value == "":
             self.cookies.pop(name, None)
         else:

@@ -130,7 +130,6 @@ MATRIX = [
     row("dev_outbox", "GET", "/dev/outbox", everyone(200)),
     row("favicon", "GET", "/favicon.ico", everyone(200)),
     row("pages.choose_language", "POST", "/language", everyone(400)),  # no language chosen
-
     # ------------------------------------------------ accounts
     row("accounts.sign_up", "GET", "/sign-up", accounts_page(200)),
     row("accounts.sign_up", "POST", "/sign-up", accounts_page(400)),
@@ -157,7 +156,6 @@ MATRIX = [
     row("admin.organisations", "POST", "/admin/organisations", signed_in(admin=400)),
     row("admin.organisation", "GET", "/admin/organisations/{group}", signed_in(admin=200)),
     row("admin.organisation", "POST", "/admin/organisations/{group}", signed_in(admin=400)),
-
     # ------------------------------------------------ community groups
     row("groups.register", "GET", "/groups/new", signed_in(200)),  # anyone with an account may register a group
     row("groups.register", "POST", "/groups/new", signed_in(400)),
@@ -168,14 +166,12 @@ MATRIX = [
     row("groups.accept", "GET", "/groups/invitations/{invitation}", signed_in(200)),
     row("groups.accept", "POST", "/groups/invitations/{invitation}", signed_in(403)),
     row("groups.accept", "GET", "/groups/invitations/not-a-token", signed_in(404)),
-
     # ------------------------------------------------ rounds: public pages
     row("rounds.index", "GET", "/rounds/", everyone(200)),
     row("rounds.show", "GET", "/rounds/{voting}", everyone(200)),
     row("rounds.show", "GET", "/rounds/{draft}", draft_round(lead=200)),
     row("rounds.help", "GET", "/rounds/{voting}/help", everyone(200)),
     row("rounds.help", "GET", "/rounds/{draft}/help", draft_round(lead=200)),
-
     # ------------------------------------------------ rounds: the convening anchor's tools
     row("rounds.new", "GET", "/rounds/new", signed_in(lead=200, other_lead=200)),
     row("rounds.new", "POST", "/rounds/new", signed_in(lead=400, other_lead=400)),
@@ -208,7 +204,9 @@ MATRIX = [
     row("rounds.delete", "POST", "/rounds/{draft}/delete", signed_in(lead=200)),  # not confirmed: the page again
     row("rounds.delete", "GET", "/rounds/{voting}/delete", signed_in(lead=404)),  # only a draft can be deleted
     row("rounds.suspension", "GET", "/rounds/{voting}/suspension", signed_in(lead=200, officer=200)),
-    row("rounds.suspension", "POST", "/rounds/{voting}/suspension", signed_in(lead=400, officer=400)),  # no reason given
+    row(
+        "rounds.suspension", "POST", "/rounds/{voting}/suspension", signed_in(lead=400, officer=400)
+    ),  # no reason given
     row("rounds.suspension", "GET", "/rounds/{draft}/suspension", signed_in(lead=200)),
     row("rounds.returning_officer", "GET", "/rounds/{voting}/returning-officer", signed_in(lead=200)),
     row("rounds.returning_officer", "POST", "/rounds/{voting}/returning-officer", signed_in(lead=400)),
@@ -219,14 +217,21 @@ MATRIX = [
     row("languages.round_translations", "POST", "/rounds/{voting}/translations", signed_in(lead=400)),
     # Contact and questions stay correctable while voting is open: a question without its answer is refused.
     row("rounds.edit_help", "GET", "/rounds/{voting}/help/edit", signed_in(lead=200)),
-    row("rounds.edit_help", "POST", "/rounds/{voting}/help/edit", signed_in(lead=400), data={"questions-0-question": "Who?"}),
+    row(
+        "rounds.edit_help",
+        "POST",
+        "/rounds/{voting}/help/edit",
+        signed_in(lead=400),
+        data={"questions-0-question": "Who?"},
+    ),
     # rounds.next_phase POST is the last row: it moves the published round on to delivery.
-
     # ------------------------------------------------ proposals
     row("proposals.index", "GET", "/rounds/{voting}/proposals", everyone(200)),
     row("proposals.index", "GET", "/rounds/{draft}/proposals", draft_round(lead=200)),
     row("proposals.show", "GET", "/proposals/{proposal}", everyone(200)),
-    row("proposals.show", "GET", "/proposals/{draft_proposal}", everyone(404, member=200)),  # a draft is the group's own
+    row(
+        "proposals.show", "GET", "/proposals/{draft_proposal}", everyone(404, member=200)
+    ),  # a draft is the group's own
     row("proposals.photo", "GET", "/proposals/{proposal}/photo", everyone(200)),
     row("proposals.photo", "GET", "/proposals/{draft_proposal}/photo", everyone(404, member=200)),
     row("proposals.new", "GET", "/rounds/{voting}/proposals/new", signed_in(member=200)),
@@ -234,9 +239,24 @@ MATRIX = [
     row("proposals.edit", "GET", "/proposals/{proposal}/edit", signed_in(member=200)),
     row("proposals.edit", "POST", "/proposals/{proposal}/edit", signed_in(member=400)),
     # The group may ask; the frozen round refuses (and says why on the proposal's page).
-    row("proposals.change_status", "POST", "/proposals/{proposal}/submit", signed_in(member=(303, "/proposals/{proposal}"))),
-    row("proposals.change_status", "POST", "/proposals/{proposal}/withdraw", signed_in(member=(303, "/proposals/{proposal}"))),
-    row("proposals.change_status", "POST", "/proposals/{proposal}/restore", signed_in(member=(303, "/proposals/{proposal}"))),
+    row(
+        "proposals.change_status",
+        "POST",
+        "/proposals/{proposal}/submit",
+        signed_in(member=(303, "/proposals/{proposal}")),
+    ),
+    row(
+        "proposals.change_status",
+        "POST",
+        "/proposals/{proposal}/withdraw",
+        signed_in(member=(303, "/proposals/{proposal}")),
+    ),
+    row(
+        "proposals.change_status",
+        "POST",
+        "/proposals/{proposal}/restore",
+        signed_in(member=(303, "/proposals/{proposal}")),
+    ),
     row("proposals.confirm_withdraw", "GET", "/proposals/{proposal}/withdraw", signed_in(member=200)),  # asked first
     # Screening: the appointed screener, and the leads of the round's anchors (who screen too).
     row("proposals.screening", "GET", "/rounds/{voting}/screening", signed_in(lead=200, screener=200)),
@@ -250,10 +270,19 @@ MATRIX = [
     row("languages.proposal_translations", "POST", "/proposals/{proposal}/translations", signed_in(member=400)),
     row("languages.proposal_translations", "GET", "/proposals/{draft_proposal}/translations", signed_in(member=200)),
     # The reasons for screening decisions in those languages: the screeners'.
-    row("languages.reason_translations", "GET", "/proposals/{proposal}/reason-translations", signed_in(lead=200, screener=200)),
-    row("languages.reason_translations", "POST", "/proposals/{proposal}/reason-translations", signed_in(lead=400, screener=400)),
+    row(
+        "languages.reason_translations",
+        "GET",
+        "/proposals/{proposal}/reason-translations",
+        signed_in(lead=200, screener=200),
+    ),
+    row(
+        "languages.reason_translations",
+        "POST",
+        "/proposals/{proposal}/reason-translations",
+        signed_in(lead=400, screener=400),
+    ),
     row("languages.reason_translations", "GET", "/proposals/{draft_proposal}/reason-translations", signed_in(403)),
-
     # ------------------------------------------------ voting: the resident's journey (no account)
     row("voting.start", "GET", "/rounds/{voting}/vote", everyone(200)),
     row("voting.start", "GET", "/rounds/{published}/vote", everyone(409)),  # voting is over
@@ -269,8 +298,12 @@ MATRIX = [
     # Ballots are for whoever proved eligibility in this browser; everyone else proves it first.
     row("voting.ballots", "GET", "/rounds/{voting}/vote/ballots", everyone(TO_START, resident=200)),
     row("voting.ballot", "GET", "/rounds/{voting}/vote/{voting_north}", everyone(TO_START, resident=200)),
-    row("voting.ballot", "POST", "/rounds/{voting}/vote/{voting_north}", everyone(TO_START, resident=400)),  # nothing ticked
-    row("voting.ballot", "GET", "/rounds/{voting}/vote/{voting_south}", everyone(TO_START, resident=403)),  # not their area
+    row(
+        "voting.ballot", "POST", "/rounds/{voting}/vote/{voting_north}", everyone(TO_START, resident=400)
+    ),  # nothing ticked
+    row(
+        "voting.ballot", "GET", "/rounds/{voting}/vote/{voting_south}", everyone(TO_START, resident=403)
+    ),  # not their area
     # A receipt is shown only to the browser that cast the ballot.
     row("voting.receipt", "GET", "/rounds/{voting}/vote/receipt", everyone(404, resident=200)),
     row("voting.finish", "POST", "/rounds/{voting}/vote/finish", everyone((302, "/rounds/{voting}")), fresh=True),
@@ -279,7 +312,12 @@ MATRIX = [
     row("voting.codes", "GET", "/rounds/{voting}/codes", signed_in(officer=200)),
     row("voting.codes", "POST", "/rounds/{voting}/codes", signed_in(officer=400)),
     row("voting.codes", "GET", "/rounds/{draft}/codes", signed_in()),
-    row("voting.cancel_letter", "POST", "/rounds/{voting}/codes/cancel", signed_in(officer=(303, "/rounds/{voting}/codes"))),
+    row(
+        "voting.cancel_letter",
+        "POST",
+        "/rounds/{voting}/codes/cancel",
+        signed_in(officer=(303, "/rounds/{voting}/codes")),
+    ),
     row("voting.helpers", "GET", "/rounds/{voting}/helpers", signed_in(officer=200)),
     row("voting.helpers", "POST", "/rounds/{voting}/helpers", signed_in(officer=400)),
     # Residents' declarations, to check against the register: the returning officer alone.
@@ -289,7 +327,6 @@ MATRIX = [
     # Paper ballots: the round's polling helpers only.
     row("voting.paper", "GET", "/rounds/{voting}/paper", signed_in(helper=200)),
     row("voting.paper", "POST", "/rounds/{voting}/paper", signed_in(helper=400)),
-
     # ------------------------------------------------ results: public once published, for nobody before
     row("results.index", "GET", "/rounds/{published}/results", everyone(200)),
     row("results.contest", "GET", "/rounds/{published}/results/{published_north}", everyone(200)),
@@ -311,7 +348,6 @@ MATRIX = [
     # The convening lead may recount with the frozen rule (it must come out the same).
     row("results.recount", "POST", "/rounds/{published}/recount", signed_in(lead=(302, "/rounds/{published}/manage"))),
     row("results.recount", "GET", "/rounds/{published}/recount", everyone(405)),
-
     # ------------------------------------------------ audit
     row("audit.platform_log", "GET", "/audit/platform", signed_in(admin=200)),
     row("audit.round_log", "GET", "/rounds/{voting}/audit", everyone(200)),
@@ -320,7 +356,6 @@ MATRIX = [
     row("audit.round_log_csv", "GET", "/rounds/{draft}/audit.csv", draft_round(lead=200)),
     row("audit.round_log_export", "GET", "/rounds/{voting}/audit.jsonl", everyone(200)),
     row("audit.round_log_export", "GET", "/rounds/{draft}/audit.jsonl", draft_round(lead=200)),
-
     # ------------------------------------------------ delivery and residents' verdicts
     row("delivery.project", "GET", "/projects/{funded}", everyone(200)),
     row("delivery.project", "GET", "/projects/{unfunded}", everyone(404)),
@@ -337,7 +372,6 @@ MATRIX = [
     row("delivery.verdict", "POST", "/projects/{funded}/verdict", everyone(TO_PROVE, resident=400)),  # no answer
     row("delivery.hide", "POST", "/verdicts/{verdict}/hide", signed_in(lead=400)),  # no reason given
     row("delivery.hide", "GET", "/verdicts/{verdict}/hide", everyone(405)),
-
     # ------------------------------------------------ reports: public once published
     row("reports.round_money", "GET", "/rounds/{published}/money", everyone(200)),
     row("reports.round_money_csv", "GET", "/rounds/{published}/money.csv", everyone(200)),
@@ -347,7 +381,6 @@ MATRIX = [
     row("reports.anchor_report_csv", "GET", "/anchors/{council}/report.csv", everyone(200)),
     row("reports.anchor_report", "GET", "/anchors/{group}/report", everyone(404)),  # a group is not an anchor
     row("reports.anchor_report_csv", "GET", "/anchors/{group}/report.csv", everyone(404)),
-
     # ------------------------------------------------ residents' news of a round: anyone, no account
     row("notices.subscribe", "GET", "/rounds/{voting}/news", everyone(200)),
     row("notices.subscribe", "POST", "/rounds/{voting}/news", everyone(400)),  # no address
@@ -359,10 +392,14 @@ MATRIX = [
     row("notices.stop", "GET", "/news/stop/{stop_token}", everyone(200)),
     row("notices.stop", "POST", "/news/stop/{stop_token}", everyone(200)),  # stops this round's news (the default)
     row("notices.stop", "GET", "/news/stop/not-a-token", everyone(404)),
-
     # ------------------------------------------------ last: it changes the published round's phase
-    row("rounds.next_phase", "POST", "/rounds/{published}/phase", signed_in(lead=(302, "/rounds/{published}/manage")),
-        data={"confirm": "y"}),
+    row(
+        "rounds.next_phase",
+        "POST",
+        "/rounds/{published}/phase",
+        signed_in(lead=(302, "/rounds/{published}/manage")),
+        data={"confirm": "y"},
+    ),
 ]
 
 
@@ -378,8 +415,16 @@ def _png() -> io.BytesIO:
 
 def _content(contest_id: int, title: str, photo: str | None = None) -> proposals.ProposalContent:
     return proposals.ProposalContent(
-        contest_id=contest_id, title=title, summary="A short summary.", description="", beneficiaries="",
-        category_id=None, postcode=None, cost_lines=[("Everything", 5_000_00)], objective_ids=[], photo=photo,
+        contest_id=contest_id,
+        title=title,
+        summary="A short summary.",
+        description="",
+        beneficiaries="",
+        category_id=None,
+        postcode=None,
+        cost_lines=[("Everything", 5_000_00)],
+        objective_ids=[],
+        photo=photo,
     )
 
 
@@ -400,15 +445,27 @@ def arrange(app, db, make_user) -> dict:
         round_, lead, member = session.get(Round, ours["round"]), user(session, LEAD), user(session, MEMBER)
         proposals.appoint_screener(session, round_, actor=lead, user=user(session, SCREENER))
         voting.appoint_helper(session, round_, actor=officer(session, round_, LEAD), user=user(session, HELPER))
-        [(ours["code"], _letter)] = voting.generate_codes(session, round_, actor=officer(session, round_), area=session.get(Area, ours["areas"]["North"]), count=1)
+        [(ours["code"], _letter)] = voting.generate_codes(
+            session, round_, actor=officer(session, round_), area=session.get(Area, ours["areas"]["North"]), count=1
+        )
         group = organisation(session, GROUP)
         north = ours["contests"]["North"]
-        pictured = proposals.create_proposal(session, round_, actor=member, organisation=group,
-                                             content=_content(north, "Wildflower verges", store_photo(_png())))
+        pictured = proposals.create_proposal(
+            session,
+            round_,
+            actor=member,
+            organisation=group,
+            content=_content(north, "Wildflower verges", store_photo(_png())),
+        )
         proposals.submit_proposal(session, pictured, actor=member)
         proposals.screen_proposal(session, pictured, actor=user(session, SCREENER), decision="eligible", reason="")
-        draft = proposals.create_proposal(session, round_, actor=member, organisation=group,
-                                          content=_content(north, "Half-written idea", store_photo(_png())))
+        draft = proposals.create_proposal(
+            session,
+            round_,
+            actor=member,
+            organisation=group,
+            content=_content(north, "Half-written idea", store_photo(_png())),
+        )
         ours["proposal"], ours["draft_proposal"] = pictured.id, draft.id
         ours["pot"] = session.exec(select(Pot.id).where(Pot.contest_id == north)).one()
     open_voting(app, db, ours, convener=LEAD, screener=SCREENER, member=MEMBER, group=GROUP, per_contest=2)
@@ -418,15 +475,27 @@ def arrange(app, db, make_user) -> dict:
     theirs = make_round(app, db, convener=LEAD, anchor=COUNCIL, methods=("codes", "email"))
     with app.test_request_context(), db() as session:
         round_, lead = session.get(Round, theirs["round"]), user(session, LEAD)
-        codes = {area: [code for code, _letter in voting.generate_codes(
-                     session, round_, actor=officer(session, round_, LEAD), area=session.get(Area, theirs["areas"][area]), count=3)]
-                 for area in ("North", "South")}
+        codes = {
+            area: [
+                code
+                for code, _letter in voting.generate_codes(
+                    session,
+                    round_,
+                    actor=officer(session, round_, LEAD),
+                    area=session.get(Area, theirs["areas"][area]),
+                    count=3,
+                )
+            ]
+            for area in ("North", "South")
+        }
     open_voting(app, db, theirs, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP, per_contest=6)
     with app.test_request_context(), db() as session:
         round_, lead = session.get(Round, theirs["round"]), user(session, LEAD)
         for area, area_codes in codes.items():
             contest = session.get(Contest, theirs["contests"][area])
-            projects = session.exec(select(Project.id).where(Project.contest_id == contest.id).order_by(Project.id)).all()
+            projects = session.exec(
+                select(Project.id).where(Project.contest_id == contest.id).order_by(Project.id)
+            ).all()
             for n, code in enumerate(area_codes[:2]):
                 voter = voting.voter_by_code(session, round_, code, client="arrangement")
                 voting.cast_ballot(session, voter, contest, {projects[n]: None, projects[2]: None})
@@ -437,29 +506,46 @@ def arrange(app, db, make_user) -> dict:
         assert funded
         assert everything - funded
         project = session.get(Project, min(funded))
-        update = delivery.post_update(session, project, actor=user(session, MEMBER), content=delivery.UpdateContent(
-            status="in_progress", note="Started.", photo=store_photo(_png())))
-        verdict = verdicts.give_verdict(session, project, resident="someone-who-proved-it", answer="no", comment="Not yet.")
+        update = delivery.post_update(
+            session,
+            project,
+            actor=user(session, MEMBER),
+            content=delivery.UpdateContent(status="in_progress", note="Started.", photo=store_photo(_png())),
+        )
+        verdict = verdicts.give_verdict(
+            session, project, resident="someone-who-proved-it", answer="no", comment="Not yet."
+        )
         ids = {
-            "voting": ours["round"], "voting_north": ours["contests"]["North"], "voting_south": ours["contests"]["South"],
-            "voting_area": ours["areas"]["North"], "voting_pot": ours["pot"],
-            "proposal": ours["proposal"], "draft_proposal": ours["draft_proposal"],
-            "published": theirs["round"], "published_north": theirs["contests"]["North"],
+            "voting": ours["round"],
+            "voting_north": ours["contests"]["North"],
+            "voting_south": ours["contests"]["South"],
+            "voting_area": ours["areas"]["North"],
+            "voting_pot": ours["pot"],
+            "proposal": ours["proposal"],
+            "draft_proposal": ours["draft_proposal"],
+            "published": theirs["round"],
+            "published_north": theirs["contests"]["North"],
             "published_area": theirs["areas"]["North"],
-            "funded": project.id, "unfunded": min(everything - funded), "update": update.id, "verdict": verdict.id,
+            "funded": project.id,
+            "unfunded": min(everything - funded),
+            "update": update.id,
+            "verdict": verdict.id,
             "resident_code": codes["North"][2],
         }
 
         # A draft round, the organisations, and the links people get by email.
-        draft_round_ = rounds.create_round(session, actor=lead, organisation=organisation(session, COUNCIL), title="Not public yet")
+        draft_round_ = rounds.create_round(
+            session, actor=lead, organisation=organisation(session, COUNCIL), title="Not public yet"
+        )
         ids["draft"] = draft_round_.id
         ids["council"], ids["group"] = organisation(session, COUNCIL).id, organisation(session, GROUP).id
         ids["reset_token"] = accounts.password_reset_token(user(session, FORGETFUL))
         ids["sign_up_token"] = accounts.sign_up_token("joiner@example.org", "Jo Iner")
         ids["news_token"] = notices.confirm_token(session.get(Round, ids["voting"]), "news@example.org")
         ids["stop_token"] = notices.stop_token(ids["voting"], "news@example.org")
-        ids["invitation"] = accounts.invite_member(session, actor=user(session, MEMBER), organisation=organisation(session, GROUP),
-                                                   email=NEWCOMER)
+        ids["invitation"] = accounts.invite_member(
+            session, actor=user(session, MEMBER), organisation=organisation(session, GROUP), email=NEWCOMER
+        )
     ids["code"] = ours["code"]
     return ids
 
@@ -470,16 +556,26 @@ def people(app, db, ids) -> dict[str, FormClient]:
     browsers = {"anonymous": FormClient(app)}
     resident = FormClient(app)
     voting_round = ids["voting"]
-    proved = resident.submit(f"/rounds/{voting_round}/vote/code", {"code": ids["code"]}, page=f"/rounds/{voting_round}/vote")
+    proved = resident.submit(
+        f"/rounds/{voting_round}/vote/code", {"code": ids["code"]}, page=f"/rounds/{voting_round}/vote"
+    )
     assert proved.status_code == 302, proved.get_data(as_text=True)
     with db(write=False) as session:
-        project = session.exec(select(Project.id).where(Project.contest_id == ids["voting_north"]).order_by(Project.id)).first()
-    cast = resident.submit(f"/rounds/{voting_round}/vote/{ids['voting_north']}", {"project": str(project), "confirm": "1"})
+        project = session.exec(
+            select(Project.id).where(Project.contest_id == ids["voting_north"]).order_by(Project.id)
+        ).first()
+    cast = resident.submit(
+        f"/rounds/{voting_round}/vote/{ids['voting_north']}", {"project": str(project), "confirm": "1"}
+    )
     assert cast.status_code == 302, cast.get_data(as_text=True)
     assert cast.headers["Location"].endswith("/vote/receipt"), cast.get_data(as_text=True)
-    ids["receipt"] = re.search(r'class="receipt"><strong>([0-9A-Z-]+)<', resident.get(cast.headers["Location"]).get_data(as_text=True)).group(1)
+    ids["receipt"] = re.search(
+        r'class="receipt"><strong>([0-9A-Z-]+)<', resident.get(cast.headers["Location"]).get_data(as_text=True)
+    ).group(1)
     published = ids["published"]
-    proved = resident.submit(f"/rounds/{published}/residents/code", {"code": ids["resident_code"]}, page=f"/rounds/{published}/residents")
+    proved = resident.submit(
+        f"/rounds/{published}/residents/code", {"code": ids["resident_code"]}, page=f"/rounds/{published}/residents"
+    )
     assert proved.status_code == 302, proved.get_data(as_text=True)
     browsers["resident"] = resident
     browsers.update(signed_in_browsers(app))
@@ -489,8 +585,15 @@ def people(app, db, ids) -> dict[str, FormClient]:
 def signed_in_browsers(app) -> dict[str, FormClient]:
     """A newly signed-in browser for each role with an account."""
     browsers = {}
-    for role, email in (("member", MEMBER), ("lead", LEAD), ("other_lead", OTHER_LEAD), ("screener", SCREENER),
-                        ("helper", HELPER), ("officer", OFFICER), ("admin", ADMIN)):
+    for role, email in (
+        ("member", MEMBER),
+        ("lead", LEAD),
+        ("other_lead", OTHER_LEAD),
+        ("screener", SCREENER),
+        ("helper", HELPER),
+        ("officer", OFFICER),
+        ("admin", ADMIN),
+    ):
         browsers[role] = FormClient(app)
         browsers[role].sign_in(email, PASSWORD)
     return browsers
@@ -542,7 +645,9 @@ def test_every_route_gives_every_role_the_right_answer(app, db, make_user):
                 expected = (expected[0], expected[1].format(**ids))
             if not _matches(expected, response):
                 want = expected if isinstance(expected, int) else f"{expected[0]} -> {expected[1]}"
-                wrong.append(f"{entry.endpoint} {entry.method} {url} as {role}: expected {want}, got {_answer(response)}")
+                wrong.append(
+                    f"{entry.endpoint} {entry.method} {url} as {role}: expected {want}, got {_answer(response)}"
+                )
         if entry.fresh and entry.endpoint.startswith("accounts."):
             # Signing out ends the session on the server, the copy's and the original's alike
             # ("everywhere": every session of the account): sign everyone in again.
@@ -564,7 +669,9 @@ def test_every_route_of_the_app_is_in_the_matrix(app):
     problems, declared, reached = [], set(), set()
     for entry in MATRIX:
         if set(entry.expect) != set(ROLES):
-            problems.append(f"{entry.endpoint} {entry.method} {entry.url}: roles {sorted(set(ROLES) ^ set(entry.expect))}")
+            problems.append(
+                f"{entry.endpoint} {entry.method} {entry.url}: roles {sorted(set(ROLES) ^ set(entry.expect))}"
+            )
         path = entry.url.format_map(_AnyId()).partition("?")[0]
         try:
             rule, _args = adapter.match(path, method=entry.method, return_rule=True)

@@ -82,10 +82,16 @@ def test_a_forged_altered_or_expired_sign_up_link_is_refused(app, client, db):
         from itsdangerous import URLSafeTimedSerializer
 
         other_key = URLSafeTimedSerializer("another server's key, long enough to pass", salt="pb.sign-up")
-        assert client.get("/sign-up/" + other_key.dumps({"email": "x@example.org", "name": "X", "next": ""})).status_code == 404
+        assert (
+            client.get("/sign-up/" + other_key.dumps({"email": "x@example.org", "name": "X", "next": ""})).status_code
+            == 404
+        )
     app.config["SIGN_UP_MAX_AGE"] = -1
     assert client.get(link).status_code == 404
-    assert client.submit(link, {"name": "Sam", "password": PASSWORD, "confirm": PASSWORD}, page="/sign-up").status_code == 404
+    assert (
+        client.submit(link, {"name": "Sam", "password": PASSWORD, "confirm": PASSWORD}, page="/sign-up").status_code
+        == 404
+    )
     with db(write=False) as session:
         assert session.exec(select(User)).all() == []
 
@@ -147,7 +153,11 @@ def test_repeated_wrong_passwords_slow_sign_in_down_but_never_lock_the_owner_out
     from pb.throttle import ThrottleAttempt
 
     with db() as session:
-        session.exec(update(ThrottleAttempt).values(at=ThrottleAttempt.at - timedelta(seconds=app.config["SIGN_IN_SLOW_DOWN"] + 1)))
+        session.exec(
+            update(ThrottleAttempt).values(
+                at=ThrottleAttempt.at - timedelta(seconds=app.config["SIGN_IN_SLOW_DOWN"] + 1)
+            )
+        )
     response = client.submit("/sign-in", {"email": "lee@example.org", "password": PASSWORD})
     assert response.status_code == 302
     assert client.get("/dashboard").status_code == 200
@@ -268,8 +278,10 @@ def test_an_odd_next_gets_the_same_answer_for_a_taken_and_a_free_address(app, cl
     or count); a line break in `next` made the finished link a 500."""
     make_user("sam@example.org")
     for odd in ("/%09/%5B", "/%09/a%E2%84%80b", "/%0D%0AX-Evil:%201", "/" + "a" * 3000):
-        answers = [client.submit(f"/sign-up?next={odd}", {"name": "Sam", "email": email}, page="/sign-up")
-                   for email in ("sam@example.org", f"free-{len(odd)}@example.org")]
+        answers = [
+            client.submit(f"/sign-up?next={odd}", {"name": "Sam", "email": email}, page="/sign-up")
+            for email in ("sam@example.org", f"free-{len(odd)}@example.org")
+        ]
         assert [(a.status_code, a.headers.get("Location")) for a in answers] == [(302, "/sign-up/sent")] * 2, odd
     link = sign_up_link(app, client, "kim@example.org", start="/sign-up?next=/%0D%0AX-Evil:%201")
     finished = client.submit(link, {"name": "Kim", "password": PASSWORD, "confirm": PASSWORD})
@@ -277,16 +289,24 @@ def test_an_odd_next_gets_the_same_answer_for_a_taken_and_a_free_address(app, cl
     assert finished.headers["Location"] == "/dashboard"
     client.submit("/sign-out", {}, page="/dashboard")
     token = client.csrf_token("/sign-in")
-    signed_in = client.post("/sign-in?next=/%09/%5B", data={"email": "sam@example.org", "password": PASSWORD, "csrf_token": token})
+    signed_in = client.post(
+        "/sign-in?next=/%09/%5B", data={"email": "sam@example.org", "password": PASSWORD, "csrf_token": token}
+    )
     assert signed_in.status_code == 302
     assert signed_in.headers["Location"] == "/dashboard"
 
 
 def test_sign_up_and_reset_share_one_limit_per_inbox_however_the_address_is_spelt(app, client, make_user):
     make_user("victim@gmail.com")
-    for n, (path, email) in enumerate([("/sign-up", "victim+1@gmail.com"), ("/reset-password", "victim@gmail.com"),
-                                       ("/sign-up", "Vic.Tim+2@googlemail.com"), ("/reset-password", "v.i.c.t.i.m@gmail.com"),
-                                       ("/sign-up", "victim+3@gmail.com")]):
+    for n, (path, email) in enumerate(
+        [
+            ("/sign-up", "victim+1@gmail.com"),
+            ("/reset-password", "victim@gmail.com"),
+            ("/sign-up", "Vic.Tim+2@googlemail.com"),
+            ("/reset-password", "v.i.c.t.i.m@gmail.com"),
+            ("/sign-up", "victim+3@gmail.com"),
+        ]
+    ):
         browser = FormClient(app)
         browser.http.environ_base["REMOTE_ADDR"] = f"192.0.2.{n + 1}"
         browser.submit(path, {"name": "V", "email": email})
@@ -307,13 +327,18 @@ def test_ipv4_clients_seen_through_ipv6_are_counted_apart(app, make_user):
 
 
 def test_only_a_test_app_may_hash_passwords_cheaply(tmp_path):
-    settings = {"SECRET_KEY": "k" * 8 + "0123456789abcdefghijklmnopqrstuv", "INSTANCE_PATH": str(tmp_path),
-                "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH}
+    settings = {
+        "SECRET_KEY": "k" * 8 + "0123456789abcdefghijklmnopqrstuv",
+        "INSTANCE_PATH": str(tmp_path),
+        "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
+    }
     with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD is for tests only"):
         create_app(settings)
 
 
-@pytest.mark.parametrize("method", [pytest.param("scrypt:32768:8:1", marks=pytest.mark.production_hash), CHEAP_PASSWORD_HASH])
+@pytest.mark.parametrize(
+    "method", [pytest.param("scrypt:32768:8:1", marks=pytest.mark.production_hash), CHEAP_PASSWORD_HASH]
+)
 def test_an_unknown_address_is_checked_against_a_hash_made_the_way_real_ones_are(app, db, make_user, method):
     """The sign-in timing equaliser: a missing account costs what a wrong password costs."""
     make_user("lee@example.org")

@@ -20,7 +20,9 @@ def add_events(app, db, count=5, round_id=None):
 def test_events_are_chained(app, db):
     add_events(app, db, 3)
     with db() as session:
-        events = session.exec(select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN).order_by(AuditEvent.seq)).all()
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN).order_by(AuditEvent.seq)
+        ).all()
         assert [e.seq for e in events] == [1, 2, 3]
         assert events[0].prev_hash == "0" * 64
         assert events[1].prev_hash == events[0].entry_hash
@@ -60,7 +62,7 @@ def test_cli_verify_passes_on_an_intact_chain(app, db):
 
 def test_cli_verify_detects_an_edited_payload(app, db):
     add_events(app, db, 5)
-    tamper(db, "UPDATE audit_event SET data = '{\"n\": 99,\"note\":\"café £5\"}' WHERE seq = 3")
+    tamper(db, 'UPDATE audit_event SET data = \'{"n": 99,"note":"café £5"}\' WHERE seq = 3')
     result = run_verify(app, "platform")
     assert result.exit_code == 1
     assert "BROKEN at event 3" in result.output
@@ -144,8 +146,11 @@ def test_the_database_itself_refuses_to_change_or_delete_audit_events(app, db):
     from sqlalchemy.exc import DatabaseError
 
     add_events(app, db, 3)
-    statements = ["UPDATE audit_event SET data = '{}' WHERE seq = 2", "DELETE FROM audit_event WHERE seq = 2",
-                  "DELETE FROM audit_event"]
+    statements = [
+        "UPDATE audit_event SET data = '{}' WHERE seq = 2",
+        "DELETE FROM audit_event WHERE seq = 2",
+        "DELETE FROM audit_event",
+    ]
     with db(write=False) as session:
         if session.get_bind().dialect.name == "postgresql":
             statements.append("TRUNCATE audit_event")

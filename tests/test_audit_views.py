@@ -28,7 +28,9 @@ def round_ids(app, db, make_user):
     make_user(CONVENER, name="Lee Lead", organisation="Eastshire Council", kind="anchor")
     make_user(MEMBER, name="Pat Parker", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener=CONVENER, anchor="Eastshire Council")
-    eligible_proposals(app, db, ids["round"], screener=CONVENER, member=MEMBER, group="Friends of the Park", per_contest=1)
+    eligible_proposals(
+        app, db, ids["round"], screener=CONVENER, member=MEMBER, group="Friends of the Park", per_contest=1
+    )
     return ids
 
 
@@ -96,7 +98,12 @@ def test_an_unknown_action_is_shown_by_its_code(app, client, db, round_ids):
 )
 def test_a_tampered_event_breaks_the_chain_and_is_named(client, db, round_ids, new_data):
     round_id = round_ids["round"]
-    tamper(db, "UPDATE audit_event SET data = :data WHERE chain = :chain AND seq = 3", data=new_data, chain=chain_key(round_id))
+    tamper(
+        db,
+        "UPDATE audit_event SET data = :data WHERE chain = :chain AND seq = 3",
+        data=new_data,
+        chain=chain_key(round_id),
+    )
     response, html = page(client, round_id)
     assert response.status_code == 200
     assert "The chain is broken." in html
@@ -225,8 +232,13 @@ def draft_round(app, db, make_user):
 
     with app.test_request_context(), db() as session:
         round_ = rounds.create_round(
-            session, actor=user(session, CONVENER), organisation=organisation(session, "Eastshire Council"),
-            title="Draft round", categories=[], objectives=[], methods=("codes",),
+            session,
+            actor=user(session, CONVENER),
+            organisation=organisation(session, "Eastshire Council"),
+            title="Draft round",
+            categories=[],
+            objectives=[],
+            methods=("codes",),
         )
         assert round_.phase == "draft"
         return round_.id
@@ -250,9 +262,21 @@ def test_an_unknown_round_is_404(client):
 
 
 BAD_QUERIES = [
-    "?page=abc", "?page=-4", "?page=0", "?page=1.5", "?page=" + "9" * 40, "?page=%00",
-    "?organisation=abc", "?organisation=-1", "?organisation=" + "9" * 40, "?organisation=",
-    "?action=no.such", "?action=" + "x" * 2000, "?action=%27%3B--", "?action=%00", "?action=round.created&action=x",
+    "?page=abc",
+    "?page=-4",
+    "?page=0",
+    "?page=1.5",
+    "?page=" + "9" * 40,
+    "?page=%00",
+    "?organisation=abc",
+    "?organisation=-1",
+    "?organisation=" + "9" * 40,
+    "?organisation=",
+    "?action=no.such",
+    "?action=" + "x" * 2000,
+    "?action=%27%3B--",
+    "?action=%00",
+    "?action=round.created&action=x",
     "?page=2&action=no.such&organisation=abc",
 ]
 
@@ -293,13 +317,15 @@ def test_the_platform_log_still_works(app, db, make_user):
     assert "intact" in response.get_data(as_text=True)
 
 
-
 def test_a_refused_change_names_an_anchor_lead_but_never_a_group_member(app, client, db, round_ids):
     round_id = round_ids["round"]
     with app.test_request_context(), db() as session:
         for email in (CONVENER, MEMBER):
             record_event(
-                session, "round.change_refused", actor=user(session, email), round_id=round_id,
+                session,
+                "round.change_refused",
+                actor=user(session, email),
+                round_id=round_id,
                 data={"attempted": "proposal.updated", "phase": "voting"},
             )
     _response, html = page(client, round_id, "?action=round.change_refused")

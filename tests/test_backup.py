@@ -50,9 +50,18 @@ def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_s
         # ...and those tools, used as the README says, bring back the same database.
         url = make_url(app.config["DATABASE_URL"]).set(drivername="postgresql")
         dump = tmp_path / "pb.dump"
-        bin_dir = os.path.dirname(subprocess.run(["sh", "-c", "ls /usr/lib/postgresql/*/bin/pg_dump | tail -1"],
-                                                 capture_output=True, text=True, check=True).stdout.strip())
-        subprocess.run([f"{bin_dir}/pg_dump", "--format=custom", f"--file={dump}", url.render_as_string(hide_password=False)], check=True)
+        bin_dir = os.path.dirname(
+            subprocess.run(
+                ["sh", "-c", "ls /usr/lib/postgresql/*/bin/pg_dump | tail -1"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        subprocess.run(
+            [f"{bin_dir}/pg_dump", "--format=custom", f"--file={dump}", url.render_as_string(hide_password=False)],
+            check=True,
+        )
         copy_name = f"{url.database}_restored"
         from sqlalchemy import create_engine, text
 
@@ -61,11 +70,22 @@ def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_s
             connection.execute(text(f"CREATE DATABASE {copy_name}"))
         admin.dispose()
         copy_url = url.set(database=copy_name)
-        subprocess.run([f"{bin_dir}/pg_restore", "--no-owner", f"--dbname={copy_url.render_as_string(hide_password=False)}", str(dump)],
-                       check=True)
-        restored = create_app({**{k: app.config[k] for k in ("TESTING", "SECRET_KEY", "SERVER_NAME")},
-                               "DATABASE_URL": copy_url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False),
-                               "INSTANCE_PATH": str(tmp_path / "restored")})
+        subprocess.run(
+            [
+                f"{bin_dir}/pg_restore",
+                "--no-owner",
+                f"--dbname={copy_url.render_as_string(hide_password=False)}",
+                str(dump),
+            ],
+            check=True,
+        )
+        restored = create_app(
+            {
+                **{k: app.config[k] for k in ("TESTING", "SECRET_KEY", "SERVER_NAME")},
+                "DATABASE_URL": copy_url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False),
+                "INSTANCE_PATH": str(tmp_path / "restored"),
+            }
+        )
         try:
             assert fingerprints(restored) == before
             assert verifies_and_recounts(restored, published["round"]) == [True, True]
@@ -85,12 +105,19 @@ def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_s
     with app.test_request_context(), db() as session:
         from pb.accounts import services
 
-        services.create_organisation(session, actor=user(session, COUNCIL), name="Made after the backup", kind="anchor",
-                                     subtype="local_authority")
+        services.create_organisation(
+            session,
+            actor=user(session, COUNCIL),
+            name="Made after the backup",
+            kind="anchor",
+            subtype="local_authority",
+        )
     refused = runner.invoke(main, ["restore", str(target)], input="n\n")
     assert refused.exit_code == 1  # asked, and the answer was no
     with db(write=False) as session:
-        assert session.exec(select(Organisation).where(Organisation.name == "Made after the backup")).first() is not None
+        assert (
+            session.exec(select(Organisation).where(Organisation.name == "Made after the backup")).first() is not None
+        )
     restored = runner.invoke(main, ["restore", "--yes", str(target)])
     assert restored.exit_code == 0, restored.output
     with db(write=False) as session:
@@ -118,8 +145,12 @@ def test_restore_refuses_a_file_that_is_not_a_pb_backup_and_changes_nothing(app,
     connection.execute("UPDATE alembic_version SET version_num = 'f00df00df00d'")
     connection.commit()
     connection.close()
-    for bad, message in ((tmp_path / "missing.sqlite", "no such file"), (not_sqlite, "not an SQLite database"),
-                         (empty_sqlite, "not a pb database"), (from_the_future, "newer version of pb")):
+    for bad, message in (
+        (tmp_path / "missing.sqlite", "no such file"),
+        (not_sqlite, "not an SQLite database"),
+        (empty_sqlite, "not a pb database"),
+        (from_the_future, "newer version of pb"),
+    ):
         result = runner.invoke(main, ["restore", "--yes", str(bad)])
         assert result.exit_code == 1, result.output
         assert message in result.output, result.output
@@ -134,7 +165,9 @@ def test_restore_refuses_a_file_that_is_not_a_pb_backup_and_changes_nothing(app,
     assert not os.path.exists(f"{unwritable}.partial")
 
 
-def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_and_is_audited(app, db, make_user, tmp_path):
+def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_and_is_audited(
+    app, db, make_user, tmp_path
+):
     """A backup taken mid-voting, restored after a resident cast a ballot (and got its
     receipt): refused, saying why; with a reason, done, and recorded in the platform's log
     with the backup's time and the ballots lost."""
@@ -151,8 +184,15 @@ def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council")
     codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     runner = app.test_cli_runner()
     target = tmp_path / "mid-voting.sqlite"
     assert runner.invoke(main, ["backup", str(target)]).exit_code == 0
@@ -165,7 +205,10 @@ def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_
 
     with db(write=False) as session:
         project = session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"])).first()
-    assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": str(project), "confirm": "1"}).status_code == 302
+    assert (
+        resident.submit(f"{start}/{ids['contests']['North']}", {"project": str(project), "confirm": "1"}).status_code
+        == 302
+    )
 
     refused = runner.invoke(main, ["restore", "--yes", str(target)])
     assert refused.exit_code == 1
@@ -173,13 +216,16 @@ def test_a_restore_that_would_lose_receipted_ballots_is_refused_unless_said_why_
     assert "--because" in refused.output
     with db(write=False) as session:
         assert len(session.exec(select(Ballot)).all()) == 1  # nothing changed
-    done = runner.invoke(main, ["restore", "--yes", "--because", "disk failure; the ballot is re-entered on paper", str(target)])
+    done = runner.invoke(
+        main, ["restore", "--yes", "--because", "disk failure; the ballot is re-entered on paper", str(target)]
+    )
     assert done.exit_code == 0, done.output
     assert "1 ballots cast after the backup are gone" in done.output
     with db(write=False) as session:
         assert session.exec(select(Ballot)).all() == []
-        [restored] = session.exec(select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN,
-                                                           AuditEvent.action == "platform.restored")).all()
+        [restored] = session.exec(
+            select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN, AuditEvent.action == "platform.restored")
+        ).all()
         data = json.loads(restored.data)
     assert data["backup"] == "mid-voting.sqlite"
     assert data["ballots_lost"] == 1

@@ -57,10 +57,24 @@ def opened(app, db, make_user):
     """A round with six proposals on each of two ballot papers (one ranked), voting open."""
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",),
-                     south_ballot="ranked")
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park", per_contest=6)
+    ids = make_round(
+        app,
+        db,
+        convener="lead@council.example",
+        anchor="Eastshire Council",
+        methods=("declared",),
+        south_ballot="ranked",
+    )
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+        per_contest=6,
+    )
     with db(write=False) as session:
         ids["proposals_of"] = {
             area: sorted(p.proposal_id for p in session.exec(select(Project).where(Project.contest_id == cid)))
@@ -81,7 +95,9 @@ def test_opening_voting_draws_an_order_that_anyone_can_check(app, db, opened, cl
         assert recorded["proposals"] == expected
         assert recorded["projects"] == [opened["project_of"][p] for p in expected]
         with db(write=False) as session:
-            stored = session.exec(select(Project).where(Project.contest_id == contest_id).order_by(Project.ballot_position)).all()
+            stored = session.exec(
+                select(Project).where(Project.contest_id == contest_id).order_by(Project.ballot_position)
+            ).all()
         assert [p.proposal_id for p in stored] == expected
         assert [p.ballot_position for p in stored] == list(range(1, 7))
         drawn_orders.append(expected)
@@ -94,8 +110,10 @@ def test_opening_voting_draws_an_order_that_anyone_can_check(app, db, opened, cl
 
 
 def test_the_ballot_and_review_pages_follow_the_drawn_order(app, db, opened):
-    order = {area: [opened["project_of"][p] for p in redraw(audited_draw(FormClient(app), opened["round"])["seed"], ids)]
-             for area, ids in opened["proposals_of"].items()}
+    order = {
+        area: [opened["project_of"][p] for p in redraw(audited_draw(FormClient(app), opened["round"])["seed"], ids)]
+        for area, ids in opened["proposals_of"].items()
+    }
     resident = FormClient(app)
     start = f"/rounds/{opened['round']}/vote"
     assert declare(resident, opened["round"], "LS6 1AA").status_code == 302
@@ -119,12 +137,18 @@ def test_the_published_ballot_file_lists_the_projects_in_the_audited_order(app, 
             contest = session.get(Contest, opened["contests"][area])
             projects = sorted(opened["project_of"][p] for p in opened["proposals_of"][area])
             for n in range(8):
-                voter = Voter(round_id=opened["round"], area_id=opened["areas"][area], method="declared", identity=f"{area}{n}")
+                voter = Voter(
+                    round_id=opened["round"], area_id=opened["areas"][area], method="declared", identity=f"{area}{n}"
+                )
                 session.add(voter)
                 session.flush()
                 picks = [projects[n % 6], projects[(n + 1) % 6]]
-                voting.cast_ballot(session, voter, contest, {pid: (None if area == "North" else rank)
-                                                             for rank, pid in enumerate(picks, start=1)})
+                voting.cast_ballot(
+                    session,
+                    voter,
+                    contest,
+                    {pid: (None if area == "North" else rank) for rank, pid in enumerate(picks, start=1)},
+                )
     lead = FormClient(app)
     lead.sign_in("lead@council.example", PASSWORD)
     close_voting(app, db, opened["round"])  # time passes: voting closes at its published time
@@ -136,14 +160,20 @@ def test_the_published_ballot_file_lists_the_projects_in_the_audited_order(app, 
     assert seed in recount_page
     assert "SHA-256" in recount_page
     # The page's own few lines redraw the first ballot paper's order from the seed.
-    redraw_program = re.search(r'aria-label="To draw the order again"><code>(.*?)</code></pre>', recount_page, re.S).group(1)
-    ran = subprocess.run([sys.executable, "-c", html.unescape(redraw_program)], capture_output=True, text=True, timeout=60)
+    redraw_program = re.search(
+        r'aria-label="To draw the order again"><code>(.*?)</code></pre>', recount_page, re.S
+    ).group(1)
+    ran = subprocess.run(
+        [sys.executable, "-c", html.unescape(redraw_program)], capture_output=True, text=True, timeout=60
+    )
     assert ast.literal_eval(ran.stdout.strip()) == draw["contests"][0]["proposals"]
     for area, contest_id in opened["contests"].items():
         expected = [opened["project_of"][p] for p in redraw(seed, opened["proposals_of"][area])]
         base = f"/rounds/{opened['round']}/results/{contest_id}"
         assert projects_section(client.get(f"{base}/ballots.pb").get_data(as_text=True)) == expected
-        rows = list(csv.DictReader(io.StringIO(client.get(f"{base}/results.csv").get_data(as_text=True).lstrip("\ufeff"))))
+        rows = list(
+            csv.DictReader(io.StringIO(client.get(f"{base}/results.csv").get_data(as_text=True).lstrip("\ufeff")))
+        )
         assert [int(row["project_id"]) for row in rows] == expected
         published = json.loads(client.get(f"{base}/results.json").get_data(as_text=True))
         assert [p["project_id"] for p in published["projects"]] == expected

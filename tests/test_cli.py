@@ -62,7 +62,9 @@ def test_demo_has_a_round_funded_by_two_anchors_in_two_areas(app, client):
     with session_scope(app.extensions["pb_engine"]) as session:
         round_ = session.exec(select(Round).where(Round.title == "Healthy Neighbourhoods 2027")).one()
         contests = session.exec(select(Contest).where(Contest.round_id == round_.id)).all()
-        funders = {p.organisation_id for p in session.exec(select(Pot).join(Contest).where(Contest.round_id == round_.id))}
+        funders = {
+            p.organisation_id for p in session.exec(select(Pot).join(Contest).where(Contest.round_id == round_.id))
+        }
     assert round_.phase == "proposals_open"
     assert len(contests) == 2
     assert all(c.area_id for c in contests)

@@ -4,6 +4,7 @@ letters; the letters' closing date and languages; the site's privacy and accessi
 statements; the home page's open rounds; the development outbox link."""
 
 import html
+import itertools
 import json
 import re
 
@@ -18,7 +19,6 @@ from pb.verify.chain import verify_chain
 from tests import factories
 from tests.conftest import FormClient
 from tests.factories import make_round, open_voting
-import itertools
 
 PASSWORD = "correct horse battery"
 LEAD, OTHER_LEAD, PARTNER_LEAD = "lead@council.example", "lead@fire.example", "lead@nhs.example"
@@ -38,10 +38,14 @@ def help_data(**changes):
     order by their place in the list, and one paper-voting place."""
     data = {
         **CONTACT,
-        "questions-0-question": "Who can vote?", "questions-0-answer": "Everyone aged 11 or over.", "questions-0-order": "2",
-        "questions-1-question": "Is my vote secret?", "questions-1-answer": "Yes. Nobody can see how you voted.",
+        "questions-0-question": "Who can vote?",
+        "questions-0-answer": "Everyone aged 11 or over.",
+        "questions-0-order": "2",
+        "questions-1-question": "Is my vote secret?",
+        "questions-1-answer": "Yes. Nobody can see how you voted.",
         "questions-1-order": "1",
-        "places-0-name": "Central Library", "places-0-address": "1 Library Way\nEastshire",
+        "places-0-name": "Central Library",
+        "places-0-address": "1 Library Way\nEastshire",
         "places-0-opening_times": "Saturdays 10am to 4pm",
     }
     data.update(changes)
@@ -65,8 +69,7 @@ def people(app, make_user):
 def round_ids(app, db, people):
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes", "paper"))
     # The NHS trust is a partner: it funds the round but does not convene it.
-    people["lead"].submit(f"/rounds/{ids['round']}/partners",
-                          {"organisation": _org_id(db, "Eastshire NHS Trust")})
+    people["lead"].submit(f"/rounds/{ids['round']}/partners", {"organisation": _org_id(db, "Eastshire NHS Trust")})
     # Its projects are described in English, Welsh and Arabic (pb.languages).
     chosen = people["lead"].submit(f"/rounds/{ids['round']}/languages", {"source": "en_GB", "others": ["cy", "ar"]})
     assert chosen.status_code == 302
@@ -83,8 +86,12 @@ def _org_id(db, name):
 def _help_rows(db, round_id):
     with db() as session:
         contact = session.exec(select(RoundContact).where(RoundContact.round_id == round_id)).first()
-        questions = session.exec(select(RoundQuestion).where(RoundQuestion.round_id == round_id).order_by(RoundQuestion.position)).all()
-        places = session.exec(select(VotingPlace).where(VotingPlace.round_id == round_id).order_by(VotingPlace.position)).all()
+        questions = session.exec(
+            select(RoundQuestion).where(RoundQuestion.round_id == round_id).order_by(RoundQuestion.position)
+        ).all()
+        places = session.exec(
+            select(VotingPlace).where(VotingPlace.round_id == round_id).order_by(VotingPlace.position)
+        ).all()
         return (
             {k: getattr(contact, k) for k in ("name", "email", "phone", "address", "hours")} if contact else None,
             [(q.question, q.answer) for q in questions],
@@ -94,8 +101,11 @@ def _help_rows(db, round_id):
 
 def _events(db, round_id, action):
     with db() as session:
-        return session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id), AuditEvent.action == action)
-                            .order_by(AuditEvent.seq)).all()
+        return session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.chain == chain_key(round_id), AuditEvent.action == action)
+            .order_by(AuditEvent.seq)
+        ).all()
 
 
 def text_of(response) -> str:
@@ -105,14 +115,24 @@ def text_of(response) -> str:
 # ---------------------------------------------------------------- the lead sets it, residents see it
 
 
-def test_the_convening_lead_saves_contact_questions_and_places_in_their_order_and_it_is_audited(app, db, people, round_ids):
+def test_the_convening_lead_saves_contact_questions_and_places_in_their_order_and_it_is_audited(
+    app, db, people, round_ids
+):
     url = f"/rounds/{round_ids['round']}/help/edit"
     response = people["lead"].submit(url, help_data())
     assert response.status_code == 302, response.get_data(as_text=True)
     contact, questions, places = _help_rows(db, round_ids["round"])
-    assert contact == {"name": CONTACT["contact_name"], "email": CONTACT["contact_email"], "phone": CONTACT["contact_phone"],
-                       "address": CONTACT["contact_address"], "hours": CONTACT["contact_hours"]}
-    assert questions == [("Is my vote secret?", "Yes. Nobody can see how you voted."), ("Who can vote?", "Everyone aged 11 or over.")]
+    assert contact == {
+        "name": CONTACT["contact_name"],
+        "email": CONTACT["contact_email"],
+        "phone": CONTACT["contact_phone"],
+        "address": CONTACT["contact_address"],
+        "hours": CONTACT["contact_hours"],
+    }
+    assert questions == [
+        ("Is my vote secret?", "Yes. Nobody can see how you voted."),
+        ("Who can vote?", "Everyone aged 11 or over."),
+    ]
     assert places == [("Central Library", "1 Library Way\nEastshire", "Saturdays 10am to 4pm")]
     [event] = _events(db, round_ids["round"], "round.help_set")
     assert json.loads(event.data)["contact"]["phone"] == CONTACT["contact_phone"]
@@ -126,8 +146,18 @@ def test_the_convening_lead_saves_contact_questions_and_places_in_their_order_an
     assert "Is my vote secret?" in form
 
     # Removing a question (both lines emptied) and the place; the contact stays.
-    people["lead"].submit(url, help_data(**{"questions-0-question": "", "questions-0-answer": "", "places-0-name": "",
-                                            "places-0-address": "", "places-0-opening_times": ""}))
+    people["lead"].submit(
+        url,
+        help_data(
+            **{
+                "questions-0-question": "",
+                "questions-0-answer": "",
+                "places-0-name": "",
+                "places-0-address": "",
+                "places-0-opening_times": "",
+            }
+        ),
+    )
     contact, questions, places = _help_rows(db, round_ids["round"])
     assert questions == [("Is my vote secret?", "Yes. Nobody can see how you voted.")]
     assert places == []
@@ -184,7 +214,9 @@ def test_places_are_not_shown_when_the_round_takes_no_paper_ballots(app, db, peo
 def test_the_contact_can_be_corrected_after_voting_opens_and_the_change_is_audited(app, db, people, round_ids):
     people["lead"].submit(f"/rounds/{round_ids['round']}/help/edit", help_data())
     open_voting(app, db, round_ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
-    response = people["lead"].submit(f"/rounds/{round_ids['round']}/help/edit", help_data(contact_phone="01632 960 999"))
+    response = people["lead"].submit(
+        f"/rounds/{round_ids['round']}/help/edit", help_data(contact_phone="01632 960 999")
+    )
     assert response.status_code == 302
     assert _help_rows(db, round_ids["round"])[0]["phone"] == "01632 960 999"
     events = _events(db, round_ids["round"], "round.help_set")
@@ -202,8 +234,9 @@ def test_only_the_convening_anchors_leads_may_change_it(app, db, people, round_i
     client = people[who]
     assert client.get(f"/rounds/{round_ids['round']}/help/edit").status_code == 403
     token = people["lead"].csrf_token(f"/rounds/{round_ids['round']}/help/edit")  # a token is no key
-    response = client.post(f"/rounds/{round_ids['round']}/help/edit", data={**help_data(contact_phone="0800 000 000"),
-                                                                           "csrf_token": token})
+    response = client.post(
+        f"/rounds/{round_ids['round']}/help/edit", data={**help_data(contact_phone="0800 000 000"), "csrf_token": token}
+    )
     assert response.status_code in (400, 403)
     assert _help_rows(db, round_ids["round"]) == before
     assert len(_events(db, round_ids["round"], "round.help_set")) == 1
@@ -217,13 +250,16 @@ def test_a_lead_of_one_round_cannot_change_another_anchors_round(app, db, people
     assert FormClient(app).get("/rounds/9999/help").status_code == 404
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"questions-0-answer": ""}, "Give each question its answer"),
-    ({"contact_email": "not an address"}, "Enter an email address like name@example.org."),
-    ({"contact_phone": "call me maybe"}, "Enter a phone number"),
-    ({"places-0-name": ""}, "Give each place a name"),
-    ({"questions-0-order": "99"}, "Number must be between 1 and 10."),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"questions-0-answer": ""}, "Give each question its answer"),
+        ({"contact_email": "not an address"}, "Enter an email address like name@example.org."),
+        ({"contact_phone": "call me maybe"}, "Enter a phone number"),
+        ({"places-0-name": ""}, "Give each place a name"),
+        ({"questions-0-order": "99"}, "Number must be between 1 and 10."),
+    ],
+)
 def test_a_bad_help_form_is_refused_with_its_reason_and_changes_nothing(app, db, people, round_ids, changes, message):
     response = people["lead"].submit(f"/rounds/{round_ids['round']}/help/edit", help_data(**changes))
     assert response.status_code == 400
@@ -256,8 +292,9 @@ def _closing(db, ids, locale):
         closes = session.get(Round, ids["round"]).voting_closes_at
     local = closes.replace(tzinfo=closes.tzinfo or ZoneInfo("UTC")).astimezone(ZoneInfo("Europe/London"))
     lang = Locale.parse(locale)
-    return lang.datetime_formats["medium"].format(format_time(local, "short", locale=lang),
-                                                  format_skeleton("yMMMMd", local, locale=lang))
+    return lang.datetime_formats["medium"].format(
+        format_time(local, "short", locale=lang), format_skeleton("yMMMMd", local, locale=lang)
+    )
 
 
 def test_letters_carry_the_closing_date_contact_languages_and_paper_voting_places(app, db, people, round_ids):
@@ -265,8 +302,16 @@ def test_letters_carry_the_closing_date_contact_languages_and_paper_voting_place
     page = _letters(app, db, round_ids)
     assert page.count('class="letter"') == 2
     assert page.count(_closing(db, round_ids, "en_GB")) == 2
-    for value in ("Eastshire PB team", CONTACT["contact_phone"], CONTACT["contact_email"], "Central Library",
-                  "Saturdays 10am to 4pm", "English", "Cymraeg", "العربية"):
+    for value in (
+        "Eastshire PB team",
+        CONTACT["contact_phone"],
+        CONTACT["contact_email"],
+        "Central Library",
+        "Saturdays 10am to 4pm",
+        "English",
+        "Cymraeg",
+        "العربية",
+    ):
         assert value in page, value
     assert "Polski" not in page  # the letters name the round's languages, not every one the site speaks
     assert f"http://localhost/rounds/{round_ids['round']}/help" in page
@@ -342,10 +387,16 @@ def test_the_privacy_notice_follows_the_lawful_basis_setting(app, client):
 def test_the_accessibility_statement_has_the_model_sections_and_the_date_and_status_from_settings(app, client):
     app.config.update(STATEMENT_SETTINGS, ACCESSIBILITY_TESTED_ON="2025-03-07")
     page = text_of(client.get("/accessibility"))
-    for heading in ("How accessible this website is", "What to do if you cannot use parts of this website",
-                    "Reporting accessibility problems with this website", "Enforcement procedure",
-                    "Technical information about this website's accessibility", "Compliance status",
-                    "Non-accessible content", "How we tested this website"):
+    for heading in (
+        "How accessible this website is",
+        "What to do if you cannot use parts of this website",
+        "Reporting accessibility problems with this website",
+        "Enforcement procedure",
+        "Technical information about this website's accessibility",
+        "Compliance status",
+        "Non-accessible content",
+        "How we tested this website",
+    ):
         assert re.search(r"<h[23][^>]*>" + re.escape(heading) + "</h[23]>", page), heading
     assert "Equality and Human Rights Commission" in page
     assert "Equality Advisory and Support Service" in page
@@ -361,17 +412,29 @@ def test_the_accessibility_statement_has_the_model_sections_and_the_date_and_sta
     assert "7 Maw 2025" in text_of(welsh.get("/accessibility"))  # the date in Welsh
 
 
-@pytest.mark.parametrize("setting, value", [
-    ("LAWFUL_BASIS", "because we can"), ("ACCESSIBILITY_COMPLIANCE", "mostly"),
-    ("ACCESSIBILITY_TESTED_ON", "last Tuesday"), ("LOG_RETENTION_DAYS", "a fortnight"),
-])
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("LAWFUL_BASIS", "because we can"),
+        ("ACCESSIBILITY_COMPLIANCE", "mostly"),
+        ("ACCESSIBILITY_TESTED_ON", "last Tuesday"),
+        ("LOG_RETENTION_DAYS", "a fortnight"),
+    ],
+)
 def test_a_statement_setting_pb_cannot_use_stops_it_starting_with_one_line(tmp_path, setting, value):
     from pb import create_app
     from pb.config import ConfigError
 
     with pytest.raises(ConfigError, match=f"PB_{setting}"):
-        create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path), setting: value,
-                    "DATABASE_URL": f"sqlite:///{tmp_path}/pb.sqlite"})
+        create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "x",
+                "INSTANCE_PATH": str(tmp_path),
+                setting: value,
+                "DATABASE_URL": f"sqlite:///{tmp_path}/pb.sqlite",
+            }
+        )
 
 
 # ---------------------------------------------------------------- home page and the development outbox
@@ -384,8 +447,12 @@ def test_the_home_page_lists_rounds_open_for_voting_first_with_a_vote_link_and_n
     from pb.rounds import services as rounds
 
     with app.test_request_context(), db() as session:
-        draft = rounds.create_round(session, actor=factories.user(session, LEAD),
-                                    organisation=factories.organisation(session, "Eastshire Council"), title="Secret draft")
+        draft = rounds.create_round(
+            session,
+            actor=factories.user(session, LEAD),
+            organisation=factories.organisation(session, "Eastshire Council"),
+            title="Secret draft",
+        )
         session.get(Round, taking["round"]).title = "Ideas wanted"
         draft_id = draft.id
     page = text_of(FormClient(app).get("/"))
@@ -394,7 +461,7 @@ def test_the_home_page_lists_rounds_open_for_voting_first_with_a_vote_link_and_n
     assert "Vote in Greener Eastshire" in page
     assert page.index(vote_link) < page.index("Ideas wanted") < page.index("What we promise")
     assert f'/rounds/{taking["round"]}/vote"' not in page
-    assert f'/rounds/{taking["round"]}/proposals' in page
+    assert f"/rounds/{taking['round']}/proposals" in page
     assert "Secret draft" not in page
     assert f"/rounds/{draft_id}" not in page
 

@@ -46,15 +46,17 @@ def voting_round(app, db, make_user):
     ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=VOTERS)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member="chair@park.example", group="Friends of the Park")
     with db(write=False) as session:
-        ids["projects"] = list(session.exec(
-            select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        ids["projects"] = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
     return ids
 
 
 @pytest.fixture
 def server(database_url, tmp_path):
-    gunicorn = Gunicorn(database_url=database_url, instance_path=str(tmp_path / "served"),
-                        log_path=str(tmp_path / "gunicorn.log"))
+    gunicorn = Gunicorn(
+        database_url=database_url, instance_path=str(tmp_path / "served"), log_path=str(tmp_path / "gunicorn.log")
+    )
     try:
         yield gunicorn
     finally:
@@ -104,7 +106,9 @@ def _cast_until_stopped(resident: Resident, ids: dict, stop: threading.Event, rn
             stop.wait(0.05)
 
 
-def _chaos(server: Gunicorn, rng: random.Random, start: float, seconds: float, stop: threading.Event, log: list) -> None:
+def _chaos(
+    server: Gunicorn, rng: random.Random, start: float, seconds: float, stop: threading.Event, log: list
+) -> None:
     """Kill a worker WORKER_KILLS times and the whole server SERVER_KILLS times (then start
     it again), each at a random moment of its own slice of the run."""
     try:
@@ -113,7 +117,9 @@ def _chaos(server: Gunicorn, rng: random.Random, start: float, seconds: float, s
         log.append(("error", time.monotonic() - start, repr(error), 0.0))
 
 
-def _kill_at_random(server: Gunicorn, rng: random.Random, start: float, seconds: float, stop: threading.Event, log: list) -> None:
+def _kill_at_random(
+    server: Gunicorn, rng: random.Random, start: float, seconds: float, stop: threading.Event, log: list
+) -> None:
     kinds = ["worker"] * WORKER_KILLS + ["server"] * SERVER_KILLS
     rng.shuffle(kinds)
     slot = (seconds - 2) / len(kinds)
@@ -153,8 +159,9 @@ def _session_voter_id(reader, browser: Browser, db) -> int | None:
     if not token:
         return None
     with db(write=False) as session:
-        row = session.exec(select(VotingSession).where(
-            VotingSession.token_hash == hashlib.sha256(token.encode()).hexdigest())).first()
+        row = session.exec(
+            select(VotingSession).where(VotingSession.token_hash == hashlib.sha256(token.encode()).hexdigest())
+        ).first()
     return row.voter_id if row else None
 
 
@@ -174,12 +181,16 @@ def test_casting_survives_killed_workers_and_servers(app, db, database_url, voti
     stop = threading.Event()
     chaos_stop = threading.Event()
     kills: list = []
-    clients = [threading.Thread(target=_keep_casting, args=(r, ids, stop, seed + n), daemon=True)
-               for n, r in enumerate(residents)]
+    clients = [
+        threading.Thread(target=_keep_casting, args=(r, ids, stop, seed + n), daemon=True)
+        for n, r in enumerate(residents)
+    ]
     start = time.monotonic()
     for thread in clients:
         thread.start()
-    chaos = threading.Thread(target=_chaos, args=(server, random.Random(seed), start, SECONDS, chaos_stop, kills), daemon=True)
+    chaos = threading.Thread(
+        target=_chaos, args=(server, random.Random(seed), start, SECONDS, chaos_stop, kills), daemon=True
+    )
     chaos.start()
     try:
         chaos_stop.wait(SECONDS)
@@ -238,18 +249,24 @@ def test_casting_survives_killed_workers_and_servers(app, db, database_url, voti
         if order != sorted(order):
             problems.append(f"resident {n}: acknowledged receipts out of the order they were stored in")
         if len(current) > 1:
-            problems.append(f"resident {n} (voter {voter_id}): {len(current)} current ballots {[b.receipt for b in current]}")
+            problems.append(
+                f"resident {n} (voter {voter_id}): {len(current)} current ballots {[b.receipt for b in current]}"
+            )
         if resident.acknowledged and not current:
-            problems.append(f"resident {n} (voter {voter_id}): no current ballot after {len(resident.acknowledged)} acknowledged")
+            problems.append(
+                f"resident {n} (voter {voter_id}): no current ballot after {len(resident.acknowledged)} acknowledged"
+            )
         if resident.acknowledged and len(current) == 1 and resident.acknowledged[-1][0] in ballots:
             last = ballots[resident.acknowledged[-1][0]]
             earlier = {rc for rc, _p, _t in resident.acknowledged[:-1]}
             now_current = current[0]
-            if now_current.id != last.id and (now_current.receipt in earlier or now_current.id < last.id
-                                              or now_current.cast_at < last.cast_at):
+            if now_current.id != last.id and (
+                now_current.receipt in earlier or now_current.id < last.id or now_current.cast_at < last.cast_at
+            ):
                 problems.append(
                     f"resident {n} (voter {voter_id}): current ballot {now_current.receipt} is older than "
-                    f"the last acknowledged {last.receipt}")
+                    f"the last acknowledged {last.receipt}"
+                )
         with_current += len(current) == 1
 
     # ------------------------------------------------------------ close and count
@@ -270,8 +287,10 @@ def test_casting_survives_killed_workers_and_servers(app, db, database_url, voti
     unexpected = [u for r in residents for u in r.unexpected]
     server_errors = [u for u in unexpected if u[0] >= 500]
     if unexpected:
-        problems.append(f"{len(unexpected)} casts answered without a receipt ({len(server_errors)} server errors); "
-                        f"first: {unexpected[0][0]} {unexpected[0][1]} {unexpected[0][2][:300]!r}")
+        problems.append(
+            f"{len(unexpected)} casts answered without a receipt ({len(server_errors)} server errors); "
+            f"first: {unexpected[0][0]} {unexpected[0][1]} {unexpected[0][2][:300]!r}"
+        )
     if "Traceback" in server.log_text():
         problems.append("gunicorn's log has a traceback:\n" + server.log_tail(3000))
 
@@ -287,8 +306,7 @@ def test_casting_survives_killed_workers_and_servers(app, db, database_url, voti
         f"{sum(r.refused for r in residents)} connections refused, "
         f"{len(lost)} acknowledged ballots lost, {len(server_errors)} server errors, "
         f"{with_current}/{VOTERS} residents with a current ballot, counted {results.get(contest_id)}; "
-        f"whole test {time.monotonic() - began:.1f} s; kills at "
-        + ", ".join(f"{k[0]}@{k[1]:.1f}s" for k in kills)
+        f"whole test {time.monotonic() - began:.1f} s; kills at " + ", ".join(f"{k[0]}@{k[1]:.1f}s" for k in kills)
     )
     print("\n" + report)
     assert worker_kills >= 1, f"the chaos did not happen as planned: {kills}\n{report}"

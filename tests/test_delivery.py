@@ -54,22 +54,36 @@ def published(app, db, make_user):
         council, trust = user(session, COUNCIL), organisation(session, "Eastshire NHS Trust")
         rounds.invite_partner(session, round_, actor=council, organisation=trust)
         north = session.get(Contest, ids["contests"]["North"])
-        rounds.pledge_pot(session, round_, actor=user(session, TRUST), organisation=trust, contest=north, name="Trust fund", amount=20_000_01)
+        rounds.pledge_pot(
+            session,
+            round_,
+            actor=user(session, TRUST),
+            organisation=trust,
+            contest=north,
+            name="Trust fund",
+            amount=20_000_01,
+        )
     ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=3)
     ids["south_code"] = make_codes(app, db, ids["round"], ids["areas"]["South"], count=1)[0]
-    open_voting(app, db, ids, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=6)
+    open_voting(
+        app, db, ids, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=6
+    )
     rng = random.Random(11)
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         # Categories and objectives, so the report has something to break down by.
-        for n, proposal in enumerate(session.exec(select(Proposal).where(Proposal.round_id == round_.id).order_by(Proposal.id))):
+        for n, proposal in enumerate(
+            session.exec(select(Proposal).where(Proposal.round_id == round_.id).order_by(Proposal.id))
+        ):
             proposal.category_id = list(ids["categories"].values())[n % 2] if n % 3 else None
             session.add(proposal)
             for k, objective in enumerate(ids["objectives"].values()):
                 if (n + k) % 3 == 0:
                     session.add(ProposalObjective(proposal_id=proposal.id, objective_id=objective))
         voters = [voting.voter_by_code(session, round_, code, client="test") for code in ids["codes"][:2]]
-        challenge, code = voting.start_email_challenge(session, round_, email=VOTER_EMAIL, postcode="LS11 5AA", client="test")
+        challenge, code = voting.start_email_challenge(
+            session, round_, email=VOTER_EMAIL, postcode="LS11 5AA", client="test"
+        )
         voters.append(voting.voter_by_email_code(session, round_, challenge.id, code, client="test"))
         for n in range(40):
             area = "North" if n % 2 else "South"
@@ -78,8 +92,12 @@ def published(app, db, make_user):
             voters.append(voter)
         session.flush()
         for voter in voters:
-            contest = session.get(Contest, ids["contests"]["North" if voter.area_id == ids["areas"]["North"] else "South"])
-            projects = [p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))]
+            contest = session.get(
+                Contest, ids["contests"]["North" if voter.area_id == ids["areas"]["North"] else "South"]
+            )
+            projects = [
+                p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))
+            ]
             picks = {rng.choices(projects, [9, 7, 5, 4, 2, 1])[0] for _ in range(3)}
             voting.cast_ballot(session, voter, contest, {pid: None for pid in picks})
         lead = user(session, COUNCIL)
@@ -107,14 +125,20 @@ def project(db, project_id) -> Project:
 
 def updates(db, project_id) -> list[DeliveryUpdate]:
     with db(write=False) as session:
-        return list(session.exec(select(DeliveryUpdate).where(DeliveryUpdate.project_id == project_id).order_by(DeliveryUpdate.id)))
+        return list(
+            session.exec(
+                select(DeliveryUpdate).where(DeliveryUpdate.project_id == project_id).order_by(DeliveryUpdate.id)
+            )
+        )
 
 
 def post(app, db, project_id, status, reason="", spend=(), email=MEMBER):
     """Post an update through the service layer, as the group member."""
     with app.test_request_context(), db() as session:
         return delivery.post_update(
-            session, session.get(Project, project_id), actor=user(session, email),
+            session,
+            session.get(Project, project_id),
+            actor=user(session, email),
             content=delivery.UpdateContent(status=status, reason=reason, spend=list(spend)),
         ).id
 
@@ -139,13 +163,28 @@ def test_a_group_posts_updates_that_are_kept_as_a_dated_history(app, db, publish
     pid = published["funded"][0]
     member = signed_in(app, MEMBER)
     page = f"/projects/{pid}/update"
-    first = member.submit(page, update_form("in_progress", note="Diggers arrive on Monday.",
-                                            milestones=[("Order materials", "2027-01-10", True), ("Open day", "2027-03-01", False)],
-                                            spend=[("Timber from Eastshire Sawmill", "1,200.50", True), ("Tools", "300", False)]))
+    first = member.submit(
+        page,
+        update_form(
+            "in_progress",
+            note="Diggers arrive on Monday.",
+            milestones=[("Order materials", "2027-01-10", True), ("Open day", "2027-03-01", False)],
+            spend=[("Timber from Eastshire Sawmill", "1,200.50", True), ("Tools", "300", False)],
+        ),
+    )
     assert first.status_code == 302, first.get_data(as_text=True)
-    second = member.submit(page, update_form("delivered", note="Open to everyone.",
-                                             spend=[("Timber from Eastshire Sawmill", "1,200.50", True), ("Tools", "300", False),
-                                                    ("Local gardener's wages", "2000", True)]))
+    second = member.submit(
+        page,
+        update_form(
+            "delivered",
+            note="Open to everyone.",
+            spend=[
+                ("Timber from Eastshire Sawmill", "1,200.50", True),
+                ("Tools", "300", False),
+                ("Local gardener's wages", "2000", True),
+            ],
+        ),
+    )
     assert second.status_code == 302
     history = updates(db, pid)
     assert [u.status for u in history] == ["in_progress", "delivered"]
@@ -157,8 +196,14 @@ def test_a_group_posts_updates_that_are_kept_as_a_dated_history(app, db, publish
     assert "£3,500.50" in public
     assert "£1,500.50" in public
     with db(write=False) as session:
-        events = [json.loads(e.data) for e in session.exec(select(AuditEvent).where(
-            AuditEvent.chain == chain_key(published["round"]), AuditEvent.action == "delivery.updated"))]
+        events = [
+            json.loads(e.data)
+            for e in session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.chain == chain_key(published["round"]), AuditEvent.action == "delivery.updated"
+                )
+            )
+        ]
     assert [e["status"] for e in events] == ["in_progress", "delivered"]
 
 
@@ -194,18 +239,25 @@ def test_delayed_stalled_and_cancelled_need_a_reason(app, db, published, status)
     with pytest.raises(delivery.DeliveryError):
         post(app, db, pid, status, reason="")
     assert updates(db, pid) == []
-    accepted = member.submit(f"/projects/{pid}/update", update_form(status, reason="Waiting for the landowner's permission."))
+    accepted = member.submit(
+        f"/projects/{pid}/update", update_form(status, reason="Waiting for the landowner's permission.")
+    )
     assert accepted.status_code == 302
     assert [(u.status, u.reason) for u in updates(db, pid)] == [(status, "Waiting for the landowner's permission.")]
-    assert "Waiting for the landowner&#39;s permission." in FormClient(app).get(f"/rounds/{published['round']}/money").get_data(as_text=True)
+    assert "Waiting for the landowner&#39;s permission." in FormClient(app).get(
+        f"/rounds/{published['round']}/money"
+    ).get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", [
-    ["in_progress", "delayed", "in_progress", "delivered"],
-    ["delayed", "stalled", "in_progress", "delivered"],
-    ["stalled", "cancelled"],
-    ["not_started", "in_progress", "cancelled"],
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        ["in_progress", "delayed", "in_progress", "delivered"],
+        ["delayed", "stalled", "in_progress", "delivered"],
+        ["stalled", "cancelled"],
+        ["not_started", "in_progress", "cancelled"],
+    ],
+)
 def test_a_project_moves_through_its_statuses_in_order(app, db, published, path):
     pid = published["funded"][0]
     for status in path:
@@ -213,10 +265,15 @@ def test_a_project_moves_through_its_statuses_in_order(app, db, published, path)
     assert [u.status for u in updates(db, pid)] == path
 
 
-@pytest.mark.parametrize("final, wanted, why", [("delivered", "in_progress", "; that is final."),
-                                                ("cancelled", "in_progress", "; that is final."),
-                                                ("in_progress", "not_started", "A project cannot go from"),
-                                                ("stalled", "delivered", "A project cannot go from")])
+@pytest.mark.parametrize(
+    "final, wanted, why",
+    [
+        ("delivered", "in_progress", "; that is final."),
+        ("cancelled", "in_progress", "; that is final."),
+        ("in_progress", "not_started", "A project cannot go from"),
+        ("stalled", "delivered", "A project cannot go from"),
+    ],
+)
 def test_a_transition_the_rules_forbid_is_refused_over_http_and_changes_nothing(app, db, published, final, wanted, why):
     pid = published["funded"][0]
     post(app, db, pid, final, reason="A reason.")
@@ -250,8 +307,11 @@ def test_spending_beyond_the_allocation_is_kept_and_flagged(app, db, published, 
     assert "Over the allocation" not in client.get(f"/projects/{pid}").get_data(as_text=True)
     member = signed_in(app, MEMBER)
     over = cost + 1
-    response = member.submit(f"/projects/{pid}/update", update_form("delivered", spend=[
-        ("Materials", f"{cost / 100:.2f}", True), ("A last invoice", "0.01", False)]), follow_redirects=True)
+    response = member.submit(
+        f"/projects/{pid}/update",
+        update_form("delivered", spend=[("Materials", f"{cost / 100:.2f}", True), ("A last invoice", "0.01", False)]),
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     assert "more spent than the project was given" in response.get_data(as_text=True)
     latest = updates(db, pid)[-1]
@@ -266,7 +326,9 @@ def test_spending_beyond_the_allocation_is_kept_and_flagged(app, db, published, 
     assert [line.project.id for line in report.overspent] == [pid]
     assert "Over the allocation" in client.get(f"/rounds/{published['round']}/money").get_data(as_text=True)
     with db(write=False) as session:
-        event = session.exec(select(AuditEvent).where(AuditEvent.action == "delivery.updated").order_by(AuditEvent.id.desc())).first()
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "delivery.updated").order_by(AuditEvent.id.desc())
+        ).first()
     assert json.loads(event.data)["over_allocation"] is True
 
 
@@ -277,7 +339,10 @@ def test_only_the_funded_group_reports_and_only_on_funded_published_projects(app
         someone = signed_in(app, email)
         assert someone.get(f"/projects/{pid}/update").status_code == 403
         token = someone.csrf_token(f"/projects/{pid}")
-        assert someone.post(f"/projects/{pid}/update", data={**update_form("delivered"), "csrf_token": token}).status_code == 403
+        assert (
+            someone.post(f"/projects/{pid}/update", data={**update_form("delivered"), "csrf_token": token}).status_code
+            == 403
+        )
     member = signed_in(app, MEMBER)
     assert member.get(f"/projects/{published['unfunded'][0]}/update").status_code == 404
     assert client.get(f"/projects/{published['unfunded'][0]}").status_code == 404
@@ -304,18 +369,21 @@ def test_an_archived_round_closes_its_delivery_record(app, db, published):
     assert [u.status for u in updates(db, pid)] == ["in_progress"]
 
 
-@pytest.mark.parametrize("data, message", [
-    (update_form("in_progress", spend=[("Timber", "twelve pounds", False)]), "Enter an amount such as"),
-    (update_form("in_progress", spend=[("", "12", False)]), "Say what each amount was spent on."),
-    (update_form("in_progress", spend=[("Timber", "", False)]), "Give an amount for “Timber”."),
-    (update_form("in_progress", spend=[("Timber", "0", False)]), "Every amount spent must be more than zero."),
-    (update_form("in_progress", milestones=[("Open day", "", False)]), "Give a date for “Open day”."),
-    (update_form("in_progress", milestones=[("Open day", "31/02/2027", False)]), "Enter a date like 2027-03-31."),
-    (update_form("in_progress", milestones=[("", "2027-02-01", False)]), "Give each milestone a name."),
-    (update_form("unheard_of"), "Choose the project"),
-    (update_form(""), "Choose the project"),
-    (update_form("in_progress", note="x" * 2001), "Field cannot be longer than 2000 characters."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (update_form("in_progress", spend=[("Timber", "twelve pounds", False)]), "Enter an amount such as"),
+        (update_form("in_progress", spend=[("", "12", False)]), "Say what each amount was spent on."),
+        (update_form("in_progress", spend=[("Timber", "", False)]), "Give an amount for “Timber”."),
+        (update_form("in_progress", spend=[("Timber", "0", False)]), "Every amount spent must be more than zero."),
+        (update_form("in_progress", milestones=[("Open day", "", False)]), "Give a date for “Open day”."),
+        (update_form("in_progress", milestones=[("Open day", "31/02/2027", False)]), "Enter a date like 2027-03-31."),
+        (update_form("in_progress", milestones=[("", "2027-02-01", False)]), "Give each milestone a name."),
+        (update_form("unheard_of"), "Choose the project"),
+        (update_form(""), "Choose the project"),
+        (update_form("in_progress", note="x" * 2001), "Field cannot be longer than 2000 characters."),
+    ],
+)
 def test_a_bad_update_gets_a_clear_message_and_stores_nothing(app, db, published, data, message):
     pid = published["funded"][0]
     member = signed_in(app, MEMBER)
@@ -330,15 +398,21 @@ def test_an_update_photo_is_checked_and_served(app, db, published, client):
 
     pid = published["funded"][0]
     member = signed_in(app, MEMBER)
-    refused = member.submit(f"/projects/{pid}/update", {**update_form("in_progress"), "photo": (io.BytesIO(b"not an image"), "x.jpg")},
-                            content_type="multipart/form-data")
+    refused = member.submit(
+        f"/projects/{pid}/update",
+        {**update_form("in_progress"), "photo": (io.BytesIO(b"not an image"), "x.jpg")},
+        content_type="multipart/form-data",
+    )
     assert refused.status_code == 400
     assert updates(db, pid) == []
     picture = io.BytesIO()
     Image.new("RGB", (40, 30), "green").save(picture, "PNG")
     picture.seek(0)
-    accepted = member.submit(f"/projects/{pid}/update", {**update_form("in_progress"), "photo": (picture, "site.png")},
-                             content_type="multipart/form-data")
+    accepted = member.submit(
+        f"/projects/{pid}/update",
+        {**update_form("in_progress"), "photo": (picture, "site.png")},
+        content_type="multipart/form-data",
+    )
     assert accepted.status_code == 302
     latest = updates(db, pid)[-1]
     served = client.get(f"/projects/{pid}/updates/{latest.id}/photo")
@@ -352,7 +426,9 @@ def test_an_update_photo_is_checked_and_served(app, db, published, client):
 
 def prove_with_code(client, round_id, code, project_id=None):
     query = f"?project={project_id}" if project_id else ""
-    return client.submit(f"/rounds/{round_id}/residents/code{query}", {"code": code}, page=f"/rounds/{round_id}/residents")
+    return client.submit(
+        f"/rounds/{round_id}/residents/code{query}", {"code": code}, page=f"/rounds/{round_id}/residents"
+    )
 
 
 def give(client, project_id, answer, comment=""):
@@ -400,14 +476,18 @@ def test_verdicts_are_limited_to_residents_who_were_eligible(app, db, published,
     for code in ("AAAA-BBBB-CCCC", "", "x" * 41):
         response = prove_with_code(stranger, published["round"], code, pid)
         assert response.status_code == 400
-    assert "That code is not right" in prove_with_code(stranger, published["round"], "AAAA-BBBB-CCCC").get_data(as_text=True)
+    assert "That code is not right" in prove_with_code(stranger, published["round"], "AAAA-BBBB-CCCC").get_data(
+        as_text=True
+    )
     # A code of another round proves nothing about this one.
     other = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
     foreign = make_codes(app, db, other["round"], None, count=1)[0]
     assert prove_with_code(stranger, published["round"], foreign).status_code == 400
     # Without proof, a verdict cannot be given, even by posting straight to it.
     assert stranger.get(f"/projects/{pid}/verdict").status_code == 302
-    response = stranger.post(f"/projects/{pid}/verdict", data={"answer": "no", "csrf_token": stranger.csrf_token(f"/projects/{pid}")})
+    response = stranger.post(
+        f"/projects/{pid}/verdict", data={"answer": "no", "csrf_token": stranger.csrf_token(f"/projects/{pid}")}
+    )
     assert response.status_code == 302
     assert "/residents" in response.headers["Location"]
     with app.test_request_context(), db() as session, pytest.raises(voting.VotingError):
@@ -493,8 +573,11 @@ def test_bad_verdicts_get_a_clear_message_and_store_nothing(app, db, published):
     pid = published["funded"][0]
     resident = FormClient(app)
     prove_with_code(resident, published["round"], published["codes"][0])
-    for data, message in [({"answer": "maybe"}, "Choose yes, partly or no."), ({"answer": ""}, "Choose yes, partly or no."),
-                          ({"answer": "yes", "comment": "x" * 1001}, "Keep your comment to 1000 characters.")]:
+    for data, message in [
+        ({"answer": "maybe"}, "Choose yes, partly or no."),
+        ({"answer": ""}, "Choose yes, partly or no."),
+        ({"answer": "yes", "comment": "x" * 1001}, "Keep your comment to 1000 characters."),
+    ]:
         response = give(resident, pid, **data)
         assert response.status_code == 400, data
         assert message in response.get_data(as_text=True)
@@ -555,10 +638,12 @@ def test_the_convening_anchor_hides_an_abusive_comment_but_the_verdict_still_cou
 
 def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, published, client):
     funded = published["funded"]
-    stories = [("delivered", "", [("Works", 1_000_00, True), ("Fees", 333_33, False)]),
-               ("delayed", "Waiting for permission.", [("Deposit", 50_00, True)]),
-               ("stalled", "Supplier closed.", []),
-               ("cancelled", "Landowner said no.", [("Survey", 12_34, False)])]
+    stories = [
+        ("delivered", "", [("Works", 1_000_00, True), ("Fees", 333_33, False)]),
+        ("delayed", "Waiting for permission.", [("Deposit", 50_00, True)]),
+        ("stalled", "Supplier closed.", []),
+        ("cancelled", "Landowner said no.", [("Survey", 12_34, False)]),
+    ]
     for pid, (status, reason, spend) in zip(funded, stories, strict=False):
         post(app, db, pid, "in_progress", spend=[("First invoice", 1_00, True)])
         post(app, db, pid, status, reason=reason, spend=spend)
@@ -568,8 +653,11 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
         round_ = session.get(Round, published["round"])
         report = round_report(session, round_)
         pots = session.exec(select(Pot).join(Contest).where(Contest.round_id == round_.id)).all()
-        selected = {int(pid) for r in session.exec(select(ContestResult).join(Contest).where(Contest.round_id == round_.id))
-                    for pid in json.loads(r.outcome)["selected"]}
+        selected = {
+            int(pid)
+            for r in session.exec(select(ContestResult).join(Contest).where(Contest.round_id == round_.id))
+            for pid in json.loads(r.outcome)["selected"]
+        }
         costs = {p.id: p.cost for p in session.exec(select(Project).where(Project.id.in_(selected)))}
         latest = {}
         for update in session.exec(select(DeliveryUpdate).order_by(DeliveryUpdate.id)):
@@ -593,8 +681,10 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
     assert sum(t.pledged for t in report.by_area) == total.pledged
     assert sum(t.funded for t in report.by_status.values()) == total.funded
     assert {line.project.id: (line.status.value, line.reason) for line in report.problems} == {
-        funded[1]: ("delayed", "Waiting for permission."), funded[2]: ("stalled", "Supplier closed."),
-        funded[3]: ("cancelled", "Landowner said no.")}
+        funded[1]: ("delayed", "Waiting for permission."),
+        funded[2]: ("stalled", "Supplier closed."),
+        funded[3]: ("cancelled", "Landowner said no."),
+    }
     assert report.voters == 43
 
     # The CSV carries the same totals, in pounds.
@@ -606,7 +696,7 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
     assert Fraction(figures["pledged"]) * 100 == total.pledged
     assert Fraction(figures["allocated"]) * 100 == sum(costs.values())
     assert Fraction(figures["spent"]) * 100 == sum(line.amount for line in lines)
-    projects = [dict(zip(rows[rows.index([]) + 1], row, strict=False)) for row in rows[rows.index([]) + 2:]]
+    projects = [dict(zip(rows[rows.index([]) + 1], row, strict=False)) for row in rows[rows.index([]) + 2 :]]
     assert sum(Fraction(p["spent"]) * 100 for p in projects) == total.spent
     assert {int(p["project_id"]) for p in projects} == selected
 
@@ -635,7 +725,9 @@ def test_the_report_reconciles_exactly_with_pots_results_and_updates(app, db, pu
     stylesheet = client.get("/static/pb.css")
     assert "@media print" in stylesheet.get_data(as_text=True)
     stylesheet.close()
-    anchor_csv = list(csv.reader(io.StringIO(client.get(f"/anchors/{trust.id}/report.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    anchor_csv = list(
+        csv.reader(io.StringIO(client.get(f"/anchors/{trust.id}/report.csv").get_data(as_text=True).lstrip("\ufeff")))
+    )
     assert Fraction(dict(zip(anchor_csv[0], anchor_csv[1], strict=False))["pledged_by_anchor"]) * 100 == 20_000_01
     anchor_page = client.get(f"/anchors/{trust.id}/report")
     assert anchor_page.status_code == 200
@@ -657,7 +749,11 @@ def test_the_report_compares_with_the_anchors_earlier_rounds(app, db, published,
 def test_nothing_is_reported_before_the_results_are_published(app, db, make_user, client):
     make_user(COUNCIL, organisation="Eastshire Council", kind="anchor")
     ids = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
-    for url in (f"/rounds/{ids['round']}/money", f"/rounds/{ids['round']}/money.csv", f"/rounds/{ids['round']}/residents"):
+    for url in (
+        f"/rounds/{ids['round']}/money",
+        f"/rounds/{ids['round']}/money.csv",
+        f"/rounds/{ids['round']}/residents",
+    ):
         assert client.get(url).status_code == 404, url
     assert client.get("/anchors/999999/report").status_code == 404
 
@@ -674,4 +770,7 @@ def test_the_groups_home_lists_its_funded_projects_to_report_on(app, db, publish
         lifecycle.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # delivery
         lifecycle.move_to_next_phase(session, round_, actor=user(session, COUNCIL))  # archived
     page = member.get("/group").get_data(as_text=True)
-    assert all(f'href="/projects/{pid}"' in page and f'href="/projects/{pid}/update"' not in page for pid in published["funded"])
+    assert all(
+        f'href="/projects/{pid}"' in page and f'href="/projects/{pid}/update"' not in page
+        for pid in published["funded"]
+    )

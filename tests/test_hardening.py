@@ -14,15 +14,22 @@ PASSWORD = "correct horse battery"
 
 from tests.test_delivery import published  # noqa: E402,F401  (the fixture: a round with published results)
 
-
 # ---------------------------------------------------------------- links come from PB_BASE_URL
 
 
 @pytest.fixture
 def public_app(database_url, tmp_path):
     """pb as deployed: reached at https://pb.example.org, behind one proxy."""
-    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url,
-                      "BASE_URL": "https://pb.example.org", "PROXIES": 1, "INSTANCE_PATH": str(tmp_path / "public")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "BASE_URL": "https://pb.example.org",
+            "PROXIES": 1,
+            "INSTANCE_PATH": str(tmp_path / "public"),
+        }
+    )
     yield app
     app.extensions["pb_engine"].dispose()
 
@@ -44,8 +51,12 @@ def test_links_in_mail_come_from_the_base_url_and_other_hosts_are_refused(public
     # The attack: the same form posted with the attacker's host, directly or through the proxy.
     referer = {"Referer": "https://pb.example.org/reset-password"}  # as a browser sends it over HTTPS
     for headers in ({"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example"}):
-        refused = http.post("/reset-password", data={"email": "lee@example.org", "csrf_token": token},
-                            headers={**referer, **headers}, **site)
+        refused = http.post(
+            "/reset-password",
+            data={"email": "lee@example.org", "csrf_token": token},
+            headers={**referer, **headers},
+            **site,
+        )
         assert refused.status_code == 400, headers
         assert "does not answer to that address" in refused.get_data(as_text=True), headers
     assert _mails(public_app) == []
@@ -159,10 +170,17 @@ def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):
     from pb.proposals.models import Project
 
     with db() as session:
-        for n, project in enumerate(session.exec(select(Project).where(Project.contest_id == published["contests"]["North"]))):
-            session.exec(text("UPDATE project SET title = :t WHERE id = :i"),
-                         params={"t": f"=HYPERLINK(\"http://evil\") Café {n}", "i": project.id})
-            session.exec(text("UPDATE proposal SET title = :t WHERE id = :i"), params={"t": f"@SUM(1;2) {n}", "i": project.proposal_id})
+        for n, project in enumerate(
+            session.exec(select(Project).where(Project.contest_id == published["contests"]["North"]))
+        ):
+            session.exec(
+                text("UPDATE project SET title = :t WHERE id = :i"),
+                params={"t": f'=HYPERLINK("http://evil") Café {n}', "i": project.id},
+            )
+            session.exec(
+                text("UPDATE proposal SET title = :t WHERE id = :i"),
+                params={"t": f"@SUM(1;2) {n}", "i": project.proposal_id},
+            )
         trust = session.exec(select(Organisation).where(Organisation.name == "Eastshire NHS Trust")).one()
     rid = published["round"]
     urls = {
@@ -191,12 +209,15 @@ def test_every_csv_export_has_a_bom_and_no_live_formula(app, db, published):
 # ---------------------------------------------------------------- passwords
 
 
-@pytest.mark.parametrize("password,reason", [
-    ("aaaaaaaaaa", "Repeated characters"),
-    ("1234567890", "one of the most common passwords"),
-    ("qwertyuiop", "one of the most common passwords"),
-    ("password12", "one of the most common passwords"),
-])
+@pytest.mark.parametrize(
+    "password,reason",
+    [
+        ("aaaaaaaaaa", "Repeated characters"),
+        ("1234567890", "one of the most common passwords"),
+        ("qwertyuiop", "one of the most common passwords"),
+        ("password12", "one of the most common passwords"),
+    ],
+)
 def test_common_or_guessable_passwords_are_refused_with_a_reason(app, client, db, password, reason):
     from pb.accounts.models import User
 

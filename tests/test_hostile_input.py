@@ -69,7 +69,12 @@ DATA = Path(__file__).resolve().parent / "data" / "pabulib"
 
 ADMIN, COUNCIL, TRUST, CITY = "admin@pb.example", "lead@council.example", "lead@trust.example", "lead@uni.example"
 MEMBER, OTHER, REVIEWER = "chair@park.example", "chair@other.example", "reviewer@example.org"
-HELPER, PLAIN, FORGETFUL, JOINER = "helper@example.org", "plain@example.org", "forgetful@example.org", "joiner@example.org"
+HELPER, PLAIN, FORGETFUL, JOINER = (
+    "helper@example.org",
+    "plain@example.org",
+    "forgetful@example.org",
+    "joiner@example.org",
+)
 VOTER_EMAIL = "resident@example.org"
 
 
@@ -80,8 +85,13 @@ def scaled(n: int) -> int:
 COMMON = {
     "deadline": None,
     "database": None,  # nothing written under .hypothesis/; failing cases are kept with @example
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
-                              HealthCheck.filter_too_much, HealthCheck.large_base_example],
+    "suppress_health_check": [
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
 }
 
 # ---------------------------------------------------------------- what was tried (reported at the end)
@@ -100,7 +110,10 @@ def _report_counts(request):
     for (area, backend), n in sorted(TRIED.items()):
         lines.append(f"  {area:8} {backend:10} {n:6} tried, {FIVE_HUNDREDS[(area, backend)]} 500s")
     for area in sorted({a for a, _s in STATUSES}):
-        lines.append(f"  {area:8} answers: " + ", ".join(f"{status}: {n}" for (a, status), n in sorted(STATUSES.items()) if a == area))
+        lines.append(
+            f"  {area:8} answers: "
+            + ", ".join(f"{status}: {n}" for (a, status), n in sorted(STATUSES.items()) if a == area)
+        )
     causes: dict[str, list[str]] = {}
     for cause, headline in FINDINGS:
         causes.setdefault(cause, []).append(headline)
@@ -136,24 +149,131 @@ HUGE_VALUES = [
     "e" + "\u0301" * (HUGE // 2 - 1),  # one letter, fifty thousand accents
     "9" * HUGE,  # a 100,000-digit number
 ]
-XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "<svg/onload=alert(1)>",
-       "javascript:alert(1)", "'><iframe src=//evil.example>"]
+XSS = [
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg/onload=alert(1)>",
+    "javascript:alert(1)",
+    "'><iframe src=//evil.example>",
+]
 NASTY = [
-    "", " ", "   \t\n  ", "\x00", "a\x00b", "\x00" * 8, "\r\n", "\r\nSet-Cookie: pb=1", "\x1b[31m", "\x7f\x08",
-    *XSS, "{{ 7*7 }}", "{% for x in range(9**9) %}", "${7*7}", "%(name)s", "%s%s%s%n", "{0.__class__}",
-    "' OR 1=1 --", "'; DROP TABLE \"user\"; --", "1; DELETE FROM round", '" OR ""="', "\\", "\\'", "%", "_", "%%",
-    "\u202eevil\u202c", "\u200f\u200e\u061c", "\u200d", "\u200b", "👩‍👩‍👧‍👦", "🏳️‍🌈" * 20, "e\u0301\u0302\u0303\u0304",
-    "Z̸̡̢̛͎̼̠̳͔̮̫͖̓̈́̀͌͗̆ͅą̷̛̺̯̜̟͇̳̓̎̈́l̴̡̛̘̪̰̠̥͋̑̐g̷̛̟̤̼̗̥̘͐̄̔o̵͓̦̖̬̍̀͂", "\ufeff", "\ufffd", "\uffff", "\U0010ffff", "\u0085", "\u2028\u2029",
-    "ﷺ", "𒐫" * 100, "İıŞş", "ß" * 50, "ǅ", "\u00a0\u202f\u2009",
-    "-1", "0", "-0", "00", "1e309", "-1e309", "NaN", "Infinity", "-inf", "9" * 30, "-" + "9" * 30, "0x1F", "1_000",
-    "١٢٣", "１２３", "۱۲", "²", "Ⅻ", "12.5", "1,000,000.999", "£-5", "£", "€12", "1'000", "99999999999999999999",  # noqa: RUF001 (look-alike digits on purpose)
-    "2147483648", "-2147483649", "9223372036854775808", "1.7976931348623157e+308", "0.1e-400",
-    "2027-02-30", "0000-00-00", "9999-12-31", "0001-01-01", "2027-13-45T25:61", "31/12/2027", "2027-03-31T10:00",
-    "2027-03-31", "10000-01-01T00:00", "1970-01-01T00:00:00Z", "2038-01-19T03:14:08",
-    "null", "None", "true", "false", "[]", "{}", "[object Object]", "undefined", "y", "on", "1",
-    "../../etc/passwd", "/\\evil.example", "//evil.example", "http://evil.example/", "/%2F%2Fevil.example",
-    "name@example.org", "a@b", "@", "a" * 64 + "@" + "b" * 63 + ".org", "\"@\"@example.org", "x@[127.0.0.1]",
-    "LS6 1AA", "ls61aa", "LS6", "SW1A 1AA", "AAAA-BBBB-CCCC", "ABCDE-FGHJK", "123456", "0000000",
+    "",
+    " ",
+    "   \t\n  ",
+    "\x00",
+    "a\x00b",
+    "\x00" * 8,
+    "\r\n",
+    "\r\nSet-Cookie: pb=1",
+    "\x1b[31m",
+    "\x7f\x08",
+    *XSS,
+    "{{ 7*7 }}",
+    "{% for x in range(9**9) %}",
+    "${7*7}",
+    "%(name)s",
+    "%s%s%s%n",
+    "{0.__class__}",
+    "' OR 1=1 --",
+    '\'; DROP TABLE "user"; --',
+    "1; DELETE FROM round",
+    '" OR ""="',
+    "\\",
+    "\\'",
+    "%",
+    "_",
+    "%%",
+    "\u202eevil\u202c",
+    "\u200f\u200e\u061c",
+    "\u200d",
+    "\u200b",
+    "👩‍👩‍👧‍👦",
+    "🏳️‍🌈" * 20,
+    "e\u0301\u0302\u0303\u0304",
+    "Z̸̡̢̛͎̼̠̳͔̮̫͖̓̈́̀͌͗̆ͅą̷̛̺̯̜̟͇̳̓̎̈́l̴̡̛̘̪̰̠̥͋̑̐g̷̛̟̤̼̗̥̘͐̄̔o̵͓̦̖̬̍̀͂",
+    "\ufeff",
+    "\ufffd",
+    "\uffff",
+    "\U0010ffff",
+    "\u0085",
+    "\u2028\u2029",
+    "ﷺ",
+    "𒐫" * 100,
+    "İıŞş",
+    "ß" * 50,
+    "ǅ",
+    "\u00a0\u202f\u2009",
+    "-1",
+    "0",
+    "-0",
+    "00",
+    "1e309",
+    "-1e309",
+    "NaN",
+    "Infinity",
+    "-inf",
+    "9" * 30,
+    "-" + "9" * 30,
+    "0x1F",
+    "1_000",
+    "١٢٣",
+    "１２３",  # noqa: RUF001 (look-alike digits on purpose)
+    "۱۲",
+    "²",
+    "Ⅻ",
+    "12.5",
+    "1,000,000.999",
+    "£-5",
+    "£",
+    "€12",
+    "1'000",
+    "99999999999999999999",
+    "2147483648",
+    "-2147483649",
+    "9223372036854775808",
+    "1.7976931348623157e+308",
+    "0.1e-400",
+    "2027-02-30",
+    "0000-00-00",
+    "9999-12-31",
+    "0001-01-01",
+    "2027-13-45T25:61",
+    "31/12/2027",
+    "2027-03-31T10:00",
+    "2027-03-31",
+    "10000-01-01T00:00",
+    "1970-01-01T00:00:00Z",
+    "2038-01-19T03:14:08",
+    "null",
+    "None",
+    "true",
+    "false",
+    "[]",
+    "{}",
+    "[object Object]",
+    "undefined",
+    "y",
+    "on",
+    "1",
+    "../../etc/passwd",
+    "/\\evil.example",
+    "//evil.example",
+    "http://evil.example/",
+    "/%2F%2Fevil.example",
+    "name@example.org",
+    "a@b",
+    "@",
+    "a" * 64 + "@" + "b" * 63 + ".org",
+    '"@"@example.org',
+    "x@[127.0.0.1]",
+    "LS6 1AA",
+    "ls61aa",
+    "LS6",
+    "SW1A 1AA",
+    "AAAA-BBBB-CCCC",
+    "ABCDE-FGHJK",
+    "123456",
+    "0000000",
 ]
 SAFE_CHARS = st.characters(exclude_categories=("Cs",))  # lone surrogates cannot be sent in HTTP
 TEXT = st.text(SAFE_CHARS, max_size=40)
@@ -170,14 +290,35 @@ def _hostile_text():
 
 
 KIND_VALUES = {
-    "int": st.one_of(st.integers(-(10**30), 10**30).map(str), st.sampled_from([" 3 ", "+3", "3.0", "3e2", "٣", "1_0", "0003"])),
+    "int": st.one_of(
+        st.integers(-(10**30), 10**30).map(str), st.sampled_from([" 3 ", "+3", "3.0", "3e2", "٣", "1_0", "0003"])
+    ),
     "money": st.one_of(
         st.integers(-(10**25), 10**25).map(str),
         st.integers(10**6, 10**11).map(lambda n: f"{n:,}"),  # millions of pounds, around the 32-bit pence limit
         st.sampled_from(["21,474,836.47", "21,474,836.48", "99,999,999.99", "100,000,000", "100,000,000.01"]),
         st.decimals(allow_nan=True, allow_infinity=True).map(str),
-        st.sampled_from(["1,2,3,4", "0.001", "£1,000.50", " 12 ", "1.000,50", "12,50", "1 000", "1\u202f000", "£ ",
-                         "1..2", "1,,000", "0", "0.00", ".5", "5.", "99999999999999999.99", "12'345.6"]),
+        st.sampled_from(
+            [
+                "1,2,3,4",
+                "0.001",
+                "£1,000.50",
+                " 12 ",
+                "1.000,50",
+                "12,50",
+                "1 000",
+                "1\u202f000",
+                "£ ",
+                "1..2",
+                "1,,000",
+                "0",
+                "0.00",
+                ".5",
+                "5.",
+                "99999999999999999.99",
+                "12'345.6",
+            ]
+        ),
     ),
     "date": st.one_of(st.dates().map(str), st.sampled_from(["2027-2-3", "27-02-03", "2027-02-03T00:00", "2027/02/03"])),
     "datetime": st.one_of(
@@ -185,21 +326,53 @@ KIND_VALUES = {
         st.datetimes().map(lambda d: d.isoformat()),
         st.sampled_from(["2027-03-31 10:00", "2027-03-31T10", "2027-03-31T10:00:00+14:00", "2027-03-26T01:30"]),
     ),
-    "email": st.one_of(st.emails().map(str), st.sampled_from(["a@b.c", "A@EXAMPLE.ORG", " a@example.org ", "a@example..org"])),
-    "postcode": st.one_of(st.from_regex(r"\A[A-Z]{1,2}[0-9]{1,2}[A-Z]? ?[0-9][A-Z]{2}\Z"), st.sampled_from(["LS6", "LS 6", "ls6\n1aa"])),
-    "tel": st.one_of(st.from_regex(r"\A(\+44 ?|0044|0)7[0-9]{3} ?[0-9]{6}\Z"),
-                     st.sampled_from(["+44 (0)7700 900123", "0113 496 0000", "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663",
-                                      "+", "07700900123" * 3, "+1 202 555 0100", "07624 123456", "07000 123456"])),
+    "email": st.one_of(
+        st.emails().map(str), st.sampled_from(["a@b.c", "A@EXAMPLE.ORG", " a@example.org ", "a@example..org"])
+    ),
+    "postcode": st.one_of(
+        st.from_regex(r"\A[A-Z]{1,2}[0-9]{1,2}[A-Z]? ?[0-9][A-Z]{2}\Z"), st.sampled_from(["LS6", "LS 6", "ls6\n1aa"])
+    ),
+    "tel": st.one_of(
+        st.from_regex(r"\A(\+44 ?|0044|0)7[0-9]{3} ?[0-9]{6}\Z"),
+        st.sampled_from(
+            [
+                "+44 (0)7700 900123",
+                "0113 496 0000",
+                "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663",
+                "+",
+                "07700900123" * 3,
+                "+1 202 555 0100",
+                "07624 123456",
+                "07000 123456",
+            ]
+        ),
+    ),
     "bool": st.sampled_from(["y", "n", "0", "false", "on", "", "yes"]),
     "select": st.one_of(st.integers(-5, 10**6).map(str), st.sampled_from(["0", "-1", "1.0", " 1", "1 ", "0x1"])),
 }
-FILENAMES = ["photo.jpg", "photo.png", "photo.webp", "photo.gif", "photo.exe", "photo", ".jpg", "photo.JPG",
-             "../../../etc/passwd.jpg", "photo.jpg\x00.php", "фото.png", "p" * 300 + ".jpg", "", "photo.png.php"]
+FILENAMES = [
+    "photo.jpg",
+    "photo.png",
+    "photo.webp",
+    "photo.gif",
+    "photo.exe",
+    "photo",
+    ".jpg",
+    "photo.JPG",
+    "../../../etc/passwd.jpg",
+    "photo.jpg\x00.php",
+    "фото.png",
+    "p" * 300 + ".jpg",
+    "",
+    "photo.png.php",
+]
 
 
 def hostile_value(kind: str):
     if kind == "file":
-        return st.tuples(st.binary(max_size=3000), st.sampled_from(FILENAMES), st.sampled_from(["image/jpeg", "text/plain", ""]))
+        return st.tuples(
+            st.binary(max_size=3000), st.sampled_from(FILENAMES), st.sampled_from(["image/jpeg", "text/plain", ""])
+        )
     extra = KIND_VALUES.get(kind)
     return st.one_of(_hostile_text(), extra) if extra is not None else _hostile_text()
 
@@ -253,30 +426,47 @@ def round_fields(w: World, organisation_field: bool) -> list[Field]:
     fields = [Field("organisation", "select", str(w.org["Eastshire Council"]))] if organisation_field else []
     return [
         *fields,
-        Field("title", "text", "Greener Eastshire 2028"), Field("purpose", "text", "Money for green ideas."),
-        Field("eligibility", "text", "People who live here."), Field("minimum_age", "int", "16"),
-        Field("methods", "multi", ["codes", "email"]), Field("categories", "text", "Parks\nYoung people"),
-        Field("max_project_cost", "money", "25,000" if organisation_field else ""), Field("objectives", "text", "Net zero"),
+        Field("title", "text", "Greener Eastshire 2028"),
+        Field("purpose", "text", "Money for green ideas."),
+        Field("eligibility", "text", "People who live here."),
+        Field("minimum_age", "int", "16"),
+        Field("methods", "multi", ["codes", "email"]),
+        Field("categories", "text", "Parks\nYoung people"),
+        Field("max_project_cost", "money", "25,000" if organisation_field else ""),
+        Field("objectives", "text", "Net zero"),
         Field("currency", "select", "GBP"),
     ]
 
 
 def timeline_fields(w: World) -> list[Field]:
-    return [Field(name, "datetime", f"2031-0{n + 1}-01T09:00") for n, name in
-            enumerate(["proposals_open_at", "screening_at", "voting_opens_at", "voting_closes_at", "results_at"])]
+    return [
+        Field(name, "datetime", f"2031-0{n + 1}-01T09:00")
+        for n, name in enumerate(
+            ["proposals_open_at", "screening_at", "voting_opens_at", "voting_closes_at", "results_at"]
+        )
+    ]
 
 
 def contest_fields(w: World, r: dict) -> list[Field]:
     return [
-        Field("name", "text", "East ballot"), Field("area", "select", str(r["areas"]["North"])),
-        Field("ballot_kind", "select", "approval"), Field("min_picks", "int", "1"), Field("max_picks", "int", "3"),
-        Field("limit_to_budget", "bool", "y"), Field("rank_depth", "int", "3"), Field("rule", "select", "greedy"),
+        Field("name", "text", "East ballot"),
+        Field("area", "select", str(r["areas"]["North"])),
+        Field("ballot_kind", "select", "approval"),
+        Field("min_picks", "int", "1"),
+        Field("max_picks", "int", "3"),
+        Field("limit_to_budget", "bool", "y"),
+        Field("rank_depth", "int", "3"),
+        Field("rule", "select", "greedy"),
     ]
 
 
 def pot_fields(w: World, r: dict) -> list[Field]:
-    return [Field("organisation", "select", str(w.org["Eastshire Council"])), Field("contest", "select", str(r["contests"]["North"])),
-            Field("name", "text", "Top-up fund"), Field("amount", "money", "1,000")]
+    return [
+        Field("organisation", "select", str(w.org["Eastshire Council"])),
+        Field("contest", "select", str(r["contests"]["North"])),
+        Field("name", "text", "Top-up fund"),
+        Field("amount", "money", "1,000"),
+    ]
 
 
 def proposal_fields(w: World, new: bool) -> list[Field]:
@@ -284,187 +474,529 @@ def proposal_fields(w: World, new: bool) -> list[Field]:
     fields = [Field("organisation", "select", str(w.org["Friends of the Park"]))] if new else []
     return [
         *fields,
-        Field("contest", "select", str(r["contests"]["North"])), Field("title", "text", "Benches by the pond"),
-        Field("summary", "text", "Six benches."), Field("description", "text", "Oak benches."),
+        Field("contest", "select", str(r["contests"]["North"])),
+        Field("title", "text", "Benches by the pond"),
+        Field("summary", "text", "Six benches."),
+        Field("description", "text", "Oak benches."),
         Field("category", "select", lambda w: str(w.first_id("category", r["round"]))),
         Field("objectives", "multi", lambda w: [str(w.first_id("charter_objective", r["round"]))]),
         *rows("cost_lines", 8, [("item", "text"), ("amount", "money")], {"item": "Benches", "amount": "1,200.50"}),
-        Field("beneficiaries", "text", "Older people"), Field("postcode", "postcode", "LS6 1AA"),
-        Field("photo", "file", None), Field("kept_photo", "text", ""), Field("action", "control", "save"),
+        Field("beneficiaries", "text", "Older people"),
+        Field("postcode", "postcode", "LS6 1AA"),
+        Field("photo", "file", None),
+        Field("kept_photo", "text", ""),
+        Field("action", "control", "save"),
     ]
 
 
 def update_fields(w: World) -> list[Field]:
     return [
         Field("status", "select", lambda w: w.allowed_status(w.r3["funded"][0])),
-        Field("reason", "text", "Waiting for the landowner's permission."), Field("note", "text", "Diggers arrive on Monday."),
-        *rows("milestones", 6, [("title", "text"), ("due", "date"), ("done", "bool")],
-              {"title": "Order materials", "due": "2027-01-10", "done": "y"}),
-        *rows("spend", 10, [("item", "text"), ("amount", "money"), ("local", "bool")],
-              {"item": "Timber from Eastshire Sawmill", "amount": "1,200.50", "local": "y"}),
+        Field("reason", "text", "Waiting for the landowner's permission."),
+        Field("note", "text", "Diggers arrive on Monday."),
+        *rows(
+            "milestones",
+            6,
+            [("title", "text"), ("due", "date"), ("done", "bool")],
+            {"title": "Order materials", "due": "2027-01-10", "done": "y"},
+        ),
+        *rows(
+            "spend",
+            10,
+            [("item", "text"), ("amount", "money"), ("local", "bool")],
+            {"item": "Timber from Eastshire Sawmill", "amount": "1,200.50", "local": "y"},
+        ),
         Field("photo", "file", None),
     ]
 
 
 FORMS = [
     # accounts and organisations
-    FormSpec("sign_up", "fresh", lambda w: "/sign-up", lambda w: [
-        Field("name", "text", "New Person"), Field("email", "email", unique("new-{}@example.org"))], page=lambda w: "/sign-up"),
-    FormSpec("sign_up_finish", "fresh", lambda w: f"/sign-up/{w.sign_up_token()}", lambda w: [
-        Field("name", "text", "New Person"), Field("password", "text", PASSWORD), Field("confirm", "text", PASSWORD)],
+    FormSpec(
+        "sign_up",
+        "fresh",
+        lambda w: "/sign-up",
+        lambda w: [Field("name", "text", "New Person"), Field("email", "email", unique("new-{}@example.org"))],
         page=lambda w: "/sign-up",
-        pinned=[{"name": "a\x00b"}]),  # PostgreSQL: text with a NUL byte reaches the database (anyone can sign up)
-    FormSpec("sign_in", "fresh", lambda w: "/sign-in", lambda w: [
-        Field("email", "email", COUNCIL), Field("password", "text", PASSWORD)], page=lambda w: "/sign-in"),
+    ),
+    FormSpec(
+        "sign_up_finish",
+        "fresh",
+        lambda w: f"/sign-up/{w.sign_up_token()}",
+        lambda w: [
+            Field("name", "text", "New Person"),
+            Field("password", "text", PASSWORD),
+            Field("confirm", "text", PASSWORD),
+        ],
+        page=lambda w: "/sign-up",
+        pinned=[{"name": "a\x00b"}],
+    ),  # PostgreSQL: text with a NUL byte reaches the database (anyone can sign up)
+    FormSpec(
+        "sign_in",
+        "fresh",
+        lambda w: "/sign-in",
+        lambda w: [Field("email", "email", COUNCIL), Field("password", "text", PASSWORD)],
+        page=lambda w: "/sign-in",
+    ),
     FormSpec("reset_request", "anon", lambda w: "/reset-password", lambda w: [Field("email", "email", MEMBER)]),
-    FormSpec("reset_password", "anon", lambda w: f"/reset-password/{w.reset_token()}", lambda w: [
-        Field("password", "text", "another long password"), Field("confirm", "text", "another long password")]),
-    FormSpec("admin_organisations", "admin", lambda w: "/admin/organisations", lambda w: [
-        Field("name", "text", unique("Organisation {}")), Field("kind", "select", "group"), Field("subtype", "select", "charity")],
-        pinned=[{"name": "a\x00b"}]),  # PostgreSQL: NUL byte
-    FormSpec("admin_members", "admin", lambda w: f"/admin/organisations/{w.org['City University']}", lambda w: [
-        Field("email", "email", PLAIN)]),
-    FormSpec("group_register", "member", lambda w: "/groups/new", lambda w: [
-        Field("name", "text", unique("Allotment Society {}")), Field("subtype", "select", "charity"),
-        Field("registered_number", "text", "1234567"), Field("contact_email", "email", "society@example.org"),
-        Field("area_served", "text", "Headingley")], pinned=[{"name": "a\x00b"}]),  # PostgreSQL: NUL byte
-    FormSpec("group_invite", "member", lambda w: f"/groups/{w.org['Friends of the Park']}", lambda w: [
-        Field("email", "email", "invitee@example.org")]),
+    FormSpec(
+        "reset_password",
+        "anon",
+        lambda w: f"/reset-password/{w.reset_token()}",
+        lambda w: [
+            Field("password", "text", "another long password"),
+            Field("confirm", "text", "another long password"),
+        ],
+    ),
+    FormSpec(
+        "admin_organisations",
+        "admin",
+        lambda w: "/admin/organisations",
+        lambda w: [
+            Field("name", "text", unique("Organisation {}")),
+            Field("kind", "select", "group"),
+            Field("subtype", "select", "charity"),
+        ],
+        pinned=[{"name": "a\x00b"}],
+    ),  # PostgreSQL: NUL byte
+    FormSpec(
+        "admin_members",
+        "admin",
+        lambda w: f"/admin/organisations/{w.org['City University']}",
+        lambda w: [Field("email", "email", PLAIN)],
+    ),
+    FormSpec(
+        "group_register",
+        "member",
+        lambda w: "/groups/new",
+        lambda w: [
+            Field("name", "text", unique("Allotment Society {}")),
+            Field("subtype", "select", "charity"),
+            Field("registered_number", "text", "1234567"),
+            Field("contact_email", "email", "society@example.org"),
+            Field("area_served", "text", "Headingley"),
+        ],
+        pinned=[{"name": "a\x00b"}],
+    ),  # PostgreSQL: NUL byte
+    FormSpec(
+        "group_invite",
+        "member",
+        lambda w: f"/groups/{w.org['Friends of the Park']}",
+        lambda w: [Field("email", "email", "invitee@example.org")],
+    ),
     FormSpec("group_accept", "joiner", lambda w: f"/groups/invitations/{w.invitation}", lambda w: []),
     # residents' news of a round (R2 is taking votes)
-    FormSpec("news_subscribe", "fresh", lambda w: f"/rounds/{w.r2['round']}/news", lambda w: [
-        Field("email", "email", unique("resident-{}@example.org"))], page=lambda w: f"/rounds/{w.r2['round']}/news"),
+    FormSpec(
+        "news_subscribe",
+        "fresh",
+        lambda w: f"/rounds/{w.r2['round']}/news",
+        lambda w: [Field("email", "email", unique("resident-{}@example.org"))],
+        page=lambda w: f"/rounds/{w.r2['round']}/news",
+    ),
     FormSpec("news_confirm", "anon", lambda w: f"/news/confirm/{w.news_token('confirm')}", lambda w: []),
-    FormSpec("news_stop", "anon", lambda w: f"/news/stop/{w.news_token('stop')}", lambda w: [
-        Field("scope", "select", "round")]),
-    FormSpec("language", "plain", lambda w: "/language", lambda w: [
-        Field("language", "select", "cy"), Field("next", "text", "/rounds/")]),
+    FormSpec(
+        "news_stop",
+        "anon",
+        lambda w: f"/news/stop/{w.news_token('stop')}",
+        lambda w: [Field("scope", "select", "round")],
+    ),
+    FormSpec(
+        "language",
+        "plain",
+        lambda w: "/language",
+        lambda w: [Field("language", "select", "cy"), Field("next", "text", "/rounds/")],
+    ),
     # setting up rounds (R0 and RT take proposals; R2 is frozen: voting is open)
-    FormSpec("round_new", "council", lambda w: "/rounds/new", lambda w: round_fields(w, True),
-             pinned=[{"max_project_cost": "21,474,836.48"},  # PostgreSQL: round.max_project_cost past a 32-bit integer
-                     {"title": "a\x00b"}]),  # PostgreSQL: NUL byte
-    FormSpec("round_edit", "council", lambda w: f"/rounds/{w.r0['round']}/edit", lambda w: round_fields(w, False),
-             pinned=[{"max_project_cost": "99999999999999999.99"}]),  # past a 64-bit integer: SQLite too
-    FormSpec("round_edit_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/edit", lambda w: round_fields(w, False), examples=8),
+    FormSpec(
+        "round_new",
+        "council",
+        lambda w: "/rounds/new",
+        lambda w: round_fields(w, True),
+        pinned=[
+            {"max_project_cost": "21,474,836.48"},  # PostgreSQL: round.max_project_cost past a 32-bit integer
+            {"title": "a\x00b"},
+        ],
+    ),  # PostgreSQL: NUL byte
+    FormSpec(
+        "round_edit",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/edit",
+        lambda w: round_fields(w, False),
+        pinned=[{"max_project_cost": "99999999999999999.99"}],
+    ),  # past a 64-bit integer: SQLite too
+    FormSpec(
+        "round_edit_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/edit",
+        lambda w: round_fields(w, False),
+        examples=8,
+    ),
     FormSpec("timeline", "council", lambda w: f"/rounds/{w.rt['round']}/timeline", timeline_fields),
     # A round's contact, questions and paper-voting places: correctable while voting is open (R2).
-    FormSpec("round_help", "council", lambda w: f"/rounds/{w.r2['round']}/help/edit", lambda w: [
-        Field("contact_name", "text", "Eastshire PB team"), Field("contact_email", "email", "pb@eastshire.example"),
-        Field("contact_phone", "text", "01632 960 123"), Field("contact_address", "text", "Town Hall\nEastshire"),
-        Field("contact_hours", "text", "Weekdays 9 to 5"),
-        *rows("questions", 10, [("question", "text"), ("answer", "text"), ("order", "int")],
-              {"question": "Who can vote?", "answer": "Everyone aged 11 or over.", "order": "1"}),
-        *rows("places", 8, [("name", "text"), ("address", "text"), ("opening_times", "text")],
-              {"name": "Central Library", "address": "1 Library Way", "opening_times": "Saturdays"}),
-    ], pinned=[{"contact_name": "a\x00b"}, {"questions-1-answer": "<script>alert(1)</script>"}]),
+    FormSpec(
+        "round_help",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/help/edit",
+        lambda w: [
+            Field("contact_name", "text", "Eastshire PB team"),
+            Field("contact_email", "email", "pb@eastshire.example"),
+            Field("contact_phone", "text", "01632 960 123"),
+            Field("contact_address", "text", "Town Hall\nEastshire"),
+            Field("contact_hours", "text", "Weekdays 9 to 5"),
+            *rows(
+                "questions",
+                10,
+                [("question", "text"), ("answer", "text"), ("order", "int")],
+                {"question": "Who can vote?", "answer": "Everyone aged 11 or over.", "order": "1"},
+            ),
+            *rows(
+                "places",
+                8,
+                [("name", "text"), ("address", "text"), ("opening_times", "text")],
+                {"name": "Central Library", "address": "1 Library Way", "opening_times": "Saturdays"},
+            ),
+        ],
+        pinned=[{"contact_name": "a\x00b"}, {"questions-1-answer": "<script>alert(1)</script>"}],
+    ),
     FormSpec("timeline_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/timeline", timeline_fields, examples=8),
-    FormSpec("area_new", "council", lambda w: f"/rounds/{w.r0['round']}/areas/new", lambda w: [
-        Field("name", "text", "East"), Field("postcodes", "text", "LS7\nLS8 1, LS9 2AB")]),
-    FormSpec("area_edit", "council", lambda w: f"/rounds/{w.r0['round']}/areas/{w.r0['areas']['South']}", lambda w: [
-        Field("name", "text", "South"), Field("postcodes", "text", "LS11")], pinned=[{"name": "a\x00b"}]),  # PostgreSQL: NUL byte
-    FormSpec("area_new_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/areas/new", lambda w: [
-        Field("name", "text", "East"), Field("postcodes", "text", "LS7")], examples=8),
-    FormSpec("contest_new", "council", lambda w: f"/rounds/{w.r0['round']}/contests/new", lambda w: contest_fields(w, w.r0)),
-    FormSpec("contest_edit", "council", lambda w: f"/rounds/{w.r0['round']}/contests/{w.r0['contests']['South']}",
-             lambda w: contest_fields(w, w.r0)),
-    FormSpec("contest_edit_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/contests/{w.r2['contests']['South']}",
-             lambda w: contest_fields(w, w.r2), examples=8),
-    FormSpec("partners", "council", lambda w: f"/rounds/{w.r0['round']}/partners", lambda w: [
-        Field("organisation", "select", str(w.org["City University"]))]),
-    FormSpec("pledge", "council", lambda w: f"/rounds/{w.r0['round']}/pots/new", lambda w: pot_fields(w, w.r0),
-             pinned=[{"amount": "30,000,000"},  # PostgreSQL: pot.amount past a 32-bit integer, under the £100m limit
-                     {"name": "a\x00b"}]),  # PostgreSQL: NUL byte
-    FormSpec("pledge_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/pots/new", lambda w: pot_fields(w, w.r2), examples=8),
-    FormSpec("raise_pot", "council", lambda w: f"/rounds/{w.r0['round']}/pots/{w.r0['pot']}", lambda w: [
-        Field("amount", "money", lambda w: f"{w.pot_amount(w.r0['pot']) // 100 + 1}")], pinned=[{"amount": "30,000,000"}]),
-    FormSpec("raise_pot_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/pots/{w.r2['pot']}", lambda w: [
-        Field("amount", "money", "90,000")], examples=8),
+    FormSpec(
+        "area_new",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/areas/new",
+        lambda w: [Field("name", "text", "East"), Field("postcodes", "text", "LS7\nLS8 1, LS9 2AB")],
+    ),
+    FormSpec(
+        "area_edit",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/areas/{w.r0['areas']['South']}",
+        lambda w: [Field("name", "text", "South"), Field("postcodes", "text", "LS11")],
+        pinned=[{"name": "a\x00b"}],
+    ),  # PostgreSQL: NUL byte
+    FormSpec(
+        "area_new_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/areas/new",
+        lambda w: [Field("name", "text", "East"), Field("postcodes", "text", "LS7")],
+        examples=8,
+    ),
+    FormSpec(
+        "contest_new", "council", lambda w: f"/rounds/{w.r0['round']}/contests/new", lambda w: contest_fields(w, w.r0)
+    ),
+    FormSpec(
+        "contest_edit",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/contests/{w.r0['contests']['South']}",
+        lambda w: contest_fields(w, w.r0),
+    ),
+    FormSpec(
+        "contest_edit_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/contests/{w.r2['contests']['South']}",
+        lambda w: contest_fields(w, w.r2),
+        examples=8,
+    ),
+    FormSpec(
+        "partners",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/partners",
+        lambda w: [Field("organisation", "select", str(w.org["City University"]))],
+    ),
+    FormSpec(
+        "pledge",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/pots/new",
+        lambda w: pot_fields(w, w.r0),
+        pinned=[
+            {"amount": "30,000,000"},  # PostgreSQL: pot.amount past a 32-bit integer, under the £100m limit
+            {"name": "a\x00b"},
+        ],
+    ),  # PostgreSQL: NUL byte
+    FormSpec(
+        "pledge_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/pots/new",
+        lambda w: pot_fields(w, w.r2),
+        examples=8,
+    ),
+    FormSpec(
+        "raise_pot",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/pots/{w.r0['pot']}",
+        lambda w: [Field("amount", "money", lambda w: f"{w.pot_amount(w.r0['pot']) // 100 + 1}")],
+        pinned=[{"amount": "30,000,000"}],
+    ),
+    FormSpec(
+        "raise_pot_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/pots/{w.r2['pot']}",
+        lambda w: [Field("amount", "money", "90,000")],
+        examples=8,
+    ),
     # a round's languages (R0) and its own text in them (R1 offers Welsh)
-    FormSpec("round_languages", "council", lambda w: f"/rounds/{w.r0['round']}/languages", lambda w: [
-        Field("source", "select", "en_GB"), Field("others", "multi", ["cy", "ar"])]),
-    FormSpec("round_languages_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/languages", lambda w: [
-        Field("source", "select", "en_GB"), Field("others", "multi", ["cy"])], examples=8),
-    FormSpec("round_translations", "council", lambda w: f"/rounds/{w.r1['round']}/translations", lambda w: [
-        Field("language", "select", "cy"), Field("title", "text", "Dwyrain Sir Wyrddach"),
-        Field("purpose", "text", "Arian ar gyfer syniadau gwyrdd."), Field("eligibility", "text", "Pobl sy'n byw yma.")]),
+    FormSpec(
+        "round_languages",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/languages",
+        lambda w: [Field("source", "select", "en_GB"), Field("others", "multi", ["cy", "ar"])],
+    ),
+    FormSpec(
+        "round_languages_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/languages",
+        lambda w: [Field("source", "select", "en_GB"), Field("others", "multi", ["cy"])],
+        examples=8,
+    ),
+    FormSpec(
+        "round_translations",
+        "council",
+        lambda w: f"/rounds/{w.r1['round']}/translations",
+        lambda w: [
+            Field("language", "select", "cy"),
+            Field("title", "text", "Dwyrain Sir Wyrddach"),
+            Field("purpose", "text", "Arian ar gyfer syniadau gwyrdd."),
+            Field("eligibility", "text", "Pobl sy'n byw yma."),
+        ],
+    ),
     # proposals and screening (R1 takes proposals)
-    FormSpec("proposal_new", "member", lambda w: f"/rounds/{w.r4['round']}/proposals/new", lambda w: proposal_fields(w, True),
-             pinned=[{"cost_lines-0-amount": "30,000,000"},  # PostgreSQL: proposal.total_cost past a 32-bit integer
-                     {"title": "a\x00b"},  # PostgreSQL: NUL byte
-                     {"cost_lines-1-item": "<script>alert(1)</script>"},  # "Give an amount for “<script>...”" unescaped
-                     {"__extras__": [("a\r", "1")], "__encoding__": "multipart"},  # a part whose name breaks its header: a None key
-                     ]),
-    FormSpec("proposal_edit", "member", lambda w: f"/proposals/{w.r1['draft']}/edit", lambda w: proposal_fields(w, False)),
-    FormSpec("reason_translations", "reviewer", lambda w: [f"/proposals/{p}/reason-translations" for p in w.r1["submitted"]],
-             lambda w: [Field("language", "select", "cy"), Field("screening_reason", "text", "Dyfynbris ar gyfer y meinciau, os gwelwch yn dda.")]),
-    FormSpec("proposal_translations", "member", lambda w: f"/proposals/{w.r1['draft']}/translations", lambda w: [
-        Field("language", "select", "cy"), Field("title", "text", "Meinciau wrth y pwll"), Field("summary", "text", "Dwy fainc."),
-        Field("description", "text", "Byddwn yn adeiladu dwy fainc."), Field("beneficiaries", "text", "Pawb")]),
-    FormSpec("proposal_submit", "member", lambda w: [f"/proposals/{p}/{action}" for p in w.r1["spare"] for action in ("submit", "withdraw", "restore")],
-             lambda w: []),
-    FormSpec("screen", "reviewer", lambda w: [f"/proposals/{p}/screen" for p in w.r1["submitted"]], lambda w: [
-        Field("decision", "select", "returned"), Field("reason", "text", "Please add a quote for the benches.")],
-        pinned=[{"reason": "a\x00b"}]),  # PostgreSQL: NUL byte
-    FormSpec("screeners", "council", lambda w: f"/rounds/{w.r1['round']}/screeners", lambda w: [Field("email", "email", PLAIN)]),
-    FormSpec("screeners_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/screeners", lambda w: [
-        Field("email", "email", PLAIN)], examples=8),
+    FormSpec(
+        "proposal_new",
+        "member",
+        lambda w: f"/rounds/{w.r4['round']}/proposals/new",
+        lambda w: proposal_fields(w, True),
+        pinned=[
+            {"cost_lines-0-amount": "30,000,000"},  # PostgreSQL: proposal.total_cost past a 32-bit integer
+            {"title": "a\x00b"},  # PostgreSQL: NUL byte
+            {"cost_lines-1-item": "<script>alert(1)</script>"},  # "Give an amount for “<script>...”" unescaped
+            {
+                "__extras__": [("a\r", "1")],
+                "__encoding__": "multipart",
+            },  # a part whose name breaks its header: a None key
+        ],
+    ),
+    FormSpec(
+        "proposal_edit", "member", lambda w: f"/proposals/{w.r1['draft']}/edit", lambda w: proposal_fields(w, False)
+    ),
+    FormSpec(
+        "reason_translations",
+        "reviewer",
+        lambda w: [f"/proposals/{p}/reason-translations" for p in w.r1["submitted"]],
+        lambda w: [
+            Field("language", "select", "cy"),
+            Field("screening_reason", "text", "Dyfynbris ar gyfer y meinciau, os gwelwch yn dda."),
+        ],
+    ),
+    FormSpec(
+        "proposal_translations",
+        "member",
+        lambda w: f"/proposals/{w.r1['draft']}/translations",
+        lambda w: [
+            Field("language", "select", "cy"),
+            Field("title", "text", "Meinciau wrth y pwll"),
+            Field("summary", "text", "Dwy fainc."),
+            Field("description", "text", "Byddwn yn adeiladu dwy fainc."),
+            Field("beneficiaries", "text", "Pawb"),
+        ],
+    ),
+    FormSpec(
+        "proposal_submit",
+        "member",
+        lambda w: [f"/proposals/{p}/{action}" for p in w.r1["spare"] for action in ("submit", "withdraw", "restore")],
+        lambda w: [],
+    ),
+    FormSpec(
+        "screen",
+        "reviewer",
+        lambda w: [f"/proposals/{p}/screen" for p in w.r1["submitted"]],
+        lambda w: [
+            Field("decision", "select", "returned"),
+            Field("reason", "text", "Please add a quote for the benches."),
+        ],
+        pinned=[{"reason": "a\x00b"}],
+    ),  # PostgreSQL: NUL byte
+    FormSpec(
+        "screeners",
+        "council",
+        lambda w: f"/rounds/{w.r1['round']}/screeners",
+        lambda w: [Field("email", "email", PLAIN)],
+    ),
+    FormSpec(
+        "screeners_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/screeners",
+        lambda w: [Field("email", "email", PLAIN)],
+        examples=8,
+    ),
     # voting (R2 is open for voting)
-    FormSpec("codes", "council", lambda w: f"/rounds/{w.r0['round']}/codes", lambda w: [
-        Field("area", "select", str(w.r0["areas"]["North"])), Field("count", "int", "3")]),
-    FormSpec("codes_frozen", "council", lambda w: f"/rounds/{w.r2['round']}/codes", lambda w: [
-        Field("area", "select", "0"), Field("count", "int", "3")], examples=8),
-    FormSpec("helpers", "council", lambda w: f"/rounds/{w.r2['round']}/helpers", lambda w: [Field("email", "email", PLAIN)]),
-    FormSpec("vote_code", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/code", lambda w: [
-        Field("code", "text", lambda w: w.spare_code())]),
-    FormSpec("vote_declared", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/declare", lambda w: [
-        Field("name", "text", "Sam Resident"), Field("address", "text", "12 High Street"),
-        Field("postcode", "postcode", "LS6 1AA"), Field("declaration", "bool", "y")]),
-    FormSpec("vote_email", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/email", lambda w: [
-        Field("email", "email", unique("voter-{}@example.org")), Field("postcode", "postcode", "LS11 5AA")]),
-    FormSpec("vote_email_code", "voting_challenge", lambda w: f"/rounds/{w.r2['round']}/vote/email/code", lambda w: [
-        Field("code", "text", "123456")]),
-    FormSpec("vote_sms", "anon", lambda w: f"/rounds/{w.r2['round']}/vote/sms", lambda w: [
-        Field("mobile", "tel", unique("07700 9{:05d}")), Field("postcode", "postcode", "LS11 5AA")]),
-    FormSpec("vote_sms_code", "sms_challenge", lambda w: f"/rounds/{w.r2['round']}/vote/sms/code", lambda w: [
-        Field("code", "text", "123456")]),
-    FormSpec("ballot_approval", "voter_north", lambda w: f"/rounds/{w.r2['round']}/vote/{w.r2['contests']['North']}", lambda w: [
-        Field("project", "multi", [str(p) for p in w.r2["projects"]["North"][:2]]),
-        Field("confirm", "control", "1"), Field("change", "control", None)],
-        pinned=[{"project": "²"}]),  # '²'.isdigit() is True, int('²') raises ValueError
-    FormSpec("ballot_ranked", "voter_south", lambda w: f"/rounds/{w.r2['round']}/vote/{w.r2['contests']['South']}", lambda w: [
-        *[Field(f"rank_{p}", "select", str(n + 1) if n < 3 else "") for n, p in enumerate(w.r2["projects"]["South"])],
-        Field("confirm", "control", "1"), Field("change", "control", None)],
-        pinned=[{"rank_*": "²"}, {"rank_*": "9" * 5000}]),  # the first project's rank: isdigit() passes, int() raises
-    FormSpec("paper", "helper", lambda w: f"/rounds/{w.r2['round']}/paper", lambda w: [
-        Field("code", "text", lambda w: w.spare_code())]),
+    FormSpec(
+        "codes",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/codes",
+        lambda w: [Field("area", "select", str(w.r0["areas"]["North"])), Field("count", "int", "3")],
+    ),
+    FormSpec(
+        "codes_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/codes",
+        lambda w: [Field("area", "select", "0"), Field("count", "int", "3")],
+        examples=8,
+    ),
+    FormSpec(
+        "helpers", "council", lambda w: f"/rounds/{w.r2['round']}/helpers", lambda w: [Field("email", "email", PLAIN)]
+    ),
+    FormSpec(
+        "vote_code",
+        "anon",
+        lambda w: f"/rounds/{w.r2['round']}/vote/code",
+        lambda w: [Field("code", "text", lambda w: w.spare_code())],
+    ),
+    FormSpec(
+        "vote_declared",
+        "anon",
+        lambda w: f"/rounds/{w.r2['round']}/vote/declare",
+        lambda w: [
+            Field("name", "text", "Sam Resident"),
+            Field("address", "text", "12 High Street"),
+            Field("postcode", "postcode", "LS6 1AA"),
+            Field("declaration", "bool", "y"),
+        ],
+    ),
+    FormSpec(
+        "vote_email",
+        "anon",
+        lambda w: f"/rounds/{w.r2['round']}/vote/email",
+        lambda w: [Field("email", "email", unique("voter-{}@example.org")), Field("postcode", "postcode", "LS11 5AA")],
+    ),
+    FormSpec(
+        "vote_email_code",
+        "voting_challenge",
+        lambda w: f"/rounds/{w.r2['round']}/vote/email/code",
+        lambda w: [Field("code", "text", "123456")],
+    ),
+    FormSpec(
+        "vote_sms",
+        "anon",
+        lambda w: f"/rounds/{w.r2['round']}/vote/sms",
+        lambda w: [Field("mobile", "tel", unique("07700 9{:05d}")), Field("postcode", "postcode", "LS11 5AA")],
+    ),
+    FormSpec(
+        "vote_sms_code",
+        "sms_challenge",
+        lambda w: f"/rounds/{w.r2['round']}/vote/sms/code",
+        lambda w: [Field("code", "text", "123456")],
+    ),
+    FormSpec(
+        "ballot_approval",
+        "voter_north",
+        lambda w: f"/rounds/{w.r2['round']}/vote/{w.r2['contests']['North']}",
+        lambda w: [
+            Field("project", "multi", [str(p) for p in w.r2["projects"]["North"][:2]]),
+            Field("confirm", "control", "1"),
+            Field("change", "control", None),
+        ],
+        pinned=[{"project": "²"}],
+    ),  # '²'.isdigit() is True, int('²') raises ValueError
+    FormSpec(
+        "ballot_ranked",
+        "voter_south",
+        lambda w: f"/rounds/{w.r2['round']}/vote/{w.r2['contests']['South']}",
+        lambda w: [
+            *[
+                Field(f"rank_{p}", "select", str(n + 1) if n < 3 else "")
+                for n, p in enumerate(w.r2["projects"]["South"])
+            ],
+            Field("confirm", "control", "1"),
+            Field("change", "control", None),
+        ],
+        pinned=[{"rank_*": "²"}, {"rank_*": "9" * 5000}],
+    ),  # the first project's rank: isdigit() passes, int() raises
+    FormSpec(
+        "paper",
+        "helper",
+        lambda w: f"/rounds/{w.r2['round']}/paper",
+        lambda w: [Field("code", "text", lambda w: w.spare_code())],
+    ),
     # results (R3 is published)
-    FormSpec("receipt_check", "anon", lambda w: f"/rounds/{w.r3['round']}/results/receipt", lambda w: [
-        Field("receipt", "text", lambda w: w.r3["receipt"])]),
-    FormSpec("recount", "council", lambda w: f"/rounds/{w.r3['round']}/recount", lambda w: [Field("rule", "select", "")], examples=8),
+    FormSpec(
+        "receipt_check",
+        "anon",
+        lambda w: f"/rounds/{w.r3['round']}/results/receipt",
+        lambda w: [Field("receipt", "text", lambda w: w.r3["receipt"])],
+    ),
+    FormSpec(
+        "recount",
+        "council",
+        lambda w: f"/rounds/{w.r3['round']}/recount",
+        lambda w: [Field("rule", "select", "")],
+        examples=8,
+    ),
     # delivery and residents' verdicts (R3)
-    FormSpec("delivery_update", "member", lambda w: f"/projects/{w.r3['funded'][0]}/update", update_fields,
-             pinned=[{"spend-0-amount": "30,000,000"},  # PostgreSQL: delivery_update.spent past a 32-bit integer
-                     {"note": "a\x00b"},  # PostgreSQL: NUL byte
-                     {"milestones-1-title": "<svg/onload=alert(1)>"},  # "Give a date for “<svg...>”" unescaped
-                     {"spend-1-item": "<script>alert(1)</script>"},  # "Give an amount for “<script>...”" unescaped
-                     {"__extras__": [("a\r", "1")], "__encoding__": "multipart"},  # a part whose name breaks its header: a None key
-                     ]),
-    FormSpec("prove_code", "anon", lambda w: f"/rounds/{w.r3['round']}/residents/code", lambda w: [
-        Field("code", "text", lambda w: w.r3["codes"][0])]),
-    FormSpec("prove_email", "anon", lambda w: f"/rounds/{w.r3['round']}/residents/email", lambda w: [
-        Field("email", "email", VOTER_EMAIL)]),
-    FormSpec("prove_email_code", "verdict_challenge", lambda w: f"/rounds/{w.r3['round']}/residents/email/code", lambda w: [
-        Field("code", "text", "123456")]),
-    FormSpec("verdict", "resident", lambda w: f"/projects/{w.r3['funded'][0]}/verdict", lambda w: [
-        Field("answer", "select", "partly"), Field("comment", "text", "The benches are lovely but there are only four.")],
-        pinned=[{"comment": "a\x00b"}]),  # PostgreSQL: NUL byte, from any resident
-    FormSpec("hide", "council", lambda w: [f"/verdicts/{v}/hide" for v in w.r3["verdicts"]], lambda w: [
-        Field("reason", "text", "Names a private person.")], pinned=[{"reason": "a\x00b"}]),  # PostgreSQL: NUL byte
+    FormSpec(
+        "delivery_update",
+        "member",
+        lambda w: f"/projects/{w.r3['funded'][0]}/update",
+        update_fields,
+        pinned=[
+            {"spend-0-amount": "30,000,000"},  # PostgreSQL: delivery_update.spent past a 32-bit integer
+            {"note": "a\x00b"},  # PostgreSQL: NUL byte
+            {"milestones-1-title": "<svg/onload=alert(1)>"},  # "Give a date for “<svg...>”" unescaped
+            {"spend-1-item": "<script>alert(1)</script>"},  # "Give an amount for “<script>...”" unescaped
+            {
+                "__extras__": [("a\r", "1")],
+                "__encoding__": "multipart",
+            },  # a part whose name breaks its header: a None key
+        ],
+    ),
+    FormSpec(
+        "prove_code",
+        "anon",
+        lambda w: f"/rounds/{w.r3['round']}/residents/code",
+        lambda w: [Field("code", "text", lambda w: w.r3["codes"][0])],
+    ),
+    FormSpec(
+        "prove_email",
+        "anon",
+        lambda w: f"/rounds/{w.r3['round']}/residents/email",
+        lambda w: [Field("email", "email", VOTER_EMAIL)],
+    ),
+    FormSpec(
+        "prove_email_code",
+        "verdict_challenge",
+        lambda w: f"/rounds/{w.r3['round']}/residents/email/code",
+        lambda w: [Field("code", "text", "123456")],
+    ),
+    FormSpec(
+        "verdict",
+        "resident",
+        lambda w: f"/projects/{w.r3['funded'][0]}/verdict",
+        lambda w: [
+            Field("answer", "select", "partly"),
+            Field("comment", "text", "The benches are lovely but there are only four."),
+        ],
+        pinned=[{"comment": "a\x00b"}],
+    ),  # PostgreSQL: NUL byte, from any resident
+    FormSpec(
+        "hide",
+        "council",
+        lambda w: [f"/verdicts/{v}/hide" for v in w.r3["verdicts"]],
+        lambda w: [Field("reason", "text", "Names a private person.")],
+        pinned=[{"reason": "a\x00b"}],
+    ),  # PostgreSQL: NUL byte
     # posts that carry nothing but the CSRF token (and whatever else is sent)
     FormSpec("sign_out", "fresh", lambda w: "/sign-out", lambda w: [], examples=6, page=lambda w: "/"),
-    FormSpec("vote_finish", "fresh", lambda w: f"/rounds/{w.r2['round']}/vote/finish", lambda w: [], examples=6, page=lambda w: "/"),
-    FormSpec("next_phase", "council", lambda w: f"/rounds/{w.rt['round']}/phase", lambda w: [], examples=8),  # last: it moves RT on
-    FormSpec("delete_draft", "council", lambda w: f"/rounds/{w.draft}/delete", lambda w: [], examples=8),  # it deletes the draft
+    FormSpec(
+        "vote_finish",
+        "fresh",
+        lambda w: f"/rounds/{w.r2['round']}/vote/finish",
+        lambda w: [],
+        examples=6,
+        page=lambda w: "/",
+    ),
+    FormSpec(
+        "next_phase", "council", lambda w: f"/rounds/{w.rt['round']}/phase", lambda w: [], examples=8
+    ),  # last: it moves RT on
+    FormSpec(
+        "delete_draft", "council", lambda w: f"/rounds/{w.draft}/delete", lambda w: [], examples=8
+    ),  # it deletes the draft
 ]
 
 
@@ -473,10 +1005,34 @@ FORMS = [
 MODES = ("hostile", "hostile", "hostile", "missing", "repeat", "empty")
 CSRF_MODES = ("valid",) * 12 + ("missing", "garbage", "repeated", "other-session")
 ENCODINGS = ("form",) * 12 + ("multipart", "json", "raw")
-EXTRA_NAMES = ["is_platform_admin", "id", "user_id", "round_id", "phase", "organisation_id", "csrf_token", "confirm",
-               "change", "action", "__proto__", "password_hash", "status", "project", "next", "photo", "submit"]
-RAW_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz", "multipart/form-data",
-             "application/json", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded; charset=utf-16"]
+EXTRA_NAMES = [
+    "is_platform_admin",
+    "id",
+    "user_id",
+    "round_id",
+    "phase",
+    "organisation_id",
+    "csrf_token",
+    "confirm",
+    "change",
+    "action",
+    "__proto__",
+    "password_hash",
+    "status",
+    "project",
+    "next",
+    "photo",
+    "submit",
+]
+RAW_TYPES = [
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=xyz",
+    "multipart/form-data",
+    "application/json",
+    "text/plain",
+    "application/octet-stream",
+    "application/x-www-form-urlencoded; charset=utf-16",
+]
 
 
 @dataclass
@@ -492,11 +1048,17 @@ class Submission:
     url_pick: int = 0
 
     def __repr__(self):  # hypothesis prints this for a failing example: keep it readable
-        attacked = [f"{name}={mode}:{', '.join(short(v) for v in values)}" for name, mode, values in self.fields if mode != "valid"]
+        attacked = [
+            f"{name}={mode}:{', '.join(short(v) for v in values)}"
+            for name, mode, values in self.fields
+            if mode != "valid"
+        ]
         extras = [f"{short(k, 30)}={short(v)}" for k, v in self.extras]
-        return (f"Submission(attacked=[{'; '.join(attacked)}], extras=[{'; '.join(extras)}], csrf={self.csrf}, "
-                f"encoding={self.encoding}{' ' + short(self.raw) + ' as ' + self.raw_type if self.encoding == 'raw' else ''}, "
-                f"ip={self.ip}, url_pick={self.url_pick})")
+        return (
+            f"Submission(attacked=[{'; '.join(attacked)}], extras=[{'; '.join(extras)}], csrf={self.csrf}, "
+            f"encoding={self.encoding}{' ' + short(self.raw) + ' as ' + self.raw_type if self.encoding == 'raw' else ''}, "
+            f"ip={self.ip}, url_pick={self.url_pick})"
+        )
 
 
 IPS = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)).map(str)
@@ -528,9 +1090,21 @@ def submissions(draw, fields: list[Field]):
         sub.garbage = draw(_hostile_text())
     sub.encoding = draw(st.sampled_from(ENCODINGS))
     if sub.encoding == "raw":
-        sub.raw = draw(st.one_of(st.binary(max_size=2000), st.sampled_from([b"%", b"a=%zz&b=%", b"=&=&&==", b"\xff\xfe\x00",
-                                                                             b"--xyz\r\nContent-Disposition: form-data\r\n\r\n",
-                                                                             b"a=" + b"%41" * 30000])))
+        sub.raw = draw(
+            st.one_of(
+                st.binary(max_size=2000),
+                st.sampled_from(
+                    [
+                        b"%",
+                        b"a=%zz&b=%",
+                        b"=&=&&==",
+                        b"\xff\xfe\x00",
+                        b"--xyz\r\nContent-Disposition: form-data\r\n\r\n",
+                        b"a=" + b"%41" * 30000,
+                    ]
+                ),
+            )
+        )
         sub.raw_type = draw(st.sampled_from(RAW_TYPES))
     sub.ip = draw(IPS)
     sub.url_pick = draw(st.integers(0, 50))
@@ -546,8 +1120,11 @@ def pinned_submission(fields: list[Field], values: dict) -> Submission:
     for key, value in values.items():
         name = next(f.name for f in fields if f.name == key or (key.endswith("*") and f.name.startswith(key[:-1])))
         chosen[name] = value
-    return Submission(fields=[(f.name, "hostile", [chosen[f.name]]) if f.name in chosen else (f.name, "valid", []) for f in fields],
-                      extras=extras, encoding=encoding)
+    return Submission(
+        fields=[(f.name, "hostile", [chosen[f.name]]) if f.name in chosen else (f.name, "valid", []) for f in fields],
+        extras=extras,
+        encoding=encoding,
+    )
 
 
 def build_pairs(sub: Submission, fields: list[Field], world: World, token: str) -> list[tuple[str, Any]]:
@@ -594,10 +1171,14 @@ def send(http, url: str, pairs: list[tuple[str, Any]], sub: Submission):
         for key, value in pairs:
             if isinstance(value, tuple):
                 content, filename, mimetype = value
-                value = FileStorage(io.BytesIO(content), filename=filename, content_type=mimetype or "application/octet-stream")
+                value = FileStorage(
+                    io.BytesIO(content), filename=filename, content_type=mimetype or "application/octet-stream"
+                )
             data.add(key, value)
         boundary, body = encode_multipart(data)
-        return http.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}", environ_overrides=environ)
+        return http.post(
+            url, data=body, content_type=f"multipart/form-data; boundary={boundary}", environ_overrides=environ
+        )
     return http.post(url, data=MultiDict(pairs), environ_overrides=environ)
 
 
@@ -723,8 +1304,11 @@ class World:
         from pb.verify.chain import verify_chain
 
         with self.db(write=False) as session:
-            return [f"{key}: {result.problem}" for key in all_chains(session)
-                    if not (result := verify_chain(session, key)).ok]
+            return [
+                f"{key}: {result.problem}"
+                for key in all_chains(session)
+                if not (result := verify_chain(session, key)).ok
+            ]
 
     def client(self, who: str, page: str | None) -> tuple[Any, str]:
         if who == "fresh":
@@ -739,30 +1323,45 @@ def _make_user(app, db, email, *, admin=False, organisation=None, kind="anchor")
     from pb.accounts.models import Organisation
 
     with app.test_request_context(), db() as session:
-        person = services.create_user(session, email=email, name=email.split("@")[0].title(), password=PASSWORD, is_platform_admin=admin)
+        person = services.create_user(
+            session, email=email, name=email.split("@")[0].title(), password=PASSWORD, is_platform_admin=admin
+        )
         if organisation:
             org = session.exec(select(Organisation).where(Organisation.name == organisation)).first()
             if org is None:
-                org = services.create_organisation(session, actor=person, name=organisation, kind=kind,
-                                                   subtype="local_authority" if kind == "anchor" else "charity")
+                org = services.create_organisation(
+                    session,
+                    actor=person,
+                    name=organisation,
+                    kind=kind,
+                    subtype="local_authority" if kind == "anchor" else "charity",
+                )
             services.add_member(session, actor=person, organisation=org, user=person)
 
 
 def _content(contest_id: int, title: str, cost: int):
     from pb.proposals import services as proposals
 
-    return proposals.ProposalContent(contest_id=contest_id, title=title, summary="A plain summary.", description="",
-                                     beneficiaries="", category_id=None, postcode=None, cost_lines=[("Everything", cost)],
-                                     objective_ids=[])
+    return proposals.ProposalContent(
+        contest_id=contest_id,
+        title=title,
+        summary="A plain summary.",
+        description="",
+        beneficiaries="",
+        category_id=None,
+        postcode=None,
+        cost_lines=[("Everything", cost)],
+        objective_ids=[],
+    )
 
 
 def build_world(app, backend: str) -> World:
+    from pb import lifecycle
     from pb.accounts import services as accounts
     from pb.delivery import services as delivery
     from pb.delivery import verdicts
     from pb.proposals import services as proposals
     from pb.proposals.models import Project
-    from pb import lifecycle
     from pb.rounds import services as rounds
     from pb.rounds.models import Area, Contest, Pot, Round
     from pb.voting import services as voting
@@ -780,8 +1379,16 @@ def build_world(app, backend: str) -> World:
     for email in (REVIEWER, HELPER, PLAIN, FORGETFUL, JOINER):
         _make_user(app, db, email)
     with db(write=False) as session:
-        w.org = {name: organisation(session, name).id for name in
-                 ("Eastshire Council", "Eastshire NHS Trust", "City University", "Friends of the Park", "Other Group")}
+        w.org = {
+            name: organisation(session, name).id
+            for name in (
+                "Eastshire Council",
+                "Eastshire NHS Trust",
+                "City University",
+                "Friends of the Park",
+                "Other Group",
+            )
+        }
 
     def pot_of(r: dict, area: str) -> int:
         with db(write=False) as session:
@@ -793,8 +1400,12 @@ def build_world(app, backend: str) -> World:
     w.rt = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")
     w.r4 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council")  # new proposals (no limit per project)
     with app.test_request_context(), db() as session:
-        w.draft = rounds.create_round(session, actor=user(session, COUNCIL), organisation=organisation(session, "Eastshire Council"),
-                                      title="A draft to delete").id
+        w.draft = rounds.create_round(
+            session,
+            actor=user(session, COUNCIL),
+            organisation=organisation(session, "Eastshire Council"),
+            title="A draft to delete",
+        ).id
 
     # R1 takes proposals: a draft to edit, submitted ones to screen, drafts to submit.
     w.r1 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", max_project_cost=30_000_00)
@@ -802,8 +1413,16 @@ def build_world(app, backend: str) -> World:
         round_ = session.get(Round, w.r1["round"])
         member, park = user(session, MEMBER), organisation(session, "Friends of the Park")
         north = w.r1["contests"]["North"]
-        made = [proposals.create_proposal(session, round_, actor=member, organisation=park,
-                                          content=_content(north, f"Idea {n}", 1_000_00 * (n + 1))) for n in range(14)]
+        made = [
+            proposals.create_proposal(
+                session,
+                round_,
+                actor=member,
+                organisation=park,
+                content=_content(north, f"Idea {n}", 1_000_00 * (n + 1)),
+            )
+            for n in range(14)
+        ]
         for proposal in made[1:8]:
             proposals.submit_proposal(session, proposal, actor=member)
         proposals.appoint_screener(session, round_, actor=user(session, COUNCIL), user=user(session, REVIEWER))
@@ -812,38 +1431,69 @@ def build_world(app, backend: str) -> World:
         round_.other_locales = "cy"  # its text and its proposals' may be given in Welsh too
 
     # R2: voting is open (codes, email, declared identity and paper); South is a ranked ballot.
-    w.r2 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email", "declared", "paper", "sms"),
-                      south_ballot="ranked")
+    w.r2 = make_round(
+        app,
+        db,
+        convener=COUNCIL,
+        anchor="Eastshire Council",
+        methods=("codes", "email", "declared", "paper", "sms"),
+        south_ballot="ranked",
+    )
     w.r2["pot"] = pot_of(w.r2, "North")
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, w.r2["round"])
-        w.r2["codes"] = [code for code, _letter in voting.generate_codes(
-            session, round_, actor=officer(session, round_, COUNCIL), area=session.get(Area, w.r2["areas"]["North"]), count=60)]
+        w.r2["codes"] = [
+            code
+            for code, _letter in voting.generate_codes(
+                session,
+                round_,
+                actor=officer(session, round_, COUNCIL),
+                area=session.get(Area, w.r2["areas"]["North"]),
+                count=60,
+            )
+        ]
         voting.appoint_helper(session, round_, actor=officer(session, round_), user=user(session, HELPER))
-    open_voting(app, db, w.r2, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=4)
+    open_voting(
+        app, db, w.r2, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=4
+    )
     with db(write=False) as session:
-        w.r2["projects"] = {area: [p.id for p in session.exec(select(Project).where(Project.contest_id == cid).order_by(Project.id))]
-                            for area, cid in w.r2["contests"].items()}
+        w.r2["projects"] = {
+            area: [p.id for p in session.exec(select(Project).where(Project.contest_id == cid).order_by(Project.id))]
+            for area, cid in w.r2["contests"].items()
+        }
 
     # R3: voted, counted and published; residents give verdicts.
     w.r3 = make_round(app, db, convener=COUNCIL, anchor="Eastshire Council", methods=("codes", "email"))
     w.r3["codes"] = make_codes(app, db, w.r3["round"], w.r3["areas"]["North"], count=6)
-    open_voting(app, db, w.r3, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=4)
+    open_voting(
+        app, db, w.r3, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=4
+    )
     rng = random.Random(7)
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, w.r3["round"])
         voters = [voting.voter_by_code(session, round_, code, client="setup") for code in w.r3["codes"][:2]]
-        challenge, code = voting.start_email_challenge(session, round_, email=VOTER_EMAIL, postcode="LS11 5AA", client="setup")
+        challenge, code = voting.start_email_challenge(
+            session, round_, email=VOTER_EMAIL, postcode="LS11 5AA", client="setup"
+        )
         voters.append(voting.voter_by_email_code(session, round_, challenge.id, code, client="setup"))
         for n in range(16):
-            voter = Voter(round_id=round_.id, area_id=w.r3["areas"]["North" if n % 2 else "South"], method="declared", identity=f"v{n}")
+            voter = Voter(
+                round_id=round_.id,
+                area_id=w.r3["areas"]["North" if n % 2 else "South"],
+                method="declared",
+                identity=f"v{n}",
+            )
             session.add(voter)
             voters.append(voter)
         session.flush()
         receipts = []
         for voter in voters:
-            contest = session.get(Contest, w.r3["contests"]["North" if voter.area_id == w.r3["areas"]["North"] else "South"])
-            projects = [p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))]
+            contest = session.get(
+                Contest, w.r3["contests"]["North" if voter.area_id == w.r3["areas"]["North"] else "South"]
+            )
+            projects = [
+                p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))
+            ]
             picks = {rng.choices(projects, [9, 6, 3, 1])[0] for _ in range(2)}
             receipts.append(voting.cast_ballot(session, voter, contest, {pid: None for pid in picks}).receipt)
         lead = user(session, COUNCIL)
@@ -860,8 +1510,12 @@ def build_world(app, backend: str) -> World:
         session.flush()
         w.r3["verdicts"] = [v.id for v in made]
         # An invitation for JOINER to accept.
-        w.invitation = accounts.invite_member(session, actor=user(session, MEMBER), organisation=organisation(session, "Friends of the Park"),
-                                              email=JOINER)
+        w.invitation = accounts.invite_member(
+            session,
+            actor=user(session, MEMBER),
+            organisation=organisation(session, "Friends of the Park"),
+            email=JOINER,
+        )
 
     # Browsers: signed in for each role, and residents part-way through their journeys.
     def signed_in(email):
@@ -878,15 +1532,29 @@ def build_world(app, backend: str) -> World:
     r2, r3 = w.r2["round"], w.r3["round"]
     browsers = {
         "anon": FormClient(app),
-        "admin": signed_in(ADMIN), "council": signed_in(COUNCIL), "member": signed_in(MEMBER), "reviewer": signed_in(REVIEWER),
-        "helper": signed_in(HELPER), "plain": signed_in(PLAIN), "joiner": signed_in(JOINER),
+        "admin": signed_in(ADMIN),
+        "council": signed_in(COUNCIL),
+        "member": signed_in(MEMBER),
+        "reviewer": signed_in(REVIEWER),
+        "helper": signed_in(HELPER),
+        "plain": signed_in(PLAIN),
+        "joiner": signed_in(JOINER),
         "voter_north": started(f"/rounds/{r2}/vote/code", {"code": w.r2["codes"].pop()}, f"/rounds/{r2}/vote"),
-        "voter_south": started(f"/rounds/{r2}/vote/declare", {"name": "Sam South", "address": "5 Low Road", "postcode": "LS11 5AA",
-                                                             "declaration": "y"}, f"/rounds/{r2}/vote"),
-        "voting_challenge": started(f"/rounds/{r2}/vote/email", {"email": "someone@example.org", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"),
-        "sms_challenge": started(f"/rounds/{r2}/vote/sms", {"mobile": "07700 900555", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"),
+        "voter_south": started(
+            f"/rounds/{r2}/vote/declare",
+            {"name": "Sam South", "address": "5 Low Road", "postcode": "LS11 5AA", "declaration": "y"},
+            f"/rounds/{r2}/vote",
+        ),
+        "voting_challenge": started(
+            f"/rounds/{r2}/vote/email", {"email": "someone@example.org", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"
+        ),
+        "sms_challenge": started(
+            f"/rounds/{r2}/vote/sms", {"mobile": "07700 900555", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"
+        ),
         "resident": started(f"/rounds/{r3}/residents/code", {"code": w.r3["codes"][5]}, f"/rounds/{r3}/residents"),
-        "verdict_challenge": started(f"/rounds/{r3}/residents/email", {"email": VOTER_EMAIL}, f"/rounds/{r3}/residents"),
+        "verdict_challenge": started(
+            f"/rounds/{r3}/residents/email", {"email": VOTER_EMAIL}, f"/rounds/{r3}/residents"
+        ),
     }
     w.clients = {who: (browser, browser.csrf_token("/")) for who, browser in browsers.items()}
     w.stranger_token = FormClient(app).csrf_token("/")
@@ -915,8 +1583,15 @@ def world(request, tmp_path_factory):
         with admin.connect() as conn:
             conn.execute(text(f"CREATE DATABASE {name} TEMPLATE pb_template"))
         url = server.url(name)
-    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": url, "SERVER_NAME": "localhost",
-                      "INSTANCE_PATH": str(folder / "instance")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": url,
+            "SERVER_NAME": "localhost",
+            "INSTANCE_PATH": str(folder / "instance"),
+        }
+    )
     built = build_world(app, backend)
     yield built
     app.logger.removeHandler(built.tracebacks)
@@ -965,19 +1640,27 @@ def unexplained_changes(before: dict, after: dict) -> list[str]:
             other = [now[k] for k in added if now[k][action] != "round.change_refused"]
             refused_chains |= {now[k][names.index("chain")] for k in added if now[k][action] == "round.change_refused"}
             if other or removed or changed:
-                problems.append(f"audit_event: added {_rows(names, other)}; removed {len(removed)}; changed {len(changed)}")
+                problems.append(
+                    f"audit_event: added {_rows(names, other)}; removed {len(removed)}; changed {len(changed)}"
+                )
             continue
         if table == "email_challenge" and not added and not removed:
             tries = names.index("tries")
-            wrong = [k for k in changed
-                     if [i for i, (a, b) in enumerate(zip(was[k], now[k], strict=False)) if a != b] != [tries] or now[k][tries] != was[k][tries] + 1]
+            wrong = [
+                k
+                for k in changed
+                if [i for i, (a, b) in enumerate(zip(was[k], now[k], strict=False)) if a != b] != [tries]
+                or now[k][tries] != was[k][tries] + 1
+            ]
             if wrong or len(changed) > 1:
                 problems.append(f"email_challenge: changed {_rows(names, [now[k] for k in changed])}")
             continue
         if table == "audit_chain_head":
             continue  # checked below, once the refusals' chains are known
-        problems.append(f"{table}: added {_rows(names, [now[k] for k in added])}; removed {_rows(names, [was[k] for k in removed])}; "
-                        f"changed {_rows(names, [now[k] for k in changed])}")
+        problems.append(
+            f"{table}: added {_rows(names, [now[k] for k in added])}; removed {_rows(names, [was[k] for k in removed])}; "
+            f"changed {_rows(names, [now[k] for k in changed])}"
+        )
     names, was = before["audit_chain_head"]
     now = after["audit_chain_head"][1]
     moved = [k for k in now if was.get(k) != now[k] and k[0] not in refused_chains] + [k for k in was if k not in now]
@@ -1006,7 +1689,11 @@ def test_the_snapshot_notices_a_partial_write_and_allows_the_intended_ones(world
     assert problems[0].startswith("organisation: added"), problems
     with world.app.test_request_context(), world.db() as session:
         record_event(session, "round.updated", round_id=world.r2["round"], data={"self-test": True})
-    assert [p.split(":")[0] for p in unexplained_changes(allowed, world.snapshot())] == ["organisation", "audit_event", "audit_chain_head"]
+    assert [p.split(":")[0] for p in unexplained_changes(allowed, world.snapshot())] == [
+        "organisation",
+        "audit_event",
+        "audit_chain_head",
+    ]
 
 
 class Findings:
@@ -1034,7 +1721,11 @@ def tail(tb: str, frames: int = 3) -> str:
     if not tb:
         return "    (no traceback logged)"
     lines = tb.strip().splitlines()
-    ours = [n for n, line in enumerate(lines) if line.lstrip().startswith("File ") and "/pb/" in line and "/.venv/" not in line]
+    ours = [
+        n
+        for n, line in enumerate(lines)
+        if line.lstrip().startswith("File ") and "/pb/" in line and "/.venv/" not in line
+    ]
     shown = []
     for n in ours[-frames:]:
         shown += [lines[n].strip(), "  " + lines[n + 1].strip()] if n + 1 < len(lines) else [lines[n].strip()]
@@ -1043,11 +1734,17 @@ def tail(tb: str, frames: int = 3) -> str:
 
 def exception_line(tb: str) -> str:
     """The 'SomeError: message' line (SQLAlchemy adds lines after it)."""
-    found = [line for line in tb.strip().splitlines() if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Overflow\w*|Range)\b.*:", line)]
+    found = [
+        line
+        for line in tb.strip().splitlines()
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Overflow\w*|Range)\b.*:", line)
+    ]
     return found[-1][:300] if found else tb.strip().splitlines()[-1]
 
 
-def check_response(findings: Findings, world: World, kind: str, what: str, response, before: dict | None, shown: str) -> None:
+def check_response(
+    findings: Findings, world: World, kind: str, what: str, response, before: dict | None, shown: str
+) -> None:
     """Count the input; note a 500, a refusal that wrote something, or markup echoed unescaped."""
     status = response.status_code
     TRIED[(findings.area, world.backend)] += 1
@@ -1057,14 +1754,20 @@ def check_response(findings: Findings, world: World, kind: str, what: str, respo
         FIVE_HUNDREDS[(findings.area, world.backend)] += 1
         tb = world.tracebacks.seen[-1] if world.tracebacks.seen else ""
         last = exception_line(tb)[:120] if tb else "?"
-        findings.add(f"{kind} 500 {last}", f"{head}: status {status}\n  input: {shown[:1500]}\n  traceback (last lines):\n{tail(tb)}",
-                     cause=f"500: {last}")
+        findings.add(
+            f"{kind} 500 {last}",
+            f"{head}: status {status}\n  input: {shown[:1500]}\n  traceback (last lines):\n{tail(tb)}",
+            cause=f"500: {last}",
+        )
     elif 400 <= status < 500 and before is not None:
         problems = unexplained_changes(before, world.snapshot())
         if problems:
             tables = sorted({p.split(":")[0] for p in problems})
-            findings.add(f"{kind} write {tables}", f"{head}: refused with {status} but wrote: {problems}\n  input: {shown[:1500]}",
-                         cause=f"refused ({status}) but wrote {', '.join(tables)}")
+            findings.add(
+                f"{kind} write {tables}",
+                f"{head}: refused with {status} but wrote: {problems}\n  input: {shown[:1500]}",
+                cause=f"refused ({status}) but wrote {', '.join(tables)}",
+            )
     if response.mimetype == "text/html":
         body = response.get_data(as_text=True)
         echoed = [payload for payload in XSS[:3] if payload in body]
@@ -1103,7 +1806,9 @@ def test_every_form_answers_hostile_input_cleanly(world, spec):
 
 
 def _query_value():
-    return st.one_of(_hostile_text(), st.integers(-(10**30), 10**30).map(str), st.sampled_from(["-1", "0", "1", "2", "999999"]))
+    return st.one_of(
+        _hostile_text(), st.integers(-(10**30), 10**30).map(str), st.sampled_from(["-1", "0", "1", "2", "999999"])
+    )
 
 
 GET_ROUTES = [  # (who, url, the parameters the view reads)
@@ -1129,7 +1834,9 @@ def queries(draw):
     known = GET_ROUTES[index][2]
     pairs = draw(st.lists(st.tuples(st.sampled_from(known), _query_value()), min_size=1, max_size=4))
     pairs += draw(st.lists(st.tuples(TEXT, _query_value()), max_size=2))  # parameters nobody reads
-    raw = draw(st.sampled_from(["", "", "", "&&&", "=&=", "%", "%zz", "a[]=1&a[]=2", "page=1&page=-1", ";;", "%00=%00"]))
+    raw = draw(
+        st.sampled_from(["", "", "", "&&&", "=&=", "%", "%zz", "a[]=1&a[]=2", "page=1&page=-1", ";;", "%00=%00"])
+    )
     return index, pairs, raw
 
 
@@ -1153,7 +1860,9 @@ def test_query_strings_never_give_a_500(world):
         shown = f"GET {path}?{short(qs, 400)}"
         check_response(findings, world, f"query {index}", shown, response, None, shown)
         if response.status_code in (301, 302, 303, 307, 308) and not _stays_here(response.headers["Location"]):
-            findings.add(f"query {index} redirect", f"{shown} sends the browser off the site: {response.headers['Location']}")
+            findings.add(
+                f"query {index} redirect", f"{shown} sends the browser off the site: {response.headers['Location']}"
+            )
 
     attempt()
     findings.check()
@@ -1169,17 +1878,36 @@ def test_sign_in_never_sends_anyone_off_the_site(world):
     findings = Findings("query", world.backend)
 
     @settings(max_examples=scaled(25), **COMMON)
-    @given(target=st.one_of(_hostile_text(), st.sampled_from(["//evil.example", "/\\evil.example", "\\\\evil.example",
-                                                             "https://evil.example/", "/\t/evil.example", "/%2F/evil.example",
-                                                             "/ /evil.example", "javascript:alert(1)", "\x00//evil.example",
-                                                             "/\x00/evil.example", "///evil.example", " //evil.example"])),
-           ip=IPS)
+    @given(
+        target=st.one_of(
+            _hostile_text(),
+            st.sampled_from(
+                [
+                    "//evil.example",
+                    "/\\evil.example",
+                    "\\\\evil.example",
+                    "https://evil.example/",
+                    "/\t/evil.example",
+                    "/%2F/evil.example",
+                    "/ /evil.example",
+                    "javascript:alert(1)",
+                    "\x00//evil.example",
+                    "/\x00/evil.example",
+                    "///evil.example",
+                    " //evil.example",
+                ]
+            ),
+        ),
+        ip=IPS,
+    )
     def attempt(target, ip):
         browser = FormClient(world.app)
         token = browser.csrf_token("/sign-in")
-        response = browser.http.post(f"/sign-in?{urlencode({'next': target})}",
-                                     data={"email": PLAIN, "password": PASSWORD, "csrf_token": token},
-                                     environ_overrides={"REMOTE_ADDR": ip})
+        response = browser.http.post(
+            f"/sign-in?{urlencode({'next': target})}",
+            data={"email": PLAIN, "password": PASSWORD, "csrf_token": token},
+            environ_overrides={"REMOTE_ADDR": ip},
+        )
         shown = f"sign in with next={short(target)}"
         check_response(findings, world, "next", shown, response, None, shown)
         if response.status_code != 302 or not _stays_here(response.headers.get("Location", "")):
@@ -1265,15 +1993,32 @@ def _png_bomb(width: int, height: int) -> bytes:
 
 GOOD = {"JPEG": _image("JPEG"), "PNG": _image("PNG"), "WEBP": _image("WEBP")}
 GIF = _image("GIF")
-PHOTO_MESSAGES = ("The photo must be a JPEG, PNG or WebP image.", "This file is not a photo we can read",
-                  "The photo is too large")
+PHOTO_MESSAGES = (
+    "The photo must be a JPEG, PNG or WebP image.",
+    "This file is not a photo we can read",
+    "The photo is too large",
+)
 
 
 @st.composite
 def photos(draw):
     """(bytes, filename, what it is): 'good' files are real photos with an accepted name."""
-    kind = draw(st.sampled_from(["random", "truncated", "flipped", "huge", "too-large-for-request", "wrong-extension",
-                                 "disguised", "bomb", "good", "good"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "random",
+                "truncated",
+                "flipped",
+                "huge",
+                "too-large-for-request",
+                "wrong-extension",
+                "disguised",
+                "bomb",
+                "good",
+                "good",
+            ]
+        )
+    )
     if kind == "random":
         return draw(st.binary(max_size=5000)), draw(st.sampled_from(["photo.jpg", "photo.png", "photo.webp"])), kind
     if kind in ("truncated", "flipped", "good"):
@@ -1293,10 +2038,17 @@ def photos(draw):
     if kind == "too-large-for-request":
         return b"\xff\xd8\xff" + os.urandom(64) * (9 * 1024 * 1024 // 64), "photo.jpg", kind
     if kind == "wrong-extension":
-        return GOOD[draw(st.sampled_from(sorted(GOOD)))], draw(st.sampled_from(["photo.exe", "photo.gif", "photo", "photo.png.php",
-                                                                               "photo.svg", "photo.jpg.exe"])), kind
+        return (
+            GOOD[draw(st.sampled_from(sorted(GOOD)))],
+            draw(st.sampled_from(["photo.exe", "photo.gif", "photo", "photo.png.php", "photo.svg", "photo.jpg.exe"])),
+            kind,
+        )
     if kind == "disguised":  # a GIF or an SVG named as a JPEG
-        return draw(st.sampled_from([GIF, b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"])), "photo.jpg", kind
+        return (
+            draw(st.sampled_from([GIF, b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"])),
+            "photo.jpg",
+            kind,
+        )
     side = draw(st.sampled_from([(10_000, 10_000), (30_000, 30_000), (2**31 - 1, 2**31 - 1), (1, 200_000_000), (0, 0)]))
     return _png_bomb(*side), "photo.png", "bomb"
 
@@ -1311,7 +2063,11 @@ def readable_photo(data: bytes, filename: str) -> bool:
 
     from PIL import Image
 
-    if len(data) > 5 * 1024 * 1024 or "." not in filename or filename.rsplit(".", 1)[1].lower() not in ("jpg", "jpeg", "png", "webp"):
+    if (
+        len(data) > 5 * 1024 * 1024
+        or "." not in filename
+        or filename.rsplit(".", 1)[1].lower() not in ("jpg", "jpeg", "png", "webp")
+    ):
         return False
     try:
         with warnings.catch_warnings():
@@ -1319,7 +2075,13 @@ def readable_photo(data: bytes, filename: str) -> bool:
             image = Image.open(io.BytesIO(data))
             image.load()
         return image.format in ("JPEG", "PNG", "WEBP")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning):  # what Pillow raises for a bad file
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Warning,
+    ):  # what Pillow raises for a bad file
         return False
 
 
@@ -1331,7 +2093,9 @@ def test_photo_uploads_are_refused_cleanly_and_nothing_is_stored(world, form):
     findings = Findings("uploads", world.backend)
 
     @settings(max_examples=scaled(32), **COMMON)
-    @given(photo=photos(), broken=st.one_of(st.none(), st.none(), st.tuples(st.sampled_from(names), hostile_value("text"))))
+    @given(
+        photo=photos(), broken=st.one_of(st.none(), st.none(), st.tuples(st.sampled_from(names), hostile_value("text")))
+    )
     @example(photo=(GOOD["PNG"], "photo.png", "good"), broken=("cost_lines-0-amount", "99999999999999999999"))
     @example(photo=(GOOD["PNG"], "photo.png", "good"), broken=("status", "no-such-status"))
     def attempt(photo, broken):
@@ -1353,9 +2117,14 @@ def test_photo_uploads_are_refused_cleanly_and_nothing_is_stored(world, form):
             expected = 413 if len(data) > 8 * 1024 * 1024 else 400
             body = response.get_data(as_text=True)
             if status != expected:
-                findings.add(f"{kind} status", f"[uploads/{world.backend}] {what}: {shown}: status {status}, expected {expected}")
+                findings.add(
+                    f"{kind} status", f"[uploads/{world.backend}] {what}: {shown}: status {status}, expected {expected}"
+                )
             elif expected == 400 and not any(m in body for m in PHOTO_MESSAGES):
-                findings.add(f"{kind} message", f"[uploads/{world.backend}] {what}: {shown}: the page does not say what is wrong with the photo")
+                findings.add(
+                    f"{kind} message",
+                    f"[uploads/{world.backend}] {what}: {shown}: the page does not say what is wrong with the photo",
+                )
 
     attempt()
     findings.check()
@@ -1366,8 +2135,31 @@ def test_photo_uploads_are_refused_cleanly_and_nothing_is_stored(world, form):
 SMALL_FILES = sorted(p for p in DATA.glob("*.pb") if p.stat().st_size <= 20_000)
 SECTION = re.compile(r"^(META|PROJECTS|VOTES)\s*$", re.MULTILINE | re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w.])")
-NOT_NUMBERS = ["abc", "", " ", "NaN", "inf", "-inf", "1e309", "-5", "0", "1/0", "0x10", "1,5", "1.5.5", "9" * 400, "١٢", "½",
-               "-0", "1e-400", "\x00", "🙂", "\"", ";", "None"]
+NOT_NUMBERS = [
+    "abc",
+    "",
+    " ",
+    "NaN",
+    "inf",
+    "-inf",
+    "1e309",
+    "-5",
+    "0",
+    "1/0",
+    "0x10",
+    "1,5",
+    "1.5.5",
+    "9" * 400,
+    "١٢",
+    "½",
+    "-0",
+    "1e-400",
+    "\x00",
+    "🙂",
+    '"',
+    ";",
+    "None",
+]
 
 
 def _mangle(text: str, steps: list[tuple[str, int, int, str]]) -> bytes:
@@ -1389,22 +2181,30 @@ def _mangle(text: str, steps: list[tuple[str, int, int, str]]) -> bytes:
             matches = list(NUMBER.finditer(lines[i])) if lines else []
             if matches:
                 m = matches[b % len(matches)]
-                lines[i] = lines[i][: m.start()] + word + lines[i][m.end():]
+                lines[i] = lines[i][: m.start()] + word + lines[i][m.end() :]
         elif op == "header":
             joined = "\n".join(lines)
             headers = list(SECTION.finditer(joined))
             if headers:
                 m = headers[b % len(headers)]
-                replacement = [m.group(1).lower(), m.group(1) + ";", "", m.group(1)[:-1], "VOTES", "META", word,
-                               m.group(1) + "\n" + m.group(1)][a % 8]
-                joined = joined[: m.start()] + replacement + joined[m.end():]
+                replacement = [
+                    m.group(1).lower(),
+                    m.group(1) + ";",
+                    "",
+                    m.group(1)[:-1],
+                    "VOTES",
+                    "META",
+                    word,
+                    m.group(1) + "\n" + m.group(1),
+                ][a % 8]
+                joined = joined[: m.start()] + replacement + joined[m.end() :]
                 lines = joined.split("\n")
         elif op == "insert":
             lines.insert(i, word)
         elif op == "delimiter" and lines:
             lines[i] = lines[i].replace(";", [",", "\t", ";;", ""][b % 4])
         elif op == "quote" and lines:
-            lines[i] = lines[i][: b % (len(lines[i]) + 1)] + '"' + lines[i][b % (len(lines[i]) + 1):]
+            lines[i] = lines[i][: b % (len(lines[i]) + 1)] + '"' + lines[i][b % (len(lines[i]) + 1) :]
         elif op == "crlf":
             lines = [line + "\r" for line in lines]
         elif op == "flip":
@@ -1417,15 +2217,49 @@ def _mangle(text: str, steps: list[tuple[str, int, int, str]]) -> bytes:
 
 
 STEPS = st.tuples(
-    st.sampled_from(["truncate", "delete", "duplicate", "swap", "number", "number", "header", "insert", "delimiter", "quote",
-                     "crlf", "flip", "flip"]),
-    st.integers(0, 10**6), st.integers(0, 10**6),
-    st.one_of(st.sampled_from(NOT_NUMBERS), _hostile_text().map(lambda s: s[:2000]),
-              # numbers for numbers, so that more files stay readable and get counted: none, negative, enormous
-              st.integers(-10, 10**30).map(str), st.decimals(0, 10**12, places=3).map(str)),
+    st.sampled_from(
+        [
+            "truncate",
+            "delete",
+            "duplicate",
+            "swap",
+            "number",
+            "number",
+            "header",
+            "insert",
+            "delimiter",
+            "quote",
+            "crlf",
+            "flip",
+            "flip",
+        ]
+    ),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.one_of(
+        st.sampled_from(NOT_NUMBERS),
+        _hostile_text().map(lambda s: s[:2000]),
+        # numbers for numbers, so that more files stay readable and get counted: none, negative, enormous
+        st.integers(-10, 10**30).map(str),
+        st.decimals(0, 10**12, places=3).map(str),
+    ),
 )
-RULE_OPTIONS = st.one_of(st.just([]), st.sampled_from(["greedy", "greedy-no-skip", "equalshares", "equalshares/add1",
-                                                       "equalshares/add1-comparison", "", "borda", "GREEDY", "\x00"]).map(lambda r: ["--rule", r]))
+RULE_OPTIONS = st.one_of(
+    st.just([]),
+    st.sampled_from(
+        [
+            "greedy",
+            "greedy-no-skip",
+            "equalshares",
+            "equalshares/add1",
+            "equalshares/add1-comparison",
+            "",
+            "borda",
+            "GREEDY",
+            "\x00",
+        ]
+    ).map(lambda r: ["--rule", r]),
+)
 
 
 class TooSlow(Exception):
@@ -1448,8 +2282,13 @@ def test_pb_tally_on_mangled_pabulib_files_exits_0_or_2_with_one_line(tmp_path):
     originals = {p.name: p.read_text(encoding="utf-8-sig") for p in SMALL_FILES}
 
     @settings(max_examples=scaled(400), **COMMON)
-    @given(name=st.sampled_from(sorted(originals)), steps=st.lists(STEPS, min_size=1, max_size=4), rule=RULE_OPTIONS,
-           output=st.sampled_from([[], ["--format", "json"]]), command=st.sampled_from(["tally"] * 4 + ["verify"]))
+    @given(
+        name=st.sampled_from(sorted(originals)),
+        steps=st.lists(STEPS, min_size=1, max_size=4),
+        rule=RULE_OPTIONS,
+        output=st.sampled_from([[], ["--format", "json"]]),
+        command=st.sampled_from(["tally"] * 4 + ["verify"]),
+    )
     def attempt(name, steps, rule, output, command):
         target.write_bytes(_mangle(originals[name], steps))
         options = rule + output if command == "tally" else []
@@ -1467,22 +2306,31 @@ def test_pb_tally_on_mangled_pabulib_files_exits_0_or_2_with_one_line(tmp_path):
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             error = type(result.exception).__name__
             tb = "".join(traceback.format_exception(*result.exc_info))
-            findings.add(f"{command} {error}: {str(result.exception)[:80]}",
-                         f"[pabulib] pb {command} raised {error}: {short(str(result.exception), 200)}\n"
-                         f"  input: {shown}\n  traceback (last lines):\n{tail(tb)}", cause=f"pb {command} raised {error}")
+            findings.add(
+                f"{command} {error}: {str(result.exception)[:80]}",
+                f"[pabulib] pb {command} raised {error}: {short(str(result.exception), 200)}\n"
+                f"  input: {shown}\n  traceback (last lines):\n{tail(tb)}",
+                cause=f"pb {command} raised {error}",
+            )
         elif result.exit_code not in allowed:
-            findings.add(f"{command} exit {result.exit_code}",
-                         f"[pabulib] pb {command} exit {result.exit_code}\n  input: {shown}\n  output: {result.output[-1000:]!r}")
-        elif result.exit_code == 2 and (result.stderr.count("\n") != 1 or not result.stderr.startswith("error: ")
-                                        or "Traceback" in result.output):
-            findings.add(f"{command} exit 2 not one line",
-                         f"[pabulib] pb {command} exit 2 without a one-line error\n  input: {shown}\n  stderr: {result.stderr[-1000:]!r}")
-        elif result.exit_code in (0, 1) and (
-            not result.stdout.strip()
-            or any(not line.startswith("warning: ") for line in result.stderr.splitlines())
+            findings.add(
+                f"{command} exit {result.exit_code}",
+                f"[pabulib] pb {command} exit {result.exit_code}\n  input: {shown}\n  output: {result.output[-1000:]!r}",
+            )
+        elif result.exit_code == 2 and (
+            result.stderr.count("\n") != 1 or not result.stderr.startswith("error: ") or "Traceback" in result.output
         ):
-            findings.add(f"{command} exit {result.exit_code} output",
-                         f"[pabulib] pb {command} exit {result.exit_code} with output {result.output[-1000:]!r}\n  input: {shown}")
+            findings.add(
+                f"{command} exit 2 not one line",
+                f"[pabulib] pb {command} exit 2 without a one-line error\n  input: {shown}\n  stderr: {result.stderr[-1000:]!r}",
+            )
+        elif result.exit_code in (0, 1) and (
+            not result.stdout.strip() or any(not line.startswith("warning: ") for line in result.stderr.splitlines())
+        ):
+            findings.add(
+                f"{command} exit {result.exit_code} output",
+                f"[pabulib] pb {command} exit {result.exit_code} with output {result.output[-1000:]!r}\n  input: {shown}",
+            )
 
     attempt()
     findings.check()

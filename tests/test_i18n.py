@@ -83,8 +83,15 @@ AMOUNTS = {
     "bn": ("1,250.00£", "1,250.00€"),
     "ar": ("\u2068\u200f1,250.00\xa0UK£\u2069", "\u2068\u200f1,250.00\xa0€\u2069"),
 }
-COSTS = {"en_GB": "£12,000.00", "cy": "£12,000.00", "pl": "12\xa0000,00\xa0GBP", "ro": "12.000,00\xa0GBP",
-         "ur": "£12,000.00", "bn": "12,000.00£", "ar": "\u200f12,000.00\xa0UK£"}
+COSTS = {
+    "en_GB": "£12,000.00",
+    "cy": "£12,000.00",
+    "pl": "12\xa0000,00\xa0GBP",
+    "ro": "12.000,00\xa0GBP",
+    "ur": "£12,000.00",
+    "bn": "12,000.00£",
+    "ar": "\u200f12,000.00\xa0UK£",
+}
 LOCALES = list(AMOUNTS)
 TRANSLATED = [locale for locale in LOCALES if locale != "en_GB"]
 RIGHT_TO_LEFT = {"ur", "ar"}
@@ -115,7 +122,9 @@ def source_messages() -> set:
     found = set()
     for folder in ("pb", "templates"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-            ROOT / folder, method_map, keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
+            ROOT / folder,
+            method_map,
+            keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)},
         ):
             found.add(message if isinstance(message, str) else message[0])
     return found
@@ -142,7 +151,9 @@ def test_every_message_is_translated_with_its_placeholders(locale):
         elif not isinstance(message.id, str) and len(forms) != messages.num_plurals:
             problems.append(("plural forms", message.id))
         else:
-            problems += [("placeholders", message.id, form) for form in forms if sorted(set(PLACEHOLDER.findall(form))) != wanted]
+            problems += [
+                ("placeholders", message.id, form) for form in forms if sorted(set(PLACEHOLDER.findall(form))) != wanted
+            ]
     assert problems == []
 
 
@@ -184,12 +195,21 @@ def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes",))
     codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=len(LOCALES))
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     base = f"/rounds/{ids['round']}"
     ballot = f"{base}/vote/{ids['contests']['North']}"
     with db(write=False) as session:
-        project = session.exec(select(Project).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)).first()
+        project = session.exec(
+            select(Project).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)
+        ).first()
 
     for locale, code in zip(LOCALES, codes, strict=False):
         resident = FormClient(app)
@@ -223,8 +243,15 @@ def test_the_ballot_a_form_error_and_the_results_in_every_language(app, db, make
         budget = rounds.contest_budgets(session, round_)[ids["contests"]["North"]]
         assert session.get(Contest, ids["contests"]["North"]) is not None
     assert budget == 50_000_00
-    budgets = {"en_GB": "£50,000.00", "cy": "£50,000.00", "pl": "50\xa0000,00\xa0GBP", "ro": "50.000,00\xa0GBP",
-               "ur": "£50,000.00", "bn": "50,000.00£", "ar": "\u200f50,000.00\xa0UK£"}
+    budgets = {
+        "en_GB": "£50,000.00",
+        "cy": "£50,000.00",
+        "pl": "50\xa0000,00\xa0GBP",
+        "ro": "50.000,00\xa0GBP",
+        "ur": "£50,000.00",
+        "bn": "50,000.00£",
+        "ar": "\u200f50,000.00\xa0UK£",
+    }
     for locale in LOCALES:
         reader = FormClient(app)
         reader.http.set_cookie("pb_locale", locale, domain="localhost")

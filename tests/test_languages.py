@@ -21,7 +21,12 @@ from tests.conftest import FormClient
 from tests.factories import eligible_proposals, make_codes, make_round, officer, publish, user
 
 PASSWORD = "correct horse battery"
-LEAD, OTHER_LEAD, MEMBER, OTHER_MEMBER = "lead@council.example", "lead@police.example", "chair@park.example", "chair@youth.example"
+LEAD, OTHER_LEAD, MEMBER, OTHER_MEMBER = (
+    "lead@council.example",
+    "lead@police.example",
+    "chair@park.example",
+    "chair@youth.example",
+)
 WELSH_TITLE, WELSH_SUMMARY = "Gwelyau gardd cymunedol", "Gwelyau uchel ac offer ar gyfer gardd a rennir."
 
 
@@ -41,7 +46,9 @@ def people(app, make_user):
 @pytest.fixture
 def ids(app, db, people):
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
-    ids["proposals"] = eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group="Friends of the Park")
+    ids["proposals"] = eligible_proposals(
+        app, db, ids["round"], screener=LEAD, member=MEMBER, group="Friends of the Park"
+    )
     return ids
 
 
@@ -80,7 +87,9 @@ def open_voting(app, db, ids):
         round_ = session.get(Round, ids["round"])
         made = {batch.area_id for batch in session.exec(select(CodeBatch).where(CodeBatch.round_id == round_.id))}
         for area_id in set(ids["areas"].values()) - made:
-            generate_codes(session, round_, actor=officer(session, round_, LEAD), area=session.get(Area, area_id), count=1)
+            generate_codes(
+                session, round_, actor=officer(session, round_, LEAD), area=session.get(Area, area_id), count=1
+            )
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         lifecycle.move_to_next_phase(session, round_, actor=user(session, LEAD))
@@ -104,17 +113,23 @@ def test_the_convening_lead_chooses_the_rounds_languages_and_it_is_audited(app, 
     assert response.status_code == 302
     with db() as session:
         round_ = session.get(Round, ids["round"])
-        assert (round_.source_locale, round_.translated_into) == ("en_GB", ["cy", "ar"])  # the source is not "another" language
+        assert (round_.source_locale, round_.translated_into) == (
+            "en_GB",
+            ["cy", "ar"],
+        )  # the source is not "another" language
     [event] = events(db, ids["round"], "round.languages_set")
     assert event["source"] == "en_GB"
     assert event["others"] == ["cy", "ar"]
 
 
-@pytest.mark.parametrize("form", [
-    {"source": "en_GB", "others": ["xx"]},
-    {"source": "xx", "others": ["cy"]},
-    {"source": "", "others": []},
-])
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"source": "en_GB", "others": ["xx"]},
+        {"source": "xx", "others": ["cy"]},
+        {"source": "", "others": []},
+    ],
+)
 def test_only_the_sites_languages_can_be_chosen(db, people, ids, form):
     response = people["lead"].submit(f"/rounds/{ids['round']}/languages", form)
     assert response.status_code == 400
@@ -127,8 +142,9 @@ def test_only_the_sites_languages_can_be_chosen(db, people, ids, form):
 def test_a_lead_of_another_anchor_cannot_set_a_rounds_languages(app, db, people, ids):
     assert people["other_lead"].get(f"/rounds/{ids['round']}/languages").status_code == 403
     token = people["other_lead"].csrf_token("/rounds/new")  # a valid token of its own, from a page it may use
-    response = people["other_lead"].post(f"/rounds/{ids['round']}/languages",
-                                         data={"source": "cy", "others": ["en_GB"], "csrf_token": token})
+    response = people["other_lead"].post(
+        f"/rounds/{ids['round']}/languages", data={"source": "cy", "others": ["en_GB"], "csrf_token": token}
+    )
     assert response.status_code == 403
     with db() as session:
         assert session.get(Round, ids["round"]).source_locale == "en_GB"
@@ -147,7 +163,10 @@ def test_a_groups_translation_is_shown_in_that_language_and_the_text_as_written_
         proposal = session.get(Proposal, proposal_id)
         english_title, english_summary = proposal.title, proposal.summary
         assert proposal.status == "submitted"  # what it says has changed: screened again
-    assert events(db, ids["round"], "proposal.translated")[0]["translation"] == {"title": WELSH_TITLE, "summary": WELSH_SUMMARY}
+    assert events(db, ids["round"], "proposal.translated")[0]["translation"] == {
+        "title": WELSH_TITLE,
+        "summary": WELSH_SUMMARY,
+    }
 
     welsh = page(app, f"/proposals/{proposal_id}", "cy")
     assert f"<h1>{WELSH_TITLE}</h1>" in welsh
@@ -202,10 +221,15 @@ def test_the_lead_translates_the_rounds_own_text(app, db, people, ids):
     choose_languages(people["lead"], ids["round"])
     with db() as session:
         session.get(Round, ids["round"]).purpose = "Money for green ideas."
-    response = people["lead"].submit(f"/rounds/{ids['round']}/translations",
-                                     {"language": "cy", "title": "Dwyrain Sir Wyrddach", "purpose": "Arian ar gyfer syniadau gwyrdd."})
+    response = people["lead"].submit(
+        f"/rounds/{ids['round']}/translations",
+        {"language": "cy", "title": "Dwyrain Sir Wyrddach", "purpose": "Arian ar gyfer syniadau gwyrdd."},
+    )
     assert response.status_code == 302
-    assert stored(db, RoundTranslation) == [("purpose", "cy", "Arian ar gyfer syniadau gwyrdd."), ("title", "cy", "Dwyrain Sir Wyrddach")]
+    assert stored(db, RoundTranslation) == [
+        ("purpose", "cy", "Arian ar gyfer syniadau gwyrdd."),
+        ("title", "cy", "Dwyrain Sir Wyrddach"),
+    ]
     welsh = page(app, f"/rounds/{ids['round']}", "cy")
     assert "<h1>Dwyrain Sir Wyrddach</h1>" in welsh
     assert "Arian ar gyfer syniadau gwyrdd." in welsh
@@ -242,8 +266,16 @@ def test_what_residents_vote_on_is_fixed_in_every_language_when_voting_opens(app
 
     # The round's title and purpose may still be corrected, so also translated; who may vote may not.
     lead = people["lead"]
-    assert lead.submit(f"/rounds/{ids['round']}/translations", {"language": "cy", "title": "Dwyrain Sir Wyrddach"}).status_code == 302
-    response = lead.submit(f"/rounds/{ids['round']}/translations", {"language": "cy", "title": "Dwyrain Sir Wyrddach", "eligibility": "Pawb"})
+    assert (
+        lead.submit(
+            f"/rounds/{ids['round']}/translations", {"language": "cy", "title": "Dwyrain Sir Wyrddach"}
+        ).status_code
+        == 302
+    )
+    response = lead.submit(
+        f"/rounds/{ids['round']}/translations",
+        {"language": "cy", "title": "Dwyrain Sir Wyrddach", "eligibility": "Pawb"},
+    )
     assert response.status_code == 409
     assert stored(db, RoundTranslation) == [("title", "cy", "Dwyrain Sir Wyrddach")]
 
@@ -257,12 +289,19 @@ def test_what_residents_vote_on_is_fixed_in_every_language_when_voting_opens(app
     code = make_codes(app, db, ids["round"], ids["areas"][area], count=1)[0]
     resident = FormClient(app)
     resident.http.set_cookie("pb_locale", "cy")
-    assert resident.submit(f"/rounds/{ids['round']}/vote/code", {"code": code}, page=f"/rounds/{ids['round']}/vote").status_code == 302
+    assert (
+        resident.submit(
+            f"/rounds/{ids['round']}/vote/code", {"code": code}, page=f"/rounds/{ids['round']}/vote"
+        ).status_code
+        == 302
+    )
     ballot = resident.get(f"/rounds/{ids['round']}/vote/{contest_id}").get_data(as_text=True)
     assert f"<strong>{WELSH_TITLE}</strong>" in ballot
     assert WELSH_SUMMARY in ballot
     assert f'<strong><span lang="en-GB" dir="ltr">{other.title}</span></strong>' in ballot
-    review = resident.submit(f"/rounds/{ids['round']}/vote/{contest_id}", {"project": [str(project.id)]}).get_data(as_text=True)
+    review = resident.submit(f"/rounds/{ids['round']}/vote/{contest_id}", {"project": [str(project.id)]}).get_data(
+        as_text=True
+    )
     assert WELSH_TITLE in review
     assert project.title not in review
     cast = resident.submit(f"/rounds/{ids['round']}/vote/{contest_id}", {"project": [str(project.id)], "confirm": "1"})
@@ -286,8 +325,13 @@ def test_a_screener_gives_the_reason_in_welsh_and_a_new_decision_forgets_it(app,
     choose_languages(people["lead"], ids["round"])
     proposal_id = ids["proposals"][0]
     with app.test_request_context(), db() as session:
-        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
-                                  decision="not_eligible", reason="Outside the round's areas.")
+        proposals.screen_proposal(
+            session,
+            session.get(Proposal, proposal_id),
+            actor=user(session, LEAD),
+            decision="not_eligible",
+            reason="Outside the round's areas.",
+        )
     url = f"/proposals/{proposal_id}/reason-translations"
     assert people["member"].get(url).status_code == 403  # the group does not word the screeners' reasons
     response = people["lead"].submit(url, {"language": "cy", "screening_reason": "Y tu allan i ardaloedd y rownd."})
@@ -297,8 +341,13 @@ def test_a_screener_gives_the_reason_in_welsh_and_a_new_decision_forgets_it(app,
     assert people["lead"].submit(url, {"language": "pl", "screening_reason": "Poza obszarem."}).status_code == 400
 
     with app.test_request_context(), db() as session:
-        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
-                                  decision="not_eligible", reason="Costs more than the round allows.")
+        proposals.screen_proposal(
+            session,
+            session.get(Proposal, proposal_id),
+            actor=user(session, LEAD),
+            decision="not_eligible",
+            reason="Costs more than the round allows.",
+        )
     assert stored(db) == []
     welsh = page(app, f"/proposals/{proposal_id}", "cy")
     assert '<span lang="en-GB" dir="ltr">Costs more than the round allows.</span>' in welsh
@@ -330,15 +379,32 @@ def test_a_drafts_translation_is_not_published_in_the_audit_log(app, db, people,
         round_ = session.get(Round, ids["round"])
         contest_id = ids["contests"]["North"]
         content = proposals.ProposalContent(
-            contest_id=contest_id, title="Secret plan", summary="Not yet", description="", beneficiaries="",
-            category_id=None, postcode=None, cost_lines=[("Everything", 500_00)], objective_ids=[])
-        draft = proposals.create_proposal(session, round_, actor=user(session, MEMBER),
-                                          organisation=organisation(session, "Friends of the Park"), content=content).id
+            contest_id=contest_id,
+            title="Secret plan",
+            summary="Not yet",
+            description="",
+            beneficiaries="",
+            category_id=None,
+            postcode=None,
+            cost_lines=[("Everything", 500_00)],
+            objective_ids=[],
+        )
+        draft = proposals.create_proposal(
+            session,
+            round_,
+            actor=user(session, MEMBER),
+            organisation=organisation(session, "Friends of the Park"),
+            content=content,
+        ).id
     secret = "CYNLLUN PREIFAT: dim ond i'r grŵp"
     assert translate(people["member"], draft, description=secret).status_code == 302
     visitor = FormClient(app)
     assert visitor.get(f"/proposals/{draft}").status_code == 404
-    for url in (f"/rounds/{ids['round']}/audit", f"/rounds/{ids['round']}/audit.csv", f"/rounds/{ids['round']}/audit.jsonl"):
+    for url in (
+        f"/rounds/{ids['round']}/audit",
+        f"/rounds/{ids['round']}/audit.csv",
+        f"/rounds/{ids['round']}/audit.jsonl",
+    ):
         assert secret not in visitor.get(url).get_data(as_text=True), url
     [event] = events(db, ids["round"], "proposal.translated")
     assert event["translated"] == ["description"]
@@ -353,12 +419,19 @@ def test_a_screener_from_the_proposals_own_group_cannot_word_its_reason(app, db,
     choose_languages(people["lead"], ids["round"])
     proposal_id = ids["proposals"][0]
     with app.test_request_context(), db() as session:
-        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
-                                  decision="not_eligible", reason="Outside the round's areas.")
+        proposals.screen_proposal(
+            session,
+            session.get(Proposal, proposal_id),
+            actor=user(session, LEAD),
+            decision="not_eligible",
+            reason="Outside the round's areas.",
+        )
         park = session.exec(select(Organisation).where(Organisation.name == "Friends of the Park")).one()
         session.add(Membership(user_id=user(session, LEAD).id, organisation_id=park.id))
-    response = people["lead"].submit(f"/proposals/{proposal_id}/reason-translations",
-                                     {"language": "cy", "screening_reason": "Wedi'i ysgrifennu gan aelod."})
+    response = people["lead"].submit(
+        f"/proposals/{proposal_id}/reason-translations",
+        {"language": "cy", "screening_reason": "Wedi'i ysgrifennu gan aelod."},
+    )
     assert response.status_code == 400
     assert "a group you belong to" in response.get_data(as_text=True)
     assert stored(db) == []

@@ -40,7 +40,9 @@ class SmtpServer:
         import asyncio
 
         await asyncio.sleep(self.delay)
-        self.received.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        self.received.append(
+            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=email.policy.default))
+        )
         return "250 OK"
 
     def __enter__(self):
@@ -446,8 +448,15 @@ def test_the_log_masks_mobile_numbers_but_not_times_or_counts():
     from pb.logs import JsonLines, ReadableLines
 
     for number in ("+447700900123", "07700900123", "447700900123"):
-        record = logging.LogRecord("pb.mail", logging.WARNING, __file__, 1, "text message %s given up: %s since %s, %s ms",
-                                   (7, f"400 - phone_number {number} Not a UK mobile number", "2026-12-04 14:15:42", 1234567890123), None)
+        record = logging.LogRecord(
+            "pb.mail",
+            logging.WARNING,
+            __file__,
+            1,
+            "text message %s given up: %s since %s, %s ms",
+            (7, f"400 - phone_number {number} Not a UK mobile number", "2026-12-04 14:15:42", 1234567890123),
+            None,
+        )
         for formatter in (JsonLines(), ReadableLines()):
             written = formatter.format(record)
             assert number not in written

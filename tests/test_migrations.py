@@ -27,8 +27,16 @@ def test_projects_already_on_a_ballot_keep_their_order_through_the_ballot_order_
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council")
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park", per_contest=4)
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+        per_contest=4,
+    )
     engine = app.extensions["pb_engine"]
     url = engine.url.render_as_string(hide_password=False)
     engine.dispose()
@@ -38,7 +46,9 @@ def test_projects_already_on_a_ballot_keep_their_order_through_the_ballot_order_
     command.upgrade(alembic_config(url), "head")
     engine.dispose()
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT contest_id, id, ballot_position FROM project ORDER BY contest_id, id")).all()
+        rows = connection.execute(
+            text("SELECT contest_id, id, ballot_position FROM project ORDER BY contest_id, id")
+        ).all()
         indexes = {i["name"]: i for i in inspect(connection).get_indexes("project")}
     assert len(rows) == 8
     for contest_id in ids["contests"].values():

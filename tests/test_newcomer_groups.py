@@ -8,7 +8,6 @@ from sqlmodel import select
 from pb.proposals.models import Project
 from pb.rounds.models import Round
 from tests.conftest import FormClient
-from tests.test_voting import ballots_in, enter_code, vote, voting  # noqa: F401 (a fixture)
 from tests.test_proposals import (  # noqa: F401 (fixtures)
     PASSWORD,
     new_proposal,
@@ -18,6 +17,7 @@ from tests.test_proposals import (  # noqa: F401 (fixtures)
     screen,
     setup,
 )
+from tests.test_voting import ballots_in, enter_code, vote, voting  # noqa: F401 (a fixture)
 
 
 def edit_form(db, setup, **changes):
@@ -92,9 +92,13 @@ def test_each_project_on_the_ballot_links_to_its_whole_proposal(app, db, voting)
     page = resident.get(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}").get_data(as_text=True)
     with db() as session:
         projects = session.exec(select(Project).where(Project.contest_id == voting["contests"]["North"])).all()
-        details = {p.proposal_id: (session.get(Proposal, p.proposal_id).title,
-                                   session.exec(select(CostLine).where(CostLine.proposal_id == p.proposal_id)).first().item)
-                   for p in projects}
+        details = {
+            p.proposal_id: (
+                session.get(Proposal, p.proposal_id).title,
+                session.exec(select(CostLine).where(CostLine.proposal_id == p.proposal_id)).first().item,
+            )
+            for p in projects
+        }
     links = re.findall(r'<a class="details" href="(/proposals/(\d+))" target="_blank" rel="noopener">', page)
     assert sorted(int(pid) for _url, pid in links) == sorted(details)
     assert page.count("(opens in a new tab)") == len(projects)  # the resident is told the ballot stays open
@@ -114,7 +118,12 @@ def audit_actions(db, round_id):
     from pb.audit.models import AuditEvent, chain_key
 
     with db() as session:
-        return [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))]
+        return [
+            e.action
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq)
+            )
+        ]
 
 
 def test_withdrawing_asks_first_then_can_be_undone_while_proposals_are_open(people, db, setup):
@@ -161,7 +170,9 @@ def test_a_withdrawal_cannot_be_undone_after_the_deadline(people, db, setup):
     assert response.status_code == 303
     assert "deadline for proposals has passed" in park.get(f"/proposals/{pid}").get_data(as_text=True)
     assert proposal(db, pid).status == "withdrawn"
-    assert park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}").status_code == 303  # and again: still no
+    assert (
+        park.submit(f"/proposals/{pid}/restore", {}, page=f"/proposals/{pid}").status_code == 303
+    )  # and again: still no
 
 
 def test_a_proposal_found_not_eligible_cannot_be_withdrawn_off_the_record(people, db, setup):
@@ -169,7 +180,10 @@ def test_a_proposal_found_not_eligible_cannot_be_withdrawn_off_the_record(people
     screening decision and its reason; the decision stays."""
     park, council = people["park"], people["council"]
     pid = new_proposal(park, db, setup, action="submit")
-    assert council.submit(f"/proposals/{pid}/screen", {"decision": "not_eligible", "reason": "Private land"}).status_code == 302
+    assert (
+        council.submit(f"/proposals/{pid}/screen", {"decision": "not_eligible", "reason": "Private land"}).status_code
+        == 302
+    )
     response = park.submit(f"/proposals/{pid}/withdraw", {}, page=f"/proposals/{pid}")
     assert response.status_code in (303, 400)
     assert proposal(db, pid).status == "not_eligible"
@@ -183,7 +197,9 @@ def test_a_proposal_found_not_eligible_cannot_be_withdrawn_off_the_record(people
 # ---------------------------------------------------------------- 2. proposals nobody screened when voting opens
 
 
-def test_proposals_not_screened_when_voting_opens_are_announced_then_marked_not_eligible(app, people, client, db, setup):
+def test_proposals_not_screened_when_voting_opens_are_announced_then_marked_not_eligible(
+    app, people, client, db, setup
+):
     import json
 
     from pb.audit.models import AuditEvent, chain_key
@@ -215,20 +231,37 @@ def test_proposals_not_screened_when_voting_opens_are_announced_then_marked_not_
     with db() as session:
         assert session.get(Round, setup["round"]).phase == "voting"
         on_ballot = {p.proposal_id for p in session.exec(select(Project))}
-        events = [json.loads(e.data) for e in session.exec(
-            select(AuditEvent).where(AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened")
-            .order_by(AuditEvent.seq))]
-        actors = [e.actor_user_id for e in session.exec(
-            select(AuditEvent).where(AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened")
-            .order_by(AuditEvent.seq))]
+        events = [
+            json.loads(e.data)
+            for e in session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened")
+                .order_by(AuditEvent.seq)
+            )
+        ]
+        actors = [
+            e.actor_user_id
+            for e in session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened")
+                .order_by(AuditEvent.seq)
+            )
+        ]
     assert on_ballot == {north, south}
     assert (proposal(db, waiting).status, proposal(db, waiting).screening_reason) == (
-        "not_eligible", "Not screened before voting opened.")
+        "not_eligible",
+        "Not screened before voting opened.",
+    )
     assert (proposal(db, returned).status, proposal(db, returned).screening_reason) == (
-        "not_eligible", "Returned for changes, and not submitted and screened again before voting opened.")
+        "not_eligible",
+        "Returned for changes, and not submitted and screened again before voting opened.",
+    )
     assert proposal(db, draft).status == "draft"  # a draft was never put forward: it stays the group's own
     # The same decision a screener makes, in the audit chain, made by pb itself rather than a person.
-    assert [(e["proposal"], e["decision"]) for e in events[-2:]] == [(waiting, "not_eligible"), (returned, "not_eligible")]
+    assert [(e["proposal"], e["decision"]) for e in events[-2:]] == [
+        (waiting, "not_eligible"),
+        (returned, "not_eligible"),
+    ]
     assert events[-2]["reason"] == "Not screened before voting opened."
     assert actors[-2:] == [None, None]
     public = client.get(f"{base}/proposals").get_data(as_text=True)
@@ -245,21 +278,30 @@ def summary_of(page: str) -> list[tuple[str, str]]:
 
     box = re.search(r'<div class="error-summary".*?</div>', page, re.S)
     assert box, "no error summary"
-    return [(target, html.unescape(re.sub(r"<[^>]+>", "", text)).strip())
-            for target, text in re.findall(r'<a href="#([^"]+)">(.*?)</a>', box.group(0), re.S)]
+    return [
+        (target, html.unescape(re.sub(r"<[^>]+>", "", text)).strip())
+        for target, text in re.findall(r'<a href="#([^"]+)">(.*?)</a>', box.group(0), re.S)
+    ]
 
 
 def test_errors_in_the_summary_name_their_field_and_link_to_it(people, db, setup):
-    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, title="", summary=""))
+    response = people["park"].submit(
+        f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, title="", summary="")
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert summary_of(page) == [("title", "Title: This field is required."), ("summary", "Summary: This field is required.")]
+    assert summary_of(page) == [
+        ("title", "Title: This field is required."),
+        ("summary", "Summary: This field is required."),
+    ]
     assert 'id="title"' in page
     assert 'id="summary"' in page  # each link has somewhere to go
 
 
 def test_one_bad_cost_gives_one_message_naming_its_line(people, db, setup):
-    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **{"cost_lines-1-amount": "lots"}))
+    response = people["park"].submit(
+        f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **{"cost_lines-1-amount": "lots"})
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     [(target, message)] = summary_of(page)
@@ -270,7 +312,9 @@ def test_one_bad_cost_gives_one_message_naming_its_line(people, db, setup):
 
 
 def test_a_too_long_cost_item_is_shown_beside_it(people, db, setup):
-    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **{"cost_lines-0-item": "x" * 121}))
+    response = people["park"].submit(
+        f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **{"cost_lines-0-item": "x" * 121})
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert summary_of(page) == [("cost_lines-0-item", "Item (line 1): Field cannot be longer than 120 characters.")]
@@ -314,7 +358,9 @@ def test_a_group_adds_cost_lines_without_javascript_and_keeps_what_it_typed(peop
 
 def test_a_proposal_can_have_more_than_eight_cost_lines_but_not_endless(people, db, setup):
     park = people["park"]
-    lines = {f"cost_lines-{n}-{key}": value for n in range(10) for key, value in (("item", f"Thing {n}"), ("amount", "10"))}
+    lines = {
+        f"cost_lines-{n}-{key}": value for n in range(10) for key, value in (("item", f"Thing {n}"), ("amount", "10"))
+    }
     pid = new_proposal(park, db, setup, **lines)
     assert proposal(db, pid).total_cost == 10 * 10_00
     edit = park.get(f"/proposals/{pid}/edit").get_data(as_text=True)
@@ -322,8 +368,14 @@ def test_a_proposal_can_have_more_than_eight_cost_lines_but_not_endless(people, 
 
     from pb.proposals.forms import MAX_COST_LINES
 
-    many = {f"cost_lines-{n}-{key}": value for n in range(MAX_COST_LINES) for key, value in (("item", f"Thing {n}"), ("amount", "1"))}
-    page = park.submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **many, action="add_line")).get_data(as_text=True)
+    many = {
+        f"cost_lines-{n}-{key}": value
+        for n in range(MAX_COST_LINES)
+        for key, value in (("item", f"Thing {n}"), ("amount", "1"))
+    }
+    page = park.submit(
+        f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, **many, action="add_line")
+    ).get_data(as_text=True)
     assert cost_rows(page) == list(range(MAX_COST_LINES))  # no more lines than that
     assert 'value="add_line"' not in page
 
@@ -340,8 +392,11 @@ def test_a_chosen_photo_is_kept_when_the_form_comes_back_with_a_mistake(app, peo
 
     park, url = people["park"], f"/rounds/{setup['round']}/proposals/new"
     before = uploads(app)
-    response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
-                           content_type="multipart/form-data")
+    response = park.submit(
+        url,
+        proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "The photo you chose is kept" in page
@@ -379,21 +434,32 @@ def test_a_person_holds_at_most_one_photo_and_none_once_voting_opens(app, people
     park, url = people["park"], f"/rounds/{setup['round']}/proposals/new"
     held = os.path.join(app.instance_path, "uploads", "held-photos")
     for _ in range(5):
-        response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
-                               content_type="multipart/form-data")
+        response = park.submit(
+            url,
+            proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
+            content_type="multipart/form-data",
+        )
         assert response.status_code == 400
         assert "The photo you chose is kept" in response.get_data(as_text=True)
     assert len(os.listdir(held)) == 1
-    people["youth"].submit(url, proposal_form(db, setup, group="Eastshire Youth Club", title="",
-                                              photo=upload(jpeg_with_location(), "club.jpg")), content_type="multipart/form-data")
+    people["youth"].submit(
+        url,
+        proposal_form(
+            db, setup, group="Eastshire Youth Club", title="", photo=upload(jpeg_with_location(), "club.jpg")
+        ),
+        content_type="multipart/form-data",
+    )
     assert len(os.listdir(held)) == 2  # one each
 
     with db() as session:
         session.get(Round, setup["round"]).phase = "voting"
     for name in os.listdir(held):
         os.remove(os.path.join(held, name))
-    response = park.submit(url, proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
-                           content_type="multipart/form-data")
+    response = park.submit(
+        url,
+        proposal_form(db, setup, title="", photo=upload(jpeg_with_location(), "meadow.jpg")),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 400
     assert os.listdir(held) == []
 
@@ -401,9 +467,11 @@ def test_a_person_holds_at_most_one_photo_and_none_once_voting_opens(app, people
 def test_a_photo_is_kept_when_a_cost_line_is_added(app, people, db, setup):
     from tests.test_proposals import jpeg_with_location, upload
 
-    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new",
-                                     proposal_form(db, setup, action="add_line", photo=upload(jpeg_with_location(), "m.jpg")),
-                                     content_type="multipart/form-data")
+    response = people["park"].submit(
+        f"/rounds/{setup['round']}/proposals/new",
+        proposal_form(db, setup, action="add_line", photo=upload(jpeg_with_location(), "m.jpg")),
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 200
     assert "The photo you chose is kept" in response.get_data(as_text=True)
 

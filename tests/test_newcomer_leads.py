@@ -46,7 +46,9 @@ def published(app, db, people):
             contest = session.get(Contest, contest_id)
             first = session.exec(select(Project).where(Project.contest_id == contest_id).order_by(Project.id)).first()
             for n in range(3):
-                voter = Voter(round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}")
+                voter = Voter(
+                    round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}"
+                )
                 session.add(voter)
                 session.flush()
                 voting.cast_ballot(session, voter, contest, {first.id: None})
@@ -140,13 +142,18 @@ def test_anchors_are_offered_anchor_types_and_groups_group_types(app, db, make_u
     assert options(admin.get(group_link).get_data(as_text=True), "subtype") == set(GROUP_TYPES)
     assert options(member.get("/groups/new").get_data(as_text=True), "subtype") == set(GROUP_TYPES)
 
-    made = admin.submit("/admin/organisations", {"name": "Allotment Society", "kind": "group", "subtype": "charity"}, page=group_link)
+    made = admin.submit(
+        "/admin/organisations", {"name": "Allotment Society", "kind": "group", "subtype": "charity"}, page=group_link
+    )
     assert made.status_code == 302
     for kind, subtype in (("anchor", "charity"), ("group", "nhs"), ("bogus", "nhs")):
         refused = admin.submit("/admin/organisations", {"name": f"Odd {kind}", "kind": kind, "subtype": subtype})
         assert refused.status_code == 400
     with db() as session:
-        assert {o.name: (o.kind, o.subtype) for o in session.exec(select(Organisation))}.get("Allotment Society") == ("group", "charity")
+        assert {o.name: (o.kind, o.subtype) for o in session.exec(select(Organisation))}.get("Allotment Society") == (
+            "group",
+            "charity",
+        )
         assert not [o for o in session.exec(select(Organisation)) if o.name.startswith("Odd")]
 
 
@@ -158,7 +165,9 @@ def new_round(council, db, **extra) -> int:
 
     with db() as session:
         org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
-    response = council.submit("/rounds/new", {"organisation": org, "title": "Eastshire Together", "methods": ["codes"], **extra})
+    response = council.submit(
+        "/rounds/new", {"organisation": org, "title": "Eastshire Together", "methods": ["codes"], **extra}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     return int(response.headers["Location"].split("/")[2])
 
@@ -170,8 +179,10 @@ def areas_of(db, round_id) -> dict[str, list[str]]:
         return {a.name: a.postcode_list for a in session.exec(select(Area).where(Area.round_id == round_id))}
 
 
-@pytest.mark.parametrize("postcodes, area", [("LS6", "North"), ("ls6 1aa", "North"), ("LS6 1", "North"),
-                                             ("LS7, LS6 1AA", "North"), ("LS1, LS11", "Centre")])
+@pytest.mark.parametrize(
+    "postcodes, area",
+    [("LS6", "North"), ("ls6 1aa", "North"), ("LS6 1", "North"), ("LS7, LS6 1AA", "North"), ("LS1, LS11", "Centre")],
+)
 def test_a_postcode_another_area_takes_in_is_refused_naming_that_area(app, db, council, postcodes, area):
     round_id = new_round(council, db)
     base = f"/rounds/{round_id}/areas"
@@ -199,7 +210,9 @@ def test_an_area_cannot_grow_into_another_but_neighbouring_districts_are_fine(ap
     assert "“North”" in html_unescape(refused.get_data(as_text=True))
     assert areas_of(db, round_id)["South"] == ["LS1", "LS12", "LS6 2"]
     # An area may be saved again with its own postcodes.
-    assert council.submit(f"{base}/{south}", {"name": "South", "postcodes": "LS1, LS12, LS6 2, LS6 3"}).status_code == 302
+    assert (
+        council.submit(f"{base}/{south}", {"name": "South", "postcodes": "LS1, LS12, LS6 2, LS6 3"}).status_code == 302
+    )
 
 
 # ---------------------------------------------------------------- 5. the audit log in words
@@ -234,7 +247,9 @@ def audited() -> dict[str, set[str]]:
             elif name in ("audit_round", "_audit"):
                 actions = [literal(node.args[2])] if len(node.args) > 2 else []
                 keys = {kw.arg for kw in node.keywords if kw.arg not in (None, "organisation_id", "private")}
-                keys |= dict_keys(keywords.get("private")) | set().union(*(dict_keys(kw.value) for kw in node.keywords if kw.arg is None))
+                keys |= dict_keys(keywords.get("private")) | set().union(
+                    *(dict_keys(kw.value) for kw in node.keywords if kw.arg is None)
+                )
             elif name == "guard_unfrozen":
                 actions = ["round.change_refused"]
                 keys = {"attempted", "phase"} | dict_keys(keywords.get("detail"))
@@ -290,12 +305,27 @@ def test_the_audit_log_speaks_in_words_not_codes(app, db, people, client):
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
         content = proposals.ProposalContent(
-            contest_id=contests_of(session, round_)[0].id, title="Gold taps", summary="Taps.", description="", beneficiaries="",
-            category_id=None, postcode=None, cost_lines=[("Taps", 100_00)], objective_ids=[])
-        proposal = proposals.create_proposal(session, round_, actor=user(session, MEMBER), organisation=organisation(session, "Friends of the Park"),
-                                             content=content)
+            contest_id=contests_of(session, round_)[0].id,
+            title="Gold taps",
+            summary="Taps.",
+            description="",
+            beneficiaries="",
+            category_id=None,
+            postcode=None,
+            cost_lines=[("Taps", 100_00)],
+            objective_ids=[],
+        )
+        proposal = proposals.create_proposal(
+            session,
+            round_,
+            actor=user(session, MEMBER),
+            organisation=organisation(session, "Friends of the Park"),
+            content=content,
+        )
         proposals.submit_proposal(session, proposal, actor=user(session, MEMBER))
-        proposals.screen_proposal(session, proposal, actor=user(session, COUNCIL), decision="not_eligible", reason="Not a public good.")
+        proposals.screen_proposal(
+            session, proposal, actor=user(session, COUNCIL), decision="not_eligible", reason="Not a public good."
+        )
     page = html_unescape(client.get(f"/rounds/{ids['round']}/audit").get_data(as_text=True))
     text = visible_text(page)
     assert "not_eligible" not in text
@@ -317,16 +347,31 @@ def test_a_delivery_update_in_the_log_reads_in_words(app, db, published, client)
         from pb.proposals.models import Project
 
         project = session.get(Project, project_id)
-        delivery.post_update(session, project, actor=user(session, MEMBER), content=delivery.UpdateContent(
-            status="in_progress", spend=[("Everything", project.cost + 1_00, True)]))
+        delivery.post_update(
+            session,
+            project,
+            actor=user(session, MEMBER),
+            content=delivery.UpdateContent(status="in_progress", spend=[("Everything", project.cost + 1_00, True)]),
+        )
     text = visible_text(html_unescape(client.get(f"/rounds/{published['round']}/audit").get_data(as_text=True)))
-    for raw in ("over_allocation", "spent_locally", "in_progress", "identities_sealed", "verdict_addresses", "total_cost"):
+    for raw in (
+        "over_allocation",
+        "spent_locally",
+        "in_progress",
+        "identities_sealed",
+        "verdict_addresses",
+        "total_cost",
+    ):
         assert not re.search(rf"(?<![\w.]){raw}(?![\w])", text), raw
     with app.test_request_context():
         from pb.audit.routes import DATA_LABELS
         from pb.delivery.models import DELIVERY_LABELS, DeliveryStatus
 
-        for label in (DATA_LABELS["over_allocation"], DATA_LABELS["spent_locally"], DELIVERY_LABELS[DeliveryStatus.IN_PROGRESS]):
+        for label in (
+            DATA_LABELS["over_allocation"],
+            DATA_LABELS["spent_locally"],
+            DELIVERY_LABELS[DeliveryStatus.IN_PROGRESS],
+        ):
             assert str(label) in text
 
 
@@ -339,21 +384,38 @@ def test_every_coded_value_is_shown_by_its_label(app):
     from pb.proposals.models import Status
     from pb.rounds.models import RULES, BallotKind, DeclaredField, EligibilityMethod
 
-    codes = {"status": list(Status), "decision": list(Status), "ballot_kind": list(BallotKind), "rule": list(RULES),
-             "eligibility_methods": list(EligibilityMethod), "declared_fields": list(DeclaredField)}
+    codes = {
+        "status": list(Status),
+        "decision": list(Status),
+        "ballot_kind": list(BallotKind),
+        "rule": list(RULES),
+        "eligibility_methods": list(EligibilityMethod),
+        "declared_fields": list(DeclaredField),
+    }
     for key, values in codes.items():
         assert set(values) <= set(VALUE_LABELS[key]), key
     assert set(DeliveryStatus) <= set(ACTION_VALUE_LABELS[("delivery.updated", "status")])
     round_ = Round(id=1, title="R", convening_organisation_id=1)
     with app.test_request_context():
-        for (action, key), labels in [(("proposal.screened", k), v) for k, v in VALUE_LABELS.items()] + list(ACTION_VALUE_LABELS.items()):
+        for (action, key), labels in [(("proposal.screened", k), v) for k, v in VALUE_LABELS.items()] + list(
+            ACTION_VALUE_LABELS.items()
+        ):
             for code, label in labels.items():
-                event = AuditEvent(chain="round:1", seq=1, action=action, data=json.dumps({key: str(code)}), prev_hash="", entry_hash="")
+                event = AuditEvent(
+                    chain="round:1",
+                    seq=1,
+                    action=action,
+                    data=json.dumps({key: str(code)}),
+                    prev_hash="",
+                    entry_hash="",
+                )
                 [(shown_key, shown)] = details(event, round_)
                 assert shown == str(label), (action, key, code)
                 assert shown_key != key, (action, key, code)
             both = ",".join(list(labels)[:2])
-            event = AuditEvent(chain="round:1", seq=1, action=action, data=json.dumps({key: both}), prev_hash="", entry_hash="")
+            event = AuditEvent(
+                chain="round:1", seq=1, action=action, data=json.dumps({key: both}), prev_hash="", entry_hash=""
+            )
             assert details(event, round_)[0][1] == ", ".join(str(labels[c]) for c in list(labels)[:2])
 
 
@@ -372,14 +434,25 @@ def ready_to_go_public(council, db, round_id) -> None:
     from pb.accounts.models import Organisation
     from pb.rounds.models import Contest
 
-    ballot = {"name": "Everyone", "area": "0", "ballot_kind": "approval", "min_picks": "1", "max_picks": "2", "rank_depth": "3",
-              "rule": "greedy"}
+    ballot = {
+        "name": "Everyone",
+        "area": "0",
+        "ballot_kind": "approval",
+        "min_picks": "1",
+        "max_picks": "2",
+        "rank_depth": "3",
+        "rule": "greedy",
+    }
     assert council.submit(f"/rounds/{round_id}/contests/new", ballot).status_code == 302
     with db() as session:
         contest = session.exec(select(Contest).where(Contest.round_id == round_id)).one().id
         org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
-    assert council.submit(f"/rounds/{round_id}/pots/new", {"organisation": org, "contest": contest, "name": "Fund",
-                                                           "amount": "500"}).status_code == 302
+    assert (
+        council.submit(
+            f"/rounds/{round_id}/pots/new", {"organisation": org, "contest": contest, "name": "Fund", "amount": "500"}
+        ).status_code
+        == 302
+    )
 
 
 def test_a_past_date_for_a_phase_to_come_is_refused_unless_the_lead_confirms_the_move(app, db, council, client):
@@ -392,7 +465,10 @@ def test_a_past_date_for_a_phase_to_come_is_refused_unless_the_lead_confirms_the
     ready_to_go_public(council, db, round_id)
     page = f"/rounds/{round_id}/timeline"
     assert 'name="move_now"' not in council.get(page).get_data(as_text=True)
-    dates = {"proposals_open_at": local(now() - timedelta(days=1)), "voting_closes_at": local(now() + timedelta(days=30))}
+    dates = {
+        "proposals_open_at": local(now() - timedelta(days=1)),
+        "voting_closes_at": local(now() + timedelta(days=30)),
+    }
     refused = council.submit(page, dates)
     assert refused.status_code == 400
     html = html_unescape(refused.get_data(as_text=True))
@@ -408,8 +484,11 @@ def test_a_past_date_for_a_phase_to_come_is_refused_unless_the_lead_confirms_the
     assert client.get(f"/rounds/{round_id}").status_code == 200  # moved on, as confirmed
     with db() as session:
         assert session.get(Round, round_id).phase == "proposals_open"
-        [timeline_set] = [e for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)))
-                          if e.action == "round.timeline_set"]
+        [timeline_set] = [
+            e
+            for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)))
+            if e.action == "round.timeline_set"
+        ]
         assert json.loads(timeline_set.data)["move_now"] is True
     # A date already reached is no news: the round taking proposals keeps its past opening date.
     assert council.submit(page, dates).status_code == 302
@@ -433,8 +512,14 @@ def test_the_public_timeline_shows_when_phases_really_began_and_plans_only_what_
     publish(app, db, ids["round"], COUNCIL)
     page = visible_text(html_unescape(client.get(f"/rounds/{ids['round']}").get_data(as_text=True)))
     with db() as session:
-        began = {json.loads(e.data)["to"]: e.created_at for e in session.exec(
-            select(AuditEvent).where(AuditEvent.chain == chain_key(ids["round"]), AuditEvent.action == "round.phase_changed"))}
+        began = {
+            json.loads(e.data)["to"]: e.created_at
+            for e in session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.chain == chain_key(ids["round"]), AuditEvent.action == "round.phase_changed"
+                )
+            )
+        }
     with app.test_request_context():
         planned_text = {phase: when(at) for phase, at in planned.items()}
         began_text = {phase: when(at) for phase, at in began.items()}
@@ -461,12 +546,19 @@ def test_a_round_is_run_in_the_currency_its_lead_chooses_until_money_is_pledged(
     assert options(form, "currency") == set(CURRENCIES)
     assert html_escape(f"{get_currency_name('PLN', locale='en_GB')} (PLN)") in form
     council.http.set_cookie("pb_locale", "pl", domain="localhost")
-    assert html_escape(f"{get_currency_name('PLN', locale='pl')} (PLN)") in council.get("/rounds/new").get_data(as_text=True)
+    assert html_escape(f"{get_currency_name('PLN', locale='pl')} (PLN)") in council.get("/rounds/new").get_data(
+        as_text=True
+    )
     council.http.set_cookie("pb_locale", "en_GB", domain="localhost")
 
     with db() as session:
         rounds_before = len(session.exec(select(Round)).all())
-    assert council.submit("/rounds/new", {"organisation": "1", "title": "Bad", "methods": ["codes"], "currency": "XXX"}).status_code == 400
+    assert (
+        council.submit(
+            "/rounds/new", {"organisation": "1", "title": "Bad", "methods": ["codes"], "currency": "XXX"}
+        ).status_code
+        == 400
+    )
     with db() as session:
         assert len(session.exec(select(Round)).all()) == rounds_before
 
@@ -474,16 +566,30 @@ def test_a_round_is_run_in_the_currency_its_lead_chooses_until_money_is_pledged(
     edit = f"/rounds/{round_id}/edit"
     details = {"title": "Eastshire Together", "methods": ["codes"]}
     assert council.submit(edit, {**details, "currency": "PLN"}).status_code == 302
-    assert council.submit(f"/rounds/{round_id}/contests/new", {"name": "Everyone", "area": "0", "ballot_kind": "approval",
-                                                                "min_picks": "1", "max_picks": "3", "rank_depth": "3",
-                                                                "rule": "greedy"}).status_code == 302
+    assert (
+        council.submit(
+            f"/rounds/{round_id}/contests/new",
+            {
+                "name": "Everyone",
+                "area": "0",
+                "ballot_kind": "approval",
+                "min_picks": "1",
+                "max_picks": "3",
+                "rank_depth": "3",
+                "rule": "greedy",
+            },
+        ).status_code
+        == 302
+    )
     with db() as session:
         contest = session.exec(select(Contest).where(Contest.round_id == round_id)).one()
     from pb.accounts.models import Organisation
 
     with db() as session:
         org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
-    pledged = council.submit(f"/rounds/{round_id}/pots/new", {"organisation": org, "contest": contest.id, "name": "Fund", "amount": "1000"})
+    pledged = council.submit(
+        f"/rounds/{round_id}/pots/new", {"organisation": org, "contest": contest.id, "name": "Fund", "amount": "1000"}
+    )
     assert pledged.status_code == 302
     refused = council.submit(edit, {**details, "currency": "GBP"})
     assert refused.status_code == 400
@@ -491,8 +597,12 @@ def test_a_round_is_run_in_the_currency_its_lead_chooses_until_money_is_pledged(
     with db() as session:
         assert session.get(Round, round_id).currency == "PLN"
         assert session.exec(select(Pot)).one().amount == 1000_00
-        logged = {e.action: json.loads(e.data) for e in session.exec(
-            select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))}
+        logged = {
+            e.action: json.loads(e.data)
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq)
+            )
+        }
     assert logged["round.created"]["currency"] == "EUR"
     assert logged["round.updated"]["currency"] == "PLN"
 
@@ -517,17 +627,31 @@ def test_an_empty_draft_cannot_go_public_and_the_lead_is_told_what_is_missing(ap
         assert session.get(Round, round_id).phase == "draft"
 
     # A ballot paper without money is not enough; with money and a date it is.
-    ballot = {"name": "Everyone", "area": "0", "ballot_kind": "approval", "min_picks": "1", "max_picks": "2", "rank_depth": "3",
-              "rule": "greedy"}
+    ballot = {
+        "name": "Everyone",
+        "area": "0",
+        "ballot_kind": "approval",
+        "min_picks": "1",
+        "max_picks": "2",
+        "rank_depth": "3",
+        "rule": "greedy",
+    }
     assert council.submit(f"{base}/contests/new", ballot).status_code == 302
     assert council.submit(f"{base}/phase", {"confirm": "y"}).status_code == 303
-    assert "No money has been pledged to any ballot paper" in html_unescape(council.get(f"{base}/phase").get_data(as_text=True))
+    assert "No money has been pledged to any ballot paper" in html_unescape(
+        council.get(f"{base}/phase").get_data(as_text=True)
+    )
     from pb.rounds.models import Contest
 
     with db() as session:
         contest = session.exec(select(Contest).where(Contest.round_id == round_id)).one().id
         org = session.exec(select(Organisation).where(Organisation.name == "Eastshire Council")).one().id
-    assert council.submit(f"{base}/pots/new", {"organisation": org, "contest": contest, "name": "Fund", "amount": "500"}).status_code == 302
+    assert (
+        council.submit(
+            f"{base}/pots/new", {"organisation": org, "contest": contest, "name": "Fund", "amount": "500"}
+        ).status_code
+        == 302
+    )
     assert council.submit(f"{base}/timeline", {"voting_closes_at": "2099-01-01T12:00"}).status_code == 302
     # Unconfirmed, the move only shows what it does.
     assert council.submit(f"{base}/phase", {}).status_code == 200
@@ -542,17 +666,22 @@ def test_the_timeline_does_not_publish_a_draft_that_is_not_ready(app, db, counci
     from pb.clock import now
 
     round_id = new_round(council, db)
-    dates = {"proposals_open_at": local(now() - timedelta(hours=1)), "voting_closes_at": local(now() + timedelta(days=30)),
-             "move_now": "y"}
+    dates = {
+        "proposals_open_at": local(now() - timedelta(hours=1)),
+        "voting_closes_at": local(now() + timedelta(days=30)),
+        "move_now": "y",
+    }
     assert council.submit(f"/rounds/{round_id}/timeline", dates).status_code == 302
     assert client.get(f"/rounds/{round_id}").status_code == 404  # the date came, but nothing is in the round
     with db() as session:
         assert session.get(Round, round_id).phase == "draft"
 
 
-def test_the_convening_lead_deletes_a_draft_after_confirming_and_it_stays_on_record(app, db, council, client, make_user):
-    from pb.verify.chain import verify_chain
+def test_the_convening_lead_deletes_a_draft_after_confirming_and_it_stays_on_record(
+    app, db, council, client, make_user
+):
     from pb.audit.models import PLATFORM_CHAIN, AuditEvent, chain_key
+    from pb.verify.chain import verify_chain
 
     make_user("lead@nhs.example", organisation="Eastshire NHS Trust", kind="anchor")
     partner = FormClient(app)
@@ -577,9 +706,13 @@ def test_the_convening_lead_deletes_a_draft_after_confirming_and_it_stays_on_rec
     assert "Eastshire Together" not in council.get("/anchor").get_data(as_text=True)
     with db() as session:
         assert session.get(Round, round_id).deleted_at is not None
-        last = session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq.desc())).first()
+        last = session.exec(
+            select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq.desc())
+        ).first()
         assert last.action == "round.deleted"
-        platform = session.exec(select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN, AuditEvent.action == "round.deleted")).one()
+        platform = session.exec(
+            select(AuditEvent).where(AuditEvent.chain == PLATFORM_CHAIN, AuditEvent.action == "round.deleted")
+        ).one()
         assert json.loads(platform.data) == {"round": round_id, "title": "Eastshire Together"}
         assert verify_chain(session, chain_key(round_id)).ok
         assert verify_chain(session, PLATFORM_CHAIN).ok
@@ -606,8 +739,12 @@ def test_deleting_reads_the_round_afresh_so_one_gone_public_meanwhile_is_kept(ap
     round_id = new_round(council, db)
     with app.test_request_context(), db() as session:
         seen = session.get(Round, round_id)  # as the delete request saw it: a draft
-        session.exec(update(Round).where(Round.id == round_id).values(phase="proposals_open")
-                     .execution_options(synchronize_session=False))  # what another request wrote since
+        session.exec(
+            update(Round)
+            .where(Round.id == round_id)
+            .values(phase="proposals_open")
+            .execution_options(synchronize_session=False)
+        )  # what another request wrote since
         assert seen.phase == "draft"
         with pytest.raises(rounds.RoundError, match="Only a draft can be deleted"):
             rounds.delete_draft(session, seen, actor=user(session, COUNCIL))

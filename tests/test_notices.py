@@ -32,7 +32,12 @@ from tests.factories import make_round, open_voting, organisation, publish, user
 PASSWORD = "correct horse battery"
 LEAD, TRUST_LEAD, REVIEWER = "lead@council.example", "lead@trust.example", "reviewer@example.org"
 CHAIR, TREASURER, OTHER = "chair@park.example", "treasurer@park.example", "chair@allotments.example"
-COUNCIL, TRUST, PARK, ALLOTMENTS = "Eastshire Council", "Eastshire NHS Trust", "Friends of the Park", "Allotment Society"
+COUNCIL, TRUST, PARK, ALLOTMENTS = (
+    "Eastshire Council",
+    "Eastshire NHS Trust",
+    "Friends of the Park",
+    "Allotment Society",
+)
 RESIDENT, LURKER, LEAVER = "resident@example.org", "lurker@example.org", "leaver@example.org"
 
 
@@ -62,11 +67,19 @@ def propose(app, db, round_id: int, member: str, group: str, title: str) -> int:
         round_ = session.get(Round, round_id)
         contest = rounds.contests_of(session, round_)[0]
         content = proposals.ProposalContent(
-            contest_id=contest.id, title=title, summary="A summary.", description="", beneficiaries="", category_id=None,
-            postcode=None, cost_lines=[("Everything", 5_000_00)], objective_ids=[],
+            contest_id=contest.id,
+            title=title,
+            summary="A summary.",
+            description="",
+            beneficiaries="",
+            category_id=None,
+            postcode=None,
+            cost_lines=[("Everything", 5_000_00)],
+            objective_ids=[],
         )
-        proposal = proposals.create_proposal(session, round_, actor=user(session, member), organisation=organisation(session, group),
-                                             content=content)
+        proposal = proposals.create_proposal(
+            session, round_, actor=user(session, member), organisation=organisation(session, group), content=content
+        )
         proposals.submit_proposal(session, proposal, actor=user(session, member))
         return proposal.id
 
@@ -151,8 +164,13 @@ def test_partner_anchors_screeners_and_the_returning_officer_are_told(app, db, s
 def test_an_action_that_rolls_back_sends_nothing(app, db, setup):
     proposal_id = propose(app, db, setup["round"], CHAIR, PARK, "Pond dipping platform")
     with app.test_request_context(), pytest.raises(RuntimeError), db() as session:
-        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
-                                  decision="not_eligible", reason="Not ours to fund.")
+        proposals.screen_proposal(
+            session,
+            session.get(Proposal, proposal_id),
+            actor=user(session, LEAD),
+            decision="not_eligible",
+            reason="Not ours to fund.",
+        )
         raise RuntimeError("something later in the request failed")
     with app.app_context():
         assert mails(app, CHAIR) == []
@@ -333,8 +351,9 @@ def test_the_reminder_before_voting_closes_goes_once_however_often_the_scheduler
     assert link_in(reminder.body, "/rounds/") == f"/rounds/{round_id}/vote"
     assert "/news/stop/" in reminder.body
     with db(write=False) as session:
-        assert session.exec(select(NoticeSent.topic).where(NoticeSent.round_id == round_id, NoticeSent.topic == "voting_closing")).all() \
-            == ["voting_closing"]
+        assert session.exec(
+            select(NoticeSent.topic).where(NoticeSent.round_id == round_id, NoticeSent.topic == "voting_closing")
+        ).all() == ["voting_closing"]
 
 
 def test_a_delivered_project_is_told_once_and_archiving_forgets_the_subscribers(app, client, db, setup):
@@ -356,9 +375,13 @@ def test_a_delivered_project_is_told_once_and_archiving_forgets_the_subscribers(
     done = delivery.UpdateContent(status="delivered", note="Opened on Saturday.")
     with app.test_request_context(), db() as session:
         project = session.get(Project, funded[0])
-        delivery.post_update(session, project, actor=user(session, CHAIR), content=delivery.UpdateContent(status="in_progress"))
+        delivery.post_update(
+            session, project, actor=user(session, CHAIR), content=delivery.UpdateContent(status="in_progress")
+        )
         delivery.post_update(session, project, actor=user(session, CHAIR), content=done)
-        delivery.post_update(session, project, actor=user(session, CHAIR), content=done)  # a later note: not delivered again
+        delivery.post_update(
+            session, project, actor=user(session, CHAIR), content=done
+        )  # a later note: not delivered again
         title = project.title
     assert everyone_mailed(app, "Delivered:") == [RESIDENT]
     [news] = mails(app, RESIDENT, "Delivered:")
@@ -426,6 +449,8 @@ def test_the_receipt_page_offers_news_in_a_request_of_its_own(app, client, db, s
     cast = client.submit(url, {"project": str(project), "confirm": "1"})
     receipt = client.get(cast.headers["Location"]).get_data(as_text=True)
     assert "Your vote is in" in receipt
-    assert f'action="/rounds/{round_id}/news"' in receipt  # the form posts elsewhere: casting and asking never share a request
+    assert (
+        f'action="/rounds/{round_id}/news"' in receipt
+    )  # the form posts elsewhere: casting and asking never share a request
     assert ask(client, round_id, RESIDENT).status_code == 302
     assert subscriptions(db) == []  # and nothing is kept until the inbox's owner confirms, later, from the mail

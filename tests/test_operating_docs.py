@@ -96,7 +96,8 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value[1:-1]
         else:
             assert re.fullmatch(r"[A-Za-z0-9.,\-_:/@+=?%]*", value), (
-                f"{path.name}:{number}: {name}'s value must be in single quotes, or systemd and sh read it differently")
+                f"{path.name}:{number}: {name}'s value must be in single quotes, or systemd and sh read it differently"
+            )
         values[name] = value
     return values
 
@@ -124,7 +125,9 @@ def test_every_setting_is_in_the_guides_table_with_its_real_default():
             continue
         shown = re.search(r"`([^`]*)`", cell)
         assert shown, f"PB_{name}: give the default as `value`"
-        assert _parse_env_value(name, shown.group(1)) == value, f"PB_{name}: the default is {value!r}, the guide says {cell!r}"
+        assert _parse_env_value(name, shown.group(1)) == value, (
+            f"PB_{name}: the default is {value!r}, the guide says {cell!r}"
+        )
 
 
 def test_every_pb_name_in_the_guide_and_the_settings_file_is_a_real_setting():
@@ -134,7 +137,9 @@ def test_every_pb_name_in_the_guide_and_the_settings_file_is_a_real_setting():
     for path in (GUIDE, DEPLOY / "pb.env.example", DEPLOY / "pb"):
         named = {name.rstrip("_") for name in re.findall(r"\bPB_([A-Z][A-Z0-9_]*)", path.read_text(encoding="utf-8"))}
         unknown = sorted(named - real)
-        assert not unknown, f"{path.relative_to(REPO)} names settings pb does not have: " + ", ".join(f"PB_{n}" for n in unknown)
+        assert not unknown, f"{path.relative_to(REPO)} names settings pb does not have: " + ", ".join(
+            f"PB_{n}" for n in unknown
+        )
 
 
 def test_the_settings_file_is_a_production_server_and_reads_the_same_in_systemd_and_sh():
@@ -146,7 +151,14 @@ def test_the_settings_file_is_a_production_server_and_reads_the_same_in_systemd_
     assert values["PB_PROXIES"] == "1"
     assert values["PB_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert values["PB_RATE_LIMIT_STORAGE"] == "database"
-    for name in ("PB_MAIL_SERVER", "PB_MAIL_PORT", "PB_MAIL_USE_TLS", "PB_MAIL_USERNAME", "PB_MAIL_PASSWORD", "PB_MAIL_SENDER"):
+    for name in (
+        "PB_MAIL_SERVER",
+        "PB_MAIL_PORT",
+        "PB_MAIL_USE_TLS",
+        "PB_MAIL_USERNAME",
+        "PB_MAIL_PASSWORD",
+        "PB_MAIL_SENDER",
+    ):
         assert name in values, name
     for unit in UNITS:
         text = (DEPLOY / unit).read_text(encoding="utf-8")
@@ -171,7 +183,9 @@ def pb_commands(text: str) -> list[list[str]]:
         for line in command_lines(body):
             line = re.sub(r"\$\([^)]*\)", "X", line)  # $(date +%F) and the like
             line = re.sub(r"^(?:[A-Z_]+=(?:'[^']*'|\S+)\s+)+", "", line)  # PB_DATABASE_URL=... pb ...
-            match = re.match(r"pb\s+(.*)", line) or re.search(r"(?:^|\s)(?:/usr/local/bin|/srv/pb/\.venv/bin)/pb\s+(.*)", line)
+            match = re.match(r"pb\s+(.*)", line) or re.search(
+                r"(?:^|\s)(?:/usr/local/bin|/srv/pb/\.venv/bin)/pb\s+(.*)", line
+            )
             if not match:
                 continue
             lexer = shlex.shlex(match.group(1), posix=True, punctuation_chars=True)
@@ -212,8 +226,19 @@ def test_every_pb_command_in_the_guide_and_the_units_is_real(monkeypatch):
         for start in re.findall(r"^ExecStart=\S*/bin/pb (.*)$", (DEPLOY / unit).read_text(), re.M):
             lines.append(shlex.split(start))
     shown = {" ".join(args[:2]) if args[0] in ("db", "user", "rounds", "audit") else args[0] for args in lines}
-    expected = {"db upgrade", "db current", "db history", "db downgrade", "user create", "rounds advance", "audit verify",
-                "backup", "restore", "worker", "mail-deliver"}
+    expected = {
+        "db upgrade",
+        "db current",
+        "db history",
+        "db downgrade",
+        "user create",
+        "rounds advance",
+        "audit verify",
+        "backup",
+        "restore",
+        "worker",
+        "mail-deliver",
+    }
     assert expected <= shown, f"the guide no longer shows: {sorted(expected - shown)}"
     for args in lines:
         try:
@@ -244,9 +269,13 @@ def test_the_units_pass_systemd_analyze_and_stay_hardened(tmp_path):
     assert not said, f"systemd-analyze verify: {said}"
     for path in paths:
         # Exposure 0-10 (scaled by ten here); the units score 1.4. More means hardening was lost.
-        scored = subprocess.run([tool, "security", "--offline=true", "--threshold=20", path], capture_output=True, text=True)
+        scored = subprocess.run(
+            [tool, "security", "--offline=true", "--threshold=20", path], capture_output=True, text=True
+        )
         overall = re.search(r"Overall exposure level.*", scored.stdout)
-        assert scored.returncode == 0, f"{Path(path).name} is less hardened than it was: {overall.group(0) if overall else scored.stderr}"
+        assert scored.returncode == 0, (
+            f"{Path(path).name} is less hardened than it was: {overall.group(0) if overall else scored.stderr}"
+        )
 
 
 # ---------------------------------------------------------------- (d) nginx
@@ -263,8 +292,26 @@ def test_the_nginx_site_passes_nginx_t(tmp_path):
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.fail("openssl is missing: install openssl (Debian: apt-get install openssl)")
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={ADDRESS}",
-                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={ADDRESS}",
+            "-keyout",
+            str(tmp_path / "key.pem"),
+            "-out",
+            str(tmp_path / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     site = (DEPLOY / "nginx.conf").read_text(encoding="utf-8")
     site = re.sub(r"(ssl_certificate\s+)\S+;", rf"\g<1>{tmp_path}/cert.pem;", site)
     site = re.sub(r"(ssl_certificate_key\s+)\S+;", rf"\g<1>{tmp_path}/key.pem;", site)
@@ -274,12 +321,18 @@ def test_the_nginx_site_passes_nginx_t(tmp_path):
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{\n    {mime}\n    access_log {tmp_path}/access.log;\n"
-        + "".join(f"    {kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + "".join(
+            f"    {kind}_temp_path {tmp_path}/{kind};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         + f"    include {tmp_path}/site.conf;\n}}\n",
         encoding="utf-8",
     )
-    checked = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+    )
     assert checked.returncode == 0, checked.stderr
     assert "[warn]" not in checked.stderr, checked.stderr
     assert "[emerg]" not in checked.stderr, checked.stderr
@@ -336,8 +389,11 @@ class Machine:
     # -- the environment
 
     def env(self) -> dict[str, str]:
-        env = {"PATH": f"{self.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-               "HOME": str(self.top), "LANG": "C.UTF-8"}
+        env = {
+            "PATH": f"{self.bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(self.top),
+            "LANG": "C.UTF-8",
+        }
         if self.postgres is not None:
             env.update(PGHOST=self.postgres.root, PGPORT=str(self.postgres.port))
             if os.geteuid() != 0:
@@ -352,10 +408,12 @@ class Machine:
         if os.geteuid() != 0:
             text = text.replace("runuser -u postgres -- ", "")
         if "$(date" not in text:  # a dated backup named in the guide: the newest one made here
+
             def newest(match):
                 made = sorted(self.backups.glob(f"pb-*.{match.group(1)}"), key=os.path.getmtime)
                 assert made, f"no {match.group(1)} backup made yet for {text!r}"
                 return made[-1].name
+
             text = re.sub(r"pb-\d{4}-\d\d-\d\d(?:-\d{4})?\.(sqlite|dump)", newest, text)
         return text
 
@@ -371,7 +429,9 @@ class Machine:
         settings = self.etc / "pb.env"
         text = self.moved(settings.read_text())
         text = re.sub(r"^PB_MAIL_SERVER=.*$", "PB_MAIL_SERVER=127.0.0.1", text, flags=re.M)
-        text = re.sub(r"^PB_MAIL_PORT=.*$", f"PB_MAIL_PORT={free_port()}", text, flags=re.M)  # nothing listens: mail waits
+        text = re.sub(
+            r"^PB_MAIL_PORT=.*$", f"PB_MAIL_PORT={free_port()}", text, flags=re.M
+        )  # nothing listens: mail waits
         settings.write_text(text)
 
     # -- running the guide
@@ -396,8 +456,15 @@ class Machine:
 
     def sh(self, line: str, answers: str = "") -> str:
         command = self.moved(line)
-        done = subprocess.run(["bash", "-c", command], cwd=REPO, env=self.env(), input=answers, capture_output=True,
-                              text=True, timeout=180)
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=REPO,
+            env=self.env(),
+            input=answers,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert done.returncode == 0, f"`{line}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
@@ -425,12 +492,19 @@ class Machine:
         """GET as nginx would pass it on for https://pb.example.org/..., or as given for 127.0.0.1:8000."""
         headers = dict(headers or {})
         if url.startswith(f"https://{ADDRESS}"):
-            path = url[len(f"https://{ADDRESS}"):]
-            headers.update({"Host": ADDRESS, "X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1",
-                            "X-Forwarded-Host": ADDRESS, "X-Request-Id": request_id or uuid.uuid4().hex})
+            path = url[len(f"https://{ADDRESS}") :]
+            headers.update(
+                {
+                    "Host": ADDRESS,
+                    "X-Forwarded-Proto": "https",
+                    "X-Forwarded-For": "127.0.0.1",
+                    "X-Forwarded-Host": ADDRESS,
+                    "X-Request-Id": request_id or uuid.uuid4().hex,
+                }
+            )
         else:
             assert url.startswith("http://127.0.0.1:8000/"), url
-            path = url[len("http://127.0.0.1:8000"):]
+            path = url[len("http://127.0.0.1:8000") :]
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -444,7 +518,9 @@ class Machine:
         installed = self.units / f"{name}.service"  # as "Services" installs it; before that, deploy's
         text = self.moved((installed if installed.exists() else DEPLOY / installed.name).read_text(encoding="utf-8"))
         start = re.search(r"^ExecStart=(.*)$", text, re.M).group(1).replace("127.0.0.1:8000", f"127.0.0.1:{self.port}")
-        start = re.sub(r"--workers \d+", "--workers 1", start)  # as written but for the number: each boots the whole app
+        start = re.sub(
+            r"--workers \d+", "--workers 1", start
+        )  # as written but for the number: each boots the whole app
         workdir = Path(re.search(r"^WorkingDirectory=(.*)$", text, re.M).group(1))
         env = self.env()
         for line in re.findall(r"^EnvironmentFile=(.*)$", text, re.M):
@@ -585,8 +661,12 @@ def test_the_guide_installs_backs_up_restores_upgrades_and_rolls_back_on_sqlite(
     m.run("sqlite-backup")
     # The drill points pb at a copy by a PB_DATABASE_URL in front of the command, which
     # deploy/pb must let win over /etc/pb/pb.env's (or the drill would check the live one).
-    elsewhere = subprocess.run(["bash", "-c", f"PB_DATABASE_URL=sqlite:///{m.top}/empty.sqlite pb db current"],
-                               env=m.env(), capture_output=True, text=True)
+    elsewhere = subprocess.run(
+        ["bash", "-c", f"PB_DATABASE_URL=sqlite:///{m.top}/empty.sqlite pb db current"],
+        env=m.env(),
+        capture_output=True,
+        text=True,
+    )
     assert elsewhere.returncode == 1, elsewhere
     assert "no pb schema" in elsewhere.stdout + elsewhere.stderr, elsewhere
     m.run("sqlite-drill")
@@ -628,5 +708,9 @@ def test_the_guides_postgresql_commands_run_as_written(machine, request):
     finally:
         m.stop_all()
         as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        for command in (["dropdb", "--if-exists", "pb_drill"], ["dropdb", "--if-exists", "pb"], ["dropuser", "--if-exists", "pb"]):
+        for command in (
+            ["dropdb", "--if-exists", "pb_drill"],
+            ["dropdb", "--if-exists", "pb"],
+            ["dropuser", "--if-exists", "pb"],
+        ):
             subprocess.run([*as_postgres, *command], env=m.env(), capture_output=True)

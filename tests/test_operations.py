@@ -29,8 +29,9 @@ def previous_revision() -> str:
 
 
 def test_pb_user_create_makes_a_platform_admin_who_can_sign_in(app, db):
-    result = app.test_cli_runner().invoke(main, ["user", "create", "Ada@Example.org", "--name", "Ada Admin", "--admin"],
-                                          input=f"{STRONG}\n{STRONG}\n")
+    result = app.test_cli_runner().invoke(
+        main, ["user", "create", "Ada@Example.org", "--name", "Ada Admin", "--admin"], input=f"{STRONG}\n{STRONG}\n"
+    )
     assert result.exit_code == 0, result.output
     assert STRONG not in result.output
     with db(write=False) as session:
@@ -43,7 +44,9 @@ def test_pb_user_create_makes_a_platform_admin_who_can_sign_in(app, db):
 
 
 def test_pb_user_create_with_a_link_prints_a_one_time_link_to_choose_the_password(app, db):
-    result = app.test_cli_runner().invoke(main, ["user", "create", "ada@example.org", "--name", "Ada", "--admin", "--link"])
+    result = app.test_cli_runner().invoke(
+        main, ["user", "create", "ada@example.org", "--name", "Ada", "--admin", "--link"]
+    )
     assert result.exit_code == 0, result.output
     link = re.search(r"http://localhost(/reset-password/\S+)", result.output).group(1)
     browser = FormClient(app)
@@ -53,13 +56,19 @@ def test_pb_user_create_with_a_link_prints_a_one_time_link_to_choose_the_passwor
     assert FormClient(app).get(link).status_code == 404  # spent
 
 
-@pytest.mark.parametrize("args,typed,reason", [
-    (["bad-address", "--name", "X"], f"{STRONG}\n{STRONG}\n", "must have an @-sign"),
-    (["ada@example.org", "--name", "Ada"], "aaaaaaaaaa\naaaaaaaaaa\n", "Repeated characters"),
-    (["pip@example.org", "--name", "Philippa Featherstonehaugh"], "featherstonehaugh\nfeatherstonehaugh\n",
-     "Do not use your name or email address"),
-    (["ada@example.org", "--name", " "], f"{STRONG}\n{STRONG}\n", "give a name"),
-])
+@pytest.mark.parametrize(
+    "args,typed,reason",
+    [
+        (["bad-address", "--name", "X"], f"{STRONG}\n{STRONG}\n", "must have an @-sign"),
+        (["ada@example.org", "--name", "Ada"], "aaaaaaaaaa\naaaaaaaaaa\n", "Repeated characters"),
+        (
+            ["pip@example.org", "--name", "Philippa Featherstonehaugh"],
+            "featherstonehaugh\nfeatherstonehaugh\n",
+            "Do not use your name or email address",
+        ),
+        (["ada@example.org", "--name", " "], f"{STRONG}\n{STRONG}\n", "give a name"),
+    ],
+)
 def test_pb_user_create_refuses_bad_input_and_makes_nothing(app, db, args, typed, reason):
     result = app.test_cli_runner().invoke(main, ["user", "create", *args, "--admin"], input=typed)
     assert result.exit_code != 0
@@ -106,8 +115,12 @@ def test_pb_db_current_history_downgrade_and_upgrade(app):
 
 
 def _start_wsgi(database_url, tmp_path):
-    env = {"PB_DATABASE_URL": database_url, "PB_INSTANCE_PATH": str(tmp_path / "served"), "PB_SECRET_KEY": SECRET,
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "PB_DATABASE_URL": database_url,
+        "PB_INSTANCE_PATH": str(tmp_path / "served"),
+        "PB_SECRET_KEY": SECRET,
+        "PATH": "/usr/bin:/bin",
+    }
     return subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
@@ -142,8 +155,15 @@ def test_readyz_reports_a_schema_behind_and_a_stuck_outbox(app, db):
     assert ready.get_json() == {"database": "ok", "schema": "ok", "outbox": "ok"}
     assert ready.headers["Cache-Control"] == "no-store"
     with db() as session:
-        session.add(OutgoingMail(recipient="someone@example.org", subject="Hello", body="...", attempts=5,
-                                 created_at=now() - timedelta(seconds=app.config["MAIL_STUCK_AFTER"] + 60)))
+        session.add(
+            OutgoingMail(
+                recipient="someone@example.org",
+                subject="Hello",
+                body="...",
+                attempts=5,
+                created_at=now() - timedelta(seconds=app.config["MAIL_STUCK_AFTER"] + 60),
+            )
+        )
     stuck = http.get("/readyz")
     assert stuck.status_code == 503
     assert "1 messages undelivered" in stuck.get_json()["outbox"]
@@ -172,8 +192,12 @@ def own_postgresql():
 def test_readyz_answers_503_while_postgresql_is_down_and_200_when_it_is_back(tmp_path):
     """A real gunicorn on its own PostgreSQL server, which is stopped and started again."""
     with own_postgresql() as server:
-        app_server = Gunicorn(database_url=server.url("pb"), instance_path=str(tmp_path / "instance"),
-                              log_path=str(tmp_path / "gunicorn.log"), workers=1)
+        app_server = Gunicorn(
+            database_url=server.url("pb"),
+            instance_path=str(tmp_path / "instance"),
+            log_path=str(tmp_path / "gunicorn.log"),
+            workers=1,
+        )
         app_server.start()
         try:
             browser = Browser(app_server.port)
@@ -205,11 +229,19 @@ def test_a_journey_through_a_real_server_logs_request_ids_and_no_secrets(tmp_pat
         url = server.url("pb")
         ids, letter_code = _round_in_voting(url, tmp_path)
         with SmtpServer(free_port()) as smtp:
-            app_server = Gunicorn(database_url=url, instance_path=str(tmp_path / "instance"),
-                                  log_path=str(tmp_path / "gunicorn.log"), workers=2,
-                                  env={"PB_LOG_FORMAT": "json", "PB_MAIL_SERVER": "127.0.0.1",
-                                       "PB_MAIL_PORT": str(smtp.controller.port), "PB_MAIL_USE_TLS": "false",
-                                       "PB_BASE_URL": "http://127.0.0.1"})
+            app_server = Gunicorn(
+                database_url=url,
+                instance_path=str(tmp_path / "instance"),
+                log_path=str(tmp_path / "gunicorn.log"),
+                workers=2,
+                env={
+                    "PB_LOG_FORMAT": "json",
+                    "PB_MAIL_SERVER": "127.0.0.1",
+                    "PB_MAIL_PORT": str(smtp.controller.port),
+                    "PB_MAIL_USE_TLS": "false",
+                    "PB_BASE_URL": "http://127.0.0.1",
+                },
+            )
             app_server.start()
             try:
                 secrets, request_ids = _journey(app_server.port, smtp, ids, letter_code)
@@ -237,23 +269,38 @@ def _round_in_voting(url, tmp_path):
     from pb.db import session_scope
     from tests.factories import make_codes, make_round, open_voting
 
-    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": url,
-                      "INSTANCE_PATH": str(tmp_path / "arrange")})
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": url, "INSTANCE_PATH": str(tmp_path / "arrange")}
+    )
 
     def db(write=True):
         return session_scope(app.extensions["pb_engine"], write=write)
 
     with app.test_request_context(), db() as session:
-        for email, kind, name in (("lead@council.example", "anchor", "Eastshire Council"),
-                                  ("member@group.example", "group", "Friends of the Park")):
+        for email, kind, name in (
+            ("lead@council.example", "anchor", "Eastshire Council"),
+            ("member@group.example", "group", "Friends of the Park"),
+        ):
             person = accounts.create_user(session, email=email, name="Someone", password=STRONG)
-            org = accounts.create_organisation(session, actor=person, name=name, kind=kind,
-                                               subtype="local_authority" if kind == "anchor" else "charity")
+            org = accounts.create_organisation(
+                session,
+                actor=person,
+                name=name,
+                kind=kind,
+                subtype="local_authority" if kind == "anchor" else "charity",
+            )
             accounts.add_member(session, actor=person, organisation=org, user=person)
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes", "email"))
     [code] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="member@group.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="member@group.example",
+        group="Friends of the Park",
+    )
     app.extensions["pb_engine"].dispose()
     return ids, code
 
@@ -303,8 +350,9 @@ def _journey(port, smtp, ids, letter_code):
     secrets.append(receipt)
     emailer = Browser(port)
     token = emailer.csrf_token(f"/rounds/{round_id}/vote")
-    asked = emailer.post(f"/rounds/{round_id}/vote/email", {"csrf_token": token, "email": "res@example.org",
-                                                             "postcode": "LS6 1AA"})
+    asked = emailer.post(
+        f"/rounds/{round_id}/vote/email", {"csrf_token": token, "email": "res@example.org", "postcode": "LS6 1AA"}
+    )
     assert asked.status == 302, asked.body[:500]
     code = re.search(r"Your code is (\S+)", mail_to("res@example.org", 1)).group(1)
     secrets += ["res@example.org", code]
@@ -356,11 +404,25 @@ def test_the_development_server_logs_no_path_and_the_log_masks_addresses(app):
 
     from pb.logs import JsonLines, ReadableLines
 
-    line = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '"%s" %s %s',
-                             ("GET /reset-password/eyJ1c2VyIjo0fQ.abc HTTP/1.1", 200, 1234), None)
+    line = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        ("GET /reset-password/eyJ1c2VyIjo0fQ.abc HTTP/1.1", 200, 1234),
+        None,
+    )
     assert logging.getLogger("werkzeug").filter(line) is False
-    refused = logging.LogRecord("pb.mail", logging.WARNING, __file__, 1, "mail %s given up: %s",
-                                (7, "550 5.1.1 <Sam.Green+pb@example.org>: Recipient address rejected"), None)
+    refused = logging.LogRecord(
+        "pb.mail",
+        logging.WARNING,
+        __file__,
+        1,
+        "mail %s given up: %s",
+        (7, "550 5.1.1 <Sam.Green+pb@example.org>: Recipient address rejected"),
+        None,
+    )
     for formatter in (JsonLines(), ReadableLines()):
         written = formatter.format(refused)
         assert "Sam.Green" not in written

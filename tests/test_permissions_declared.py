@@ -47,8 +47,8 @@ PUBLIC = {
     "accounts.reset_password": "the mailed link: the token is the permission",
     "rounds.index": "the public list of rounds (drafts are left out by its query)",
     "voting.ballot": "a voter's ballot paper: the voting session this browser holds is the permission "
-                     "(the fast path of casting checks it; without one, the voter is sent to prove "
-                     "eligibility; load_contest_as_voter refuses another area's paper)",
+    "(the fast path of casting checks it; without one, the voter is sent to prove "
+    "eligibility; load_contest_as_voter refuses another area's paper)",
     "voting.finish": "ends this browser's voting session, whoever it is",
     "notices.confirm": "the mailed link: the token is the permission",
     "notices.stop": "the mailed link: the token is the permission",
@@ -61,8 +61,19 @@ ROLE_DECORATORS = {"role_required", "login_required"}
 # Who the user is, as a view might test it to refuse them: these belong in the role
 # decorator and the loaders.
 WHO = {
-    "current_roles", "roles_of", "is_member_of", "is_screener", "is_helper", "is_returning_officer", "can_report",
-    "can_screen", "is_group_member", "funds_the_round", "my_organisation_ids", "organisations_of", "access_to",
+    "current_roles",
+    "roles_of",
+    "is_member_of",
+    "is_screener",
+    "is_helper",
+    "is_returning_officer",
+    "can_report",
+    "can_screen",
+    "is_group_member",
+    "funds_the_round",
+    "my_organisation_ids",
+    "organisations_of",
+    "access_to",
 }
 WHO_HELPERS = re.compile(r"^_(is|can)_")  # a views module's own predicate, such as _is_group_member
 WHO_ATTRIBUTES = {"is_platform_admin"}
@@ -92,8 +103,11 @@ class Module:
         self.blueprints = {
             node.targets[0].id: node.value.args[0].value
             for node in self.tree.body
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Call) and _name(node.value.func) == "Blueprint"
+            if isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Call)
+            and _name(node.value.func) == "Blueprint"
         }
 
     def views(self):
@@ -103,8 +117,12 @@ class Module:
             if not isinstance(node, ast.FunctionDef):
                 continue
             for decorator in node.decorator_list:
-                if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute) \
-                        and decorator.func.attr == "route" and isinstance(decorator.func.value, ast.Name):
+                if (
+                    isinstance(decorator, ast.Call)
+                    and isinstance(decorator.func, ast.Attribute)
+                    and decorator.func.attr == "route"
+                    and isinstance(decorator.func.value, ast.Name)
+                ):
                     owner = decorator.func.value.id
                     name = next((k.value.value for k in decorator.keywords if k.arg == "endpoint"), node.name)
                     yield (f"{self.blueprints[owner]}.{name}" if owner in self.blueprints else name), node
@@ -122,8 +140,11 @@ class Module:
             called = node.func.id
             if called in self.loaders:
                 return True
-            if called in self.functions and called not in seen \
-                    and self.calls_a_loader_first(self.functions[called], seen | {called}):
+            if (
+                called in self.functions
+                and called not in seen
+                and self.calls_a_loader_first(self.functions[called], seen | {called})
+            ):
                 return True
         return False
 
@@ -140,7 +161,12 @@ def _name(node) -> str | None:
 
 def _body(function: ast.FunctionDef) -> list[ast.stmt]:
     body = function.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+    if (
+        body
+        and isinstance(body[0], ast.Expr)
+        and isinstance(body[0].value, ast.Constant)
+        and isinstance(body[0].value.value, str)
+    ):
         body = body[1:]
     return body
 
@@ -158,8 +184,9 @@ def _answers_403(node) -> bool:
 
 def _tests_who(test) -> bool:
     for node in ast.walk(test):
-        if isinstance(node, ast.Call) and (_name(node.func) in WHO or (
-                isinstance(node.func, ast.Name) and WHO_HELPERS.match(node.func.id))):
+        if isinstance(node, ast.Call) and (
+            _name(node.func) in WHO or (isinstance(node.func, ast.Name) and WHO_HELPERS.match(node.func.id))
+        ):
             return True
         if isinstance(node, ast.Attribute) and node.attr in WHO_ATTRIBUTES:
             return True
@@ -191,8 +218,12 @@ def test_no_view_tests_who_the_user_is_to_refuse_them():
         if _declares_checks(module.path) or not any(True for _ in module.views()):
             continue
         for node in ast.walk(module.tree):
-            if isinstance(node, ast.If) and _tests_who(node.test) and any(
-                isinstance(n, ast.Call) and _name(n.func) == "abort" for stmt in node.body for n in ast.walk(stmt)
+            if (
+                isinstance(node, ast.If)
+                and _tests_who(node.test)
+                and any(
+                    isinstance(n, ast.Call) and _name(n.func) == "abort" for stmt in node.body for n in ast.walk(stmt)
+                )
             ):
                 found.append(f"{_relative(module.path)}:{node.lineno}: {ast.unparse(node.test)}")
     assert not found, "permissions decided in the body of a view or its helper:\n" + "\n".join(found)
@@ -211,8 +242,12 @@ def test_every_view_declares_who_may_use_it(app):
                 undeclared.append(f"{endpoint} ({views[endpoint]})")
     routed = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
     assert routed - set(views) == set(), f"routes this test did not find in pb's source: {sorted(routed - set(views))}"
-    assert set(PUBLIC) - set(views) == set(), f"PUBLIC lists views that do not exist: {sorted(set(PUBLIC) - set(views))}"
-    assert not listed_but_declared, "PUBLIC lists views that declare a permission (take them off):\n" + "\n".join(listed_but_declared)
+    assert set(PUBLIC) - set(views) == set(), (
+        f"PUBLIC lists views that do not exist: {sorted(set(PUBLIC) - set(views))}"
+    )
+    assert not listed_but_declared, "PUBLIC lists views that declare a permission (take them off):\n" + "\n".join(
+        listed_but_declared
+    )
     assert not undeclared, (
         "views that declare no permission (a role decorator, a loader called first, or a line in PUBLIC):\n"
         + "\n".join(undeclared)

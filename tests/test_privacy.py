@@ -60,7 +60,9 @@ def _code_vote(app, ids, code, picks):
     assert resident.submit(url, {"project": [str(p) for p in picks], "confirm": "1"}).status_code == 302
 
 
-def test_rotating_the_session_key_mid_round_does_not_make_an_email_voter_new(app, db, make_user, database_url, tmp_path):
+def test_rotating_the_session_key_mid_round_does_not_make_an_email_voter_new(
+    app, db, make_user, database_url, tmp_path
+):
     from pb import create_app
     from pb.voting.models import Ballot, Voter
     from tests.factories import make_round, open_voting
@@ -72,10 +74,19 @@ def test_rotating_the_session_key_mid_round_does_not_make_an_email_voter_new(app
     with db(write=False) as session:
         from pb.proposals.models import Project
 
-        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        north = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
     _email_vote(app, ids, "sam@example.org", north[:1])
-    rotated = create_app({"TESTING": True, "SECRET_KEY": "a-new-secret", "DATABASE_URL": database_url, "SERVER_NAME": "localhost",
-                          "INSTANCE_PATH": str(tmp_path / "rotated")})
+    rotated = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "a-new-secret",
+            "DATABASE_URL": database_url,
+            "SERVER_NAME": "localhost",
+            "INSTANCE_PATH": str(tmp_path / "rotated"),
+        }
+    )
     _email_vote(rotated, ids, "sam@example.org", north[1:2])
     rotated.extensions["pb_engine"].dispose()
     with db(write=False) as session:
@@ -102,7 +113,9 @@ def test_a_published_rounds_database_and_the_letters_cannot_link_a_resident_to_a
     codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=4)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     with db(write=False) as session:
-        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        north = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
         letters = {c.letter: c.code_hash for c in session.exec(select(VotingCode))}
     emails = ["ann@example.org", "bob@example.org"]
     for n, code in enumerate(codes[:3]):
@@ -184,7 +197,9 @@ def test_the_cookie_holds_nothing_countable_and_finishing_ends_voting_on_the_ser
     codes = make_codes(app, db, ids["round"], ids["areas"]["North"], count=2)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     with db(write=False) as session:
-        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        north = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
     base = f"/rounds/{ids['round']}"
     states = []
     for code in codes:
@@ -227,7 +242,9 @@ def test_a_paper_ballot_records_its_helper_and_their_session_is_theirs_alone(app
     assert officer.submit(f"/rounds/{ids['round']}/helpers", {"email": "helper@example.org"}).status_code == 302
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     with db(write=False) as session:
-        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        north = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
         helper_id = user(session, "helper@example.org").id
     base = f"/rounds/{ids['round']}"
     helper = FormClient(app)
@@ -301,14 +318,25 @@ def test_the_returning_officer_checks_declarations_until_publication_when_they_a
         officer(session, session.get(Round, ids["round"]), LEAD)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     with db(write=False) as session:
-        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
-    people = [("Zed Young", "9 Mill Lane", "LS6 2BB"), ("Ann Old", "1 Park Road", "LS6 1AA"), ("=HYPERLINK(1)", "3 Ash Close;=2+2", "LS6 1AA")]
+        north = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
+    people = [
+        ("Zed Young", "9 Mill Lane", "LS6 2BB"),
+        ("Ann Old", "1 Park Road", "LS6 1AA"),
+        ("=HYPERLINK(1)", "3 Ash Close;=2+2", "LS6 1AA"),
+    ]
     base = f"/rounds/{ids['round']}"
     for n, (name, address, postcode) in enumerate(people):
         resident = FormClient(app)
         assert declare(resident, ids["round"], postcode, name=name, address=address).status_code == 302
         if n < 2:  # the third declares but never casts a ballot
-            assert resident.submit(f"{base}/vote/{ids['contests']['North']}", {"project": str(north[n]), "confirm": "1"}).status_code == 302
+            assert (
+                resident.submit(
+                    f"{base}/vote/{ids['contests']['North']}", {"project": str(north[n]), "confirm": "1"}
+                ).status_code
+                == 302
+            )
 
     # Nobody but the returning officer gets them: not the convening lead.
     lead = FormClient(app)
@@ -348,7 +376,8 @@ def test_the_returning_officer_checks_declarations_until_publication_when_they_a
         [deleted] = session.exec(select(AuditEvent).where(AuditEvent.action == "residents.declarations_deleted")).all()
         assert json.loads(deleted.data) == {"count": 3}
         engine = session.get_bind()
-    from sqlalchemy import inspect, text as sql
+    from sqlalchemy import inspect
+    from sqlalchemy import text as sql
 
     needles = {"Zed Young", "9 Mill Lane", "Ann Old", "1 Park Road", "HYPERLINK", "Ash Close"}
     with engine.connect() as conn:

@@ -28,8 +28,13 @@ def people(app, make_user):
     make_user("chair@youth.example", name="Yan", organisation="Eastshire Youth Club", kind="group")
     make_user("reviewer@example.org", name="Rhi Reviewer")
     clients = {}
-    for key, email in [("council", "lead@council.example"), ("police", "lead@police.example"),
-                       ("park", "chair@park.example"), ("youth", "chair@youth.example"), ("reviewer", "reviewer@example.org")]:
+    for key, email in [
+        ("council", "lead@council.example"),
+        ("police", "lead@police.example"),
+        ("park", "chair@park.example"),
+        ("youth", "chair@youth.example"),
+        ("reviewer", "reviewer@example.org"),
+    ]:
         clients[key] = FormClient(app)
         clients[key].sign_in(email, PASSWORD)
     return clients
@@ -88,9 +93,16 @@ def count_proposals(db):
 def test_group_registers_and_invites_a_member(app, client, db, make_user):
     make_user("founder@example.org", name="Fola")
     client.sign_in("founder@example.org", PASSWORD)
-    response = client.submit("/groups/new", {
-        "name": "Riverside Allotment Society", "subtype": "residents_association", "registered_number": "",
-        "contact_email": "Hello@Allotments.example", "area_served": "Riverside"})
+    response = client.submit(
+        "/groups/new",
+        {
+            "name": "Riverside Allotment Society",
+            "subtype": "residents_association",
+            "registered_number": "",
+            "contact_email": "Hello@Allotments.example",
+            "area_served": "Riverside",
+        },
+    )
     assert response.status_code == 302
     with db() as session:
         group = organisation(session, "Riverside Allotment Society")
@@ -181,7 +193,9 @@ def test_only_the_group_edits_its_proposal(people, db, setup):
     pid = new_proposal(people["park"], db, setup)
     assert people["youth"].get(f"/proposals/{pid}/edit").status_code == 403
     # Proposing on behalf of a group one does not belong to is refused.
-    response = people["youth"].submit(f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, group="Friends of the Park"))
+    response = people["youth"].submit(
+        f"/rounds/{setup['round']}/proposals/new", proposal_form(db, setup, group="Friends of the Park")
+    )
     assert response.status_code == 400
     assert count_proposals(db) == 1
 
@@ -200,7 +214,10 @@ BAD_INPUTS = [
     ({"cost_lines-0-amount": "lots"}, "amount such as"),
     ({"cost_lines-0-amount": ""}, "Give an amount"),
     ({"cost_lines-1-item": ""}, "Say what each cost is for"),
-    ({"cost_lines-0-item": "", "cost_lines-0-amount": "", "cost_lines-1-item": "", "cost_lines-1-amount": ""}, "at least one cost line"),
+    (
+        {"cost_lines-0-item": "", "cost_lines-0-amount": "", "cost_lines-1-item": "", "cost_lines-1-amount": ""},
+        "at least one cost line",
+    ),
     ({"postcode": "NOT A POSTCODE"}, "full postcode"),
     ({"contest": "99999"}, "Not a valid choice"),
     ({"category": "99999"}, "Not a valid choice"),
@@ -266,7 +283,9 @@ def uploads(app):
 def test_bad_uploads_are_refused_and_nothing_saved(app, people, db, setup, content, name, message):
     before = uploads(app)
     data = proposal_form(db, setup, photo=upload(content, name))
-    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", data, content_type="multipart/form-data")
+    response = people["park"].submit(
+        f"/rounds/{setup['round']}/proposals/new", data, content_type="multipart/form-data"
+    )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert count_proposals(db) == 0
@@ -277,7 +296,9 @@ def test_bad_uploads_are_refused_and_nothing_saved(app, people, db, setup, conte
 
 def test_photo_is_shrunk_and_stripped_of_location(app, people, client, db, setup):
     data = proposal_form(db, setup, photo=upload(jpeg_with_location(), "meadow.jpg"), action="submit")
-    response = people["park"].submit(f"/rounds/{setup['round']}/proposals/new", data, content_type="multipart/form-data")
+    response = people["park"].submit(
+        f"/rounds/{setup['round']}/proposals/new", data, content_type="multipart/form-data"
+    )
     assert response.status_code == 302
     pid = int(response.headers["Location"].rsplit("/", 1)[1])
     served = client.get(f"/proposals/{pid}/photo")
@@ -303,9 +324,14 @@ def test_each_screening_outcome_and_who_sees_it(app, people, client, db, setup):
     rejected = new_proposal(park, db, setup, title="Private car park", action="submit")
 
     assert screen(council, eligible, "eligible").status_code == 302
-    assert screen(council, returned, "returned", "Please split the cost of the benches from the paths.").status_code == 302
+    assert (
+        screen(council, returned, "returned", "Please split the cost of the benches from the paths.").status_code == 302
+    )
     assert screen(council, rejected, "not_eligible").status_code == 400  # a reason is required
-    assert screen(council, rejected, "not_eligible", "Parking for a business is not a community project.").status_code == 302
+    assert (
+        screen(council, rejected, "not_eligible", "Parking for a business is not a community project.").status_code
+        == 302
+    )
 
     public = client.get(f"/rounds/{setup['round']}/proposals").get_data(as_text=True)
     assert "Meadow" in public
@@ -323,10 +349,19 @@ def test_each_screening_outcome_and_who_sees_it(app, people, client, db, setup):
     assert proposal(db, returned).status == "submitted"
 
     with db() as session:
-        decisions = [json.loads(e.data) for e in session.exec(
-            select(AuditEvent).where(AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened"))]
+        decisions = [
+            json.loads(e.data)
+            for e in session.exec(
+                select(AuditEvent).where(
+                    AuditEvent.chain == chain_key(setup["round"]), AuditEvent.action == "proposal.screened"
+                )
+            )
+        ]
     assert [(d["proposal"], d["decision"]) for d in decisions] == [
-        (eligible, "eligible"), (returned, "returned"), (rejected, "not_eligible")]
+        (eligible, "eligible"),
+        (returned, "returned"),
+        (rejected, "not_eligible"),
+    ]
     assert decisions[2]["reason"] == "Parking for a business is not a community project."
 
 
@@ -339,7 +374,10 @@ def test_screeners_are_the_rounds_leads_and_appointed_reviewers_only(app, people
     assert proposal(db, pid).status == "submitted"
 
     # The convening lead appoints a community reviewer, who may then screen.
-    assert people["council"].submit(f"/rounds/{setup['round']}/screeners", {"email": "reviewer@example.org"}).status_code == 302
+    assert (
+        people["council"].submit(f"/rounds/{setup['round']}/screeners", {"email": "reviewer@example.org"}).status_code
+        == 302
+    )
     assert screen(reviewer, pid, "eligible").status_code == 302
     assert proposal(db, pid).status == "eligible"
     # ...but only in that round: the police convene a round of their own.
@@ -355,8 +393,12 @@ def test_a_screener_cannot_judge_their_own_groups_proposal(app, people, db, setu
     with app.test_request_context(), db() as session:
         from pb.accounts.services import add_member
 
-        add_member(session, actor=user(session, "chair@park.example"), organisation=organisation(session, "Friends of the Park"),
-                   user=user(session, "lead@council.example"))
+        add_member(
+            session,
+            actor=user(session, "chair@park.example"),
+            organisation=organisation(session, "Friends of the Park"),
+            user=user(session, "lead@council.example"),
+        )
     response = screen(people["council"], pid, "eligible")
     assert response.status_code == 400
     assert "group you belong to" in response.get_data(as_text=True)
@@ -371,8 +413,18 @@ def test_public_list_filters_and_orders_randomly_per_visitor(app, people, db, se
     for n in range(8):
         contest = setup["contests"]["North" if n % 2 else "South"]
         category = setup["categories"]["Young people" if n < 3 else "Green spaces"]
-        ids.append(new_proposal(people["park"], db, setup, title=f"Idea number {n}", contest=contest, category=category,
-                                summary=f"Summary {'skatepark' if n == 5 else 'plain'}", action="submit"))
+        ids.append(
+            new_proposal(
+                people["park"],
+                db,
+                setup,
+                title=f"Idea number {n}",
+                contest=contest,
+                category=category,
+                summary=f"Summary {'skatepark' if n == 5 else 'plain'}",
+                action="submit",
+            )
+        )
     url = f"/rounds/{setup['round']}/proposals"
 
     def titles(client, query=""):
@@ -410,7 +462,10 @@ def test_eligible_proposals_become_projects_when_voting_opens_and_then_freeze(ap
     with db() as session:
         assert session.get(Round, setup["round"]).phase == "voting"
         projects = {(p.contest_id, p.title, p.cost) for p in session.exec(select(Project))}
-    assert projects == {(setup["contests"]["North"], "North meadow", 3_700_50), (setup["contests"]["South"], "South garden", 3_700_50)}
+    assert projects == {
+        (setup["contests"]["North"], "North meadow", 3_700_50),
+        (setup["contests"]["South"], "South garden", 3_700_50),
+    }
 
     page = park.get(f"/proposals/{north}/edit").get_data(as_text=True)
     assert "Voting has opened, so proposals can no longer be added or changed." in page

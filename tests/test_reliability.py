@@ -29,7 +29,9 @@ def review(client, ids, data):
 
 
 def confirm(client, url, data, submission):
-    return client.post(url, data={**data, "confirm": "1", "submission": submission, "csrf_token": client.csrf_token(url)})
+    return client.post(
+        url, data={**data, "confirm": "1", "submission": submission, "csrf_token": client.csrf_token(url)}
+    )
 
 
 def shown(client, response) -> str:
@@ -106,8 +108,13 @@ def test_simultaneous_twin_confirmations_make_one_ballot(app, db, voting):
         try:
             barrier.wait()
             with app.test_request_context(), db() as session:
-                ballot = services.cast_ballot(session, session.get(Voter, voter_id), session.get(Contest, voting["contests"]["North"]),
-                                              {north[0]: None}, submission=token)
+                ballot = services.cast_ballot(
+                    session,
+                    session.get(Voter, voter_id),
+                    session.get(Contest, voting["contests"]["North"]),
+                    {north[0]: None},
+                    submission=token,
+                )
                 receipts.append(ballot.receipt)
         except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(repr(error))
@@ -141,8 +148,17 @@ def test_hsts_only_over_https(app, client):
 
 
 def test_behind_a_proxy_https_and_client_addresses_are_recognised(database_url, tmp_path, make_user):
-    app = create_app({"TESTING": True, "SECRET_KEY": "s", "DATABASE_URL": database_url, "SERVER_NAME": "localhost",
-                      "INSTANCE_PATH": str(tmp_path / "proxied"), "PROXIES": 1, "SIGN_IN_LIMIT": 2})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "s",
+            "DATABASE_URL": database_url,
+            "SERVER_NAME": "localhost",
+            "INSTANCE_PATH": str(tmp_path / "proxied"),
+            "PROXIES": 1,
+            "SIGN_IN_LIMIT": 2,
+        }
+    )
     try:
         http = FormClient(app)
         https = {"X-Forwarded-Proto": "https"}
@@ -152,7 +168,9 @@ def test_behind_a_proxy_https_and_client_addresses_are_recognised(database_url, 
         def attempt(client_address, email):
             headers = {"X-Forwarded-For": client_address}
             token = http.csrf_token("/sign-in")
-            return http.post("/sign-in", data={"email": email, "password": "wrong", "csrf_token": token}, headers=headers).status_code
+            return http.post(
+                "/sign-in", data={"email": email, "password": "wrong", "csrf_token": token}, headers=headers
+            ).status_code
 
         # Every request comes from the proxy's address; the limit per client still tells them apart.
         assert [attempt("203.0.113.7", f"a{n}@example.org") for n in range(3)] == [200, 200, 429]
@@ -162,11 +180,23 @@ def test_behind_a_proxy_https_and_client_addresses_are_recognised(database_url, 
 
 
 def test_rate_limits_can_be_kept_in_memory(database_url, tmp_path, db):
-    app = create_app({"TESTING": True, "SECRET_KEY": "s", "DATABASE_URL": database_url, "SERVER_NAME": "localhost",
-                      "INSTANCE_PATH": str(tmp_path / "memory"), "RATE_LIMIT_STORAGE": "memory", "SIGN_IN_LIMIT": 3})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "s",
+            "DATABASE_URL": database_url,
+            "SERVER_NAME": "localhost",
+            "INSTANCE_PATH": str(tmp_path / "memory"),
+            "RATE_LIMIT_STORAGE": "memory",
+            "SIGN_IN_LIMIT": 3,
+        }
+    )
     try:
         browser = FormClient(app)
-        answers = [browser.submit("/sign-in", {"email": "nobody@example.org", "password": "wrong"}).status_code for _ in range(4)]
+        answers = [
+            browser.submit("/sign-in", {"email": "nobody@example.org", "password": "wrong"}).status_code
+            for _ in range(4)
+        ]
         assert answers == [200, 200, 200, 429]
         from pb.db import session_scope
 
@@ -178,5 +208,11 @@ def test_rate_limits_can_be_kept_in_memory(database_url, tmp_path, db):
 
 def test_an_unknown_rate_limit_storage_is_refused_at_start(database_url, tmp_path):
     with pytest.raises(ValueError, match="RATE_LIMIT_STORAGE"):
-        create_app({"SECRET_KEY": "s" * 16 + "0123456789abcdef", "DATABASE_URL": database_url,
-                    "INSTANCE_PATH": str(tmp_path / "x"), "RATE_LIMIT_STORAGE": "redis://localhost"})
+        create_app(
+            {
+                "SECRET_KEY": "s" * 16 + "0123456789abcdef",
+                "DATABASE_URL": database_url,
+                "INSTANCE_PATH": str(tmp_path / "x"),
+                "RATE_LIMIT_STORAGE": "redis://localhost",
+            }
+        )

@@ -36,19 +36,38 @@ def finished(app, db, make_user):
     got 120 ballots, one voter replacing theirs; voting still open."""
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",),
-                     south_ballot="ranked", north_rule="equalshares/add1")
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park", per_contest=6)
+    ids = make_round(
+        app,
+        db,
+        convener="lead@council.example",
+        anchor="Eastshire Council",
+        methods=("declared",),
+        south_ballot="ranked",
+        north_rule="equalshares/add1",
+    )
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+        per_contest=6,
+    )
     rng = random.Random(7)
     ids["receipts"] = {}
     with app.test_request_context(), db() as session:
         for area in ("North", "South"):
             contest = session.get(Contest, ids["contests"][area])
-            projects = [p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))]
+            projects = [
+                p.id for p in session.exec(select(Project).where(Project.contest_id == contest.id).order_by(Project.id))
+            ]
             weights = [9, 7, 5, 4, 2, 1]
             for n in range(60):
-                voter = Voter(round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}")
+                voter = Voter(
+                    round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}"
+                )
                 session.add(voter)
                 session.flush()
                 picks = []
@@ -62,7 +81,11 @@ def finished(app, db, make_user):
                 if area == "North" and n == 0:  # the first North voter changes their mind
                     ids["superseded"] = ballot.receipt
                     ids["receipts"]["North"].pop()
-                    ids["receipts"]["North"].append(voting.cast_ballot(session, voter, contest, {projects[5]: None, projects[4]: None, projects[3]: None}).receipt)
+                    ids["receipts"]["North"].append(
+                        voting.cast_ballot(
+                            session, voter, contest, {projects[5]: None, projects[4]: None, projects[3]: None}
+                        ).receipt
+                    )
     return ids
 
 
@@ -88,8 +111,11 @@ def test_closing_counts_with_the_frozen_rules_and_results_wait_for_publication(a
     close_voting(app, db, finished["round"])  # the closing time comes: the count follows at once
     with db() as session:
         assert session.get(Round, finished["round"]).phase == "counted"
-        counted = session.exec(select(AuditEvent).where(
-            AuditEvent.chain == chain_key(finished["round"]), AuditEvent.action == "round.counted")).all()
+        counted = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.chain == chain_key(finished["round"]), AuditEvent.action == "round.counted"
+            )
+        ).all()
     assert len(counted) == 1
     assert json.loads(counted[0].data) == {}  # nothing in the open before publication
     assert len(json.loads(counted[0].sealed)["contests"]["value"]) == 2
@@ -100,15 +126,21 @@ def test_closing_counts_with_the_frozen_rules_and_results_wait_for_publication(a
     # Counted, but nobody sees anything before publication: not the public, not the lead.
     north = finished["contests"]["North"]
     for who in (client, lead):
-        for url in (f"{base}/results", f"{base}/results/{north}", f"{base}/results/{north}/ballots.pb",
-                    f"{base}/results/{north}/results.json", f"{base}/results/recount", f"{base}/results/receipt"):
+        for url in (
+            f"{base}/results",
+            f"{base}/results/{north}",
+            f"{base}/results/{north}/ballots.pb",
+            f"{base}/results/{north}/results.json",
+            f"{base}/results/recount",
+            f"{base}/results/receipt",
+        ):
             assert who.get(url).status_code == 404, url
 
     move_on(lead, finished)  # publish
     page = client.get(f"{base}/results").get_data(as_text=True)
     assert "60 ballots" in page
     assert "<svg" in page
-    assert "role=\"img\"" in page
+    assert 'role="img"' in page
 
 
 def publish(app, db, ids):
@@ -127,10 +159,17 @@ def pabutools_recount(instance, profile):
     listed = [p.name for p in instance.project_meta]  # the file's order: the ballot order
     file_order = TieBreakingRule(lambda _instance, _profile, project: listed.index(project.name))
     if instance.meta["vote_type"] == "approval":
-        return method_of_equal_shares(instance, profile, sat_class=Cost_Sat, voter_budget_increment=1, tie_breaking=file_order)
+        return method_of_equal_shares(
+            instance, profile, sat_class=Cost_Sat, voter_budget_increment=1, tie_breaking=file_order
+        )
     k = int(instance.meta["max_length"])
-    points = CardinalProfile([CardinalBallot({project: (k - rank) * project.cost for rank, project in enumerate(ballot)})
-                              for ballot in profile], instance=instance)
+    points = CardinalProfile(
+        [
+            CardinalBallot({project: (k - rank) * project.cost for rank, project in enumerate(ballot)})
+            for ballot in profile
+        ],
+        instance=instance,
+    )
     instance.intersection_update({project for ballot in profile for project in ballot})
     return greedy_utilitarian_welfare(instance, points, sat_class=Additive_Cardinal_Sat, tie_breaking=file_order)
 
@@ -165,10 +204,14 @@ def test_counting_twice_gives_byte_identical_files(app, db, finished):
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, finished["round"])
         for contest_id, result in stored(db).items():
-            again, _outcome = results.ballot_file(session, round_, session.get(Contest, contest_id), result.shuffle_seed)
+            again, _outcome = results.ballot_file(
+                session, round_, session.get(Contest, contest_id), result.shuffle_seed
+            )
             assert again == result.ballot_file
     lead = lead_client(app)
-    response = lead.submit(f"/rounds/{finished['round']}/recount", {}, page=f"/rounds/{finished['round']}/manage", follow_redirects=True)
+    response = lead.submit(
+        f"/rounds/{finished['round']}/recount", {}, page=f"/rounds/{finished['round']}/manage", follow_redirects=True
+    )
     assert "came out exactly the same" in response.get_data(as_text=True)
 
 
@@ -180,7 +223,10 @@ def test_recounting_with_another_rule_or_changing_ballots_is_refused_and_logged(
     response = lead.post(f"/rounds/{finished['round']}/recount", data={"rule": "greedy", "csrf_token": token})
     assert response.status_code == 303
     with db() as session:
-        refused = [json.loads(e.data) for e in session.exec(select(AuditEvent).where(AuditEvent.action == "round.change_refused"))]
+        refused = [
+            json.loads(e.data)
+            for e in session.exec(select(AuditEvent).where(AuditEvent.action == "round.change_refused"))
+        ]
     assert refused
     assert refused[-1]["attempted"] == "recount.other_rule"
     assert {cid: r.file_sha256 for cid, r in stored(db).items()} == before
@@ -202,7 +248,9 @@ def test_receipt_check(app, db, finished, client):
     assert "replaced by a later one" in page
     page = client.submit(url, {"receipt": "ZZZZZ-ZZZZZ"}).get_data(as_text=True)
     assert "found no ballot" in page
-    receipts = client.get(f"/rounds/{finished['round']}/results/{finished['contests']['North']}/receipts.txt").get_data(as_text=True)
+    receipts = client.get(f"/rounds/{finished['round']}/results/{finished['contests']['North']}/receipts.txt").get_data(
+        as_text=True
+    )
     assert counted in receipts
     assert finished["superseded"] not in receipts
 
@@ -211,7 +259,9 @@ def test_results_pages_explain_each_project_and_attribute_pots(app, db, finished
     publish(app, db, finished)
     contest_id = finished["contests"]["North"]
     page = client.get(f"/rounds/{finished['round']}/results/{contest_id}").get_data(as_text=True)
-    published = json.loads(client.get(f"/rounds/{finished['round']}/results/{contest_id}/results.json").get_data(as_text=True))
+    published = json.loads(
+        client.get(f"/rounds/{finished['round']}/results/{contest_id}/results.json").get_data(as_text=True)
+    )
     assert published["selected"]
     assert "supporters paid" in page  # equal shares: what each group paid
     assert "Which pot pays for what" in page
@@ -233,7 +283,9 @@ def run_program(client, round_id: int, contest_id: int, tmp_path) -> set[int]:
     folder.mkdir()
     (folder / name).write_text(download.get_data(as_text=True), encoding="utf-8")
     page = client.get(f"/rounds/{round_id}/results/recount").get_data(as_text=True)
-    contest_name = json.loads(client.get(f"/rounds/{round_id}/results/{contest_id}/results.json").get_data(as_text=True))["name"]
+    contest_name = json.loads(
+        client.get(f"/rounds/{round_id}/results/{contest_id}/results.json").get_data(as_text=True)
+    )["name"]
     sections = re.findall(r'<section aria-labelledby="program-\d+">(.*?)</section>', page, re.S)
     [section] = [s for s in sections if contest_name in s.split("<pre", 1)[0]]
     program = html.unescape(re.search(r"<pre[^>]*><code>(.*?)</code></pre>", section, re.S).group(1))
@@ -253,7 +305,9 @@ def published(client, round_id: int, contest_id: int) -> dict:
 def test_the_recount_page_programs_reproduce_the_published_result(app, db, finished, client, tmp_path, area):
     publish(app, db, finished)
     contest_id = finished["contests"][area]
-    assert run_program(client, finished["round"], contest_id, tmp_path) == set(published(client, finished["round"], contest_id)["selected"])
+    assert run_program(client, finished["round"], contest_id, tmp_path) == set(
+        published(client, finished["round"], contest_id)["selected"]
+    )
 
 
 @pytest.fixture
@@ -267,11 +321,21 @@ def tied(app, db, make_user, monkeypatch):
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",))
-    proposals = eligible_proposals(app, db, ids["round"], screener="lead@council.example", member="chair@park.example",
-                                   group="Friends of the Park", per_contest=5)
+    proposals = eligible_proposals(
+        app,
+        db,
+        ids["round"],
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+        per_contest=5,
+    )
     garden, football, warm, play, minibus = proposals[:5]  # North: £12,000, £8,500, £6,000, £20,000, £15,000
-    seed = next(s for s in (f"tie-{n}" for n in range(100))
-                if (order := ballot_order.draw(s, proposals[:5])).index(minibus) < order.index(garden))
+    seed = next(
+        s
+        for s in (f"tie-{n}" for n in range(100))
+        if (order := ballot_order.draw(s, proposals[:5])).index(minibus) < order.index(garden)
+    )
     monkeypatch.setattr(ballot_order, "new_seed", lambda: seed)
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, ids["round"])
@@ -289,8 +353,16 @@ def tied(app, db, make_user, monkeypatch):
             session.flush()
             voting.cast_ballot(session, voter, contest, {project[p]: None for p in picks})
     publish(app, db, ids)
-    ids["project"] = {name: project[p] for name, p in
-                      [("garden", garden), ("football", football), ("warm", warm), ("play", play), ("minibus", minibus)]}
+    ids["project"] = {
+        name: project[p]
+        for name, p in [
+            ("garden", garden),
+            ("football", football),
+            ("warm", warm),
+            ("play", play),
+            ("minibus", minibus),
+        ]
+    }
     return ids
 
 
@@ -301,8 +373,10 @@ def test_a_decisive_tie_is_explained_and_the_ballot_order_decided_it(app, db, ti
     assert set(result["selected"]) == {p["play"], p["football"], p["minibus"]}  # listed first, so funded
     page = client.get(f"/rounds/{tied['round']}/results/{north}").get_data(as_text=True)
     assert "How ties were broken" in page
-    assert ("Community minibus (North ballot) and Community garden beds (North ballot) were exactly tied. "
-            "The order on the ballot paper, drawn at random when voting opened, decided between them") in page
+    assert (
+        "Community minibus (North ballot) and Community garden beds (North ballot) were exactly tied. "
+        "The order on the ballot paper, drawn at random when voting opened, decided between them"
+    ) in page
     # Why the garden was not funded, with the money: £21,500 less the minibus's £15,000.
     assert "Not funded: when its turn came, only £6,500.00 was left; it costs £12,000.00." in page
     assert "Not funded: nobody voted for it." in page
@@ -324,7 +398,9 @@ def test_equal_shares_reasons_give_the_money_in_the_readers_language(app, db, fi
     publish(app, db, finished)
     north = finished["contests"]["North"]
     result = published(client, finished["round"], north)
-    unfunded = {pid: reason for pid, reason in result["explanation"]["unfunded"].items() if reason["code"] == "not_affordable"}
+    unfunded = {
+        pid: reason for pid, reason in result["explanation"]["unfunded"].items() if reason["code"] == "not_affordable"
+    }
     assert unfunded, "the North paper should leave a project its supporters could not afford"
     client.http.set_cookie("pb_locale", locale, domain="localhost")
     page = client.get(f"/rounds/{finished['round']}/results/{north}").get_data(as_text=True)
@@ -339,7 +415,10 @@ def test_equal_shares_reasons_give_the_money_in_the_readers_language(app, db, fi
         assert left in page
         assert cost in page
         if locale == "en_GB":
-            assert f"Not funded: its supporters had {left} left between them; it costs {cost}. Each voter's share was {share}." in page
+            assert (
+                f"Not funded: its supporters had {left} left between them; it costs {cost}. Each voter's share was {share}."
+                in page
+            )
     assert share in page
 
 
@@ -363,7 +442,9 @@ def test_demo_green_streets_2025_funds_every_supported_project_and_recounts_with
     instance, profile = parse_pabulib(str(path))
     listed = [line.split(";")[0] for line in text.split("\nPROJECTS\n", 1)[1].split("\nVOTES\n", 1)[0].splitlines()[1:]]
     file_order = TieBreakingRule(lambda _instance, _profile, project: listed.index(project.name))
-    funded = method_of_equal_shares(instance, profile, sat_class=Cost_Sat, voter_budget_increment=1, tie_breaking=file_order)
+    funded = method_of_equal_shares(
+        instance, profile, sat_class=Cost_Sat, voter_budget_increment=1, tie_breaking=file_order
+    )
     assert {int(p.name) for p in funded} == set(result["selected"])
     assert run_program(client, round_.id, contest.id, tmp_path) == set(result["selected"])
 
@@ -381,7 +462,9 @@ def test_results_counted_before_reasons_had_figures_still_read_well(app, db, fin
         outcome["explanation"].pop("ties", None)
         for reason in outcome["explanation"]["unfunded"].values():
             reason.pop("figures", None)
-        tamper(db, "UPDATE contest_result SET outcome = :outcome WHERE id = :id", outcome=json.dumps(outcome), id=result.id)
+        tamper(
+            db, "UPDATE contest_result SET outcome = :outcome WHERE id = :id", outcome=json.dumps(outcome), id=result.id
+        )
     north = client.get(f"/rounds/{finished['round']}/results/{finished['contests']['North']}")
     assert north.status_code == 200
     page = north.get_data(as_text=True)
@@ -408,14 +491,20 @@ def test_the_program_for_every_rule_agrees_with_the_count(tmp_path, ranked):
         k = 2
         ballots = [rng.sample([pid for pid, _ in projects[:-1]], rng.randint(1, k)) for _ in range(rng.randint(3, 9))]
         budget = sum(cost for _, cost in projects) // 2
-        election = make_election(budget=budget, projects=projects, ballots=ballots,
-                                 vote_type="ordinal" if ranked else "approval", max_length=k if ranked else None)
+        election = make_election(
+            budget=budget,
+            projects=projects,
+            ballots=ballots,
+            vote_type="ordinal" if ranked else "approval",
+            max_length=k if ranked else None,
+        )
         if seed == 0 and not ranked:
             # add1 stops at an exhaustive outcome (1, 4), which ties with greedy's (1, 3); but
             # add1-comparison, as Wieliczka ran it, raises the share on while the next outcome
             # fits, and that outcome loses to greedy's: (1, 3).
             election = make_election(
-                budget=881, projects=[("1", 100), ("2", 500), ("3", 500), ("4", 300)],
+                budget=881,
+                projects=[("1", 100), ("2", 500), ("3", 500), ("4", 300)],
                 ballots=[["3", "4"], ["4"], ["1"], ["3"], ["1", "2"]],
             )
             assert set(count(election, "equalshares/add1").selected) == {"1", "4"}
@@ -436,8 +525,14 @@ def test_the_program_for_every_rule_agrees_with_the_count(tmp_path, ranked):
         "    out.append(printed.getvalue())\n"
         "print(json.dumps(out))\n"
     )
-    ran = subprocess.run([sys.executable, "-c", driver], input=json.dumps([program for _s, _r, program in jobs]),
-                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    ran = subprocess.run(
+        [sys.executable, "-c", driver],
+        input=json.dumps([program for _s, _r, program in jobs]),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert ran.returncode == 0, ran.stderr
     for (seed, rule, _program), printed in zip(jobs, json.loads(ran.stdout), strict=False):
         assert ast.literal_eval(printed.strip()) == expected[(seed, rule)], (seed, rule)

@@ -27,8 +27,12 @@ def anchors(app, make_user):
     make_user("chair@group.example", name="Dee", organisation="Friends of the Park", kind="group")
     make_user("officer@independent.example", name="Olu Officer")
     clients = {}
-    for key, email in [("council", "lead@council.example"), ("nhs", "lead@nhs.example"),
-                       ("police", "lead@police.example"), ("group", "chair@group.example")]:
+    for key, email in [
+        ("council", "lead@council.example"),
+        ("nhs", "lead@nhs.example"),
+        ("police", "lead@police.example"),
+        ("group", "chair@group.example"),
+    ]:
         clients[key] = FormClient(app)
         clients[key].sign_in(email, PASSWORD)
     return clients
@@ -77,11 +81,24 @@ def set_up_round(council, nhs, db):
         areas = {a.name: a.id for a in session.exec(select(Area).where(Area.round_id == round_id))}
         assert session.get(Area, areas["North"]).postcode_list == ["LS6", "LS7 3"]
         assert session.get(Area, areas["South"]).postcode_list == ["LS11", "LS10 1AA"]
-    contest = {"ballot_kind": "approval", "min_picks": "1", "max_picks": "3", "rank_depth": "3", "rule": "equalshares/add1"}
-    assert council.submit(f"{base}/contests/new", {**contest, "name": "North ballot", "area": areas["North"]}).status_code == 302
-    assert council.submit(
-        f"{base}/contests/new", {**contest, "name": "South ballot", "area": areas["South"], "ballot_kind": "ranked", "rule": "greedy"}
-    ).status_code == 302
+    contest = {
+        "ballot_kind": "approval",
+        "min_picks": "1",
+        "max_picks": "3",
+        "rank_depth": "3",
+        "rule": "equalshares/add1",
+    }
+    assert (
+        council.submit(f"{base}/contests/new", {**contest, "name": "North ballot", "area": areas["North"]}).status_code
+        == 302
+    )
+    assert (
+        council.submit(
+            f"{base}/contests/new",
+            {**contest, "name": "South ballot", "area": areas["South"], "ballot_kind": "ranked", "rule": "greedy"},
+        ).status_code
+        == 302
+    )
     with db() as session:
         contests = {c.name: c.id for c in session.exec(select(Contest).where(Contest.round_id == round_id))}
 
@@ -102,7 +119,8 @@ def set_up_round(council, nhs, db):
     ]
     for client, organisation, contest_name, name, amount in pledges:
         response = client.submit(
-            f"{base}/pots/new", {"organisation": organisation, "contest": contests[contest_name], "name": name, "amount": amount}
+            f"{base}/pots/new",
+            {"organisation": organisation, "contest": contests[contest_name], "name": name, "amount": amount},
         )
         assert response.status_code == 302, response.get_data(as_text=True)
     return round_id, areas, contests
@@ -111,7 +129,9 @@ def set_up_round(council, nhs, db):
 def open_voting(app, council, db, round_id):
     """Draft -> proposals open -> (eligible proposals) -> screening -> voting, by hand."""
     move_on(council, round_id)
-    eligible_proposals(app, db, round_id, screener="lead@council.example", member="chair@group.example", group="Friends of the Park")
+    eligible_proposals(
+        app, db, round_id, screener="lead@council.example", member="chair@group.example", group="Friends of the Park"
+    )
     move_on(council, round_id, 2)
     assert phase_of(db, round_id) == "voting"
 
@@ -149,12 +169,17 @@ def test_round_walks_from_draft_to_voting_with_two_anchors(app, anchors, db, cli
     assert "Rank up to 3 projects" in page
     assert "Tick between 1 and 3 projects." in page
 
-    eligible_proposals(app, db, round_id, screener="lead@nhs.example", member="chair@group.example", group="Friends of the Park")
+    eligible_proposals(
+        app, db, round_id, screener="lead@nhs.example", member="chair@group.example", group="Friends of the Park"
+    )
     move_on(council, round_id, 2)  # screening, then voting
     assert phase_of(db, round_id) == "voting"
     with db() as session:
-        moves = [e for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)))
-                 if e.action == "round.phase_changed"]
+        moves = [
+            e
+            for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)))
+            if e.action == "round.phase_changed"
+        ]
         assert [m.data for m in moves][-1].count('"to":"voting"') == 1
         assert verify_chain(session, chain_key(round_id)).ok
 
@@ -168,11 +193,26 @@ def test_voting_cannot_open_while_a_contest_has_no_money(anchors, db):
     assert council.submit(f"/rounds/{round_id}/areas/new", {"name": "North", "postcodes": "LS6"}).status_code == 302
     with db() as session:
         north = session.exec(select(Area).where(Area.round_id == round_id)).one().id
-    assert council.submit(f"/rounds/{round_id}/contests/new", {**ballot, "name": "North ballot", "area": north}).status_code == 302
+    assert (
+        council.submit(
+            f"/rounds/{round_id}/contests/new", {**ballot, "name": "North ballot", "area": north}
+        ).status_code
+        == 302
+    )
     with db() as session:
         north_ballot = session.exec(select(Contest).where(Contest.area_id == north)).one().id
-    assert council.submit(f"/rounds/{round_id}/pots/new", {"organisation": org_id(db, "Eastshire Council"), "contest": north_ballot,
-                                                           "name": "Fund", "amount": "1000"}).status_code == 302
+    assert (
+        council.submit(
+            f"/rounds/{round_id}/pots/new",
+            {
+                "organisation": org_id(db, "Eastshire Council"),
+                "contest": north_ballot,
+                "name": "Fund",
+                "amount": "1000",
+            },
+        ).status_code
+        == 302
+    )
     assert council.submit(f"/rounds/{round_id}/timeline", {"voting_closes_at": "2099-01-01T12:00"}).status_code == 302
     move_on(council, round_id, 2)
     response = council.submit(f"/rounds/{round_id}/phase", {"confirm": "y"})
@@ -183,20 +223,40 @@ def test_voting_cannot_open_while_a_contest_has_no_money(anchors, db):
 
 def frozen_attempts(round_id, areas, contests, pot_id, ids):
     base = f"/rounds/{round_id}"
-    contest = {"name": "North ballot", "area": areas["North"], "ballot_kind": "approval", "min_picks": "1",
-               "max_picks": "9", "rank_depth": "3", "rule": "greedy"}
+    contest = {
+        "name": "North ballot",
+        "area": areas["North"],
+        "ballot_kind": "approval",
+        "min_picks": "1",
+        "max_picks": "9",
+        "rank_depth": "3",
+        "rule": "greedy",
+    }
     return [
-        ("council", f"{base}/edit", {"title": "Eastshire Together 2027", "purpose": "p", "eligibility": "Anyone at all",
-                                     "minimum_age": "11", "methods": ["codes", "email"],
-                                     "categories": "Health\nGreen spaces\nYoung people",
-                                     "objectives": "Reduce health inequalities\nNet zero"}),
+        (
+            "council",
+            f"{base}/edit",
+            {
+                "title": "Eastshire Together 2027",
+                "purpose": "p",
+                "eligibility": "Anyone at all",
+                "minimum_age": "11",
+                "methods": ["codes", "email"],
+                "categories": "Health\nGreen spaces\nYoung people",
+                "objectives": "Reduce health inequalities\nNet zero",
+            },
+        ),
         ("council", f"{base}/timeline", {"voting_closes_at": "2030-01-01T12:00"}),
         ("council", f"{base}/areas/new", {"name": "West", "postcodes": "LS12"}),
         ("council", f"{base}/areas/{areas['North']}", {"name": "North", "postcodes": "LS6"}),
         ("council", f"{base}/contests/new", {**contest, "name": "Extra", "area": "0"}),
         ("council", f"{base}/contests/{contests['North ballot']}", contest),
         ("council", f"{base}/partners", {"organisation": ids["police"]}),
-        ("council", f"{base}/pots/new", {"organisation": ids["council"], "contest": contests["South ballot"], "name": "Late", "amount": "5"}),
+        (
+            "council",
+            f"{base}/pots/new",
+            {"organisation": ids["council"], "contest": contests["South ballot"], "name": "Late", "amount": "5"},
+        ),
         ("nhs", f"{base}/pots/{pot_id}", {"amount": "999,999"}),
     ]
 
@@ -208,8 +268,12 @@ def snapshot(db, round_id):
         return (
             (round_.eligibility, round_.minimum_age, round_.voting_closes_at, round_.phase),
             sorted((a.name, a.postcodes) for a in session.exec(select(Area).where(Area.round_id == round_id))),
-            sorted(tuple(c.model_dump().items()) for c in session.exec(select(Contest).where(Contest.round_id == round_id))),
-            sorted((p.id, p.amount) for p in session.exec(select(Pot).join(Contest).where(Contest.round_id == round_id))),
+            sorted(
+                tuple(c.model_dump().items()) for c in session.exec(select(Contest).where(Contest.round_id == round_id))
+            ),
+            sorted(
+                (p.id, p.amount) for p in session.exec(select(Pot).join(Contest).where(Contest.round_id == round_id))
+            ),
             services.names_of(session, round_, services.Category, "name"),
             sorted(services.funding_organisation_ids(session, round_)),
         )
@@ -217,8 +281,13 @@ def snapshot(db, round_id):
 
 def refusals(db, round_id):
     with db() as session:
-        return [e for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))
-                if e.action == "round.change_refused"]
+        return [
+            e
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq)
+            )
+            if e.action == "round.change_refused"
+        ]
 
 
 def test_every_frozen_field_refuses_change_over_http_and_is_logged(app, anchors, db):
@@ -243,8 +312,15 @@ def test_every_frozen_field_refuses_change_over_http_and_is_logged(app, anchors,
     logged = refusals(db, round_id)
     assert len(logged) == len(attempts)
     assert {json.loads(e.data)["attempted"] for e in logged} == {
-        "round.updated", "round.timeline_set", "area.added", "area.updated", "contest.added",
-        "contest.updated", "partner.invited", "pot.pledged", "pot.raised",
+        "round.updated",
+        "round.timeline_set",
+        "area.added",
+        "area.updated",
+        "contest.added",
+        "contest.updated",
+        "partner.invited",
+        "pot.pledged",
+        "pot.raised",
     }
     assert {e.actor_user_id for e in logged} == {user_id(db, "lead@council.example"), user_id(db, "lead@nhs.example")}
     with db() as session:
@@ -258,19 +334,61 @@ def test_frozen_round_refuses_changes_through_the_service_layer(app, anchors, db
     from pb.accounts.models import Organisation, User
 
     calls = [
-        lambda s, r, u: services.update_round(s, r, actor=u, title=r.title, purpose=r.purpose, eligibility="Anyone",
-                                              minimum_age=None, categories=[], objectives=[]),
+        lambda s, r, u: services.update_round(
+            s,
+            r,
+            actor=u,
+            title=r.title,
+            purpose=r.purpose,
+            eligibility="Anyone",
+            minimum_age=None,
+            categories=[],
+            objectives=[],
+        ),
         lambda s, r, u: services.set_timeline(s, r, actor=u, dates={}),
         lambda s, r, u: services.add_area(s, r, actor=u, name="West", postcodes=["LS12"]),
         lambda s, r, u: services.update_area(s, s.get(Area, areas["North"]), actor=u, name="N", postcodes=[]),
-        lambda s, r, u: services.add_contest(s, r, actor=u, name="X", area_id=None, ballot_kind="approval", min_picks=1,
-                                             max_picks=2, limit_to_budget=False, rank_depth=3, rule="greedy"),
-        lambda s, r, u: services.update_contest(s, s.get(Contest, contests["North ballot"]), actor=u, name="X", area_id=None,
-                                                ballot_kind="approval", min_picks=1, max_picks=2, limit_to_budget=False,
-                                                rank_depth=3, rule="greedy"),
-        lambda s, r, u: services.invite_partner(s, r, actor=u, organisation=s.exec(select(Organisation).where(Organisation.name == "Eastshire Police")).one()),
-        lambda s, r, u: services.pledge_pot(s, r, actor=u, organisation=s.get(Organisation, r.convening_organisation_id),
-                                            contest=s.get(Contest, contests["South ballot"]), name="Late", amount=500),
+        lambda s, r, u: services.add_contest(
+            s,
+            r,
+            actor=u,
+            name="X",
+            area_id=None,
+            ballot_kind="approval",
+            min_picks=1,
+            max_picks=2,
+            limit_to_budget=False,
+            rank_depth=3,
+            rule="greedy",
+        ),
+        lambda s, r, u: services.update_contest(
+            s,
+            s.get(Contest, contests["North ballot"]),
+            actor=u,
+            name="X",
+            area_id=None,
+            ballot_kind="approval",
+            min_picks=1,
+            max_picks=2,
+            limit_to_budget=False,
+            rank_depth=3,
+            rule="greedy",
+        ),
+        lambda s, r, u: services.invite_partner(
+            s,
+            r,
+            actor=u,
+            organisation=s.exec(select(Organisation).where(Organisation.name == "Eastshire Police")).one(),
+        ),
+        lambda s, r, u: services.pledge_pot(
+            s,
+            r,
+            actor=u,
+            organisation=s.get(Organisation, r.convening_organisation_id),
+            contest=s.get(Contest, contests["South ballot"]),
+            name="Late",
+            amount=500,
+        ),
         lambda s, r, u: services.raise_pot(s, s.exec(select(Pot)).first(), actor=u, amount=10**9),
     ]
     before = snapshot(db, round_id)
@@ -305,7 +423,12 @@ def test_bad_amounts_are_refused_and_nothing_is_saved(anchors, db, amount):
         count = len(session.exec(select(Pot)).all())
     response = council.submit(
         f"/rounds/{round_id}/pots/new",
-        {"organisation": org_id(db, "Eastshire Council"), "contest": contests["South ballot"], "name": "Odd", "amount": amount},
+        {
+            "organisation": org_id(db, "Eastshire Council"),
+            "contest": contests["South ballot"],
+            "name": "Odd",
+            "amount": amount,
+        },
     )
     assert response.status_code == 400
     with db() as session:
@@ -317,8 +440,15 @@ def test_access_across_anchors_is_refused(app, anchors, db, client):
     police, group = anchors["police"], anchors["group"]
     round_id, _areas, contests = set_up_round(council, nhs, db)
     base = f"/rounds/{round_id}"
-    for url in [base, f"{base}/manage", f"{base}/edit", f"{base}/timeline", f"{base}/areas/new", f"{base}/pots/new",
-                f"{base}/contests/{contests['North ballot']}"]:
+    for url in [
+        base,
+        f"{base}/manage",
+        f"{base}/edit",
+        f"{base}/timeline",
+        f"{base}/areas/new",
+        f"{base}/pots/new",
+        f"{base}/contests/{contests['North ballot']}",
+    ]:
         assert police.get(url).status_code == 403, url
     # Crafted POST by an outsider changes nothing.
     token = police.csrf_token("/dashboard")
@@ -339,7 +469,12 @@ def test_a_lead_cannot_pledge_for_another_anchor(anchors, db):
     round_id, _areas, contests = set_up_round(council, nhs, db)
     response = council.submit(
         f"/rounds/{round_id}/pots/new",
-        {"organisation": org_id(db, "Eastshire NHS Trust"), "contest": contests["South ballot"], "name": "Forged", "amount": "10"},
+        {
+            "organisation": org_id(db, "Eastshire NHS Trust"),
+            "contest": contests["South ballot"],
+            "name": "Forged",
+            "amount": "10",
+        },
     )
     assert response.status_code == 400
     with db() as session:
@@ -350,24 +485,37 @@ def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
     council, nhs = anchors["council"], anchors["nhs"]
     round_id, _areas, _contests = set_up_round(council, nhs, db)
     move_on(council, round_id)
-    eligible_proposals(app, db, round_id, screener="lead@council.example", member="chair@group.example", group="Friends of the Park")
+    eligible_proposals(
+        app, db, round_id, screener="lead@council.example", member="chair@group.example", group="Friends of the Park"
+    )
     now = datetime.now(UTC)
     with app.test_request_context(), db() as session:
         from pb.accounts.models import User
 
         user = session.exec(select(User).where(User.email == "lead@council.example")).one()
         services.set_timeline(
-            session, session.get(Round, round_id), actor=user,
-            dates={"proposals_open_at": now - timedelta(days=30), "screening_at": now - timedelta(days=10),
-                   "voting_opens_at": now - timedelta(minutes=1), "voting_closes_at": now + timedelta(days=14)},
+            session,
+            session.get(Round, round_id),
+            actor=user,
+            dates={
+                "proposals_open_at": now - timedelta(days=30),
+                "screening_at": now - timedelta(days=10),
+                "voting_opens_at": now - timedelta(minutes=1),
+                "voting_closes_at": now + timedelta(days=14),
+            },
             move_now=True,
         )
     assert phase_of(db, round_id) == "proposals_open"  # nothing has looked at it yet
     assert client.get(f"/rounds/{round_id}").status_code == 200  # a visit makes the due moves
     assert phase_of(db, round_id) == "voting"
     with db() as session:
-        moves = [e.data for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))
-                 if e.action == "round.phase_changed"]
+        moves = [
+            e.data
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq)
+            )
+            if e.action == "round.phase_changed"
+        ]
     by_timeline = [m for m in moves if '"by":"timeline"' in m]
     assert len(by_timeline) == 2
     assert '"to":"voting"' in by_timeline[-1]
@@ -378,8 +526,9 @@ def test_dates_move_the_round_forward_and_freeze_it(app, anchors, db, client):
 def test_timeline_dates_must_be_in_order(anchors, db):
     council = anchors["council"]
     round_id = create_round(council, db)
-    response = council.submit(f"/rounds/{round_id}/timeline",
-                              {"voting_opens_at": "2027-05-10T09:00", "voting_closes_at": "2027-05-01T09:00"})
+    response = council.submit(
+        f"/rounds/{round_id}/timeline", {"voting_opens_at": "2027-05-10T09:00", "voting_closes_at": "2027-05-01T09:00"}
+    )
     assert response.status_code == 400
     assert "must come after" in response.get_data(as_text=True)
     with db() as session:
@@ -400,12 +549,25 @@ def test_the_lead_is_told_what_each_way_of_voting_proves_and_chooses_what_reside
     council = anchors["council"]
     page = council.get("/rounds/new").get_data(as_text=True)
     proofs = re.findall(r'<p class="hint" id="(methods-\d)-hint">([^<]+)</p>', page)
-    assert [text.split(":")[0] for _id, text in proofs] == ["Strong", "Weak", "Weakest", "As strong as the voting codes the polling helpers check; each paper ballot records which helper entered it.",
-                                                          "Weak"]  # codes, email, declared, paper, text message
+    assert [text.split(":")[0] for _id, text in proofs] == [
+        "Strong",
+        "Weak",
+        "Weakest",
+        "As strong as the voting codes the polling helpers check; each paper ballot records which helper entered it.",
+        "Weak",
+    ]  # codes, email, declared, paper, text message
     for option_id, _text in proofs:  # each hint is read out with its checkbox
-        assert re.search(rf'aria-describedby="{option_id}-hint"[^>]*id="{option_id}"|id="{option_id}"[^>]*aria-describedby="{option_id}-hint"', page)
+        assert re.search(
+            rf'aria-describedby="{option_id}-hint"[^>]*id="{option_id}"|id="{option_id}"[^>]*aria-describedby="{option_id}-hint"',
+            page,
+        )
     assert "anyone can declare someone else's details" in html.unescape(page)
-    data = {"organisation": org_id(db, "Eastshire Council"), "title": "Declared", "methods": ["declared"], "declares": ["birth_year"]}
+    data = {
+        "organisation": org_id(db, "Eastshire Council"),
+        "title": "Declared",
+        "methods": ["declared"],
+        "declares": ["birth_year"],
+    }
     with db() as session:
         rounds_before = len(session.exec(select(Round)).all())
     refused = council.submit("/rounds/new", data)

@@ -53,8 +53,11 @@ def database_url(request):
 def servers(database_url, tmp_path):
     """Servers A and B: the same database and secret key, separate processes and ports."""
     pair = [
-        Gunicorn(database_url=database_url, instance_path=str(tmp_path / f"served-{name}"),
-                 log_path=str(tmp_path / f"gunicorn-{name}.log"))
+        Gunicorn(
+            database_url=database_url,
+            instance_path=str(tmp_path / f"served-{name}"),
+            log_path=str(tmp_path / f"gunicorn-{name}.log"),
+        )
         for name in "AB"
     ]
     try:
@@ -78,8 +81,9 @@ def voting_round(app, db, make_user):
     ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=30)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member="chair@park.example", group="Friends of the Park")
     with db(write=False) as session:
-        ids["projects"] = list(session.exec(
-            select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        ids["projects"] = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
     return ids
 
 
@@ -145,8 +149,10 @@ def test_ballots_cast_through_both_servers_are_counted_once(app, db, voting_roun
         assert round_.phase == Phase.COUNTED.value
     with db(write=False) as session:
         results = {r.contest_id: r.ballots for r in session.exec(select(ContestResult))}
-    print(f"\ntwo servers: {len(acknowledged)} ballots cast by {voters} voters through ports "
-          f"{servers[0].port} and {servers[1].port}, counted {results.get(contest_id)}")
+    print(
+        f"\ntwo servers: {len(acknowledged)} ballots cast by {voters} voters through ports "
+        f"{servers[0].port} and {servers[1].port}, counted {results.get(contest_id)}"
+    )
     assert results.get(contest_id) == voters, results
     assert sum(results.values()) == voters, results
 

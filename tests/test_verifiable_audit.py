@@ -54,15 +54,25 @@ def round_ids(app, db, make_user):
     from pb.proposals.models import Project
 
     with db(write=False) as session:
-        north = list(session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        north = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
     for n, code in enumerate(codes):
         resident = FormClient(app)
         start = f"/rounds/{ids['round']}/vote"
         assert resident.submit(f"{start}/code", {"code": code}, page=start).status_code == 302
         picks = [str(p) for p in north[: n + 1]]
-        assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": picks, "confirm": "1"}).status_code == 302
+        assert (
+            resident.submit(f"{start}/{ids['contests']['North']}", {"project": picks, "confirm": "1"}).status_code
+            == 302
+        )
     # The last resident changes their mind: a replaced ballot, never counted.
-    assert resident.submit(f"{start}/{ids['contests']['North']}", {"project": [str(north[-1])], "confirm": "1"}).status_code == 302
+    assert (
+        resident.submit(
+            f"{start}/{ids['contests']['North']}", {"project": [str(north[-1])], "confirm": "1"}
+        ).status_code
+        == 302
+    )
     close_voting(app, db, ids["round"])
     ids["counted_export"] = FormClient(app).get(f"/rounds/{ids['round']}/audit.jsonl").get_data(as_text=True)
     with app.test_request_context(), db() as session:
@@ -73,7 +83,11 @@ def round_ids(app, db, make_user):
 
 def heads(db, round_id) -> list[WitnessedHead]:
     with db(write=False) as session:
-        return list(session.exec(select(WitnessedHead).where(WitnessedHead.chain == chain_key(round_id)).order_by(WitnessedHead.id)))
+        return list(
+            session.exec(
+                select(WitnessedHead).where(WitnessedHead.chain == chain_key(round_id)).order_by(WitnessedHead.id)
+            )
+        )
 
 
 def export(app, round_id) -> str:
@@ -124,17 +138,29 @@ def test_witnesses_receive_every_head_and_the_round_page_lists_them(app, db, rou
 
 def test_the_standalone_verifier_checks_the_export_and_imports_nothing_of_pb(app, db, round_ids, tmp_path):
     tree = ast.parse(VERIFIER.read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported, imported
     assert imported <= set(sys.stdlib_module_names), imported
     last = heads(db, round_ids["round"])[-1]
     with db(write=False) as session:
-        ballot_file = session.exec(select(ContestResult).where(ContestResult.contest_id == round_ids["contests"]["North"])).one()
+        ballot_file = session.exec(
+            select(ContestResult).where(ContestResult.contest_id == round_ids["contests"]["North"])
+        ).one()
     ballots = tmp_path / "north.pb"
-    ballots.write_bytes(FormClient(app).get(f"/rounds/{round_ids['round']}/results/{round_ids['contests']['North']}/ballots.pb").data)
-    checked = standalone(tmp_path, export(app, round_ids["round"]), "--since", f"{last.seq}:{last.hash}",
-                         "--ballots", f"{ballot_file.contest_id}={ballots}")
+    ballots.write_bytes(
+        FormClient(app).get(f"/rounds/{round_ids['round']}/results/{round_ids['contests']['North']}/ballots.pb").data
+    )
+    checked = standalone(
+        tmp_path,
+        export(app, round_ids["round"]),
+        "--since",
+        f"{last.seq}:{last.hash}",
+        "--ballots",
+        f"{ballot_file.contest_id}={ballots}",
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert f"still holds event {last.seq}" in checked.stdout
     assert "values revealed since" in checked.stdout
@@ -143,8 +169,12 @@ def test_the_standalone_verifier_checks_the_export_and_imports_nothing_of_pb(app
     altered = standalone(tmp_path, export(app, round_ids["round"]), "--ballots", f"{ballot_file.contest_id}={ballots}")
     assert altered.returncode == 1
     assert "not the one the count recorded" in altered.stdout
-    assert app.test_cli_runner().invoke(main, ["audit", "verify", str(round_ids["round"]), "--since",
-                                               f"{last.seq}:{last.hash}"]).exit_code == 0
+    assert (
+        app.test_cli_runner()
+        .invoke(main, ["audit", "verify", str(round_ids["round"]), "--since", f"{last.seq}:{last.hash}"])
+        .exit_code
+        == 0
+    )
 
 
 def test_the_export_names_people_by_a_stable_pseudonym_never_their_account(app, db, round_ids):
@@ -160,7 +190,9 @@ def test_the_export_names_people_by_a_stable_pseudonym_never_their_account(app, 
     assert actors <= set(refs)
     assert all(re.fullmatch(r"[0-9a-f]{16}", a) for a in actors)
     [appointed] = [d for d in documents if d["action"] == "returning_officer.appointed"]
-    assert refs[appointed["data"]["user"]] == officer.id  # the same person, the same pseudonym, in every event of the round
+    assert (
+        refs[appointed["data"]["user"]] == officer.id
+    )  # the same person, the same pseudonym, in every event of the round
     assert not any(isinstance(d["data"].get("user"), int) for d in documents)
     # ...and another in another round: nobody can follow a person from round to round.
     from tests.factories import make_round as another
@@ -198,12 +230,19 @@ def test_nothing_before_its_time_and_private_notes_stay_private(app, db, round_i
     ids = another_round(app, db, convener=LEAD, anchor="Eastshire Council")
     from tests.factories import eligible_proposals
 
-    [proposal_id, *_rest] = eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group=GROUP, per_contest=1)
+    [proposal_id, *_rest] = eligible_proposals(
+        app, db, ids["round"], screener=LEAD, member=MEMBER, group=GROUP, per_contest=1
+    )
     note = "Please ask the landowner first; your costs are too high for the benches"
     with app.test_request_context(), db() as session:
-        proposals.screen_proposal(session, session.get(Proposal, proposal_id), actor=user(session, LEAD),
-                                  decision="returned", reason=note)
-    for url in (f"/rounds/{ids['round']}/audit.jsonl", f"/rounds/{ids['round']}/audit", f"/rounds/{ids['round']}/audit.csv"):
+        proposals.screen_proposal(
+            session, session.get(Proposal, proposal_id), actor=user(session, LEAD), decision="returned", reason=note
+        )
+    for url in (
+        f"/rounds/{ids['round']}/audit.jsonl",
+        f"/rounds/{ids['round']}/audit",
+        f"/rounds/{ids['round']}/audit.csv",
+    ):
         body = FormClient(app).get(url).get_data(as_text=True)
         assert "landowner" not in body, url
     assert "kept private" in FormClient(app).get(f"/rounds/{ids['round']}/audit").get_data(as_text=True)
@@ -237,12 +276,28 @@ def test_the_database_refuses_events_out_of_order_and_changes_to_ballots_and_res
         head = session.get(AuditChainHead, chain_key(round_ids["round"]))
         head_seq, head_hash = head.seq, head.head_hash
     attempts = [
-        ("INSERT INTO audit_event (chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
-         "VALUES (:c, :s, :r, 'round.recounted', '{}', CURRENT_TIMESTAMP, :p, :e, 2)",
-         {"c": chain_key(round_ids["round"]), "s": head_seq + 2, "r": round_ids["round"], "p": head_hash, "e": "f" * 64}),
-        ("INSERT INTO audit_event (chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
-         "VALUES (:c, :s, :r, 'round.recounted', '{}', CURRENT_TIMESTAMP, :p, :e, 2)",
-         {"c": chain_key(round_ids["round"]), "s": head_seq + 1, "r": round_ids["round"], "p": "0" * 64, "e": "f" * 64}),
+        (
+            "INSERT INTO audit_event (chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
+            "VALUES (:c, :s, :r, 'round.recounted', '{}', CURRENT_TIMESTAMP, :p, :e, 2)",
+            {
+                "c": chain_key(round_ids["round"]),
+                "s": head_seq + 2,
+                "r": round_ids["round"],
+                "p": head_hash,
+                "e": "f" * 64,
+            },
+        ),
+        (
+            "INSERT INTO audit_event (chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
+            "VALUES (:c, :s, :r, 'round.recounted', '{}', CURRENT_TIMESTAMP, :p, :e, 2)",
+            {
+                "c": chain_key(round_ids["round"]),
+                "s": head_seq + 1,
+                "r": round_ids["round"],
+                "p": "0" * 64,
+                "e": "f" * 64,
+            },
+        ),
         ("UPDATE audit_chain_head SET seq = seq - 1 WHERE chain = :c", {"c": chain_key(round_ids["round"])}),
         ("DELETE FROM ballot", {}),
         ("UPDATE ballot SET is_current = NOT is_current", {}),
@@ -252,33 +307,62 @@ def test_the_database_refuses_events_out_of_order_and_changes_to_ballots_and_res
         ("DELETE FROM witnessed_head", {}),
         ("UPDATE ballot SET counted = NOT counted WHERE NOT is_current", {}),  # a replaced ballot counted too
         ("UPDATE ballot SET counted = NOT counted WHERE is_current", {}),
-        ("INSERT INTO ballot_choice (ballot_id, project_id, rank) SELECT b.id, p.id, NULL FROM ballot b, project p "
-         "WHERE NOT EXISTS (SELECT 1 FROM ballot_choice c WHERE c.ballot_id = b.id AND c.project_id = p.id) LIMIT 1", {}),
-        ("INSERT INTO ballot (contest_id, voter_id, is_current, channel, receipt, cast_at, counted) "
-         "SELECT contest_id, voter_id, false, channel, 'XXXXX-XXXXX', cast_at, true FROM ballot LIMIT 1", {}),
+        (
+            "INSERT INTO ballot_choice (ballot_id, project_id, rank) SELECT b.id, p.id, NULL FROM ballot b, project p "
+            "WHERE NOT EXISTS (SELECT 1 FROM ballot_choice c WHERE c.ballot_id = b.id AND c.project_id = p.id) LIMIT 1",
+            {},
+        ),
+        (
+            "INSERT INTO ballot (contest_id, voter_id, is_current, channel, receipt, cast_at, counted) "
+            "SELECT contest_id, voter_id, false, channel, 'XXXXX-XXXXX', cast_at, true FROM ballot LIMIT 1",
+            {},
+        ),
     ]
     with db(write=False) as session:
         dialect = session.get_bind().dialect.name
     if dialect == "sqlite":  # INSERT OR REPLACE deletes the row it clashes with, without DELETE triggers
         attempts += [
-            ("INSERT OR REPLACE INTO ballot_choice (ballot_id, project_id, rank) SELECT ballot_id, project_id, 5 FROM ballot_choice LIMIT 1", {}),
-            ("INSERT OR REPLACE INTO ballot (id, contest_id, voter_id, is_current, channel, receipt, cast_at, counted) "
-             "SELECT id, contest_id, voter_id, 0, channel, receipt, cast_at, 0 FROM ballot LIMIT 1", {}),
-            ("INSERT OR REPLACE INTO round_turnout (id, round_id, figures, codes) SELECT id, round_id, '[]', '[]' FROM round_turnout", {}),
-            ("INSERT OR REPLACE INTO audit_event (id, chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
-             "SELECT id, chain, seq, round_id, action, '{}', created_at, prev_hash, entry_hash, format FROM audit_event LIMIT 1", {}),
+            (
+                "INSERT OR REPLACE INTO ballot_choice (ballot_id, project_id, rank) SELECT ballot_id, project_id, 5 FROM ballot_choice LIMIT 1",
+                {},
+            ),
+            (
+                "INSERT OR REPLACE INTO ballot (id, contest_id, voter_id, is_current, channel, receipt, cast_at, counted) "
+                "SELECT id, contest_id, voter_id, 0, channel, receipt, cast_at, 0 FROM ballot LIMIT 1",
+                {},
+            ),
+            (
+                "INSERT OR REPLACE INTO round_turnout (id, round_id, figures, codes) SELECT id, round_id, '[]', '[]' FROM round_turnout",
+                {},
+            ),
+            (
+                "INSERT OR REPLACE INTO audit_event (id, chain, seq, round_id, action, data, created_at, prev_hash, entry_hash, format) "
+                "SELECT id, chain, seq, round_id, action, '{}', created_at, prev_hash, entry_hash, format FROM audit_event LIMIT 1",
+                {},
+            ),
         ]
     else:
-        attempts += [(f"TRUNCATE {table} CASCADE", {}) for table in
-                     ("contest_result", "round_turnout", "audit_chain_head", "witnessed_head", "ballot", "ballot_choice")]
+        attempts += [
+            (f"TRUNCATE {table} CASCADE", {})
+            for table in (
+                "contest_result",
+                "round_turnout",
+                "audit_chain_head",
+                "witnessed_head",
+                "ballot",
+                "ballot_choice",
+            )
+        ]
     for sql, params in attempts:
         with pytest.raises(DBAPIError, match=r"cannot|must|only"), db() as session:  # the trigger's own words
             session.exec(text(sql), params=params)
             pytest.fail(f"the database let this through: {sql}")
     if dialect == "sqlite":  # a head cannot be put back: the REPLACE is ignored
         with db() as session:
-            session.exec(text("INSERT OR REPLACE INTO audit_chain_head (chain, seq, head_hash) VALUES (:c, 1, 'abc')"),
-                         params={"c": chain_key(round_ids["round"])})
+            session.exec(
+                text("INSERT OR REPLACE INTO audit_chain_head (chain, seq, head_hash) VALUES (:c, 1, 'abc')"),
+                params={"c": chain_key(round_ids["round"])},
+            )
         with db(write=False) as session:
             assert session.get(AuditChainHead, chain_key(round_ids["round"])).seq == head_seq
     assert app.test_cli_runner().invoke(main, ["audit", "verify", str(round_ids["round"])]).exit_code == 0
@@ -306,16 +390,33 @@ def _rechain(session, chain: str, events: list[AuditEvent]) -> None:
     for seq, event in enumerate(events, start=1):
         event.seq, event.prev_hash = seq, prev
         event.entry_hash = entry_hash(prev, seq, event_document(event, refs.get(event.actor_user_id)))
-        session.exec(text(
-            "INSERT INTO audit_event (id, chain, seq, round_id, actor_user_id, organisation_id, action, data, sealed, format, "
-            "created_at, prev_hash, entry_hash) VALUES (:id, :chain, :seq, :round_id, :actor, :org, :action, :data, :sealed, "
-            ":format, :created_at, :prev, :entry)"),
-            params={"id": event.id, "chain": chain, "seq": seq, "round_id": event.round_id, "actor": event.actor_user_id,
-                    "org": event.organisation_id, "action": event.action, "data": event.data, "sealed": event.sealed,
-                    "format": event.format, "created_at": event.created_at, "prev": prev, "entry": event.entry_hash})
+        session.exec(
+            text(
+                "INSERT INTO audit_event (id, chain, seq, round_id, actor_user_id, organisation_id, action, data, sealed, format, "
+                "created_at, prev_hash, entry_hash) VALUES (:id, :chain, :seq, :round_id, :actor, :org, :action, :data, :sealed, "
+                ":format, :created_at, :prev, :entry)"
+            ),
+            params={
+                "id": event.id,
+                "chain": chain,
+                "seq": seq,
+                "round_id": event.round_id,
+                "actor": event.actor_user_id,
+                "org": event.organisation_id,
+                "action": event.action,
+                "data": event.data,
+                "sealed": event.sealed,
+                "format": event.format,
+                "created_at": event.created_at,
+                "prev": prev,
+                "entry": event.entry_hash,
+            },
+        )
         prev = event.entry_hash
-    session.exec(text("UPDATE audit_chain_head SET seq = :s, head_hash = :h WHERE chain = :c"),
-                 params={"s": len(events), "h": prev, "c": chain})
+    session.exec(
+        text("UPDATE audit_chain_head SET seq = :s, head_hash = :h WHERE chain = :c"),
+        params={"s": len(events), "h": prev, "c": chain},
+    )
     # ...and, thorough, the list of heads sent to witnesses (which the page and export show).
     session.exec(text("DELETE FROM witnessed_head WHERE chain = :c"), params={"c": chain})
 
@@ -344,11 +445,21 @@ def forge(session, round_ids):
     chain = chain_key(round_ids["round"])
     events = _events(session, chain)
     counted = next(n for n, e in enumerate(events) if e.action == "round.counted")
-    forged = AuditEvent(id=max(e.id for e in events) + 1000, chain=chain, seq=0, round_id=round_ids["round"],
-                        actor_user_id=None, organisation_id=events[counted].organisation_id, action="round.recounted",
-                        data=canonical_json({"identical": [True, True]}), format=2, created_at=events[counted].created_at,
-                        prev_hash="", entry_hash="")
-    _rechain(session, chain, [*events[:counted + 1], forged, *events[counted + 1:]])
+    forged = AuditEvent(
+        id=max(e.id for e in events) + 1000,
+        chain=chain,
+        seq=0,
+        round_id=round_ids["round"],
+        actor_user_id=None,
+        organisation_id=events[counted].organisation_id,
+        action="round.recounted",
+        data=canonical_json({"identical": [True, True]}),
+        format=2,
+        created_at=events[counted].created_at,
+        prev_hash="",
+        entry_hash="",
+    )
+    _rechain(session, chain, [*events[: counted + 1], forged, *events[counted + 1 :]])
 
 
 def reorder(session, round_ids):
@@ -364,7 +475,9 @@ def edit_results(session, round_ids):
     result = session.exec(select(ContestResult).where(ContestResult.contest_id == round_ids["contests"]["North"])).one()
     outcome = json.loads(result.outcome)
     outcome["selected"] = [str(round_ids["north"][-1])]
-    session.exec(text("UPDATE contest_result SET outcome = :o WHERE id = :i"), params={"o": json.dumps(outcome), "i": result.id})
+    session.exec(
+        text("UPDATE contest_result SET outcome = :o WHERE id = :i"), params={"o": json.dumps(outcome), "i": result.id}
+    )
     events = _events(session, chain)
     counted = next(e for e in events if e.action == "round.counted")
     sealed = json.loads(counted.sealed)
@@ -438,13 +551,20 @@ def test_a_forged_export_cannot_pass_the_standalone_verifier(app, db, round_ids)
     forged = json.loads(json.dumps(genuine))
     forged[3]["document"] = forged[3]["document"].replace('"by":"hand"', '"by":"timeline"')
     _rehash(verifier, forged, 3)
-    forged[last.seq] = {"seq": last.seq, "prev_hash": forged[last.seq - 1]["entry_hash"], "entry_hash": last.hash, "withheld": True}
+    forged[last.seq] = {
+        "seq": last.seq,
+        "prev_hash": forged[last.seq - 1]["entry_hash"],
+        "entry_hash": last.hash,
+        "withheld": True,
+    }
     _rehash(verifier, forged, last.seq + 1)
     with pytest.raises(verifier.Broken, match="withheld"):
         _check(verifier, forged, since)
     # Every line withheld, as if the whole chain were older than format 2.
-    hidden = [genuine[0]] + [{"seq": line["seq"], "prev_hash": line["prev_hash"], "entry_hash": line["entry_hash"], "withheld": True}
-                             for line in genuine[1:]]
+    hidden = [genuine[0]] + [
+        {"seq": line["seq"], "prev_hash": line["prev_hash"], "entry_hash": line["entry_hash"], "withheld": True}
+        for line in genuine[1:]
+    ]
     with pytest.raises(verifier.Broken, match="cannot be confirmed"):
         _check(verifier, hidden, since)
     # A second count slipped in after the last head, to vouch for a doctored ballot file.
@@ -471,10 +591,17 @@ def test_a_line_separator_in_a_title_does_not_break_a_genuine_export(app, db, ro
 
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, round_ids["round"])
-        rounds.update_round(session, round_, actor=user(session, LEAD), title="Benches\u2028and bins\u0085 2027",
-                            purpose=round_.purpose, eligibility=round_.eligibility, minimum_age=round_.minimum_age,
-                            categories=rounds.names_of(session, round_, rounds.Category, "name"),
-                            objectives=rounds.names_of(session, round_, rounds.CharterObjective, "title"))
+        rounds.update_round(
+            session,
+            round_,
+            actor=user(session, LEAD),
+            title="Benches\u2028and bins\u0085 2027",
+            purpose=round_.purpose,
+            eligibility=round_.eligibility,
+            minimum_age=round_.minimum_age,
+            categories=rounds.names_of(session, round_, rounds.Category, "name"),
+            objectives=rounds.names_of(session, round_, rounds.CharterObjective, "title"),
+        )
     exported = export(app, round_ids["round"])
     assert "\u2028" in exported
     checked = standalone(tmp_path, exported)

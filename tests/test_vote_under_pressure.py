@@ -47,15 +47,21 @@ def voting_round(app, db, codes=0, methods=("codes",)):
         ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=codes)
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
     with db(write=False) as session:
-        ids["projects"] = list(session.exec(
-            select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id)))
+        ids["projects"] = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
     return ids
 
 
 def events(db, round_id, action):
     with db(write=False) as session:
-        return [e for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq))
-                if e.action == action]
+        return [
+            e
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(AuditEvent.seq)
+            )
+            if e.action == action
+        ]
 
 
 def pass_the_closing_time(db, round_id):
@@ -119,7 +125,9 @@ def test_fifty_casts_racing_the_close_leave_every_receipted_ballot_counted_and_l
             result = session.exec(select(ContestResult).where(ContestResult.contest_id == contest_id)).one()
         assert acknowledged == stored == counted, "every receipted ballot, and only those, was stored and counted"
         assert result.ballots == len(acknowledged)
-        print(f"\nrace with the close: {len(acknowledged)} ballots receipted and counted, {len(refused)} refused as closed")
+        print(
+            f"\nrace with the close: {len(acknowledged)} ballots receipted and counted, {len(refused)} refused as closed"
+        )
 
         # Published: receipts.txt lists exactly them, and each receipt checks as counted.
         with app.test_request_context(), db() as session:
@@ -140,15 +148,26 @@ def test_fifty_casts_racing_the_close_leave_every_receipted_ballot_counted_and_l
 def test_a_cast_after_the_closing_time_is_refused_even_before_the_round_is_moved_on(app, db, people):
     ids = voting_round(app, db, codes=2)
     resident = FormClient(app)
-    assert resident.submit(f"/rounds/{ids['round']}/vote/code", {"code": ids["codes"][0]},
-                           page=f"/rounds/{ids['round']}/vote").status_code == 302
+    assert (
+        resident.submit(
+            f"/rounds/{ids['round']}/vote/code", {"code": ids["codes"][0]}, page=f"/rounds/{ids['round']}/vote"
+        ).status_code
+        == 302
+    )
     url = f"/rounds/{ids['round']}/vote/{ids['contests']['North']}"
     review = resident.submit(url, {"project": str(ids["projects"][0])})
     token = re.search(r'name="submission" value="([^"]+)"', review.get_data(as_text=True)).group(1)
     pass_the_closing_time(db, ids["round"])
     # The cast itself: its before-request step closes and counts first; the cast is refused.
-    late = resident.post(url, data={"project": str(ids["projects"][0]), "confirm": "1", "submission": token,
-                                    "csrf_token": resident.csrf_token(f"/rounds/{ids['round']}")})
+    late = resident.post(
+        url,
+        data={
+            "project": str(ids["projects"][0]),
+            "confirm": "1",
+            "submission": token,
+            "csrf_token": resident.csrf_token(f"/rounds/{ids['round']}"),
+        },
+    )
     assert late.status_code == 409
     assert "closed" in late.get_data(as_text=True)
     with db(write=False) as session:
@@ -181,7 +200,9 @@ def test_a_suspension_is_public_refuses_votes_and_counts_nothing_until_resumed(a
     lead = signed_in(app, LEAD)
     base = f"/rounds/{ids['round']}"
     assert lead.submit(f"{base}/suspension", {"reason": ""}).status_code == 400  # a reason is required
-    assert lead.submit(f"{base}/suspension", {"reason": "Letters to South went to the wrong street."}).status_code == 302
+    assert (
+        lead.submit(f"{base}/suspension", {"reason": "Letters to South went to the wrong street."}).status_code == 302
+    )
     public = FormClient(app).get(base).get_data(as_text=True)
     assert "Voting is suspended" in public
     assert "Letters to South went to the wrong street." in public
@@ -192,8 +213,11 @@ def test_a_suspension_is_public_refuses_votes_and_counts_nothing_until_resumed(a
     # The closing time passes while suspended: nothing is closed or counted.
     with db() as session:
         suspended_at = session.get(Round, ids["round"]).suspended_at
-        session.exec(update(Round).where(Round.id == ids["round"]).values(
-            suspended_at=suspended_at - timedelta(hours=3), voting_closes_at=now() - timedelta(hours=1)))
+        session.exec(
+            update(Round)
+            .where(Round.id == ids["round"])
+            .values(suspended_at=suspended_at - timedelta(hours=3), voting_closes_at=now() - timedelta(hours=1))
+        )
     assert FormClient(app).get(base).status_code == 200
     with db(write=False) as session:
         assert session.get(Round, ids["round"]).phase == "voting"
@@ -274,7 +298,10 @@ def test_lost_letters_are_replaced_during_voting_and_counted_in_the_results(app,
     publish(app, db, ids["round"], LEAD)
     results = FormClient(app).get(f"{base}/results").get_data(as_text=True)
     table = results.split("Voting codes, by batch")[1].split("</table>")[0]
-    rows = re.findall(r"<tr><td>\d+: (\w+)(.*?)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td></tr>", table)
+    rows = re.findall(
+        r"<tr><td>\d+: (\w+)(.*?)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td><td class=\"num\">(\d+)</td></tr>",
+        table,
+    )
     figures = [(note, area, int(sent), int(used), int(cancelled)) for area, note, sent, used, cancelled in rows]
     assert ("North", 3, 1, 1) in [(area, sent, used, cancelled) for _n, area, sent, used, cancelled in figures]
     replacements = [f for f in figures if "replacements" in f[0]]
@@ -406,7 +433,12 @@ def test_the_demo_has_a_round_open_for_voting_and_its_codes_are_shown_again(app,
     assert len(codes) == 15  # ten to vote in the open round, five for verdicts
     round_id = int(re.search(r"round (\d+): vote at /rounds/\d+/vote", loaded.output).group(1))
     resident = FormClient(app)
-    assert resident.submit(f"/rounds/{round_id}/vote/code", {"code": codes[0]}, page=f"/rounds/{round_id}/vote").status_code == 302
+    assert (
+        resident.submit(
+            f"/rounds/{round_id}/vote/code", {"code": codes[0]}, page=f"/rounds/{round_id}/vote"
+        ).status_code
+        == 302
+    )
     from pb.rounds.models import Contest
 
     with db(write=False) as session:
@@ -441,7 +473,9 @@ def test_nobody_who_funds_the_round_helps_at_the_polls_or_stays_returning_office
 
     with app.test_request_context(), db() as session:
         trust = session.exec(select(Organisation).where(Organisation.name == "Eastshire NHS Trust")).one()
-        accounts.add_member(session, actor=user(session, "lead@nhs.example"), organisation=trust, user=user(session, OFFICER))
+        accounts.add_member(
+            session, actor=user(session, "lead@nhs.example"), organisation=trust, user=user(session, OFFICER)
+        )
     lead = signed_in(app, LEAD)
     invited = lead.submit(f"/rounds/{ids['round']}/partners", {"organisation": trust.id})
     assert invited.status_code == 400
@@ -464,9 +498,15 @@ def test_voting_cannot_be_opened_and_closed_before_residents_could_vote(app, db,
     assert "at least a day" in refused.get_data(as_text=True)
     # A closing time that has come close meanwhile blocks opening as well.
     with db() as session:
-        session.exec(update(Round).where(Round.id == ids["round"]).values(
-            screening_at=now() - timedelta(minutes=10), voting_opens_at=now() - timedelta(minutes=5),
-            voting_closes_at=now() + timedelta(hours=1)))
+        session.exec(
+            update(Round)
+            .where(Round.id == ids["round"])
+            .values(
+                screening_at=now() - timedelta(minutes=10),
+                voting_opens_at=now() - timedelta(minutes=5),
+                voting_closes_at=now() + timedelta(hours=1),
+            )
+        )
     assert lead.get(base).status_code == 200
     page = lead.get(f"{base}/manage").get_data(as_text=True)
     assert "at least a day" in page

@@ -13,8 +13,8 @@ from pb.proposals.models import Project
 from pb.rounds.models import Contest, Round
 from pb.voting import services
 from pb.voting.models import Ballot, BallotChoice, EmailChallenge, Voter
-from tests.conftest import FormClient
 from tests import factories
+from tests.conftest import FormClient
 from tests.factories import declare, make_round, open_voting, user
 
 PASSWORD = "correct horse battery"
@@ -25,11 +25,24 @@ def voting(app, db, make_user):
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     make_user("helper@example.org", name="Hal Helper")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council",
-                     methods=("codes", "email", "declared", "paper"), south_ballot="ranked")
+    ids = make_round(
+        app,
+        db,
+        convener="lead@council.example",
+        anchor="Eastshire Council",
+        methods=("codes", "email", "declared", "paper"),
+        south_ballot="ranked",
+    )
     ids["codes"] = make_codes(app, db, ids, count=3)
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     with db() as session:
         ids["projects"] = {
             name: [p.id for p in session.exec(select(Project).where(Project.contest_id == cid).order_by(Project.id))]
@@ -52,7 +65,9 @@ def ballots_in(db, contest_id=None):
 
 def choices_of(db, ballot_id):
     with db() as session:
-        return {c.project_id: c.rank for c in session.exec(select(BallotChoice).where(BallotChoice.ballot_id == ballot_id))}
+        return {
+            c.project_id: c.rank for c in session.exec(select(BallotChoice).where(BallotChoice.ballot_id == ballot_id))
+        }
 
 
 def enter_code(client, ids, code):
@@ -90,7 +105,9 @@ def test_a_resident_votes_with_a_code_and_gets_a_receipt(app, db, voting):
     assert review.status_code == 200
     assert "Check your vote" in review.get_data(as_text=True)
     assert ballots_in(db) == []  # nothing is stored until the voter confirms
-    cast = resident.submit(f"/rounds/{voting['round']}/vote/{voting['contests']['North']}", {"project": north[:2], "confirm": "1"})
+    cast = resident.submit(
+        f"/rounds/{voting['round']}/vote/{voting['contests']['North']}", {"project": north[:2], "confirm": "1"}
+    )
     assert cast.status_code == 302
     [ballot] = ballots_in(db)
     assert ballot.is_current
@@ -111,7 +128,10 @@ def test_a_code_is_one_voter_who_may_come_back_and_change_their_vote(app, db, vo
     with db() as session:
         from pb.voting.models import VotingCode
 
-        assert session.exec(select(VotingCode).where(VotingCode.code_hash == services.code_hash(code))).one().used_at is None
+        assert (
+            session.exec(select(VotingCode).where(VotingCode.code_hash == services.code_hash(code))).one().used_at
+            is None
+        )
     assert vote(first, voting, "North", {"project": north[:1]}).status_code == 302
     first.submit(f"/rounds/{voting['round']}/vote/finish", {}, page=f"/rounds/{voting['round']}/vote/ballots")
     # Later, in another browser: the same code is the same voter, who changes their vote.
@@ -158,8 +178,14 @@ def test_only_the_returning_officer_makes_codes_and_replacements_are_a_batch_of_
     lead = FormClient(app)
     lead.sign_in("lead@council.example", PASSWORD)
     assert lead.get(f"/rounds/{voting['round']}/codes").status_code == 403
-    assert lead.submit(f"/rounds/{voting['round']}/codes", {"area": voting["areas"]["North"], "count": "5"},
-                       page=f"/rounds/{voting['round']}/manage").status_code == 403
+    assert (
+        lead.submit(
+            f"/rounds/{voting['round']}/codes",
+            {"area": voting["areas"]["North"], "count": "5"},
+            page=f"/rounds/{voting['round']}/manage",
+        ).status_code
+        == 403
+    )
     officer = FormClient(app)
     officer.sign_in(factories.OFFICER, PASSWORD)
     # During voting, codes made are replacements (a lost letter, a household missed).
@@ -252,9 +278,13 @@ def test_codes_are_printed_once_and_only_their_hashes_kept(app, db, make_user):
         stored = {row.letter: row.code_hash for row in session.exec(select(VotingCode))}
         engine = session.get_bind()
     assert {letter: stored[letter] for letter in letters} == {
-        letter: hashlib.sha256(code.replace("-", "").encode("ascii")).hexdigest() for code, letter in zip(codes, letters, strict=True)}
+        letter: hashlib.sha256(code.replace("-", "").encode("ascii")).hexdigest()
+        for code, letter in zip(codes, letters, strict=True)
+    }
     # ...and no column of any table in the database holds a code, however it is written.
-    spellings = {form for code in codes for form in (code, code.replace("-", ""), code.lower(), code.replace("-", "").lower())}
+    spellings = {
+        form for code in codes for form in (code, code.replace("-", ""), code.lower(), code.replace("-", "").lower())
+    }
     rows = {}
     with engine.connect() as conn:
         for table in inspect(engine).get_table_names():
@@ -268,15 +298,20 @@ def test_codes_are_printed_once_and_only_their_hashes_kept(app, db, make_user):
 
 def test_email_one_time_code(app, db, voting):
     resident = FormClient(app)
-    response = resident.submit(f"/rounds/{voting['round']}/vote/email", {"email": "Res@Example.org", "postcode": "ls11 2ab"},
-                               page=f"/rounds/{voting['round']}/vote")
+    response = resident.submit(
+        f"/rounds/{voting['round']}/vote/email",
+        {"email": "Res@Example.org", "postcode": "ls11 2ab"},
+        page=f"/rounds/{voting['round']}/vote",
+    )
     assert response.status_code == 302
     mail = app.extensions["pb_outbox"][-1]
     assert mail.to == "res@example.org"
     code = re.search(r"\b(\d{6})\b", mail.body).group(1)
     # The code is bound to this attempt: another browser cannot use it.
     other = FormClient(app)
-    attempt = other.submit(f"/rounds/{voting['round']}/vote/email/code", {"code": code}, page=f"/rounds/{voting['round']}/vote")
+    attempt = other.submit(
+        f"/rounds/{voting['round']}/vote/email/code", {"code": code}, page=f"/rounds/{voting['round']}/vote"
+    )
     assert attempt.status_code == 400
     response = resident.submit(f"/rounds/{voting['round']}/vote/email/code", {"code": code})
     assert response.status_code == 302
@@ -362,7 +397,9 @@ def test_the_same_declared_identity_twice_gives_one_current_ballot(app, db, voti
     assert vote(first, voting, "North", {"project": [north[0]]}).status_code == 302
     [earlier] = ballots_in(db)
     again = FormClient(app)  # another phone, later, typed another way
-    assert declare(again, voting["round"], "ls6 1aa", name="  ann  oneill ", address="12 high street").status_code == 302
+    assert (
+        declare(again, voting["round"], "ls6 1aa", name="  ann  oneill ", address="12 high street").status_code == 302
+    )
     # Whoever declares a resident's details may be someone else: they see neither whether
     # nor how that resident voted.
     page = again.get(f"/rounds/{voting['round']}/vote/ballots").get_data(as_text=True)
@@ -374,7 +411,9 @@ def test_the_same_declared_identity_twice_gives_one_current_ballot(app, db, voti
     assert vote(again, voting, "North", {"project": [north[1]]}).status_code == 302
     assert "Change my vote" in again.get(f"/rounds/{voting['round']}/vote/ballots").get_data(as_text=True)
     neighbour = FormClient(app)
-    assert declare(neighbour, voting["round"], "LS6 1AA", name="Ann O'Neill", address="14 High Street").status_code == 302
+    assert (
+        declare(neighbour, voting["round"], "LS6 1AA", name="Ann O'Neill", address="14 High Street").status_code == 302
+    )
     assert vote(neighbour, voting, "North", {"project": [north[2]]}).status_code == 302
     with db(write=False) as session:
         voters = session.exec(select(Voter).where(Voter.round_id == voting["round"])).all()
@@ -398,16 +437,26 @@ def test_a_round_that_asks_for_a_year_of_birth_refuses_the_too_young(app, db, ma
     with db() as session:
         round_ = session.get(Round, ids["round"])
         round_.declared_fields, round_.minimum_age = "name,birth_year", 16
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     resident = FormClient(app)
     page = resident.get(f"/rounds/{ids['round']}/vote").get_data(as_text=True)
     assert "Year you were born" in page
     assert "First line of your address" not in page
     this_year = today().year
-    for year, message in (("", "Enter the year you were born, like 1980."), ("nineteen", "Not a valid integer value."),
-                          (str(this_year + 1), "Enter the year you were born, like 1980."),
-                          (str(this_year - 10), "You must be 16 or older to vote in this round.")):
+    for year, message in (
+        ("", "Enter the year you were born, like 1980."),
+        ("nineteen", "Not a valid integer value."),
+        (str(this_year + 1), "Enter the year you were born, like 1980."),
+        (str(this_year - 10), "You must be 16 or older to vote in this round."),
+    ):
         response = declare(resident, ids["round"], "LS6 1AA", birth_year=year)
         assert response.status_code == 400, year
         assert message in response.get_data(as_text=True), year
@@ -454,7 +503,13 @@ def test_a_burst_of_declarations_cannot_outrun_the_limit(app, db, voting):
     barrier, statuses = threading.Barrier(burst), []
 
     def declare_at_once(n):
-        data = {"name": f"Burst {n}", "address": "1 High Street", "postcode": "LS6 1AA", "declaration": "y", "csrf_token": tokens[n]}
+        data = {
+            "name": f"Burst {n}",
+            "address": "1 High Street",
+            "postcode": "LS6 1AA",
+            "declaration": "y",
+            "csrf_token": tokens[n],
+        }
         barrier.wait()
         statuses.append(clients[n].http.post(f"/rounds/{voting['round']}/vote/declare", data=data).status_code)
 
@@ -494,7 +549,9 @@ def test_whoever_declares_a_residents_details_learns_nothing_of_their_vote(app, 
     assert declare(fresh, voting["round"], "LS6 1AA", **ann).status_code == 302
     for browser in (impostor, fresh):
         token = browser.csrf_token(f"/rounds/{voting['round']}/vote/ballots")
-        replay = browser.post(url, data={"project": [str(north[0])], "confirm": "1", "submission": submission, "csrf_token": token})
+        replay = browser.post(
+            url, data={"project": [str(north[0])], "confirm": "1", "submission": submission, "csrf_token": token}
+        )
         assert replay.status_code == 302
         assert replay.headers["Location"].endswith("/vote/ballots")
         page = browser.get(replay.headers["Location"]).get_data(as_text=True)
@@ -528,9 +585,18 @@ def test_ranked_ballot_without_javascript(app, db, voting):
 def test_approval_ballot_page_carries_the_running_total_enhancement(app, db, make_user):
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",), north_limit=True)
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    ids = make_round(
+        app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("declared",), north_limit=True
+    )
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     resident = FormClient(app)
     assert declare(resident, ids["round"], "LS6 1AA").status_code == 302
     page = resident.get(f"/rounds/{ids['round']}/vote/{ids['contests']['North']}").get_data(as_text=True)
@@ -650,8 +716,15 @@ def test_paper_ballots_use_codes_once(app, db, make_user):
     make_user("helper@example.org", name="Hal Helper")
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("codes", "paper"))
     codes = make_codes(app, db, ids, count=2)
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     lead = FormClient(app)
     lead.sign_in("lead@council.example", PASSWORD)
     helper = FormClient(app)
@@ -697,8 +770,12 @@ def test_fifty_concurrent_casts_by_one_voter_leave_one_current_ballot(app, db, v
         try:
             barrier.wait()
             with app.test_request_context(), db() as session:
-                services.cast_ballot(session, session.get(Voter, voter_id), session.get(Contest, voting["contests"]["North"]),
-                                     {north[n % 3]: None})
+                services.cast_ballot(
+                    session,
+                    session.get(Voter, voter_id),
+                    session.get(Contest, voting["contests"]["North"]),
+                    {north[n % 3]: None},
+                )
         except Exception as error:  # noqa: BLE001 (reported below)
             errors.append(repr(error))
 
@@ -716,7 +793,9 @@ def test_fifty_concurrent_casts_by_one_voter_leave_one_current_ballot(app, db, v
 def page_without_tokens(client, url):
     response = client.get(url)
     assert response.status_code == 200, url
-    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"|value="[^"]*" name="csrf_token"', "", response.get_data(as_text=True))
+    return re.sub(
+        r'name="csrf_token"[^>]*value="[^"]*"|value="[^"]*" name="csrf_token"', "", response.get_data(as_text=True)
+    )
 
 
 def test_no_page_changes_when_ballots_are_cast(app, db, voting):
@@ -725,9 +804,15 @@ def test_no_page_changes_when_ballots_are_cast(app, db, voting):
     lead.sign_in("lead@council.example", PASSWORD)
     public = FormClient(app)
     round_id = voting["round"]
-    pages = [(public, f"/rounds/{round_id}"), (public, f"/rounds/{round_id}/proposals"), (public, "/rounds/"),
-             (lead, f"/rounds/{round_id}/manage"), (lead, f"/rounds/{round_id}/screening"), (lead, "/anchor"),
-             (public, f"/proposals/{voting['proposals'][0]}")]
+    pages = [
+        (public, f"/rounds/{round_id}"),
+        (public, f"/rounds/{round_id}/proposals"),
+        (public, "/rounds/"),
+        (lead, f"/rounds/{round_id}/manage"),
+        (lead, f"/rounds/{round_id}/screening"),
+        (lead, "/anchor"),
+        (public, f"/proposals/{voting['proposals'][0]}"),
+    ]
     before = [page_without_tokens(client, url) for client, url in pages]
     for n in range(3):
         resident = declared_voter(app, voting)
@@ -761,14 +846,25 @@ def test_every_id_on_the_start_page_is_unique_with_every_method_offered(app, db,
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
     every = [method.value for method in EligibilityMethod]
     ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=every)
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     start = f"/rounds/{ids['round']}/vote"
     resident = FormClient(app)
     pages = [resident.get(start)]
     # Refused forms too: their error messages and summaries carry ids of their own.
-    for method, url, data in (("email", "email", {"email": "nobody"}), ("sms", "sms", {"mobile": "12"}),
-                              ("declared", "declare", {"postcode": "x"}), ("codes", "code", {"code": ""})):
+    for method, url, data in (
+        ("email", "email", {"email": "nobody"}),
+        ("sms", "sms", {"mobile": "12"}),
+        ("declared", "declare", {"postcode": "x"}),
+        ("codes", "code", {"code": ""}),
+    ):
         if method in every:
             pages.append(resident.submit(f"{start}/{url}", data, page=start))
     for page in pages:
@@ -789,10 +885,23 @@ def texting(app, db, make_user):
     """A round in voting where residents prove eligibility by a code sent by text message (or email)."""
     make_user("lead@council.example", organisation="Eastshire Council", kind="anchor")
     make_user("chair@park.example", organisation="Friends of the Park", kind="group")
-    ids = make_round(app, db, convener="lead@council.example", anchor="Eastshire Council", methods=("sms", "email"),
-                     south_ballot="ranked")
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    ids = make_round(
+        app,
+        db,
+        convener="lead@council.example",
+        anchor="Eastshire Council",
+        methods=("sms", "email"),
+        south_ballot="ranked",
+    )
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     with db() as session:
         ids["projects"] = {
             name: [p.id for p in session.exec(select(Project).where(Project.contest_id == cid).order_by(Project.id))]
@@ -858,14 +967,17 @@ def test_a_resident_votes_with_a_code_sent_by_text_message(app, db, texting):
         assert session.exec(select(EmailChallenge)).all() == []
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("0113 496 0000", "That is a landline number."),
-    ("+44 20 7946 0000", "That is a landline number."),
-    ("07700 90012", "Enter a UK mobile number, like 07700 900123."),
-    ("+1 202 555 0100", "Enter a UK mobile number, like 07700 900123."),
-    ("call me", "Enter a UK mobile number, like 07700 900123."),
-    ("", "Enter your mobile number."),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("0113 496 0000", "That is a landline number."),
+        ("+44 20 7946 0000", "That is a landline number."),
+        ("07700 90012", "Enter a UK mobile number, like 07700 900123."),
+        ("+1 202 555 0100", "Enter a UK mobile number, like 07700 900123."),
+        ("call me", "Enter a UK mobile number, like 07700 900123."),
+        ("", "Enter your mobile number."),
+    ],
+)
 def test_a_number_that_is_not_a_uk_mobile_is_refused_and_nothing_is_sent(app, db, texting, typed, message):
     response = ask_for_text(FormClient(app), texting, typed)
     assert response.status_code == 400
@@ -878,11 +990,28 @@ def test_a_number_that_is_not_a_uk_mobile_is_refused_and_nothing_is_sent(app, db
 def test_every_way_of_writing_a_uk_mobile_is_one_number():
     from pb.voting.phones import NotAMobile, uk_mobile
 
-    for typed in ("07700 900123", "07700900123", "+44 7700 900123", "+447700900123", "0044 7700 900123",
-                  "447700900123", "+44 (0)7700 900123", "(07700) 900-123", "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663"):
+    for typed in (
+        "07700 900123",
+        "07700900123",
+        "+44 7700 900123",
+        "+447700900123",
+        "0044 7700 900123",
+        "447700900123",
+        "+44 (0)7700 900123",
+        "(07700) 900-123",
+        "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663",
+    ):
         assert uk_mobile(typed) == MOBILE, typed
     assert uk_mobile("07624 123456") == "+447624123456"  # Isle of Man
-    for typed in ("07000 123456", "07600 123456", "0113 496 0000", "7700 900123", "+33 6 12 34 56 78", "07700 9001234", "+"):
+    for typed in (
+        "07000 123456",
+        "07600 123456",
+        "0113 496 0000",
+        "7700 900123",
+        "+33 6 12 34 56 78",
+        "07700 9001234",
+        "+",
+    ):
         with pytest.raises(NotAMobile):
             uk_mobile(typed)
 
@@ -964,7 +1093,11 @@ def test_a_burst_of_requests_cannot_outrun_the_code_limits(app, db, texting, way
     many = [{"mobile": f"07700 9003{n:02d}"} if way == "sms" else {"email": f"res{n}@example.org"} for n in range(12)]
     statuses = _at_once(app, texting, way, [("198.51.100.7", form) for form in many])
     assert sorted(statuses) == [302] * 10 + [400] * 2
-    asked = {"+447700900123", "res@example.org"} | {f"+4477009003{n:02d}" for n in range(12)} | {f"res{n}@example.org" for n in range(12)}
+    asked = (
+        {"+447700900123", "res@example.org"}
+        | {f"+4477009003{n:02d}" for n in range(12)}
+        | {f"res{n}@example.org" for n in range(12)}
+    )
     assert len([m for m in app.extensions["pb_outbox"] if m.channel == way and m.to in asked]) == 13
 
 
@@ -986,7 +1119,10 @@ def test_a_round_sends_at_most_so_many_texts_an_hour_however_many_clients_ask(ap
     # Email still works for everyone meanwhile.
     resident = FormClient(app)
     start = f"/rounds/{texting['round']}/vote"
-    assert resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start).status_code == 302
+    assert (
+        resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start).status_code
+        == 302
+    )
 
 
 def test_text_messages_need_notify_in_production(app, db, texting):
@@ -1013,7 +1149,9 @@ def test_text_messages_need_notify_in_production(app, db, texting):
         with app.test_request_context(), db() as session:
             lead = user(session, "lead@council.example")
             org = factories.organisation(session, "Eastshire Council")
-            assert rounds.create_round(session, actor=lead, organisation=org, title="Texts", methods=("sms",)).methods == ["sms"]
+            assert rounds.create_round(
+                session, actor=lead, organisation=org, title="Texts", methods=("sms",)
+            ).methods == ["sms"]
         assert "Vote with your mobile phone" in resident.get(start).get_data(as_text=True)
         assert ask_for_text(resident, texting, "07700 900123").status_code == 302
         assert app.extensions["pb_courier"].idle.wait(30)

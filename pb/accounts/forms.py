@@ -8,6 +8,7 @@ from pb.accounts.models import TYPES_BY_KIND, OrganisationKind
 from pb.accounts.passwords import MIN_LENGTH, StrongPassword
 from pb.forms import PbForm
 
+
 def _password(label):
     return PasswordField(
         label,
@@ -16,15 +17,21 @@ def _password(label):
             Length(max=200, message=_l("Use at most %(max)d characters.")),
             StrongPassword(),
         ],
-        description=_l("At least %(min)d characters, and not easy to guess. A few unrelated words are easy to remember.",
-                       min=MIN_LENGTH),
+        description=_l(
+            "At least %(min)d characters, and not easy to guess. A few unrelated words are easy to remember.",
+            min=MIN_LENGTH,
+        ),
     )
 
 
 def _email():
     return EmailField(
         _l("Email address"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
     )
 
 
@@ -72,7 +79,11 @@ class OrganisationForm(PbForm):
     the types offered are only those of that kind."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    kind = HiddenField(validators=[AnyOf([kind.value for kind in OrganisationKind], message=_l("Choose an anchor or a community group."))])
+    kind = HiddenField(
+        validators=[
+            AnyOf([kind.value for kind in OrganisationKind], message=_l("Choose an anchor or a community group."))
+        ]
+    )
     subtype = SelectField(_l("Type"))
 
     def __init__(self, *args, **kwargs):

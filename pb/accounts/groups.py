@@ -14,10 +14,10 @@ from pb.accounts.models import (
     User,
 )
 from pb.db import db_session
+from pb.links import public_url
 from pb.mail import send_mail
 from pb.proposals.forms import GroupForm, InviteForm
 from pb.views import form_page, refuse
-from pb.links import public_url
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
 
@@ -40,7 +40,10 @@ def register():
         except services.AccountError as error:
             form.name.errors.append(str(error))
         else:
-            flash(_("%(name)s is registered. You can now invite other members and propose projects.", name=group.name), "success")
+            flash(
+                _("%(name)s is registered. You can now invite other members and propose projects.", name=group.name),
+                "success",
+            )
             return redirect(url_for("groups.show", organisation_id=group.id))
     return form_page("groups/register.html", form)
 
@@ -72,10 +75,15 @@ def show(organisation_id):
             flash(_("We have emailed an invitation to %(email)s.", email=form.email.data), "success")
             return redirect(url_for("groups.show", organisation_id=group.id))
     members = session.exec(
-        select(User).join(Membership, Membership.user_id == User.id).where(Membership.organisation_id == group.id).order_by(User.name)
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == group.id)
+        .order_by(User.name)
     ).all()
     pending = session.exec(
-        select(Invitation).where(Invitation.organisation_id == group.id, Invitation.accepted_at.is_(None)).order_by(Invitation.created_at)
+        select(Invitation)
+        .where(Invitation.organisation_id == group.id, Invitation.accepted_at.is_(None))
+        .order_by(Invitation.created_at)
     ).all()
     return form_page("groups/show.html", form, group=group, members=members, pending=pending)
 

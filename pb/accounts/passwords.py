@@ -33,7 +33,13 @@ def weakness(password: str, *, about=()) -> str | None:
         return str(_l("Use at least %(min)d characters.", min=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
         return None  # the length check says so
-    words = [part for text in about if text for part in str(text).replace("@", " ").replace(".", " ").split() if len(part) > 2]
+    words = [
+        part
+        for text in about
+        if text
+        for part in str(text).replace("@", " ").replace(".", " ").split()
+        if len(part) > 2
+    ]
     result = zxcvbn(password[:CHECKED_LENGTH], user_inputs=words)
     if result["score"] >= MIN_SCORE:
         return None

@@ -34,11 +34,11 @@ from pb.accounts.models import Membership, Organisation, OrganisationKind, Role,
 from pb.accounts.permissions import role_required
 from pb.clock import now
 from pb.db import db_session
+from pb.links import public_url
 from pb.mail import send_mail
 from pb.security import safe_next
 from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, may_mail, note_attempt
 from pb.views import form_page, refuse
-from pb.links import public_url
 
 bp = Blueprint("accounts", __name__)
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,7 +59,9 @@ def sign_up():
         if may_mail(session, "account-mail", email):
             owner = services.find_user(session, email)
             if owner is None:
-                link = public_url("accounts.finish_sign_up", token=services.sign_up_token(email, form.name.data, next_url))
+                link = public_url(
+                    "accounts.finish_sign_up", token=services.sign_up_token(email, form.name.data, next_url)
+                )
                 send_mail(
                     email,
                     _("Finish creating your pb account"),
@@ -112,7 +114,9 @@ def finish_sign_up(token):
     form.about_person = [pending["email"]]
     if form.validate_on_submit():
         try:
-            user = services.create_user(session, email=pending["email"], name=form.name.data, password=form.password.data)
+            user = services.create_user(
+                session, email=pending["email"], name=form.name.data, password=form.password.data
+            )
         except services.AccountError:  # finished a moment ago, in another tab
             refuse((render_template("accounts/sign_up_invalid.html", hours=_sign_up_hours()), 404))
         _sign_in(user)
@@ -153,9 +157,11 @@ def sign_in():
             return render_template(
                 "accounts/sign_in.html",
                 form=form,
-                error=ngettext("Too many wrong passwords: please wait %(num)d second before trying again, or reset your password.",
-                               "Too many wrong passwords: please wait %(num)d seconds before trying again, or reset your password.",
-                               wait),
+                error=ngettext(
+                    "Too many wrong passwords: please wait %(num)d second before trying again, or reset your password.",
+                    "Too many wrong passwords: please wait %(num)d seconds before trying again, or reset your password.",
+                    wait,
+                ),
             ), 429
         user = services.authenticate(session, form.email.data, form.password.data)
         if user is None:
@@ -193,7 +199,10 @@ def sign_out_everywhere():
     ended = services.end_user_sessions(db_session(), current_user)
     flask_session.pop("account", None)
     logout_user()
-    flash(ngettext("You have signed out of %(num)d session.", "You have signed out of all %(num)d sessions.", ended), "info")
+    flash(
+        ngettext("You have signed out of %(num)d session.", "You have signed out of all %(num)d sessions.", ended),
+        "info",
+    )
     return redirect(url_for("pages.index"))
 
 
@@ -223,8 +232,10 @@ def reset_request():
                 send_mail(
                     email,
                     _("Reset your pb password"),
-                    _("Someone asked to reset the password of a pb account for this address, but no account uses it. "
-                      "If it was you, you may have signed up with another address. If not, ignore this message."),
+                    _(
+                        "Someone asked to reset the password of a pb account for this address, but no account uses it. "
+                        "If it was you, you may have signed up with another address. If not, ignore this message."
+                    ),
                 )
         # The same answer whether or not the address has an account.
         flash(_("If an account uses that address, we have sent it a link to reset the password."), "info")
@@ -257,7 +268,11 @@ def dashboard():
         "accounts/dashboard.html",
         anchors=services.organisations_of(session, current_user, OrganisationKind.ANCHOR),
         groups=services.organisations_of(session, current_user, OrganisationKind.GROUP),
-        officer_of=session.exec(select(Round).where(Round.returning_officer_id == current_user.id, Round.deleted_at.is_(None)).order_by(Round.id)).all(),
+        officer_of=session.exec(
+            select(Round)
+            .where(Round.returning_officer_id == current_user.id, Round.deleted_at.is_(None))
+            .order_by(Round.id)
+        ).all(),
     )
 
 
@@ -268,7 +283,9 @@ def anchor_home():
 
     session = db_session()
     anchors = services.organisations_of(session, current_user, OrganisationKind.ANCHOR)
-    return render_template("accounts/anchor_home.html", anchors=anchors, rounds=rounds_of(session, [a.id for a in anchors]))
+    return render_template(
+        "accounts/anchor_home.html", anchors=anchors, rounds=rounds_of(session, [a.id for a in anchors])
+    )
 
 
 @bp.route("/group")
@@ -280,7 +297,9 @@ def group_home():
 
     session = db_session()
     groups = services.organisations_of(session, current_user, OrganisationKind.GROUP)
-    open_rounds = session.exec(select(Round).where(Round.phase == Phase.PROPOSALS_OPEN.value).order_by(Round.title)).all()
+    open_rounds = session.exec(
+        select(Round).where(Round.phase == Phase.PROPOSALS_OPEN.value).order_by(Round.title)
+    ).all()
     return render_template(
         "accounts/group_home.html",
         groups=groups,
@@ -325,7 +344,10 @@ def organisation(organisation_id):
             except services.AccountError as error:
                 form.email.errors.append(str(error))
             else:
-                flash(_("%(name)s is now a member of %(organisation)s.", name=user.name, organisation=organisation.name), "success")
+                flash(
+                    _("%(name)s is now a member of %(organisation)s.", name=user.name, organisation=organisation.name),
+                    "success",
+                )
                 return redirect(url_for("admin.organisation", organisation_id=organisation.id))
     members = session.exec(
         select(User)

@@ -115,7 +115,11 @@ def _session_lifetime() -> timedelta:
 def start_user_session(session: Session, user: User) -> str:
     """A signed-in session held on the server; returns the reference for the browser's cookie.
     The user's sessions past their lifetime are deleted on the way."""
-    session.exec(delete(UserSession).where(col(UserSession.user_id) == user.id, col(UserSession.created_at) < now() - _session_lifetime()))
+    session.exec(
+        delete(UserSession).where(
+            col(UserSession.user_id) == user.id, col(UserSession.created_at) < now() - _session_lifetime()
+        )
+    )
     token = secrets.token_urlsafe(24)
     session.add(UserSession(user_id=user.id, token_hash=token_digest(token)))
     session.flush()
@@ -128,9 +132,13 @@ def user_of_session(session: Session, user_id: int, token: str | None) -> User |
     if not token or not isinstance(token, str) or len(token) > 64:
         return None
     return session.exec(
-        select(User).join(UserSession, col(UserSession.user_id) == col(User.id))
-        .where(UserSession.token_hash == token_digest(token), User.id == user_id,
-               UserSession.created_at >= now() - _session_lifetime())
+        select(User)
+        .join(UserSession, col(UserSession.user_id) == col(User.id))
+        .where(
+            UserSession.token_hash == token_digest(token),
+            User.id == user_id,
+            UserSession.created_at >= now() - _session_lifetime(),
+        )
     ).first()
 
 
@@ -149,7 +157,9 @@ def end_user_sessions(session: Session, user: User) -> int:
 
 def sign_up_token(email: str, name: str, next_url: str | None = None) -> str:
     """The link that proves the address is the person's: whoever opens it chooses the password."""
-    return _serializer("pb.sign-up").dumps({"email": normalise_email(email), "name": name.strip(), "next": next_url or ""})
+    return _serializer("pb.sign-up").dumps(
+        {"email": normalise_email(email), "name": name.strip(), "next": next_url or ""}
+    )
 
 
 def sign_up_for_token(session: Session, token: str) -> dict | None:
@@ -232,9 +242,20 @@ def _log_in_rounds_of(session: Session, organisation: Organisation, *, actor: Us
     rounds = set(session.exec(select(Round.id).where(Round.convening_organisation_id == organisation.id)))
     rounds |= set(session.exec(select(Partner.round_id).where(Partner.organisation_id == organisation.id)))
     for round_id in sorted(rounds):
-        record_event(session, "anchor.member_added", actor=actor, organisation_id=organisation.id, round_id=round_id,
-                     data={"user": person(user, round_id), "name": user.name, "anchor": organisation.name,
-                           "by_platform_admin": bool(actor.is_platform_admin), "themself": actor.id == user.id})
+        record_event(
+            session,
+            "anchor.member_added",
+            actor=actor,
+            organisation_id=organisation.id,
+            round_id=round_id,
+            data={
+                "user": person(user, round_id),
+                "name": user.name,
+                "anchor": organisation.name,
+                "by_platform_admin": bool(actor.is_platform_admin),
+                "themself": actor.id == user.id,
+            },
+        )
 
 
 def organisations_of(session: Session, user: User, kind: OrganisationKind | None = None) -> list[Organisation]:
@@ -259,10 +280,19 @@ def roles_of(session: Session, user: User) -> frozenset[Role]:
 
 
 def register_group(
-    session: Session, *, actor: User, name: str, subtype: str, registered_number: str | None, contact_email: str, area_served: str | None
+    session: Session,
+    *,
+    actor: User,
+    name: str,
+    subtype: str,
+    registered_number: str | None,
+    contact_email: str,
+    area_served: str | None,
 ) -> Organisation:
     """A community group registers itself; whoever registers it is its first member."""
-    organisation = create_organisation(session, actor=actor, name=name, kind=OrganisationKind.GROUP.value, subtype=subtype)
+    organisation = create_organisation(
+        session, actor=actor, name=name, kind=OrganisationKind.GROUP.value, subtype=subtype
+    )
     organisation.registered_number = (registered_number or "").strip() or None
     organisation.contact_email = normalise_email(contact_email)
     organisation.area_served = (area_served or "").strip() or None
@@ -284,11 +314,20 @@ def invite_member(session: Session, *, actor: User, organisation: Organisation, 
         raise AccountError(_("This person is already a member of the organisation."))
     token = secrets.token_urlsafe(32)
     session.add(
-        Invitation(organisation_id=organisation.id, email=normalise_email(email), token_hash=token_digest(token), invited_by_user_id=actor.id)
+        Invitation(
+            organisation_id=organisation.id,
+            email=normalise_email(email),
+            token_hash=token_digest(token),
+            invited_by_user_id=actor.id,
+        )
     )
     session.flush()
     record_event(
-        session, "organisation.member_invited", actor=actor, organisation_id=organisation.id, data={"email": normalise_email(email)}
+        session,
+        "organisation.member_invited",
+        actor=actor,
+        organisation_id=organisation.id,
+        data={"email": normalise_email(email)},
     )
     return token
 
@@ -304,7 +343,9 @@ def invitation_for_token(session: Session, token: str) -> Invitation | None:
 
 def accept_invitation(session: Session, invitation: Invitation, *, user: User) -> Membership:
     if normalise_email(user.email) != invitation.email:
-        raise AccountError(_("This invitation was sent to another email address. Sign in with that address to accept it."))
+        raise AccountError(
+            _("This invitation was sent to another email address. Sign in with that address to accept it.")
+        )
     organisation = session.get_one(Organisation, invitation.organisation_id)
     membership = add_member(session, actor=user, organisation=organisation, user=user)
     invitation.accepted_at = now()

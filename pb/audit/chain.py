@@ -63,23 +63,32 @@ def event_document(event: AuditEvent, actor_ref: str | None = None) -> str:
     """Everything an event says, as the canonical JSON that is hashed. Format 2 needs the
     acting person's User.audit_ref, from which their pseudonym in this chain is made."""
     if event.format == 1:  # events written before format 2: the account number, and all data in the open
-        return canonical_json({
-            "chain": event.chain, "seq": event.seq, "round": event.round_id, "actor": event.actor_user_id,
-            "organisation": event.organisation_id, "action": event.action,
-            "at": event.created_at.isoformat(timespec="microseconds"), "data": json.loads(event.data),
-        })
-    return canonical_json({
-        "v": FORMAT,
-        "chain": event.chain,
-        "seq": event.seq,
-        "round": event.round_id,
-        "actor": pseudonym(actor_ref, event.chain),
-        "organisation": event.organisation_id,
-        "action": event.action,
-        "at": event.created_at.isoformat(timespec="microseconds"),
-        "data": json.loads(event.data),
-        "sealed": {key: commitment(entry["salt"], entry["value"]) for key, entry in sealed_of(event).items()},
-    })
+        return canonical_json(
+            {
+                "chain": event.chain,
+                "seq": event.seq,
+                "round": event.round_id,
+                "actor": event.actor_user_id,
+                "organisation": event.organisation_id,
+                "action": event.action,
+                "at": event.created_at.isoformat(timespec="microseconds"),
+                "data": json.loads(event.data),
+            }
+        )
+    return canonical_json(
+        {
+            "v": FORMAT,
+            "chain": event.chain,
+            "seq": event.seq,
+            "round": event.round_id,
+            "actor": pseudonym(actor_ref, event.chain),
+            "organisation": event.organisation_id,
+            "action": event.action,
+            "at": event.created_at.isoformat(timespec="microseconds"),
+            "data": json.loads(event.data),
+            "sealed": {key: commitment(entry["salt"], entry["value"]) for key, entry in sealed_of(event).items()},
+        }
+    )
 
 
 def entry_hash(prev_hash: str, seq: int, document: str) -> str:
@@ -109,8 +118,11 @@ def record_event(
     head_seq, prev_hash = session.exec(
         select(AuditChainHead.seq, AuditChainHead.head_hash).where(AuditChainHead.chain == chain)
     ).one()
-    sealed = {key: {"salt": secrets.token_hex(16), "value": value, "until": until}
-              for values, until in ((private, PRIVATE), (until_results, UNTIL_RESULTS)) for key, value in (values or {}).items()}
+    sealed = {
+        key: {"salt": secrets.token_hex(16), "value": value, "until": until}
+        for values, until in ((private, PRIVATE), (until_results, UNTIL_RESULTS))
+        for key, value in (values or {}).items()
+    }
     event = AuditEvent(
         chain=chain,
         seq=head_seq + 1,
@@ -125,13 +137,17 @@ def record_event(
         prev_hash=prev_hash,
         entry_hash="",
     )
-    event.entry_hash = entry_hash(prev_hash, event.seq, event_document(event, actor.audit_ref if actor is not None else None))
+    event.entry_hash = entry_hash(
+        prev_hash, event.seq, event_document(event, actor.audit_ref if actor is not None else None)
+    )
     session.add(event)
     session.flush()
     # The database's own trigger moves the head too (for anyone inserting by hand); this
     # sets it to the same, so the chain holds where the trigger does not exist.
     session.exec(
-        update(AuditChainHead).where(col(AuditChainHead.chain) == chain).values(seq=event.seq, head_hash=event.entry_hash)
+        update(AuditChainHead)
+        .where(col(AuditChainHead.chain) == chain)
+        .values(seq=event.seq, head_hash=event.entry_hash)
     )
     return event
 
@@ -140,9 +156,7 @@ def _ensure_head(session: Session, chain: str) -> None:
     dialect = session.get_bind().dialect.name
     statement = postgresql.insert(AuditChainHead) if dialect == "postgresql" else sqlite.insert(AuditChainHead)
     session.exec(
-        statement
-        .values(chain=chain, seq=0, head_hash=GENESIS_HASH)
-        .on_conflict_do_nothing(index_elements=["chain"])
+        statement.values(chain=chain, seq=0, head_hash=GENESIS_HASH).on_conflict_do_nothing(index_elements=["chain"])
     )
 
 

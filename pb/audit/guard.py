@@ -40,7 +40,9 @@ def drop_statements(dialect: str) -> list[str]:
 
 ORDER_MESSAGE = "an audit event must extend the head of its chain"
 HEAD_MESSAGE = "the head of a chain only moves on to the event after it"
-BALLOT_MESSAGE = "ballots cannot be deleted or changed, except replaced by their voter while voting is open, and marked counted"
+BALLOT_MESSAGE = (
+    "ballots cannot be deleted or changed, except replaced by their voter while voting is open, and marked counted"
+)
 RESULT_MESSAGE = "counted results cannot be changed or deleted"
 
 # A ballot row may change in two ways only: its voter replaces it while the round is voting
@@ -111,13 +113,29 @@ SQLITE_INTEGRITY_CREATE = [
     f"CREATE TRIGGER round_turnout_no_delete BEFORE DELETE ON round_turnout BEGIN SELECT RAISE(ABORT, '{RESULT_MESSAGE}'); END",
 ]
 SQLITE_INTEGRITY_DROP = [
-    f"DROP TRIGGER IF EXISTS {name}" for name in (
-        "audit_event_no_replace", "audit_head_no_replace", "ballot_cast_while_voting", "ballot_choice_with_its_ballot",
-        "contest_result_once", "round_turnout_once", "witnessed_head_no_replace", "witnessed_head_no_update",
+    f"DROP TRIGGER IF EXISTS {name}"
+    for name in (
+        "audit_event_no_replace",
+        "audit_head_no_replace",
+        "ballot_cast_while_voting",
+        "ballot_choice_with_its_ballot",
+        "contest_result_once",
+        "round_turnout_once",
+        "witnessed_head_no_replace",
+        "witnessed_head_no_update",
         "witnessed_head_no_delete",
-        "audit_event_in_order", "audit_event_moves_head", "audit_head_forward", "audit_head_no_delete",
-        "ballot_no_delete", "ballot_only_replaced", "ballot_choice_no_update", "ballot_choice_no_delete",
-        "contest_result_no_update", "contest_result_no_delete", "round_turnout_no_update", "round_turnout_no_delete",
+        "audit_event_in_order",
+        "audit_event_moves_head",
+        "audit_head_forward",
+        "audit_head_no_delete",
+        "ballot_no_delete",
+        "ballot_only_replaced",
+        "ballot_choice_no_update",
+        "ballot_choice_no_delete",
+        "contest_result_no_update",
+        "contest_result_no_delete",
+        "round_turnout_no_update",
+        "round_turnout_no_delete",
     )
 ]
 

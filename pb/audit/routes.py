@@ -206,8 +206,17 @@ VALUE_LABELS: dict[str, Mapping[Any, Any]] = {
 }
 ACTION_VALUE_LABELS: dict[tuple[str, str], Mapping[Any, Any]] = {("delivery.updated", "status"): DELIVERY_LABELS}
 # Data values that are moments (ISO 8601), shown as dates and times.
-MOMENT_KEYS = {"backup_time", "closes", "closes_was", "suspended_at", "proposals_open_at", "screening_at",
-               "voting_opens_at", "voting_closes_at", "results_at"}
+MOMENT_KEYS = {
+    "backup_time",
+    "closes",
+    "closes_was",
+    "suspended_at",
+    "proposals_open_at",
+    "screening_at",
+    "voting_opens_at",
+    "voting_closes_at",
+    "results_at",
+}
 # How a phase change came about (the "by" of round.phase_changed).
 MOVED_BY = {
     "hand": _l("by hand"),
@@ -273,7 +282,9 @@ def platform_log():
         .order_by(AuditEvent.seq.desc())
         .limit(500)
     ).all()
-    return render_template("audit/log.html", rows=rows, verification=verify_chain(session, PLATFORM_CHAIN), action_label=action_label)
+    return render_template(
+        "audit/log.html", rows=rows, verification=verify_chain(session, PLATFORM_CHAIN), action_label=action_label
+    )
 
 
 # ---------------------------------------------------------------- a round's chain, in public
@@ -368,7 +379,8 @@ def problem_text(session: Session, verification: Verification) -> str:
         head = session.get(AuditChainHead, verification.chain)
         return _(
             "The log should end at event %(expected)d but ends at event %(actual)d.",
-            expected=head.seq if head else 0, actual=verification.events,
+            expected=head.seq if head else 0,
+            actual=verification.events,
         )
     return problem
 
@@ -440,7 +452,9 @@ def details(event: AuditEvent, round_: Round) -> list[tuple[str, str]]:
     for key, entry in sealed_of(event).items():  # held back: say so, and until when
         if key not in data:
             private = isinstance(entry, dict) and entry.get("until") == PRIVATE
-            shown.append((data_label(key), _("kept private") if private else _("sealed until the results are published")))
+            shown.append(
+                (data_label(key), _("kept private") if private else _("sealed until the results are published"))
+            )
     return shown
 
 
@@ -539,10 +553,19 @@ def round_log_csv(round_id):
     return csv_download(
         f"round-{round_.id}-audit-log.csv",
         CSV_COLUMNS,
-        [[event.seq, _utc(event.created_at).isoformat(timespec="microseconds"), event.action,
-          org.name if org else None,  # as recorded (and hashed), like the filter
-          who(event, user, org, people).name, canonical_json(visible_data(event, round_)), event.prev_hash, event.entry_hash]
-         for event, user, org in rows],
+        [
+            [
+                event.seq,
+                _utc(event.created_at).isoformat(timespec="microseconds"),
+                event.action,
+                org.name if org else None,  # as recorded (and hashed), like the filter
+                who(event, user, org, people).name,
+                canonical_json(visible_data(event, round_)),
+                event.prev_hash,
+                event.entry_hash,
+            ]
+            for event, user, org in rows
+        ],
     )
 
 
@@ -551,5 +574,8 @@ def round_log_export(round_id):
     """The chain as anyone can check it without trusting this server (docs/audit-format.md)."""
     round_, _access = load_round(round_id)
     text = "".join(line + "\n" for line in export_lines(db_session(), round_))
-    return Response(text, mimetype="application/jsonl",
-                    headers={"Content-Disposition": f'attachment; filename="round-{round_.id}-audit.jsonl"'})
+    return Response(
+        text,
+        mimetype="application/jsonl",
+        headers={"Content-Disposition": f'attachment; filename="round-{round_.id}-audit.jsonl"'},
+    )

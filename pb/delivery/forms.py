@@ -48,19 +48,27 @@ class UpdateForm(PbForm):
         validators=[Length(max=2000)],
         description=_l("Needed when the project is delayed, stalled or cancelled. It is public."),
     )
-    note = TextAreaField(_l("What has happened since the last update"), validators=[Optional(), Length(max=2000)],
-                         description=_l("A few sentences for residents. Up to 2,000 characters."))
+    note = TextAreaField(
+        _l("What has happened since the last update"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("A few sentences for residents. Up to 2,000 characters."),
+    )
     milestones = FieldList(FormField(MilestoneForm), min_entries=MILESTONE_ROWS, max_entries=MILESTONE_ROWS)
     spend = FieldList(FormField(SpendForm), min_entries=SPEND_ROWS, max_entries=SPEND_ROWS)
     photo = FileField(
         _l("Photo (optional)"),
-        validators=[Optional(), FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image."))],
+        validators=[
+            Optional(),
+            FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image.")),
+        ],
         description=_l("A JPEG, PNG or WebP image of at most 5 MB."),
     )
 
     def validate_reason(self, field):
         if self.status.data in {s.value for s in NEEDS_REASON} and not (field.data or "").strip():
-            raise ValidationError(_l("Say why: residents are owed a reason when a project is delayed, stalled or cancelled."))
+            raise ValidationError(
+                _l("Say why: residents are owed a reason when a project is delayed, stalled or cancelled.")
+            )
 
     def validate_milestones(self, field):
         rows = []
@@ -116,7 +124,11 @@ class ResidentCodeForm(PbForm):
 class ResidentEmailForm(PbForm):
     email = EmailField(
         _l("The email address you voted with"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
     )
 
 

@@ -61,7 +61,9 @@ class DeliveryUpdate(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     photo: str | None = Field(default=None, max_length=80)  # file name under instance/uploads/proposals
     spent: int = Field(default=0, sa_type=MONEY)  # minor units: the sum of the spend lines
-    spent_locally: int = Field(default=0, sa_type=MONEY)  # minor units: the sum of the lines paid to local suppliers or local people's wages
+    spent_locally: int = Field(
+        default=0, sa_type=MONEY
+    )  # minor units: the sum of the lines paid to local suppliers or local people's wages
     created_by_user_id: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=now)
 

@@ -17,7 +17,6 @@ from flask_login import current_user, login_required
 from pb.accounts.models import Role
 from pb.accounts.permissions import current_roles, role_required
 from pb.db import db_session
-from pb.ids import id_arg
 from pb.delivery import services, verdicts
 from pb.delivery.access import (
     load_project,
@@ -35,6 +34,7 @@ from pb.delivery.forms import (
     VerdictForm,
 )
 from pb.delivery.models import NEEDS_REASON, NEXT_STATUSES, DeliveryUpdate
+from pb.ids import id_arg
 from pb.mail import send_mail
 from pb.proposals.models import Project, Proposal
 from pb.proposals.photos import discard_photo, photo_folder, store_photo
@@ -122,8 +122,11 @@ def update(project_id):
         _prefill(form, db, latest)
     if form.validate_on_submit():
         content = services.UpdateContent(
-            status=form.status.data, reason=form.reason.data or "", note=form.note.data or "",
-            milestones=form.milestone_values, spend=form.spend_values,
+            status=form.status.data,
+            reason=form.reason.data or "",
+            note=form.note.data or "",
+            milestones=form.milestone_values,
+            spend=form.spend_values,
         )
         try:
             if form.photo.data:
@@ -133,7 +136,10 @@ def update(project_id):
             discard_photo(content.photo)
             return show_refusal(error, "delivery/update.html", form, **context)
         if services.is_over_allocation(project, made):
-            flash(_("Your update is saved. It shows more spent than the project was given; this is shown on its page."), "warning")
+            flash(
+                _("Your update is saved. It shows more spent than the project was given; this is shown on its page."),
+                "warning",
+            )
         else:
             flash(_("Your update is saved and public."), "success")
         return redirect(url_for("delivery.project", project_id=project.id))
@@ -212,9 +218,11 @@ def prove_with_email(round_id):
         send_mail(
             form.email.data.strip().lower(),
             _("Your code to give your verdict on %(round)s", round=round_.title),
-            _("Someone asked for a code to give verdicts on %(round)s with this address, but it was not used to vote in "
-              "that round, so it cannot give verdicts. If you voted with a letter, use the code on your letter instead.",
-              round=round_.title),
+            _(
+                "Someone asked for a code to give verdicts on %(round)s with this address, but it was not used to vote in "
+                "that round, so it cannot give verdicts. If you voted with a letter, use the code on your letter instead.",
+                round=round_.title,
+            ),
         )
     session["verdict_challenge"] = challenge.id
     return redirect(url_for("delivery.prove_email_code", round_id=round_.id, project=id_arg("project")))
@@ -255,7 +263,9 @@ def verdict(project_id):
         form.comment.data = "" if mine.hidden_at else mine.comment  # a hidden comment is not offered back
     if form.validate_on_submit():
         try:
-            verdicts.give_verdict(db, project, resident=resident, answer=form.answer.data, comment=form.comment.data or "")
+            verdicts.give_verdict(
+                db, project, resident=resident, answer=form.answer.data, comment=form.comment.data or ""
+            )
         except services.DeliveryError as error:
             return show_refusal(error, "delivery/verdict.html", form, project=project, round=round_, mine=mine)
         flash(_("Thank you. Your verdict is counted; you can change it at any time."), "success")
@@ -274,6 +284,8 @@ def hide(verdict_id):
     try:
         verdicts.hide_comment(db, verdict, actor=current_user, reason=form.reason.data)
     except services.DeliveryError as error:
-        refuse(_project_page(project, round_, error.status, hide_form=form, hiding=verdict.id, refusal=str(error)), error)
+        refuse(
+            _project_page(project, round_, error.status, hide_form=form, hiding=verdict.id, refusal=str(error)), error
+        )
     flash(_("The comment is hidden. The resident's answer still counts."), "success")
     return redirect(url_for("delivery.project", project_id=project.id))

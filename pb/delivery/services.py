@@ -58,7 +58,9 @@ class UpdateContent:
 def funded_project_ids(session: Session, round_: Round) -> set[int]:
     """The projects the count funded, across the round's contests."""
     outcomes = session.exec(
-        select(col(ContestResult.outcome)).join(Contest, col(Contest.id) == col(ContestResult.contest_id)).where(col(Contest.round_id) == round_.id)
+        select(col(ContestResult.outcome))
+        .join(Contest, col(Contest.id) == col(ContestResult.contest_id))
+        .where(col(Contest.round_id) == round_.id)
     )
     return {int(pid) for outcome in outcomes for pid in json.loads(outcome)["selected"]}
 
@@ -88,7 +90,9 @@ def updates_of(session: Session, project: Project) -> list[DeliveryUpdate]:
     """Newest first."""
     return list(
         session.exec(
-            select(DeliveryUpdate).where(col(DeliveryUpdate.project_id) == project.id).order_by(col(DeliveryUpdate.id).desc())
+            select(DeliveryUpdate)
+            .where(col(DeliveryUpdate.project_id) == project.id)
+            .order_by(col(DeliveryUpdate.id).desc())
         )
     )
 
@@ -99,17 +103,23 @@ def latest_updates(session: Session, project_ids) -> dict[int, DeliveryUpdate]:
     ids = list(project_ids)
     if not ids:
         return latest
-    for update in session.exec(select(DeliveryUpdate).where(col(DeliveryUpdate.project_id).in_(ids)).order_by(col(DeliveryUpdate.id))):
+    for update in session.exec(
+        select(DeliveryUpdate).where(col(DeliveryUpdate.project_id).in_(ids)).order_by(col(DeliveryUpdate.id))
+    ):
         latest[update.project_id] = update
     return latest
 
 
 def milestones_of(session: Session, update: DeliveryUpdate) -> list[Milestone]:
-    return list(session.exec(select(Milestone).where(col(Milestone.update_id) == update.id).order_by(col(Milestone.position))))
+    return list(
+        session.exec(select(Milestone).where(col(Milestone.update_id) == update.id).order_by(col(Milestone.position)))
+    )
 
 
 def spend_lines_of(session: Session, update: DeliveryUpdate) -> list[SpendLine]:
-    return list(session.exec(select(SpendLine).where(col(SpendLine.update_id) == update.id).order_by(col(SpendLine.position))))
+    return list(
+        session.exec(select(SpendLine).where(col(SpendLine.update_id) == update.id).order_by(col(SpendLine.position)))
+    )
 
 
 def current_status(update: DeliveryUpdate | None) -> DeliveryStatus:
@@ -135,10 +145,16 @@ def check_transition(current: DeliveryStatus, wanted: str, reason: str) -> Deliv
         if current in (DeliveryStatus.DELIVERED, DeliveryStatus.CANCELLED):
             raise DeliveryError(_("This project is marked “%(status)s”; that is final.", status=_status_word(current)))
         raise DeliveryError(
-            _("A project cannot go from “%(current)s” to “%(wanted)s”.", current=_status_word(current), wanted=_status_word(status))
+            _(
+                "A project cannot go from “%(current)s” to “%(wanted)s”.",
+                current=_status_word(current),
+                wanted=_status_word(status),
+            )
         )
     if status in NEEDS_REASON and not reason.strip():
-        raise DeliveryError(_("Say why the project is “%(status)s”: residents are owed a reason.", status=_status_word(status)))
+        raise DeliveryError(
+            _("Say why the project is “%(status)s”: residents are owed a reason.", status=_status_word(status))
+        )
     return status
 
 
@@ -168,8 +184,14 @@ def post_update(session: Session, project: Project, *, actor: User, content: Upd
     spent = sum(amount for _item, amount, _local in content.spend)
     local = sum(amount for _item, amount, is_local in content.spend if is_local)
     update = DeliveryUpdate(
-        project_id=project.id, status=status.value, reason=content.reason.strip() if status in NEEDS_REASON else "",
-        note=content.note.strip(), photo=content.photo, spent=spent, spent_locally=local, created_by_user_id=actor.id,
+        project_id=project.id,
+        status=status.value,
+        reason=content.reason.strip() if status in NEEDS_REASON else "",
+        note=content.note.strip(),
+        photo=content.photo,
+        spent=spent,
+        spent_locally=local,
+        created_by_user_id=actor.id,
     )
     session.add(update)
     session.flush()
@@ -180,11 +202,21 @@ def post_update(session: Session, project: Project, *, actor: User, content: Upd
     session.flush()
     group = group_of(session, project)
     record_event(
-        session, "delivery.updated", actor=actor, round_id=round_.id, organisation_id=group.id,
+        session,
+        "delivery.updated",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=group.id,
         data={
-            "project": project.id, "update": update.id, "status": status.value, "reason": update.reason,
-            "spent": spent, "spent_locally": local, "allocation": project.cost,
-            "over_allocation": spent > project.cost, "milestones": len(content.milestones),
+            "project": project.id,
+            "update": update.id,
+            "status": status.value,
+            "reason": update.reason,
+            "spent": spent,
+            "spent_locally": local,
+            "allocation": project.cost,
+            "over_allocation": spent > project.cost,
+            "milestones": len(content.milestones),
         },
     )
     if status == DeliveryStatus.DELIVERED and current_status(previous) != DeliveryStatus.DELIVERED:
@@ -192,7 +224,9 @@ def post_update(session: Session, project: Project, *, actor: User, content: Upd
     return update
 
 
-def funded_projects_of_groups(session: Session, group_ids: list[int]) -> list[tuple[Project, DeliveryUpdate | None, bool]]:
+def funded_projects_of_groups(
+    session: Session, group_ids: list[int]
+) -> list[tuple[Project, DeliveryUpdate | None, bool]]:
     """The groups' funded projects (results published) with their latest update and
     whether the group can still report on it (its round is not archived)."""
     if not group_ids:
@@ -201,7 +235,10 @@ def funded_projects_of_groups(session: Session, group_ids: list[int]) -> list[tu
         select(Project, Round)
         .join(Proposal, col(Proposal.id) == col(Project.proposal_id))
         .join(Round, col(Round.id) == col(Proposal.round_id))
-        .where(col(Proposal.organisation_id).in_(group_ids), col(Round.phase).in_([p.value for p in PHASES[PHASES.index(Phase.RESULTS_PUBLISHED):]]))
+        .where(
+            col(Proposal.organisation_id).in_(group_ids),
+            col(Round.phase).in_([p.value for p in PHASES[PHASES.index(Phase.RESULTS_PUBLISHED) :]]),
+        )
         .order_by(col(Project.id))
     ).all()
     funded_in = {}  # each round's outcomes are read once, not once per project

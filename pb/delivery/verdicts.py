@@ -65,10 +65,14 @@ def resident_by_code(session: Session, round_: Round, code: str, *, client: str)
     if is_limited(session, key, limit=20, window_seconds=15 * 60):
         raise VotingError(_("Too many attempts. Please wait 15 minutes and try again."))
     digest = code_hash(code)
-    found = session.exec(select(VotingCode.id).where(VotingCode.code_hash == digest, VotingCode.round_id == round_.id)).first()
+    found = session.exec(
+        select(VotingCode.id).where(VotingCode.code_hash == digest, VotingCode.round_id == round_.id)
+    ).first()
     if found is None:
-        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."),
-                          record=lambda session: note_attempt(session, key))
+        raise WrongAnswer(
+            _("That code is not right. Check it against your letter and try again."),
+            record=lambda session: note_attempt(session, key),
+        )
     return _resident_key(round_, "code", digest)
 
 
@@ -78,15 +82,21 @@ def start_email(session: Session, round_: Round, *, email: str, client: str) -> 
     behave alike and do not tell who voted."""
     _check_open(round_)
     # Addresses of attempts never completed are not kept beyond the life of their code.
-    session.exec(delete(EmailChallenge).where(
-        col(EmailChallenge.round_id) == round_.id, col(EmailChallenge.purpose) == PURPOSE,
-        col(EmailChallenge.created_at) < now() - timedelta(minutes=EMAIL_CODE_MINUTES),
-    ))
+    session.exec(
+        delete(EmailChallenge).where(
+            col(EmailChallenge.round_id) == round_.id,
+            col(EmailChallenge.purpose) == PURPOSE,
+            col(EmailChallenge.created_at) < now() - timedelta(minutes=EMAIL_CODE_MINUTES),
+        )
+    )
     challenge, code = new_email_challenge(session, round_, email=email, client=client, purpose=PURPOSE)
     digest = verdict_digest(session, round_, challenge.email)
-    voted = digest is not None and session.exec(
-        select(VerdictVoter.id).where(VerdictVoter.round_id == round_.id, VerdictVoter.digest == digest)
-    ).first()
+    voted = (
+        digest is not None
+        and session.exec(
+            select(VerdictVoter.id).where(VerdictVoter.round_id == round_.id, VerdictVoter.digest == digest)
+        ).first()
+    )
     if voted is None:
         challenge.code_hash = secrets.token_hex(32)  # no code can match
         challenge.email = ""  # and the address of someone who did not vote is not kept
@@ -153,7 +163,9 @@ def verdict_counts(session: Session, project_ids) -> dict[int, dict[str, int]]:
     """Per project, how many residents answered yes, partly and no. Moderation never changes these."""
     counts = {pid: {a.value: 0 for a in Answer} for pid in project_ids}
     if counts:
-        for pid, answer in session.exec(select(col(Verdict.project_id), col(Verdict.answer)).where(col(Verdict.project_id).in_(list(counts)))):
+        for pid, answer in session.exec(
+            select(col(Verdict.project_id), col(Verdict.answer)).where(col(Verdict.project_id).in_(list(counts)))
+        ):
             counts[pid][answer] += 1
     return counts
 
@@ -162,7 +174,9 @@ def comments_of(session: Session, project: Project) -> list[Verdict]:
     """Verdicts with a comment, newest first (hidden ones included: the page shows only that one was hidden)."""
     return list(
         session.exec(
-            select(Verdict).where(col(Verdict.project_id) == project.id, col(Verdict.comment) != "").order_by(col(Verdict.updated_at).desc())
+            select(Verdict)
+            .where(col(Verdict.project_id) == project.id, col(Verdict.comment) != "")
+            .order_by(col(Verdict.updated_at).desc())
         )
     )
 
@@ -183,6 +197,10 @@ def hide_comment(session: Session, verdict: Verdict, *, actor, reason: str) -> N
     session.add(verdict)
     session.flush()
     record_event(
-        session, "verdict.comment_hidden", actor=actor, round_id=round_.id, organisation_id=round_.convening_organisation_id,
+        session,
+        "verdict.comment_hidden",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=round_.convening_organisation_id,
         data={"project": project.id, "verdict": verdict.id, "answer": verdict.answer, "reason": reason},
     )

@@ -16,7 +16,9 @@ class RoundLanguagesForm(PbForm):
     )
     others = CheckboxesField(
         _l("Other languages residents can read it in"),
-        description=_l("Residents who choose one of these see the translations given, and the text as written where none is given."),
+        description=_l(
+            "Residents who choose one of these see the translations given, and the text as written where none is given."
+        ),
     )
 
 

@@ -30,7 +30,9 @@ def round_languages(round_id):
         form.source.data, form.others.data = round_.source_locale, round_.translated_into
     if form.validate_on_submit():
         try:
-            services.set_round_languages(db_session(), round_, actor=current_user, source=form.source.data, others=form.others.data or [])
+            services.set_round_languages(
+                db_session(), round_, actor=current_user, source=form.source.data, others=form.others.data or []
+            )
         except (services.LanguageError, Refusal) as error:
             return show_refusal(error, "languages/languages.html", form, round=round_)
         flash(_("The round's languages have been saved."), "success")
@@ -50,7 +52,11 @@ def _translation_page(form, obj, round_, fields, save, back):
         for field in fields:
             getattr(form, field).data = given.get(field, "")
     context = {
-        "round": round_, "obj": obj, "fields": fields, "locale": locale, "back": back,
+        "round": round_,
+        "obj": obj,
+        "fields": fields,
+        "locale": locale,
+        "back": back,
         "source": {field: getattr(obj, field) or "" for field in fields},
         "direction": services.direction(locale) if locale else "ltr",
         "source_direction": services.direction(round_.source_locale),
@@ -60,7 +66,10 @@ def _translation_page(form, obj, round_, fields, save, back):
             save(form.language.data, {field: getattr(form, field).data or "" for field in fields})
         except (services.LanguageError, ProposalError, Refusal) as error:
             return show_refusal(error, "languages/translate.html", form, **context)
-        flash(_("The translation into %(language)s has been saved.", language=language_name(form.language.data)), "success")
+        flash(
+            _("The translation into %(language)s has been saved.", language=language_name(form.language.data)),
+            "success",
+        )
         return redirect(url_for(request.endpoint, **request.view_args, language=form.language.data))
     return form_page("languages/translate.html", form, **context)
 
@@ -73,8 +82,14 @@ def round_translations(round_id):
     def save(locale, texts):
         services.translate_round(db_session(), round_, actor=current_user, locale=locale, texts=texts)
 
-    return _translation_page(RoundTranslationForm(), round_, round_, list(services.ROUND_FIELDS), save,
-                             url_for("rounds.manage", round_id=round_.id))
+    return _translation_page(
+        RoundTranslationForm(),
+        round_,
+        round_,
+        list(services.ROUND_FIELDS),
+        save,
+        url_for("rounds.manage", round_id=round_.id),
+    )
 
 
 @bp.route("/proposals/<int:proposal_id>/translations", methods=["GET", "POST"])
@@ -85,8 +100,14 @@ def proposal_translations(proposal_id):
     def save(locale, texts):
         services.translate_proposal(db_session(), proposal, actor=current_user, locale=locale, texts=texts)
 
-    return _translation_page(ProposalTranslationForm(), proposal, round_, list(services.PROPOSAL_FIELDS), save,
-                             url_for("proposals.show", proposal_id=proposal.id))
+    return _translation_page(
+        ProposalTranslationForm(),
+        proposal,
+        round_,
+        list(services.PROPOSAL_FIELDS),
+        save,
+        url_for("proposals.show", proposal_id=proposal.id),
+    )
 
 
 @bp.route("/proposals/<int:proposal_id>/reason-translations", methods=["GET", "POST"])
@@ -95,7 +116,15 @@ def reason_translations(proposal_id):
     proposal, round_ = load_proposal_as_screener(proposal_id)
 
     def save(locale, texts):
-        services.translate_screening_reason(db_session(), proposal, actor=current_user, locale=locale, text=texts["screening_reason"])
+        services.translate_screening_reason(
+            db_session(), proposal, actor=current_user, locale=locale, text=texts["screening_reason"]
+        )
 
-    return _translation_page(ReasonTranslationForm(), proposal, round_, list(services.REASON_FIELDS), save,
-                             url_for("proposals.show", proposal_id=proposal.id))
+    return _translation_page(
+        ReasonTranslationForm(),
+        proposal,
+        round_,
+        list(services.REASON_FIELDS),
+        save,
+        url_for("proposals.show", proposal_id=proposal.id),
+    )

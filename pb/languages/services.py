@@ -88,7 +88,10 @@ def _table(obj):
 def _write(session: Session, obj, locale: str, texts: dict[str, str], fields: dict[str, int]) -> dict[str, str]:
     """Store the given translations (an empty one removes it); the fields that changed."""
     model, owner = _table(obj)
-    existing = {row.field: row for row in session.exec(select(model).where(getattr(model, owner) == obj.id, model.locale == locale))}
+    existing = {
+        row.field: row
+        for row in session.exec(select(model).where(getattr(model, owner) == obj.id, model.locale == locale))
+    }
     changed = {}
     for field, limit in fields.items():
         text = (texts.get(field) or "").strip()
@@ -116,13 +119,17 @@ def translate_round(session: Session, round_: Round, *, actor: User, locale: str
     before = translations_of(session, round_, locale)
     frozen = [f for f in ROUND_FROZEN_FIELDS if (texts.get(f) or "").strip() != before.get(f, "")]
     if frozen:
-        guard_unfrozen(session, round_, actor=actor, attempted="round.translated", detail={"locale": locale, "fields": frozen})
+        guard_unfrozen(
+            session, round_, actor=actor, attempted="round.translated", detail={"locale": locale, "fields": frozen}
+        )
     changed = _write(session, round_, locale, texts, ROUND_FIELDS)
     if changed:
         audit_round(session, round_, "round.translated", actor, locale=locale, **changed)
 
 
-def translate_proposal(session: Session, proposal: Proposal, *, actor: User, locale: str, texts: dict[str, str]) -> None:
+def translate_proposal(
+    session: Session, proposal: Proposal, *, actor: User, locale: str, texts: dict[str, str]
+) -> None:
     """A member of the group gives its proposal's text in one of the round's other
     languages, whenever the proposal itself may change. A translation is part of what the
     group proposes: changing one of an eligible proposal sends it back to screening."""
@@ -141,8 +148,15 @@ def translate_proposal(session: Session, proposal: Proposal, *, actor: User, loc
         session.flush()
     if proposal.status == Status.DRAFT.value:
         # A draft is the group's alone, and the chain is for good: which fields, not what they say.
-        _audit(session, proposal, "proposal.translated", actor, locale=locale, translated=sorted(changed),
-               private={"translation": changed})
+        _audit(
+            session,
+            proposal,
+            "proposal.translated",
+            actor,
+            locale=locale,
+            translated=sorted(changed),
+            private={"translation": changed},
+        )
     else:
         _audit(session, proposal, "proposal.translated", actor, locale=locale, translation=changed)
 
@@ -154,7 +168,9 @@ def translate_screening_reason(session: Session, proposal: Proposal, *, actor: U
     from pb.proposals.services import ProposalError, _audit, is_screener
 
     round_ = session.get_one(Round, proposal.round_id)
-    guard_unfrozen(session, round_, actor=actor, attempted="proposal.reason_translated", detail={"proposal": proposal.id})
+    guard_unfrozen(
+        session, round_, actor=actor, attempted="proposal.reason_translated", detail={"proposal": proposal.id}
+    )
     if not is_screener(session, round_, actor):
         raise ProposalError(_("Only the round's screeners can screen its proposals."))
     if is_member_of(session, actor, session.get_one(Organisation, proposal.organisation_id)):
@@ -166,9 +182,18 @@ def translate_screening_reason(session: Session, proposal: Proposal, *, actor: U
     if not changed:
         return
     if proposal.status == Status.RETURNED.value:
-        _audit(session, proposal, "proposal.reason_translated", actor, locale=locale, private={"reason": changed["screening_reason"]})
+        _audit(
+            session,
+            proposal,
+            "proposal.reason_translated",
+            actor,
+            locale=locale,
+            private={"reason": changed["screening_reason"]},
+        )
     else:
-        _audit(session, proposal, "proposal.reason_translated", actor, locale=locale, reason=changed["screening_reason"])
+        _audit(
+            session, proposal, "proposal.reason_translated", actor, locale=locale, reason=changed["screening_reason"]
+        )
 
 
 # ---------------------------------------------------------------- showing text
@@ -216,7 +241,9 @@ class Localised:
 
     @property
     def note(self) -> Markup:
-        return Markup('<span class="muted translation-note">%s</span>') % self.note_text if self.note_text else Markup("")
+        return (
+            Markup('<span class="muted translation-note">%s</span>') % self.note_text if self.note_text else Markup("")
+        )
 
 
 def localised(obj: Round | Proposal | Project, field: str) -> Localised:
@@ -248,8 +275,11 @@ def localised(obj: Round | Proposal | Project, field: str) -> Localised:
         written,
         lang=bcp47(round_.source_locale),
         direction=direction(round_.source_locale),
-        note_text=_("Not available in %(language)s; shown in %(source)s.",
-                    language=language_name(page), source=language_name(round_.source_locale)),
+        note_text=_(
+            "Not available in %(language)s; shown in %(source)s.",
+            language=language_name(page),
+            source=language_name(round_.source_locale),
+        ),
     )
 
 
@@ -259,5 +289,8 @@ def _cached(session: Session, owner) -> dict[tuple[str, str], str]:
     key = cache_key(owner)
     if key not in cache:
         model, column = _table(owner)
-        cache[key] = {(row.field, row.locale): row.text for row in session.exec(select(model).where(getattr(model, column) == owner.id))}
+        cache[key] = {
+            (row.field, row.locale): row.text
+            for row in session.exec(select(model).where(getattr(model, column) == owner.id))
+        }
     return cache[key]

@@ -21,8 +21,11 @@ def forget(owner) -> None:
 
 def forget_reason_translations(session: Session, proposal) -> None:
     """A new screening decision gives a new reason: translations of the old one go."""
-    for row in session.exec(select(ProposalTranslation).where(
-            ProposalTranslation.proposal_id == proposal.id, ProposalTranslation.field == "screening_reason")):
+    for row in session.exec(
+        select(ProposalTranslation).where(
+            ProposalTranslation.proposal_id == proposal.id, ProposalTranslation.field == "screening_reason"
+        )
+    ):
         session.delete(row)
     session.flush()
     forget(proposal)

@@ -12,7 +12,11 @@ class SubscribeForm(PbForm):
 
     email = EmailField(
         _l("Your email address"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
         description=_l("We send a link to confirm first. Your address is never linked to your vote."),
     )
 
@@ -26,8 +30,10 @@ class StopForm(PbForm):
 
     scope = RadioField(
         _l("Which emails to stop"),
-        choices=[SelectChoice("round", _l("Messages about this round")),
-                 SelectChoice("all", _l("Messages about every round, to this address"))],
+        choices=[
+            SelectChoice("round", _l("Messages about this round")),
+            SelectChoice("all", _l("Messages about every round, to this address")),
+        ],
         default="round",
         validators=[DataRequired()],
     )

@@ -31,8 +31,13 @@ def subscribe(round_id):
         email = services.normalise(form.email.data)
         if may_mail(session, "notice-mail", email):
             services.ask_to_confirm(session, round_, email)
-        flash(_("If %(email)s can receive email, a link to confirm is on its way. Nothing is kept until you open it.",
-                email=email), "info")
+        flash(
+            _(
+                "If %(email)s can receive email, a link to confirm is on its way. Nothing is kept until you open it.",
+                email=email,
+            ),
+            "info",
+        )
         return redirect(url_for("rounds.show", round_id=round_.id))
     return form_page("notices/subscribe.html", form, round=round_)
 
@@ -67,4 +72,3 @@ def stop(token):
         services.unsubscribe(session, email, round_id if form.scope.data == "round" else None)
         return render_template("notices/stopped.html", email=email, everything=form.scope.data == "all")
     return form_page("notices/stop.html", form, round=round_, email=email)
-

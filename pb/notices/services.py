@@ -15,9 +15,8 @@ import json
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -59,10 +58,14 @@ def _tell_users(session: Session, users: list[User], write) -> None:
 
 def members_of(session: Session, organisation_id: int) -> list[User]:
     """The people in an organisation (a group's members, an anchor's leads), each once."""
-    return list(session.exec(
-        select(User).join(Membership, col(Membership.user_id) == col(User.id))
-        .where(Membership.organisation_id == organisation_id).order_by(User.email)
-    ))
+    return list(
+        session.exec(
+            select(User)
+            .join(Membership, col(Membership.user_id) == col(User.id))
+            .where(Membership.organisation_id == organisation_id)
+            .order_by(User.email)
+        )
+    )
 
 
 def _first_time(session: Session, round_id: int, topic: str) -> bool:
@@ -93,17 +96,31 @@ def proposal_screened(session: Session, proposal: Proposal) -> None:
             Status.RETURNED.value: _("“%(title)s” was returned for changes", title=proposal.title),
         }[proposal.status]
         if proposal.status == Status.ELIGIBLE.value:
-            body = _("Your proposal “%(title)s” in the round “%(round)s” has been screened as eligible: it will be "
-                     "on the ballot when voting opens.\n\n%(link)s",
-                     title=proposal.title, round=round_.title, link=link)
+            body = _(
+                "Your proposal “%(title)s” in the round “%(round)s” has been screened as eligible: it will be "
+                "on the ballot when voting opens.\n\n%(link)s",
+                title=proposal.title,
+                round=round_.title,
+                link=link,
+            )
         elif proposal.status == Status.NOT_ELIGIBLE.value:
-            body = _("Your proposal “%(title)s” in the round “%(round)s” has been screened as not eligible. "
-                     "The reason given, which is public:\n\n%(reason)s\n\n%(link)s",
-                     title=proposal.title, round=round_.title, reason=proposal.screening_reason, link=link)
+            body = _(
+                "Your proposal “%(title)s” in the round “%(round)s” has been screened as not eligible. "
+                "The reason given, which is public:\n\n%(reason)s\n\n%(link)s",
+                title=proposal.title,
+                round=round_.title,
+                reason=proposal.screening_reason,
+                link=link,
+            )
         else:
-            body = _("Your proposal “%(title)s” in the round “%(round)s” has been returned to your group for changes. "
-                     "The screener's note:\n\n%(reason)s\n\nChange it and submit it again here:\n%(link)s",
-                     title=proposal.title, round=round_.title, reason=proposal.screening_reason, link=link)
+            body = _(
+                "Your proposal “%(title)s” in the round “%(round)s” has been returned to your group for changes. "
+                "The screener's note:\n\n%(reason)s\n\nChange it and submit it again here:\n%(link)s",
+                title=proposal.title,
+                round=round_.title,
+                reason=proposal.screening_reason,
+                link=link,
+            )
         return subject, body
 
     _tell_users(session, members_of(session, proposal.organisation_id), write)
@@ -116,11 +133,20 @@ def partner_invited(session: Session, round_: Round, organisation: Organisation)
 
     def write():
         return (
-            _("%(convener)s invites %(anchor)s to fund “%(round)s”", convener=convener.name, anchor=organisation.name,
-              round=round_.title),
-            _("%(convener)s has invited %(anchor)s to take part in the participatory budgeting round “%(round)s” as "
-              "a partner anchor: you can pledge money to its ballot papers and screen its proposals.\n\n%(link)s",
-              convener=convener.name, anchor=organisation.name, round=round_.title, link=link),
+            _(
+                "%(convener)s invites %(anchor)s to fund “%(round)s”",
+                convener=convener.name,
+                anchor=organisation.name,
+                round=round_.title,
+            ),
+            _(
+                "%(convener)s has invited %(anchor)s to take part in the participatory budgeting round “%(round)s” as "
+                "a partner anchor: you can pledge money to its ballot papers and screen its proposals.\n\n%(link)s",
+                convener=convener.name,
+                anchor=organisation.name,
+                round=round_.title,
+                link=link,
+            ),
         )
 
     _tell_users(session, members_of(session, organisation.id), write)
@@ -132,9 +158,12 @@ def screener_appointed(session: Session, round_: Round, user: User) -> None:
     def write():
         return (
             _("You are a screener for “%(round)s”", round=round_.title),
-            _("You have been appointed to screen the proposals of the round “%(round)s”: to decide, with reasons, "
-              "which can go on the ballot. The proposals waiting for you are here:\n\n%(link)s",
-              round=round_.title, link=link),
+            _(
+                "You have been appointed to screen the proposals of the round “%(round)s”: to decide, with reasons, "
+                "which can go on the ballot. The proposals waiting for you are here:\n\n%(link)s",
+                round=round_.title,
+                link=link,
+            ),
         )
 
     _tell_users(session, [user], write)
@@ -146,10 +175,13 @@ def returning_officer_appointed(session: Session, round_: Round, user: User) -> 
     def write():
         return (
             _("You are the returning officer of “%(round)s”", round=round_.title),
-            _("You have been appointed returning officer of the round “%(round)s”. You alone make and send its "
-              "voting codes, replace lost ones and appoint polling helpers, independently of the anchors that fund "
-              "it. Start from the round's page:\n\n%(link)s",
-              round=round_.title, link=link),
+            _(
+                "You have been appointed returning officer of the round “%(round)s”. You alone make and send its "
+                "voting codes, replace lost ones and appoint polling helpers, independently of the anchors that fund "
+                "it. Start from the round's page:\n\n%(link)s",
+                round=round_.title,
+                link=link,
+            ),
         )
 
     _tell_users(session, [user], write)
@@ -158,8 +190,10 @@ def returning_officer_appointed(session: Session, round_: Round, user: User) -> 
 def _projects_by_group(session: Session, round_: Round) -> dict[int, list[Project]]:
     found: dict[int, list[Project]] = {}
     rows = session.exec(
-        select(Project, col(Proposal.organisation_id)).join(Proposal, col(Proposal.id) == col(Project.proposal_id))
-        .join(Contest, col(Contest.id) == col(Project.contest_id)).where(col(Contest.round_id) == round_.id)
+        select(Project, col(Proposal.organisation_id))
+        .join(Proposal, col(Proposal.id) == col(Project.proposal_id))
+        .join(Contest, col(Contest.id) == col(Project.contest_id))
+        .where(col(Contest.round_id) == round_.id)
         .order_by(col(Project.contest_id), col(Project.ballot_position))
     )
     for project, organisation_id in rows:
@@ -169,7 +203,9 @@ def _projects_by_group(session: Session, round_: Round) -> dict[int, list[Projec
 
 def _funded(session: Session, round_: Round) -> set[int]:
     outcomes = session.exec(
-        select(col(ContestResult.outcome)).join(Contest, col(Contest.id) == col(ContestResult.contest_id)).where(col(Contest.round_id) == round_.id)
+        select(col(ContestResult.outcome))
+        .join(Contest, col(Contest.id) == col(ContestResult.contest_id))
+        .where(col(Contest.round_id) == round_.id)
     )
     return {int(pid) for outcome in outcomes for pid in json.loads(outcome)["selected"]}
 
@@ -177,13 +213,19 @@ def _funded(session: Session, round_: Round) -> set[int]:
 def _groups_on_ballot(session: Session, round_: Round) -> None:
     link = public_url("rounds.show", round_id=round_.id)
     for organisation_id, projects in _projects_by_group(session, round_).items():
+
         def write(projects=projects):
             titles = "\n".join(f"- {project.title}" for project in projects)
             return (
                 _("Voting has opened in “%(round)s”", round=round_.title),
-                _("Voting has opened in the round “%(round)s”, and these projects of your group are on the ballot:\n\n"
-                  "%(projects)s\n\nVoting closes at %(closes)s.\n\n%(link)s",
-                  round=round_.title, projects=titles, closes=when(round_.voting_closes_at), link=link),
+                _(
+                    "Voting has opened in the round “%(round)s”, and these projects of your group are on the ballot:\n\n"
+                    "%(projects)s\n\nVoting closes at %(closes)s.\n\n%(link)s",
+                    round=round_.title,
+                    projects=titles,
+                    closes=when(round_.voting_closes_at),
+                    link=link,
+                ),
             )
 
         _tell_users(session, members_of(session, organisation_id), write)
@@ -193,16 +235,25 @@ def _groups_results(session: Session, round_: Round) -> None:
     funded = _funded(session, round_)
     link = public_url("results.index", round_id=round_.id)
     for organisation_id, projects in _projects_by_group(session, round_).items():
+
         def write(projects=projects):
             lines = "\n".join(
-                (_("- %(title)s: funded", title=p.title) if p.id in funded else _("- %(title)s: not funded", title=p.title))
+                (
+                    _("- %(title)s: funded", title=p.title)
+                    if p.id in funded
+                    else _("- %(title)s: not funded", title=p.title)
+                )
                 for p in projects
             )
             return (
                 _("The results of “%(round)s” are published", round=round_.title),
-                _("The results of the round “%(round)s” are published. Your group's projects:\n\n%(projects)s\n\n"
-                  "The full results, which anyone can recount:\n%(link)s",
-                  round=round_.title, projects=lines, link=link),
+                _(
+                    "The results of the round “%(round)s” are published. Your group's projects:\n\n%(projects)s\n\n"
+                    "The full results, which anyone can recount:\n%(link)s",
+                    round=round_.title,
+                    projects=lines,
+                    link=link,
+                ),
             )
 
         _tell_users(session, members_of(session, organisation_id), write)
@@ -259,7 +310,9 @@ def ask_to_confirm(session: Session, round_: Round, email: str) -> None:
             "are out and when projects are delivered in the round “%(round)s”.\n\n"
             "To confirm, open this link within %(num)d hours and press the button:\n%(link)s\n\n"
             "If it was not you, ignore this message: we keep nothing and will not write again.",
-            hours, round=round_.title, link=link,
+            hours,
+            round=round_.title,
+            link=link,
         ),
         session=session,
     )
@@ -281,7 +334,9 @@ def subscription_for_confirm_token(session: Session, token: str) -> tuple[Round,
 def subscribe(session: Session, round_: Round, email: str, locale: str) -> None:
     """Keep a confirmed address (once, however many times it is confirmed)."""
     email = normalise(email)
-    found = session.exec(select(Subscription).where(Subscription.round_id == round_.id, Subscription.email == email)).first()
+    found = session.exec(
+        select(Subscription).where(Subscription.round_id == round_.id, Subscription.email == email)
+    ).first()
     if found is not None:
         found.locale = locale
         session.add(found)
@@ -309,7 +364,9 @@ def unsubscribe(session: Session, email: str, round_id: int | None) -> int:
 
 
 def subscribers(session: Session, round_: Round) -> list[Subscription]:
-    return list(session.exec(select(Subscription).where(col(Subscription.round_id) == round_.id).order_by(col(Subscription.id))))
+    return list(
+        session.exec(select(Subscription).where(col(Subscription.round_id) == round_.id).order_by(col(Subscription.id)))
+    )
 
 
 def _tell_subscribers(session: Session, round_: Round, write) -> None:
@@ -321,27 +378,45 @@ def _tell_subscribers(session: Session, round_: Round, write) -> None:
             subject, body = write()
             return subject, body + "\n\n-- \n" + _(
                 "You asked to hear about “%(round)s”. To stop these messages, open:\n%(stop)s",
-                round=round_.title, stop=stop)
+                round=round_.title,
+                stop=stop,
+            )
 
         _send(session, subscription.email, subscription.locale, written)
 
 
 def _residents_voting_opened(session: Session, round_: Round) -> None:
     link = public_url("voting.start", round_id=round_.id)
-    _tell_subscribers(session, round_, lambda: (
-        _("Voting has opened: %(round)s", round=round_.title),
-        _("Voting has opened in “%(round)s”. It closes at %(closes)s.\n\nVote here:\n%(link)s",
-          round=round_.title, closes=when(round_.voting_closes_at), link=link),
-    ))
+    _tell_subscribers(
+        session,
+        round_,
+        lambda: (
+            _("Voting has opened: %(round)s", round=round_.title),
+            _(
+                "Voting has opened in “%(round)s”. It closes at %(closes)s.\n\nVote here:\n%(link)s",
+                round=round_.title,
+                closes=when(round_.voting_closes_at),
+                link=link,
+            ),
+        ),
+    )
 
 
 def _residents_results(session: Session, round_: Round) -> None:
     link = public_url("results.index", round_id=round_.id)
-    _tell_subscribers(session, round_, lambda: (
-        _("The results are out: %(round)s", round=round_.title),
-        _("The results of “%(round)s” are published: see which projects will be funded, and check your receipt "
-          "if you voted.\n\n%(link)s", round=round_.title, link=link),
-    ))
+    _tell_subscribers(
+        session,
+        round_,
+        lambda: (
+            _("The results are out: %(round)s", round=round_.title),
+            _(
+                "The results of “%(round)s” are published: see which projects will be funded, and check your receipt "
+                "if you voted.\n\n%(link)s",
+                round=round_.title,
+                link=link,
+            ),
+        ),
+    )
 
 
 def project_delivered(session: Session, project: Project) -> None:
@@ -350,11 +425,20 @@ def project_delivered(session: Session, project: Project) -> None:
     if not _first_time(session, round_.id, f"delivered:{project.id}"):
         return
     link = public_url("delivery.project", project_id=project.id)
-    _tell_subscribers(session, round_, lambda: (
-        _("Delivered: %(project)s", project=project.title),
-        _("The group behind “%(project)s”, funded in “%(round)s”, reports that it has been delivered. "
-          "See the update, and say whether you agree:\n%(link)s", project=project.title, round=round_.title, link=link),
-    ))
+    _tell_subscribers(
+        session,
+        round_,
+        lambda: (
+            _("Delivered: %(project)s", project=project.title),
+            _(
+                "The group behind “%(project)s”, funded in “%(round)s”, reports that it has been delivered. "
+                "See the update, and say whether you agree:\n%(link)s",
+                project=project.title,
+                round=round_.title,
+                link=link,
+            ),
+        ),
+    )
 
 
 def remind_before_close(session: Session, round_: Round) -> bool:
@@ -362,18 +446,30 @@ def remind_before_close(session: Session, round_: Round) -> bool:
     if not _first_time(session, round_.id, "voting_closing"):
         return False
     link = public_url("voting.start", round_id=round_.id)
-    _tell_subscribers(session, round_, lambda: (
-        _("Voting closes soon: %(round)s", round=round_.title),
-        _("Voting in “%(round)s” closes at %(closes)s. If you have not voted yet, there is still time:\n%(link)s",
-          round=round_.title, closes=when(round_.voting_closes_at), link=link),
-    ))
+    _tell_subscribers(
+        session,
+        round_,
+        lambda: (
+            _("Voting closes soon: %(round)s", round=round_.title),
+            _(
+                "Voting in “%(round)s” closes at %(closes)s. If you have not voted yet, there is still time:\n%(link)s",
+                round=round_.title,
+                closes=when(round_.voting_closes_at),
+                link=link,
+            ),
+        ),
+    )
     return True
 
 
 def reminder_is_due(round_: Round, at: datetime) -> bool:
     window = timedelta(hours=current_app.config["NOTICE_REMINDER_HOURS"])
-    return (round_.phase == Phase.VOTING.value and round_.suspended_at is None and round_.voting_closes_at is not None
-            and at < round_.voting_closes_at <= at + window)
+    return (
+        round_.phase == Phase.VOTING.value
+        and round_.suspended_at is None
+        and round_.voting_closes_at is not None
+        and at < round_.voting_closes_at <= at + window
+    )
 
 
 def send_due_reminders(engine=None, at: datetime | None = None) -> list[int]:
@@ -382,9 +478,21 @@ def send_due_reminders(engine=None, at: datetime | None = None) -> list[int]:
     transaction of its own with the round's row locked. Returns the rounds reminded."""
     at = at or now()
     with session_scope(engine, write=False) as session:
-        due = [r.id for r in session.exec(select(Round).where(Round.phase == Phase.VOTING.value)) if reminder_is_due(r, at)]
-        sent = {row for row in session.exec(
-            select(col(NoticeSent.round_id)).where(col(NoticeSent.topic) == "voting_closing", col(NoticeSent.round_id).in_(due)))} if due else set()
+        due = [
+            r.id for r in session.exec(select(Round).where(Round.phase == Phase.VOTING.value)) if reminder_is_due(r, at)
+        ]
+        sent = (
+            {
+                row
+                for row in session.exec(
+                    select(col(NoticeSent.round_id)).where(
+                        col(NoticeSent.topic) == "voting_closing", col(NoticeSent.round_id).in_(due)
+                    )
+                )
+            }
+            if due
+            else set()
+        )
     reminded = []
     for round_id in due:
         if round_id in sent:

@@ -14,7 +14,9 @@ from pb.rounds.models import Phase, Round
 
 def is_group_member(proposal: Proposal) -> bool:
     """Whether the current user belongs to the group that proposed it."""
-    return current_user.is_authenticated and is_member_of(db_session(), current_user, db_session().get_one(Organisation, proposal.organisation_id))
+    return current_user.is_authenticated and is_member_of(
+        db_session(), current_user, db_session().get_one(Organisation, proposal.organisation_id)
+    )
 
 
 def can_screen(round_: Round) -> bool:

@@ -28,7 +28,9 @@ MAX_COST_LINES = 30  # more is a budget spreadsheet, not a proposal
 
 class GroupForm(PbForm):
     name = StringField(_l("Name of the group"), validators=[DataRequired(), Length(max=200)])
-    subtype = SelectField(_l("Type of group"), choices=[SelectChoice(value, label) for value, label in GROUP_TYPES.items()])
+    subtype = SelectField(
+        _l("Type of group"), choices=[SelectChoice(value, label) for value, label in GROUP_TYPES.items()]
+    )
     registered_number = StringField(
         _l("Registered number (if any)"),
         validators=[Optional(), Length(max=40)],
@@ -36,7 +38,11 @@ class GroupForm(PbForm):
     )
     contact_email = EmailField(
         _l("Contact email address"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
     )
     area_served = StringField(_l("Area the group serves"), validators=[Optional(), Length(max=200)])
 
@@ -44,7 +50,11 @@ class GroupForm(PbForm):
 class InviteForm(PbForm):
     email = EmailField(
         _l("Email address of the person to invite"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
     )
 
 
@@ -57,22 +67,33 @@ class ProposalForm(PbForm):
     photo_held = False  # set when the page comes back holding a chosen photo
     organisation = SelectField(_l("Proposed by"), coerce=int)
     contest = SelectField(_l("Ballot paper (area)"), coerce=int)
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=120)], description=_l("Up to 120 characters."))
+    title = StringField(
+        _l("Title"), validators=[DataRequired(), Length(max=120)], description=_l("Up to 120 characters.")
+    )
     summary = TextAreaField(
         _l("Summary"),
         validators=[DataRequired(), Length(max=300)],
         description=_l("One or two sentences residents will see on the ballot. Up to 300 characters."),
     )
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)], description=_l("What you will do, where and when. Up to 5,000 characters."))
+    description = TextAreaField(
+        _l("Description"),
+        validators=[Optional(), Length(max=5000)],
+        description=_l("What you will do, where and when. Up to 5,000 characters."),
+    )
     category = SelectField(_l("Category"), coerce=int)
     objectives = CheckboxesField(_l("Which of the round's objectives does it serve?"), coerce=int)
-    cost_lines = FieldList(FormField(CostLineForm), label=_l("Costs"), min_entries=FIRST_COST_LINES, max_entries=MAX_COST_LINES)
+    cost_lines = FieldList(
+        FormField(CostLineForm), label=_l("Costs"), min_entries=FIRST_COST_LINES, max_entries=MAX_COST_LINES
+    )
     beneficiaries = TextAreaField(_l("Who benefits"), validators=[Optional(), Length(max=1000)])
     postcode = StringField(_l("Postcode of the location"), validators=[Optional(), Length(max=10), full_postcode])
     kept_photo = HiddenField()  # a signed reference to a photo held from an earlier attempt
     photo = FileField(
         _l("Photo (optional)"),
-        validators=[Optional(), FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image."))],
+        validators=[
+            Optional(),
+            FileAllowed(["jpg", "jpeg", "png", "webp"], _l("The photo must be a JPEG, PNG or WebP image.")),
+        ],
         description=_l("A JPEG, PNG or WebP image of at most 5 MB."),
     )
 
@@ -124,6 +145,10 @@ class ScreeningForm(PbForm):
 class ScreenerForm(PbForm):
     email = EmailField(
         _l("Email address of the reviewer"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
         description=_l("They need an account on pb."),
     )

@@ -82,8 +82,12 @@ def store_photo(upload, folder: str | None = None, prefix: str = "") -> str:
                 raise ProposalError(_("The photo must be a JPEG, PNG or WebP image."))
             width, height = image.size
             if width * height > MAX_PIXELS[image.format]:
-                raise ProposalError(_("The photo has too many pixels: make it at most %(megapixels)d megapixels.",
-                                      megapixels=MAX_PIXELS[image.format] // 1_000_000))
+                raise ProposalError(
+                    _(
+                        "The photo has too many pixels: make it at most %(megapixels)d megapixels.",
+                        megapixels=MAX_PIXELS[image.format] // 1_000_000,
+                    )
+                )
             if image.format == "JPEG":
                 image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode at 1/2, 1/4 or 1/8 scale: no larger than needed
             image.load()

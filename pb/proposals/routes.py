@@ -80,7 +80,9 @@ def index(round_id):
         words=words,
         contests={c.id: c for c in contests_of(db, round_)},
         area_names={a.id: a.name for a in areas},
-        groups={o.id: o.name for o in db.exec(select(Organisation).where(Organisation.kind == OrganisationKind.GROUP.value))},
+        groups={
+            o.id: o.name for o in db.exec(select(Organisation).where(Organisation.kind == OrganisationKind.GROUP.value))
+        },
     )
 
 
@@ -133,7 +135,8 @@ def _build_form(db, round_: Round, proposal: Proposal | None) -> ProposalForm:
     categories = db.exec(select(Category).where(Category.round_id == round_.id).order_by(Category.name)).all()
     form.category.choices = [(0, _("No category"))] + [(c.id, c.name) for c in categories]
     form.objectives.choices = [
-        (o.id, o.title) for o in db.exec(select(services.CharterObjective).where(services.CharterObjective.round_id == round_.id))
+        (o.id, o.title)
+        for o in db.exec(select(services.CharterObjective).where(services.CharterObjective.round_id == round_.id))
     ]
     if proposal is not None:
         del form.organisation
@@ -153,7 +156,7 @@ def _build_form(db, round_: Round, proposal: Proposal | None) -> ProposalForm:
 
 
 def _adding_a_line(form: ProposalForm) -> bool:
-    """"Add another cost line" (which works without JavaScript): the same form again, as
+    """ "Add another cost line" (which works without JavaScript): the same form again, as
     typed, with one more empty line; nothing is checked or saved yet."""
     if request.method != "POST" or request.form.get("action") != "add_line":
         return False
@@ -226,7 +229,9 @@ def _save(form, round_, proposal, template):
         content.photo = _hold_photo(form)
         if proposal is None:
             organisation = db.get(Organisation, form.organisation.data)
-            proposal = services.create_proposal(db, round_, actor=current_user, organisation=organisation, content=content)
+            proposal = services.create_proposal(
+                db, round_, actor=current_user, organisation=organisation, content=content
+            )
         else:
             services.update_proposal(db, proposal, actor=current_user, content=content)
         # "Submit" on a proposal already waiting for screening (or sent back to it by
@@ -284,8 +289,14 @@ def confirm_withdraw(proposal_id):
 
 STATUS_CHANGES = {
     "submit": (services.submit_proposal, _l("Your proposal has been submitted.")),
-    "withdraw": (services.withdraw_proposal, _l("Your proposal has been withdrawn. You can undo this until the deadline for proposals.")),
-    "restore": (services.restore_proposal, _l("Your proposal is back as a draft: check it and submit it again before the deadline.")),
+    "withdraw": (
+        services.withdraw_proposal,
+        _l("Your proposal has been withdrawn. You can undo this until the deadline for proposals."),
+    ),
+    "restore": (
+        services.restore_proposal,
+        _l("Your proposal is back as a draft: check it and submit it again before the deadline."),
+    ),
 }
 
 
@@ -314,7 +325,9 @@ def screening(round_id):
     round_ = load_round_as_screener(round_id)
     db = db_session()
     proposals = db.exec(
-        select(Proposal).where(Proposal.round_id == round_.id, Proposal.status != Status.DRAFT.value).order_by(Proposal.status, Proposal.id)
+        select(Proposal)
+        .where(Proposal.round_id == round_.id, Proposal.status != Status.DRAFT.value)
+        .order_by(Proposal.status, Proposal.id)
     ).all()
     return render_template("proposals/screening.html", round=round_, proposals=proposals)
 
@@ -326,7 +339,9 @@ def screen(proposal_id):
     form = ScreeningForm()
     if form.validate_on_submit():
         try:
-            services.screen_proposal(db_session(), proposal, actor=current_user, decision=form.decision.data, reason=form.reason.data or "")
+            services.screen_proposal(
+                db_session(), proposal, actor=current_user, decision=form.decision.data, reason=form.reason.data or ""
+            )
         except (services.ProposalError, Refusal) as error:
             return show_refusal(error, "proposals/screen.html", form, round=round_, proposal=proposal)
         flash(_("Your decision on “%(title)s” has been recorded.", title=proposal.title), "success")
@@ -349,5 +364,7 @@ def screeners(round_id):
                 return show_refusal(error, "proposals/screeners.html", form, round=round_, current=[])
             flash(_("%(name)s can now screen this round's proposals.", name=user.name), "success")
             return redirect(url_for("proposals.screeners", round_id=round_.id))
-    current = db.exec(select(User).join(Screener, Screener.user_id == User.id).where(Screener.round_id == round_.id)).all()
+    current = db.exec(
+        select(User).join(Screener, Screener.user_id == User.id).where(Screener.round_id == round_.id)
+    ).all()
     return form_page("proposals/screeners.html", form, round=round_, current=current)

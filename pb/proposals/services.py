@@ -57,7 +57,9 @@ class ProposalContent:
     photo: str | None = None  # a stored photo's file name; None keeps the current photo
 
 
-def _audit(session: Session, proposal: Proposal, action: str, actor: User | None, private: dict | None = None, **data) -> None:
+def _audit(
+    session: Session, proposal: Proposal, action: str, actor: User | None, private: dict | None = None, **data
+) -> None:
     record_event(
         session,
         action,
@@ -72,8 +74,12 @@ def _audit(session: Session, proposal: Proposal, action: str, actor: User | None
 # ---------------------------------------------------------------- drafting
 
 
-def _check_open_for_changes(session: Session, round_: Round, proposal: Proposal | None, actor: User, attempted: str) -> None:
-    guard_unfrozen(session, round_, actor=actor, attempted=attempted, detail={"proposal": proposal.id if proposal else None})
+def _check_open_for_changes(
+    session: Session, round_: Round, proposal: Proposal | None, actor: User, attempted: str
+) -> None:
+    guard_unfrozen(
+        session, round_, actor=actor, attempted=attempted, detail={"proposal": proposal.id if proposal else None}
+    )
     phase = Phase(round_.phase)
     if phase == Phase.DRAFT:
         raise ProposalClosed(_("This round is not taking proposals yet."))
@@ -107,7 +113,10 @@ def _check_content(session: Session, round_: Round, content: ProposalContent) ->
         from pb.i18n import money
 
         raise ProposalError(
-            _("The total cost is more than this round allows for one project (%(limit)s).", limit=money(round_.max_project_cost, round_.currency))
+            _(
+                "The total cost is more than this round allows for one project (%(limit)s).",
+                limit=money(round_.max_project_cost, round_.currency),
+            )
         )
     return total
 
@@ -196,7 +205,9 @@ def withdraw_proposal(session: Session, proposal: Proposal, *, actor: User) -> N
     if proposal.status == Status.NOT_ELIGIBLE.value:
         # Screening decisions are public: withdrawing (and then bringing it back as a draft)
         # would take this one, and its reason, off the record.
-        raise ProposalError(_("A proposal found not eligible stays on the public record with the reason; it cannot be withdrawn."))
+        raise ProposalError(
+            _("A proposal found not eligible stays on the public record with the reason; it cannot be withdrawn.")
+        )
     proposal.status = Status.WITHDRAWN.value
     session.add(proposal)
     session.flush()
@@ -230,20 +241,27 @@ def is_screener(session: Session, round_: Round, user: User) -> bool:
     if session.exec(select(Screener).where(Screener.round_id == round_.id, Screener.user_id == user.id)).first():
         return True
     return any(
-        is_member_of(session, user, session.get_one(Organisation, org_id)) for org_id in funding_organisation_ids(session, round_)
+        is_member_of(session, user, session.get_one(Organisation, org_id))
+        for org_id in funding_organisation_ids(session, round_)
     )
 
 
 def appoint_screener(session: Session, round_: Round, *, actor: User, user: User) -> Screener:
-    guard_unfrozen(session, round_, actor=actor, attempted="screener.appointed", detail={"user": person(user, round_.id)})
+    guard_unfrozen(
+        session, round_, actor=actor, attempted="screener.appointed", detail={"user": person(user, round_.id)}
+    )
     if session.exec(select(Screener).where(Screener.round_id == round_.id, Screener.user_id == user.id)).first():
         raise ProposalError(_("%(name)s is already a screener for this round.", name=user.name))
     screener = Screener(round_id=round_.id, user_id=user.id)
     session.add(screener)
     session.flush()
     record_event(
-        session, "screener.appointed", actor=actor, round_id=round_.id,
-        organisation_id=round_.convening_organisation_id, data={"user": person(user, round_.id), "name": user.name},
+        session,
+        "screener.appointed",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=round_.convening_organisation_id,
+        data={"user": person(user, round_.id), "name": user.name},
     )
     notices.screener_appointed(session, round_, user)
     return screener
@@ -256,18 +274,31 @@ def screen_proposal(session: Session, proposal: Proposal, *, actor: User | None,
     """A screening decision. `actor` None is pb itself, when voting opens on proposals
     nobody screened (see close_screening): no person, so no screener to check."""
     round_ = session.get_one(Round, proposal.round_id)
-    guard_unfrozen(session, round_, actor=actor, attempted="proposal.screened", detail={"proposal": proposal.id, "decision": decision})
+    guard_unfrozen(
+        session,
+        round_,
+        actor=actor,
+        attempted="proposal.screened",
+        detail={"proposal": proposal.id, "decision": decision},
+    )
     if actor is not None and not is_screener(session, round_, actor):
         raise ProposalError(_("Only the round's screeners can screen its proposals."))
     if actor is not None and is_member_of(session, actor, session.get_one(Organisation, proposal.organisation_id)):
         raise ProposalError(_("You cannot screen a proposal from a group you belong to."))
     if decision not in DECISIONS:
         raise ProposalError(_("Choose a decision."))
-    if proposal.status not in (Status.SUBMITTED.value, Status.ELIGIBLE.value, Status.NOT_ELIGIBLE.value, Status.RETURNED.value):
+    if proposal.status not in (
+        Status.SUBMITTED.value,
+        Status.ELIGIBLE.value,
+        Status.NOT_ELIGIBLE.value,
+        Status.RETURNED.value,
+    ):
         raise ProposalError(_("Only submitted proposals can be screened."))
     reason = reason.strip()
     if decision != Status.ELIGIBLE.value and not reason:
-        raise ProposalError(_("Give a reason: the group, and for a proposal that is not eligible the public, will read it."))
+        raise ProposalError(
+            _("Give a reason: the group, and for a proposal that is not eligible the public, will read it.")
+        )
     if reason != proposal.screening_reason:
         from pb.languages.store import forget_reason_translations
 
@@ -293,9 +324,13 @@ UNSCREENED = {
 
 def unscreened_proposals(session: Session, round_: Round) -> list[Proposal]:
     """Proposals put forward but waiting for a decision: they would not be on the ballot."""
-    return list(session.exec(
-        select(Proposal).where(col(Proposal.round_id) == round_.id, col(Proposal.status).in_(list(UNSCREENED))).order_by(col(Proposal.id))
-    ))
+    return list(
+        session.exec(
+            select(Proposal)
+            .where(col(Proposal.round_id) == round_.id, col(Proposal.status).in_(list(UNSCREENED)))
+            .order_by(col(Proposal.id))
+        )
+    )
 
 
 def close_screening(session: Session, round_: Round) -> list[Proposal]:
@@ -309,7 +344,9 @@ def close_screening(session: Session, round_: Round) -> list[Proposal]:
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):  # the same words whoever, or whatever, opens voting
         reasons = {status: str(reason) for status, reason in UNSCREENED.items()}
     for proposal in left:
-        screen_proposal(session, proposal, actor=None, decision=Status.NOT_ELIGIBLE.value, reason=reasons[proposal.status])
+        screen_proposal(
+            session, proposal, actor=None, decision=Status.NOT_ELIGIBLE.value, reason=reasons[proposal.status]
+        )
     return left
 
 
@@ -332,7 +369,9 @@ def put_on_ballot(session: Session, round_: Round) -> list[Project]:
     draw is recorded in the round's audit log so that anyone can check it."""
     eligible: defaultdict[int, dict[int, Proposal]] = defaultdict(dict)
     for proposal in session.exec(
-        select(Proposal).where(col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value).order_by(col(Proposal.id))
+        select(Proposal)
+        .where(col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value)
+        .order_by(col(Proposal.id))
     ):
         eligible[proposal.contest_id][proposal.id] = proposal
     seed = ballot_order.new_seed()
@@ -340,16 +379,26 @@ def put_on_ballot(session: Session, round_: Round) -> list[Project]:
     for contest_id, proposals in sorted(eligible.items()):
         position = {proposal_id: n for n, proposal_id in enumerate(ballot_order.draw(seed, proposals), start=1)}
         made = [
-            Project(contest_id=contest_id, proposal_id=proposal.id, title=proposal.title, cost=proposal.total_cost,
-                    ballot_position=position[proposal.id])
+            Project(
+                contest_id=contest_id,
+                proposal_id=proposal.id,
+                title=proposal.title,
+                cost=proposal.total_cost,
+                ballot_position=position[proposal.id],
+            )
             for proposal in proposals.values()  # numbered in the order proposed, placed as drawn
         ]
         session.add_all(made)
         session.flush()
         on_paper = sorted(made, key=lambda project: project.ballot_position)
         projects += on_paper
-        drawn.append({"contest": contest_id, "proposals": [p.proposal_id for p in on_paper],
-                      "projects": [p.id for p in on_paper]})
+        drawn.append(
+            {
+                "contest": contest_id,
+                "proposals": [p.proposal_id for p in on_paper],
+                "projects": [p.id for p in on_paper],
+            }
+        )
     record_event(
         session,
         ballot_order.DRAWN,
@@ -373,7 +422,13 @@ def ballot_draw(session: Session, round_: Round) -> AuditEvent | None:
 
 
 def public_proposals(
-    session: Session, round_: Round, *, seed: int, area_id: int | None = None, category_id: int | None = None, words: str = ""
+    session: Session,
+    round_: Round,
+    *,
+    seed: int,
+    area_id: int | None = None,
+    category_id: int | None = None,
+    words: str = "",
 ) -> list[Proposal]:
     query = select(Proposal).where(col(Proposal.round_id) == round_.id, col(Proposal.status).in_(PUBLIC_STATUSES))
     if area_id is not None:
@@ -396,12 +451,18 @@ def public_proposals(
 
 def proposals_of_groups(session: Session, organisation_ids: list[int]) -> list[Proposal]:
     return list(
-        session.exec(select(Proposal).where(col(Proposal.organisation_id).in_(organisation_ids)).order_by(col(Proposal.updated_at).desc()))
+        session.exec(
+            select(Proposal)
+            .where(col(Proposal.organisation_id).in_(organisation_ids))
+            .order_by(col(Proposal.updated_at).desc())
+        )
     )
 
 
 def cost_lines_of(session: Session, proposal: Proposal) -> list[CostLine]:
-    return list(session.exec(select(CostLine).where(col(CostLine.proposal_id) == proposal.id).order_by(col(CostLine.position))))
+    return list(
+        session.exec(select(CostLine).where(col(CostLine.proposal_id) == proposal.id).order_by(col(CostLine.position)))
+    )
 
 
 def objectives_of(session: Session, proposal: Proposal) -> list[CharterObjective]:
@@ -423,4 +484,8 @@ def area_of(session: Session, proposal: Proposal) -> Area | None:
 def projects_of(session: Session, contest: Contest) -> list[Project]:
     """A contest's projects in their order on the ballot paper: the one order every page,
     file and count uses."""
-    return list(session.exec(select(Project).where(col(Project.contest_id) == contest.id).order_by(col(Project.ballot_position))))
+    return list(
+        session.exec(
+            select(Project).where(col(Project.contest_id) == contest.id).order_by(col(Project.ballot_position))
+        )
+    )

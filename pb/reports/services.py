@@ -121,7 +121,13 @@ def reportable(round_: Round) -> bool:
 
 
 def round_report(session: Session, round_: Round, *, with_previous: bool = True) -> RoundReport:
-    contests = list(session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.area_id).is_not(None), col(Contest.id))))
+    contests = list(
+        session.exec(
+            select(Contest)
+            .where(col(Contest.round_id) == round_.id)
+            .order_by(col(Contest.area_id).is_not(None), col(Contest.id))
+        )
+    )
     areas = {a.id: a.name for a in session.exec(select(Area).where(Area.round_id == round_.id))}
     whole_round = _("Whole round")
     contest_area = {c.id: areas.get(c.area_id, whole_round) if c.area_id else whole_round for c in contests}
@@ -129,7 +135,9 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
     by_area: dict[str, Totals] = {}
     for contest in contests:
         by_area.setdefault(contest_area[contest.id], Totals(name=contest_area[contest.id]))
-    pots = session.exec(select(Pot).join(Contest, col(Contest.id) == col(Pot.contest_id)).where(col(Contest.round_id) == round_.id))
+    pots = session.exec(
+        select(Pot).join(Contest, col(Contest.id) == col(Pot.contest_id)).where(col(Contest.round_id) == round_.id)
+    )
     pledged: Counter[str] = Counter()
     for pot in pots:
         pledged[contest_area[pot.contest_id]] += pot.amount
@@ -138,10 +146,26 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
     total = Totals(name=round_.title, pledged=sum(pledged.values()))
 
     funded = funded_project_ids(session, round_)
-    projects = list(session.exec(select(Project).where(col(Project.id).in_(funded)).order_by(col(Project.contest_id), col(Project.ballot_position)))) if funded else []
-    proposals = {p.id: p for p in session.exec(select(Proposal).where(col(Proposal.id).in_([p.proposal_id for p in projects])))}
-    categories: dict[int | None, str] = {c.id: c.name for c in session.exec(select(Category).where(Category.round_id == round_.id))}
-    objective_titles = {o.id: o.title for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))}
+    projects = (
+        list(
+            session.exec(
+                select(Project)
+                .where(col(Project.id).in_(funded))
+                .order_by(col(Project.contest_id), col(Project.ballot_position))
+            )
+        )
+        if funded
+        else []
+    )
+    proposals = {
+        p.id: p for p in session.exec(select(Proposal).where(col(Proposal.id).in_([p.proposal_id for p in projects])))
+    }
+    categories: dict[int | None, str] = {
+        c.id: c.name for c in session.exec(select(Category).where(Category.round_id == round_.id))
+    }
+    objective_titles = {
+        o.id: o.title for o in session.exec(select(CharterObjective).where(CharterObjective.round_id == round_.id))
+    }
     serves = defaultdict(list)
     for link in session.exec(select(ProposalObjective).where(col(ProposalObjective.proposal_id).in_(list(proposals)))):
         serves[link.proposal_id].append(objective_titles[link.objective_id])
@@ -151,15 +175,21 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
     no_category, no_objective = _("No category"), _("No charter objective")
     lines = []
     by_category: dict[str, Totals] = {}
-    by_objective: dict[str, Totals] = {name: Totals(name=name, pledged=None) for name in sorted(objective_titles.values())}
+    by_objective: dict[str, Totals] = {
+        name: Totals(name=name, pledged=None) for name in sorted(objective_titles.values())
+    }
     by_status = {status: Totals(name=status.value, pledged=None) for status in DeliveryStatus}
     verdicts = {"yes": 0, "partly": 0, "no": 0}
     for project in projects:
         proposal = proposals[project.proposal_id]
         line = ProjectLine(
-            project=project, proposal=proposal, area=contest_area[project.contest_id],
-            category=categories.get(proposal.category_id, no_category), objectives=sorted(serves[proposal.id]),
-            update=updates.get(project.id), verdicts=counts[project.id],
+            project=project,
+            proposal=proposal,
+            area=contest_area[project.contest_id],
+            category=categories.get(proposal.category_id, no_category),
+            objectives=sorted(serves[proposal.id]),
+            update=updates.get(project.id),
+            verdicts=counts[project.id],
         )
         lines.append(line)
         total.add(line)
@@ -172,16 +202,25 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
             verdicts[answer] += n
 
     report = RoundReport(
-        round=round_, total=total, projects=lines, by_area=list(by_area.values()),
+        round=round_,
+        total=total,
+        projects=lines,
+        by_area=list(by_area.values()),
         by_category=sorted(by_category.values(), key=lambda t: t.name),
         by_objective=[t for t in by_objective.values() if t.funded or t.name != no_objective],
-        by_status=by_status, voters=sum(row["voters"] for row in turnout(session, round_)), verdicts=verdicts,
+        by_status=by_status,
+        voters=sum(row["voters"] for row in turnout(session, round_)),
+        verdicts=verdicts,
     )
     if with_previous:
         report.previous = [
             round_report(session, earlier, with_previous=False)
             for earlier in session.exec(
-                select(Round).where(col(Round.convening_organisation_id) == round_.convening_organisation_id, col(Round.id) < round_.id).order_by(col(Round.id))
+                select(Round)
+                .where(
+                    col(Round.convening_organisation_id) == round_.convening_organisation_id, col(Round.id) < round_.id
+                )
+                .order_by(col(Round.id))
             )
             if reportable(earlier)
         ]
@@ -204,7 +243,9 @@ class AnchorRound:
 def anchor_rounds(session: Session, organisation: Organisation) -> list[AnchorRound]:
     partnered = set(session.exec(select(Partner.round_id).where(Partner.organisation_id == organisation.id)))
     rounds = session.exec(
-        select(Round).where((col(Round.convening_organisation_id) == organisation.id) | (col(Round.id).in_(partnered))).order_by(col(Round.id))
+        select(Round)
+        .where((col(Round.convening_organisation_id) == organisation.id) | (col(Round.id).in_(partnered)))
+        .order_by(col(Round.id))
     )
     found = []
     for round_ in rounds:
@@ -212,15 +253,32 @@ def anchor_rounds(session: Session, organisation: Organisation) -> list[AnchorRo
             continue
         report = round_report(session, round_, with_previous=False)
         pots = defaultdict(list)  # per contest, in the order the results page lists them
-        for pot in session.exec(select(Pot).join(Contest, col(Contest.id) == col(Pot.contest_id)).where(col(Contest.round_id) == round_.id).order_by(col(Pot.id))):
+        for pot in session.exec(
+            select(Pot)
+            .join(Contest, col(Contest.id) == col(Pot.contest_id))
+            .where(col(Contest.round_id) == round_.id)
+            .order_by(col(Pot.id))
+        ):
             pots[pot.contest_id].append(pot)
         attributed = 0
         for line in report.projects:
             contest_pots = pots[line.project.contest_id]
             if contest_pots:
                 shares = pro_rata(line.project.cost, [p.amount for p in contest_pots])
-                attributed += sum(share for pot, share in zip(contest_pots, shares, strict=True) if pot.organisation_id == organisation.id)
-        pledged = sum(p.amount for contest_pots in pots.values() for p in contest_pots if p.organisation_id == organisation.id)
-        found.append(AnchorRound(report=report, convened=round_.convening_organisation_id == organisation.id,
-                                 pledged=pledged, allocated=attributed))
+                attributed += sum(
+                    share
+                    for pot, share in zip(contest_pots, shares, strict=True)
+                    if pot.organisation_id == organisation.id
+                )
+        pledged = sum(
+            p.amount for contest_pots in pots.values() for p in contest_pots if p.organisation_id == organisation.id
+        )
+        found.append(
+            AnchorRound(
+                report=report,
+                convened=round_.convening_organisation_id == organisation.id,
+                pledged=pledged,
+                allocated=attributed,
+            )
+        )
     return found

@@ -32,6 +32,8 @@ class RoundTurnout(SQLModel, table=True):
 
     id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", unique=True)
-    figures: str = Field(sa_column=Column(Text, nullable=False))  # JSON [{"area": id|null, "channel": ..., "voters": n}]
+    figures: str = Field(
+        sa_column=Column(Text, nullable=False)
+    )  # JSON [{"area": id|null, "channel": ..., "voters": n}]
     # JSON [{"batch": id, "area": id|null, "replacement": bool, "sent": n, "used": n, "cancelled": n}]
     codes: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))

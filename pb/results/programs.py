@@ -46,7 +46,9 @@ RULE_IMPORTS = {
 
 def pabutools_snippet(rule: str, ranked: bool, filename: str) -> str:
     """The program for one rule and ballot kind, reading `filename`."""
-    election = ["parse_pabulib"] + (["Additive_Cardinal_Sat", "CardinalBallot", "CardinalProfile"] if ranked else ["Cost_Sat"])
+    election = ["parse_pabulib"] + (
+        ["Additive_Cardinal_Sat", "CardinalBallot", "CardinalProfile"] if ranked else ["Cost_Sat"]
+    )
     modules = {"pabutools.election": election, **RULE_IMPORTS[rule]}
     if rule != "greedy-no-skip":
         modules["pabutools.tiebreaking"] = ["TieBreakingRule"]

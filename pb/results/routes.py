@@ -100,8 +100,17 @@ def results_csv(round_id, contest_id):
     return csv_download(
         f"pb-round-{round_.id}-contest-{contest_id}-results.csv",
         ["project_id", "title", "cost", "score", "supporters", "funded"],
-        [[project.id, project.title, services.pounds(project.cost), view.score(project), view.supporters(project),
-          int(project.id in selected)] for project in view.projects],
+        [
+            [
+                project.id,
+                project.title,
+                services.pounds(project.cost),
+                view.score(project),
+                view.supporters(project),
+                int(project.id in selected),
+            ]
+            for project in view.projects
+        ],
     )
 
 
@@ -120,8 +129,14 @@ def results_json(round_id, contest_id):
         "selected": view.selected,
         "cost": services.pounds(view.used),
         "projects": [
-            {"project_id": p.id, "title": p.title, "cost": services.pounds(p.cost), "score": view.score(p),
-             "supporters": view.supporters(p), "funded": p.id in set(view.selected)}
+            {
+                "project_id": p.id,
+                "title": p.title,
+                "cost": services.pounds(p.cost),
+                "score": view.score(p),
+                "supporters": view.supporters(p),
+                "funded": p.id in set(view.selected),
+            }
             for p in view.projects
         ],
         "explanation": view.outcome["explanation"],

@@ -105,7 +105,9 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
     the count. The ballots counted are marked first, and everything after reads the mark:
     the file, the receipts list, the receipt check and the turnout."""
     contests = session.exec(select(Contest.id).where(Contest.round_id == round_.id)).all()
-    session.exec(update(Ballot).where(col(Ballot.contest_id).in_(contests), col(Ballot.is_current)).values(counted=True))
+    session.exec(
+        update(Ballot).where(col(Ballot.contest_id).in_(contests), col(Ballot.is_current)).values(counted=True)
+    )
     results = []
     for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
         seed = secrets.token_hex(16)
@@ -122,7 +124,13 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
         session.add(result)
         results.append(result)
     turnout = session.exec(
-        select(col(Voter.area_id), col(Ballot.channel), col(Voter.method), func.count(func.distinct(col(Ballot.voter_id))), func.count(col(Ballot.id)))
+        select(
+            col(Voter.area_id),
+            col(Ballot.channel),
+            col(Voter.method),
+            func.count(func.distinct(col(Ballot.voter_id))),
+            func.count(col(Ballot.id)),
+        )
         .join(Voter, Voter.id == Ballot.voter_id)
         .where(Voter.round_id == round_.id, Ballot.counted)
         .group_by(Voter.area_id, Ballot.channel, Voter.method)
@@ -131,8 +139,12 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
     session.add(
         RoundTurnout(
             round_id=round_.id,
-            figures=json.dumps([{"area": area, "channel": channel, "method": method, "voters": n, "ballots": b}
-                                for area, channel, method, n, b in turnout]),
+            figures=json.dumps(
+                [
+                    {"area": area, "channel": channel, "method": method, "voters": n, "ballots": b}
+                    for area, channel, method, n, b in turnout
+                ]
+            ),
             codes=json.dumps(codes),
         )
     )
@@ -146,9 +158,14 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
         # file's SHA-256 and the funded set (pb audit verify recounts and compares).
         until_results={
             "contests": [
-                {"contest": r.contest_id, "rule": r.rule, "ballots": r.ballots, "sha256": r.file_sha256,
-                 "receipts_sha256": hashlib.sha256(receipts_text(session, r.contest_id).encode()).hexdigest(),
-                 "selected": json.loads(r.outcome)["selected"]}
+                {
+                    "contest": r.contest_id,
+                    "rule": r.rule,
+                    "ballots": r.ballots,
+                    "sha256": r.file_sha256,
+                    "receipts_sha256": hashlib.sha256(receipts_text(session, r.contest_id).encode()).hexdigest(),
+                    "selected": json.loads(r.outcome)["selected"],
+                }
                 for r in results
             ],
             "codes": codes,
@@ -166,7 +183,10 @@ def recount(session: Session, round_: Round, *, actor, rule: str | None = None) 
         raise CountRefused(
             _("The count uses the rule published before voting. It cannot be counted with another."),
             record=lambda session: record_event(
-                session, "round.change_refused", actor=actor, round_id=round_id,
+                session,
+                "round.change_refused",
+                actor=actor,
+                round_id=round_id,
                 data={"attempted": "recount.other_rule", "rule": rule, "phase": phase},
             ),
         )
@@ -178,7 +198,11 @@ def recount(session: Session, round_: Round, *, actor, rule: str | None = None) 
         text, _outcome = ballot_file(session, round_, contest, stored.shuffle_seed)
         matches.append(hashlib.sha256(text.encode()).hexdigest() == stored.file_sha256)
     record_event(
-        session, "round.recounted", actor=actor, round_id=round_.id, organisation_id=round_.convening_organisation_id,
+        session,
+        "round.recounted",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=round_.convening_organisation_id,
         data={"identical": matches},
     )
     return matches
@@ -310,12 +334,19 @@ def contest_views(session: Session, round_: Round) -> list[ContestView]:
 
     budgets = contest_budgets(session, round_)
     views = []
-    for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.area_id).is_not(None), col(Contest.id))):
+    for contest in session.exec(
+        select(Contest)
+        .where(col(Contest.round_id) == round_.id)
+        .order_by(col(Contest.area_id).is_not(None), col(Contest.id))
+    ):
         result = session.exec(select(ContestResult).where(ContestResult.contest_id == contest.id)).first()
         if result is None:
             continue
         pots = session.exec(
-            select(Pot, col(Organisation.name)).join(Organisation, col(Organisation.id) == col(Pot.organisation_id)).where(col(Pot.contest_id) == contest.id).order_by(col(Pot.id))
+            select(Pot, col(Organisation.name))
+            .join(Organisation, col(Organisation.id) == col(Pot.organisation_id))
+            .where(col(Pot.contest_id) == contest.id)
+            .order_by(col(Pot.id))
         ).all()
         views.append(
             ContestView(

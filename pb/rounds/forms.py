@@ -22,7 +22,14 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
 from pb.forms import PbForm, RowForm
-from pb.rounds.models import CURRENCIES, DECLARED_FIELD_LABELS, ELIGIBILITY_LABELS, ELIGIBILITY_PROOFS, RULE_NAMES, BallotKind
+from pb.rounds.models import (
+    CURRENCIES,
+    DECLARED_FIELD_LABELS,
+    ELIGIBILITY_LABELS,
+    ELIGIBILITY_PROOFS,
+    RULE_NAMES,
+    BallotKind,
+)
 
 
 class RoundForm(PbForm):
@@ -51,23 +58,28 @@ class RoundForm(PbForm):
     declares = CheckboxesField(
         _l("What residents declare, if they vote by telling us who they are"),
         choices=[SelectChoice(f.value, label) for f, label in DECLARED_FIELD_LABELS.items()],
-        description=_l("Their postcode too, always. Choose the name, the address or both: "
-                       "the same details declared again give the same voter."),
+        description=_l(
+            "Their postcode too, always. Choose the name, the address or both: "
+            "the same details declared again give the same voter."
+        ),
     )
     currency = SelectField(
         _l("Currency"),
         default="GBP",
-        description=_l("The money pledged, the budgets and the costs of projects are all in it. It cannot change once money is pledged."),
+        description=_l(
+            "The money pledged, the budgets and the costs of projects are all in it. It cannot change once money is pledged."
+        ),
     )
-    categories = LinesField(_l("Categories"), description=_l("One per line, e.g. Health, Green spaces, Young people."), max_length=100)
-    max_project_cost = MoneyField(
-        _l("Most a single project may cost (optional)"), validators=[Optional()]
+    categories = LinesField(
+        _l("Categories"), description=_l("One per line, e.g. Health, Green spaces, Young people."), max_length=100
     )
+    max_project_cost = MoneyField(_l("Most a single project may cost (optional)"), validators=[Optional()])
     objectives = LinesField(
         _l("Charter objectives"),
-        description=_l("The shared objectives the partner anchors agree to pursue, one per line, e.g. Reduce health inequalities."),
+        description=_l(
+            "The shared objectives the partner anchors agree to pursue, one per line, e.g. Reduce health inequalities."
+        ),
     )
-
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -107,7 +119,9 @@ class ContestForm(PbForm):
             SelectChoice(BallotKind.RANKED.value, _l("Ranked: put projects in order of preference")),
         ],
     )
-    min_picks = IntegerField(_l("Fewest projects a voter must tick"), default=1, validators=[NumberRange(min=0, max=100)])
+    min_picks = IntegerField(
+        _l("Fewest projects a voter must tick"), default=1, validators=[NumberRange(min=0, max=100)]
+    )
     max_picks = IntegerField(_l("Most projects a voter may tick"), default=5, validators=[NumberRange(min=1, max=100)])
     limit_to_budget = BooleanField(_l("The ticked projects together must not cost more than the budget"))
     rank_depth = IntegerField(
@@ -126,7 +140,11 @@ class PartnerForm(PbForm):
 class PotForm(PbForm):
     organisation = SelectField(_l("Pledged by"), coerce=int)
     contest = SelectField(_l("Into ballot paper"), coerce=int)
-    name = StringField(_l("Public name of the pot"), validators=[DataRequired(), Length(max=160)], description=_l("For example: NHS Trust health inequalities fund."))
+    name = StringField(
+        _l("Public name of the pot"),
+        validators=[DataRequired(), Length(max=160)],
+        description=_l("For example: NHS Trust health inequalities fund."),
+    )
     amount = MoneyField(_l("Amount"), validators=[DataRequired(message=_l("Enter an amount."))])
 
 
@@ -153,7 +171,11 @@ class SuspensionForm(PbForm):
 class OfficerForm(PbForm):
     email = EmailField(
         _l("Email address of the returning officer"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
         description=_l("They need an account on pb, and must not belong to any anchor that funds this round."),
     )
 
@@ -177,14 +199,22 @@ class PlaceRowForm(RowForm):
 class HelpForm(PbForm):
     """A round's organiser contact, its questions and answers, and its paper-voting places."""
 
-    contact_name = StringField(_l("Name or team"), validators=[Optional(), Length(max=200)],
-                               description=_l("For example: Eastshire Council participatory budgeting team."))
-    contact_email = EmailField(_l("Email address"), validators=[Optional(), Length(max=254),
-                               Email(message=_l("Enter an email address like name@example.org."))])
+    contact_name = StringField(
+        _l("Name or team"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("For example: Eastshire Council participatory budgeting team."),
+    )
+    contact_email = EmailField(
+        _l("Email address"),
+        validators=[Optional(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+    )
     contact_phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=40)])
     contact_address = TextAreaField(_l("Postal address (optional)"), validators=[Optional(), Length(max=500)])
-    contact_hours = TextAreaField(_l("When you answer (optional)"), validators=[Optional(), Length(max=500)],
-                                  description=_l("For example: Monday to Friday, 9am to 5pm."))
+    contact_hours = TextAreaField(
+        _l("When you answer (optional)"),
+        validators=[Optional(), Length(max=500)],
+        description=_l("For example: Monday to Friday, 9am to 5pm."),
+    )
     questions = FieldList(FormField(QuestionRowForm), min_entries=QUESTION_ROWS, max_entries=QUESTION_ROWS)
     places = FieldList(FormField(PlaceRowForm), min_entries=PLACE_ROWS, max_entries=PLACE_ROWS)
 

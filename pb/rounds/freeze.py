@@ -25,7 +25,11 @@ def guard_unfrozen(session: Session, round_: Round, *, actor, attempted: str, de
     raise RoundFrozen(
         _("Voting has opened, so this can no longer be changed. The attempt has been recorded in the audit log."),
         record=lambda session: record_event(
-            session, "round.change_refused", actor=actor, round_id=round_id, organisation_id=None,
+            session,
+            "round.change_refused",
+            actor=actor,
+            round_id=round_id,
+            organisation_id=None,
             data={"attempted": attempted, "phase": phase, **(detail or {})},
         ),
     )

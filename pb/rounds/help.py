@@ -27,10 +27,14 @@ class Help:
 def help_of(session: Session, round_: Round) -> Help:
     contact = session.exec(select(RoundContact).where(RoundContact.round_id == round_.id)).first()
     questions = session.exec(
-        select(RoundQuestion).where(col(RoundQuestion.round_id) == round_.id).order_by(col(RoundQuestion.position), col(RoundQuestion.id))
+        select(RoundQuestion)
+        .where(col(RoundQuestion.round_id) == round_.id)
+        .order_by(col(RoundQuestion.position), col(RoundQuestion.id))
     ).all()
     places = session.exec(
-        select(VotingPlace).where(col(VotingPlace.round_id) == round_.id).order_by(col(VotingPlace.position), col(VotingPlace.id))
+        select(VotingPlace)
+        .where(col(VotingPlace.round_id) == round_.id)
+        .order_by(col(VotingPlace.position), col(VotingPlace.id))
     ).all()
     if EligibilityMethod.PAPER not in round_.methods:
         places = []
@@ -48,17 +52,28 @@ def set_help(
 ) -> None:
     """Replace the round's contact, questions (in order) and paper-voting places (in order)."""
     contact = {key: (contact.get(key) or "").strip() for key in ("name", "email", "phone", "address", "hours")}
-    row = session.exec(select(RoundContact).where(RoundContact.round_id == round_.id)).first() or RoundContact(round_id=round_.id)
+    row = session.exec(select(RoundContact).where(RoundContact.round_id == round_.id)).first() or RoundContact(
+        round_id=round_.id
+    )
     for key, value in contact.items():
         setattr(row, key, value)
     session.add(row)
     session.exec(delete(RoundQuestion).where(col(RoundQuestion.round_id) == round_.id))
     session.exec(delete(VotingPlace).where(col(VotingPlace.round_id) == round_.id))
     for position, (question, answer) in enumerate(questions, start=1):
-        session.add(RoundQuestion(round_id=round_.id, position=position, question=question.strip(), answer=answer.strip()))
+        session.add(
+            RoundQuestion(round_id=round_.id, position=position, question=question.strip(), answer=answer.strip())
+        )
     for position, (name, address, opening_times) in enumerate(places, start=1):
-        session.add(VotingPlace(round_id=round_.id, position=position, name=name.strip(), address=address.strip(),
-                                opening_times=opening_times.strip()))
+        session.add(
+            VotingPlace(
+                round_id=round_.id,
+                position=position,
+                name=name.strip(),
+                address=address.strip(),
+                opening_times=opening_times.strip(),
+            )
+        )
     session.flush()
     audit_round(
         session,

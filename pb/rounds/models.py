@@ -56,8 +56,7 @@ RULES = {
         "fits in the money left is skipped, and the next one is tried."
     ),
     "greedy-no-skip": _l(
-        "Projects are funded in order of how many votes they got, until the next one does "
-        "not fit in the money left."
+        "Projects are funded in order of how many votes they got, until the next one does not fit in the money left."
     ),
     "equalshares": _l(
         "Method of Equal Shares: every voter gets an equal share of the budget, and a project "
@@ -158,7 +157,9 @@ class Round(SQLModel, table=True):
     max_project_cost: int | None = Field(default=None, sa_type=MONEY)  # minor units; None: no limit beyond the budget
     eligibility_methods: str = Field(default="codes", max_length=60)  # comma-separated EligibilityMethod values
     # For a declared identity: comma-separated DeclaredField values (the postcode is always declared too).
-    declared_fields: str = Field(default="name,address", max_length=60, sa_column_kwargs={"server_default": "name,address"})
+    declared_fields: str = Field(
+        default="name,address", max_length=60, sa_column_kwargs={"server_default": "name,address"}
+    )
     currency: str = Field(default="GBP", max_length=3)
     convening_organisation_id: int = Field(foreign_key="organisation.id", index=True)
     phase: str = Field(default=Phase.DRAFT.value, max_length=30)
@@ -248,8 +249,11 @@ def covers(prefix: str, postcode: str) -> bool:
     """Whether an area's postcode or postcode beginning takes in `postcode` (both
     normalised). "LS6" takes in "LS6 1AA" but "LS1" not "LS12 3AB": a district ends
     where the outward code ends."""
-    return (postcode.startswith(prefix + " ") or postcode == prefix
-            or (" " in prefix and postcode.replace(" ", "").startswith(prefix.replace(" ", ""))))
+    return (
+        postcode.startswith(prefix + " ")
+        or postcode == prefix
+        or (" " in prefix and postcode.replace(" ", "").startswith(prefix.replace(" ", "")))
+    )
 
 
 class Contest(SQLModel, table=True):

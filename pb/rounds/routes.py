@@ -16,31 +16,31 @@ from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user, login_required
 from sqlmodel import select
 
+from pb import lifecycle
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
 from pb.accounts.services import organisations_of
 from pb.audit.models import WitnessedHead, chain_key
-from pb import lifecycle
 from pb.db import db_session
 from pb.proposals.services import unscreened_proposals
 from pb.refusal import Refusal
 from pb.rounds import services
-from pb.rounds.help import help_of, set_help
 from pb.rounds.access import Access, load_pot_as_pledger, load_round, load_round_as_officer, my_organisation_ids
 from pb.rounds.forms import (
     AreaForm,
     ConfirmForm,
-    DeleteForm,
-    OfficerForm,
-    SuspensionForm,
     ContestForm,
+    DeleteForm,
     HelpForm,
+    OfficerForm,
     PartnerForm,
     PotForm,
     RaisePotForm,
     RoundForm,
+    SuspensionForm,
     TimelineForm,
 )
+from pb.rounds.help import help_of, set_help
 from pb.rounds.models import (
     PHASE_LABELS,
     PHASES,
@@ -71,8 +71,10 @@ def index():
 def timeline_of(session, round_):
     """Each phase with when it really began, once reached, or when it is planned to."""
     started = services.phases_started(session, round_)
-    return [(phase, PHASE_LABELS[phase], started.get(phase) if round_.reached(phase) else getattr(round_, key))
-            for key, phase in services.TIMELINE_PHASES.items()]
+    return [
+        (phase, PHASE_LABELS[phase], started.get(phase) if round_.reached(phase) else getattr(round_, key))
+        for key, phase in services.TIMELINE_PHASES.items()
+    ]
 
 
 def round_context(session, round_):
@@ -102,9 +104,13 @@ def show(round_id):
     witnessed = session.exec(
         select(WitnessedHead).where(WitnessedHead.chain == chain_key(round_.id)).order_by(WitnessedHead.id.desc())
     ).all()
-    return render_template("rounds/show.html", access=access, witnessed=witnessed,
-                           phase_labels={phase.value: label for phase, label in PHASE_LABELS.items()},
-                           **round_context(session, round_))
+    return render_template(
+        "rounds/show.html",
+        access=access,
+        witnessed=witnessed,
+        phase_labels={phase.value: label for phase, label in PHASE_LABELS.items()},
+        **round_context(session, round_),
+    )
 
 
 @bp.route("/<int:round_id>/help")
@@ -144,7 +150,9 @@ def new():
             )
         except services.RoundError as error:
             return show_refusal(error, "rounds/round_form.html", form, round=None)
-        flash(_("The round has been created as a draft. Only your organisation and its partners can see it."), "success")
+        flash(
+            _("The round has been created as a draft. Only your organisation and its partners can see it."), "success"
+        )
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/round_form.html", form, round=None)
 
@@ -161,7 +169,9 @@ def manage(round_id):
         publishing_blockers=lifecycle.publishing_blockers(session, round_) if round_.phase == Phase.DRAFT.value else [],
         following=lifecycle.following_phase(round_),
         partners=session.exec(
-            select(Organisation).join(Partner, Partner.organisation_id == Organisation.id).where(Partner.round_id == round_.id)
+            select(Organisation)
+            .join(Partner, Partner.organisation_id == Organisation.id)
+            .where(Partner.round_id == round_.id)
         ).all(),
         my_organisations=my_organisation_ids(session),
         **round_context(session, round_),
@@ -214,7 +224,10 @@ def timeline(round_id):
             value = getattr(round_, key)
             getattr(form, key).data = to_user_timezone(value).replace(tzinfo=None) if value else None
     if form.validate_on_submit():
-        dates = {key: to_utc(getattr(form, key).data).replace(tzinfo=UTC) if getattr(form, key).data else None for key in TIMELINE}
+        dates = {
+            key: to_utc(getattr(form, key).data).replace(tzinfo=UTC) if getattr(form, key).data else None
+            for key in TIMELINE
+        }
         try:
             services.set_timeline(db_session(), round_, actor=current_user, dates=dates, move_now=form.move_now.data)
         except (services.RoundError, Refusal) as error:
@@ -237,11 +250,17 @@ def next_phase(round_id):
     following = lifecycle.following_phase(round_)
     form = ConfirmForm()
     if request.method == "GET" or not form.validate_on_submit() or not form.confirm.data:
-        blockers = (lifecycle.voting_blockers(session, round_) if following == Phase.VOTING
-                    else lifecycle.publishing_blockers(session, round_) if following == Phase.PROPOSALS_OPEN else [])
+        blockers = (
+            lifecycle.voting_blockers(session, round_)
+            if following == Phase.VOTING
+            else lifecycle.publishing_blockers(session, round_)
+            if following == Phase.PROPOSALS_OPEN
+            else []
+        )
         unscreened = unscreened_proposals(session, round_) if following == Phase.VOTING else []
-        return render_template("rounds/phase.html", round=round_, form=form, following=following, blockers=blockers,
-                               unscreened=unscreened)
+        return render_template(
+            "rounds/phase.html", round=round_, form=form, following=following, blockers=blockers, unscreened=unscreened
+        )
     try:
         phase = lifecycle.move_to_next_phase(session, round_, actor=current_user)
     except (services.RoundError, Refusal) as error:
@@ -328,9 +347,13 @@ def area(round_id, area_id):
         session = db_session()
         try:
             if existing:
-                services.update_area(session, existing, actor=current_user, name=form.name.data, postcodes=form.postcodes.data)
+                services.update_area(
+                    session, existing, actor=current_user, name=form.name.data, postcodes=form.postcodes.data
+                )
             else:
-                services.add_area(session, round_, actor=current_user, name=form.name.data, postcodes=form.postcodes.data)
+                services.add_area(
+                    session, round_, actor=current_user, name=form.name.data, postcodes=form.postcodes.data
+                )
         except (services.RoundError, Refusal) as error:
             return show_refusal(error, "rounds/area_form.html", form, round=round_, area=existing)
         flash(_("The area has been saved."), "success")
@@ -383,12 +406,16 @@ def partners(round_id):
     form = PartnerForm()
     form.organisation.choices = [
         (org.id, org.name)
-        for org in session.exec(select(Organisation).where(Organisation.kind == OrganisationKind.ANCHOR.value).order_by(Organisation.name))
+        for org in session.exec(
+            select(Organisation).where(Organisation.kind == OrganisationKind.ANCHOR.value).order_by(Organisation.name)
+        )
         if org.id not in taking_part
     ]
     if form.validate_on_submit():
         try:
-            services.invite_partner(session, round_, actor=current_user, organisation=session.get(Organisation, form.organisation.data))
+            services.invite_partner(
+                session, round_, actor=current_user, organisation=session.get(Organisation, form.organisation.data)
+            )
         except (services.RoundError, Refusal) as error:
             return show_refusal(error, "rounds/partner_form.html", form, round=round_)
         flash(_("The anchor has been invited. Its leads can now see this round and pledge money."), "success")
@@ -404,7 +431,9 @@ def pledge(round_id):
     funders = services.funding_organisation_ids(session, round_) & my_organisation_ids(session)
     form = PotForm()
     form.amount.currency = round_.currency
-    form.organisation.choices = [(org.id, org.name) for org in session.exec(select(Organisation).where(Organisation.id.in_(funders)))]
+    form.organisation.choices = [
+        (org.id, org.name) for org in session.exec(select(Organisation).where(Organisation.id.in_(funders)))
+    ]
     form.contest.choices = [(c.id, c.name) for c in services.contests_of(session, round_)]
     if form.validate_on_submit():
         try:
@@ -457,16 +486,28 @@ def edit_help(round_id):
             for key in ("name", "email", "phone", "address", "hours"):
                 getattr(form, f"contact_{key}").data = getattr(current.contact, key)
         for row, question in zip(form.questions.entries, current.questions, strict=False):
-            row.form.question.data, row.form.answer.data, row.form.order.data = question.question, question.answer, question.position
-        places = session.exec(select(VotingPlace).where(VotingPlace.round_id == round_.id).order_by(VotingPlace.position)).all()
+            row.form.question.data, row.form.answer.data, row.form.order.data = (
+                question.question,
+                question.answer,
+                question.position,
+            )
+        places = session.exec(
+            select(VotingPlace).where(VotingPlace.round_id == round_.id).order_by(VotingPlace.position)
+        ).all()
         for row, place in zip(form.places.entries, places, strict=False):
-            row.form["name"].data, row.form.address.data, row.form.opening_times.data = place.name, place.address, place.opening_times
+            row.form["name"].data, row.form.address.data, row.form.opening_times.data = (
+                place.name,
+                place.address,
+                place.opening_times,
+            )
     if form.validate_on_submit():
         set_help(
             session,
             round_,
             actor=current_user,
-            contact={key: getattr(form, f"contact_{key}").data for key in ("name", "email", "phone", "address", "hours")},
+            contact={
+                key: getattr(form, f"contact_{key}").data for key in ("name", "email", "phone", "address", "hours")
+            },
             questions=form.question_values,
             places=form.place_values,
         )

@@ -5,6 +5,7 @@ change it goes through `guard_unfrozen` (pb.rounds.freeze), which refuses and re
 the attempt. Moving rounds between phases is pb.lifecycle's alone.
 """
 
+import itertools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -37,8 +38,6 @@ from pb.rounds.models import (
     Round,
     covers,
 )
-import itertools
-
 
 # The shortest vote: voting cannot open unless its closing time is at least this far ahead,
 # so that nobody can open and close a vote before residents could take part.
@@ -139,8 +138,12 @@ def update_round(
     if changed:
         guard_unfrozen(session, round_, actor=actor, attempted="round.updated", detail={"fields": changed})
     if currency != round_.currency and pots_of(session, round_):
-        raise RoundError(_("Money has already been pledged in %(currency)s, so the round's currency can no longer change.",
-                           currency=round_.currency))
+        raise RoundError(
+            _(
+                "Money has already been pledged in %(currency)s, so the round's currency can no longer change.",
+                currency=round_.currency,
+            )
+        )
     round_.currency = currency
     round_.title, round_.purpose = title.strip(), purpose.strip()
     round_.eligibility, round_.minimum_age = eligibility.strip(), minimum_age
@@ -183,8 +186,12 @@ def _methods(methods: Iterable[str]) -> str:
     if not chosen:
         raise RoundError(_("Choose at least one way for residents to prove they may vote."))
     if EligibilityMethod.SMS.value in chosen and not text_messages_available(current_app.config):
-        raise RoundError(_("This pb cannot send text messages: whoever runs it must set up GOV.UK Notify first "
-                           "(PB_NOTIFY_API_KEY and PB_NOTIFY_SMS_TEMPLATE_ID). Choose another way for now."))
+        raise RoundError(
+            _(
+                "This pb cannot send text messages: whoever runs it must set up GOV.UK Notify first "
+                "(PB_NOTIFY_API_KEY and PB_NOTIFY_SMS_TEMPLATE_ID). Choose another way for now."
+            )
+        )
     return ",".join(chosen)
 
 
@@ -260,7 +267,9 @@ def phases_started(session: Session, round_: Round) -> dict[Phase, datetime]:
     return started
 
 
-def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None], move_now: bool = False) -> None:
+def set_timeline(
+    session: Session, round_: Round, *, actor: User, dates: dict[str, datetime | None], move_now: bool = False
+) -> None:
     """Save the timeline. A date already past for a phase still to come moves the round on
     at once, so it is refused unless `move_now` says the lead means it."""
     guard_unfrozen(session, round_, actor=actor, attempted="round.timeline_set")
@@ -272,12 +281,19 @@ def set_timeline(session: Session, round_: Round, *, actor: User, dates: dict[st
     closes = dates.get("voting_closes_at")
     if closes is not None and closes < now() + MIN_VOTING:
         raise RoundError(_("Voting must stay open for at least a day: choose a closing date at least a day from now."))
-    passed = [phase for key, phase in TIMELINE_PHASES.items()
-              if (date := dates.get(key)) is not None and date <= now() and not round_.reached(phase)]
+    passed = [
+        phase
+        for key, phase in TIMELINE_PHASES.items()
+        if (date := dates.get(key)) is not None and date <= now() and not round_.reached(phase)
+    ]
     if passed and not move_now:
-        raise MovesOnNow(_("These dates have already passed, so saving them would move the round on at once "
-                           "(a draft becomes public): %(phases)s. Choose later dates, or tick the box to move the round on now.",
-                           phases=", ".join(str(PHASE_LABELS[phase]) for phase in passed)))
+        raise MovesOnNow(
+            _(
+                "These dates have already passed, so saving them would move the round on at once "
+                "(a draft becomes public): %(phases)s. Choose later dates, or tick the box to move the round on now.",
+                phases=", ".join(str(PHASE_LABELS[phase]) for phase in passed),
+            )
+        )
     for key in order:
         setattr(round_, key, dates.get(key))
     session.add(round_)
@@ -305,8 +321,13 @@ def delete_draft(session: Session, round_: Round, *, actor: User) -> None:
     session.add(round_)
     session.flush()
     audit_round(session, round_, "round.deleted", actor, title=round_.title)
-    record_event(session, "round.deleted", actor=actor, organisation_id=round_.convening_organisation_id,
-                 data={"round": round_.id, "title": round_.title})
+    record_event(
+        session,
+        "round.deleted",
+        actor=actor,
+        organisation_id=round_.convening_organisation_id,
+        data={"round": round_.id, "title": round_.title},
+    )
 
 
 # ---------------------------------------------------------------- areas and contests
@@ -319,10 +340,17 @@ def _check_postcodes(session: Session, round_: Round, postcodes: list[str], area
     if area_id is not None:
         others = others.where(Area.id != area_id)
     for other in session.exec(others.order_by(Area.name)):
-        clashes = [mine for mine in postcodes for theirs in other.postcode_list if covers(mine, theirs) or covers(theirs, mine)]
+        clashes = [
+            mine for mine in postcodes for theirs in other.postcode_list if covers(mine, theirs) or covers(theirs, mine)
+        ]
         if clashes:
-            raise RoundError(_("%(postcodes)s overlap the postcodes of the area “%(area)s”: each postcode can belong to one area only.",
-                               postcodes=", ".join(dict.fromkeys(clashes)), area=other.name))
+            raise RoundError(
+                _(
+                    "%(postcodes)s overlap the postcodes of the area “%(area)s”: each postcode can belong to one area only.",
+                    postcodes=", ".join(dict.fromkeys(clashes)),
+                    area=other.name,
+                )
+            )
 
 
 def add_area(session: Session, round_: Round, *, actor: User, name: str, postcodes: list[str]) -> Area:
@@ -396,7 +424,13 @@ def update_contest(session: Session, contest: Contest, *, actor: User, **fields)
 
 
 def contests_of(session: Session, round_: Round) -> list[Contest]:
-    return list(session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.area_id).is_not(None), col(Contest.id))))
+    return list(
+        session.exec(
+            select(Contest)
+            .where(col(Contest.round_id) == round_.id)
+            .order_by(col(Contest.area_id).is_not(None), col(Contest.id))
+        )
+    )
 
 
 def areas_of(session: Session, round_: Round) -> list[Area]:
@@ -412,10 +446,18 @@ def invite_partner(session: Session, round_: Round, *, actor: User, organisation
         raise RoundError(_("Only anchor institutions can fund a round."))
     officer = session.get(User, round_.returning_officer_id) if round_.returning_officer_id else None
     if officer is not None and is_member_of(session, officer, organisation):
-        raise RoundError(_("The round's returning officer belongs to %(name)s, so it cannot fund this round.", name=organisation.name))
-    if organisation.id == round_.convening_organisation_id or session.exec(
-        select(Partner).where(Partner.round_id == round_.id, Partner.organisation_id == organisation.id)
-    ).first():
+        raise RoundError(
+            _(
+                "The round's returning officer belongs to %(name)s, so it cannot fund this round.",
+                name=organisation.name,
+            )
+        )
+    if (
+        organisation.id == round_.convening_organisation_id
+        or session.exec(
+            select(Partner).where(Partner.round_id == round_.id, Partner.organisation_id == organisation.id)
+        ).first()
+    ):
         raise RoundError(_("%(name)s is already taking part in this round.", name=organisation.name))
     partner = Partner(round_id=round_.id, organisation_id=organisation.id)
     session.add(partner)
@@ -437,17 +479,30 @@ def funds_the_round(session: Session, round_: Round, user: User) -> bool:
 def appoint_returning_officer(session: Session, round_: Round, *, actor: User, user: User) -> None:
     """The convening lead appoints the round's returning officer while setting it up:
     anyone with an account who belongs to none of the anchors funding the round."""
-    guard_unfrozen(session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": person(user, round_.id)})
+    guard_unfrozen(
+        session, round_, actor=actor, attempted="returning_officer.appointed", detail={"user": person(user, round_.id)}
+    )
     if funds_the_round(session, round_, user):
-        raise RoundError(_("The returning officer cannot belong to an anchor that funds this round. "
-                           "Ask someone independent, such as a community anchor or another public body."))
+        raise RoundError(
+            _(
+                "The returning officer cannot belong to an anchor that funds this round. "
+                "Ask someone independent, such as a community anchor or another public body."
+            )
+        )
     previous, round_.returning_officer_id = round_.returning_officer_id, user.id
     session.add(round_)
     session.flush()
     replaced = session.get(User, previous) if previous else None
     # People appear in the public log by their pseudonym in the round's chain, never their account number.
-    audit_round(session, round_, "returning_officer.appointed", actor, user=person(user, round_.id), name=user.name,
-                replaces=person(replaced, round_.id) if replaced else None)
+    audit_round(
+        session,
+        round_,
+        "returning_officer.appointed",
+        actor,
+        user=person(user, round_.id),
+        name=user.name,
+        replaces=person(replaced, round_.id) if replaced else None,
+    )
     if previous != user.id:
         notices.returning_officer_appointed(session, round_, user)
 
@@ -468,7 +523,10 @@ def rounds_of(session: Session, organisation_ids: list[int]) -> list[Round]:
     return list(
         session.exec(
             select(Round)
-            .where(col(Round.convening_organisation_id).in_(organisation_ids) | col(Round.id).in_(partner_rounds), col(Round.deleted_at).is_(None))
+            .where(
+                col(Round.convening_organisation_id).in_(organisation_ids) | col(Round.id).in_(partner_rounds),
+                col(Round.deleted_at).is_(None),
+            )
             .order_by(col(Round.created_at).desc())
         )
     )
@@ -488,9 +546,18 @@ def _check_amount(amount: int) -> None:
 
 
 def pledge_pot(
-    session: Session, round_: Round, *, actor: User, organisation: Organisation, contest: Contest, name: str, amount: int
+    session: Session,
+    round_: Round,
+    *,
+    actor: User,
+    organisation: Organisation,
+    contest: Contest,
+    name: str,
+    amount: int,
 ) -> Pot:
-    guard_unfrozen(session, round_, actor=actor, attempted="pot.pledged", detail={"contest": contest.id, "amount": amount})
+    guard_unfrozen(
+        session, round_, actor=actor, attempted="pot.pledged", detail={"contest": contest.id, "amount": amount}
+    )
     if contest.round_id != round_.id:
         raise RoundError(_("Choose a ballot paper of this round."))
     if organisation.id not in funding_organisation_ids(session, round_):
@@ -502,8 +569,16 @@ def pledge_pot(
     session.add(pot)
     session.flush()
     audit_round(
-        session, round_, "pot.pledged", actor, organisation_id=organisation.id,
-        pot=pot.id, contest=contest.id, name=pot.name, amount=amount, currency=round_.currency,
+        session,
+        round_,
+        "pot.pledged",
+        actor,
+        organisation_id=organisation.id,
+        pot=pot.id,
+        contest=contest.id,
+        name=pot.name,
+        amount=amount,
+        currency=round_.currency,
     )
     return pot
 
@@ -522,7 +597,15 @@ def raise_pot(session: Session, pot: Pot, *, actor: User, amount: int) -> None:
     previous, pot.amount = pot.amount, amount
     session.add(pot)
     session.flush()
-    audit_round(session, round_, "pot.raised", actor, organisation_id=organisation.id, pot=pot.id, **{"from": previous, "to": amount})
+    audit_round(
+        session,
+        round_,
+        "pot.raised",
+        actor,
+        organisation_id=organisation.id,
+        pot=pot.id,
+        **{"from": previous, "to": amount},
+    )
 
 
 def contest_budgets(session: Session, round_: Round) -> dict[int, int]:

@@ -512,7 +512,7 @@ class Box:
         box.last = self.last
         box.views = self.views  # who has nothing at every share of the box, whatever the lines
         box.lines = self.lines  # lower bounds, whatever the budget lines they came from
-        for w in self.winners[len(inst.free):]:
+        for w in self.winners[len(inst.free) :]:
             lines = box.lower(w)
             price = None if lines is None else box.price(w, lines)
             if price is None:  # w was certified for a box holding this one: only rounding
@@ -552,7 +552,9 @@ class Box:
         reach = np.zeros(len(d.weights), dtype=bool)
         for j in maybe:
             reach[d.supporters[j]] = True
-        money = max(_money_up(self.U0, d.weights * reach, len(reach)), _money_up(self.Uh, d.weights * reach, len(reach)))
+        money = max(
+            _money_up(self.U0, d.weights * reach, len(reach)), _money_up(self.Uh, d.weights * reach, len(reach))
+        )
         return stops.certainly_not(self.winners, maybe, Fraction(money))
 
 

@@ -103,8 +103,10 @@ def reason_text(reason: Reason, money: Callable[[Number], str]) -> str:
         return "the comparison step chose greedy's outcome, which does not fund it"
     try:
         if code == NOT_AFFORDABLE:
-            return (f"its supporters had {money(figures['left'])} left between them, "
-                    f"less than its cost of {money(figures['cost'])}")
+            return (
+                f"its supporters had {money(figures['left'])} left between them, "
+                f"less than its cost of {money(figures['cost'])}"
+            )
         if code == DOES_NOT_FIT:
             return f"its cost of {money(figures['cost'])} is more than the {money(figures['left'])} left"
         if code == BELOW_THRESHOLD:
@@ -149,9 +151,7 @@ def outcome_text(election: Election, outcome: Outcome) -> str:
     for position, pid in enumerate(outcome.selected, start=1):
         project = election.projects[pid]
         name = f"  {project.name}" if project.name else ""
-        lines.append(
-            f"{position:4d}. {pid}  cost {money(project.cost)}  score {as_text(outcome.scores[pid])}{name}"
-        )
+        lines.append(f"{position:4d}. {pid}  cost {money(project.cost)}  score {as_text(outcome.scores[pid])}{name}")
     if explanation.unfunded:
         lines.append("not funded:")
         for pid, reason in explanation.unfunded.items():

@@ -7,10 +7,10 @@ files carry decimal costs such as ``2458488.22``). Points are exact in the same 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import cast
-from collections.abc import Iterable, Mapping, Sequence
 
 Number = int | Fraction
 
@@ -217,9 +217,7 @@ def check_ballot(ballot: Ballot, projects: Mapping[str, Project], vote_type: str
         seen.add(pid)
     if vote_type in ("cumulative", "scoring"):
         if ballot.points is None or len(ballot.points) != len(ballot.vote):
-            raise ElectionError(
-                f"voter {ballot.voter_id!r} needs one point value per project ({vote_type} ballot)"
-            )
+            raise ElectionError(f"voter {ballot.voter_id!r} needs one point value per project ({vote_type} ballot)")
         if vote_type == "cumulative" and any(p < 0 for p in ballot.points):
             raise ElectionError(f"voter {ballot.voter_id!r} gives negative points")
     elif ballot.points is not None:

@@ -83,7 +83,8 @@ def equal_shares(
     selected = [inst.pids[j] for j in final.winners]
     chosen = set(selected)
     explanation.ties = [
-        Tie(step, [inst.pids[j] for j in tied], any(inst.pids[j] not in chosen for j in tied)) for step, tied in final.ties
+        Tie(step, [inst.pids[j] for j in tied], any(inst.pids[j] not in chosen for j in tied))
+        for step, tied in final.ties
     ]
 
     chosen_selected = selected

@@ -75,7 +75,9 @@ def greedy(
             reason = Reason(STOPPED, f"counting stopped at project {stopped_at}, which did not fit", {"at": stopped_at})
         elif cost > remaining:
             reason = Reason(
-                DOES_NOT_FIT, f"costs {_text(cost)} but only {_text(remaining)} was left", {"left": remaining, "cost": cost}
+                DOES_NOT_FIT,
+                f"costs {_text(cost)} but only {_text(remaining)} was left",
+                {"left": remaining, "cost": cost},
             )
             if rule == "greedy-no-skip":
                 stopped_at = pid

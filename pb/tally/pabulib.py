@@ -57,8 +57,14 @@ META_NUMBERS = {
     **dict.fromkeys(("budget", "min_sum_cost", "max_sum_cost", "min_project_cost", "max_project_cost"), "money"),
     # Scoring ballots may give negative points, so their limits and a score threshold may be negative.
     **dict.fromkeys(
-        ("min_points", "max_points", "min_sum_points", "max_sum_points", "default_score",
-         "min_project_score_threshold"),
+        (
+            "min_points",
+            "max_points",
+            "min_sum_points",
+            "max_sum_points",
+            "default_score",
+            "min_project_score_threshold",
+        ),
         "signed",
     ),
 }
@@ -195,12 +201,13 @@ class _Reader:
 
     def check_for_missing_section(self, line: int, row: list[str]) -> None:
         """A header row inside the previous section means its section line is missing."""
-        for section, before, header in (("PROJECTS", "meta", ("project_id", "cost")),
-                                        ("VOTES", "projects", ("voter_id", "vote"))):
+        for section, before, header in (
+            ("PROJECTS", "meta", ("project_id", "cost")),
+            ("VOTES", "projects", ("voter_id", "vote")),
+        ):
             if self.section == before and set(header) <= set(row):
                 raise PabulibError(
-                    line, f"section {section} is missing: expected a line {section} before the "
-                    f"{section.lower()} header"
+                    line, f"section {section} is missing: expected a line {section} before the {section.lower()} header"
                 )
 
     def meta_row(self, line: int, row: list[str]) -> None:
@@ -224,7 +231,9 @@ class _Reader:
             raise PabulibError(line, f"project {pid!r} appears twice")
         cost = _number(row[self.columns["cost"]], line, f"cost {{}} of project {pid!r}", "money")
         assert self.header is not None  # a data row comes after its section's header
-        fields = {name: value for name, value in zip(self.header, row, strict=True) if name not in ("project_id", "cost")}
+        fields = {
+            name: value for name, value in zip(self.header, row, strict=True) if name not in ("project_id", "cost")
+        }
         self.projects[pid] = Project(pid, cost, fields)
         votes = _claim(fields.get("votes"), line, f"votes {{}} of project {pid!r}", "whole")
         score = None
@@ -251,9 +260,7 @@ class _Reader:
             raw_points = row[self.columns["points"]]
             parts = [p.strip() for p in raw_points.split(",")] if raw_points else []
             if len(parts) != len(named):
-                raise PabulibError(
-                    line, f"voter {voter_id!r} has {len(named)} projects but {len(parts)} point values"
-                )
+                raise PabulibError(line, f"voter {voter_id!r} has {len(named)} projects but {len(parts)} point values")
             what = f"points {{}} of voter {voter_id!r}"
             given = [_number(p, line, what) for p in parts]
             if self.vote_type == "cumulative" and any(p < 0 for p in given):
@@ -334,8 +341,9 @@ class _Reader:
     @staticmethod
     def contradiction(line: int, pid: str, column: str, claimed: Number, actual: Number) -> None:
         raise PabulibError(
-            line, f"project {pid!r} has {column} {format_number(claimed)} but the ballots give "
-            f"{format_number(actual)} (is the file cut off or altered?)"
+            line,
+            f"project {pid!r} has {column} {format_number(claimed)} but the ballots give "
+            f"{format_number(actual)} (is the file cut off or altered?)",
         )
 
 
@@ -408,9 +416,7 @@ def write_pabulib(election: Election, selected: list[str] | None = None) -> str:
             values["votes"] = named_by
         if chosen is not None:
             values["selected"] = "1" if project.project_id in chosen else "0"
-        write(
-            [project.project_id, format_number(project.cost), *(values.get(c, "") for c in project_columns)]
-        )
+        write([project.project_id, format_number(project.cost), *(values.get(c, "") for c in project_columns)])
 
     with_points = election.vote_type in POINTS_VOTE_TYPES
     vote_columns: list[str] = []

@@ -40,7 +40,9 @@ def verify_chain(session: Session, chain: str) -> Verification:
         if event.seq != expected_seq:
             return Verification(chain, count, prev_hash, f"event {expected_seq} is missing", expected_seq)
         if event.prev_hash != prev_hash:
-            return Verification(chain, count, prev_hash, f"event {event.seq} does not follow the one before it", event.seq)
+            return Verification(
+                chain, count, prev_hash, f"event {event.seq} does not follow the one before it", event.seq
+            )
         try:
             document = event_document(event, actor_ref)
         except (ValueError, KeyError, TypeError):  # its data is no longer even JSON, or its seals are broken

@@ -68,17 +68,23 @@ def export_lines(session: Session, round_: Round) -> Iterator[str]:
     or early in the open, only its hashes)."""
     chain = chain_key(round_.id)
     head = session.get(AuditChainHead, chain)
-    witnessed = session.exec(select(WitnessedHead).where(col(WitnessedHead.chain) == chain).order_by(col(WitnessedHead.id))).all()
-    yield canonical_json({
-        "pb_audit_export": EXPORT_FORMAT,
-        "chain": chain,
-        "round": round_.id,
-        "title": round_.title,
-        "exported_at": now().isoformat(timespec="seconds"),
-        "head": {"seq": head.seq if head else 0, "hash": head.head_hash if head else None},
-        "witnessed": [{"seq": w.seq, "hash": w.hash, "reason": w.reason, "at": w.at.isoformat(timespec="seconds")}
-                      for w in witnessed],
-    })
+    witnessed = session.exec(
+        select(WitnessedHead).where(col(WitnessedHead.chain) == chain).order_by(col(WitnessedHead.id))
+    ).all()
+    yield canonical_json(
+        {
+            "pb_audit_export": EXPORT_FORMAT,
+            "chain": chain,
+            "round": round_.id,
+            "title": round_.title,
+            "exported_at": now().isoformat(timespec="seconds"),
+            "head": {"seq": head.seq if head else 0, "hash": head.head_hash if head else None},
+            "witnessed": [
+                {"seq": w.seq, "hash": w.hash, "reason": w.reason, "at": w.at.isoformat(timespec="seconds")}
+                for w in witnessed
+            ],
+        }
+    )
     rows = session.exec(
         select(AuditEvent, User.audit_ref)
         .join(User, col(User.id) == col(AuditEvent.actor_user_id), isouter=True)

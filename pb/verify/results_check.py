@@ -28,8 +28,11 @@ def check_results(session: Session, round_: Round) -> list[str]:
     """What does not agree, in words (empty when the results stand)."""
     if not round_.reached(Phase.COUNTED):
         return []
-    events = session.exec(select(AuditEvent).where(
-        col(AuditEvent.chain) == chain_key(round_.id), col(AuditEvent.action) == "round.counted").order_by(col(AuditEvent.seq))).all()
+    events = session.exec(
+        select(AuditEvent)
+        .where(col(AuditEvent.chain) == chain_key(round_.id), col(AuditEvent.action) == "round.counted")
+        .order_by(col(AuditEvent.seq))
+    ).all()
     if len(events) != 1:
         return [f"the log should hold one count, and holds {len(events)}"]
     try:
@@ -37,7 +40,9 @@ def check_results(session: Session, round_: Round) -> list[str]:
     except (KeyError, TypeError, ValueError):
         return ["the count's event no longer reads as a count"]
     contests = session.exec(select(Contest.id).where(Contest.round_id == round_.id)).all()
-    stored = {r.contest_id: r for r in session.exec(select(ContestResult).where(col(ContestResult.contest_id).in_(contests)))}
+    stored = {
+        r.contest_id: r for r in session.exec(select(ContestResult).where(col(ContestResult.contest_id).in_(contests)))
+    }
     problems = []
     if set(recorded) != set(stored):
         problems.append(f"the count recorded ballot papers {sorted(recorded)}, the results hold {sorted(stored)}")
@@ -54,5 +59,7 @@ def check_results(session: Session, round_: Round) -> list[str]:
             problems.append(f"ballot paper {contest_id}: the stored results fund another set than the count recorded")
         recount = {str(p) for p in count(parse_pabulib(result.ballot_file)).selected}
         if recount != funded:
-            problems.append(f"ballot paper {contest_id}: recounting the stored ballot file funds another set than the count recorded")
+            problems.append(
+                f"ballot paper {contest_id}: recounting the stored ballot file funds another set than the count recorded"
+            )
     return problems

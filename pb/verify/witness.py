@@ -35,7 +35,9 @@ def witness_head(session: Session, round_: Round, phase: Phase) -> WitnessedHead
     the outbox, with the caller's transaction). Nothing if that head was already sent."""
     chain = chain_key(round_.id)
     head = session.get(AuditChainHead, chain)
-    last = session.exec(select(col(WitnessedHead.seq)).where(col(WitnessedHead.chain) == chain).order_by(col(WitnessedHead.id).desc())).first()
+    last = session.exec(
+        select(col(WitnessedHead.seq)).where(col(WitnessedHead.chain) == chain).order_by(col(WitnessedHead.id).desc())
+    ).first()
     if head is None or head.seq == 0 or head.seq == last:
         return None
     witnessed = WitnessedHead(chain=chain, seq=head.seq, hash=head.head_hash, reason=phase.value, at=now())
@@ -53,8 +55,12 @@ def witness_head(session: Session, round_: Round, phase: Phase) -> WitnessedHead
                 "Please keep this email. Anyone can later check that the log still holds this event unchanged, "
                 "which it cannot if anything before it was rewritten, removed or reordered: download the log from "
                 "%(export)s and check it with the verifier at %(verifier)s, giving it --since %(seq)d:%(hash)s.",
-                round=round_.title, reason=str(PHASE_LABELS[phase]), seq=head.seq, hash=head.head_hash,
-                export=export, verifier=verifier,
+                round=round_.title,
+                reason=str(PHASE_LABELS[phase]),
+                seq=head.seq,
+                hash=head.head_hash,
+                export=export,
+                verifier=verifier,
             )
         send_mail(person.email, subject, body, session=session)
     return witnessed

@@ -23,9 +23,22 @@ from pb.voting.models import Ballot, Declaration, Voter
 
 # The last word of an address line, as commonly shortened.
 STREET_WORDS = {
-    "st": "street", "rd": "road", "ave": "avenue", "av": "avenue", "ln": "lane", "dr": "drive", "ct": "court",
-    "pl": "place", "cres": "crescent", "cl": "close", "gdns": "gardens", "sq": "square", "tce": "terrace",
-    "gr": "grove", "pk": "park", "wy": "way",
+    "st": "street",
+    "rd": "road",
+    "ave": "avenue",
+    "av": "avenue",
+    "ln": "lane",
+    "dr": "drive",
+    "ct": "court",
+    "pl": "place",
+    "cres": "crescent",
+    "cl": "close",
+    "gdns": "gardens",
+    "sq": "square",
+    "tce": "terrace",
+    "gr": "grove",
+    "pk": "park",
+    "wy": "way",
 }
 
 
@@ -78,8 +91,14 @@ def declarations_of(session: Session, round_: Round) -> list[dict]:
         .where(Declaration.round_id == round_.id)
     ).all()
     listed = [
-        {"name": d.name, "address": d.address, "postcode": d.postcode, "birth_year": d.birth_year,
-         "area": areas.get(area_id, ""), "voted": bool(cast)}
+        {
+            "name": d.name,
+            "address": d.address,
+            "postcode": d.postcode,
+            "birth_year": d.birth_year,
+            "area": areas.get(area_id, ""),
+            "voted": bool(cast),
+        }
         for d, area_id, cast in rows
     ]
     return sorted(listed, key=lambda r: (r["postcode"], plain_address(r["address"]), plain(r["name"])))

@@ -29,7 +29,11 @@ class CodeForm(PbForm):
 class EmailForm(PbForm):
     email = EmailField(
         _l("Your email address"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
     )
     postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)])
 
@@ -55,7 +59,8 @@ class SmsForm(PbForm):
     mobile = TelField(
         _l("Your mobile number"),
         validators=[DataRequired(message=_l("Enter your mobile number.")), Length(max=30), uk_mobile_number],
-        description=_l("A UK mobile, like 07700 900123."), id="sms-mobile",
+        description=_l("A UK mobile, like 07700 900123."),
+        id="sms-mobile",
     )
     postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10)], id="sms-postcode")
 
@@ -75,24 +80,33 @@ def declaration_form(round_, **kwargs):
 
     declares = round_.declares
     if DeclaredField.NAME in declares:
-        DeclarationForm.name = StringField(_l("Your full name"), validators=[DataRequired(), Length(max=120)], id="declared-name")
+        DeclarationForm.name = StringField(
+            _l("Your full name"), validators=[DataRequired(), Length(max=120)], id="declared-name"
+        )
     if DeclaredField.ADDRESS in declares:
         DeclarationForm.address = StringField(
-            _l("First line of your address"), validators=[DataRequired(), Length(max=120)],
-            description=_l("For example: 12 High Street, or Flat 3, Mill House."), id="declared-address",
+            _l("First line of your address"),
+            validators=[DataRequired(), Length(max=120)],
+            description=_l("For example: 12 High Street, or Flat 3, Mill House."),
+            id="declared-address",
         )
-    DeclarationForm.postcode = StringField(_l("Your postcode"), validators=[DataRequired(), Length(max=10), full_postcode],
-                                           id="declared-postcode")
+    DeclarationForm.postcode = StringField(
+        _l("Your postcode"), validators=[DataRequired(), Length(max=10), full_postcode], id="declared-postcode"
+    )
     if DeclaredField.BIRTH_YEAR in declares:
         this_year = today().year
         DeclarationForm.birth_year = IntegerField(
             _l("Year you were born"),
-            validators=[InputRequired(message=_l("Enter the year you were born, like 1980.")),
-                        NumberRange(min=this_year - 120, max=this_year, message=_l("Enter the year you were born, like 1980."))],
+            validators=[
+                InputRequired(message=_l("Enter the year you were born, like 1980.")),
+                NumberRange(min=this_year - 120, max=this_year, message=_l("Enter the year you were born, like 1980.")),
+            ],
             id="declared-birth-year",
         )
     DeclarationForm.declaration = BooleanField(
-        _l("I declare that these are my own details, that I am eligible to vote in this round, and that I am voting only once."),
+        _l(
+            "I declare that these are my own details, that I am eligible to vote in this round, and that I am voting only once."
+        ),
         validators=[InputRequired(message=_l("Please confirm the declaration."))],
     )
     return DeclarationForm(**kwargs)
@@ -101,7 +115,9 @@ def declaration_form(round_, **kwargs):
 class CodeBatchForm(PbForm):
     area = SelectField(_l("For residents of"), coerce=int)
     count = IntegerField(
-        _l("How many codes"), default=100, validators=[NumberRange(min=1, max=50_000, message=_l("Make between 1 and 50,000 codes at a time."))]
+        _l("How many codes"),
+        default=100,
+        validators=[NumberRange(min=1, max=50_000, message=_l("Make between 1 and 50,000 codes at a time."))],
     )
 
 
@@ -120,7 +136,11 @@ class ExportForm(PbForm):
 class HelperForm(PbForm):
     email = EmailField(
         _l("Email address of the helper"),
-        validators=[DataRequired(), Length(max=254), Email(message=_l("Enter an email address like name@example.org."))],
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message=_l("Enter an email address like name@example.org.")),
+        ],
         description=_l("They need an account on pb."),
     )
 

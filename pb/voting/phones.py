@@ -24,14 +24,16 @@ MOBILE = re.compile(r"07(?:[1-57-9]\d{8}|624\d{6})")
 def uk_mobile(text: str) -> str:
     """The number in E.164 (+447700900123); raises NotAMobile."""
     # Digits from any script count as theirs (a phone keyboard in Arabic or Bengali types its own).
-    typed = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
-                    for ch in unicodedata.normalize("NFKC", text or "").strip())
+    typed = "".join(
+        str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+        for ch in unicodedata.normalize("NFKC", text or "").strip()
+    )
     compact = SEPARATORS.sub("", typed)
     if not re.fullmatch(r"\+?[0-9]{1,20}", compact):
         raise NotAMobile()
     for international in ("+44", "0044", "44"):
         if compact.startswith(international) and not (international == "44" and len(compact) != 12):
-            compact = "0" + compact[len(international):].removeprefix("0")  # +44 (0)7700 ...
+            compact = "0" + compact[len(international) :].removeprefix("0")  # +44 (0)7700 ...
             break
     if MOBILE.fullmatch(compact):
         return "+44" + compact[1:]

@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 from sqlmodel import select
 
 from pb.db import db_session, reads_first
+from pb.links import public_url
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
 from pb.refusal import Refusal
 from pb.rounds.access import load_round, load_round_as_officer
@@ -44,7 +45,6 @@ from pb.voting.forms import (
     declaration_form,
 )
 from pb.voting.models import Ballot, BallotChoice, Channel, EmailChallenge, Voter
-from pb.links import public_url
 
 bp = Blueprint("voting", __name__)
 
@@ -104,7 +104,9 @@ def _start_page(round_, status=200, **forms):
         "sms_form": forms.get("sms_form") or SmsForm(formdata=None),
         "declaration_form": forms.get("declaration_form") or declaration_form(round_, formdata=None),
         # Text messages only while they can be sent (GOV.UK Notify set up, or development).
-        "methods": [m for m in round_.methods if m != EligibilityMethod.SMS or text_messages_available(current_app.config)],
+        "methods": [
+            m for m in round_.methods if m != EligibilityMethod.SMS or text_messages_available(current_app.config)
+        ],
         "refusal": forms.get("refusal"),
     }
     return render_template("voting/start.html", **context), status
@@ -209,8 +211,9 @@ def _code_page(round_id: int, channel: str):
     if form.validate_on_submit():
         challenge_id = session.get(key)
         try:
-            voter = services.voter_by_email_code(db_session(), round_, challenge_id, form.code.data,
-                                                 client=client_address(), channel=channel)
+            voter = services.voter_by_email_code(
+                db_session(), round_, challenge_id, form.code.data, client=client_address(), channel=channel
+            )
         except services.VotingError as error:
             return show_refusal(error, template, form, round=round_)
         session.pop(key, None)
@@ -241,10 +244,15 @@ def _ballot_context(round_, voter, contest, form, **extra):
     paper = services.ballot_paper(db, contest.id)
     projects = paper.projects  # in the order drawn when voting opened
     return dict(
-        round=round_, contest=contest, form=form, projects=projects, drawn=paper.drawn,
+        round=round_,
+        contest=contest,
+        form=form,
+        projects=projects,
+        drawn=paper.drawn,
         budget=contest_budgets(db, round_).get(contest.id, 0),
         area=db.get(Area, contest.area_id) if contest.area_id else None,
-        paper=_on_paper(round_.id), **extra,
+        paper=_on_paper(round_.id),
+        **extra,
     )
 
 
@@ -277,14 +285,32 @@ def ballot(round_id, contest_id):
         if "confirm" not in request.form or "change" in request.form:
             services.validate_choices(db, contest, choices)
             template = "voting/ballot.html" if "change" in request.form else "voting/review.html"
-            return render_template(template, choices=choices, submission=services.new_submission(),
-                                   **_ballot_context(round_, voter, contest, form))
+            return render_template(
+                template,
+                choices=choices,
+                submission=services.new_submission(),
+                **_ballot_context(round_, voter, contest, form),
+            )
         state = _state(round_.id)
-        cast = services.cast_ballot(db, voter, contest, choices, channel=Channel(state.channel), submission=submission,
-                                    entered_by=state.helper_user_id)
+        cast = services.cast_ballot(
+            db,
+            voter,
+            contest,
+            choices,
+            channel=Channel(state.channel),
+            submission=submission,
+            entered_by=state.helper_user_id,
+        )
     except services.VotingError as error:
-        refuse((render_template("voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)),
-                getattr(error, "status", 400)), error)
+        refuse(
+            (
+                render_template(
+                    "voting/ballot.html", refusal=str(error), **_ballot_context(round_, voter, contest, form)
+                ),
+                getattr(error, "status", 400),
+            ),
+            error,
+        )
     services.note_own_ballot(db, state, cast)
     _email_receipt(round_.id, contest, cast)
     return _show_receipt(round_.id, cast.receipt)
@@ -308,7 +334,10 @@ def _repeated(round_id: int, submission: str | None):
             flash(_("That vote was already sent. Your ballot papers are below."), "info")
             return redirect(url_for("voting.ballots", round_id=round_id))
         earlier = current
-        flash(_("That ballot was replaced by a later one you cast. This is the receipt of your ballot that counts."), "info")
+        flash(
+            _("That ballot was replaced by a later one you cast. This is the receipt of your ballot that counts."),
+            "info",
+        )
     return _show_receipt(round_id, earlier.receipt)
 
 
@@ -328,8 +357,15 @@ def _cast(round_id: int, contest_id: int, submission: str | None):
     voter = Voter(id=state.voter_id, round_id=round_id, area_id=state.area_id, method="", identity="")
     try:
         choices = choices_from(form, paper.contest, paper.projects)
-        cast = services.cast_ballot(db, voter, paper.contest, choices, channel=Channel(state.channel),
-                                    submission=submission, entered_by=state.helper_user_id)
+        cast = services.cast_ballot(
+            db,
+            voter,
+            paper.contest,
+            choices,
+            channel=Channel(state.channel),
+            submission=submission,
+            entered_by=state.helper_user_id,
+        )
     except services.VotingError:
         return None  # nothing is written yet; the full page shows why (and undoes the request)
     services.note_own_ballot(db, state, cast)
@@ -358,9 +394,12 @@ def _email_receipt(round_id: int, contest: Contest, cast: Ballot) -> None:
     send_mail(
         challenge.email,
         _("Your vote in %(round)s", round=round_.title),
-        _("Thank you for voting on “%(contest)s”. Your receipt code is %(receipt)s.\n\n"
-          "Keep it: when the results are published you can check that your ballot was counted.",
-          contest=contest.name, receipt=cast.receipt),
+        _(
+            "Thank you for voting on “%(contest)s”. Your receipt code is %(receipt)s.\n\n"
+            "Keep it: when the results are published you can check that your ballot was counted.",
+            contest=contest.name,
+            receipt=cast.receipt,
+        ),
     )
 
 
@@ -382,8 +421,15 @@ def receipt(round_id):
     shown = _ballots_shown(round_.id, voter)
     remaining = [c for c in services.contests_for(db_session(), voter) if c.id not in shown]
     state = _state(round_.id)
-    return render_template("voting/receipt.html", round=round_, contest=contest, ballot=cast, remaining=remaining,
-                           paper=_on_paper(round_.id), emailed=bool(state and state.challenge_id))
+    return render_template(
+        "voting/receipt.html",
+        round=round_,
+        contest=contest,
+        ballot=cast,
+        remaining=remaining,
+        paper=_on_paper(round_.id),
+        emailed=bool(state and state.challenge_id),
+    )
 
 
 @bp.route("/rounds/<int:round_id>/vote/finish", methods=["POST"])
@@ -405,8 +451,12 @@ def codes(round_id):
     db = db_session()
     form = CodeBatchForm()
     form.area.choices = [(0, _("Everyone in the round (no area)"))] + [(a.id, a.name) for a in areas_of(db, round_)]
-    context = {"round": round_, "batches": services.code_figures(db, round_), "areas": {a.id: a for a in areas_of(db, round_)},
-               "cancel_form": CancelLetterForm(formdata=None)}
+    context = {
+        "round": round_,
+        "batches": services.code_figures(db, round_),
+        "areas": {a.id: a for a in areas_of(db, round_)},
+        "cancel_form": CancelLetterForm(formdata=None),
+    }
     if form.validate_on_submit():
         area = db.get(Area, form.area.data) if form.area.data else None
         try:
@@ -432,8 +482,13 @@ def cancel_letter(round_id):
         except services.VotingError as error:
             flash(str(error), "error")
             return redirect(url_for("voting.codes", round_id=round_.id)), 303
-        flash(_("Letter %(letter)s is cancelled: its code no longer works. Make a replacement code for the resident.",
-                letter=form.letter.data.strip()), "success")
+        flash(
+            _(
+                "Letter %(letter)s is cancelled: its code no longer works. Make a replacement code for the resident.",
+                letter=form.letter.data.strip(),
+            ),
+            "success",
+        )
     else:
         flash(_("Enter the reference printed under the code, like 3-0042."), "error")
     return redirect(url_for("voting.codes", round_id=round_.id)), 303
@@ -455,8 +510,17 @@ def declarations(round_id):
         return csv_download(
             f"round-{round_.id}-declarations.csv",
             [_("Name"), _("First line of the address"), _("Postcode"), _("Year of birth"), _("Area"), _("Voted")],
-            [[r["name"], r["address"], r["postcode"], r["birth_year"] or "", r["area"], _("yes") if r["voted"] else _("no")]
-             for r in rows],
+            [
+                [
+                    r["name"],
+                    r["address"],
+                    r["postcode"],
+                    r["birth_year"] or "",
+                    r["area"],
+                    _("yes") if r["voted"] else _("no"),
+                ]
+                for r in rows
+            ],
         )
     return form_page("voting/declarations.html", form, round=round_, count=count_declarations(db, round_))
 
@@ -508,7 +572,9 @@ def paper(round_id):
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            voter = services.voter_by_code(db, round_, form.code.data, client=client_address(), method=EligibilityMethod.PAPER)
+            voter = services.voter_by_code(
+                db, round_, form.code.data, client=client_address(), method=EligibilityMethod.PAPER
+            )
         except services.VotingError as error:
             return show_refusal(error, "voting/paper.html", form, round=round_)
         return _start_voting(round_, voter, Channel.PAPER)

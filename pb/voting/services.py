@@ -27,7 +27,18 @@ from pb.postcodes import normalise_postcode
 from pb.proposals.models import Project
 from pb.proposals.services import ballot_draw, projects_of
 from pb.refusal import Refusal
-from pb.rounds.models import PHASES, Area, BallotKind, Contest, DeclaredField, EligibilityMethod, Phase, Round, covers, takes_votes
+from pb.rounds.models import (
+    PHASES,
+    Area,
+    BallotKind,
+    Contest,
+    DeclaredField,
+    EligibilityMethod,
+    Phase,
+    Round,
+    covers,
+    takes_votes,
+)
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
@@ -41,10 +52,10 @@ from pb.voting.models import (
     EmailChallenge,
     PollingHelper,
     RoundKey,
-    VotingSession,
     VerdictVoter,
     Voter,
     VotingCode,
+    VotingSession,
 )
 from pb.voting.phones import NotAMobile, uk_mobile
 
@@ -111,8 +122,13 @@ def generate_codes(session: Session, round_: Round, *, actor, area: Area | None,
         raise VotingError(_("Make between 1 and %(max)d codes at a time.", max=MAX_BATCH))
     if area is not None and area.round_id != round_.id:
         raise VotingError(_("Choose an area of this round."))
-    batch = CodeBatch(round_id=round_.id, area_id=area.id if area else None, size=count, created_by_user_id=actor.id,
-                      replacement=round_.is_frozen)
+    batch = CodeBatch(
+        round_id=round_.id,
+        area_id=area.id if area else None,
+        size=count,
+        created_by_user_id=actor.id,
+        replacement=round_.is_frozen,
+    )
     session.add(batch)
     session.flush()
     codes: list[tuple[str, str]] = []
@@ -124,12 +140,19 @@ def generate_codes(session: Session, round_: Round, *, actor, area: Area | None,
             codes.append((code, f"{batch.id}-{len(codes) + 1:04d}"))
     session.bulk_insert_mappings(
         VotingCode,
-        [{"batch_id": batch.id, "round_id": round_.id, "code_hash": code_hash(c), "letter": letter} for c, letter in codes],
+        [
+            {"batch_id": batch.id, "round_id": round_.id, "code_hash": code_hash(c), "letter": letter}
+            for c, letter in codes
+        ],
     )
     session.flush()
     record_event(
-        session, "codes.replaced" if batch.replacement else "codes.generated", actor=actor, round_id=round_.id,
-        organisation_id=None, data={"batch": batch.id, "area": batch.area_id, "count": count},
+        session,
+        "codes.replaced" if batch.replacement else "codes.generated",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=None,
+        data={"batch": batch.id, "area": batch.area_id, "count": count},
     )
     return codes
 
@@ -141,7 +164,9 @@ def cancel_letter(session: Session, round_: Round, *, actor, letter: str) -> Non
     if round_.reached(Phase.CLOSED):
         raise VotingClosed(_("Voting in this round has closed."))
     reference = letter.strip()
-    row = session.exec(select(VotingCode).where(VotingCode.round_id == round_.id, VotingCode.letter == reference)).first()
+    row = session.exec(
+        select(VotingCode).where(VotingCode.round_id == round_.id, VotingCode.letter == reference)
+    ).first()
     if row is None or not reference:
         raise VotingError(_("No letter of this round has that reference. It is printed under the code, like 3-0042."))
     if row.cancelled_at is not None:
@@ -151,23 +176,34 @@ def cancel_letter(session: Session, round_: Round, *, actor, letter: str) -> Non
     row.cancelled_at = now()
     session.add(row)
     session.flush()
-    record_event(session, "codes.letter_cancelled", actor=actor, round_id=round_.id, organisation_id=None,
-                 data={"batch": row.batch_id})
+    record_event(
+        session,
+        "codes.letter_cancelled",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=None,
+        data={"batch": row.batch_id},
+    )
 
 
 def contests_nobody_can_vote_in(session: Session, round_: Round) -> list[Contest]:
     """Contests whose residents would have no way to vote: for codes (online or on paper)
     no codes for their area, and no email or declared identity that reaches the area."""
     methods = set(round_.methods)
-    areas: dict[int | None, Area] = {area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))}
+    areas: dict[int | None, Area] = {
+        area.id: area for area in session.exec(select(Area).where(Area.round_id == round_.id))
+    }
     batches = set(session.exec(select(CodeBatch.area_id).where(CodeBatch.round_id == round_.id)).all())
-    helpers = session.exec(select(func.count()).select_from(PollingHelper).where(PollingHelper.round_id == round_.id)).one()
+    helpers = session.exec(
+        select(func.count()).select_from(PollingHelper).where(PollingHelper.round_id == round_.id)
+    ).one()
     by_code = EligibilityMethod.CODES in methods or (EligibilityMethod.PAPER in methods and helpers > 0)
     missing = []
     for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
         area = areas.get(contest.area_id)
         by_postcode = bool({EligibilityMethod.EMAIL, EligibilityMethod.SMS, EligibilityMethod.DECLARED} & methods) and (
-            area is None or area.postcode_list)
+            area is None or area.postcode_list
+        )
         has_codes = bool(batches) if contest.area_id is None else contest.area_id in batches
         if not (by_postcode or (by_code and has_codes)):
             missing.append(contest)
@@ -179,8 +215,12 @@ def code_figures(session: Session, round_: Round) -> list[dict]:
     were sent, used and cancelled. Counts only, never codes."""
     rows = session.exec(
         select(
-            CodeBatch.id, CodeBatch.area_id, CodeBatch.replacement, CodeBatch.size,
-            func.count(col(VotingCode.used_at)), func.count(col(VotingCode.cancelled_at)),
+            CodeBatch.id,
+            CodeBatch.area_id,
+            CodeBatch.replacement,
+            CodeBatch.size,
+            func.count(col(VotingCode.used_at)),
+            func.count(col(VotingCode.cancelled_at)),
         )
         .join(VotingCode, VotingCode.batch_id == CodeBatch.id)
         .where(CodeBatch.round_id == round_.id)
@@ -188,7 +228,14 @@ def code_figures(session: Session, round_: Round) -> list[dict]:
         .order_by(CodeBatch.id)
     ).all()
     return [
-        {"batch": batch, "area": area, "replacement": bool(replacement), "sent": size, "used": used, "cancelled": cancelled}
+        {
+            "batch": batch,
+            "area": area,
+            "replacement": bool(replacement),
+            "sent": size,
+            "used": used,
+            "cancelled": cancelled,
+        }
         for batch, area, replacement, size, used, cancelled in rows
     ]
 
@@ -257,7 +304,6 @@ class WrongAnswer(Refusal, VotingError):
     status = 400
 
 
-
 def voter_by_code(session: Session, round_: Round, code: str, *, client: str, method=EligibilityMethod.CODES) -> Voter:
     """The voter a voting code makes eligible: made the first time the code is entered,
     and the same voter each time after, until voting closes (so a resident can come back
@@ -267,12 +313,16 @@ def voter_by_code(session: Session, round_: Round, code: str, *, client: str, me
     wrong guesses from a library or polling station never shuts out the residents there."""
     _check_voting_open(session, round_)
     _check_method(round_, method)
-    row = session.exec(select(VotingCode).where(VotingCode.code_hash == code_hash(code), VotingCode.round_id == round_.id)).first()
+    row = session.exec(
+        select(VotingCode).where(VotingCode.code_hash == code_hash(code), VotingCode.round_id == round_.id)
+    ).first()
     if row is None or row.cancelled_at is not None:
         key = f"code:ip:{client}"
         _throttled(session, key, limit=20)
-        raise WrongAnswer(_("That code is not right. Check it against your letter and try again."),
-                          record=lambda session: note_attempt(session, key))
+        raise WrongAnswer(
+            _("That code is not right. Check it against your letter and try again."),
+            record=lambda session: note_attempt(session, key),
+        )
     return _voter_of_code(session, round_, row, method)
 
 
@@ -282,8 +332,17 @@ def _voter_of_code(session: Session, round_: Round, row: VotingCode, method: Eli
     if voter is not None:
         return voter
     batch = session.get_one(CodeBatch, row.batch_id)
-    return _voter_once(session, found, Voter(round_id=round_.id, area_id=batch.area_id, method=method.value,
-                                             identity=secrets.token_hex(16), code_id=row.id))
+    return _voter_once(
+        session,
+        found,
+        Voter(
+            round_id=round_.id,
+            area_id=batch.area_id,
+            method=method.value,
+            identity=secrets.token_hex(16),
+            code_id=row.id,
+        ),
+    )
 
 
 def _voter_once(session: Session, found, voter: Voter, with_it=None) -> Voter:
@@ -329,8 +388,9 @@ def voter_by_declaration(session: Session, round_: Round, declared: Declared, *,
     if DeclaredField.ADDRESS in round_.declares and not plain(declared.address):
         raise VotingError(_("Enter the first line of your address in letters and numbers."))
     area = area_for_postcode(session, round_, declared.postcode)
-    text = identity_text(round_, name=declared.name, address=declared.address, postcode=declared.postcode,
-                         birth_year=declared.birth_year)
+    text = identity_text(
+        round_, name=declared.name, address=declared.address, postcode=declared.postcode, birth_year=declared.birth_year
+    )
     identity = _keyed(_voter_secret(session, round_), text)
     found = select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)
     voter = session.exec(found).first()
@@ -340,14 +400,29 @@ def voter_by_declaration(session: Session, round_: Round, declared: Declared, *,
     serialise(session, key)
     note_attempt(session, key)  # counted first, so that a burst of requests waits its turn
     if is_limited(session, key, limit=current_app.config["DECLARATIONS_PER_HOUR"] + 1, window_seconds=3600):
-        raise TooManyDeclarations(_("Too many people have voted from this connection in the last hour. "
-                                    "Please try again in an hour, or vote another way."))
+        raise TooManyDeclarations(
+            _(
+                "Too many people have voted from this connection in the last hour. "
+                "Please try again in an hour, or vote another way."
+            )
+        )
     return _voter_once(
-        session, found,
-        Voter(round_id=round_.id, area_id=area.id if area else None, method=EligibilityMethod.DECLARED.value, identity=identity),
-        lambda voter: Declaration(round_id=round_.id, voter_id=voter.id, name=declared.name.strip(),
-                                  address=declared.address.strip(), postcode=normalise_postcode(declared.postcode),
-                                  birth_year=declared.birth_year),
+        session,
+        found,
+        Voter(
+            round_id=round_.id,
+            area_id=area.id if area else None,
+            method=EligibilityMethod.DECLARED.value,
+            identity=identity,
+        ),
+        lambda voter: Declaration(
+            round_id=round_.id,
+            voter_id=voter.id,
+            name=declared.name.strip(),
+            address=declared.address.strip(),
+            postcode=normalise_postcode(declared.postcode),
+            birth_year=declared.birth_year,
+        ),
     )
 
 
@@ -362,15 +437,23 @@ def export_declarations(session: Session, round_: Round, *, actor) -> list[dict]
     if round_.reached(Phase.RESULTS_PUBLISHED):
         raise DeclarationsGone(_("The declarations were deleted when the results were published."))
     rows = declarations_of(session, round_)
-    record_event(session, "declarations.exported", actor=actor, round_id=round_.id, organisation_id=None,
-                 data={"count": len(rows)})
+    record_event(
+        session,
+        "declarations.exported",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=None,
+        data={"count": len(rows)},
+    )
     return rows
 
 
 def make_round_key(session: Session, round_: Round) -> None:
     """The round's own secrets (see RoundKey), made when voting opens."""
     if session.get(RoundKey, round_.id) is None:
-        session.add(RoundKey(round_id=round_.id, voter_secret=secrets.token_hex(32), verdict_secret=secrets.token_hex(32)))
+        session.add(
+            RoundKey(round_id=round_.id, voter_secret=secrets.token_hex(32), verdict_secret=secrets.token_hex(32))
+        )
         session.flush()
 
 
@@ -410,9 +493,14 @@ def seal_identities(session: Session, round_: Round) -> int:
     key = session.get(RoundKey, round_.id)
     if key is None:
         return 0
-    used = session.exec(select(EmailChallenge.email).where(
-        EmailChallenge.round_id == round_.id, EmailChallenge.purpose == "vote", EmailChallenge.channel == EMAIL,
-        col(EmailChallenge.used_at).is_not(None))).all()
+    used = session.exec(
+        select(EmailChallenge.email).where(
+            EmailChallenge.round_id == round_.id,
+            EmailChallenge.purpose == "vote",
+            EmailChallenge.channel == EMAIL,
+            col(EmailChallenge.used_at).is_not(None),
+        )
+    ).all()
     digests = sorted({_verdict_digest(key, email) for email in used if email})
     secrets.SystemRandom().shuffle(digests)
     for digest in digests:
@@ -428,7 +516,9 @@ def _code_digest(challenge_id: int, code: str) -> str:
     return hmac.new(key, f"otp:{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def start_email_challenge(session: Session, round_: Round, *, email: str, postcode: str, client: str) -> tuple[EmailChallenge, str]:
+def start_email_challenge(
+    session: Session, round_: Round, *, email: str, postcode: str, client: str
+) -> tuple[EmailChallenge, str]:
     """Begin proving eligibility by email; returns the challenge and the code to send."""
     _check_voting_open(session, round_)
     _check_method(round_, EligibilityMethod.EMAIL)
@@ -436,7 +526,9 @@ def start_email_challenge(session: Session, round_: Round, *, email: str, postco
     return new_email_challenge(session, round_, email=email, postcode=normalise_postcode(postcode), client=client)
 
 
-def start_sms_challenge(session: Session, round_: Round, *, mobile: str, postcode: str, client: str) -> tuple[EmailChallenge, str]:
+def start_sms_challenge(
+    session: Session, round_: Round, *, mobile: str, postcode: str, client: str
+) -> tuple[EmailChallenge, str]:
     """Begin proving eligibility by text message; returns the challenge (its `email` is the
     number, in E.164) and the code to send."""
     _check_voting_open(session, round_)
@@ -454,11 +546,22 @@ def start_sms_challenge(session: Session, round_: Round, *, mobile: str, postcod
     serialise(session, by_round)
     if is_limited(session, by_round, limit=current_app.config["SMS_PER_ROUND_PER_HOUR"], window_seconds=60 * 60):
         current_app.logger.warning("round %s: the hourly limit of text messages is reached", round_.id)
-        raise VotingError(_("Too many codes are being sent by text message just now. Please try again in an hour, "
-                            "or vote another way."))
+        raise VotingError(
+            _(
+                "Too many codes are being sent by text message just now. Please try again in an hour, "
+                "or vote another way."
+            )
+        )
     note_attempt(session, by_round)
-    return _new_challenge(session, round_, channel=SMS, address=number, by_address=f"otp-send:sms:{number}",
-                          client=client, postcode=normalise_postcode(postcode))
+    return _new_challenge(
+        session,
+        round_,
+        channel=SMS,
+        address=number,
+        by_address=f"otp-send:sms:{number}",
+        client=client,
+        postcode=normalise_postcode(postcode),
+    )
 
 
 def not_a_mobile_message(error: NotAMobile) -> str:
@@ -474,12 +577,29 @@ def new_email_challenge(
     the challenge and the code to send."""
     email = email.strip().lower()
     # The inbox it reaches, kept as a keyed hash (pb.throttle): the count, not the address.
-    return _new_challenge(session, round_, channel=EMAIL, address=email, by_address=f"otp-send:email:{mailbox(email)}",
-                          client=client, postcode=postcode, purpose=purpose)
+    return _new_challenge(
+        session,
+        round_,
+        channel=EMAIL,
+        address=email,
+        by_address=f"otp-send:email:{mailbox(email)}",
+        client=client,
+        postcode=postcode,
+        purpose=purpose,
+    )
 
 
-def _new_challenge(session: Session, round_: Round, *, channel: str, address: str, by_address: str, client: str,
-                   postcode: str, purpose: str = "vote") -> tuple[EmailChallenge, str]:
+def _new_challenge(
+    session: Session,
+    round_: Round,
+    *,
+    channel: str,
+    address: str,
+    by_address: str,
+    client: str,
+    postcode: str,
+    purpose: str = "vote",
+) -> tuple[EmailChallenge, str]:
     """A six-digit code for an address or a number, at most three per quarter hour to one
     (counted under `by_address`) and ten from one client, whichever way they are sent; a
     burst waits its turn to count (pb.throttle.serialise), so it cannot all pass at once."""
@@ -490,8 +610,9 @@ def _new_challenge(session: Session, round_: Round, *, channel: str, address: st
     note_attempt(session, by_address)
     note_attempt(session, f"otp-send:ip:{client}")
     code = f"{secrets.randbelow(10**6):06d}"
-    challenge = EmailChallenge(round_id=round_.id, channel=channel, email=address, postcode=postcode, code_hash="",
-                               purpose=purpose)
+    challenge = EmailChallenge(
+        round_id=round_.id, channel=channel, email=address, postcode=postcode, code_hash="", purpose=purpose
+    )
     session.add(challenge)
     session.flush()
     challenge.code_hash = _code_digest(challenge.id, code)
@@ -505,7 +626,8 @@ def code_email_body(code: str) -> str:
     return ngettext(
         "Your code is %(code)s\n\nIt works once, for %(num)d minute. If you did not ask for it, ignore this email.",
         "Your code is %(code)s\n\nIt works once, for %(num)d minutes. If you did not ask for it, ignore this email.",
-        EMAIL_CODE_MINUTES, code=code,
+        EMAIL_CODE_MINUTES,
+        code=code,
     )
 
 
@@ -514,7 +636,8 @@ def code_text_body(code: str) -> str:
     return ngettext(
         "Your code to vote is %(code)s. It works once, for %(num)d minute. If you did not ask for it, ignore this.",
         "Your code to vote is %(code)s. It works once, for %(num)d minutes. If you did not ask for it, ignore this.",
-        EMAIL_CODE_MINUTES, code=code,
+        EMAIL_CODE_MINUTES,
+        code=code,
     )
 
 
@@ -528,18 +651,26 @@ def forget_email_addresses(session: Session, round_: Round, *, purpose: str | No
     return session.exec(query).rowcount
 
 
-def start_voting_session(session: Session, voter: Voter, *, channel=Channel.ONLINE, helper=None,
-                         challenge_id: int | None = None) -> str:
+def start_voting_session(
+    session: Session, voter: Voter, *, channel=Channel.ONLINE, helper=None, challenge_id: int | None = None
+) -> str:
     """Hold a voter's voting on the server; returns the random reference for the cookie."""
     token = secrets.token_urlsafe(24)
     # Anyone who knows a resident's details can declare them: they must not see whether, or
     # how, that resident voted. Such a session shows only the ballots cast in it.
     own = "" if voter.method == EligibilityMethod.DECLARED.value else None
-    session.add(VotingSession(
-        token_hash=token_digest(token), round_id=voter.round_id, voter_id=voter.id,
-        area_id=voter.area_id, channel=Channel(channel).value, helper_user_id=helper.id if helper is not None else None,
-        challenge_id=challenge_id, own_ballots=own,
-    ))
+    session.add(
+        VotingSession(
+            token_hash=token_digest(token),
+            round_id=voter.round_id,
+            voter_id=voter.id,
+            area_id=voter.area_id,
+            channel=Channel(channel).value,
+            helper_user_id=helper.id if helper is not None else None,
+            challenge_id=challenge_id,
+            own_ballots=own,
+        )
+    )
     session.flush()
     return token
 
@@ -549,8 +680,9 @@ def voting_session(session: Session, token: str | None, round_id: int, user=None
     for the polling helper who started it."""
     if not token or len(token) > 64:
         return None
-    row = session.exec(select(VotingSession).where(
-        VotingSession.token_hash == token_digest(token), VotingSession.round_id == round_id)).first()
+    row = session.exec(
+        select(VotingSession).where(VotingSession.token_hash == token_digest(token), VotingSession.round_id == round_id)
+    ).first()
     if row is None:
         return None
     if row.helper_user_id is not None and getattr(user, "id", None) != row.helper_user_id:
@@ -576,15 +708,26 @@ def forget_codes_of_voters(session: Session, round_: Round) -> int:
 
 
 def check_email_code(
-    session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str, purpose: str = "vote",
+    session: Session,
+    round_: Round,
+    challenge_id: int | None,
+    code: str,
+    *,
+    client: str,
+    purpose: str = "vote",
     channel: str = EMAIL,
 ) -> EmailChallenge:
     """The challenge whose code this is (sent by email, or with `channel` "sms" by text
     message), now used; raises VotingError (WrongAnswer for a wrong guess)."""
     _throttled(session, f"otp:ip:{client}", limit=30)
     challenge = session.get(EmailChallenge, challenge_id) if challenge_id else None
-    if (challenge is None or challenge.round_id != round_.id or challenge.used_at is not None
-            or challenge.purpose != purpose or challenge.channel != channel):
+    if (
+        challenge is None
+        or challenge.round_id != round_.id
+        or challenge.used_at is not None
+        or challenge.purpose != purpose
+        or challenge.channel != channel
+    ):
         raise VotingError(_("Start again: ask for a new code."))
     if challenge.created_at < now() - timedelta(minutes=EMAIL_CODE_MINUTES):
         raise VotingError(_("That code has expired. Ask for a new one."))
@@ -595,12 +738,21 @@ def check_email_code(
         left = EMAIL_CODE_TRIES - challenge.tries - 1
 
         def count_wrong_guess(session: Session) -> None:
-            session.exec(update(EmailChallenge).where(col(EmailChallenge.id) == challenge_id)
-                         .values(tries=col(EmailChallenge.tries) + 1))
+            session.exec(
+                update(EmailChallenge)
+                .where(col(EmailChallenge.id) == challenge_id)
+                .values(tries=col(EmailChallenge.tries) + 1)
+            )
             note_attempt(session, f"otp:ip:{client}")
 
-        raise WrongAnswer(ngettext("That code is not right. You have %(num)d try left.", "That code is not right. You have %(num)d tries left.",
-                                   left), record=count_wrong_guess)
+        raise WrongAnswer(
+            ngettext(
+                "That code is not right. You have %(num)d try left.",
+                "That code is not right. You have %(num)d tries left.",
+                left,
+            ),
+            record=count_wrong_guess,
+        )
     challenge.used_at = now()
     session.add(challenge)
     return challenge
@@ -609,8 +761,9 @@ def check_email_code(
 BY_CHANNEL = {EMAIL: EligibilityMethod.EMAIL, SMS: EligibilityMethod.SMS}  # how a code was sent: the way of voting
 
 
-def voter_by_email_code(session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str,
-                        channel: str = EMAIL) -> Voter:
+def voter_by_email_code(
+    session: Session, round_: Round, challenge_id: int | None, code: str, *, client: str, channel: str = EMAIL
+) -> Voter:
     """The voter a code sent by email (or, with `channel` "sms", by text message) proves:
     the same address or number again is the same voter, who may replace their ballot."""
     method = BY_CHANNEL[channel]
@@ -638,14 +791,24 @@ def appoint_helper(session: Session, round_: Round, *, actor, user) -> PollingHe
     if round_.reached(Phase.CLOSED):
         raise VotingClosed(_("Voting in this round has closed."))
     if funds_the_round(session, round_, user):
-        raise VotingError(_("A polling helper types in residents' voting codes, so cannot belong to an anchor that funds this round."))
-    if session.exec(select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)).first():
+        raise VotingError(
+            _("A polling helper types in residents' voting codes, so cannot belong to an anchor that funds this round.")
+        )
+    if session.exec(
+        select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)
+    ).first():
         raise VotingError(_("%(name)s is already a polling helper for this round.", name=user.name))
     helper = PollingHelper(round_id=round_.id, user_id=user.id)
     session.add(helper)
     session.flush()
-    record_event(session, "helper.appointed", actor=actor, round_id=round_.id,
-                 organisation_id=None, data={"user": person(user, round_.id), "name": user.name})
+    record_event(
+        session,
+        "helper.appointed",
+        actor=actor,
+        round_id=round_.id,
+        organisation_id=None,
+        data={"user": person(user, round_.id), "name": user.name},
+    )
     return helper
 
 
@@ -662,7 +825,9 @@ def is_helper(session: Session, round_: Round, user) -> bool:
 def contests_for(session: Session, voter: Voter) -> list[Contest]:
     """The round-wide contest(s) and the contest of the voter's own area."""
     query = select(Contest).where(Contest.round_id == voter.round_id)
-    contests = [c for c in session.exec(query.order_by(col(Contest.id))) if c.area_id is None or c.area_id == voter.area_id]
+    contests = [
+        c for c in session.exec(query.order_by(col(Contest.id))) if c.area_id is None or c.area_id == voter.area_id
+    ]
     return sorted(contests, key=lambda c: (c.area_id is not None, c.id))
 
 
@@ -688,8 +853,12 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
         return None
     round_ = session.get_one(Round, contest.round_id)
     projects = projects_of(session, contest)
-    paper = BallotPaper(contest, projects, contest_budgets(session, round_).get(contest.id, 0),
-                        drawn=ballot_draw(session, round_) is not None)
+    paper = BallotPaper(
+        contest,
+        projects,
+        contest_budgets(session, round_).get(contest.id, 0),
+        drawn=ballot_draw(session, round_) is not None,
+    )
     if round_.is_frozen:
         for row in (contest, *projects):
             session.expunge(row)
@@ -717,9 +886,13 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
         if any(rank is not None for rank in choices.values()):
             raise VotingError(_("This ballot paper is not ranked."))
         if len(choices) < contest.min_picks:
-            raise VotingError(ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", contest.min_picks))
+            raise VotingError(
+                ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", contest.min_picks)
+            )
         if len(choices) > contest.max_picks:
-            raise VotingError(ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks))
+            raise VotingError(
+                ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks)
+            )
         if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > _paper_of(session, contest).budget:
             raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
     else:
@@ -772,21 +945,40 @@ def cast_ballot(
             return earlier
     at = today()  # the day only: an exact time could match a ballot to a resident seen voting
     conn.execute(_SUPERSEDE, {"b_voter": voter.id, "b_contest": contest.id, "b_at": at})
-    ballot = Ballot(contest_id=contest.id, voter_id=voter.id, channel=Channel(channel).value, receipt=new_receipt(), cast_at=at,
-                    submission=submission or None)
+    ballot = Ballot(
+        contest_id=contest.id,
+        voter_id=voter.id,
+        channel=Channel(channel).value,
+        receipt=new_receipt(),
+        cast_at=at,
+        submission=submission or None,
+    )
     ballot.id = conn.execute(
         _INSERT_BALLOT,
         {
-            "contest_id": ballot.contest_id, "voter_id": ballot.voter_id, "is_current": True,
-            "channel": ballot.channel, "receipt": ballot.receipt, "cast_at": at, "submission": ballot.submission,
+            "contest_id": ballot.contest_id,
+            "voter_id": ballot.voter_id,
+            "is_current": True,
+            "channel": ballot.channel,
+            "receipt": ballot.receipt,
+            "cast_at": at,
+            "submission": ballot.submission,
             "entered_by_user_id": entered_by,
         },
     ).scalar_one()
-    conn.execute(_INSERT_CHOICE, [{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()])
+    conn.execute(
+        _INSERT_CHOICE, [{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()]
+    )
     conn.execute(_SPEND_CODE, {"s_voter": voter.id, "s_day": today()})
     if entered_by is not None:  # who entered a paper ballot is audited, never what it says
-        record_event(session, "paper.ballot_entered", actor=session.get(User, entered_by), round_id=contest.round_id,
-                     organisation_id=None, data={"contest": contest.id})
+        record_event(
+            session,
+            "paper.ballot_entered",
+            actor=session.get(User, entered_by),
+            round_id=contest.round_id,
+            organisation_id=None,
+            data={"contest": contest.id},
+        )
     return ballot
 
 
@@ -799,15 +991,21 @@ _LOCK_VOTER = (
 )
 _SUPERSEDE = (
     update(Ballot)
-    .where(col(Ballot.voter_id) == bindparam("b_voter"), col(Ballot.contest_id) == bindparam("b_contest"), col(Ballot.is_current))
+    .where(
+        col(Ballot.voter_id) == bindparam("b_voter"),
+        col(Ballot.contest_id) == bindparam("b_contest"),
+        col(Ballot.is_current),
+    )
     .values(is_current=False, superseded_at=bindparam("b_at"))
 )
 _INSERT_BALLOT = insert(Ballot).returning(col(Ballot.id))
 # A voting code is spent by its first ballot (the day only is kept).
 _SPEND_CODE = (
     update(VotingCode)
-    .where(col(VotingCode.id) == select(col(Voter.code_id)).where(col(Voter.id) == bindparam("s_voter")).scalar_subquery(),
-           col(VotingCode.used_at).is_(None))
+    .where(
+        col(VotingCode.id) == select(col(Voter.code_id)).where(col(Voter.id) == bindparam("s_voter")).scalar_subquery(),
+        col(VotingCode.used_at).is_(None),
+    )
     .values(used_at=bindparam("s_day"))
 )
 _INSERT_CHOICE = insert(BallotChoice)

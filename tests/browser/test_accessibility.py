@@ -38,9 +38,18 @@ def demo(app):
         sign_up = sign_up_token("newcomer@example.org", "Nia Newcomer")
         news = confirm_token(taking, "resident@example.org")
         stop_news = stop_token(taking.id, "resident@example.org")
-    return {"taking": taking.id, "delivery": delivery.id, "proposal": proposal.id, "contest": contest.id,
-            "project": project, "anchor": anchor, "sign_up": sign_up, "news": news, "stop_news": stop_news,
-            "voting": voting.id}
+    return {
+        "taking": taking.id,
+        "delivery": delivery.id,
+        "proposal": proposal.id,
+        "contest": contest.id,
+        "project": project,
+        "anchor": anchor,
+        "sign_up": sign_up,
+        "news": news,
+        "stop_news": stop_news,
+        "voting": voting.id,
+    }
 
 
 TOO_WIDE = """() => [...document.querySelectorAll('body *')]
@@ -51,15 +60,39 @@ TOO_WIDE = """() => [...document.querySelectorAll('body *')]
 def public_pages(ids) -> list[str]:
     taking, done = ids["taking"], ids["delivery"]
     return [
-        "/", "/rounds/", f"/rounds/{taking}", f"/rounds/{taking}/proposals", f"/proposals/{ids['proposal']}",
-        f"/rounds/{done}", f"/rounds/{done}/results", f"/rounds/{done}/results/{ids['contest']}",
-        f"/rounds/{done}/results/recount", f"/rounds/{done}/results/receipt", f"/rounds/{done}/audit",
-        f"/rounds/{done}/money", f"/projects/{ids['project']}", f"/rounds/{done}/residents",
-        f"/anchors/{ids['anchor']}/report", "/audit/platform", "/sign-in", "/sign-up", "/sign-up/sent",
-        f"/sign-up/{ids['sign_up']}", "/sign-up/not-a-token", "/reset-password",
-        "/privacy", "/accessibility", "/no-such-page", f"/rounds/{taking}/vote", "/dev/outbox",
-        f"/rounds/{taking}/news", f"/news/confirm/{ids['news']}", f"/news/stop/{ids['stop_news']}", "/news/stop/not-a-token",
-        f"/rounds/{ids['voting']}/help", f"/rounds/{ids['voting']}/vote",
+        "/",
+        "/rounds/",
+        f"/rounds/{taking}",
+        f"/rounds/{taking}/proposals",
+        f"/proposals/{ids['proposal']}",
+        f"/rounds/{done}",
+        f"/rounds/{done}/results",
+        f"/rounds/{done}/results/{ids['contest']}",
+        f"/rounds/{done}/results/recount",
+        f"/rounds/{done}/results/receipt",
+        f"/rounds/{done}/audit",
+        f"/rounds/{done}/money",
+        f"/projects/{ids['project']}",
+        f"/rounds/{done}/residents",
+        f"/anchors/{ids['anchor']}/report",
+        "/audit/platform",
+        "/sign-in",
+        "/sign-up",
+        "/sign-up/sent",
+        f"/sign-up/{ids['sign_up']}",
+        "/sign-up/not-a-token",
+        "/reset-password",
+        "/privacy",
+        "/accessibility",
+        "/no-such-page",
+        f"/rounds/{taking}/vote",
+        "/dev/outbox",
+        f"/rounds/{taking}/news",
+        f"/news/confirm/{ids['news']}",
+        f"/news/stop/{ids['stop_news']}",
+        "/news/stop/not-a-token",
+        f"/rounds/{ids['voting']}/help",
+        f"/rounds/{ids['voting']}/vote",
     ]
 
 
@@ -70,7 +103,9 @@ def test_every_public_page_passes_axe(demo, live_server, phone, language):
     for url in public_pages(demo):
         page.goto(live_server + url)
         assert_accessible(page, f"{url} ({language})")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360, f"{url} is wider than a 360 px phone: {page.evaluate(TOO_WIDE)}"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, (
+            f"{url} is wider than a 360 px phone: {page.evaluate(TOO_WIDE)}"
+        )
     screenshot(page, f"last-public-page-{language}")
 
 
@@ -90,8 +125,15 @@ def voting(app, db, make_user):
     from tests.factories import make_codes
 
     ids["code"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)[0]
-    open_voting(app, db, ids, convener="lead@council.example", screener="lead@council.example",
-                member="chair@park.example", group="Friends of the Park")
+    open_voting(
+        app,
+        db,
+        ids,
+        convener="lead@council.example",
+        screener="lead@council.example",
+        member="chair@park.example",
+        group="Friends of the Park",
+    )
     return ids
 
 

@@ -27,7 +27,9 @@ def round_id(app, db, make_user):
 
 
 def fits_a_phone(page, where):
-    assert page.evaluate("document.documentElement.scrollWidth") <= 360, f"{where} is wider than 360 px: {page.evaluate(TOO_WIDE)}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, (
+        f"{where} is wider than 360 px: {page.evaluate(TOO_WIDE)}"
+    )
 
 
 def test_the_lead_fills_in_help_and_residents_read_it_on_a_phone(round_id, live_server, phone):
@@ -62,11 +64,20 @@ def test_letters_fit_a_phone_pass_axe_and_print_one_to_a_page(app, db, round_id,
     from pb.rounds.help import set_help
 
     with app.test_request_context(), db() as session:
-        set_help(session, session.get(Round, round_id), actor=officer(session, session.get(Round, round_id)),
-                 contact={"name": "Eastshire Council participatory budgeting team", "phone": "01632 960 123",
-                          "email": "participatory-budgeting-enquiries@eastshire-council.example",
-                          "address": "Town Hall\nHigh Street\nEastshire ES1 1AA", "hours": "Monday to Friday, 9am to 5pm"},
-                 questions=[], places=[("Eastshire Central Library", "1 Library Way", "Saturdays 10am to 4pm")])
+        set_help(
+            session,
+            session.get(Round, round_id),
+            actor=officer(session, session.get(Round, round_id)),
+            contact={
+                "name": "Eastshire Council participatory budgeting team",
+                "phone": "01632 960 123",
+                "email": "participatory-budgeting-enquiries@eastshire-council.example",
+                "address": "Town Hall\nHigh Street\nEastshire ES1 1AA",
+                "hours": "Monday to Friday, 9am to 5pm",
+            },
+            questions=[],
+            places=[("Eastshire Central Library", "1 Library Way", "Saturdays 10am to 4pm")],
+        )
     page = phone()
     sign_in(page, live_server, OFFICER)
     page.goto(f"{live_server}/rounds/{round_id}/codes")
@@ -85,7 +96,9 @@ def test_letters_fit_a_phone_pass_axe_and_print_one_to_a_page(app, db, round_id,
     # Printed on A4: one letter to a page, each starting a new page.
     page.emulate_media(media="print")
     assert not page.locator(".screen-only").is_visible()
-    breaks = page.evaluate("() => [...document.querySelectorAll('article.letter')].map(e => getComputedStyle(e).breakAfter)")
+    breaks = page.evaluate(
+        "() => [...document.querySelectorAll('article.letter')].map(e => getComputedStyle(e).breakAfter)"
+    )
     assert breaks == ["page", "page", "auto"]
     pdf = page.pdf(format="A4")
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 3  # each letter fits on its own page

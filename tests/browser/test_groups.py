@@ -13,7 +13,9 @@ from tests.factories import make_codes, make_round, open_voting
 LEAD, MEMBER = "lead@council.example", "chair@park.example"
 
 
-def test_a_resident_reads_a_whole_proposal_from_the_ballot_and_keeps_their_choices(app, db, make_user, live_server, phone):
+def test_a_resident_reads_a_whole_proposal_from_the_ballot_and_keeps_their_choices(
+    app, db, make_user, live_server, phone
+):
     make_user(LEAD, name="Lena Lead", organisation="Eastshire Council", kind="anchor")
     make_user(MEMBER, name="Pat Park", organisation="Friends of the Park", kind="group")
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",))
@@ -51,7 +53,9 @@ def test_a_resident_reads_a_whole_proposal_from_the_ballot_and_keeps_their_choic
 WIDTH = "document.documentElement.scrollWidth"
 
 
-def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(app, db, make_user, live_server, phone, tmp_path):
+def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(
+    app, db, make_user, live_server, phone, tmp_path
+):
     import io
 
     from PIL import Image

@@ -74,7 +74,9 @@ def check_receipt(page, base, round_id, receipt) -> str:
 
 
 def test_propose_screen_vote_replace_and_check_the_receipt(app, db, people, live_server, phone):
-    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",), south_ballot="ranked", north_limit=True)
+    ids = make_round(
+        app, db, convener=LEAD, anchor="Eastshire Council", methods=("codes",), south_ballot="ranked", north_limit=True
+    )
     eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2)
     round_id, base = ids["round"], live_server
 
@@ -198,10 +200,14 @@ def test_a_resident_votes_and_replaces_the_ballot_without_javascript(app, db, pe
     base, round_id = live_server, ids["round"]
 
     resident = phone(javascript=False)
-    first = vote_approval(resident, base, round_id, codes[0], ["Community garden beds (North ballot)"], check=False, name="no-js")
+    first = vote_approval(
+        resident, base, round_id, codes[0], ["Community garden beds (North ballot)"], check=False, name="no-js"
+    )
     resident.get_by_role("link", name="Back to my ballot papers").click()
     resident.get_by_role("link", name="Change my vote").click()
-    assert resident.locator(".running-total").is_hidden()  # the JavaScript extra stays away; the server checks the limit
+    assert resident.locator(
+        ".running-total"
+    ).is_hidden()  # the JavaScript extra stays away; the server checks the limit
     resident.get_by_label(re.compile("Community garden beds")).uncheck()
     resident.get_by_label(re.compile("Youth football sessions")).check()
     resident.get_by_role("button", name="Review my vote").click()

@@ -31,8 +31,9 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
     ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
     round_id = ids["round"]
     # Two projects on each ballot paper: the first two are on the same paper.
-    translated, untranslated = eligible_proposals(app, db, round_id, screener=LEAD, member=MEMBER,
-                                                  group="Friends of the Park", per_contest=2)[:2]
+    translated, untranslated = eligible_proposals(
+        app, db, round_id, screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
+    )[:2]
 
     # The convening lead offers Welsh besides English.
     lead = phone()
@@ -59,7 +60,9 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
 
     # Changed text is screened again; then voting opens.
     with app.test_request_context(), db() as session:
-        proposals.screen_proposal(session, session.get(Proposal, translated), actor=user(session, LEAD), decision="eligible", reason="")
+        proposals.screen_proposal(
+            session, session.get(Proposal, translated), actor=user(session, LEAD), decision="eligible", reason=""
+        )
     open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=0)
     with db() as session:
         project = session.exec(select(Project).where(Project.proposal_id == translated)).one()

@@ -29,7 +29,9 @@ def published(app, db, make_user):
             contest = session.get(Contest, contest_id)
             projects = session.exec(select(Project).where(Project.contest_id == contest_id).order_by(Project.id)).all()
             for n in range(6):
-                voter = Voter(round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}")
+                voter = Voter(
+                    round_id=ids["round"], area_id=ids["areas"][area], method="declared", identity=f"{area}{n}"
+                )
                 session.add(voter)
                 session.flush()
                 voting.cast_ballot(session, voter, contest, {p.id: None for p in projects[: 1 + n % 3]})
@@ -38,16 +40,30 @@ def published(app, db, make_user):
         round_ = session.get(Round, ids["round"])
         for project_id in sorted(delivery.funded_project_ids(session, round_)):
             project = session.get(Project, project_id)
-            delivery.post_update(session, project, actor=user(session, MEMBER), content=delivery.UpdateContent(
-                status="in_progress", spend=[("Materials from a local firm", project.cost // 2, True), ("Hire", 1234_56, False)]))
+            delivery.post_update(
+                session,
+                project,
+                actor=user(session, MEMBER),
+                content=delivery.UpdateContent(
+                    status="in_progress",
+                    spend=[("Materials from a local firm", project.cost // 2, True), ("Hire", 1234_56, False)],
+                ),
+            )
         ids["anchor"] = round_.convening_organisation_id
     return ids
 
 
 def pages(ids) -> list[str]:
     r = ids["round"]
-    return [f"/rounds/{r}/money", f"/rounds/{r}/results", f"/rounds/{r}/results/{ids['contests']['North']}",
-            f"/rounds/{r}/results/recount", f"/anchors/{ids['anchor']}/report", f"/rounds/{r}", f"/rounds/{r}/audit"]
+    return [
+        f"/rounds/{r}/money",
+        f"/rounds/{r}/results",
+        f"/rounds/{r}/results/{ids['contests']['North']}",
+        f"/rounds/{r}/results/recount",
+        f"/anchors/{ids['anchor']}/report",
+        f"/rounds/{r}",
+        f"/rounds/{r}/audit",
+    ]
 
 
 # Every table wider than the space it has: is it inside a focusable, labelled region that
@@ -77,8 +93,15 @@ def test_wide_money_tables_scroll_in_a_labelled_region_with_a_cue_and_the_page_d
         tables = page.evaluate(WIDE_TABLES)
         for table in tables:
             if table["wide"] or table["region"]:
-                assert table == {**table, "region": True, "scrolls": True, "focusable": True, "role": "region",
-                                 "named": True, "cue": True}, (url, table)
+                assert table == {
+                    **table,
+                    "region": True,
+                    "scrolls": True,
+                    "focusable": True,
+                    "role": "region",
+                    "named": True,
+                    "cue": True,
+                }, (url, table)
     page.goto(f"{live_server}/rounds/{published['round']}/money")
     assert any(t["wide"] for t in page.evaluate(WIDE_TABLES))  # the check above had something to check
 
@@ -93,7 +116,11 @@ def test_chart_labels_stay_a_readable_size_on_any_screen(published, live_server,
     page = phone(viewport={"width": width, "height": 900}, is_mobile=width < 400, has_touch=width < 400)
     r = published["round"]
     seen = 0
-    for url in (f"/rounds/{r}/money", f"/rounds/{r}/results/{published['contests']['North']}", f"/anchors/{published['anchor']}/report"):
+    for url in (
+        f"/rounds/{r}/money",
+        f"/rounds/{r}/results/{published['contests']['North']}",
+        f"/anchors/{published['anchor']}/report",
+    ):
         page.goto(live_server + url)
         sizes = page.evaluate(LABEL_SIZES)
         seen += len(sizes)

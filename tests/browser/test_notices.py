@@ -9,8 +9,8 @@ import pytest
 
 from pb.rounds.models import Round
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
-from tests.factories import close_voting, eligible_proposals, make_round
 from tests.browser.test_journeys import move_on
+from tests.factories import close_voting, eligible_proposals, make_round
 
 LEAD, MEMBER, RESIDENT = "lead@council.example", "chair@park.example", "resident@example.org"
 

@@ -56,7 +56,9 @@ def box_violations(inst, lo, hi):
             if status == "funded":
                 chosen = exact_run(inst, lo + x, before).select()
                 if chosen is None or chosen[2] != box.winners[-1]:
-                    found.append(f"round {len(before)}: certified {box.winners[-1]}, exact winner at {lo + x} is {chosen}")
+                    found.append(
+                        f"round {len(before)}: certified {box.winners[-1]}, exact winner at {lo + x} is {chosen}"
+                    )
             for g, budget in enumerate(run.budgets):
                 if not at(box.L0[g], box.Lh[g], x, h) <= budget <= at(box.U0[g], box.Uh[g], x, h):
                     found.append(f"round {len(before)}: budget of group {g} out of its lines at {lo + x}")
@@ -66,7 +68,9 @@ def box_violations(inst, lo, hi):
                     continue
                 for a, b in lines:
                     if at(a, b, x, h) > priced[0]:
-                        found.append(f"round {len(before)}: lower rho line {(a, b)} of {j} above rho {priced[0]} at {lo + x}")
+                        found.append(
+                            f"round {len(before)}: lower rho line {(a, b)} of {j} above rho {priced[0]} at {lo + x}"
+                        )
         if found or status != "funded":
             return found
 

@@ -57,7 +57,7 @@ def exact_run(inst, share, winners):
     heap = [entry for entry in inst.initial_heap if entry[2] not in winners]
     heapq.heapify(heap)
     machine = Machine(inst, rational.Q(share), heap=heap)
-    for j in winners[len(inst.free):]:
+    for j in winners[len(inst.free) :]:
         machine.fund(j)
     return machine
 

@@ -118,10 +118,7 @@ def test_verify_match_and_difference(tmp_path):
 
 def test_module_runs_without_flask_or_sqlmodel():
     """`pb tally` must start fast: importing the CLI must not pull in the web stack."""
-    code = (
-        "import sys, pb.tally.cli; "
-        "print(sorted(m for m in ('flask', 'sqlmodel', 'sqlalchemy') if m in sys.modules))"
-    )
+    code = "import sys, pb.tally.cli; print(sorted(m for m in ('flask', 'sqlmodel', 'sqlalchemy') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -230,8 +227,12 @@ def test_tally_text_for_equal_shares(tmp_path):
     # Two voters share 101: 50.50 each. A (60) costs them 30 each; B (80) has only voter 1,
     # who has 20.50 left.
     path = _pb_file(
-        tmp_path, budget="101", projects=[("A", 60), ("B", 80)], ballots=[["A", "B"], ["A"]],
-        rule="equalshares", meta={"currency": "GBP"},
+        tmp_path,
+        budget="101",
+        projects=[("A", 60), ("B", 80)],
+        ballots=[["A", "B"], ["A"]],
+        rule="equalshares",
+        meta={"currency": "GBP"},
     )
     result = run(tally_command, path)
     assert result.exit_code == 0, result.output
@@ -249,7 +250,9 @@ def test_tally_text_for_equal_shares(tmp_path):
 def test_tally_text_for_greedy_reasons(tmp_path):
     # Votes: A 3, B 2, C 1. A (70) is funded, leaving 30; B (50) does not fit.
     args = dict(
-        budget=100, projects=[("A", 70), ("B", 50), ("C", 10)], ballots=[["A", "B", "C"], ["A", "B"], ["A"]],
+        budget=100,
+        projects=[("A", 70), ("B", 50), ("C", 10)],
+        ballots=[["A", "B", "C"], ["A", "B"], ["A"]],
         rule="greedy",
     )
     greedy = run(tally_command, _pb_file(tmp_path, **args))

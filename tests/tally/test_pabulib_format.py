@@ -31,13 +31,15 @@ SMALL_FILES = sorted(p for p in DATA.glob("*.pb") if p.stat().st_size < 300_000)
 # Each file's own votes column counts every mention (e.g. Seattle's project 1229: 51
 # ballots name it, one of them twice, and its votes column says 52).
 REPEATS = {
-    "Netherlands_Amsterdam_604.pb": (
-        1927, "13650977333", "42346", 1, {"42346": 1, "42350": 1, "42355": 1, "42360": 1}
-    ),
+    "Netherlands_Amsterdam_604.pb": (1927, "13650977333", "42346", 1, {"42346": 1, "42350": 1, "42355": 1, "42360": 1}),
     "Poland_Warszawa_2022_Wola.pb": (3096, "37051", "1040", 1, {"1040": 1}),
     "Poland_Warszawa_2026_Tarchomin.pb": (135, "230580", "1557", 2, {"1557": 1, "1543": 1}),
     "US_Stanford_Dataset_Your_Voice_Your_Choice_Parks_and_Streets-_Seattle_2019_District_3_vote_knapsacks.pb": (
-        123, "119-429", "1229", 1, {"1229": 1, "1230": 1, "1227": 1}
+        123,
+        "119-429",
+        "1229",
+        1,
+        {"1229": 1, "1230": 1, "1227": 1},
     ),
 }
 SEATTLE = DATA / next(name for name in REPEATS if "Seattle" in name)
@@ -232,11 +234,11 @@ def _mutations(text: str):
         yield "\n".join(lines[:i] + lines[i + 1 :])
         yield "\n".join(lines[: i + 1] + lines[i:])
         if i + 1 < len(lines):
-            yield "\n".join([*lines[:i], lines[i + 1], lines[i], *lines[i + 2:]])
+            yield "\n".join([*lines[:i], lines[i + 1], lines[i], *lines[i + 2 :]])
         fields = lines[i].split(";")
         for j in range(len(fields)):
             for junk in ("", "x", "-1", '"', "1e3", "1,,2", "VOTES"):
-                yield "\n".join([*lines[:i], ";".join([*fields[:j], junk, *fields[j + 1:]]), *lines[i + 1:]])
+                yield "\n".join([*lines[:i], ";".join([*fields[:j], junk, *fields[j + 1 :]]), *lines[i + 1 :]])
 
 
 @pytest.mark.parametrize("base", [GOOD, APPROVAL], ids=["cumulative", "approval"])
@@ -343,9 +345,35 @@ def test_make_election_still_refuses_a_repeat():
 # ---------------------------------------------------------------- numbers
 
 REFUSED_NUMBERS = [
-    "1_000", "1e3", "1E3", "+100", "1 000", "\u0661\u0662\u0663", "\u00b2", "\u00bd", "0x10", "0b1",
-    "inf", "-inf", "Infinity", "nan", "NaN", "1/2", "", "1.", ".5", "1..5", "1.2.3", "1,000.50",
-    "\u22125", "- 5", "--5", "1-", "5%", "\uff15", "1e-3",
+    "1_000",
+    "1e3",
+    "1E3",
+    "+100",
+    "1 000",
+    "\u0661\u0662\u0663",
+    "\u00b2",
+    "\u00bd",
+    "0x10",
+    "0b1",
+    "inf",
+    "-inf",
+    "Infinity",
+    "nan",
+    "NaN",
+    "1/2",
+    "",
+    "1.",
+    ".5",
+    "1..5",
+    "1.2.3",
+    "1,000.50",
+    "\u22125",
+    "- 5",
+    "--5",
+    "1-",
+    "5%",
+    "\uff15",
+    "1e-3",
 ]
 
 
@@ -468,9 +496,11 @@ def test_a_votes_column_counting_each_mention_is_accepted():
 
 
 def test_quotes_in_names_are_read_as_pabutools_reads_them():
-    text = APPROVAL.replace("1;50;2;Park;", '1;50;2;"Green" park;').replace(
-        "2;30;2;Bench;", '2;30;2;"Old ""mill"" bench";'
-    ).replace("3;20;1;Tree;", '3;20;1;A "quoted" word;')
+    text = (
+        APPROVAL.replace("1;50;2;Park;", '1;50;2;"Green" park;')
+        .replace("2;30;2;Bench;", '2;30;2;"Old ""mill"" bench";')
+        .replace("3;20;1;Tree;", '3;20;1;A "quoted" word;')
+    )
     election = parse_pabulib(text)
     instance, _profile = parse_pabulib_from_string(text)
     theirs = {str(p): instance.project_meta[p]["name"] for p in instance}
@@ -482,9 +512,11 @@ def test_an_unclosed_quote_ends_with_its_line():
     # In the last column the rest of the line is the name, and the next line is still a row
     # (pabutools would run on into the next lines).
     text = APPROVAL.replace("project_id;cost;votes;name;category", "project_id;cost;votes;category;name")
-    text = text.replace("1;50;2;Park;nature", '1;50;2;nature;"Park; the big one').replace(
-        "2;30;2;Bench;streets", "2;30;2;streets;Bench"
-    ).replace("3;20;1;Tree;nature", "3;20;1;nature;Tree")
+    text = (
+        text.replace("1;50;2;Park;nature", '1;50;2;nature;"Park; the big one')
+        .replace("2;30;2;Bench;streets", "2;30;2;streets;Bench")
+        .replace("3;20;1;Tree;nature", "3;20;1;nature;Tree")
+    )
     election = parse_pabulib(text)
     assert election.projects["1"].name == "Park; the big one"
     assert election.projects["2"].name == "Bench"

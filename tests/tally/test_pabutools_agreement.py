@@ -63,9 +63,7 @@ def generate(seed: int, vote_type: str):
     budget = rng.randint(total_cost // 4, total_cost * 3 // 4)
     if vote_type == "cumulative":
         ballots = [{pid: rng.randint(1, 5) for pid in b} for b in ballots]
-    return make_election(
-        budget=budget, projects=projects, ballots=ballots, vote_type=vote_type, max_length=max_length
-    )
+    return make_election(budget=budget, projects=projects, ballots=ballots, vote_type=vote_type, max_length=max_length)
 
 
 def points_of(election):

@@ -70,8 +70,8 @@ def _without_num_votes(text: str) -> str:
 @pytest.mark.parametrize("name", FILES, ids=lambda n: n[:40])
 def test_a_cut_file_is_refused(name, num_votes):
     text = (DATA / name).read_text(encoding="utf-8-sig")
-    assert ("num_votes;" in text)
-    assert ("\nvotes" in text or ";votes;" in text)
+    assert "num_votes;" in text
+    assert "\nvotes" in text or ";votes;" in text
     if not num_votes:
         text = _without_num_votes(text)
         assert "num_votes" not in text
@@ -116,8 +116,9 @@ def test_the_message_says_the_file_may_be_cut_off():
     _start, end = _votes_body(text)
     with pytest.raises(PabulibError) as raised:
         parse_pabulib(text[: text.rindex("\n", 0, end) + 1])
-    assert re.fullmatch(r"line \d+: META num_votes is (\d+) but the file has \d+ votes \(is the file cut off\?\)",
-                        str(raised.value))
+    assert re.fullmatch(
+        r"line \d+: META num_votes is (\d+) but the file has \d+ votes \(is the file cut off\?\)", str(raised.value)
+    )
     without = _without_num_votes(text)
     with pytest.raises(PabulibError, match=r"has votes \d+ but the ballots give \d+ \(is the file cut off or altered"):
         parse_pabulib(without[: without.rindex("\n", 0, len(without.rstrip())) + 1])

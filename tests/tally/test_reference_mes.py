@@ -269,13 +269,25 @@ def test_generator_covers_every_kind():
                 seen["tie on rho"] += 1
     assert sum(ELECTIONS.values()) >= 2000
     needed = [
-        "everything fits", "budget below the cheapest project", "free project with supporters",
-        "project nobody supports", "identical projects", "decimal costs", "decimal budget",
-        "empty ballot", "voters: few", "voters: many", "vote type: choose-1", "tie on rho",
+        "everything fits",
+        "budget below the cheapest project",
+        "free project with supporters",
+        "project nobody supports",
+        "identical projects",
+        "decimal costs",
+        "decimal budget",
+        "empty ballot",
+        "voters: few",
+        "voters: many",
+        "vote type: choose-1",
+        "tie on rho",
         "named without support (rank beyond k, or 0 points)",
-        "add1 stopped: exhaustive", "add1 stopped: next over budget",
-        "add1 raised the share, then stopped: exhaustive", "add1 raised the share, then stopped: next over budget",
-        "comparison chose add1", "comparison chose greedy",
+        "add1 stopped: exhaustive",
+        "add1 stopped: next over budget",
+        "add1 raised the share, then stopped: exhaustive",
+        "add1 raised the share, then stopped: next over budget",
+        "comparison chose add1",
+        "comparison chose greedy",
     ]
     assert {kind: seen[kind] for kind in needed if seen[kind] < 20} == {}
 

@@ -55,25 +55,19 @@ def test_greedy_threshold():
 
 def test_greedy_tie_goes_to_the_project_listed_first():
     # Equal votes: x is listed first and funded although y and z are cheaper.
-    election = make_election(
-        budget=10, projects=[("x", 8), ("y", 6), ("z", 6)], ballots=[["x"], ["y"], ["z"]]
-    )
+    election = make_election(budget=10, projects=[("x", 8), ("y", 6), ("z", 6)], ballots=[["x"], ["y"], ["z"]])
     outcome = count(election, "greedy")
     assert outcome.selected == ["x"]
     (tie,) = outcome.explanation.ties
     assert (tie.step, tie.projects, tie.decisive) == (1, ["x", "y", "z"], True)
     assert outcome.explanation.unfunded["y"].figures == {"left": 2, "cost": 6}
-    listed_otherwise = make_election(
-        budget=10, projects=[("y", 6), ("x", 8), ("z", 6)], ballots=[["x"], ["y"], ["z"]]
-    )
+    listed_otherwise = make_election(budget=10, projects=[("y", 6), ("x", 8), ("z", 6)], ballots=[["x"], ["y"], ["z"]])
     assert count(listed_otherwise, "greedy").selected == ["y"]
 
 
 def test_a_tie_that_decides_nothing_is_not_decisive():
     # x and y tie and both fit; z ties with nothing.
-    election = make_election(
-        budget=20, projects=[("x", 8), ("y", 6), ("z", 30)], ballots=[["x", "y", "z"], ["x", "y"]]
-    )
+    election = make_election(budget=20, projects=[("x", 8), ("y", 6), ("z", 30)], ballots=[["x", "y", "z"], ["x", "y"]])
     outcome = count(election, "greedy")
     assert outcome.selected == ["x", "y"]
     assert [(t.projects, t.decisive) for t in outcome.explanation.ties] == [(["x", "y"], False)]

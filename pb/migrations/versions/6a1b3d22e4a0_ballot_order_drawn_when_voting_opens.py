@@ -18,8 +18,8 @@ on (it always sets the position, and the unique index refuses a second project a
 import sqlalchemy as sa
 from alembic import op
 
-revision = '6a1b3d22e4a0'
-down_revision = '9b1d2e7c4a10'
+revision = "6a1b3d22e4a0"
+down_revision = "9b1d2e7c4a10"
 branch_labels = None
 depends_on = None
 

@@ -11,8 +11,8 @@ Amounts are whole pence up to £100 million each, and their sums: more than Post
 import sqlalchemy as sa
 from alembic import op
 
-revision = '9b1d2e7c4a10'
-down_revision = '72641ef21812'
+revision = "9b1d2e7c4a10"
+down_revision = "72641ef21812"
 branch_labels = None
 depends_on = None
 

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'a4d7e2c9b6f1'
-down_revision = 'f3c6a2b8e9d0'
+revision = "a4d7e2c9b6f1"
+down_revision = "f3c6a2b8e9d0"
 branch_labels = None
 depends_on = None
 
@@ -26,15 +26,26 @@ def _rename(old: str, new: str) -> None:
     bind = op.get_bind()
     for round_id, methods in bind.execute(sa.text("SELECT id, eligibility_methods FROM round")).all():
         names = [new if name == old else name for name in methods.split(",")]
-        bind.execute(sa.text("UPDATE round SET eligibility_methods = :m WHERE id = :r"), {"m": ",".join(names), "r": round_id})
+        bind.execute(
+            sa.text("UPDATE round SET eligibility_methods = :m WHERE id = :r"), {"m": ",".join(names), "r": round_id}
+        )
     bind.execute(sa.text("UPDATE voter SET method = :new WHERE method = :old"), {"new": new, "old": old})
-    bind.execute(sa.text("UPDATE round_turnout SET figures = REPLACE(figures, :old, :new)"),
-                 {"old": f'"method": "{old}"', "new": f'"method": "{new}"'})
+    bind.execute(
+        sa.text("UPDATE round_turnout SET figures = REPLACE(figures, :old, :new)"),
+        {"old": f'"method": "{old}"', "new": f'"method": "{new}"'},
+    )
 
 
 def upgrade() -> None:
-    op.add_column("round", sa.Column("declared_fields", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False,
-                                     server_default="name,address"))
+    op.add_column(
+        "round",
+        sa.Column(
+            "declared_fields",
+            sqlmodel.sql.sqltypes.AutoString(length=60),
+            nullable=False,
+            server_default="name,address",
+        ),
+    )
     op.create_table(
         "declaration",
         sa.Column("id", sa.Integer(), nullable=False),

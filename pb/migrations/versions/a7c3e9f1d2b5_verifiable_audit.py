@@ -18,8 +18,8 @@ from alembic import op
 
 from pb.audit import guard
 
-revision = 'a7c3e9f1d2b5'
-down_revision = 'a4d7e2c9b6f1'
+revision = "a7c3e9f1d2b5"
+down_revision = "a4d7e2c9b6f1"
 branch_labels = None
 depends_on = None
 
@@ -30,7 +30,9 @@ def upgrade() -> None:
     op.add_column("user", sa.Column("audit_ref", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
     bind = op.get_bind()
     for (user_id,) in bind.execute(sa.text('SELECT id FROM "user"')).all():
-        bind.execute(sa.text('UPDATE "user" SET audit_ref = :ref WHERE id = :id'), {"ref": secrets.token_hex(8), "id": user_id})
+        bind.execute(
+            sa.text('UPDATE "user" SET audit_ref = :ref WHERE id = :id'), {"ref": secrets.token_hex(8), "id": user_id}
+        )
     op.create_index(op.f("ix_user_audit_ref"), "user", ["audit_ref"], unique=True)
     op.create_table(
         "witnessed_head",

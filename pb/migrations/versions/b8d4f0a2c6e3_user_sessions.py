@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'b8d4f0a2c6e3'
-down_revision = 'a7c3e9f1d2b5'
+revision = "b8d4f0a2c6e3"
+down_revision = "a7c3e9f1d2b5"
 branch_labels = None
 depends_on = None
 

@@ -14,16 +14,18 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'd21a0c5e9b11'
-down_revision = 'b8d4f0a2c6e3'
+revision = "d21a0c5e9b11"
+down_revision = "b8d4f0a2c6e3"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     for table in ("outgoing_mail", "email_challenge"):
-        op.add_column(table, sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False,
-                                       server_default="email"))
+        op.add_column(
+            table,
+            sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False, server_default="email"),
+        )
 
 
 def downgrade() -> None:
@@ -33,8 +35,10 @@ def downgrade() -> None:
     for round_id, methods in bind.execute(sa.text("SELECT id, eligibility_methods FROM round")).all():
         names = [name for name in methods.split(",") if name != "sms"]
         if names != methods.split(","):
-            bind.execute(sa.text("UPDATE round SET eligibility_methods = :m WHERE id = :r"),
-                         {"m": ",".join(names) or "email", "r": round_id})
+            bind.execute(
+                sa.text("UPDATE round SET eligibility_methods = :m WHERE id = :r"),
+                {"m": ",".join(names) or "email", "r": round_id},
+            )
     for table in ("email_challenge", "outgoing_mail"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column("channel")

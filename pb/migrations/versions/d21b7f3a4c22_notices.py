@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'd21b7f3a4c22'
-down_revision = 'd21a0c5e9b11'
+revision = "d21b7f3a4c22"
+down_revision = "d21a0c5e9b11"
 branch_labels = None
 depends_on = None
 

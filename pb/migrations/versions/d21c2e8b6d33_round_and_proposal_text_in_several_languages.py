@@ -13,8 +13,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'd21c2e8b6d33'
-down_revision = 'd21b7f3a4c22'
+revision = "d21c2e8b6d33"
+down_revision = "d21b7f3a4c22"
 branch_labels = None
 depends_on = None
 
@@ -35,10 +35,14 @@ def _translation_table(name: str, owner: str, owner_table: str) -> None:
 
 
 def upgrade() -> None:
-    op.add_column("round", sa.Column("source_locale", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False,
-                                     server_default="en_GB"))
-    op.add_column("round", sa.Column("other_locales", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False,
-                                     server_default=""))
+    op.add_column(
+        "round",
+        sa.Column("source_locale", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False, server_default="en_GB"),
+    )
+    op.add_column(
+        "round",
+        sa.Column("other_locales", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False, server_default=""),
+    )
     _translation_table("round_translation", "round_id", "round")
     _translation_table("proposal_translation", "proposal_id", "proposal")
 

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'd21d9a1f7e44'
-down_revision = 'd21c2e8b6d33'
+revision = "d21d9a1f7e44"
+down_revision = "d21c2e8b6d33"
 branch_labels = None
 depends_on = None
 

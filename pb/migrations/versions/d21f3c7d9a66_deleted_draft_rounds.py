@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'd21f3c7d9a66'
-down_revision = 'd21d9a1f7e44'
+revision = "d21f3c7d9a66"
+down_revision = "d21d9a1f7e44"
 branch_labels = None
 depends_on = None
 

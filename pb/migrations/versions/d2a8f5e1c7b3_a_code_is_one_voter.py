@@ -11,19 +11,28 @@ published, when the link is cut. Rounds published before this never had the link
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'd2a8f5e1c7b3'
-down_revision = 'b7e4c19d2f31'
+revision = "d2a8f5e1c7b3"
+down_revision = "b7e4c19d2f31"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.add_column("voter", sa.Column("code_id", sa.Integer(),
-                                         sa.ForeignKey("voting_code.id", name="fk_voter_code_id_voting_code"), nullable=True))
+        op.add_column(
+            "voter",
+            sa.Column(
+                "code_id",
+                sa.Integer(),
+                sa.ForeignKey("voting_code.id", name="fk_voter_code_id_voting_code"),
+                nullable=True,
+            ),
+        )
     else:  # SQLite adds a column that refers to another table in place, if its default is NULL
-        op.execute('ALTER TABLE voter ADD COLUMN code_id INTEGER '
-                   'CONSTRAINT fk_voter_code_id_voting_code REFERENCES voting_code (id)')
+        op.execute(
+            "ALTER TABLE voter ADD COLUMN code_id INTEGER "
+            "CONSTRAINT fk_voter_code_id_voting_code REFERENCES voting_code (id)"
+        )
     op.create_index("uq_voter_code_id", "voter", ["code_id"], unique=True)
 
 

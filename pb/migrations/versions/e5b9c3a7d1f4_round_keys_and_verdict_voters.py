@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'e5b9c3a7d1f4'
-down_revision = 'd2a8f5e1c7b3'
+revision = "e5b9c3a7d1f4"
+down_revision = "d2a8f5e1c7b3"
 branch_labels = None
 depends_on = None
 
@@ -44,8 +44,10 @@ def upgrade() -> None:
     op.create_index(op.f("ix_verdict_voter_round_id"), "verdict_voter", ["round_id"], unique=False)
     bind = op.get_bind()
     for (round_id,) in bind.execute(sa.text("SELECT id FROM round WHERE phase = 'voting'")):
-        bind.execute(sa.text("INSERT INTO round_key (round_id, voter_secret, verdict_secret) VALUES (:r, :v, :d)"),
-                     {"r": round_id, "v": secrets.token_hex(32), "d": secrets.token_hex(32)})
+        bind.execute(
+            sa.text("INSERT INTO round_key (round_id, voter_secret, verdict_secret) VALUES (:r, :v, :d)"),
+            {"r": round_id, "v": secrets.token_hex(32), "d": secrets.token_hex(32)},
+        )
 
 
 def downgrade() -> None:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = 'f3c6a2b8e9d0'
-down_revision = 'e5b9c3a7d1f4'
+revision = "f3c6a2b8e9d0"
+down_revision = "e5b9c3a7d1f4"
 branch_labels = None
 depends_on = None
 
@@ -38,11 +38,20 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_voting_session_round_id"), "voting_session", ["round_id"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
-        op.add_column("ballot", sa.Column("entered_by_user_id", sa.Integer(),
-                                          sa.ForeignKey("user.id", name="fk_ballot_entered_by_user_id_user"), nullable=True))
+        op.add_column(
+            "ballot",
+            sa.Column(
+                "entered_by_user_id",
+                sa.Integer(),
+                sa.ForeignKey("user.id", name="fk_ballot_entered_by_user_id_user"),
+                nullable=True,
+            ),
+        )
     else:  # SQLite adds a column that refers to another table in place, if its default is NULL
-        op.execute('ALTER TABLE ballot ADD COLUMN entered_by_user_id INTEGER '
-                   'CONSTRAINT fk_ballot_entered_by_user_id_user REFERENCES "user" (id)')
+        op.execute(
+            "ALTER TABLE ballot ADD COLUMN entered_by_user_id INTEGER "
+            'CONSTRAINT fk_ballot_entered_by_user_id_user REFERENCES "user" (id)'
+        )
 
 
 def downgrade() -> None:
