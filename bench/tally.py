@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "pabulib"
+DATA = ROOT / "tests" / "data" / "pabulib"  # the Pabulib files the tests count
 FILES = {
     "mokotow-2023": DATA / "Poland_Warszawa_2023_Mokotow.pb",
     "budapest-2024": DATA / "Hungary_Budapest_2024.pb",

@@ -149,7 +149,7 @@ def _check_settings(config) -> None:
     if str(config.get("LOG_LEVEL") or "INFO").upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"PB_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {config['LOG_LEVEL']!r}")
     config["LOG_LEVEL"] = str(config.get("LOG_LEVEL") or "INFO").upper()
-    if config.get("PASSWORD_HASH_METHOD") and not config.get("TESTING"):
+    if config.get("PASSWORD_HASH_METHOD") and (not config.get("TESTING") or env == "production"):
         # Only the tests' app may hash cheaply (pb.accounts.services); nowhere else, not even by mistake.
         raise ConfigError("PASSWORD_HASH_METHOD is for tests only: pb hashes passwords with scrypt")
     _check_statements(config)

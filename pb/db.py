@@ -24,7 +24,7 @@ a block: it commits on leaving the block and rolls back on an exception (keeping
 from contextlib import contextmanager
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel, create_engine
@@ -49,8 +49,33 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
         configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={"connect_timeout": 10})
+    else:
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={"connect_timeout": 10})
+    _note_writes(engine)
+    return engine
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER")
+
+
+def _note_writes(engine: Engine) -> None:
+    """Note on each connection whether its transaction has written (see _end_work)."""
+
+    @event.listens_for(engine, "begin")
+    def _begun(conn):
+        conn.info["pb_wrote"] = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _executing(conn, _cursor, statement, _parameters, _context, _executemany):
+        if statement.lstrip().upper().startswith(_WRITES):
+            conn.info["pb_wrote"] = True
+
+
+def _has_written(session: Session) -> bool:
+    """Whether the session's transaction has written anything, or holds changes to write."""
+    if session.new or session.dirty or session.deleted:
+        return True
+    return session.in_transaction() and session.connection().info.get("pb_wrote", True)
 
 
 def get_engine() -> Engine:
@@ -114,17 +139,28 @@ def _new_session(engine: Engine, write: bool) -> Session:
 
 
 def _end_work(session: Session, error: BaseException | None) -> None:
-    """The end of a unit of work: commit, or, on `error`, roll back, then keep a Refusal's
-    record in a write transaction of its own."""
+    """The end of a unit of work: commit, or, on `error`, roll back and keep a Refusal's
+    record.
+
+    A refusal's record is the count a limit reads (a wrong guess at a code) or an audit
+    event. When the refusing transaction is a writer's and has written nothing, the record
+    is written in it and committed: the check that refused and the count it keeps are one
+    step, under the locks the check took (SQLite's write lock, PostgreSQL's advisory and
+    row locks), so a burst of guesses cannot all be checked before any is counted.
+    Otherwise the work is rolled back and the record written in a transaction of its own."""
     try:
         if error is None:
             session.commit()
             return
-        session.rollback()
-        if isinstance(error, Refusal) and error.record is not None:
+        if not isinstance(error, Refusal) or error.record is None:
+            session.rollback()
+            return
+        if not (session.info.get("pb_write") and not _has_written(session)):
+            session.rollback()
             begin_writing(session)
-            error.record(session)
-            session.commit()
+        error.record(session)
+        error.record = None  # kept once, though the refusal may end a second unit of work on its way out
+        session.commit()
     except BaseException:
         session.rollback()
         raise

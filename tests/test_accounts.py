@@ -334,6 +334,9 @@ def test_only_a_test_app_may_hash_passwords_cheaply(tmp_path):
     }
     with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD is for tests only"):
         create_app(settings)
+    # Nor by calling production a test: PB_TESTING=true does not unlock it there.
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD is for tests only"):
+        create_app({**settings, "TESTING": True, "ENV": "production"})
 
 
 @pytest.mark.parametrize(

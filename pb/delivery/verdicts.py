@@ -24,7 +24,7 @@ from pb.delivery.models import Answer, Verdict
 from pb.delivery.services import DeliveryError, NotNow, funded_project_ids, round_of
 from pb.proposals.models import Project
 from pb.rounds.models import Phase, Round
-from pb.throttle import is_limited, note_attempt
+from pb.throttle import is_limited, note_attempt, serialise
 from pb.voting.models import EmailChallenge, VerdictVoter, VotingCode
 from pb.voting.services import (
     EMAIL_CODE_MINUTES,
@@ -62,6 +62,7 @@ def resident_by_code(session: Session, round_: Round, code: str, *, client: str)
     a code was eligible). Returns their resident key."""
     _check_open(round_)
     key = f"verdict-code:ip:{client}"
+    serialise(session, key)  # checked and counted (the refusal's record) one guess at a time
     if is_limited(session, key, limit=20, window_seconds=15 * 60):
         raise VotingError(_("Too many attempts. Please wait 15 minutes and try again."))
     digest = code_hash(code)

@@ -481,7 +481,7 @@ def cancel_letter(round_id):
             services.cancel_letter(db_session(), round_, actor=current_user, letter=form.letter.data)
         except services.VotingError as error:
             flash(str(error), "error")
-            return redirect(url_for("voting.codes", round_id=round_.id)), 303
+            refuse(redirect(url_for("voting.codes", round_id=round_.id), 303), error)
         flash(
             _(
                 "Letter %(letter)s is cancelled: its code no longer works. Make a replacement code for the resident.",

@@ -318,6 +318,7 @@ def voter_by_code(session: Session, round_: Round, code: str, *, client: str, me
     ).first()
     if row is None or row.cancelled_at is not None:
         key = f"code:ip:{client}"
+        serialise(session, key)  # checked and counted (the refusal's record) one guess at a time
         _throttled(session, key, limit=20)
         raise WrongAnswer(
             _("That code is not right. Check it against your letter and try again."),
@@ -719,8 +720,11 @@ def check_email_code(
 ) -> EmailChallenge:
     """The challenge whose code this is (sent by email, or with `channel` "sms" by text
     message), now used; raises VotingError (WrongAnswer for a wrong guess)."""
+    serialise(session, f"otp:ip:{client}")  # checked and counted (the refusal's record) one guess at a time
     _throttled(session, f"otp:ip:{client}", limit=30)
-    challenge = session.get(EmailChallenge, challenge_id) if challenge_id else None
+    # Locked until the guess is counted, so that guesses at one code from several clients
+    # wait for one another too.
+    challenge = session.get(EmailChallenge, challenge_id, with_for_update=True) if challenge_id else None
     if (
         challenge is None
         or challenge.round_id != round_.id
