@@ -4,9 +4,11 @@ The unit of work (`configure_db`, `App`): a request's work is committed when its
 returns a response, whatever the response's status, and rolled back when the view (or a
 `before_request` hook) raises anything: an error, an `abort()`, a `Refusal`. So a view
 that turns bad input away raises (pb.views: `refuse`, `show_refusal`, and `form_page`
-for a form with errors), and bad input changes nothing. After the rollback, a
-`Refusal`'s record (pb.refusal: its audit event, a wrong guess counted) is written in a
-short write transaction of its own, and the error handler shows the refusal.
+for a form with errors), and bad input changes nothing. A `Refusal`'s record (pb.refusal:
+its audit event, a wrong guess counted) is kept all the same: in the transaction that
+refused when that wrote nothing else (the check and the count are then one step), else
+after the rollback in a transaction of its own (see _end_work); then the error handler
+shows the refusal.
 
 Services flush and never commit or roll back. The two things they may need of a
 transaction are named here: `begin_writing` (end a read, then write: casting a ballot)

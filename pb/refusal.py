@@ -1,9 +1,10 @@
 """A refusal: an action refused for a reason the person should read, whose attempt is kept.
 
-Raising a `Refusal` undoes everything the request (or CLI command) did, like any error;
-then the unit of work (pb.db) keeps what the refusal carries in `record`, in a short
-write transaction of its own: an audit event ("round.change_refused"), or the count of
-a wrong guess at a code that rate limits read. Whoever raises it writes nothing first.
+Raising a `Refusal` undoes everything the request (or CLI command) did, like any error,
+and the unit of work (pb.db) keeps what the refusal carries in `record`: an audit event
+("round.change_refused"), or the count of a wrong guess at a code that rate limits read.
+Whoever raises it should write nothing first: the record is then written in the very
+transaction whose check refused, under its locks (pb.db._end_work).
 """
 
 from collections.abc import Callable
