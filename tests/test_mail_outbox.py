@@ -176,14 +176,16 @@ def test_a_mail_server_that_never_answers_does_not_hold_up_the_resident(app, db,
 
 @pytest.fixture
 def fails_after_mail(app):
-    """A view that asks for mail and then fails: by an error answer, or by an exception."""
+    """A view that asks for mail and then fails: by refusing (pb.views.refuse, the way views
+    turn an action away), or by an exception."""
     from pb.security import csrf
+    from pb.views import refuse
 
     def view(how):
         send_mail(RESIDENT, "Never sent", "The action that asked for this failed.")
         if how == "raise":
             raise RuntimeError("the action failed")
-        return "refused", 409
+        refuse(("refused", 409))
 
     app.add_url_rule("/test/fails-after-mail/<how>", view_func=csrf.exempt(view), methods=["POST"])
     return "/test/fails-after-mail/"
