@@ -780,7 +780,9 @@ def _demo_rounds_after_the_vote(session, by_name) -> list[tuple[str, str]]:
     def member_of(project):
         group = delivery.group_of(session, project)
         return session.exec(
-            select(User).join(Membership, Membership.user_id == User.id).where(Membership.organisation_id == group.id)
+            select(User)
+            .join(Membership, col(Membership.user_id) == col(User.id))
+            .where(Membership.organisation_id == group.id)
         ).first()
 
     def report(project, story):

@@ -87,7 +87,7 @@ class LinesField(TextAreaField):
         return "\n".join(self.data or [])
 
     def process_formdata(self, valuelist):
-        self.data = []
+        self.data: list[str] = []
         if not valuelist:
             return
         for line in valuelist[0].splitlines():

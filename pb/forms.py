@@ -4,6 +4,7 @@ our catalogues (see pb/wtforms_messages.py), so they are in every language we of
 from flask_babel import get_translations
 from flask_wtf import FlaskForm
 from wtforms import Form
+from wtforms.meta import DefaultMeta
 
 
 class _Catalogue:
@@ -19,7 +20,7 @@ class _Catalogue:
 CATALOGUE = _Catalogue()
 
 
-class _Meta:
+class _Meta(DefaultMeta):
     def get_translations(self, form):
         return CATALOGUE
 

@@ -156,7 +156,9 @@ def _deliver_after_commit(session, transaction):
     session.info.pop(_ADDED, None)
     if not session.info.pop(_COMMITTED, False) or not has_app_context():
         return  # without an app, the worker delivers
-    app = current_app._get_current_object()
+    # The app itself, not the proxy: the courier's thread uses it outside this context.
+    # (current_app is typed as the Flask it stands for, so the proxy's own method is unknown.)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     if sends_for_real(app.config):
         app.extensions["pb_courier"].nudge(app, session.get_bind())
         return

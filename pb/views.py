@@ -31,15 +31,15 @@ bp = Blueprint("pages", __name__)
 @bp.route("/")
 def index():
     """First what residents can do now: rounds open for voting, then those taking proposals."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from pb.rounds.models import Phase, Round
 
     session = db_session()
     open_now = session.exec(
         select(Round)
-        .where(Round.phase.in_([Phase.VOTING.value, Phase.PROPOSALS_OPEN.value]))
-        .order_by(Round.voting_closes_at, Round.id)
+        .where(col(Round.phase).in_([Phase.VOTING.value, Phase.PROPOSALS_OPEN.value]))
+        .order_by(col(Round.voting_closes_at), col(Round.id))
     ).all()
     return render_template(
         "pages/index.html",
@@ -234,7 +234,7 @@ def _static_versions(app):
     import hashlib
     import os
 
-    versions = {}
+    versions: dict[str, str | None] = {}
 
     @app.url_defaults
     def _fingerprint(endpoint, values):

@@ -219,6 +219,7 @@ BAD_INPUTS = [
         "at least one cost line",
     ),
     ({"postcode": "NOT A POSTCODE"}, "full postcode"),
+    ({"organisation": "99999"}, "Not a valid choice"),
     ({"contest": "99999"}, "Not a valid choice"),
     ({"category": "99999"}, "Not a valid choice"),
 ]

@@ -11,7 +11,7 @@ from sqlmodel import select
 from pb.audit.models import AuditEvent, chain_key
 from pb.rounds import services
 from pb.rounds.freeze import RoundFrozen
-from pb.rounds.models import Area, Contest, Pot, Round
+from pb.rounds.models import Area, Contest, Partner, Pot, Round
 from pb.verify.chain import verify_chain
 from tests.conftest import FormClient
 from tests.factories import eligible_proposals
@@ -433,6 +433,35 @@ def test_bad_amounts_are_refused_and_nothing_is_saved(anchors, db, amount):
     assert response.status_code == 400
     with db() as session:
         assert len(session.exec(select(Pot)).all()) == count
+
+
+def test_an_organisation_or_ballot_paper_not_offered_is_refused_and_nothing_is_saved(anchors, db):
+    """The pages take the chosen organisation and ballot paper as certain to exist
+    (get_one) because the form accepts only the ids it offered: any other is refused."""
+    council, nhs = anchors["council"], anchors["nhs"]
+    round_id, _areas, contests = set_up_round(council, nhs, db)
+    nhs_id, council_id = org_id(db, "Eastshire NHS Trust"), org_id(db, "Eastshire Council")
+    group_id, police_id = org_id(db, "Friends of the Park"), org_id(db, "Eastshire Police")
+    with db() as session:
+        counts = [len(session.exec(select(model)).all()) for model in (Round, Partner, Pot)]
+    base = f"/rounds/{round_id}"
+    pot = {"name": "Odd", "amount": "100"}
+    attempts = [
+        ("/rounds/new", {"organisation": nhs_id, "title": "Not ours", "methods": ["codes"]}),  # not the council's
+        ("/rounds/new", {"organisation": "99999", "title": "Nobody's", "methods": ["codes"]}),
+        (f"{base}/partners", {"organisation": council_id}),  # already taking part
+        (f"{base}/partners", {"organisation": group_id}),  # a group, not an anchor
+        (f"{base}/partners", {"organisation": "99999"}),
+        (f"{base}/pots/new", {**pot, "organisation": nhs_id, "contest": contests["South ballot"]}),
+        (f"{base}/pots/new", {**pot, "organisation": police_id, "contest": contests["South ballot"]}),
+        (f"{base}/pots/new", {**pot, "organisation": council_id, "contest": "99999"}),
+    ]
+    for url, data in attempts:
+        response = council.submit(url, data)
+        assert response.status_code == 400, (url, data)
+        assert "Not a valid choice" in response.get_data(as_text=True), (url, data)
+    with db() as session:
+        assert [len(session.exec(select(model)).all()) for model in (Round, Partner, Pot)] == counts
 
 
 def test_access_across_anchors_is_refused(app, anchors, db, client):

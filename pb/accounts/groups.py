@@ -3,7 +3,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.accounts import services
 from pb.accounts.access import load_group_as_member
@@ -76,14 +76,14 @@ def show(organisation_id):
             return redirect(url_for("groups.show", organisation_id=group.id))
     members = session.exec(
         select(User)
-        .join(Membership, Membership.user_id == User.id)
+        .join(Membership, col(Membership.user_id) == col(User.id))
         .where(Membership.organisation_id == group.id)
         .order_by(User.name)
     ).all()
     pending = session.exec(
         select(Invitation)
-        .where(Invitation.organisation_id == group.id, Invitation.accepted_at.is_(None))
-        .order_by(Invitation.created_at)
+        .where(Invitation.organisation_id == group.id, col(Invitation.accepted_at).is_(None))
+        .order_by(col(Invitation.created_at))
     ).all()
     return form_page("groups/show.html", form, group=group, members=members, pending=pending)
 
@@ -95,7 +95,7 @@ def accept(token):
     invitation = services.invitation_for_token(session, token)
     if invitation is None:
         return render_template("groups/invitation_invalid.html"), 404
-    group = session.get(Organisation, invitation.organisation_id)
+    group = session.get_one(Organisation, invitation.organisation_id)
     if request.method == "POST":
         try:
             services.accept_invitation(session, invitation, user=current_user)

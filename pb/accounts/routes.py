@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.accounts import services
 from pb.accounts.forms import (
@@ -270,8 +270,8 @@ def dashboard():
         groups=services.organisations_of(session, current_user, OrganisationKind.GROUP),
         officer_of=session.exec(
             select(Round)
-            .where(Round.returning_officer_id == current_user.id, Round.deleted_at.is_(None))
-            .order_by(Round.id)
+            .where(Round.returning_officer_id == current_user.id, col(Round.deleted_at).is_(None))
+            .order_by(col(Round.id))
         ).all(),
     )
 
@@ -351,7 +351,7 @@ def organisation(organisation_id):
                 return redirect(url_for("admin.organisation", organisation_id=organisation.id))
     members = session.exec(
         select(User)
-        .join(Membership, Membership.user_id == User.id)
+        .join(Membership, col(Membership.user_id) == col(User.id))
         .where(Membership.organisation_id == organisation.id)
         .order_by(User.name)
     ).all()

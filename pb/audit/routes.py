@@ -276,10 +276,10 @@ def platform_log():
     session = db_session()
     rows = session.exec(
         select(AuditEvent, User, Organisation)
-        .join(User, User.id == AuditEvent.actor_user_id, isouter=True)
-        .join(Organisation, Organisation.id == AuditEvent.organisation_id, isouter=True)
+        .join(User, col(User.id) == col(AuditEvent.actor_user_id), isouter=True)
+        .join(Organisation, col(Organisation.id) == col(AuditEvent.organisation_id), isouter=True)
         .where(AuditEvent.chain == PLATFORM_CHAIN)
-        .order_by(AuditEvent.seq.desc())
+        .order_by(col(AuditEvent.seq).desc())
         .limit(500)
     ).all()
     return render_template(

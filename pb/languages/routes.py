@@ -70,6 +70,8 @@ def _translation_page(form, obj, round_, fields, save, back):
             _("The translation into %(language)s has been saved.", language=language_name(form.language.data)),
             "success",
         )
+        assert request.endpoint is not None, "a view runs only for a matched URL rule"
+        assert request.view_args is not None, "a view runs only for a matched URL rule"
         return redirect(url_for(request.endpoint, **request.view_args, language=form.language.data))
     return form_page("languages/translate.html", form, **context)
 

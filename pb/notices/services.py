@@ -86,7 +86,7 @@ def _first_time(session: Session, round_id: int, topic: str) -> bool:
 
 def proposal_screened(session: Session, proposal: Proposal) -> None:
     """The group's members hear the screening decision, with its reason."""
-    round_ = session.get(Round, proposal.round_id)
+    round_ = session.get_one(Round, proposal.round_id)
     link = public_url("proposals.show", proposal_id=proposal.id)
 
     def write():
@@ -128,7 +128,7 @@ def proposal_screened(session: Session, proposal: Proposal) -> None:
 
 def partner_invited(session: Session, round_: Round, organisation: Organisation) -> None:
     """A partner anchor's leads hear that they were invited to fund a round."""
-    convener = session.get(Organisation, round_.convening_organisation_id)
+    convener = session.get_one(Organisation, round_.convening_organisation_id)
     link = public_url("rounds.manage", round_id=round_.id)
 
     def write():

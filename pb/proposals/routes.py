@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
 from pb.accounts.permissions import role_required
@@ -228,7 +228,8 @@ def _save(form, round_, proposal, template):
     try:
         content.photo = _hold_photo(form)
         if proposal is None:
-            organisation = db.get(Organisation, form.organisation.data)
+            # The choice was checked against the person's groups (organisations are never deleted).
+            organisation = db.get_one(Organisation, form.organisation.data)
             proposal = services.create_proposal(
                 db, round_, actor=current_user, organisation=organisation, content=content
             )
@@ -327,7 +328,7 @@ def screening(round_id):
     proposals = db.exec(
         select(Proposal)
         .where(Proposal.round_id == round_.id, Proposal.status != Status.DRAFT.value)
-        .order_by(Proposal.status, Proposal.id)
+        .order_by(Proposal.status, col(Proposal.id))
     ).all()
     return render_template("proposals/screening.html", round=round_, proposals=proposals)
 
@@ -365,6 +366,6 @@ def screeners(round_id):
             flash(_("%(name)s can now screen this round's proposals.", name=user.name), "success")
             return redirect(url_for("proposals.screeners", round_id=round_.id))
     current = db.exec(
-        select(User).join(Screener, Screener.user_id == User.id).where(Screener.round_id == round_.id)
+        select(User).join(Screener, col(Screener.user_id) == col(User.id)).where(Screener.round_id == round_.id)
     ).all()
     return form_page("proposals/screeners.html", form, round=round_, current=current)

@@ -54,7 +54,9 @@ def index(round_id):
     db = db_session()
     areas = {a.id: a.name for a in db.exec(select(Area).where(Area.round_id == round_.id))}
     turnout = services.turnout(db, round_)
-    by_area, by_channel, by_method = {}, {}, {}
+    by_area: dict[int | None, int] = {}
+    by_channel: dict[str, int] = {}
+    by_method: dict[tuple[str, str], dict[str, int | None]] = {}
     for row in turnout:
         by_area[row["area"]] = by_area.get(row["area"], 0) + row["voters"]
         by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + row["voters"]

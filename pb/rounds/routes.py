@@ -14,7 +14,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import to_user_timezone, to_utc
 from flask_login import current_user, login_required
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb import lifecycle
 from pb.accounts.models import Organisation, OrganisationKind, Role, User
@@ -64,7 +64,9 @@ TIMELINE = ["proposals_open_at", "screening_at", "voting_opens_at", "voting_clos
 @bp.route("/")
 def index():
     session = db_session()
-    rounds = session.exec(select(Round).where(Round.phase != Phase.DRAFT.value).order_by(Round.created_at.desc())).all()
+    rounds = session.exec(
+        select(Round).where(Round.phase != Phase.DRAFT.value).order_by(col(Round.created_at).desc())
+    ).all()
     return render_template("rounds/index.html", rounds=rounds)
 
 
@@ -102,7 +104,7 @@ def show(round_id):
     round_, access = load_round(round_id)
     session = db_session()
     witnessed = session.exec(
-        select(WitnessedHead).where(WitnessedHead.chain == chain_key(round_.id)).order_by(WitnessedHead.id.desc())
+        select(WitnessedHead).where(WitnessedHead.chain == chain_key(round_.id)).order_by(col(WitnessedHead.id).desc())
     ).all()
     return render_template(
         "rounds/show.html",
@@ -131,7 +133,8 @@ def new():
     form = RoundForm(methods=["codes"], declares=["name", "address"])
     form.organisation.choices = [(org.id, org.name) for org in anchors]
     if form.validate_on_submit():
-        organisation = session.get(Organisation, form.organisation.data)
+        # The choice was checked against the anchors just read (organisations are never deleted).
+        organisation = session.get_one(Organisation, form.organisation.data)
         try:
             round_ = services.create_round(
                 session,
@@ -170,7 +173,7 @@ def manage(round_id):
         following=lifecycle.following_phase(round_),
         partners=session.exec(
             select(Organisation)
-            .join(Partner, Partner.organisation_id == Organisation.id)
+            .join(Partner, col(Partner.organisation_id) == col(Organisation.id))
             .where(Partner.round_id == round_.id)
         ).all(),
         my_organisations=my_organisation_ids(session),
@@ -412,10 +415,10 @@ def partners(round_id):
         if org.id not in taking_part
     ]
     if form.validate_on_submit():
+        # The choice was checked against the anchors just read (organisations are never deleted).
+        organisation = session.get_one(Organisation, form.organisation.data)
         try:
-            services.invite_partner(
-                session, round_, actor=current_user, organisation=session.get(Organisation, form.organisation.data)
-            )
+            services.invite_partner(session, round_, actor=current_user, organisation=organisation)
         except (services.RoundError, Refusal) as error:
             return show_refusal(error, "rounds/partner_form.html", form, round=round_)
         flash(_("The anchor has been invited. Its leads can now see this round and pledge money."), "success")
@@ -432,17 +435,21 @@ def pledge(round_id):
     form = PotForm()
     form.amount.currency = round_.currency
     form.organisation.choices = [
-        (org.id, org.name) for org in session.exec(select(Organisation).where(Organisation.id.in_(funders)))
+        (org.id, org.name) for org in session.exec(select(Organisation).where(col(Organisation.id).in_(funders)))
     ]
     form.contest.choices = [(c.id, c.name) for c in services.contests_of(session, round_)]
     if form.validate_on_submit():
+        # Both choices were checked against the rows just read (neither kind is ever deleted).
+        organisation = session.get_one(Organisation, form.organisation.data)
+        contest = session.get_one(Contest, form.contest.data)
+        assert form.amount.data is not None, "DataRequired refuses a form without an amount"
         try:
             services.pledge_pot(
                 session,
                 round_,
                 actor=current_user,
-                organisation=session.get(Organisation, form.organisation.data),
-                contest=session.get(Contest, form.contest.data),
+                organisation=organisation,
+                contest=contest,
                 name=form.name.data,
                 amount=form.amount.data,
             )
@@ -463,6 +470,7 @@ def raise_pot(round_id, pot_id):
     if request.method == "GET":
         form.amount.data = pot.amount
     if form.validate_on_submit():
+        assert form.amount.data is not None, "DataRequired refuses a form without an amount"
         try:
             services.raise_pot(session, pot, actor=current_user, amount=form.amount.data)
         except (services.RoundError, Refusal) as error:
@@ -492,7 +500,7 @@ def edit_help(round_id):
                 question.position,
             )
         places = session.exec(
-            select(VotingPlace).where(VotingPlace.round_id == round_.id).order_by(VotingPlace.position)
+            select(VotingPlace).where(VotingPlace.round_id == round_.id).order_by(col(VotingPlace.position))
         ).all()
         for row, place in zip(form.places.entries, places, strict=False):
             row.form["name"].data, row.form.address.data, row.form.opening_times.data = (

@@ -241,7 +241,7 @@ def ballots(round_id):
 
 def _ballot_context(round_, voter, contest, form, **extra):
     db = db_session()
-    paper = services.ballot_paper(db, contest.id)
+    paper = services.paper_of(db, contest)
     projects = paper.projects  # in the order drawn when voting opened
     return dict(
         round=round_,

@@ -871,10 +871,11 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
 
 
 def projects_for(session: Session, contest: Contest) -> list[Project]:
-    return _paper_of(session, contest).projects
+    return paper_of(session, contest).projects
 
 
-def _paper_of(session: Session, contest: Contest) -> BallotPaper:
+def paper_of(session: Session, contest: Contest) -> BallotPaper:
+    """The ballot paper of a contest read from the database (ballot_paper, for a contest id, may find none)."""
     paper = ballot_paper(session, contest.id)
     assert paper is not None, "a contest read from the database has a ballot paper"
     return paper
@@ -897,7 +898,7 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
             raise VotingError(
                 ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks)
             )
-        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > _paper_of(session, contest).budget:
+        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > paper_of(session, contest).budget:
             raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
     else:
         ranks = [rank for rank in choices.values() if rank is not None]
