@@ -1,24 +1,25 @@
 """Fixtures: a fresh, migrated database per test, on SQLite and on a real PostgreSQL.
 
 Every test that uses `app` runs once per backend in PB_TEST_BACKENDS (default: both).
-The schema is built once per backend by the real migrations and then copied for each
-test (a file copy for SQLite, CREATE DATABASE ... TEMPLATE for PostgreSQL). The app is
+The schema is built once per backend by the real migrations. On SQLite each test gets a
+copy of that file; on PostgreSQL each worker copies the template once (CREATE DATABASE
+... TEMPLATE) and puts that copy back to the template's state after each test (emptied,
+or copied again if the test changed its schema: tests.postgres.WorkerDatabase). The app is
 built once per backend in each worker and lent to one test at a time, pointed at that
 test's database (SharedApp); a test that changes the app itself is marked `own_app`.
 """
 
 import copy
-import itertools
 import os
 import re
 import shutil
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from pb import create_app
 from pb.migrate import upgrade
-from tests.postgres import migrated_database, start_server
+from tests.postgres import WorkerDatabase, migrated_database, start_server
+
 
 def pytest_sessionstart(session):
     """Build the .mo catalogues (they are never committed), as `make translations` does:
@@ -37,7 +38,6 @@ def pytest_sessionstart(session):
 
 
 BACKENDS = [b.strip() for b in os.environ.get("PB_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
-_counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +46,14 @@ def postgres_server():
     migrated_database(server, "pb_template")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server):
+    """This worker's PostgreSQL database, put back to the template's state after each test."""
+    database = WorkerDatabase(postgres_server, f"pb_test_{os.getpid()}")
+    yield database
+    database.drop()
 
 
 @pytest.fixture(scope="session")
@@ -62,15 +70,9 @@ def database_url(request, tmp_path):
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    server = request.getfixturevalue("postgres_server")
-    name = f"pb_test_{os.getpid()}_{next(_counter)}"
-    admin = create_engine(server.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE pb_template"))
-    yield server.url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    database = request.getfixturevalue("postgres_database")
+    yield database.url
+    database.put_back()
 
 
 # scrypt is what production hashes with, and most of a test's set-up time; the tests' app hashes
