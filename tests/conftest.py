@@ -33,7 +33,8 @@ def pytest_sessionstart(session):
     translations = Path(__file__).resolve().parents[1] / "translations"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(translations)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -106,7 +107,9 @@ class SharedApp:
         self.app = app
         self.config = copy.deepcopy(dict(app.config))
         app.extensions.pop("pb_engine").dispose()  # each loan has its own
-        self.extensions = {name: value for name, value in app.extensions.items() if name not in ("pb_outbox", "pb_courier")}
+        self.extensions = {
+            name: value for name, value in app.extensions.items() if name not in ("pb_outbox", "pb_courier")
+        }
         self.shape = self._shape()
 
     def _shape(self):
@@ -220,14 +223,18 @@ def make_user(app, db):
     from pb.accounts import services
     from pb.accounts.models import Organisation
 
-    def make(email, *, name="Test Person", password="correct horse battery", admin=False, organisation=None, kind="anchor"):
+    def make(
+        email, *, name="Test Person", password="correct horse battery", admin=False, organisation=None, kind="anchor"
+    ):
         with app.test_request_context(), db() as session:
             user = services.create_user(session, email=email, name=name, password=password, is_platform_admin=admin)
             if organisation:
                 org = session.exec(select(Organisation).where(Organisation.name == organisation)).first()
                 if org is None:
                     subtype = "local_authority" if kind == "anchor" else "charity"
-                    org = services.create_organisation(session, actor=user, name=organisation, kind=kind, subtype=subtype)
+                    org = services.create_organisation(
+                        session, actor=user, name=organisation, kind=kind, subtype=subtype
+                    )
                 services.add_member(session, actor=user, organisation=org, user=user)
             return user
 

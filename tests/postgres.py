@@ -172,20 +172,26 @@ class WorkerDatabase:
         self._copy()
         with server.connect(name) as connection:
             self.fingerprint = schema_fingerprint(connection)
-            tables = [row[0] for row in connection.execute(
-                "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
-                "WHERE schemaname = 'public' AND tablename <> 'alembic_version' ORDER BY 1")]
+            tables = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+                    "WHERE schemaname = 'public' AND tablename <> 'alembic_version' ORDER BY 1"
+                )
+            ]
         # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE makes new files for
         # every table and index (~0.2 s against ~0.01 s here). The guarding triggers
         # (pb.audit.guard) refuse to delete from the audit log, ballots and results; as a
         # replica this session fires none of them, nor any foreign key's (so the order of
         # the tables does not matter), and only this session, which ends here: they hold
         # again for the next test (tests/test_fixtures.py).
-        self._empty = "".join([
-            "SET session_replication_role = replica;\n",
-            *(f"DELETE FROM {table};\n" for table in tables),
-            "SELECT setval(seqrelid, seqstart, false) FROM pg_sequence",
-        ])
+        self._empty = "".join(
+            [
+                "SET session_replication_role = replica;\n",
+                *(f"DELETE FROM {table};\n" for table in tables),
+                "SELECT setval(seqrelid, seqstart, false) FROM pg_sequence",
+            ]
+        )
 
     def put_back(self) -> None:
         """Back to the template's state, after a test (and after its engines are disposed)."""
@@ -197,7 +203,8 @@ class WorkerDatabase:
                 # goes, with its locks: pg_terminate_backend waits (up to 10 s) until it has.
                 connection.execute(
                     "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
                 connection.execute("SET lock_timeout = '2s'")
                 if schema_fingerprint(connection) == self.fingerprint:
                     connection.execute(self._empty)

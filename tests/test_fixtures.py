@@ -37,14 +37,17 @@ def left_open():
 
 
 def _rows_by_table(connection) -> dict[str, int]:
-    tables = connection.execute(text(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")).scalars()
+    tables = connection.execute(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+    ).scalars()
     return {table: connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar() for table in tables}
 
 
 def _sequences_moved_on(connection) -> list[str]:
     # last_value is NULL in pg_sequences until the sequence has given a value since it (re)started.
-    return list(connection.execute(text("SELECT sequencename FROM pg_sequences WHERE last_value IS NOT NULL")).scalars())
+    return list(
+        connection.execute(text("SELECT sequencename FROM pg_sequences WHERE last_value IS NOT NULL")).scalars()
+    )
 
 
 def _left_before(name: str, postgres_database) -> dict | None:
@@ -68,7 +71,9 @@ def _refuses_deleting_audit_events(app) -> None:
             connection.execute(text("DELETE FROM audit_event"))
 
 
-def test_a_test_leaves_rows_in_many_tables_sequences_moved_on_and_a_lock_held(left_open, app, published, postgres_database):  # noqa: F811
+def test_a_test_leaves_rows_in_many_tables_sequences_moved_on_and_a_lock_held(
+    left_open, app, published, postgres_database
+):
     engine = app.extensions["pb_engine"]
     with engine.connect() as connection:
         rows = _rows_by_table(connection)
@@ -76,7 +81,8 @@ def test_a_test_leaves_rows_in_many_tables_sequences_moved_on_and_a_lock_held(le
     filled = {table for table, count in rows.items() if count}
     # The round with published results fills much of the schema, guarded tables among them.
     assert {"audit_event", "audit_chain_head", "ballot", "ballot_choice", "contest_result", "round_turnout"} <= filled
-    assert len(filled) >= 20 and len(moved_on) >= 15
+    assert len(filled) >= 20
+    assert len(moved_on) >= 15
     # A connection the test never closes, inside a transaction that holds a lock on a table.
     holder = postgres_database.server.connect(postgres_database.name)
     left_open.append(holder)
@@ -85,12 +91,18 @@ def test_a_test_leaves_rows_in_many_tables_sequences_moved_on_and_a_lock_held(le
     LEFT["rows"] = {"database": postgres_database.name, "filled": filled, "copies": postgres_database.copies}
 
 
-def test_the_next_test_finds_every_table_empty_sequences_restarted_and_the_triggers_in_force(app, db, make_user, postgres_database):
+def test_the_next_test_finds_every_table_empty_sequences_restarted_and_the_triggers_in_force(
+    app, db, make_user, postgres_database
+):
     left = _left_before("rows", postgres_database)
     engine = app.extensions["pb_engine"]
     with engine.connect() as connection:
-        others = connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                         "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")).scalar()
+        others = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
         assert others == 0  # the connection holding a lock is gone
         assert {table: count for table, count in _rows_by_table(connection).items() if count} == {}
         assert _sequences_moved_on(connection) == []
@@ -116,9 +128,21 @@ def test_the_next_test_finds_a_fresh_copy_of_the_template(app, make_user, postgr
     engine = app.extensions["pb_engine"]
     with engine.connect() as connection:
         assert connection.execute(text("SHOW application_name")).scalar() != "left behind"
-        assert connection.execute(text("SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d "
-                                       "ON d.oid = s.setdatabase WHERE d.datname = current_database()")).scalar() == 0
-        assert connection.execute(text("SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_event_append_only'")).scalar() == "O"
+        assert (
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d "
+                    "ON d.oid = s.setdatabase WHERE d.datname = current_database()"
+                )
+            ).scalar()
+            == 0
+        )
+        assert (
+            connection.execute(
+                text("SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_event_append_only'")
+            ).scalar()
+            == "O"
+        )
         assert {table: count for table, count in _rows_by_table(connection).items() if count} == {}
     if left is not None:
         assert postgres_database.copies == left["copies"] + 1

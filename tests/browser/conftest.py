@@ -19,8 +19,15 @@ from tests.conftest import CHEAP_PASSWORD_HASH
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PB_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 SCREENSHOTS = ROOT / "artefacts" / "screenshots"
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
 PASSWORD = "correct horse battery"
@@ -41,13 +48,18 @@ def database_url(tmp_path, sqlite_template):
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "browser-test-secret", "DATABASE_URL": database_url,
-        "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        # Plain HTTP on loopback: cookies cannot require HTTPS here.
-        "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "browser-test-secret",
+            "DATABASE_URL": database_url,
+            "PASSWORD_HASH_METHOD": CHEAP_PASSWORD_HASH,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            # Plain HTTP on loopback: cookies cannot require HTTPS here.
+            "SESSION_COOKIE_SECURE": False,
+            "REMEMBER_COOKIE_SECURE": False,
+        }
+    )
     yield app
     app.extensions["pb_engine"].dispose()
 
@@ -125,6 +137,7 @@ def assert_accessible(page, where: str) -> None:
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     bad = [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"] if v["impact"] in ("serious", "critical")
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
     ]
     assert bad == [], f"{where}: " + "; ".join(bad)
