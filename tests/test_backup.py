@@ -91,6 +91,11 @@ def test_backup_and_restore_bring_back_a_database_that_verifies_and_counts_the_s
             assert verifies_and_recounts(restored, published["round"]) == [True, True]
         finally:
             restored.extensions["pb_engine"].dispose()
+            # The copy is named after the worker's database, which lives as long as the worker.
+            admin = create_engine(app.config["DATABASE_URL"], isolation_level="AUTOCOMMIT")
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {copy_name} WITH (FORCE)"))
+            admin.dispose()
         return
 
     target = tmp_path / "pb-backup.sqlite"
