@@ -703,6 +703,7 @@ def test_the_convening_lead_deletes_a_draft_after_confirming_and_it_stays_on_rec
     for who in (council, partner):
         assert who.get(base).status_code == 404
         assert who.get(f"{base}/manage").status_code == 404
+        assert who.get(f"{base}/screening").status_code == 404  # its screeners' page is gone too
     assert "Eastshire Together" not in council.get("/anchor").get_data(as_text=True)
     with db() as session:
         assert session.get(Round, round_id).deleted_at is not None

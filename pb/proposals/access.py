@@ -31,11 +31,15 @@ def _visible(proposal: Proposal, round_: Round) -> bool:
 
 
 def _proposal_or_404(proposal_id: int) -> tuple[Proposal, Round]:
+    """A proposal and its round; 404 if either is gone (a deleted draft round's proposals with it)."""
     db = db_session()
     proposal = db.get(Proposal, proposal_id)
     if proposal is None:
         abort(404)
-    return proposal, db.get_one(Round, proposal.round_id)
+    round_ = db.get_one(Round, proposal.round_id)
+    if round_.deleted_at is not None:
+        abort(404)
+    return proposal, round_
 
 
 def load_proposal(proposal_id: int) -> tuple[Proposal, Round]:
@@ -65,8 +69,10 @@ def load_proposal_as_screener(proposal_id: int) -> tuple[Proposal, Round]:
 
 
 def load_round_as_screener(round_id: int) -> Round:
-    """The round, for its screeners; else 404 or 403."""
-    round_ = db_session().get(Round, round_id) or abort(404)
+    """The round, for its screeners; else 404 (also for a deleted draft) or 403."""
+    round_ = db_session().get(Round, round_id)
+    if round_ is None or round_.deleted_at is not None:
+        abort(404)
     if not can_screen(round_):
         abort(403)
     return round_
