@@ -24,15 +24,15 @@ from pb.delivery.models import Answer, Verdict
 from pb.delivery.services import DeliveryError, NotNow, funded_project_ids, round_of
 from pb.proposals.models import Project
 from pb.rounds.models import Phase, Round
-from pb.throttle import is_limited, note_attempt, serialise
+from pb.throttle import note_attempt
 from pb.voting.models import EmailChallenge, VerdictVoter, VotingCode
 from pb.voting.services import (
     EMAIL_CODE_MINUTES,
-    VotingError,
     WrongAnswer,
     check_email_code,
     code_hash,
     new_email_challenge,
+    throttled,
     verdict_digest,
 )
 
@@ -62,9 +62,7 @@ def resident_by_code(session: Session, round_: Round, code: str, *, client: str)
     a code was eligible). Returns their resident key."""
     _check_open(round_)
     key = f"verdict-code:ip:{client}"
-    serialise(session, key)  # checked and counted (the refusal's record) one guess at a time
-    if is_limited(session, key, limit=20, window_seconds=15 * 60):
-        raise VotingError(_("Too many attempts. Please wait 15 minutes and try again."))
+    throttled(session, key, limit=20)
     digest = code_hash(code)
     found = session.exec(
         select(VotingCode.id).where(VotingCode.code_hash == digest, VotingCode.round_id == round_.id)

@@ -292,7 +292,12 @@ def area_for_postcode(session: Session, round_: Round, postcode: str) -> Area | 
     return best
 
 
-def _throttled(session: Session, key: str, limit: int, window: int = 15 * 60) -> None:
+def throttled(session: Session, key: str, limit: int, window: int = 15 * 60) -> None:
+    """Refuse when `limit` attempts were counted under `key` in the last `window` seconds.
+    Concurrent requests under the same key wait here for one another until each has ended
+    its transaction (pb.throttle.serialise), so an attempt is checked and counted as one
+    step: a burst cannot all be checked before any is counted."""
+    serialise(session, key)
     if is_limited(session, key, limit=limit, window_seconds=window):
         raise VotingError(_("Too many attempts. Please wait 15 minutes and try again."))
 
@@ -318,8 +323,7 @@ def voter_by_code(session: Session, round_: Round, code: str, *, client: str, me
     ).first()
     if row is None or row.cancelled_at is not None:
         key = f"code:ip:{client}"
-        serialise(session, key)  # checked and counted (the refusal's record) one guess at a time
-        _throttled(session, key, limit=20)
+        throttled(session, key, limit=20)
         raise WrongAnswer(
             _("That code is not right. Check it against your letter and try again."),
             record=lambda session: note_attempt(session, key),
@@ -604,10 +608,8 @@ def _new_challenge(
     """A six-digit code for an address or a number, at most three per quarter hour to one
     (counted under `by_address`) and ten from one client, whichever way they are sent; a
     burst waits its turn to count (pb.throttle.serialise), so it cannot all pass at once."""
-    serialise(session, by_address)
-    serialise(session, f"otp-send:ip:{client}")
-    _throttled(session, by_address, limit=3)
-    _throttled(session, f"otp-send:ip:{client}", limit=10)
+    throttled(session, by_address, limit=3)
+    throttled(session, f"otp-send:ip:{client}", limit=10)
     note_attempt(session, by_address)
     note_attempt(session, f"otp-send:ip:{client}")
     code = f"{secrets.randbelow(10**6):06d}"
@@ -720,8 +722,7 @@ def check_email_code(
 ) -> EmailChallenge:
     """The challenge whose code this is (sent by email, or with `channel` "sms" by text
     message), now used; raises VotingError (WrongAnswer for a wrong guess)."""
-    serialise(session, f"otp:ip:{client}")  # checked and counted (the refusal's record) one guess at a time
-    _throttled(session, f"otp:ip:{client}", limit=30)
+    throttled(session, f"otp:ip:{client}", limit=30)
     # Locked until the guess is counted, so that guesses at one code from several clients
     # wait for one another too.
     challenge = session.get(EmailChallenge, challenge_id, with_for_update=True) if challenge_id else None
