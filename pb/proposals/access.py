@@ -9,6 +9,7 @@ from pb.accounts.services import is_member_of
 from pb.db import db_session
 from pb.proposals.models import PUBLIC_STATUSES, Proposal, Status
 from pb.proposals.services import is_screener
+from pb.rounds.access import existing_round
 from pb.rounds.models import Phase, Round
 
 
@@ -36,10 +37,7 @@ def _proposal_or_404(proposal_id: int) -> tuple[Proposal, Round]:
     proposal = db.get(Proposal, proposal_id)
     if proposal is None:
         abort(404)
-    round_ = db.get_one(Round, proposal.round_id)
-    if round_.deleted_at is not None:
-        abort(404)
-    return proposal, round_
+    return proposal, existing_round(proposal.round_id)
 
 
 def load_proposal(proposal_id: int) -> tuple[Proposal, Round]:
@@ -70,9 +68,7 @@ def load_proposal_as_screener(proposal_id: int) -> tuple[Proposal, Round]:
 
 def load_round_as_screener(round_id: int) -> Round:
     """The round, for its screeners; else 404 (also for a deleted draft) or 403."""
-    round_ = db_session().get(Round, round_id)
-    if round_ is None or round_.deleted_at is not None:
-        abort(404)
+    round_ = existing_round(round_id)
     if not can_screen(round_):
         abort(403)
     return round_

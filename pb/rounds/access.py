@@ -47,13 +47,19 @@ def access_to(session: Session, round_: Round) -> Access | None:
     return None  # a draft is for its anchors (and its returning officer) only: not even the platform's admins see it
 
 
-def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Access]:
-    """The round if the current user has `need`; else 404 (or 403 when signed in)."""
-    session = db_session()
-    round_ = session.get(Round, round_id)
+def existing_round(round_id: int) -> Round:
+    """The round, whoever asks; 404 if there is none or it is a deleted draft. Every
+    loader of a round, or of something in one, starts here."""
+    round_ = db_session().get(Round, round_id)
     if round_ is None or round_.deleted_at is not None:
         abort(404)
-    access = access_to(session, round_)
+    return round_
+
+
+def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Access]:
+    """The round if the current user has `need`; else 404 (or 403 when signed in)."""
+    round_ = existing_round(round_id)
+    access = access_to(db_session(), round_)
     if access is None:
         abort(403 if current_user.is_authenticated else 404)
     if access < need:
