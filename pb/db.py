@@ -23,6 +23,7 @@ a block: it commits on leaving the block and rolls back on an exception (keeping
 `Refusal`'s record).
 """
 
+import re
 from contextlib import contextmanager
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -57,7 +58,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-_WRITES = ("INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER")
+# Matched at the start of every statement, without copying it (this runs for each query).
+_WRITES = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|CREATE|DROP|ALTER)", re.IGNORECASE)
 
 
 def _note_writes(engine: Engine) -> None:
@@ -69,7 +71,7 @@ def _note_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _executing(conn, _cursor, statement, _parameters, _context, _executemany):
-        if statement.lstrip().upper().startswith(_WRITES):
+        if _WRITES.match(statement):
             conn.info["pb_wrote"] = True
 
 
