@@ -481,6 +481,17 @@ def area_of(session: Session, proposal: Proposal) -> Area | None:
     return session.get(Area, contest.area_id) if contest and contest.area_id else None
 
 
+def categories_of_projects(session: Session, contest: Contest) -> dict[int, int | None]:
+    """Each of a contest's projects' category (None for a proposal that gave none)."""
+    return dict(
+        session.exec(
+            select(Project.id, Proposal.category_id)
+            .join(Proposal, col(Proposal.id) == col(Project.proposal_id))
+            .where(col(Project.contest_id) == contest.id)
+        ).all()
+    )
+
+
 def projects_of(session: Session, contest: Contest) -> list[Project]:
     """A contest's projects in their order on the ballot paper: the one order every page,
     file and count uses."""

@@ -18,10 +18,11 @@ from sqlmodel import Session, col, select
 
 from pb.audit.chain import record_event
 from pb.proposals.models import Project
-from pb.proposals.services import projects_of
+from pb.proposals.services import categories_of_projects, projects_of
 from pb.refusal import Refusal
 from pb.results.models import ContestResult, RoundTurnout
-from pb.rounds.models import Area, BallotKind, Contest, Phase, Pot, Round
+from pb.rounds.limits import limits_of, pabulib_category, pabulib_limits
+from pb.rounds.models import Area, BallotKind, Category, Contest, Phase, Pot, Round
 from pb.rounds.services import contest_budgets
 from pb.tally import count, make_election, parse_pabulib, write_pabulib
 from pb.tally.election import format_number
@@ -58,6 +59,15 @@ def _counted_ballots(session: Session, contest: Contest) -> list[tuple[int, list
     return sorted(ballots.items())
 
 
+def project_categories(session: Session, contest: Contest) -> dict[int, str]:
+    """Each of a contest's projects that has a category: its name as the ballot file writes it."""
+    names = {
+        c.id: pabulib_category(c.name)
+        for c in session.exec(select(Category).where(Category.round_id == contest.round_id))
+    }
+    return {pid: names[cid] for pid, cid in categories_of_projects(session, contest).items() if cid is not None}
+
+
 def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) -> tuple[str, dict]:
     """Count a contest's counted ballots (see count_round) with its frozen rule; returns the
     anonymised ballot file (with the `selected` column) and the outcome as plain data."""
@@ -84,9 +94,16 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
     }
     if ranked:
         meta["comment"] = f"Ranks become points: {contest.rank_depth} for a first choice, one fewer for each next."
+    categories = project_categories(session, contest)
+    if limits := limits_of(session, contest.id):
+        meta["category_limits"] = pabulib_limits(limits, contest.max_picks)
     election = make_election(
         budget=pounds(budget),
-        projects=[{"project_id": str(p.id), "cost": pounds(p.cost), "name": p.title} for p in projects],
+        projects=[
+            {"project_id": str(p.id), "cost": pounds(p.cost), "name": p.title}
+            | ({"category": categories.get(p.id, "")} if categories else {})
+            for p in projects
+        ],
         ballots=votes,
         vote_type="ordinal" if ranked else "approval",
         rule=contest.rule,

@@ -243,3 +243,30 @@ class HelpForm(PbForm):
                 raise ValidationError(_l("Give each place a name, or leave its lines empty to remove it."))
             rows.append((name, address, times))
         self.place_values = rows
+
+
+def limits_form(categories, formdata=None):
+    """A ballot paper's limits: the fewest and the most projects of each of the round's
+    categories (`categories`: (id, name) pairs), each optional."""
+
+    class LimitsForm(PbForm):
+        pass
+
+    for category_id, name in categories:
+        setattr(
+            LimitsForm,
+            f"fewest_{category_id}",
+            IntegerField(
+                _l("Fewest to tick in %(category)s", category=name),
+                validators=[Optional(), NumberRange(min=0, max=100)],
+            ),
+        )
+        setattr(
+            LimitsForm,
+            f"most_{category_id}",
+            IntegerField(
+                _l("Most to tick in %(category)s", category=name),
+                validators=[Optional(), NumberRange(min=0, max=100)],
+            ),
+        )
+    return LimitsForm(formdata=formdata)

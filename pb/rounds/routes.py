@@ -39,12 +39,15 @@ from pb.rounds.forms import (
     RoundForm,
     SuspensionForm,
     TimelineForm,
+    limits_form,
 )
 from pb.rounds.help import help_of, set_help
+from pb.rounds.limits import limits_of, set_limits
 from pb.rounds.models import (
     PHASE_LABELS,
     PHASES,
     Area,
+    Category,
     Contest,
     Partner,
     Phase,
@@ -88,6 +91,7 @@ def round_context(session, round_):
         "contests": contests,
         "areas": areas,
         "budgets": services.contest_budgets(session, round_),
+        "limits": {contest.id: limits_of(session, contest.id) for contest in contests},
         "pots": services.pots_of(session, round_),
         "categories": services.names_of(session, round_, services.Category, "name"),
         "objectives": services.names_of(session, round_, services.CharterObjective, "title"),
@@ -398,6 +402,36 @@ def contest(round_id, contest_id):
         flash(_("The ballot paper has been saved."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
     return form_page("rounds/contest_form.html", form, round=round_, contest=existing)
+
+
+@bp.route("/<int:round_id>/contests/<int:contest_id>/limits", methods=["GET", "POST"])
+@role_required(Role.ANCHOR_LEAD)
+def contest_limits(round_id, contest_id):
+    """The convening lead's limits per category on an approval ballot paper, until voting opens."""
+    round_, _access = load_round(round_id, Access.CONVENER)
+    session = db_session()
+    contest = session.get(Contest, contest_id)
+    if contest is None or contest.round_id != round_.id:
+        abort(404)
+    categories = [
+        (c.id, c.name)
+        for c in session.exec(select(Category).where(Category.round_id == round_.id).order_by(Category.name))
+    ]
+    form = limits_form(categories, formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET":
+        for limit in limits_of(session, contest.id):
+            form[f"fewest_{limit.category_id}"].data = limit.min_picks or None
+            form[f"most_{limit.category_id}"].data = limit.max_picks
+    context = {"round": round_, "contest": contest, "categories": categories}
+    if form.validate_on_submit():
+        wanted = {cid: (form[f"fewest_{cid}"].data, form[f"most_{cid}"].data) for cid, _name in categories}
+        try:
+            set_limits(session, contest, actor=current_user, limits=wanted)
+        except (services.RoundError, Refusal) as error:
+            return show_refusal(error, "rounds/limits_form.html", form, **context)
+        flash(_("The limits of the ballot paper have been saved."), "success")
+        return redirect(url_for("rounds.manage", round_id=round_.id))
+    return form_page("rounds/limits_form.html", form, **context)
 
 
 @bp.route("/<int:round_id>/partners", methods=["GET", "POST"])

@@ -137,6 +137,9 @@ def update_round(
     changed = [key for key, (old, new) in frozen_changes.items() if old != new]
     if changed:
         guard_unfrozen(session, round_, actor=actor, attempted="round.updated", detail={"fields": changed})
+    from pb.rounds.limits import check_categories_kept
+
+    check_categories_kept(session, round_, categories)
     if currency != round_.currency and pots_of(session, round_):
         raise RoundError(
             _(
@@ -397,6 +400,9 @@ def _check_contest(session: Session, round_: Round, fields: dict, contest_id: in
         raise RoundError(_("There is already a ballot paper for that area."))
     if fields["ballot_kind"] == BallotKind.APPROVAL.value and fields["max_picks"] < fields["min_picks"]:
         raise RoundError(_("The most picks cannot be fewer than the fewest."))
+    from pb.rounds.limits import check_contest_keeps_limits
+
+    check_contest_keeps_limits(session, contest_id, fields["ballot_kind"], fields["max_picks"])
 
 
 CONTEST_FIELDS = ("name", "area_id", "ballot_kind", "min_picks", "max_picks", "limit_to_budget", "rank_depth", "rule")

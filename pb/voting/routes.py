@@ -243,12 +243,15 @@ def _ballot_context(round_, voter, contest, form, **extra):
     db = db_session()
     paper = services.paper_of(db, contest)
     projects = paper.projects  # in the order drawn when voting opened
+    limited = {limit.category_id: limit.category for limit in paper.limits}  # each project's, shown beside it
     return dict(
         round=round_,
         contest=contest,
         form=form,
         projects=projects,
         drawn=paper.drawn,
+        limits=paper.limits,
+        limited={pid: limited[cid] for pid, cid in paper.categories.items() if cid in limited},
         budget=contest_budgets(db, round_).get(contest.id, 0),
         area=db.get(Area, contest.area_id) if contest.area_id else None,
         paper=_on_paper(round_.id),

@@ -8,7 +8,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
@@ -25,8 +26,9 @@ from pb.db import begin_writing, savepoint
 from pb.mail import EMAIL, SMS, text_messages_available
 from pb.postcodes import normalise_postcode
 from pb.proposals.models import Project
-from pb.proposals.services import ballot_draw, projects_of
+from pb.proposals.services import ballot_draw, categories_of_projects, projects_of
 from pb.refusal import Refusal
+from pb.rounds.limits import Limit, broken_limit, limits_of
 from pb.rounds.models import (
     PHASES,
     Area,
@@ -845,6 +847,8 @@ class BallotPaper:
     projects: list[Project]
     budget: int
     drawn: bool  # whether the order of the projects was drawn at random when voting opened
+    limits: tuple[Limit, ...] = ()  # per category (pb.rounds.limits)
+    categories: Mapping[int, int | None] = field(default_factory=dict)  # each project's category, if limited
 
 
 def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
@@ -858,11 +862,14 @@ def ballot_paper(session: Session, contest_id: int) -> BallotPaper | None:
         return None
     round_ = session.get_one(Round, contest.round_id)
     projects = projects_of(session, contest)
+    limits = limits_of(session, contest.id)
     paper = BallotPaper(
         contest,
         projects,
         contest_budgets(session, round_).get(contest.id, 0),
         drawn=ballot_draw(session, round_) is not None,
+        limits=limits,
+        categories=categories_of_projects(session, contest) if limits else {},
     )
     if round_.is_frozen:
         for row in (contest, *projects):
@@ -901,6 +908,9 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
             )
         if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > paper_of(session, contest).budget:
             raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
+        paper = paper_of(session, contest)
+        if broken := broken_limit(paper.limits, paper.categories, choices):
+            raise VotingError(broken)
     else:
         ranks = [rank for rank in choices.values() if rank is not None]
         if not choices:
