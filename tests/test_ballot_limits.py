@@ -1,0 +1,344 @@
+"""Limits per category on approval ballot papers: the convening lead sets them before voting
+opens, every ballot (online or on paper) is checked against them, residents read them on
+the ballot, and the published Pabulib file carries them and still recounts."""
+
+import json
+
+import pytest
+from pabutools.election import parse_pabulib as pabutools_parse
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from pb.audit.models import AuditEvent, chain_key
+from pb.proposals.models import Project, Proposal
+from pb.rounds.limits import ContestLimit
+from pb.rounds.models import Contest, Round
+from pb.tally import count, parse_pabulib
+from pb.voting.models import Ballot
+from tests import factories
+from tests.conftest import FormClient
+from tests.factories import declare, make_round, open_voting, publish
+
+PASSWORD = "correct horse battery"
+LEAD, OTHER_LEAD, MEMBER = "lead@council.example", "lead@fire.example", "chair@park.example"
+HELPER = "helper@example.org"
+GREEN, YOUNG = "Green spaces", "Young people"
+
+
+@pytest.fixture
+def drafted(app, db, make_user):
+    """A round taking proposals (North approval, 1 to 3 picks; South ranked), with the
+    categories Green spaces and Young people, and the convening lead signed in."""
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(OTHER_LEAD, organisation="Westshire Fire and Rescue", kind="anchor")
+    make_user(MEMBER, organisation="Friends of the Park", kind="group")
+    make_user(HELPER, name="Hal Helper")
+    ids = make_round(
+        app,
+        db,
+        convener=LEAD,
+        anchor="Eastshire Council",
+        methods=("codes", "declared", "paper"),
+        south_ballot="ranked",
+    )
+    lead = FormClient(app)
+    lead.sign_in(LEAD, PASSWORD)
+    ids["lead"] = lead
+    ids["limits_url"] = f"/rounds/{ids['round']}/contests/{ids['contests']['North']}/limits"
+    return ids
+
+
+def limits_form(ids, **limits):
+    """The limits page's fields: {"Green spaces": (fewest, most)} by category name."""
+    data = {}
+    for name, (fewest, most) in limits.items():
+        category = ids["categories"][name]
+        data[f"fewest_{category}"] = "" if fewest is None else str(fewest)
+        data[f"most_{category}"] = "" if most is None else str(most)
+    return data
+
+
+def stored_limits(db, contest_id):
+    with db() as session:
+        return {
+            (row.category_id, row.min_picks, row.max_picks)
+            for row in session.exec(select(ContestLimit).where(ContestLimit.contest_id == contest_id))
+        }
+
+
+def events(db, round_id, action):
+    with db() as session:
+        return [
+            json.loads(e.data)
+            for e in session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.chain == chain_key(round_id), AuditEvent.action == action)
+                .order_by(col(AuditEvent.seq))
+            )
+        ]
+
+
+def at_most_one_green_at_least_one_young(ids):
+    response = ids["lead"].submit(ids["limits_url"], limits_form(ids, **{GREEN: (None, 1), YOUNG: (1, None)}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def vote_open_with_categories(app, db, ids):
+    """Four projects on North (two Green spaces, two Young people), two on South; voting open."""
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=4)
+    with db() as session:
+        north = session.exec(
+            select(Project.id, Project.proposal_id)
+            .where(Project.contest_id == ids["contests"]["North"])
+            .order_by(col(Project.ballot_position))
+        ).all()
+        ids["green"], ids["young"] = [pid for pid, _p in north[:2]], [pid for pid, _p in north[2:]]
+        for n, (_pid, proposal_id) in enumerate(north):
+            session.exec(
+                update(Proposal)
+                .where(col(Proposal.id) == proposal_id)
+                .values(category_id=ids["categories"][GREEN if n < 2 else YOUNG])
+            )
+
+
+def ballots_cast(db) -> int:
+    with db() as session:
+        return session.exec(select(func.count()).select_from(Ballot)).one()
+
+
+# ---------------------------------------------------------------- the lead's page
+
+
+def test_the_convening_lead_sets_limits_before_voting_and_the_log_records_them(app, db, drafted):
+    lead = drafted["lead"]
+    manage = lead.get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
+    assert drafted["limits_url"] in manage  # linked where ballot papers are managed
+    page = lead.get(drafted["limits_url"]).get_data(as_text=True)
+    assert "Fewest to tick in Green spaces" in page and "Most to tick in Young people" in page
+
+    at_most_one_green_at_least_one_young(drafted)
+    green, young = drafted["categories"][GREEN], drafted["categories"][YOUNG]
+    assert stored_limits(db, drafted["contests"]["North"]) == {(green, 0, 1), (young, 1, None)}
+    [event] = events(db, drafted["round"], "contest.limits_set")
+    assert event["contest"] == drafted["contests"]["North"]
+    assert event["limits"] == [
+        {"category": green, "name": GREEN, "min": 0, "max": 1},
+        {"category": young, "name": YOUNG, "min": 1, "max": None},
+    ]
+    manage = lead.get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
+    assert "Green spaces: tick at most 1 project." in manage
+    assert "Young people: tick at least 1 project." in manage
+    # The page shows what is set; emptying both fields of a category removes its limit.
+    page = lead.get(drafted["limits_url"]).get_data(as_text=True)
+    assert f'name="most_{green}" type="number" value="1"' in page
+    response = lead.submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (None, None), YOUNG: (1, 2)}))
+    assert response.status_code == 302
+    assert stored_limits(db, drafted["contests"]["North"]) == {(young, 1, 2)}
+    assert len(events(db, drafted["round"], "contest.limits_set")) == 2
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({GREEN: (2, 1)}, "Green spaces: the most cannot be fewer than the fewest."),
+        # North lets a voter tick at most 3 projects.
+        ({GREEN: (2, None), YOUNG: (2, 3)}, "The fewest in each category add up to 4, but a voter may tick at most 3"),
+        ({YOUNG: (4, None)}, "Young people: a voter may tick at most 3 projects on this ballot paper"),
+        ({GREEN: ("two", None)}, "Not a valid integer value."),
+        ({GREEN: (-1, None)}, "Number must be between 0 and 100."),
+    ],
+)
+def test_limits_that_cannot_be_kept_are_refused_with_the_reason(app, db, drafted, limits, message):
+    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **limits))
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert stored_limits(db, drafted["contests"]["North"]) == set()
+    assert events(db, drafted["round"], "contest.limits_set") == []
+
+
+def test_only_approval_ballot_papers_have_limits(app, db, drafted):
+    south = f"/rounds/{drafted['round']}/contests/{drafted['contests']['South']}/limits"
+    response = drafted["lead"].submit(south, limits_form(drafted, **{GREEN: (None, 1)}))
+    assert response.status_code == 400
+    assert "Only approval ballot papers can have limits per category." in response.get_data(as_text=True)
+    assert stored_limits(db, drafted["contests"]["South"]) == set()
+
+
+def test_a_ballot_paper_or_category_its_limits_need_cannot_change_under_them(app, db, drafted):
+    lead, north = drafted["lead"], drafted["contests"]["North"]
+    response = lead.submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (1, None), YOUNG: (1, 2)}))
+    assert response.status_code == 302
+    contest = {
+        "name": "North ballot",
+        "area": str(drafted["areas"]["North"]),
+        "ballot_kind": "ranked",
+        "min_picks": "1",
+        "max_picks": "3",
+        "rank_depth": "3",
+        "rule": "greedy",
+    }
+    response = lead.submit(f"/rounds/{drafted['round']}/contests/{north}", contest)
+    assert response.status_code == 400
+    assert "only approval ballots can have: remove them first" in response.get_data(as_text=True)
+    response = lead.submit(
+        f"/rounds/{drafted['round']}/contests/{north}",
+        {**contest, "ballot_kind": "approval", "min_picks": "1", "max_picks": "1"},
+    )
+    assert response.status_code == 400
+    assert "add up to 2, but a voter may tick at most 1 project on" in response.get_data(as_text=True)
+    response = lead.submit(
+        f"/rounds/{drafted['round']}/edit",
+        {
+            "title": "Greener Eastshire",
+            "methods": ["codes", "declared", "paper"],
+            "declares": ["name", "address"],
+            "currency": "GBP",
+            "categories": GREEN,
+        },
+        page=f"/rounds/{drafted['round']}/edit",
+    )
+    assert response.status_code == 400
+    assert "limits for the category “Young people”: remove them first" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.get(Round, drafted["round"]).title == "Greener Eastshire"
+        assert session.get(Contest, north).ballot_kind == "approval"
+        assert session.get(Contest, north).max_picks == 3
+    assert len(stored_limits(db, north)) == 2
+
+
+def test_only_the_convening_lead_may_set_limits(app, db, drafted):
+    other = FormClient(app)
+    other.sign_in(OTHER_LEAD, PASSWORD)
+    assert other.get(drafted["limits_url"]).status_code == 403
+    assert other.submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (None, 1)}), page="/").status_code == 403
+    assert stored_limits(db, drafted["contests"]["North"]) == set()
+    # Another round's ballot paper is not this round's.
+    theirs = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
+    url = f"/rounds/{drafted['round']}/contests/{theirs['contests']['North']}/limits"
+    assert drafted["lead"].get(url).status_code == 404
+    # A resident with no account is sent to sign in.
+    visitor = FormClient(app)
+    assert visitor.get(drafted["limits_url"]).status_code == 302
+
+
+def test_limits_freeze_when_voting_opens(app, db, drafted):
+    at_most_one_green_at_least_one_young(drafted)
+    vote_open_with_categories(app, db, drafted)
+    before = stored_limits(db, drafted["contests"]["North"])
+    manage = drafted["lead"].get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
+    assert drafted["limits_url"] not in manage
+    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (None, 3)}))
+    assert response.status_code == 409
+    assert "Voting has opened, so this can no longer be changed." in response.get_data(as_text=True)
+    assert stored_limits(db, drafted["contests"]["North"]) == before
+    [refused] = events(db, drafted["round"], "round.change_refused")
+    assert refused["attempted"] == "contest.limits_set"
+
+
+# ---------------------------------------------------------------- ballots
+
+
+def ballot_url(ids):
+    return f"/rounds/{ids['round']}/vote/{ids['contests']['North']}"
+
+
+@pytest.fixture
+def limited(app, db, drafted):
+    at_most_one_green_at_least_one_young(drafted)
+    vote_open_with_categories(app, db, drafted)
+    return drafted
+
+
+def test_residents_read_the_limits_on_the_ballot(app, db, limited):
+    resident = FormClient(app)
+    assert declare(resident, limited["round"]).status_code == 302
+    page = resident.get(ballot_url(limited)).get_data(as_text=True)
+    assert "Green spaces: tick at most 1 project." in page
+    assert "Young people: tick at least 1 project." in page
+    assert page.count("Category: Green spaces") == 2 and page.count("Category: Young people") == 2
+
+
+@pytest.mark.parametrize("confirmed", [False, True], ids=["review", "cast"])
+@pytest.mark.parametrize(
+    ("picks", "message"),
+    [
+        (lambda ids: ids["green"] + ids["young"][:1], "Choose at most 1 project in Green spaces."),
+        (lambda ids: ids["green"][:1], "Choose at least 1 project in Young people."),
+    ],
+    ids=["too-many", "too-few"],
+)
+def test_a_ballot_breaking_a_limit_is_refused_and_nothing_is_written(app, db, limited, picks, message, confirmed):
+    resident = FormClient(app)
+    assert declare(resident, limited["round"]).status_code == 302
+    chosen = picks(limited)
+    data = {"project": [str(pid) for pid in chosen], **({"confirm": "1"} if confirmed else {})}
+    response = resident.submit(ballot_url(limited), data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in page
+    assert 'class="error-summary"' in page
+    for pid in chosen:  # the ticks are kept, to correct
+        assert f'value="{pid}" data-cost' in page and page.split(f'id="project-{pid}"')[1].split(">")[0].count(
+            "checked"
+        )
+    assert ballots_cast(db) == 0
+
+
+def test_a_ballot_within_the_limits_is_cast(app, db, limited):
+    resident = FormClient(app)
+    assert declare(resident, limited["round"]).status_code == 302
+    chosen = [str(limited["green"][0]), *map(str, limited["young"])]
+    review = resident.submit(ballot_url(limited), {"project": chosen})
+    assert review.status_code == 200 and "Check your vote" in review.get_data(as_text=True)
+    cast = resident.submit(ballot_url(limited), {"project": chosen, "confirm": "1"})
+    assert cast.status_code == 302, cast.get_data(as_text=True)
+    assert ballots_cast(db) == 1
+
+
+def test_paper_ballots_entered_by_a_helper_are_checked_the_same_way(app, db, limited):
+    [code] = factories.make_codes(app, db, limited["round"], limited["areas"]["North"])
+    officer = FormClient(app)
+    officer.sign_in(factories.OFFICER, PASSWORD)
+    assert officer.submit(f"/rounds/{limited['round']}/helpers", {"email": HELPER}).status_code == 302
+    helper = FormClient(app)
+    helper.sign_in(HELPER, PASSWORD)
+    assert helper.submit(f"/rounds/{limited['round']}/paper", {"code": code}).status_code == 302
+    response = helper.submit(ballot_url(limited), {"project": [str(pid) for pid in limited["green"]], "confirm": "1"})
+    assert response.status_code == 400
+    assert "Choose at most 1 project in Green spaces." in response.get_data(as_text=True)
+    assert ballots_cast(db) == 0
+    chosen = [str(limited["green"][1]), str(limited["young"][0])]
+    assert helper.submit(ballot_url(limited), {"project": chosen, "confirm": "1"}).status_code == 302
+    assert ballots_cast(db) == 1
+
+
+# ---------------------------------------------------------------- the published file
+
+
+def test_the_published_file_carries_the_limits_and_recounts(app, db, limited, tmp_path):
+    for picks in ([limited["green"][0], limited["young"][0]], [limited["young"][1]], limited["young"]):
+        resident = FormClient(app)
+        assert declare(resident, limited["round"]).status_code == 302
+        data = {"project": [str(pid) for pid in picks], "confirm": "1"}
+        assert resident.submit(ballot_url(limited), data).status_code == 302
+    publish(app, db, limited["round"], LEAD)
+    base = f"/rounds/{limited['round']}/results/{limited['contests']['North']}"
+    text = FormClient(app).get(f"{base}/ballots.pb").get_data(as_text=True)
+    published = json.loads(FormClient(app).get(f"{base}/results.json").get_data(as_text=True))
+
+    election = parse_pabulib(text)
+    assert election.meta["category_limits"] == "Green spaces:0-1;Young people:1-3"
+    categories = {pid: project.fields["category"] for pid, project in election.projects.items()}
+    assert categories == {
+        **{str(pid): GREEN for pid in limited["green"]},
+        **{str(pid): YOUNG for pid in limited["young"]},
+    }
+    assert count(election).selected == [str(pid) for pid in published["selected"]]
+
+    path = tmp_path / "north.pb"
+    path.write_text(text)
+    instance, profile = pabutools_parse(str(path))
+    assert instance.meta["category_limits"] == "Green spaces:0-1;Young people:1-3"
+    assert instance.categories == {GREEN, YOUNG}
+    assert {p.name: p.categories for p in instance} == {pid: {name} for pid, name in categories.items()}
+    assert len(profile) == 3
