@@ -14,13 +14,14 @@ suspension is a separate act: public, audited, with its reason; it counts nothin
 from datetime import datetime
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.clock import now
 from pb.db import session_scope
 from pb.notices import services as notices
-from pb.proposals.services import close_screening, contests_without_projects, put_on_ballot
+from pb.proposals.services import close_screening, contests_without_projects, limits_beyond_projects, put_on_ballot
 from pb.refusal import Refusal
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
@@ -58,6 +59,19 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
             problems.append(_("No money has been pledged to “%(contest)s”.", contest=contest.name))
     for contest in contests_without_projects(session, round_):
         problems.append(_("No eligible project would be on the ballot paper “%(contest)s”.", contest=contest.name))
+    for contest, limit, eligible in limits_beyond_projects(session, round_):
+        problems.append(
+            ngettext(
+                "“%(contest)s” asks voters to tick at least %(num)d project in %(category)s, more than the "
+                "eligible projects in it (%(eligible)d): change its limits per category.",
+                "“%(contest)s” asks voters to tick at least %(num)d projects in %(category)s, more than the "
+                "eligible projects in it (%(eligible)d): change its limits per category.",
+                limit.min_picks,
+                contest=contest.name,
+                category=limit.category,
+                eligible=eligible,
+            )
+        )
     if round_.voting_closes_at is None:
         problems.append(_("The timeline has no date for voting to close."))
     elif round_.voting_closes_at < now() + MIN_VOTING:

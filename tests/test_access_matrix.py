@@ -192,6 +192,10 @@ MATRIX = [
     row("rounds.contest", "GET", "/rounds/{voting}/contests/{voting_north}", signed_in(lead=200)),
     row("rounds.contest", "POST", "/rounds/{voting}/contests/{voting_north}", signed_in(lead=400)),
     row("rounds.contest", "GET", "/rounds/{voting}/contests/{published_north}", signed_in(lead=404)),
+    row("rounds.contest_limits", "GET", "/rounds/{voting}/contests/{voting_north}/limits", signed_in(lead=200)),
+    # An empty form is valid (no limits), but the round is frozen: refused and logged.
+    row("rounds.contest_limits", "POST", "/rounds/{voting}/contests/{voting_north}/limits", signed_in(lead=409)),
+    row("rounds.contest_limits", "GET", "/rounds/{voting}/contests/{published_north}/limits", signed_in(lead=404)),
     row("rounds.partners", "GET", "/rounds/{voting}/partners", signed_in(lead=200)),
     row("rounds.partners", "POST", "/rounds/{voting}/partners", signed_in(lead=400)),
     row("rounds.pledge", "GET", "/rounds/{voting}/pots/new", signed_in(lead=200)),

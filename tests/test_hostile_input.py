@@ -460,6 +460,11 @@ def contest_fields(w: World, r: dict) -> list[Field]:
     ]
 
 
+def limit_fields(w: World, r: dict) -> list[Field]:
+    category = w.first_id("category", r["round"])
+    return [Field(f"fewest_{category}", "int", "1"), Field(f"most_{category}", "int", "2")]
+
+
 def pot_fields(w: World, r: dict) -> list[Field]:
     return [
         Field("organisation", "select", str(w.org["Eastshire Council"])),
@@ -693,6 +698,19 @@ FORMS = [
         "council",
         lambda w: f"/rounds/{w.r2['round']}/contests/{w.r2['contests']['South']}",
         lambda w: contest_fields(w, w.r2),
+        examples=8,
+    ),
+    FormSpec(
+        "contest_limits",
+        "council",
+        lambda w: f"/rounds/{w.r0['round']}/contests/{w.r0['contests']['North']}/limits",
+        lambda w: limit_fields(w, w.r0),
+    ),
+    FormSpec(
+        "contest_limits_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/contests/{w.r2['contests']['North']}/limits",
+        lambda w: limit_fields(w, w.r2),
         examples=8,
     ),
     FormSpec(

@@ -3,7 +3,7 @@
 Each flushes and audits in the round's chain; the request (or CLI scope) commits.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -27,6 +27,7 @@ from pb.proposals.models import (
     Screener,
     Status,
 )
+from pb.rounds.limits import Limit, limits_of
 from pb.rounds.models import Area, Category, CharterObjective, Contest, Phase, Round
 from pb.rounds.services import MAX_POT, funding_organisation_ids, guard_unfrozen
 
@@ -361,6 +362,24 @@ def contests_without_projects(session: Session, round_: Round) -> list[Contest]:
         )
     )
     return [c for c in session.exec(select(Contest).where(Contest.round_id == round_.id)) if c.id not in eligible]
+
+
+def limits_beyond_projects(session: Session, round_: Round) -> list[tuple[Contest, Limit, int]]:
+    """Limits per category that no ballot could keep: each with its contest and the number
+    of eligible proposals of its category on that paper, fewer than its fewest."""
+    eligible = Counter(
+        session.exec(
+            select(Proposal.contest_id, Proposal.category_id).where(
+                Proposal.round_id == round_.id, Proposal.status == Status.ELIGIBLE.value
+            )
+        ).all()
+    )
+    return [
+        (contest, limit, eligible[(contest.id, limit.category_id)])
+        for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(col(Contest.id)))
+        for limit in limits_of(session, contest.id)
+        if eligible[(contest.id, limit.category_id)] < limit.min_picks
+    ]
 
 
 def put_on_ballot(session: Session, round_: Round) -> list[Project]:
