@@ -94,9 +94,12 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
     }
     if ranked:
         meta["comment"] = f"Ranks become points: {contest.rank_depth} for a first choice, one fewer for each next."
-    categories = project_categories(session, contest)
-    if limits := limits_of(session, contest.id):
+    # Only a paper with limits per category says them, and its projects' categories: a file
+    # counted before limits existed must come out byte for byte the same on a recount.
+    limits = limits_of(session, contest.id)
+    if limits:
         meta["category_limits"] = pabulib_limits(limits, contest.max_picks)
+    categories = project_categories(session, contest) if limits else {}
     election = make_election(
         budget=pounds(budget),
         projects=[
