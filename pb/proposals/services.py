@@ -370,13 +370,13 @@ def limits_beyond_projects(session: Session, round_: Round) -> list[tuple[Contes
     eligible = Counter(
         session.exec(
             select(Proposal.contest_id, Proposal.category_id).where(
-                Proposal.round_id == round_.id, Proposal.status == Status.ELIGIBLE.value
+                col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value
             )
         ).all()
     )
     return [
         (contest, limit, eligible[(contest.id, limit.category_id)])
-        for contest in session.exec(select(Contest).where(Contest.round_id == round_.id).order_by(col(Contest.id)))
+        for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id)))
         for limit in limits_of(session, contest.id)
         if eligible[(contest.id, limit.category_id)] < limit.min_picks
     ]

@@ -63,7 +63,7 @@ def project_categories(session: Session, contest: Contest) -> dict[int, str]:
     """Each of a contest's projects that has a category: its name as the ballot file writes it."""
     names = {
         c.id: pabulib_category(c.name)
-        for c in session.exec(select(Category).where(Category.round_id == contest.round_id))
+        for c in session.exec(select(Category).where(col(Category.round_id) == contest.round_id))
     }
     return {pid: names[cid] for pid, cid in categories_of_projects(session, contest).items() if cid is not None}
 

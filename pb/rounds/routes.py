@@ -415,7 +415,7 @@ def contest_limits(round_id, contest_id):
         abort(404)
     categories = [
         (c.id, c.name)
-        for c in session.exec(select(Category).where(Category.round_id == round_.id).order_by(Category.name))
+        for c in session.exec(select(Category).where(col(Category.round_id) == round_.id).order_by(col(Category.name)))
     ]
     form = limits_form(categories, formdata=request.form if request.method == "POST" else None)
     if request.method == "GET":
