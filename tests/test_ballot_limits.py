@@ -129,10 +129,10 @@ def test_the_convening_lead_sets_limits_before_voting_and_the_log_records_them(a
     assert stored_limits(db, drafted["contests"]["North"]) == {(green, 0, 1), (young, 1, None)}
     [event] = events(db, drafted["round"], "contest.limits_set")
     assert event["contest"] == drafted["contests"]["North"]
-    assert event["limits"] == [
-        {"category": green, "name": GREEN, "min": 0, "max": 1},
-        {"category": young, "name": YOUNG, "min": 1, "max": None},
-    ]
+    assert event["limits"] == ["Green spaces: 0-1", "Young people: 1-"]
+    log = lead.get(f"/rounds/{drafted['round']}/audit").get_data(as_text=True)
+    assert "Limits per category set on a ballot paper" in log
+    assert "Green spaces: 0-1, Young people: 1-" in log
     manage = lead.get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
     assert "Green spaces: tick at most 1 project." in manage
     assert "Young people: tick at least 1 project." in manage

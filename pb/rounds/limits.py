@@ -171,10 +171,10 @@ def set_limits(
         "contest.limits_set",
         actor,
         contest=contest.id,
-        limits=[
-            {"category": category_id, "name": names[category_id], "min": fewest, "max": most}
-            for category_id, (fewest, most) in sorted(wanted.items(), key=lambda item: names[item[0]])
-        ],
+        # As people read them in the public log, e.g. "Parks: 0-2", "Youth: 1-" (no most of its own).
+        limits=sorted(
+            f"{names[cid]}: {fewest}-{'' if most is None else most}" for cid, (fewest, most) in wanted.items()
+        ),
     )
 
 
