@@ -96,7 +96,7 @@ def choices(db, ballot_id: int) -> dict[int, tuple]:
 
 def test_the_points_ballot_page_has_a_labelled_number_box_per_project(app, db, points):
     page = resident(app, points).get(paper_url(points)).get_data(as_text=True)
-    assert "Share out your 10 points between the projects you want, at most 5 on one project." in page
+    assert "You have 10 points to share out between the projects you want, at most 5 on one project." in page
     for pid in points["projects"]:
         box = re.search(rf'<input[^>]*id="points_{pid}"[^>]*>', page).group(0)
         assert 'type="number"' in box
@@ -138,6 +138,7 @@ def test_a_points_ballot_is_reviewed_cast_and_stored_with_its_points(app, db, po
         ({0: "two"}, "Give each project a whole number of points, or leave it blank."),
         ({0: "2.5"}, "Give each project a whole number of points, or leave it blank."),
         ({0: "²"}, "Give each project a whole number of points, or leave it blank."),
+        ({0: "9" * 5000}, "Give each project a whole number of points, or leave it blank."),
         ({0: "", 1: "0"}, "Give at least one point to a project."),
         ({0: "3", "elsewhere": "4"}, "Your ballot names a project that is not on this ballot paper."),
     ],

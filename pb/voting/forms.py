@@ -164,7 +164,9 @@ def ballot_form(contest, projects, formdata=None):
                 f"points_{project.id}",
                 StringField(
                     project.title,
-                    validators=[Length(max=10)],
+                    validators=[
+                        Length(max=10, message=_l("Give each project a whole number of points, or leave it blank."))
+                    ],
                     render_kw={
                         "type": "number",
                         "inputmode": "numeric",
