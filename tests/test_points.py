@@ -417,3 +417,22 @@ def test_the_points_of_a_ballot_paper_are_frozen_once_voting_opens(app, db, poin
             )
         ).all()
     assert refused
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("points_max", 11), ("points_max", 0), ("points_total", 0)],
+)
+def test_the_database_itself_refuses_points_that_make_no_sense(app, db, points, column, value):
+    """The checks are in the migrated schema, whoever writes (a contest has 10 points, at most 5 on one)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError), db() as session:
+        session.connection().execute(
+            text(f"UPDATE contest SET {column} = :value WHERE id = :id"),
+            {"value": value, "id": points["contests"]["North"]},
+        )
+    with db(write=False) as session:
+        contest = session.get_one(Contest, points["contests"]["North"])
+        assert (contest.points_total, contest.points_max) == (10, 5)
