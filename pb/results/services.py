@@ -70,12 +70,14 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
     random.Random(seed).shuffle(ballots)  # no trace of who voted when
     ranked = contest.ballot_kind == BallotKind.RANKED.value
     points = contest.ballot_kind == BallotKind.POINTS.value
-    votes: list = [
-        [str(pid) for pid, _rank in sorted(choices, key=lambda c: (c[1] or 0) if ranked else c[0])]
-        for _ballot_id, choices in ballots
-    ]
-    if points:  # {project: points}, in project order
-        votes = [{str(pid): given for pid, given in sorted(choices)} for _ballot_id, choices in ballots]
+    votes: list = (
+        [{str(pid): given for pid, given in sorted(choices)} for _ballot_id, choices in ballots]  # {project: points}
+        if points
+        else [
+            [str(pid) for pid, _rank in sorted(choices, key=lambda c: (c[1] or 0) if ranked else c[0])]
+            for _ballot_id, choices in ballots
+        ]
+    )
     area = session.get(Area, contest.area_id) if contest.area_id else None
     meta = {
         "description": f"{round_.title}: {contest.name}",

@@ -152,7 +152,9 @@ class ContestForm(PbForm):
         default=POINTS_TOTAL,
         validators=[
             needed_for_points(_l("Enter how many points each voter has.")),
-            NumberRange(min=1, max=MAX_POINTS, message=_l("Give each voter between 1 and 100 points.")),
+            NumberRange(
+                min=1, max=MAX_POINTS, message=_l("Give each voter between 1 and %(max)d points.", max=MAX_POINTS)
+            ),
         ],
         description=_l("For example 10: a voter gives them to the projects they want, in whole points."),
     )
@@ -161,7 +163,9 @@ class ContestForm(PbForm):
         default=POINTS_MAX,
         validators=[
             needed_for_points(_l("Enter the most points a voter may give one project.")),
-            NumberRange(min=1, max=MAX_POINTS, message=_l("Allow between 1 and 100 points on one project.")),
+            NumberRange(
+                min=1, max=MAX_POINTS, message=_l("Allow between 1 and %(max)d points on one project.", max=MAX_POINTS)
+            ),
         ],
         description=_l("For example 5, so that nobody puts all their points on one project."),
     )
