@@ -58,6 +58,10 @@ def load_demo(*, if_empty: bool = False) -> None:
                     services.add_member(session, actor=admin, organisation=by_name[org], user=user)
         _demo_round(session, admin, by_name)
         verdict_codes = _demo_rounds_after_the_vote(session, by_name)
+        # Counted with points: its published ballot file is a cumulative Pabulib file.
+        _demo_finished_round(
+            session, by_name, title=POINTS_ROUND, days_ago=120, projects=POINTS_PROJECTS, voters=150, points=True
+        )
         open_round, voting_codes = _demo_open_round(session, by_name)
     lines = [f"{open_round.title} (voting now), round {open_round.id}: vote at /rounds/{open_round.id}/vote"]
     lines += [f"  {code}" for code, _letter in voting_codes]
@@ -402,11 +406,23 @@ FINISHED_PROJECTS = [
 
 
 def _demo_voting_round(
-    session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0, closes_in=None
+    session,
+    by_name,
+    *,
+    title: str,
+    days_ago: int,
+    projects: list,
+    voters: int,
+    codes: int = 0,
+    closes_in=None,
+    points: bool = False,
 ):
     """A round whose vote is under way: proposals screened, voting codes made by the
     returning officer, voting opened by its timeline and some ballots cast. Returns it,
-    its ballot paper and the codes made (each with its letter's reference)."""
+    its ballot paper and the codes made (each with its letter's reference).
+
+    `points`: a points ballot (10 points, at most 5 on one project, as Aarau gave its
+    residents) instead of ticks."""
     import random
     from datetime import timedelta
 
@@ -442,13 +458,15 @@ def _demo_voting_round(
             session,
             round_,
             actor=lead,
-            name="Green Streets",
+            name="Clean Air" if points else "Green Streets",
             area_id=None,
-            ballot_kind="approval",
+            ballot_kind="points" if points else "approval",
             min_picks=1,
             max_picks=4,
             limit_to_budget=False,
             rank_depth=3,
+            points_total=10,
+            points_max=5,
             rule="equalshares/add1",
         )
         rounds.pledge_pot(
@@ -525,15 +543,44 @@ def _demo_voting_round(
             voter = Voter(round_id=round_.id, area_id=None, method="declared", identity=f"demo-{round_.id}-{n}")
             session.add(voter)
             session.flush()
+            channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE
+            if points:
+                voting.cast_ballot(session, voter, contest, _shared_out(rng, on_ballot, popularity), channel=channel)
+                continue
             picks: set[int] = set()
             while len(picks) < rng.randint(1, 4):
                 picks.add(rng.choices(on_ballot, popularity)[0].id)
-            channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE
             voting.cast_ballot(session, voter, contest, {pid: None for pid in picks}, channel=channel)
     return round_, made
 
 
-def _demo_finished_round(session, by_name, *, title: str, days_ago: int, projects: list, voters: int, codes: int = 0):
+def _shared_out(rng, on_ballot: list, popularity: list[int]) -> dict[int, int | None]:
+    """One resident's points ballot: 10 points or a few fewer, at most 5 on one project,
+    given a point at a time to the projects they like (some put all 5 on a favourite)."""
+    given: dict[int, int | None] = {}
+    favourite = rng.choices(on_ballot, popularity)[0].id
+    if rng.random() < 0.3:
+        given[favourite] = 5
+    for _point in range(rng.choice([10, 10, 10, 8, 6]) - sum(p or 0 for p in given.values())):
+        for _try in range(20):
+            pid = rng.choices(on_ballot, popularity)[0].id
+            if (given.get(pid) or 0) < 5:
+                given[pid] = (given.get(pid) or 0) + 1
+                break
+    return given
+
+
+def _demo_finished_round(
+    session,
+    by_name,
+    *,
+    title: str,
+    days_ago: int,
+    projects: list,
+    voters: int,
+    codes: int = 0,
+    points: bool = False,
+):
     """A round that has run its course: voted on, counted and published. Returns it and
     any voting codes made for it (shown once, for trying residents' verdicts)."""
     from pb.accounts.models import User
@@ -541,7 +588,7 @@ def _demo_finished_round(session, by_name, *, title: str, days_ago: int, project
     from pb.lifecycle import advance, move_to_next_phase
 
     round_, made = _demo_voting_round(
-        session, by_name, title=title, days_ago=days_ago, projects=projects, voters=voters, codes=codes
+        session, by_name, title=title, days_ago=days_ago, projects=projects, voters=voters, codes=codes, points=points
     )
     lead = session.exec(select(User).where(User.email == "lead@northfield-homes.example")).one()
     with current_app.test_request_context():
@@ -710,6 +757,58 @@ OPEN_PROJECTS = [
         "Brighter underpass",
         "Lighting and a mural in the station underpass.",
         11000,
+        "Safer streets",
+        ["Reduce health inequalities"],
+    ),
+]
+
+POINTS_ROUND = "Clean Air 2026"
+POINTS_PROJECTS = [
+    (
+        "Green Corner Community Garden CIC",
+        "Trees on the bus route",
+        "Forty street trees along the number 12 bus route.",
+        9800,
+        "Green spaces",
+        ["Net zero", "Reduce health inequalities"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "School streets",
+        "Planters and signs that close two school roads to cars at drop-off time.",
+        6200,
+        "Safer streets",
+        ["Reduce health inequalities"],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Green wall at the health centre",
+        "A living wall of plants on the health centre's car park side.",
+        12500,
+        "Green spaces",
+        ["Net zero"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "Bike hangars",
+        "Four lockable bike sheds on terraced streets with no room for bikes.",
+        7400,
+        "Safer streets",
+        ["Net zero"],
+    ),
+    (
+        "Green Corner Community Garden CIC",
+        "Air quality sensors",
+        "Ten sensors that show the air on each street, with a public map.",
+        4300,
+        "Green spaces",
+        ["Reduce health inequalities"],
+    ),
+    (
+        "Eastgate Residents' Association",
+        "No idling campaign",
+        "Volunteers and signs asking drivers to switch off outside schools.",
+        1600,
         "Safer streets",
         ["Reduce health inequalities"],
     ),

@@ -21,3 +21,26 @@
   form.addEventListener("change", update);
   update();
 })();
+
+// Points ballots: show how many points are left as they are typed. Only a guide: the
+// server checks the ballot whole, and says what is wrong, with or without JavaScript.
+(function () {
+  var line = document.querySelector(".points-left");
+  if (!line) return;
+  var form = line.closest("form");
+  var total = parseInt(line.getAttribute("data-total"), 10);
+  var output = line.querySelector("#points-left");
+  var format = new Intl.NumberFormat(document.documentElement.lang || "en-GB", { numberingSystem: "latn" });
+  function update() {
+    var given = 0;
+    form.querySelectorAll("input.points").forEach(function (box) {
+      var value = box.value.trim();
+      if (/^[0-9]{1,4}$/.test(value)) given += parseInt(value, 10);
+    });
+    output.textContent = format.format(total - given);
+    line.classList.toggle("over", given > total);
+  }
+  line.hidden = false;
+  form.addEventListener("input", update);
+  update();
+})();

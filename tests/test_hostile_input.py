@@ -456,6 +456,8 @@ def contest_fields(w: World, r: dict) -> list[Field]:
         Field("max_picks", "int", "3"),
         Field("limit_to_budget", "bool", "y"),
         Field("rank_depth", "int", "3"),
+        Field("points_total", "int", "10"),
+        Field("points_max", "int", "5"),
         Field("rule", "select", "greedy"),
     ]
 

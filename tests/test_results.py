@@ -513,7 +513,7 @@ def test_the_program_for_every_rule_agrees_with_the_count(tmp_path, ranked):
         (tmp_path / name).write_text(write_pabulib(election), encoding="utf-8")
         for rule in rules:
             expected[(seed, rule)] = sorted(int(pid) for pid in count(election, rule).selected)
-            jobs.append((seed, rule, pabutools_snippet(rule, ranked, name)))
+            jobs.append((seed, rule, pabutools_snippet(rule, "ranked" if ranked else "approval", name)))
     # One Python runs every program in turn (each as a fresh script), to keep the test quick.
     driver = (
         "import contextlib, io, json, sys\n"

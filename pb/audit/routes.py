@@ -162,6 +162,8 @@ DATA_LABELS = {
     "pot": _l("Pot"),
     "project": _l("Project"),
     "proposal": _l("Proposal"),
+    "points_max": _l("Most points on one project"),
+    "points_total": _l("Points each voter has"),
     "proposals_open_at": _l("Proposals open"),
     "purpose": _l("Purpose"),
     "questions": _l("Common questions"),
@@ -196,7 +198,11 @@ DATA_LABELS = {
 # shown in words. A comma-separated value is a list of such codes.
 VALUE_LABELS: dict[str, Mapping[Any, Any]] = {
     "answer": ANSWER_LABELS,
-    "ballot_kind": {BallotKind.APPROVAL: _l("Approval"), BallotKind.RANKED: _l("Ranked")},
+    "ballot_kind": {
+        BallotKind.APPROVAL: _l("Approval"),
+        BallotKind.RANKED: _l("Ranked"),
+        BallotKind.POINTS: _l("Points"),
+    },
     "decision": STATUS_LABELS,
     "declared_fields": DECLARED_FIELD_LABELS,
     "eligibility_methods": ELIGIBILITY_LABELS,

@@ -10,6 +10,8 @@ funded projects. It passes pabutools everything pb's count depends on:
 - approval ballots are worth the project's cost to each supporter (`Cost_Sat`), so greedy
   takes projects by votes; ranked ballots become points k, k-1, ..., 1 with k the file's
   `max_length` (for greedy, points times cost, so that greedy takes projects by points);
+  points (cumulative) ballots are read by pabutools as they are, the points as utilities
+  (and, for greedy, points times cost, as for ranked ballots);
 - equalshares/add1 runs pabutools' Method of Equal Shares with voter_budget_increment=1
   from floor(budget / voters), where pb starts (pabutools' own default start is
   budget / voters);
@@ -44,10 +46,12 @@ RULE_IMPORTS = {
 }
 
 
-def pabutools_snippet(rule: str, ranked: bool, filename: str) -> str:
-    """The program for one rule and ballot kind, reading `filename`."""
+def pabutools_snippet(rule: str, kind: str, filename: str) -> str:
+    """The program for one rule and ballot kind ("approval", "ranked" or "points"), reading `filename`."""
+    ranked, points = kind == "ranked", kind == "points"
+    cardinal = ranked or points
     election = ["parse_pabulib"] + (
-        ["Additive_Cardinal_Sat", "CardinalBallot", "CardinalProfile"] if ranked else ["Cost_Sat"]
+        ["Additive_Cardinal_Sat", "CardinalBallot", "CardinalProfile"] if cardinal else ["Cost_Sat"]
     )
     modules = {"pabutools.election": election, **RULE_IMPORTS[rule]}
     if rule != "greedy-no-skip":
@@ -74,18 +78,19 @@ def pabutools_snippet(rule: str, ranked: bool, filename: str) -> str:
         "instance.intersection_update(voted)",
     ]
     # Greedy takes projects by satisfaction per unit of cost: with Cost_Sat that is
-    # votes; for ranked ballots each point is worth the project's cost, so it is points.
+    # votes; for ranked and points ballots each point is worth the project's cost, so it is points.
     by_score = "profile"
-    if ranked:
-        lines += [
-            'k = int(instance.meta["max_length"])',
-            "profile = CardinalProfile([",
-            "    CardinalBallot({p: k - r",
-            "        for r, p in enumerate(ballot)})",
-            "    for ballot in profile],",
-            "    instance=instance)",
-            "sat = Additive_Cardinal_Sat",
-        ]
+    if cardinal:
+        if ranked:
+            lines += [
+                'k = int(instance.meta["max_length"])',
+                "profile = CardinalProfile([",
+                "    CardinalBallot({p: k - r",
+                "        for r, p in enumerate(ballot)})",
+                "    for ballot in profile],",
+                "    instance=instance)",
+            ]
+        lines += ["sat = Additive_Cardinal_Sat"]
         if rule not in ("equalshares", "equalshares/add1"):
             by_score = "by_points"
             lines += [
@@ -112,7 +117,7 @@ def pabutools_snippet(rule: str, ranked: bool, filename: str) -> str:
         "    profile.as_sat_profile(sat),",
         "    start, BudgetAllocation(), ties,",
         "    voter_budget_increment=1,",
-        f"    binary_sat={not ranked})",
+        f"    binary_sat={not cardinal})",
     ]
     if rule == "greedy":
         lines += ["funded = " + greedy[0], *greedy[1:]]
@@ -153,7 +158,7 @@ def pabutools_snippet(rule: str, ranked: bool, filename: str) -> str:
             "    return run(",
             "        instance, profile, sats, share,",
             "        BudgetAllocation(), ties,",
-            f"        binary_sat={not ranked})",
+            f"        binary_sat={not cardinal})",
             "",
             "",
             "# Wieliczka's add1: the share rises",
@@ -194,18 +199,22 @@ class Program:
     """One program, for the ballot papers of a round counted with the same rule and kind."""
 
     rule: str
-    ranked: bool
+    kind: str  # the contests' ballot_kind
     views: list  # pb.results.services.ContestView
     text: str
+
+    @property
+    def ranked(self) -> bool:
+        return self.kind == "ranked"
 
 
 def for_round(views: list, file_name) -> list[Program]:
     """A program per rule and ballot kind in use, reading the file of the first ballot
     paper counted that way (`file_name(view)` gives the name it is downloaded as)."""
-    grouped: dict[tuple[str, bool], list] = {}
+    grouped: dict[tuple[str, str], list] = {}
     for view in views:
-        grouped.setdefault((view.result.rule, view.contest.ballot_kind == "ranked"), []).append(view)
+        grouped.setdefault((view.result.rule, view.contest.ballot_kind), []).append(view)
     return [
-        Program(rule, ranked, papers, pabutools_snippet(rule, ranked, file_name(papers[0])))
-        for (rule, ranked), papers in grouped.items()
+        Program(rule, kind, papers, pabutools_snippet(rule, kind, file_name(papers[0])))
+        for (rule, kind), papers in grouped.items()
     ]

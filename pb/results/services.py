@@ -47,8 +47,11 @@ def minor_units(value, *, down: bool = False) -> int:
 
 
 def _counted_ballots(session: Session, contest: Contest) -> list[tuple[int, list[tuple[int, int | None]]]]:
+    """Each counted ballot's choices: (project, rank) for ranked ballots, (project, points)
+    for points ballots, (project, None) for approval."""
+    value = BallotChoice.points if contest.ballot_kind == BallotKind.POINTS.value else BallotChoice.rank
     rows = session.exec(
-        select(Ballot.id, BallotChoice.project_id, BallotChoice.rank)
+        select(Ballot.id, BallotChoice.project_id, value)
         .join(BallotChoice, col(BallotChoice.ballot_id) == col(Ballot.id))
         .where(Ballot.contest_id == contest.id, Ballot.counted)
         .order_by(col(Ballot.id))
@@ -76,10 +79,15 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
     ballots = _counted_ballots(session, contest)
     random.Random(seed).shuffle(ballots)  # no trace of who voted when
     ranked = contest.ballot_kind == BallotKind.RANKED.value
-    votes = [
-        [str(pid) for pid, _rank in sorted(choices, key=lambda c: (c[1] or 0) if ranked else c[0])]
-        for _ballot_id, choices in ballots
-    ]
+    points = contest.ballot_kind == BallotKind.POINTS.value
+    votes: list = (
+        [{str(pid): given for pid, given in sorted(choices)} for _ballot_id, choices in ballots]  # {project: points}
+        if points
+        else [
+            [str(pid) for pid, _rank in sorted(choices, key=lambda c: (c[1] or 0) if ranked else c[0])]
+            for _ballot_id, choices in ballots
+        ]
+    )
     area = session.get(Area, contest.area_id) if contest.area_id else None
     meta = {
         "description": f"{round_.title}: {contest.name}",
@@ -89,9 +97,15 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
         "instance": str(round_.voting_opens_at.year if round_.voting_opens_at else round_.created_at.year),
         "currency": round_.currency,
         "rule": contest.rule,
-        "min_length": str(contest.min_picks if not ranked else 1),
-        "max_length": str(contest.max_picks if not ranked else contest.rank_depth),
+        "min_length": str(1 if ranked or points else contest.min_picks),
+        "max_length": str(
+            contest.rank_depth if ranked else min(contest.points_total, len(projects)) if points else contest.max_picks
+        ),
     }
+    if points:
+        # Pabulib's keys for cumulative ballots: the points each voter has, and the most on one project.
+        meta["max_sum_points"] = str(contest.points_total)
+        meta["max_points"] = str(contest.points_max)
     if ranked:
         meta["comment"] = f"Ranks become points: {contest.rank_depth} for a first choice, one fewer for each next."
     # Only a paper with limits per category says them, and its projects' categories: a file
@@ -108,7 +122,7 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
             for p in projects
         ],
         ballots=votes,
-        vote_type="ordinal" if ranked else "approval",
+        vote_type="ordinal" if ranked else "cumulative" if points else "approval",
         rule=contest.rule,
         meta={k: v for k, v in meta.items() if v},
         max_length=contest.rank_depth if ranked else None,

@@ -18,7 +18,7 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation
 
 from pb.fields import CheckboxesField, LinesField, MoneyField, PostcodesField
 from pb.forms import PbForm, RowForm
@@ -27,6 +27,9 @@ from pb.rounds.models import (
     DECLARED_FIELD_LABELS,
     ELIGIBILITY_LABELS,
     ELIGIBILITY_PROOFS,
+    MAX_POINTS,
+    POINTS_MAX,
+    POINTS_TOTAL,
     RULE_NAMES,
     BallotKind,
 )
@@ -109,6 +112,19 @@ class AreaForm(PbForm):
     )
 
 
+def needed_for_points(message):
+    """Like Optional, except that a points ballot needs the number (`message` if it is left out)."""
+
+    def check(form, field) -> None:
+        if not field.raw_data or not str(field.raw_data[0]).strip():
+            field.errors[:] = []
+            if form.ballot_kind.data == BallotKind.POINTS.value:
+                raise StopValidation(message)
+            raise StopValidation()
+
+    return check
+
+
 class ContestForm(PbForm):
     name = StringField(_l("Name of the ballot paper"), validators=[DataRequired(), Length(max=120)])
     area = SelectField(_l("Who votes on it"), coerce=int)
@@ -117,6 +133,7 @@ class ContestForm(PbForm):
         choices=[
             SelectChoice(BallotKind.APPROVAL.value, _l("Approval: tick the projects you support")),
             SelectChoice(BallotKind.RANKED.value, _l("Ranked: put projects in order of preference")),
+            SelectChoice(BallotKind.POINTS.value, _l("Points: share out points between the projects")),
         ],
     )
     min_picks = IntegerField(
@@ -130,7 +147,35 @@ class ContestForm(PbForm):
         validators=[NumberRange(min=1, max=20)],
         description=_l("With 3, a first choice gets 3 points, a second 2 and a third 1."),
     )
+    points_total = IntegerField(
+        _l("Points each voter has (points ballots)"),
+        default=POINTS_TOTAL,
+        validators=[
+            needed_for_points(_l("Enter how many points each voter has.")),
+            NumberRange(
+                min=1, max=MAX_POINTS, message=_l("Give each voter between 1 and %(max)d points.", max=MAX_POINTS)
+            ),
+        ],
+        description=_l("For example 10: a voter gives them to the projects they want, in whole points."),
+    )
+    points_max = IntegerField(
+        _l("Most points on one project (points ballots)"),
+        default=POINTS_MAX,
+        validators=[
+            needed_for_points(_l("Enter the most points a voter may give one project.")),
+            NumberRange(
+                min=1, max=MAX_POINTS, message=_l("Allow between 1 and %(max)d points on one project.", max=MAX_POINTS)
+            ),
+        ],
+        description=_l("For example 5, so that nobody puts all their points on one project."),
+    )
     rule = SelectField(_l("Counting rule"), choices=[SelectChoice(rule, name) for rule, name in RULE_NAMES.items()])
+
+    def validate_points_max(self, field) -> None:
+        if self.ballot_kind.data != BallotKind.POINTS.value:
+            return
+        if self.points_total.data is not None and field.data is not None and field.data > self.points_total.data:
+            raise ValidationError(_l("The most points on one project cannot be more than the points each voter has."))
 
 
 class PartnerForm(PbForm):

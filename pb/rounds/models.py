@@ -46,6 +46,7 @@ def takes_votes(phase: str, closes_at: datetime | None, suspended_at: datetime |
 class BallotKind(StrEnum):
     APPROVAL = "approval"
     RANKED = "ranked"
+    POINTS = "points"  # cumulative: share out a number of points, at most so many on one project
 
 
 # Counting rules offered for a contest (names as Pabulib's `rule` values), each
@@ -76,6 +77,32 @@ RULES = {
 }
 
 
+# The same rules as they read for points ballots, which count points, not votes. The
+# comparison step of equalshares/add1-comparison asks which outcome funds more of the projects
+# each voter supports, whatever points they gave: it is not offered for points ballots.
+POINTS_RULES = {
+    "greedy": _l(
+        "Projects are funded in order of how many points they got. A project that no longer "
+        "fits in the money left is skipped, and the next one is tried."
+    ),
+    "greedy-no-skip": _l(
+        "Projects are funded in order of how many points they got, until the next one does not fit in the money left."
+    ),
+    "equalshares": _l(
+        "Method of Equal Shares: every voter gets an equal share of the budget, and a project "
+        "is funded when the voters who gave it points can pay for it together, each in proportion "
+        "to the points they gave; the project that costs least per point is funded first."
+    ),
+    "equalshares/add1": _l(
+        "Method of Equal Shares: every voter gets an equal share of the budget, and a project "
+        "is funded when the voters who gave it points can pay for it together, each in proportion "
+        "to the points they gave. If money is left, each voter's share is raised by one unit of "
+        "money (such as £1) at a time, until no other project with points fits in the money left, "
+        "or the next step would spend more than the budget."
+    ),
+}
+
+
 # What each rule is called where leads and residents read it; the ids above stay for
 # Pabulib files and recounts.
 RULE_NAMES = {
@@ -84,6 +111,11 @@ RULE_NAMES = {
     "equalshares": _l("Method of Equal Shares"),
     "equalshares/add1": _l("Method of Equal Shares (with raised shares)"),
     "equalshares/add1-comparison": _l("Method of Equal Shares (with raised shares, compared with most votes first)"),
+}
+POINTS_RULE_NAMES = {
+    **RULE_NAMES,
+    "greedy": _l("Most points first, skipping projects that do not fit"),
+    "greedy-no-skip": _l("Most points first, stopping at the first project that does not fit"),
 }
 
 
@@ -256,6 +288,11 @@ def covers(prefix: str, postcode: str) -> bool:
     )
 
 
+# A points ballot unless the lead says otherwise: what Aarau gave its residents.
+POINTS_TOTAL, POINTS_MAX = 10, 5
+MAX_POINTS = 100  # points each voter has, at most: enough for any real ballot, few to add up
+
+
 class Contest(SQLModel, table=True):
     """One ballot paper: round-wide (no area) or for one area."""
 
@@ -263,6 +300,8 @@ class Contest(SQLModel, table=True):
         CheckConstraint("min_picks >= 0", name="min_picks_not_negative"),
         CheckConstraint("max_picks >= min_picks", name="max_not_below_min"),
         CheckConstraint("rank_depth >= 1", name="rank_depth_positive"),
+        CheckConstraint("points_total >= 1", name="points_total_positive"),
+        CheckConstraint("points_max >= 1 AND points_max <= points_total", name="points_max_in_range"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -274,15 +313,17 @@ class Contest(SQLModel, table=True):
     max_picks: int = 5
     limit_to_budget: bool = False
     rank_depth: int = 3  # ranked: rank up to k projects, worth k, k-1, ..., 1 points
+    points_total: int = POINTS_TOTAL  # points: each voter shares out this many points...
+    points_max: int = POINTS_MAX  # ...giving at most this many to one project
     rule: str = Field(default="equalshares/add1", max_length=40)
 
     @property
     def rule_explanation(self) -> str:
-        return str(RULES[self.rule])
+        return str((POINTS_RULES if self.ballot_kind == BallotKind.POINTS.value else RULES)[self.rule])
 
     @property
     def rule_name(self) -> str:
-        return str(RULE_NAMES[self.rule])
+        return str((POINTS_RULE_NAMES if self.ballot_kind == BallotKind.POINTS.value else RULE_NAMES)[self.rule])
 
 
 class Partner(SQLModel, table=True):

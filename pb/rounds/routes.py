@@ -46,6 +46,8 @@ from pb.rounds.limits import limits_of, set_limits
 from pb.rounds.models import (
     PHASE_LABELS,
     PHASES,
+    POINTS_MAX,
+    POINTS_TOTAL,
     Area,
     Category,
     Contest,
@@ -390,6 +392,9 @@ def contest(round_id, contest_id):
             "max_picks": form.max_picks.data,
             "limit_to_budget": form.limit_to_budget.data,
             "rank_depth": form.rank_depth.data,
+            # Kept as they were (or the defaults) when the ballot is not a points ballot.
+            "points_total": form.points_total.data or (existing.points_total if existing else POINTS_TOTAL),
+            "points_max": form.points_max.data or (existing.points_max if existing else POINTS_MAX),
             "rule": form.rule.data,
         }
         try:

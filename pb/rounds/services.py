@@ -23,7 +23,11 @@ from pb.notices import services as notices
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import (
     CURRENCIES,
+    MAX_POINTS,
     PHASE_LABELS,
+    POINTS_MAX,
+    POINTS_RULES,
+    POINTS_TOTAL,
     RULES,
     Area,
     BallotKind,
@@ -387,7 +391,9 @@ def _check_contest(session: Session, round_: Round, fields: dict, contest_id: in
     if fields["rule"] not in RULES:
         raise RoundError(_("Choose one of the counting rules offered."))
     if fields["ballot_kind"] not in {kind.value for kind in BallotKind}:
-        raise RoundError(_("Choose approval or ranked ballots."))
+        raise RoundError(_("Choose approval, ranked or points ballots."))
+    if fields["ballot_kind"] == BallotKind.POINTS.value:
+        _check_points(fields)
     area_id = fields.get("area_id")
     if area_id is not None:
         area = session.get(Area, area_id)
@@ -405,11 +411,40 @@ def _check_contest(session: Session, round_: Round, fields: dict, contest_id: in
     check_contest_keeps_limits(session, contest_id, fields["ballot_kind"], fields["max_picks"])
 
 
-CONTEST_FIELDS = ("name", "area_id", "ballot_kind", "min_picks", "max_picks", "limit_to_budget", "rank_depth", "rule")
+def _check_points(fields: dict) -> None:
+    if fields["rule"] not in POINTS_RULES:
+        raise RoundError(
+            _(
+                "Points ballots cannot be counted with the comparison step, which counts projects, not points. "
+                "Choose another counting rule."
+            )
+        )
+    total, most = fields["points_total"], fields["points_max"]
+    if total is None or not 1 <= total <= MAX_POINTS:
+        raise RoundError(_("Give each voter between 1 and %(max)d points.", max=MAX_POINTS))
+    if most is None or not 1 <= most <= total:
+        raise RoundError(
+            _("The most points on one project must be between 1 and the %(total)d points each voter has.", total=total)
+        )
+
+
+CONTEST_FIELDS = (
+    "name",
+    "area_id",
+    "ballot_kind",
+    "min_picks",
+    "max_picks",
+    "limit_to_budget",
+    "rank_depth",
+    "points_total",
+    "points_max",
+    "rule",
+)
 
 
 def add_contest(session: Session, round_: Round, *, actor: User, **fields) -> Contest:
     guard_unfrozen(session, round_, actor=actor, attempted="contest.added", detail={"name": fields.get("name")})
+    fields = {"points_total": POINTS_TOTAL, "points_max": POINTS_MAX, **fields}
     _check_contest(session, round_, fields, None)
     contest = Contest(round_id=round_.id, **{key: fields[key] for key in CONTEST_FIELDS})
     session.add(contest)
@@ -421,6 +456,7 @@ def add_contest(session: Session, round_: Round, *, actor: User, **fields) -> Co
 def update_contest(session: Session, contest: Contest, *, actor: User, **fields) -> None:
     round_ = session.get_one(Round, contest.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="contest.updated", detail={"contest": contest.id})
+    fields = {"points_total": contest.points_total, "points_max": contest.points_max, **fields}
     _check_contest(session, round_, fields, contest.id)
     for key in CONTEST_FIELDS:
         setattr(contest, key, fields[key])

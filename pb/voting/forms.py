@@ -150,11 +150,37 @@ def ordinal_label(rank: int) -> str:
 
 
 def ballot_form(contest, projects, formdata=None):
-    """A form for one ballot paper: ticks for approval, a rank per project for ranked."""
+    """A form for one ballot paper: ticks for approval, a rank per project for ranked, a
+    number of points per project for points ballots."""
 
     class BallotForm(PbForm):
-        pass
+        sent: frozenset[str] = frozenset()  # the names of the fields sent (points ballots)
 
+    if contest.ballot_kind == "points":
+        # Text as typed: the voting service's messages say what is wrong with a number.
+        for project in projects:
+            setattr(
+                BallotForm,
+                f"points_{project.id}",
+                StringField(
+                    project.title,
+                    validators=[
+                        Length(max=10, message=_l("Give each project a whole number of points, or leave it blank."))
+                    ],
+                    render_kw={
+                        "type": "number",
+                        "inputmode": "numeric",
+                        "min": 0,
+                        "max": contest.points_max,
+                        "step": 1,
+                        "class": "points",
+                    },
+                ),
+            )
+        form = BallotForm(formdata=formdata)
+        # Which fields were sent, to refuse points for a project that is not on this paper.
+        form.sent = frozenset(formdata.keys()) if formdata is not None else frozenset()
+        return form
     if contest.ballot_kind == "approval":
         # Choices are checked whole by the voting service, with messages for voters.
         BallotForm.project = CheckboxesField(
@@ -188,11 +214,35 @@ def choices_from(form, contest, projects) -> dict[int, int | None]:
         if len(set(ticked)) != len(ticked):
             raise VotingError(_("Choose each project only once."))
         return {int(value): None for value in ticked}
+    if contest.ballot_kind == "points":
+        return _points_from(form, contest, projects)
     choices: dict[int, int | None] = {}
     for project in projects:
         raw = getattr(form, f"rank_{project.id}").data
         if raw:
             if not re.fullmatch(r"[0-9]{1,3}", str(raw)):
                 raise VotingError(_("Ranks go from 1 to %(k)d.", k=contest.rank_depth))
+            choices[project.id] = int(raw)
+    return choices
+
+
+def _points_from(form, contest, projects) -> dict[int, int | None]:
+    """Points per project, as typed: blank or 0 is none; anything but a whole number is refused."""
+    from flask_babel import gettext as _
+
+    from pb.voting.services import VotingError
+
+    on_paper = {f"points_{project.id}" for project in projects}
+    if any(re.fullmatch(r"points_.*", key) and key not in on_paper for key in form.sent):
+        raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
+    choices: dict[int, int | None] = {}
+    for project in projects:
+        raw = (getattr(form, f"points_{project.id}").data or "").strip()
+        if not raw:
+            continue
+        # ASCII digits only: "²", "1e3", "-1" and "2.5" are not a number of points.
+        if not re.fullmatch(r"[0-9]{1,4}", raw):
+            raise VotingError(_("Give each project a whole number of points, or leave it blank."))
+        if int(raw):
             choices[project.id] = int(raw)
     return choices

@@ -7,7 +7,7 @@ record holds no name, and is anonymised when a round's results are final.
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, Text, UniqueConstraint, false, text
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now, today
@@ -134,13 +134,16 @@ class Ballot(SQLModel, table=True):
 
 
 class BallotChoice(SQLModel, table=True):
-    """A project on a ballot: ticked (rank None) or ranked 1..k."""
+    """A project on a ballot: ticked (rank and points None), ranked 1..k, or given points
+    (only projects given at least one point are stored)."""
 
     __tablename__ = "ballot_choice"
+    __table_args__ = (CheckConstraint("points >= 1", name="points_positive"),)
 
     ballot_id: int = Field(foreign_key="ballot.id", primary_key=True)
     project_id: int = Field(foreign_key="project.id", primary_key=True)
     rank: int | None = None
+    points: int | None = None
 
 
 class RoundKey(SQLModel, table=True):

@@ -380,6 +380,9 @@ def _fill(form, contest, db, ballot: Ballot) -> None:
     chosen = db.exec(select(BallotChoice).where(BallotChoice.ballot_id == ballot.id)).all()
     if contest.ballot_kind == "approval":
         form.project.data = [str(c.project_id) for c in chosen]
+    elif contest.ballot_kind == "points":
+        for choice in chosen:
+            getattr(form, f"points_{choice.project_id}").data = str(choice.points)
     else:
         for choice in chosen:
             getattr(form, f"rank_{choice.project_id}").data = str(choice.rank)

@@ -891,7 +891,8 @@ def paper_of(session: Session, contest: Contest) -> BallotPaper:
 
 def validate_choices(session: Session, contest: Contest, choices: dict[int, int | None]) -> dict[int, int | None]:
     """Check a whole ballot against its contest's rules. `choices` maps project id to
-    rank (ranked ballots) or None (approval). Returns it unchanged, or raises VotingError."""
+    None (approval), its rank (ranked) or the points given it (points ballots, only the
+    projects given some). Returns it unchanged, or raises VotingError."""
     projects = {p.id: p for p in projects_for(session, contest)}
     if any(pid not in projects for pid in choices):
         raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
@@ -911,6 +912,8 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
         paper = paper_of(session, contest)
         if broken := broken_limit(paper.limits, paper.categories, choices):
             raise VotingError(broken)
+    elif contest.ballot_kind == BallotKind.POINTS.value:
+        _check_points(contest, choices)
     else:
         ranks = [rank for rank in choices.values() if rank is not None]
         if not choices:
@@ -922,6 +925,38 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
         if sorted(ranks) != list(range(1, len(ranks) + 1)):
             raise VotingError(_("Use the ranks in order without gaps: 1, then 2, and so on."))
     return choices
+
+
+def _check_points(contest: Contest, choices: dict[int, int | None]) -> None:
+    given = list(choices.values())
+    if not given:
+        raise VotingError(_("Give at least one point to a project."))
+    if any(points is None or points < 1 for points in given):
+        raise VotingError(_("Give each project a whole number of points, or leave it blank."))
+    if any(points > contest.points_max for points in given if points is not None):
+        raise VotingError(
+            ngettext(
+                "Give at most %(num)d point to one project.",
+                "Give at most %(num)d points to one project.",
+                contest.points_max,
+            )
+        )
+    total = sum(points for points in given if points is not None)
+    if total > contest.points_total:
+        raise VotingError(
+            ngettext(
+                "You have %(num)d point; these add up to %(given)d.",
+                "You have %(num)d points; these add up to %(given)d.",
+                contest.points_total,
+                given=total,
+            )
+        )
+
+
+def choice_rows(contest: Contest, choices: dict[int, int | None]) -> list[dict]:
+    """The ballot's choices as ballot_choice rows: the value is a rank, or points, by the kind of ballot."""
+    column = "points" if contest.ballot_kind == BallotKind.POINTS.value else "rank"
+    return [{"project_id": pid, "rank": None, "points": None, column: value} for pid, value in choices.items()]
 
 
 def cast_ballot(
@@ -982,9 +1017,7 @@ def cast_ballot(
             "entered_by_user_id": entered_by,
         },
     ).scalar_one()
-    conn.execute(
-        _INSERT_CHOICE, [{"ballot_id": ballot.id, "project_id": pid, "rank": rank} for pid, rank in choices.items()]
-    )
+    conn.execute(_INSERT_CHOICE, [{"ballot_id": ballot.id, **row} for row in choice_rows(contest, choices)])
     conn.execute(_SPEND_CODE, {"s_voter": voter.id, "s_day": today()})
     if entered_by is not None:  # who entered a paper ballot is audited, never what it says
         record_event(
