@@ -196,8 +196,17 @@ def test_figures_are_set_with_the_area_and_corrected_after_voting_opens_audited(
     assert 'name="population"' in form
     assert 'name="postcodes"' not in form
     assert 'name="name"' not in form
-    # The name cannot be changed this way once voting has opened: only the figures are read.
-    response = lead.submit(url, {"name": "Renamed", "population": "12345", "electorate": "9000"})
+    # The name cannot be changed this way once voting has opened: refused and logged, as any
+    # change to what residents vote on is, and the figures sent with it are not kept either.
+    refused = lead.submit(url, {"name": "Renamed", "population": "1", "electorate": ""})
+    assert refused.status_code == 409
+    assert "Voting has opened" in refused.get_data(as_text=True)
+    with db() as session:
+        area = session.get(Area, everyone["areas"]["North"])
+        assert (area.name, area.population) == ("North", None)
+        [attempt] = session.exec(select(AuditEvent).where(AuditEvent.action == "round.change_refused")).all()
+        assert json.loads(attempt.data)["attempted"] == "area.updated"
+    response = lead.submit(url, {"population": "12345", "electorate": "9000"})
     assert response.status_code == 302
     with db() as session:
         area = session.get(Area, everyone["areas"]["North"])

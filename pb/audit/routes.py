@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "round.recounted": _l("Votes counted again to check"),
     "area.added": _l("Area added"),
     "area.updated": _l("Area changed"),
+    "area.figures_corrected": _l("Population or electorate of an area corrected"),
     "contest.added": _l("Ballot paper added"),
     "contest.updated": _l("Ballot paper changed"),
     "partner.invited": _l("Partner anchor invited"),

@@ -40,6 +40,7 @@ from pb.rounds.forms import (
     SuspensionForm,
     TimelineForm,
 )
+from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.help import help_of, set_help
 from pb.rounds.models import (
     PHASE_LABELS,
@@ -351,6 +352,13 @@ def area(round_id, area_id):
         del form.name, form.postcodes
     elif request.method == "GET" and existing:
         form.postcodes.data = existing.postcode_list
+    if figures_only and request.method == "POST" and {"name", "postcodes"} & set(request.form):
+        # The figures' form never sends these: a crafted change to what residents vote on,
+        # refused and logged as any change to a frozen round is.
+        try:
+            guard_unfrozen(db_session(), round_, actor=current_user, attempted="area.updated", detail={"area": area_id})
+        except Refusal as error:
+            return show_refusal(error, "rounds/area_form.html", form, round=round_, area=existing, figures_only=True)
     if form.validate_on_submit():
         session = db_session()
         figures = {"population": form.population.data, "electorate": form.electorate.data}
