@@ -30,6 +30,7 @@ from pb.rounds.models import ELIGIBILITY_LABELS, ELIGIBILITY_SHORT, Area, Phase
 from pb.throttle import client_address, is_limited, note_attempt
 from pb.verify.chain import verify_chain
 from pb.views import csv_download, form_page, refuse
+from pb.voting.turnout import round_turnout
 
 bp = Blueprint("results", __name__)
 
@@ -67,7 +68,7 @@ def index(round_id):
         round=round_,
         views=services.contest_views(db, round_),
         areas=areas,
-        turnout=services.published_turnout(db, round_),
+        turnout=round_turnout(db, round_),
         short_methods=ELIGIBILITY_SHORT,
         by_channel=by_channel,
         by_method=by_method,

@@ -27,7 +27,6 @@ from pb.tally import count, make_election, parse_pabulib, write_pabulib
 from pb.tally.election import format_number
 from pb.voting.models import Ballot, BallotChoice, Voter
 from pb.voting.services import ballot_by_receipt, code_figures
-from pb.voting.turnout import Turnout, turnout_of
 
 
 class CountRefused(Refusal):
@@ -371,14 +370,6 @@ def ballot_file_name(view: ContestView) -> str:
 def turnout(session: Session, round_: Round) -> list[dict]:
     row = session.exec(select(RoundTurnout).where(RoundTurnout.round_id == round_.id)).first()
     return json.loads(row.figures) if row else []
-
-
-def published_turnout(session: Session, round_: Round) -> Turnout:
-    """The turnout table from the figures the count took (by area, method and channel), with
-    the areas' population and electorate as they are now (correctable, audited)."""
-    return turnout_of(
-        session, round_, [(row["area"], row.get("method"), row["voters"]) for row in turnout(session, round_)]
-    )
 
 
 def receipt_status(session: Session, round_: Round, receipt: str) -> str | None:

@@ -260,11 +260,6 @@ class Area(SQLModel, table=True):
     electorate: int | None = None
 
     @property
-    def turnout_base(self) -> int | None:
-        """What the area's turnout is a share of: its electorate if known, else its population."""
-        return self.electorate if self.electorate is not None else self.population
-
-    @property
     def postcode_list(self) -> list[str]:
         return [p for p in self.postcodes.split("\n") if p]
 

@@ -22,7 +22,6 @@ from pb.db import db_session, reads_first
 from pb.links import public_url
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
 from pb.refusal import Refusal
-from pb.results.services import published_turnout
 from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import ELIGIBILITY_SHORT, Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
@@ -46,7 +45,7 @@ from pb.voting.forms import (
     declaration_form,
 )
 from pb.voting.models import Ballot, BallotChoice, Channel, EmailChallenge, Voter
-from pb.voting.turnout import turnout_of, voters_so_far
+from pb.voting.turnout import round_turnout
 
 bp = Blueprint("voting", __name__)
 
@@ -477,13 +476,14 @@ def codes(round_id):
 def turnout(round_id):
     """How many people have voted so far, by area and eligibility method, for the round's
     leads (convening and partner anchors) and its returning officer: voters, never votes.
-    Once counted, the figures the count took (the published ones)."""
+    Once counted, the voters whose ballots were counted (as published)."""
     round_ = load_round_as_officer(round_id, or_funders=True)
-    db = db_session()
-    counted = round_.reached(Phase.COUNTED)
-    table = published_turnout(db, round_) if counted else turnout_of(db, round_, voters_so_far(db, round_))
     return render_template(
-        "voting/turnout.html", round=round_, turnout=table, counted=counted, short_methods=ELIGIBILITY_SHORT
+        "voting/turnout.html",
+        round=round_,
+        turnout=round_turnout(db_session(), round_),
+        counted=round_.reached(Phase.COUNTED),
+        short_methods=ELIGIBILITY_SHORT,
     )
 
 

@@ -1,9 +1,9 @@
 """Turnout: how many people have voted, by area and by how they proved they may vote, beside
 how many live there and may vote.
 
-One table serves both the leads and returning officer while voting is open (figures read
-now: `voters_so_far`) and everyone once results are published (the figures the count took:
-pb.results.services.published_turnout); `turnout_of` builds it from either.
+One function, `round_turnout`, serves both the leads and returning officer while voting is
+open (the voters with a current ballot now) and everyone once the results are published
+(the voters whose ballots the count counted).
 
 Counts of voters only, never of ballots per contest nor of votes for projects (promise 2):
 a voter counts once they have a current ballot in any contest, so replacing a ballot, or
@@ -20,7 +20,7 @@ from fractions import Fraction
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from pb.rounds.models import Area, EligibilityMethod, Round
+from pb.rounds.models import Area, EligibilityMethod, Phase, Round
 from pb.voting.models import Ballot, Voter
 
 
@@ -52,18 +52,27 @@ class Turnout:
     methods: list[str]  # the ways of proving eligibility counted, in a fixed order
 
 
-def voters_so_far(session: Session, round_: Round) -> list[tuple[int | None, str, int]]:
-    """(area, method, voters) for the voters who have a current ballot in the round now:
-    each voter counted once, however many ballots they cast or replaced."""
+def voters_with_a_ballot(session: Session, round_: Round, *, counted: bool) -> list[tuple[int | None, str, int]]:
+    """(area, method, voters) for the voters who have a current ballot in the round now, or
+    (`counted`) a ballot the count counted: each voter counted once, however many ballots
+    they cast, replaced, or cast on paper and online."""
+    has_ballot = col(Ballot.counted) if counted else col(Ballot.is_current)
     return [
         (area_id, method, voters)
         for area_id, method, voters in session.exec(
             select(col(Voter.area_id), col(Voter.method), func.count(func.distinct(col(Voter.id))))
             .join(Ballot, col(Ballot.voter_id) == col(Voter.id))
-            .where(col(Voter.round_id) == round_.id, col(Ballot.is_current))
+            .where(col(Voter.round_id) == round_.id, has_ballot)
             .group_by(col(Voter.area_id), col(Voter.method))
         )
     ]
+
+
+def round_turnout(session: Session, round_: Round) -> Turnout:
+    """The round's turnout table: once counted, the voters whose ballots the count counted
+    (what the results publish); before, those with a current ballot now. At the close the
+    two are the same voters, so the leads' page does not jump when the count is taken."""
+    return turnout_of(session, round_, voters_with_a_ballot(session, round_, counted=round_.reached(Phase.COUNTED)))
 
 
 def _total(values: list[int | None]) -> int | None:
