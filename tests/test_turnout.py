@@ -4,6 +4,7 @@ table published with the results."""
 
 import json
 import re
+from fractions import Fraction
 
 import pytest
 from babel.numbers import format_decimal
@@ -265,3 +266,35 @@ def test_the_published_results_show_turnout_with_population_percentages(app, db,
     # The leads' page shows the figures the count took, the same as the public's.
     lead_page = signed_in(app, LEAD).get(f"/rounds/{ids['round']}/turnout").get_data(as_text=True)
     assert cells(lead_page, "Voters by area, and turnout") == cells(page, "Voters by area, and turnout")
+
+
+def test_a_round_with_no_areas_is_one_area_and_voters_of_no_area_have_a_row(app, db, make_user):
+    from pb.voting.turnout import turnout_of
+
+    make_user(LEAD, organisation=COUNCIL, kind="anchor")
+    with app.test_request_context(), db() as session:
+        lead = user(session, LEAD)
+        plain = rounds.create_round(
+            session,
+            actor=lead,
+            organisation=organisation(session, COUNCIL),
+            title="One neighbourhood",
+            categories=[],
+            objectives=[],
+            methods=["codes", "declared"],
+        )
+        table = turnout_of(session, plain, [(None, "codes", 3), (None, "declared", 2)])
+        assert table.rows == []
+        assert (table.whole.voters, table.whole.by_method, table.whole.share) == (5, {"codes": 3, "declared": 2}, None)
+        # With areas, voters of none (a code batch for everyone) are a row of their own, and
+        # the round's population is its areas' only when every area has one.
+        north = rounds.add_area(session, plain, actor=lead, name="North", postcodes=["LS6"], population=100)
+        rounds.add_area(session, plain, actor=lead, name="South", postcodes=["LS11"])
+        table = turnout_of(session, plain, [(north.id, "codes", 10), (None, "codes", 1)])
+        assert [(row.area.name if row.area else None, row.voters) for row in table.rows] == [
+            ("North", 10),
+            ("South", 0),
+            (None, 1),
+        ]
+        assert table.rows[0].share == Fraction(10, 100)
+        assert (table.whole.voters, table.whole.population) == (11, None)

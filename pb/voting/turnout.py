@@ -47,7 +47,7 @@ class TurnoutRow:
 
 @dataclass
 class Turnout:
-    rows: list[TurnoutRow]  # every area of the round by name, then voters of no area (if any)
+    rows: list[TurnoutRow]  # every area of the round by name, then voters of no area (if any); none without areas
     whole: TurnoutRow  # the round as a whole
     methods: list[str]  # the ways of proving eligibility counted, in a fixed order
 
@@ -104,4 +104,5 @@ def turnout_of(session: Session, round_: Round, figures: Iterable[tuple[int | No
     for row in rows.values():
         for method, voters in row.by_method.items():
             whole.by_method[method] = whole.by_method.get(method, 0) + voters
-    return Turnout(rows=list(rows.values()), whole=whole, methods=methods)
+    # A round with no areas is one area: the whole round, with no row of its own.
+    return Turnout(rows=list(rows.values()) if areas else [], whole=whole, methods=methods)
