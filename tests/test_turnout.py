@@ -263,6 +263,9 @@ def test_the_published_results_show_turnout_with_population_percentages(app, db,
         ["South", "0", "0% of the population", "30", "–"],
         ["The whole round", "2", "2.5% of the population", "80", "–"],
     ]
+    # "What happened to the money" tells the round's turnout too.
+    money = FormClient(app).get(f"/rounds/{ids['round']}/money").get_data(as_text=True)
+    assert "2 (2.5% turnout)" in money
     # The leads' page shows the figures the count took, the same as the public's.
     lead_page = signed_in(app, LEAD).get(f"/rounds/{ids['round']}/turnout").get_data(as_text=True)
     assert cells(lead_page, "Voters by area, and turnout") == cells(page, "Voters by area, and turnout")
