@@ -229,7 +229,8 @@ def test_figures_are_set_with_the_area_and_corrected_after_voting_opens_audited(
             "name": "North",
             "population": 12345,
             "electorate": 9000,
-            "was": {"population": None, "electorate": None},
+            "population_was": None,
+            "electorate_was": None,
         }
     manage = lead.get(f"/rounds/{everyone['round']}/manage").get_data(as_text=True)
     assert f"population {format_decimal(12345, locale='en_GB')}" in manage

@@ -446,7 +446,7 @@ def correct_area_figures(
     _check_figures(population, electorate)
     if (area.population, area.electorate) == (population, electorate):
         return
-    was = {"population": area.population, "electorate": area.electorate}
+    was = {"population_was": area.population, "electorate_was": area.electorate}
     area.population, area.electorate = population, electorate
     session.add(area)
     session.flush()
@@ -459,7 +459,7 @@ def correct_area_figures(
         name=area.name,
         population=population,
         electorate=electorate,
-        was=was,
+        **was,
     )
 
 
