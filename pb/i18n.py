@@ -4,7 +4,7 @@ Amounts and dates are always formatted by Babel for the chosen locale.
 """
 
 import os
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
 from babel.dates import format_skeleton, format_time
@@ -77,11 +77,19 @@ def when(value) -> str:
     return locale.datetime_formats["medium"].format(time, date)
 
 
-def percent(share) -> str:
-    """A share (a fraction from 0 to 1) as a percentage in the chosen language; a dash when unknown."""
+def percent(share, tenths: bool = False) -> str:
+    """A share (a fraction from 0 to 1) as a percentage in the chosen language; a dash when unknown.
+    With `tenths`, to a tenth of a percent (halves up) and no trailing zero: "0.4%", "37.5%", "40%",
+    as turnout is told (a whole percent would show "0%" when hundreds have voted in a large area)."""
     if share is None:
         return "–"
-    return _isolated(format_percent(float(share), locale=get_locale()))
+    if not tenths:
+        return _isolated(format_percent(float(share), locale=get_locale()))
+    exact = (
+        Decimal(share.numerator) / Decimal(share.denominator) if hasattr(share, "numerator") else Decimal(str(share))
+    )
+    rounded = exact.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP).normalize()
+    return _isolated(format_percent(rounded, locale=get_locale(), decimal_quantization=False))
 
 
 def day(value) -> str:

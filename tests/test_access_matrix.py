@@ -185,7 +185,14 @@ MATRIX = [
     row("rounds.area", "GET", "/rounds/{voting}/areas/new", signed_in(lead=200)),
     row("rounds.area", "POST", "/rounds/{voting}/areas/new", signed_in(lead=400)),
     row("rounds.area", "GET", "/rounds/{voting}/areas/{voting_area}", signed_in(lead=200)),
-    row("rounds.area", "POST", "/rounds/{voting}/areas/{voting_area}", signed_in(lead=400)),
+    # Once voting has opened, only an area's population and electorate may be corrected: an
+    # empty form leaves both unknown, as they are, and changes nothing.
+    row(
+        "rounds.area",
+        "POST",
+        "/rounds/{voting}/areas/{voting_area}",
+        signed_in(lead=(302, "/rounds/{voting}/manage")),
+    ),
     row("rounds.area", "GET", "/rounds/{voting}/areas/{published_area}", signed_in(lead=404)),  # another round's area
     row("rounds.contest", "GET", "/rounds/{voting}/contests/new", signed_in(lead=200)),
     row("rounds.contest", "POST", "/rounds/{voting}/contests/new", signed_in(lead=400)),
@@ -322,6 +329,11 @@ MATRIX = [
         "/rounds/{voting}/codes/cancel",
         signed_in(officer=(303, "/rounds/{voting}/codes")),
     ),
+    # Turnout so far (voters by area and method, never votes): the round's leads and its returning
+    # officer; once counted, the figures the count took (published with the results).
+    row("voting.turnout", "GET", "/rounds/{voting}/turnout", signed_in(lead=200, officer=200)),
+    row("voting.turnout", "GET", "/rounds/{published}/turnout", signed_in(lead=200, officer=200)),
+    row("voting.turnout", "GET", "/rounds/{draft}/turnout", signed_in(lead=200)),
     row("voting.helpers", "GET", "/rounds/{voting}/helpers", signed_in(officer=200)),
     row("voting.helpers", "POST", "/rounds/{voting}/helpers", signed_in(officer=400)),
     # Residents' declarations, to check against the register: the returning officer alone.

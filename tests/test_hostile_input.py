@@ -422,6 +422,10 @@ def unique(pattern: str) -> Callable[[World], str]:
     return lambda w: pattern.format(next(_unique))
 
 
+def area_figures() -> list[Field]:
+    return [Field("population", "int", "12000"), Field("electorate", "int", "9000")]
+
+
 def round_fields(w: World, organisation_field: bool) -> list[Field]:
     fields = [Field("organisation", "select", str(w.org["Eastshire Council"]))] if organisation_field else []
     return [
@@ -670,15 +674,28 @@ FORMS = [
         "area_new",
         "council",
         lambda w: f"/rounds/{w.r0['round']}/areas/new",
-        lambda w: [Field("name", "text", "East"), Field("postcodes", "text", "LS7\nLS8 1, LS9 2AB")],
+        lambda w: [
+            Field("name", "text", "East"),
+            Field("postcodes", "text", "LS7\nLS8 1, LS9 2AB"),
+            *area_figures(),
+        ],
     ),
     FormSpec(
         "area_edit",
         "council",
         lambda w: f"/rounds/{w.r0['round']}/areas/{w.r0['areas']['South']}",
-        lambda w: [Field("name", "text", "South"), Field("postcodes", "text", "LS11")],
-        pinned=[{"name": "a\x00b"}],
+        lambda w: [Field("name", "text", "South"), Field("postcodes", "text", "LS11"), *area_figures()],
+        pinned=[{"name": "a\x00b"}, {"population": "10", "electorate": "11"}],
     ),  # PostgreSQL: NUL byte
+    # Once voting has opened, an area's population and electorate only (correctable, audited).
+    FormSpec(
+        "area_figures_frozen",
+        "council",
+        lambda w: f"/rounds/{w.r2['round']}/areas/{w.r2['areas']['South']}",
+        lambda w: area_figures(),
+        examples=12,
+        pinned=[{"population": "10", "electorate": "11"}, {"population": "-1"}, {"electorate": "99999999999999999999"}],
+    ),
     FormSpec(
         "area_new_frozen",
         "council",

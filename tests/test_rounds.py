@@ -347,7 +347,9 @@ def test_frozen_round_refuses_changes_through_the_service_layer(app, anchors, db
         ),
         lambda s, r, u: services.set_timeline(s, r, actor=u, dates={}),
         lambda s, r, u: services.add_area(s, r, actor=u, name="West", postcodes=["LS12"]),
-        lambda s, r, u: services.update_area(s, s.get(Area, areas["North"]), actor=u, name="N", postcodes=[]),
+        lambda s, r, u: services.update_area(
+            s, s.get(Area, areas["North"]), actor=u, name="N", postcodes=[], population=None, electorate=None
+        ),
         lambda s, r, u: services.add_contest(
             s,
             r,

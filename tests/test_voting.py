@@ -16,6 +16,7 @@ from pb.voting.models import Ballot, BallotChoice, EmailChallenge, Voter
 from tests import factories
 from tests.conftest import FormClient
 from tests.factories import declare, make_round, open_voting, user
+from tests.test_turnout import everyone  # noqa: F401 (a fixture)
 
 PASSWORD = "correct horse battery"
 
@@ -790,36 +791,150 @@ def test_fifty_concurrent_casts_by_one_voter_leave_one_current_ballot(app, db, v
     assert sum(b.is_current for b in stored) == 1
 
 
-def page_without_tokens(client, url):
-    response = client.get(url)
-    assert response.status_code == 200, url
-    return re.sub(
-        r'name="csrf_token"[^>]*value="[^"]*"|value="[^"]*" name="csrf_token"', "", response.get_data(as_text=True)
-    )
+def without_tokens(text):
+    """A page less its CSRF tokens, which are new in each session (and nothing else)."""
+    return re.sub(r'name="csrf_token"[^>]*value="[^"]*"|value="[^"]*" name="csrf_token"', "", text)
 
 
-def test_no_page_changes_when_ballots_are_cast(app, db, voting):
-    """Secrecy while open: if any page showed a count, casting would change it."""
-    lead = FormClient(app)
-    lead.sign_in("lead@council.example", PASSWORD)
-    public = FormClient(app)
-    round_id = voting["round"]
-    pages = [
-        (public, f"/rounds/{round_id}"),
-        (public, f"/rounds/{round_id}/proposals"),
-        (public, "/rounds/"),
-        (lead, f"/rounds/{round_id}/manage"),
-        (lead, f"/rounds/{round_id}/screening"),
-        (lead, "/anchor"),
-        (public, f"/proposals/{voting['proposals'][0]}"),
-    ]
-    before = [page_without_tokens(client, url) for client, url in pages]
-    for n in range(3):
-        resident = declared_voter(app, voting)
-        assert vote(resident, voting, "North", {"project": voting["projects"]["North"][: n + 1]}).status_code == 302
-    after = [page_without_tokens(client, url) for client, url in pages]
-    for (_client, url), old, new in zip(pages, before, after, strict=True):
-        assert old == new, url
+# Routes of the app that the secrecy tests do not ask for, and why: each needs a secret sent
+# to one person or a thing that does not exist while voting is open. Every other GET route is
+# asked for by every role, with the ids below filled in.
+NOT_ASKED = {
+    "accounts.finish_sign_up": "a sign-up token, mailed to one address",
+    "accounts.reset_password": "a password reset token, mailed to one address",
+    "groups.accept": "an invitation token, mailed to one address",
+    "notices.confirm": "a news subscription token, mailed to one address",
+    "notices.stop": "a news unsubscription token, mailed to one address",
+    "delivery.photo": "a delivery update's photo: no project has delivery updates while voting is open",
+    "static": "files on disk, the same for everyone",
+}
+
+
+def every_page(app, ids):
+    """Every GET route of the app with each id it takes filled in from the round (the
+    council for an organisation, and the group for a group's page)."""
+    from pb.accounts.models import Organisation
+    from pb.db import session_scope
+    from pb.rounds.models import Pot
+
+    with session_scope(app.extensions["pb_engine"], write=False) as session:
+        council = session.exec(select(Organisation.id).where(Organisation.name == "Eastshire Council")).one()
+        group = session.exec(select(Organisation.id).where(Organisation.name == "Friends of the Park")).one()
+        pot = session.exec(select(Pot.id).where(Pot.contest_id == ids["contests"]["North"])).first()
+    values = {
+        "round_id": ids["round"],
+        "proposal_id": ids["proposals"][0],
+        "contest_id": ids["contests"]["North"],
+        "area_id": ids["areas"]["North"],
+        "pot_id": pot,
+        "project_id": ids["projects"]["North"][0],
+        "organisation_id": council,
+    }
+    urls, asked = [], set()
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            if "GET" not in (rule.methods or ()) or rule.endpoint in NOT_ASKED:
+                continue
+            needed = set(rule.arguments) - set(rule.defaults or {})
+            assert needed <= set(values), (
+                f"{rule.endpoint} ({rule.rule}) needs {needed - set(values)}: fill it or say why not"
+            )
+            urls.append(url_for(rule.endpoint, **{name: values[name] for name in needed}, _external=False))
+            if rule.endpoint == "groups.show":
+                urls.append(url_for(rule.endpoint, organisation_id=group, _external=False))
+            asked.add(rule.endpoint)
+    assert not set(NOT_ASKED) & asked
+    assert set(NOT_ASKED) <= {rule.endpoint for rule in app.url_map.iter_rules()}, "a route in NOT_ASKED is gone"
+    return urls
+
+
+# The one other thing found to differ between two requests for the same page: the audit
+# log's export says when it was exported (the time of the request, to the second), which
+# changes with the clock, not with anything cast.
+EXPORTED_AT = re.compile(r'"exported_at":"[^"]*"')
+
+
+def snapshot(clients, urls):
+    """What each role gets for each page: status, where a redirect goes, and the body
+    less its CSRF tokens (and the audit export's time of export)."""
+    taken = {}
+    for role, client in clients.items():
+        for url in urls:
+            with client.get(url) as response:  # closes a file sent from disk (the favicon)
+                taken[(role, url)] = (
+                    response.status_code,
+                    response.headers.get("Location"),
+                    EXPORTED_AT.sub("", without_tokens(response.get_data(as_text=True))),
+                )
+    return taken
+
+
+def differences(before, after):
+    return sorted(key for key in before if before[key] != after[key])
+
+
+def secrecy_clients(app):
+    from tests.factories import OFFICER
+    from tests.test_turnout import LEAD, PARTNER, SCREENER, signed_in
+
+    return {
+        "public": FormClient(app),
+        "lead": signed_in(app, LEAD),
+        "partner": signed_in(app, PARTNER),
+        "officer": signed_in(app, OFFICER),
+        "screener": signed_in(app, SCREENER),
+    }
+
+
+def turnout_pages(everyone):
+    return {f"/rounds/{everyone['round']}/turnout"}
+
+
+def test_no_page_changes_when_ballots_are_cast(app, db, everyone):
+    """Secrecy while open: if any page showed a count of ballots or votes, casting would
+    change it. Every GET page of the app, as the public, the convening lead, a partner's lead,
+    the returning officer and a community reviewer. Only the turnout page changes: a voter
+    counts there once they have cast a ballot (that is its job; voters, never votes)."""
+    from tests.test_turnout import declared, with_code
+
+    ids, north, south = everyone, everyone["projects"]["North"], everyone["projects"]["South"]
+    # Residents prove they may vote first: what that changes (the returning officer's list of
+    # declarations to check against the register) is not a count of ballots.
+    residents = [declared(app, ids, "LS6 1AA"), declared(app, ids, "LS6 2BB"), with_code(app, ids, ids["codes"][0])]
+    southerner = declared(app, ids, "LS11 1AA")
+    clients = secrecy_clients(app)
+    urls = every_page(app, ids)
+    before = snapshot(clients, urls)
+    for n, resident in enumerate(residents):
+        assert vote(resident, ids, "North", {"project": north[: n + 1]}).status_code == 302
+    assert vote(southerner, ids, "South", {f"rank_{south[1]}": "1"}).status_code == 302
+    changed = differences(before, snapshot(clients, urls))
+    turnout = turnout_pages(ids)
+    assert [key for key in changed if key[1] not in turnout] == []
+    assert {("lead", url) for url in turnout} <= set(changed)  # the turnout page did its job
+
+
+def test_the_same_voters_casting_other_choices_change_no_page_at_all(app, db, everyone):
+    """Two sets of ballots by the same voters (same areas, same ways of proving) but with
+    other choices give byte-identical pages everywhere, the turnout page included: each
+    voter replaces every ballot with a different one, and nothing any role sees changes."""
+    from tests.test_turnout import declared, with_code
+
+    ids, north, south = everyone, everyone["projects"]["North"], everyone["projects"]["South"]
+    residents = [declared(app, ids, "LS6 1AA"), declared(app, ids, "LS6 2BB"), with_code(app, ids, ids["codes"][0])]
+    southerner = declared(app, ids, "LS11 1AA")
+    for n, resident in enumerate(residents):
+        assert vote(resident, ids, "North", {"project": north[: n + 1]}).status_code == 302
+    assert vote(southerner, ids, "South", {f"rank_{south[0]}": "1", f"rank_{south[1]}": "2"}).status_code == 302
+    clients = secrecy_clients(app)
+    urls = every_page(app, ids)
+    before = snapshot(clients, urls)
+    for n, resident in enumerate(residents):
+        assert vote(resident, ids, "North", {"project": north[n + 1 :] or north[:1]}).status_code == 302
+    assert vote(southerner, ids, "South", {f"rank_{south[2]}": "1"}).status_code == 302
+    assert differences(before, snapshot(clients, urls)) == []
 
 
 def test_every_id_on_the_start_page_is_unique_with_every_method_offered(app, db, make_user):

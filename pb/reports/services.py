@@ -17,7 +17,7 @@ from pb.delivery.models import DeliveryStatus, DeliveryUpdate
 from pb.delivery.services import funded_project_ids, latest_updates
 from pb.delivery.verdicts import verdict_counts
 from pb.proposals.models import Project, Proposal, ProposalObjective
-from pb.results.services import pro_rata, turnout
+from pb.results.services import pro_rata
 from pb.rounds.models import (
     Area,
     Category,
@@ -28,6 +28,7 @@ from pb.rounds.models import (
     Pot,
     Round,
 )
+from pb.voting.turnout import round_turnout
 
 
 @dataclass
@@ -102,6 +103,7 @@ class RoundReport:
     by_objective: list[Totals]
     by_status: dict[DeliveryStatus, Totals]
     voters: int
+    turnout: Fraction | None  # of the areas' electorate (else population), when every area gives one
     verdicts: dict[str, int]
     previous: list["RoundReport"] = field(default_factory=list)
 
@@ -201,6 +203,7 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
         for answer, n in line.verdicts.items():
             verdicts[answer] += n
 
+    whole = round_turnout(session, round_).whole
     report = RoundReport(
         round=round_,
         total=total,
@@ -209,7 +212,8 @@ def round_report(session: Session, round_: Round, *, with_previous: bool = True)
         by_category=sorted(by_category.values(), key=lambda t: t.name),
         by_objective=[t for t in by_objective.values() if t.funded or t.name != no_objective],
         by_status=by_status,
-        voters=sum(row["voters"] for row in turnout(session, round_)),
+        voters=whole.voters,
+        turnout=whole.share,
         verdicts=verdicts,
     )
     if with_previous:

@@ -26,10 +26,11 @@ from pb.proposals.services import ballot_draw
 from pb.results import programs, services
 from pb.results.forms import ReceiptForm
 from pb.rounds.access import Access, load_round
-from pb.rounds.models import ELIGIBILITY_LABELS, Area, Phase
+from pb.rounds.models import ELIGIBILITY_LABELS, ELIGIBILITY_SHORT, Area, Phase
 from pb.throttle import client_address, is_limited, note_attempt
 from pb.verify.chain import verify_chain
 from pb.views import csv_download, form_page, refuse
+from pb.voting.turnout import round_turnout
 
 bp = Blueprint("results", __name__)
 
@@ -53,12 +54,9 @@ def index(round_id):
     round_, _access = _published_round(round_id)
     db = db_session()
     areas = {a.id: a.name for a in db.exec(select(Area).where(Area.round_id == round_.id))}
-    turnout = services.turnout(db, round_)
-    by_area: dict[int | None, int] = {}
     by_channel: dict[str, int] = {}
     by_method: dict[tuple[str, str], dict[str, int | None]] = {}
-    for row in turnout:
-        by_area[row["area"]] = by_area.get(row["area"], 0) + row["voters"]
+    for row in services.turnout(db, round_):
         by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + row["voters"]
         if row.get("method"):  # counted before the method was kept: not shown
             figures = by_method.setdefault((row["method"], row["channel"]), {"voters": 0, "ballots": None})
@@ -70,7 +68,8 @@ def index(round_id):
         round=round_,
         views=services.contest_views(db, round_),
         areas=areas,
-        by_area=by_area,
+        turnout=round_turnout(db, round_),
+        short_methods=ELIGIBILITY_SHORT,
         by_channel=by_channel,
         by_method=by_method,
         methods=ELIGIBILITY_LABELS,

@@ -67,11 +67,12 @@ def load_round(round_id: int, need: Access = Access.PUBLIC) -> tuple[Round, Acce
     return round_, access
 
 
-def load_round_as_officer(round_id: int, *, or_convener: bool = False) -> Round:
+def load_round_as_officer(round_id: int, *, or_convener: bool = False, or_funders: bool = False) -> Round:
     """The round if the current user is its returning officer (or, `or_convener`, a lead
-    of its convening anchor); else 404 or 403."""
+    of its convening anchor; `or_funders`, a lead of any anchor funding it); else 404 or 403."""
     round_, access = load_round(round_id)
-    if not (or_convener and access == Access.CONVENER) and not is_returning_officer(db_session(), round_, current_user):
+    let_in = (or_convener and access == Access.CONVENER) or (or_funders and access >= Access.FUNDER)
+    if not let_in and not is_returning_officer(db_session(), round_, current_user):
         abort(403)
     return round_
 

@@ -110,6 +110,31 @@ class AreaForm(PbForm):
         max_items=2000,
         max_length=10,
     )
+    # Facts about the area, correctable after voting opens (the only fields offered then).
+    population = IntegerField(
+        _l("Population (optional)"),
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=100_000_000, message=_l("Enter the number of people as a whole number, 0 or more.")),
+        ],
+        description=_l("How many people live in the area, for turnout. It is not a ballot rule."),
+    )
+    electorate = IntegerField(
+        _l("Electorate (optional)"),
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=100_000_000, message=_l("Enter the number of people as a whole number, 0 or more.")),
+        ],
+        description=_l(
+            "How many of them may vote in this round. Turnout is a share of the electorate when you give it, "
+            "else of the population."
+        ),
+    )
+
+    def validate_electorate(self, field):
+        population = self.population.data
+        if field.data is not None and population is not None and field.data > population:
+            raise ValidationError(_l("The electorate cannot be larger than the population."))
 
 
 def needed_for_points(message):

@@ -140,6 +140,15 @@ ELIGIBILITY_LABELS = {
     EligibilityMethod.SMS: _l("A one-time code sent by text message"),
 }
 
+# The same, in a word or two: a column heading in the turnout tables.
+ELIGIBILITY_SHORT = {
+    EligibilityMethod.CODES: _l("Voting code"),
+    EligibilityMethod.EMAIL: _l("Email"),
+    EligibilityMethod.SMS: _l("Text message"),
+    EligibilityMethod.DECLARED: _l("Declared"),
+    EligibilityMethod.PAPER: _l("Paper"),
+}
+
 # What each way of proving eligibility proves, told plainly to the lead who chooses it.
 ELIGIBILITY_PROOFS = {
     EligibilityMethod.CODES: _l(
@@ -265,12 +274,22 @@ class CharterObjective(SQLModel, table=True):
 
 
 class Area(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("round_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("round_id", "name"),
+        CheckConstraint("population >= 0", name="population_not_negative"),
+        CheckConstraint("electorate >= 0 AND electorate <= population", name="electorate_within_population"),
+    )
 
     id: int = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="round.id", index=True)
     name: str = Field(max_length=120)
     postcodes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # one per line
+    # Facts about the area, not ballot rules: how many people live there, and how many of them
+    # may vote in the round (None: not known). Turnout is a share of the electorate when it is
+    # given, else of the population. Correctable after voting opens, each correction audited
+    # (pb.rounds.services.correct_area_figures): they change no ballot and no count.
+    population: int | None = None
+    electorate: int | None = None
 
     @property
     def postcode_list(self) -> list[str]:

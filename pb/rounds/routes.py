@@ -41,6 +41,7 @@ from pb.rounds.forms import (
     TimelineForm,
     limits_form,
 )
+from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.help import help_of, set_help
 from pb.rounds.limits import limits_of, set_limits
 from pb.rounds.models import (
@@ -347,27 +348,44 @@ def _area_of(round_, area_id):
 @bp.route("/<int:round_id>/areas/<int:area_id>", methods=["GET", "POST"])
 @role_required(Role.ANCHOR_LEAD)
 def area(round_id, area_id):
+    """An area's name, postcodes, population and electorate; once voting has opened, its
+    population and electorate only (facts about the area, not ballot rules: correctable, audited)."""
     round_, _access = load_round(round_id, Access.CONVENER)
     existing = _area_of(round_, area_id) if area_id else None
     form = AreaForm(obj=existing if request.method == "GET" else None)
-    if request.method == "GET" and existing:
+    figures_only = existing is not None and round_.is_frozen
+    if figures_only:
+        del form.name, form.postcodes
+    elif request.method == "GET" and existing:
         form.postcodes.data = existing.postcode_list
+    if figures_only and request.method == "POST" and {"name", "postcodes"} & set(request.form):
+        # The figures' form never sends these: a crafted change to what residents vote on,
+        # refused and logged as any change to a frozen round is.
+        try:
+            guard_unfrozen(db_session(), round_, actor=current_user, attempted="area.updated", detail={"area": area_id})
+        except Refusal as error:
+            return show_refusal(error, "rounds/area_form.html", form, round=round_, area=existing, figures_only=True)
     if form.validate_on_submit():
         session = db_session()
+        figures = {"population": form.population.data, "electorate": form.electorate.data}
         try:
-            if existing:
+            if figures_only and existing:
+                services.correct_area_figures(session, existing, actor=current_user, **figures)
+            elif existing:
                 services.update_area(
-                    session, existing, actor=current_user, name=form.name.data, postcodes=form.postcodes.data
+                    session, existing, actor=current_user, name=form.name.data, postcodes=form.postcodes.data, **figures
                 )
             else:
                 services.add_area(
-                    session, round_, actor=current_user, name=form.name.data, postcodes=form.postcodes.data
+                    session, round_, actor=current_user, name=form.name.data, postcodes=form.postcodes.data, **figures
                 )
         except (services.RoundError, Refusal) as error:
-            return show_refusal(error, "rounds/area_form.html", form, round=round_, area=existing)
+            return show_refusal(
+                error, "rounds/area_form.html", form, round=round_, area=existing, figures_only=figures_only
+            )
         flash(_("The area has been saved."), "success")
         return redirect(url_for("rounds.manage", round_id=round_.id))
-    return form_page("rounds/area_form.html", form, round=round_, area=existing)
+    return form_page("rounds/area_form.html", form, round=round_, area=existing, figures_only=figures_only)
 
 
 @bp.route("/<int:round_id>/contests/new", methods=["GET", "POST"], defaults={"contest_id": None})

@@ -360,19 +360,63 @@ def _check_postcodes(session: Session, round_: Round, postcodes: list[str], area
             )
 
 
-def add_area(session: Session, round_: Round, *, actor: User, name: str, postcodes: list[str]) -> Area:
+def _check_figures(population: int | None, electorate: int | None) -> None:
+    """An area's population and electorate: whole numbers, 0 or more, the electorate within
+    the population when both are given (the form says so first; this is for other callers)."""
+    if any(n is not None and n < 0 for n in (population, electorate)):
+        raise RoundError(_("Enter the number of people as a whole number, 0 or more."))
+    if population is not None and electorate is not None and electorate > population:
+        raise RoundError(_("The electorate cannot be larger than the population."))
+
+
+def add_area(
+    session: Session,
+    round_: Round,
+    *,
+    actor: User,
+    name: str,
+    postcodes: list[str],
+    population: int | None = None,
+    electorate: int | None = None,
+) -> Area:
     guard_unfrozen(session, round_, actor=actor, attempted="area.added", detail={"name": name})
     if session.exec(select(Area).where(Area.round_id == round_.id, Area.name == name.strip())).first():
         raise RoundError(_("This round already has an area with that name."))
     _check_postcodes(session, round_, postcodes, None)
-    area = Area(round_id=round_.id, name=name.strip(), postcodes="\n".join(postcodes))
+    _check_figures(population, electorate)
+    area = Area(
+        round_id=round_.id,
+        name=name.strip(),
+        postcodes="\n".join(postcodes),
+        population=population,
+        electorate=electorate,
+    )
     session.add(area)
     session.flush()
-    audit_round(session, round_, "area.added", actor, area=area.id, name=area.name, postcodes=postcodes)
+    audit_round(
+        session,
+        round_,
+        "area.added",
+        actor,
+        area=area.id,
+        name=area.name,
+        postcodes=postcodes,
+        population=population,
+        electorate=electorate,
+    )
     return area
 
 
-def update_area(session: Session, area: Area, *, actor: User, name: str, postcodes: list[str]) -> None:
+def update_area(
+    session: Session,
+    area: Area,
+    *,
+    actor: User,
+    name: str,
+    postcodes: list[str],
+    population: int | None,
+    electorate: int | None,
+) -> None:
     round_ = session.get_one(Round, area.round_id)
     guard_unfrozen(session, round_, actor=actor, attempted="area.updated", detail={"area": area.id})
     clash = session.exec(
@@ -381,10 +425,49 @@ def update_area(session: Session, area: Area, *, actor: User, name: str, postcod
     if clash:
         raise RoundError(_("This round already has an area with that name."))
     _check_postcodes(session, round_, postcodes, area.id)
+    _check_figures(population, electorate)
     area.name, area.postcodes = name.strip(), "\n".join(postcodes)
+    area.population, area.electorate = population, electorate
     session.add(area)
     session.flush()
-    audit_round(session, round_, "area.updated", actor, area=area.id, name=area.name, postcodes=postcodes)
+    audit_round(
+        session,
+        round_,
+        "area.updated",
+        actor,
+        area=area.id,
+        name=area.name,
+        postcodes=postcodes,
+        population=population,
+        electorate=electorate,
+    )
+
+
+def correct_area_figures(
+    session: Session, area: Area, *, actor: User, population: int | None, electorate: int | None
+) -> None:
+    """Correct an area's population and electorate, in any phase: they are facts about the
+    area that turnout is a share of, not ballot rules, and change no ballot and no count.
+    Each correction is in the round's audit log, with the figures it replaced."""
+    round_ = session.get_one(Round, area.round_id)
+    _check_figures(population, electorate)
+    if (area.population, area.electorate) == (population, electorate):
+        return
+    was = {"population_was": area.population, "electorate_was": area.electorate}
+    area.population, area.electorate = population, electorate
+    session.add(area)
+    session.flush()
+    audit_round(
+        session,
+        round_,
+        "area.figures_corrected",
+        actor,
+        area=area.id,
+        name=area.name,
+        population=population,
+        electorate=electorate,
+        **was,
+    )
 
 
 def _check_contest(session: Session, round_: Round, fields: dict, contest_id: int | None) -> None:

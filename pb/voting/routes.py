@@ -23,7 +23,7 @@ from pb.links import public_url
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
 from pb.refusal import Refusal
 from pb.rounds.access import load_round, load_round_as_officer
-from pb.rounds.models import Area, Contest, EligibilityMethod, Round
+from pb.rounds.models import ELIGIBILITY_SHORT, Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
 from pb.throttle import client_address
 from pb.views import account_named_in, csv_download, form_page, refuse, show_refusal
@@ -45,6 +45,7 @@ from pb.voting.forms import (
     declaration_form,
 )
 from pb.voting.models import Ballot, BallotChoice, Channel, EmailChallenge, Voter
+from pb.voting.turnout import round_turnout
 
 bp = Blueprint("voting", __name__)
 
@@ -474,6 +475,22 @@ def codes(round_id):
         response.headers["Cache-Control"] = "no-store"  # the codes exist nowhere else
         return response
     return form_page("voting/codes.html", form, **context)
+
+
+@bp.route("/rounds/<int:round_id>/turnout")
+@login_required
+def turnout(round_id):
+    """How many people have voted so far, by area and eligibility method, for the round's
+    leads (convening and partner anchors) and its returning officer: voters, never votes.
+    Once counted, the voters whose ballots were counted (as published)."""
+    round_ = load_round_as_officer(round_id, or_funders=True)
+    return render_template(
+        "voting/turnout.html",
+        round=round_,
+        turnout=round_turnout(db_session(), round_),
+        counted=round_.reached(Phase.COUNTED),
+        short_methods=ELIGIBILITY_SHORT,
+    )
 
 
 @bp.route("/rounds/<int:round_id>/codes/cancel", methods=["POST"])
