@@ -125,8 +125,24 @@ def _demo_round(session, admin, by_name) -> None:
             objectives=["Reduce health inequalities", "Net zero", "Local jobs and suppliers"],
         )
         rounds.invite_partner(session, round_, actor=nhs_lead, organisation=homes)
-        riverside = rounds.add_area(session, round_, actor=nhs_lead, name="Riverside", postcodes=["RV1", "RV2 4"])
-        eastgate = rounds.add_area(session, round_, actor=nhs_lead, name="Eastgate", postcodes=["RV3", "RV4"])
+        riverside = rounds.add_area(
+            session,
+            round_,
+            actor=nhs_lead,
+            name="Riverside",
+            postcodes=["RV1", "RV2 4"],
+            population=8_240,
+            electorate=6_310,
+        )
+        eastgate = rounds.add_area(
+            session,
+            round_,
+            actor=nhs_lead,
+            name="Eastgate",
+            postcodes=["RV3", "RV4"],
+            population=11_905,
+            electorate=8_870,
+        )
         ballot = {"ballot_kind": "approval", "min_picks": 1, "max_picks": 4, "limit_to_budget": False, "rank_depth": 3}
         riverside_ballot = rounds.add_contest(
             session,
