@@ -45,10 +45,12 @@ def answer(round_id):
         return redirect(url_for("voting.ballots", round_id=round_.id))
     back = url_for("voting.receipt", round_id=round_.id) if session.get("receipt") else None
     context = {"round": round_, "back": back, "groups": {q.id: q.groups for q in QUESTIONS}, "questions": BY_ID}
+    form = questions_form(_offered(round_))
+    if request.method == "POST" and not form.validate_on_submit():
+        return form_page("equality/answer.html", form, **context)  # a tampered answer: 400, nothing stored
     if services.has_answered(db, round_, voter.id):
         return render_template("equality/answered.html", **context)
-    form = questions_form(_offered(round_))
-    if form.validate_on_submit():
+    if request.method == "POST":
         answers = {q.id: form[q.id].data or None for q in QUESTIONS}
         if any(answers.values()):
             try:
