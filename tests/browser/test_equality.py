@@ -24,9 +24,7 @@ def voting(app, db, make_user):
     with app.test_request_context(), db() as session:
         set_monitoring(session, session.get(Round, ids["round"]), actor=user(session, LEAD), on=True)
     ids["codes"] = make_codes(app, db, ids["round"], ids["areas"]["North"], count=2)
-    open_voting(
-        app, db, ids, convener=LEAD, screener=LEAD, member="chair@park.example", group="Friends of the Park"
-    )
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member="chair@park.example", group="Friends of the Park")
     return ids
 
 
