@@ -385,6 +385,7 @@ def test_figures_are_shown_to_leads_after_close_and_to_everyone_with_the_results
     age = html[html.index("What is your age?") : html.index("Are your day-to-day")]
     assert re.search(r"45 to 54</td><td class=\"num\">fewer than 10<", age)
     assert re.search(r"25 to 34</td><td class=\"num\">not shown", age)
+    assert 'id="not-shown"' in html  # and the page says why
     assert "14" not in age
     assert ">9<" not in age
     disability = html[html.index("Are your day-to-day") : html.index("What is your ethnic group?")]

@@ -88,6 +88,12 @@ def record_answers(session: Session, round_: Round, voter_id: int, answers: dict
         if answer != NOT_ANSWERED and answer not in offered_answers(round_, question):
             raise EqualityError(_("That answer is not one of those offered. Choose one of the answers listed."))
         chosen.append((question.id, answer))
+    # Read again under a share lock on the round's row, as a cast does: closing takes that
+    # row for update, so an answer is either in before the close forgets who answered, or
+    # refused after it.
+    phase = session.exec(select(Round.phase).where(Round.id == round_.id).with_for_update(read=True)).one()
+    if phase != Phase.VOTING.value:
+        raise EqualityError(_("Voting has closed, so these questions are no longer asked."))
     try:
         with savepoint(session):
             session.add(EqualityAnswered(round_id=round_.id, voter_id=voter_id))
@@ -150,6 +156,15 @@ class Figures:
     respondents: int
     too_few: bool  # fewer than THRESHOLD answered: no figures are shown at all
     questions: list[QuestionFigures]
+
+    @property
+    def any_protected(self) -> bool:
+        """Whether a count of 10 or more is hidden somewhere (the page then says why)."""
+        return any(
+            cell.shown == Hidden.PROTECTED
+            for q in self.questions
+            for cell in (*(c for _heading, cells in q.groups for c in cells), q.prefer_not, q.not_answered)
+        )
 
 
 def figures(session: Session, round_: Round) -> Figures:
