@@ -327,6 +327,47 @@ def test_the_counters_rows_do_not_show_which_an_answer_added_to(app, db, make_us
     assert ages[:3] == ["under_16", "16_24", "25_34"]  # 35_44 was answered before 16_24, yet comes after it
 
 
+def test_concurrent_answers_are_all_counted_and_a_voter_racing_themself_counts_once(app, db, asking):
+    """Twenty voters answer at the same moment, the first (first to answer in the round:
+    the counters are made then) and one voter five times over: every answer counts, once."""
+    import threading
+
+    from pb.voting.models import Voter
+
+    with db() as session:
+        voters = [Voter(round_id=asking["round"], method="codes", identity=f"race-{n}") for n in range(20)]
+        session.add_all(voters)
+        session.flush()
+        ids = [v.id for v in voters]
+    attempts = ids + [ids[0]] * 4  # the first voter answers five times at once
+    barrier, errors, refused = threading.Barrier(len(attempts)), [], []
+    ages = ["16_24", "25_34", "35_44"]
+
+    def answer_at_once(n, voter_id):
+        try:
+            barrier.wait()
+            with app.test_request_context(), db() as session:
+                services.record_answers(
+                    session, session.get(Round, asking["round"]), voter_id, {"age": ages[voter_id % 3]}
+                )
+        except services.AlreadyAnswered:
+            refused.append(voter_id)
+        except Exception as error:  # noqa: BLE001 (reported below)
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=answer_at_once, args=(n, v)) for n, v in enumerate(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert refused == [ids[0]] * 4
+    expected: dict[tuple[str, str], int] = {("disability", "not_answered"): 20, ("ethnic_group", "not_answered"): 20}
+    for voter_id in ids:
+        expected[("age", ages[voter_id % 3])] = expected.get(("age", ages[voter_id % 3]), 0) + 1
+    assert counts(db, asking["round"]) == expected
+
+
 # ---------------------------------------------------------------- figures
 
 
