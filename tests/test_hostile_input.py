@@ -632,6 +632,14 @@ FORMS = [
         examples=8,
     ),
     FormSpec("timeline", "council", lambda w: f"/rounds/{w.rt['round']}/timeline", timeline_fields),
+    # The equality-monitoring switch: before voting opens (R0), and refused once it has (R2).
+    FormSpec(
+        "equality_settings",
+        "council",
+        lambda w: [f"/rounds/{w.r0['round']}/equality/settings", f"/rounds/{w.r2['round']}/equality/settings"],
+        lambda w: [Field("on", "bool", "y")],
+        examples=8,
+    ),
     # A round's contact, questions and paper-voting places: correctable while voting is open (R2).
     FormSpec(
         "round_help",
