@@ -14,7 +14,7 @@ from pb.db import db_session
 from pb.equality import services
 from pb.equality.access import load_round_asking, load_round_for_figures
 from pb.equality.forms import MonitoringForm, questions_form
-from pb.equality.questions import BY_ID, QUESTIONS
+from pb.equality.questions import QUESTIONS
 from pb.refusal import Refusal
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Phase
@@ -44,7 +44,7 @@ def answer(round_id):
     if not voting.ballots_seen_by(db, state, voter):
         return redirect(url_for("voting.ballots", round_id=round_.id))
     back = url_for("voting.receipt", round_id=round_.id) if session.get("receipt") else None
-    context = {"round": round_, "back": back, "groups": {q.id: q.groups for q in QUESTIONS}, "questions": BY_ID}
+    context = {"round": round_, "back": back, "questions": QUESTIONS}
     form = questions_form(_offered(round_))
     if request.method == "POST" and not form.validate_on_submit():
         return form_page("equality/answer.html", form, **context)  # a tampered answer: 400, nothing stored
