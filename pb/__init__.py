@@ -30,6 +30,7 @@ def create_app(test_config=None):
     from pb.accounts import configure_accounts
     from pb.audit import configure_audit
     from pb.delivery import configure_delivery
+    from pb.equality import configure_equality
     from pb.languages import configure_languages
     from pb.notices import configure_notices
     from pb.proposals import configure_proposals
@@ -51,6 +52,7 @@ def create_app(test_config=None):
     configure_proposals(app)
     configure_languages(app)
     configure_voting(app)
+    configure_equality(app)
     configure_results(app)
     configure_delivery(app)
     configure_reports(app)

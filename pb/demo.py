@@ -444,6 +444,7 @@ def _demo_voting_round(
 
     from pb.accounts.models import Membership, User
     from pb.clock import now
+    from pb.equality import services as equality
     from pb.lifecycle import advance, move_to_next_phase
     from pb.proposals import services as proposals
     from pb.rounds import services as rounds
@@ -535,6 +536,7 @@ def _demo_voting_round(
             proposals.submit_proposal(session, proposal, actor=member)
             proposals.screen_proposal(session, proposal, actor=lead, decision="eligible", reason="")
         made = voting.generate_codes(session, round_, actor=officer, area=None, count=codes) if codes else []
+        equality.set_monitoring(session, round_, actor=lead, on=True)  # residents are asked after they vote
         start = now() - timedelta(days=days_ago)
         rounds.set_timeline(
             session,
@@ -554,6 +556,7 @@ def _demo_voting_round(
         # Residents' tastes follow the projects as proposed, whatever order the ballot drew.
         on_ballot = sorted(voting.projects_for(session, contest), key=lambda project: project.proposal_id)
         rng = random.Random(days_ago)
+        asked = random.Random(days_ago + 1)  # its own draws: the ballots stay as they were
         popularity = [8, 6, 9, 5, 3, 4, 2, 6][: len(on_ballot)]
         for n in range(voters):
             voter = Voter(round_id=round_.id, area_id=None, method="declared", identity=f"demo-{round_.id}-{n}")
@@ -561,13 +564,32 @@ def _demo_voting_round(
             session.flush()
             channel = Channel.PAPER if n % 10 == 0 else Channel.ONLINE
             if points:
-                voting.cast_ballot(session, voter, contest, _shared_out(rng, on_ballot, popularity), channel=channel)
-                continue
-            picks: set[int] = set()
-            while len(picks) < rng.randint(1, 4):
-                picks.add(rng.choices(on_ballot, popularity)[0].id)
-            voting.cast_ballot(session, voter, contest, {pid: None for pid in picks}, channel=channel)
+                choices = _shared_out(rng, on_ballot, popularity)
+            else:
+                picks: set[int] = set()
+                while len(picks) < rng.randint(1, 4):
+                    picks.add(rng.choices(on_ballot, popularity)[0].id)
+                choices = {pid: None for pid in picks}
+            voting.cast_ballot(session, voter, contest, choices, channel=channel)
+            if channel == Channel.ONLINE and asked.random() < 0.6:  # most online voters answer
+                equality.record_answers(session, round_, voter.id, _demo_equality_answers(asked))
     return round_, made
+
+
+def _demo_equality_answers(rng) -> dict[str, str | None]:
+    """One resident's answers to the equality questions, some skipped (pb.equality)."""
+    from pb.equality.questions import QUESTIONS
+
+    weights = {
+        "age": [1, 10, 14, 16, 15, 13, 10, 6, 3],
+        "disability": [2, 4, 18, 2],
+        "ethnic_group": [3, 1, 4, 5, 1, 3, 3, 1, 1, 1, 1, 1, 50, 2, 1, 1, 6, 1, 1, 3],
+    }
+    answers: dict[str, str | None] = {}
+    for question in QUESTIONS:
+        choices = [a.id for a in question.answers]
+        answers[question.id] = None if rng.random() < 0.05 else rng.choices(choices, weights[question.id])[0]
+    return answers
 
 
 def _shared_out(rng, on_ballot: list, popularity: list[int]) -> dict[int, int | None]:

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from pb.accounts.models import User
 from pb.clock import now
 from pb.db import session_scope
+from pb.equality.services import forget_who_answered
 from pb.notices import services as notices
 from pb.proposals.services import close_screening, contests_without_projects, limits_beyond_projects, put_on_ballot
 from pb.refusal import Refusal
@@ -249,6 +250,9 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         if cut:
             audit_round(session, round_, "residents.codes_unlinked", None, count=cut)
     if to == Phase.CLOSED:
+        # Nobody may answer the equality questions any more: which voters did is forgotten
+        # (the counts stay, with nothing that leads back to anyone).
+        forget_who_answered(session, round_)
         # The frozen rules count the votes at once, in this transaction: nobody chooses
         # when, or how, and no ballot can be cast between the close and the count.
         count_round(session, round_)

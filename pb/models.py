@@ -3,6 +3,7 @@
 from pb.accounts.models import Invitation, Membership, Organisation, User  # noqa: F401
 from pb.audit.models import AuditChainHead, AuditEvent  # noqa: F401
 from pb.delivery.models import DeliveryUpdate, Milestone, SpendLine, Verdict  # noqa: F401
+from pb.equality.models import EqualityAnswered, EqualityCount  # noqa: F401
 from pb.languages.models import ProposalTranslation, RoundTranslation  # noqa: F401
 from pb.mail import OutgoingMail  # noqa: F401
 from pb.notices.models import NoticeSent, Subscription  # noqa: F401

@@ -22,6 +22,13 @@ LAWFUL_BASES = {
     "consent": _l("Consent (UK GDPR Article 6(1)(a)): you can withdraw it at any time by writing to us."),
 }
 CONSENT = LAWFUL_BASES["consent"]
+# Special category data (UK GDPR Article 9): the optional equality-monitoring answers (pb.equality).
+EQUALITY_BASIS = _l(
+    "Explicit consent (UK GDPR Articles 6(1)(a) and 9(2)(a)): you choose whether to answer, and may skip any "
+    "question; and the substantial public interest in equality of opportunity or treatment (Article 9(2)(g) and "
+    "the Data Protection Act 2018, Schedule 1, paragraph 8). Your answers are added to counts at once, with nothing "
+    "that says which are yours, so they cannot be found or withdrawn afterwards."
+)
 
 
 def purposes() -> list[tuple[str, str, str]]:
@@ -57,6 +64,18 @@ def purposes() -> list[tuple[str, str, str]]:
                 "passwords and codes, kept as keyed hashes that name nobody"
             ),
             basis,
+        ),
+        (
+            _l(
+                "Seeing who takes part, as public bodies must (the Public Sector Equality Duty), in rounds that ask: "
+                "optional questions after you vote"
+            ),
+            _l(
+                "Your answers, if you give them, about your age band, any long-term health problem or disability, and "
+                "your ethnic group (special category data). They are counted apart from your ballot and cannot be "
+                "linked to it or to you"
+            ),
+            str(EQUALITY_BASIS),
         ),
         (
             _l(
@@ -137,6 +156,15 @@ def retention() -> list[tuple[str, str]]:
             _l("Kept until you ask us to delete them."),
         ),
         (_l("Ballots"), _l("Kept for good and published, with nothing that identifies the voter.")),
+        # pb.equality.services: counters only; forget_who_answered when voting closes (pb.lifecycle)
+        (
+            _l("Answers to the optional equality-monitoring questions"),
+            _l(
+                "Added at once to counts that say nothing of who answered: kept for good, and published with the "
+                "results with any number under 10 hidden. The record of which voters answered (so that nobody is "
+                "counted twice), without their answers, is deleted when voting closes."
+            ),
+        ),
         # pb.voting.services: keyed hashes kept at publication so that only voters give verdicts
         (
             _l(

@@ -40,6 +40,7 @@ from pb import lifecycle
 from pb.accounts import services as accounts
 from pb.delivery import services as delivery
 from pb.delivery import verdicts
+from pb.equality import services as equality
 from pb.notices import services as notices
 from pb.proposals import services as proposals
 from pb.proposals.models import Project
@@ -317,6 +318,23 @@ MATRIX = [
     ),  # not their area
     # A receipt is shown only to the browser that cast the ballot.
     row("voting.receipt", "GET", "/rounds/{voting}/vote/receipt", everyone(404, resident=200)),
+    # Equality monitoring (both rounds ask). Before voting.finish, which ends the resident's voting.
+    # The optional questions: for the browser that has just voted (an empty form sends nothing).
+    row("equality.answer", "GET", "/rounds/{voting}/vote/about-you", everyone(TO_START, resident=200)),
+    row(
+        "equality.answer",
+        "POST",
+        "/rounds/{voting}/vote/about-you",
+        everyone(TO_START, resident=(303, "/rounds/{voting}/vote/receipt")),
+    ),
+    row("equality.answer", "GET", "/rounds/{published}/vote/about-you", everyone(409)),  # voting is over
+    # The switch: the convening lead's, refused once voting has opened.
+    row("equality.settings", "GET", "/rounds/{voting}/equality/settings", signed_in(lead=200)),
+    row("equality.settings", "POST", "/rounds/{voting}/equality/settings", signed_in(lead=409)),
+    row("equality.settings", "GET", "/rounds/{draft}/equality/settings", signed_in(lead=200)),
+    # The figures: nobody while voting is open (they would show who answers what); everyone with the results.
+    row("equality.figures", "GET", "/rounds/{voting}/equality", everyone(404)),
+    row("equality.figures", "GET", "/rounds/{published}/equality", everyone(200)),
     row("voting.finish", "POST", "/rounds/{voting}/vote/finish", everyone((302, "/rounds/{voting}")), fresh=True),
     # Voting codes and polling helpers: the convening anchor.
     # The returning officer alone: no lead of a funding anchor ever sees a code.
@@ -459,6 +477,7 @@ def arrange(app, db, make_user) -> dict:
     ours = make_round(app, db, convener=LEAD, anchor=COUNCIL, methods=("codes", "email", "declared", "paper"))
     with app.test_request_context(), db() as session:
         round_, lead, member = session.get(Round, ours["round"]), user(session, LEAD), user(session, MEMBER)
+        equality.set_monitoring(session, round_, actor=lead, on=True)
         proposals.appoint_screener(session, round_, actor=lead, user=user(session, SCREENER))
         voting.appoint_helper(session, round_, actor=officer(session, round_, LEAD), user=user(session, HELPER))
         [(ours["code"], _letter)] = voting.generate_codes(
@@ -491,6 +510,7 @@ def arrange(app, db, make_user) -> dict:
     theirs = make_round(app, db, convener=LEAD, anchor=COUNCIL, methods=("codes", "email"))
     with app.test_request_context(), db() as session:
         round_, lead = session.get(Round, theirs["round"]), user(session, LEAD)
+        equality.set_monitoring(session, round_, actor=lead, on=True)
         codes = {
             area: [
                 code

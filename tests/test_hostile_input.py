@@ -643,6 +643,14 @@ FORMS = [
         examples=8,
     ),
     FormSpec("timeline", "council", lambda w: f"/rounds/{w.rt['round']}/timeline", timeline_fields),
+    # The equality-monitoring switch: before voting opens (R0), and refused once it has (R2).
+    FormSpec(
+        "equality_settings",
+        "council",
+        lambda w: [f"/rounds/{w.r0['round']}/equality/settings", f"/rounds/{w.r2['round']}/equality/settings"],
+        lambda w: [Field("on", "bool", "y")],
+        examples=8,
+    ),
     # A round's contact, questions and paper-voting places: correctable while voting is open (R2).
     FormSpec(
         "round_help",
@@ -946,6 +954,17 @@ FORMS = [
         ],
         pinned=[{"rank_*": "²"}, {"rank_*": "9" * 5000}],
     ),  # the first project's rank: isdigit() passes, int() raises
+    FormSpec(
+        "equality_answers",
+        "voter_answering",
+        lambda w: f"/rounds/{w.r2['round']}/vote/about-you",
+        lambda w: [
+            Field("age", "select", "25_34"),
+            Field("disability", "select", "limited_a_little"),
+            Field("ethnic_group", "select", "white_roma"),
+        ],
+        pinned=[{"ethnic_group": "martian"}, {"age": "not_answered"}, {"disability": "prefer_not_to_say "}],
+    ),  # the first answers are counted; the rest meet "already answered" (or a refusal of a value not offered)
     FormSpec(
         "paper",
         "helper",
@@ -1397,6 +1416,7 @@ def build_world(app, backend: str) -> World:
     from pb.accounts import services as accounts
     from pb.delivery import services as delivery
     from pb.delivery import verdicts
+    from pb.equality import services as equality
     from pb.proposals import services as proposals
     from pb.proposals.models import Project
     from pb.rounds import services as rounds
@@ -1479,6 +1499,7 @@ def build_world(app, backend: str) -> World:
     w.r2["pot"] = pot_of(w.r2, "North")
     with app.test_request_context(), db() as session:
         round_ = session.get(Round, w.r2["round"])
+        equality.set_monitoring(session, round_, actor=user(session, COUNCIL), on=True)
         w.r2["codes"] = [
             code
             for code, _letter in voting.generate_codes(
@@ -1593,6 +1614,13 @@ def build_world(app, backend: str) -> World:
             f"/rounds/{r3}/residents/email", {"email": VOTER_EMAIL}, f"/rounds/{r3}/residents"
         ),
     }
+    # A resident who has just cast a ballot, and is asked the equality questions.
+    answering = started(f"/rounds/{r2}/vote/code", {"code": w.r2["codes"].pop()}, f"/rounds/{r2}/vote")
+    north = f"/rounds/{r2}/vote/{w.r2['contests']['North']}"
+    picked = {"project": str(w.r2["projects"]["North"][0])}
+    assert answering.submit(north, picked).status_code == 200
+    assert answering.submit(north, {**picked, "confirm": "1"}).status_code == 302
+    browsers["voter_answering"] = answering
     w.clients = {who: (browser, browser.csrf_token("/")) for who, browser in browsers.items()}
     w.stranger_token = FormClient(app).csrf_token("/")
     return w

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Text, UniqueConstraint, false
 from sqlmodel import Column, Field, SQLModel
 
 from pb.clock import now
@@ -224,6 +224,9 @@ class Round(SQLModel, table=True):
     # A draft its convening lead deleted: no page shows it, and its audit chain ends there
     # (the chain is append-only, so the row stays).
     deleted_at: datetime | None = None
+    # Residents who have voted are asked the optional equality-monitoring questions
+    # (pb.equality); chosen by the convening lead, frozen when voting opens.
+    equality_monitoring: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
     @property
     def phase_label(self) -> str:

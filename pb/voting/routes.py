@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 from sqlmodel import select
 
 from pb.db import db_session, reads_first
+from pb.equality.services import has_answered
 from pb.links import public_url
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
 from pb.refusal import Refusal
@@ -436,6 +437,18 @@ def receipt(round_id):
         remaining=remaining,
         paper=_on_paper(round_.id),
         emailed=bool(state and state.challenge_id),
+        ask_equality=_asks_equality(round_, voter),
+    )
+
+
+def _asks_equality(round_: Round, voter: Voter) -> bool:
+    """Whether the receipt offers the optional equality questions (pb.equality): not to a
+    polling helper, nor to a voter who has answered them."""
+    return (
+        round_.equality_monitoring
+        and round_.phase == Phase.VOTING.value
+        and not _on_paper(round_.id)
+        and not has_answered(db_session(), round_, voter.id)
     )
 
 

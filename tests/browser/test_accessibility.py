@@ -72,6 +72,7 @@ def public_pages(ids) -> list[str]:
         f"/rounds/{done}/results/receipt",
         f"/rounds/{done}/audit",
         f"/rounds/{done}/money",
+        f"/rounds/{done}/equality",  # who took part: the demo's residents answered the equality questions
         f"/projects/{ids['project']}",
         f"/rounds/{done}/residents",
         f"/anchors/{ids['anchor']}/report",
