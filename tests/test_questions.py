@@ -162,7 +162,8 @@ def test_a_resident_asks_with_an_emailed_code_and_the_address_is_not_kept(app, d
         assert session.exec(select(EmailChallenge)).all() == []  # confirmed: the address is deleted
     [question] = all_questions(db, pid)
     assert RESIDENT not in repr(question.model_dump()).lower()
-    assert len(question.asker) == 64 and question.asked_by_user_id is None
+    assert len(question.asker) == 64
+    assert question.asked_by_user_id is None
     # The code works once.
     again = resident.submit(f"/proposals/{pid}/ask/code", {"code": code})
     assert again.status_code == 400
