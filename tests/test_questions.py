@@ -189,6 +189,35 @@ def test_wrong_codes_are_limited_and_the_question_never_appears(app, db, asking)
     assert mails_to(app, MEMBER) == []
 
 
+def test_questions_never_confirmed_are_forgotten_with_their_address_after_ten_minutes(app, db, asking):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from pb.clock import now
+
+    pid = asking["proposal"]
+    assert ask(FormClient(app), pid, "Forgotten question", email="forgetful@example.org").status_code == 302
+    assert ask(FormClient(app), pid, "Recent question", email="recent@example.org").status_code == 302
+    with db() as session:
+        [old] = session.exec(select(EmailChallenge).where(EmailChallenge.email == "forgetful@example.org")).all()
+        session.exec(
+            update(EmailChallenge).where(EmailChallenge.id == old.id).values(created_at=now() - timedelta(minutes=11))
+        )
+        session.exec(
+            update(ProposalQuestion)
+            .where(ProposalQuestion.text == "Forgotten question")
+            .values(asked_at=now() - timedelta(minutes=11))
+        )
+    assert ask(FormClient(app), pid, "Another question", email="another@example.org").status_code == 302
+    assert [q.text for q in all_questions(db, pid)] == ["Recent question", "Another question"]
+    with db(write=False) as session:
+        assert sorted(c.email for c in session.exec(select(EmailChallenge))) == [
+            "another@example.org",
+            "recent@example.org",
+        ]
+
+
 def test_codes_sent_to_one_inbox_are_limited(app, db, asking):
     pid = asking["proposal"]
     # Three codes a quarter hour to one inbox, however its address is spelt.
@@ -488,7 +517,7 @@ def test_questions_and_answers_close_when_voting_opens_and_stay_readable(app, db
     assert "Removed by the organisers: Removed after a complaint." in page(client, pid)
 
 
-def test_a_question_still_waiting_for_its_code_cannot_be_confirmed_once_voting_opens(app, db, asking):
+def test_a_question_still_waiting_for_its_code_is_forgotten_when_voting_opens(app, db, asking):
     pid = asking["proposal"]
     resident = FormClient(app)
     assert ask(resident, pid, "Last-minute question", email=RESIDENT).status_code == 302
@@ -501,7 +530,11 @@ def test_a_question_still_waiting_for_its_code_cannot_be_confirmed_once_voting_o
     open_voting(
         app, db, asking, convener=COUNCIL, screener=COUNCIL, member=MEMBER, group="Friends of the Park", per_contest=1
     )
+    # Voting opened: the question can never be confirmed, so it and its address are gone.
+    assert all_questions(db, pid) == []
+    with db(write=False) as session:
+        assert session.exec(select(EmailChallenge).where(EmailChallenge.purpose == "question")).all() == []
     late = resident.post(f"/proposals/{pid}/ask/code", data={"code": code, "csrf_token": token})
     assert late.status_code == 409
-    assert [q.confirmed_at for q in all_questions(db, pid)] == [None]
+    assert all_questions(db, pid) == []
     assert "Last-minute question" not in page(FormClient(app), pid)

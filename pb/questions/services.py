@@ -16,7 +16,7 @@ possible after voting opens, so abusive text can always be removed.
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -152,21 +152,21 @@ def ask(session: Session, proposal: Proposal, *, user: User, text: str, name: st
     return question
 
 
-def _forget_unconfirmed(session: Session, round_: Round) -> None:
-    """Questions and addresses of attempts never confirmed are not kept beyond the life of their code."""
-    cutoff = now() - timedelta(minutes=EMAIL_CODE_MINUTES)
-    session.exec(
-        delete(EmailChallenge).where(
-            col(EmailChallenge.round_id) == round_.id,
-            col(EmailChallenge.purpose) == PURPOSE,
-            col(EmailChallenge.created_at) < cutoff,
-        )
+def forget_unconfirmed(session: Session, round_: Round, *, before: datetime | None = None) -> None:
+    """Delete the round's questions never confirmed, and the addresses given for them
+    (those asked before `before`, or all: when voting opens, none can be confirmed)."""
+    challenges = delete(EmailChallenge).where(
+        col(EmailChallenge.round_id) == round_.id, col(EmailChallenge.purpose) == PURPOSE
     )
-    session.exec(
-        delete(ProposalQuestion).where(
-            col(ProposalQuestion.confirmed_at).is_(None), col(ProposalQuestion.asked_at) < cutoff
-        )
+    waiting = delete(ProposalQuestion).where(
+        col(ProposalQuestion.confirmed_at).is_(None),
+        col(ProposalQuestion.proposal_id).in_(select(Proposal.id).where(Proposal.round_id == round_.id)),
     )
+    if before is not None:
+        challenges = challenges.where(col(EmailChallenge.created_at) < before)
+        waiting = waiting.where(col(ProposalQuestion.asked_at) < before)
+    session.exec(challenges)
+    session.exec(waiting)
 
 
 def start_asking_by_email(
@@ -178,7 +178,8 @@ def start_asking_by_email(
     _check_asking(round_, proposal)
     text, name = _question_content(text, name)
     asker = asker_key(email)
-    _forget_unconfirmed(session, round_)
+    # Attempts never confirmed are not kept beyond the life of their code.
+    forget_unconfirmed(session, round_, before=now() - timedelta(minutes=EMAIL_CODE_MINUTES))
     _count_question(session, asker)
     challenge, code = new_email_challenge(session, round_, email=email, client=client, purpose=PURPOSE)
     question = ProposalQuestion(proposal_id=proposal.id, text=text, display_name=name, asker=asker)
