@@ -538,3 +538,21 @@ def test_a_question_still_waiting_for_its_code_is_forgotten_when_voting_opens(ap
     assert late.status_code == 409
     assert all_questions(db, pid) == []
     assert "Last-minute question" not in page(FormClient(app), pid)
+
+
+def test_the_demo_shows_questions_and_an_answer_on_a_proposal(app, client):
+    from pb.demo import load_demo
+
+    with app.app_context():
+        load_demo()
+    with app.test_request_context(), app.extensions["pb_engine"].connect() as connection:
+        from sqlalchemy import text
+
+        [(pid,)] = connection.execute(
+            text("SELECT DISTINCT proposal_id FROM proposal_question WHERE confirmed_at IS NOT NULL")
+        ).all()
+    shown = page(client, pid)
+    assert "Question from Maya, Riverside" in shown
+    assert "Question from A resident" in shown
+    assert "the club meets every Saturday" in shown
+    assert "The group has not answered yet." in shown
