@@ -347,11 +347,13 @@ def test_the_group_answers_in_public_once_and_may_change_its_answer(app, db, ask
     pid = asking["proposal"]
     qid = question_on(app, db, pid)
     member = signed_in(app, MEMBER)
+    assert "1 question waiting for your answer" in member.get("/group").get_data(as_text=True)
     assert f"/questions/{qid}/answer" in page(member, pid)  # the group is offered the form
     assert f"/questions/{qid}/answer" not in page(client, pid)  # nobody else is
     given = answer(member, qid, "Yes: step-free paths to every bench.")
     assert given.status_code == 302
     assert given.headers["Location"].endswith(f"#question-{qid}")
+    assert "waiting for your answer" not in member.get("/group").get_data(as_text=True)
     shown = page(client, pid)
     assert "Answer from Friends of the Park" in shown
     assert "Yes: step-free paths to every bench." in shown

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -273,6 +273,28 @@ def questions_of(session: Session, proposal: Proposal) -> list[tuple[ProposalQue
         else {}
     )
     return [(q, answers.get(q.id)) for q in questions]
+
+
+def waiting_for_answers(session: Session, proposal_ids: list[int]) -> dict[int, int]:
+    """Per proposal, how many of its questions the group could answer now and has not
+    (confirmed, not removed, in a round that has not opened voting)."""
+    if not proposal_ids:
+        return {}
+    rows = session.exec(
+        select(ProposalQuestion.proposal_id, func.count())
+        .join(Proposal, col(Proposal.id) == col(ProposalQuestion.proposal_id))
+        .join(Round, col(Round.id) == col(Proposal.round_id))
+        .outerjoin(QuestionAnswer, col(QuestionAnswer.question_id) == col(ProposalQuestion.id))
+        .where(
+            col(ProposalQuestion.proposal_id).in_(proposal_ids),
+            col(ProposalQuestion.confirmed_at).is_not(None),
+            col(ProposalQuestion.hidden_at).is_(None),
+            col(QuestionAnswer.id).is_(None),
+            col(Round.phase).in_(ASKING_PHASES),
+        )
+        .group_by(col(ProposalQuestion.proposal_id))
+    )
+    return dict(rows.all())
 
 
 # ---------------------------------------------------------------- moderation
