@@ -15,7 +15,7 @@ class AskForm(PbForm):
             DataRequired(message=_l("Write your question.")),
             Length(max=MAX_QUESTION, message=_l("Keep your question to %(max)d characters.")),
         ],
-        description=_l("Public, on this page. Up to 1,000 characters."),
+        description=_l("Public, on the proposal's page. Up to 1,000 characters."),
     )
     display_name = StringField(
         _l("Name to show (optional)"),
