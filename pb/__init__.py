@@ -34,6 +34,7 @@ def create_app(test_config=None):
     from pb.languages import configure_languages
     from pb.notices import configure_notices
     from pb.proposals import configure_proposals
+    from pb.questions import configure_questions
     from pb.reports import configure_reports
     from pb.results import configure_results
     from pb.rounds import configure_rounds
@@ -50,6 +51,7 @@ def create_app(test_config=None):
     configure_audit(app)
     configure_rounds(app)
     configure_proposals(app)
+    configure_questions(app)
     configure_languages(app)
     configure_voting(app)
     configure_equality(app)

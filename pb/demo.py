@@ -187,6 +187,7 @@ def _demo_round(session, admin, by_name) -> None:
         )
         advance(session, round_.id)
         _demo_proposals(session, round_, nhs_lead, {"Riverside": riverside_ballot, "Eastgate": eastgate_ballot})
+        _demo_questions(session, round_)
 
 
 # (group, area, title, summary, category, objectives, cost lines in pounds, decision)
@@ -350,6 +351,34 @@ def _demo_proposals(session, round_, screener, contests) -> None:
             )
         elif decision == "eligible":
             proposals.screen_proposal(session, proposal, actor=screener, decision=decision, reason="")
+
+
+def _demo_questions(session, round_) -> None:
+    """Residents' questions on the first proposal, asked with an emailed code as a resident
+    would, one answered by the group."""
+    from pb.accounts.models import Membership, User
+    from pb.proposals.models import Proposal
+    from pb.questions import services as questions
+
+    proposal = session.exec(select(Proposal).where(Proposal.round_id == round_.id).order_by(col(Proposal.id))).first()
+    asked = []
+    for email, name, text in [
+        ("maya@example.org", "Maya, Riverside", "Will the growing club run in the school holidays too?"),
+        ("", "", "Can people in wheelchairs reach the raised beds?"),
+    ]:
+        question, challenge, code = questions.start_asking_by_email(
+            session, proposal, email=email or "resident@example.org", text=text, name=name, client="demo"
+        )
+        asked.append(questions.confirm_by_email(session, proposal, question.id, challenge.id, code, client="demo"))
+    member_id = session.exec(
+        select(Membership.user_id).where(Membership.organisation_id == proposal.organisation_id)
+    ).first()
+    questions.answer(
+        session,
+        asked[0],
+        actor=session.get_one(User, member_id),
+        text="Yes: the club meets every Saturday all year, and twice a week in the summer holidays.",
+    )
 
 
 FINISHED_PROJECTS = [

@@ -23,6 +23,7 @@ from pb.db import session_scope
 from pb.equality.services import forget_who_answered
 from pb.notices import services as notices
 from pb.proposals.services import close_screening, contests_without_projects, limits_beyond_projects, put_on_ballot
+from pb.questions.services import forget_unconfirmed
 from pb.refusal import Refusal
 from pb.results.services import count_round
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
@@ -230,6 +231,7 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         close_screening(session, round_)  # what nobody screened in time is not eligible, and says why
         put_on_ballot(session, round_)
         make_round_key(session, round_)
+        forget_unconfirmed(session, round_)  # questions close: those never confirmed go, with their addresses
     round_.phase = to.value
     session.add(round_)
     session.flush()

@@ -8,6 +8,7 @@ from pb.languages.models import ProposalTranslation, RoundTranslation  # noqa: F
 from pb.mail import OutgoingMail  # noqa: F401
 from pb.notices.models import NoticeSent, Subscription  # noqa: F401
 from pb.proposals.models import CostLine, Project, Proposal, ProposalObjective, Screener  # noqa: F401
+from pb.questions.models import ProposalQuestion, QuestionAnswer  # noqa: F401
 from pb.results.models import ContestResult, RoundTurnout  # noqa: F401
 from pb.rounds.limits import ContestLimit  # noqa: F401
 from pb.rounds.models import (  # noqa: F401

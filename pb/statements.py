@@ -53,6 +53,15 @@ def purposes() -> list[tuple[str, str, str]]:
             basis,
         ),
         (
+            _l("Letting residents ask the groups about their proposals before the vote"),
+            _l(
+                "Your question and the name you choose to show (both public), and either your account or, until you "
+                "confirm the question, your email address; after that only a keyed hash of it, to limit how many "
+                "questions one person asks"
+            ),
+            basis,
+        ),
+        (
             _l("Sending one-time codes, sign-up and password links and receipts"),
             _l("Your email address, or your mobile number for a code sent by text message"),
             basis,
@@ -121,6 +130,14 @@ def retention() -> list[tuple[str, str]]:
             _l("Email addresses given to say whether a project was delivered"),
             _l(
                 "Deleted once the address is proved, unproved ones after 10 minutes, and all when the round is archived."
+            ),
+        ),
+        # pb.questions.services: the challenge deleted when the question is confirmed
+        (
+            _l("Email addresses given to confirm a question on a proposal"),
+            _l(
+                "Deleted once the question is confirmed, unconfirmed ones after 10 minutes or when voting opens. The "
+                "question and the name you chose to show are public."
             ),
         ),
         # pb.mail: delivered rows deleted; given up after two days

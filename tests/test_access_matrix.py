@@ -45,6 +45,7 @@ from pb.notices import services as notices
 from pb.proposals import services as proposals
 from pb.proposals.models import Project
 from pb.proposals.photos import store_photo
+from pb.questions import services as questions
 from pb.rounds import services as rounds
 from pb.rounds.models import Area, Contest, Pot, Round
 from pb.voting import services as voting
@@ -295,6 +296,21 @@ MATRIX = [
         signed_in(lead=400, screener=400),
     ),
     row("languages.reason_translations", "GET", "/proposals/{draft_proposal}/reason-translations", signed_in(403)),
+    # ------------------------------------------------ questions on proposals
+    # Asked and answered until voting opens: in the round in voting both are closed (409),
+    # for anyone who may read the proposal; a draft proposal is its group's alone.
+    row("questions.ask", "GET", "/proposals/{proposal}/ask", everyone(409)),
+    row("questions.ask", "POST", "/proposals/{proposal}/ask", everyone(409)),
+    row("questions.ask", "GET", "/proposals/{draft_proposal}/ask", everyone(404, member=409)),
+    row("questions.confirm", "GET", "/proposals/{proposal}/ask/code", everyone(409)),
+    row("questions.confirm", "POST", "/proposals/{proposal}/ask/code", everyone(409)),
+    # The proposing group answers (closed now); the convening anchor's leads moderate, even during the vote.
+    row("questions.answer", "GET", "/questions/{question}/answer", signed_in(member=409)),
+    row("questions.answer", "POST", "/questions/{question}/answer", signed_in(member=409)),
+    row("questions.moderate", "GET", "/questions/{question}/hide/question", signed_in(lead=200)),
+    row("questions.moderate", "POST", "/questions/{question}/hide/question", signed_in(lead=400)),  # no reason
+    row("questions.moderate", "GET", "/questions/{question}/show/answer", signed_in(lead=200)),
+    row("questions.moderate", "POST", "/questions/{question}/show/answer", signed_in(lead=400)),
     # ------------------------------------------------ voting: the resident's journey (no account)
     row("voting.start", "GET", "/rounds/{voting}/vote", everyone(200)),
     row("voting.start", "GET", "/rounds/{published}/vote", everyone(409)),  # voting is over
@@ -502,6 +518,10 @@ def arrange(app, db, make_user) -> dict:
             content=_content(north, "Half-written idea", store_photo(_png())),
         )
         ours["proposal"], ours["draft_proposal"] = pictured.id, draft.id
+        # A resident's question, answered by the group, before voting opens.
+        asked = questions.ask(session, pictured, user=user(session, FORGETFUL), text="Which verges?")
+        questions.answer(session, asked, actor=member, text="Along the ring road.")
+        ours["question"] = asked.id
         ours["pot"] = session.exec(select(Pot.id).where(Pot.contest_id == north)).one()
     open_voting(app, db, ours, convener=LEAD, screener=SCREENER, member=MEMBER, group=GROUP, per_contest=2)
 
@@ -559,6 +579,7 @@ def arrange(app, db, make_user) -> dict:
             "voting_pot": ours["pot"],
             "proposal": ours["proposal"],
             "draft_proposal": ours["draft_proposal"],
+            "question": ours["question"],
             "published": theirs["round"],
             "published_north": theirs["contests"]["North"],
             "published_area": theirs["areas"]["North"],

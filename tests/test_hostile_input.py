@@ -842,6 +842,50 @@ FORMS = [
             Field("beneficiaries", "text", "Pawb"),
         ],
     ),
+    # residents' questions on a proposal in R1 (taking proposals), the group's answers, moderation
+    FormSpec(
+        "ask_signed_in",
+        "plain",
+        lambda w: f"/proposals/{w.r1['asked']}/ask",
+        lambda w: [Field("text", "text", "Will there be shade?"), Field("display_name", "text", "Pat")],
+        pinned=[{"text": "a\x00b"}, {"text": "<script>alert(1)</script>"}],
+    ),
+    FormSpec(
+        "ask_by_email",
+        "fresh",
+        lambda w: f"/proposals/{w.r1['asked']}/ask",
+        lambda w: [
+            Field("text", "text", "Is it near the bus stop?"),
+            Field("display_name", "text", ""),
+            Field("email", "email", unique("asker-{}@example.org")),
+        ],
+        page=lambda w: f"/proposals/{w.r1['asked']}/ask",
+        pinned=[{"display_name": "a\x00b"}],
+    ),
+    FormSpec(
+        "ask_code",
+        "question_challenge",
+        lambda w: f"/proposals/{w.r1['asked']}/ask/code",
+        lambda w: [Field("code", "text", "123456")],
+    ),
+    FormSpec(
+        "answer",
+        "member",
+        lambda w: f"/questions/{w.r1['question']}/answer",
+        lambda w: [Field("text", "text", "Yes, under the oak trees.")],
+        pinned=[{"text": "a\x00b"}],
+    ),
+    FormSpec(
+        "moderate_question",
+        "council",
+        lambda w: [
+            f"/questions/{w.r1['question']}/{action}/{part}"
+            for action in ("hide", "show")
+            for part in ("question", "answer")
+        ],
+        lambda w: [Field("reason", "text", "Names a private person.")],
+        pinned=[{"reason": "a\x00b"}],
+    ),
     FormSpec(
         "proposal_submit",
         "member",
@@ -1419,6 +1463,7 @@ def build_world(app, backend: str) -> World:
     from pb.equality import services as equality
     from pb.proposals import services as proposals
     from pb.proposals.models import Project
+    from pb.questions import services as questions
     from pb.rounds import services as rounds
     from pb.rounds.models import Area, Contest, Pot, Round
     from pb.voting import services as voting
@@ -1485,6 +1530,18 @@ def build_world(app, backend: str) -> World:
         proposals.appoint_screener(session, round_, actor=user(session, COUNCIL), user=user(session, REVIEWER))
         session.flush()
         w.r1.update(draft=made[0].id, submitted=[p.id for p in made[1:8]], spare=[p.id for p in made[8:]])
+        # A proposal residents ask about (nobody screens it), with a question the group answered.
+        asked = proposals.create_proposal(
+            session,
+            round_,
+            actor=member,
+            organisation=park,
+            content=_content(north, "Shade for the playground", 900_00),
+        )
+        proposals.submit_proposal(session, asked, actor=member)
+        question = questions.ask(session, asked, user=user(session, PLAIN), text="How many trees?")
+        questions.answer(session, question, actor=member, text="Twelve.")
+        w.r1.update(asked=asked.id, question=question.id)
         round_.other_locales = "cy"  # its text and its proposals' may be given in Welsh too
 
     # R2: voting is open (codes, email, declared identity and paper); South is a ranked ballot.
@@ -1610,6 +1667,11 @@ def build_world(app, backend: str) -> World:
             f"/rounds/{r2}/vote/sms", {"mobile": "07700 900555", "postcode": "LS6 1AA"}, f"/rounds/{r2}/vote"
         ),
         "resident": started(f"/rounds/{r3}/residents/code", {"code": w.r3["codes"][5]}, f"/rounds/{r3}/residents"),
+        "question_challenge": started(
+            f"/proposals/{w.r1['asked']}/ask",
+            {"text": "Who waters the trees?", "email": "asker@example.org"},
+            f"/proposals/{w.r1['asked']}/ask",
+        ),
         "verdict_challenge": started(
             f"/rounds/{r3}/residents/email", {"email": VOTER_EMAIL}, f"/rounds/{r3}/residents"
         ),

@@ -293,6 +293,7 @@ def anchor_home():
 def group_home():
     from pb.delivery.services import funded_projects_of_groups
     from pb.proposals.services import proposals_of_groups
+    from pb.questions.services import waiting_for_answers
     from pb.rounds.models import Phase, Round
 
     session = db_session()
@@ -300,10 +301,12 @@ def group_home():
     open_rounds = session.exec(
         select(Round).where(Round.phase == Phase.PROPOSALS_OPEN.value).order_by(Round.title)
     ).all()
+    proposals = proposals_of_groups(session, [g.id for g in groups])
     return render_template(
         "accounts/group_home.html",
         groups=groups,
-        proposals=proposals_of_groups(session, [g.id for g in groups]),
+        proposals=proposals,
+        unanswered=waiting_for_answers(session, [p.id for p in proposals]),
         open_rounds=open_rounds,
         funded=funded_projects_of_groups(session, [g.id for g in groups]),
     )

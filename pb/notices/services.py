@@ -126,6 +126,26 @@ def proposal_screened(session: Session, proposal: Proposal) -> None:
     _tell_users(session, members_of(session, proposal.organisation_id), write)
 
 
+def question_asked(session: Session, proposal: Proposal, *, text: str, asked_by: str) -> None:
+    """The group's members hear of a resident's question on their proposal, to answer it."""
+    link = public_url("proposals.show", proposal_id=proposal.id) + "#questions"
+
+    def write():
+        return (
+            _("A question about “%(title)s”", title=proposal.title),
+            _(
+                "%(who)s asked a question about your proposal “%(title)s”. It is public on the proposal's page, "
+                "where your group can answer it until voting opens:\n\n%(question)s\n\n%(link)s",
+                who=asked_by or _("A resident"),
+                title=proposal.title,
+                question=text,
+                link=link,
+            ),
+        )
+
+    _tell_users(session, members_of(session, proposal.organisation_id), write)
+
+
 def partner_invited(session: Session, round_: Round, organisation: Organisation) -> None:
     """A partner anchor's leads hear that they were invited to fund a round."""
     convener = session.get_one(Organisation, round_.convening_organisation_id)

@@ -37,6 +37,7 @@ from pb.proposals.access import (
 from pb.proposals.forms import MAX_COST_LINES, ProposalForm, ScreenerForm, ScreeningForm
 from pb.proposals.models import Project, Proposal, Screener, Status
 from pb.proposals.photos import HELD_FOR, adopt_photo, hold_photo, is_held, photo_folder
+from pb.questions.routes import questions_on
 from pb.refusal import Refusal
 from pb.rounds.access import Access, load_round
 from pb.rounds.models import Category, Contest, Phase, Round
@@ -90,6 +91,7 @@ def index(round_id):
 def show(proposal_id):
     proposal, round_ = load_proposal(proposal_id)
     db = db_session()
+    is_member = is_group_member(proposal)
     return render_template(
         "proposals/show.html",
         proposal=proposal,
@@ -100,9 +102,10 @@ def show(proposal_id):
         category=db.get(Category, proposal.category_id) if proposal.category_id else None,
         cost_lines=services.cost_lines_of(db, proposal),
         objectives=services.objectives_of(db, proposal),
-        is_member=is_group_member(proposal),
+        is_member=is_member,
         can_screen=can_screen(round_),
         funded=_funded_project(db, proposal),
+        **questions_on(proposal, round_, is_member=is_member),
     )
 
 

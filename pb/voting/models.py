@@ -82,7 +82,8 @@ class EmailChallenge(SQLModel, table=True):
     email: str = Field(max_length=254)
     postcode: str = Field(max_length=10)
     code_hash: str = Field(max_length=64)
-    # "vote" to vote while voting is open; "verdict" to give verdicts on funded projects.
+    # "vote" to vote while voting is open; "verdict" to give verdicts on funded projects;
+    # "question" to confirm a question on a proposal (pb.questions), deleted once confirmed.
     purpose: str = Field(default="vote", max_length=10, sa_column_kwargs={"server_default": "vote"})
     tries: int = 0
     created_at: datetime = Field(default_factory=now)

@@ -65,6 +65,7 @@ def public_pages(ids) -> list[str]:
         f"/rounds/{taking}",
         f"/rounds/{taking}/proposals",
         f"/proposals/{ids['proposal']}",
+        f"/proposals/{ids['proposal']}/ask",
         f"/rounds/{done}",
         f"/rounds/{done}/results",
         f"/rounds/{done}/results/{ids['contest']}",
