@@ -814,10 +814,16 @@ def every_page(app, ids):
     """Every GET route of the app with each id it takes filled in from the round (the
     council for an organisation, and the group for a group's page)."""
     from pb.accounts.models import Organisation
+    from pb.clock import now
     from pb.db import session_scope
+    from pb.questions.models import ProposalQuestion
     from pb.rounds.models import Pot
 
-    with session_scope(app.extensions["pb_engine"], write=False) as session:
+    with session_scope(app.extensions["pb_engine"], write=True) as session:
+        # A resident's question, asked before voting opened, so that its pages have an id.
+        question = ProposalQuestion(proposal_id=ids["proposals"][0], text="Is it step-free?", confirmed_at=now())
+        session.add(question)
+        session.flush()
         council = session.exec(select(Organisation.id).where(Organisation.name == "Eastshire Council")).one()
         group = session.exec(select(Organisation.id).where(Organisation.name == "Friends of the Park")).one()
         pot = session.exec(select(Pot.id).where(Pot.contest_id == ids["contests"]["North"])).first()
@@ -829,6 +835,9 @@ def every_page(app, ids):
         "pot_id": pot,
         "project_id": ids["projects"]["North"][0],
         "organisation_id": council,
+        "question_id": question.id,
+        "action": "hide",
+        "part": "question",
     }
     urls, asked = [], set()
     with app.test_request_context():
