@@ -2,6 +2,7 @@
 ballot, so that nothing pb keeps links an answer to a ballot or a voter; figures with small
 numbers suppressed; the convening lead's switch, off by default and frozen with the round."""
 
+import itertools
 import json
 import logging
 import re
@@ -390,6 +391,34 @@ def test_small_numbers_are_suppressed():
         "d": 40,
     }
     assert protect({"a": 10, "b": 25, "c": 0}) == {"a": 10, "b": 25, "c": 0}
+
+
+def _possible_values(counts: dict[str, int]) -> dict[str, set[int]]:
+    """What a reader of the figures could think each hidden count is: every set of counts
+    with the same total (shown) that the figures would show just the same, tried one by one."""
+    keys, total, shown = list(counts), sum(counts.values()), protect(counts)
+    possible: dict[str, set[int]] = {key: set() for key, value in shown.items() if isinstance(value, Hidden)}
+    for values in itertools.product(range(total + 1), repeat=len(keys) - 1):
+        if sum(values) <= total:
+            other = dict(zip(keys, (*values, total - sum(values)), strict=True))
+            if protect(other) == shown:
+                for key in possible:
+                    possible[key].add(other[key])
+    return possible
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"a": 1, "b": 10, "c": 50},  # 1 + 10 hidden add up to 11; "not shown" is 10 or more, so 1 and 10
+        {"a": 2, "b": 10, "c": 10, "d": 30},
+        {"a": 9, "b": 9, "c": 40},  # two "fewer than 10" adding up to 18 are 9 each
+    ],
+)
+def test_no_hidden_count_can_be_worked_out(counts):
+    possible = _possible_values(counts)
+    assert possible
+    assert all(len(values) > 1 for values in possible.values()), possible
 
 
 def _answers_directly(app, db, round_id, chosen: list[dict]) -> None:
