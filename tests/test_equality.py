@@ -413,6 +413,7 @@ def _possible_values(counts: dict[str, int]) -> dict[str, set[int]]:
         {"a": 1, "b": 10, "c": 50},  # 1 + 10 hidden add up to 11; "not shown" is 10 or more, so 1 and 10
         {"a": 2, "b": 10, "c": 10, "d": 30},
         {"a": 9, "b": 9, "c": 40},  # two "fewer than 10" adding up to 18 are 9 each
+        {"a": 1, "b": 1, "c": 10, "d": 0},  # all hidden, and still 1, 1 and 10: none is shown
     ],
 )
 def test_no_hidden_count_can_be_worked_out(counts):
@@ -465,6 +466,24 @@ def test_figures_are_shown_to_leads_after_close_and_to_everyone_with_the_results
     assert public.status_code == 200
     assert "23 people answered." in public.get_data(as_text=True)
     assert f'href="/rounds/{r}/equality"' in anyone.get(f"/rounds/{r}/results").get_data(as_text=True)
+
+
+def test_a_question_whose_hidden_counts_would_all_be_known_shows_none(app, db, asking):
+    """12 answers of age: 10 people 25 to 34, 1 person 45 to 54, 1 who did not say. Hiding
+    the 1s and the 10 is not enough: a reader knows two 'fewer than 10' and a 'not shown'
+    (10 or more) adding up to 12 are 1, 1 and 10."""
+    r = asking["round"]
+    _answers_directly(
+        app, db, r, [{"age": "25_34"}] * 10 + [{"age": "45_54"}] + [{"disability": "no", "ethnic_group": "white_british"}]
+    )
+    publish(app, db, r, LEAD)
+    html = FormClient(app).get(f"/rounds/{r}/equality").get_data(as_text=True)
+    assert "12 people answered." in html
+    age = html[html.index("What is your age?") : html.index("Are your day-to-day")]
+    assert "fewer than 10" not in age
+    assert "none of the numbers can be shown without telling how someone answered" in age
+    assert re.search(r"25 to 34</td><td class=\"num\">not shown<", age)
+    assert re.search(r"75 and over</td><td class=\"num\">not shown<", age)  # its zero too
 
 
 def test_no_figures_when_fewer_than_ten_answered(app, db, asking):

@@ -9,7 +9,8 @@ counts adding up to 2 are 1 each). So the smallest counts still shown are hidden
 until at least two are hidden, they add up to 10 or more, and none of them can be worked out
 from what a reader knows of each: a "fewer than 10" is from 1 to 9, and a "not shown" is 10
 or more but no more than the smallest count still shown (it was hidden first). Zeros are
-shown: a zero says nothing about anyone."""
+shown: a zero says nothing about anyone. When every count is hidden and one could still be
+worked out (12 answers: 1, 1 and 10), none of the question's counts is shown."""
 
 from enum import StrEnum
 
@@ -19,6 +20,7 @@ THRESHOLD = 10
 class Hidden(StrEnum):
     FEWER_THAN_TEN = "fewer_than_ten"  # the count is from 1 to 9
     PROTECTED = "protected"  # hidden so that another hidden count cannot be worked out
+    WITHHELD = "withheld"  # the question's counts: too few to hide some without the rest being worked out
 
 
 def protect(counts: dict[str, int]) -> dict[str, int | Hidden]:
@@ -42,6 +44,10 @@ def protect(counts: dict[str, int]) -> dict[str, int | Hidden]:
         _value, key = still_shown.pop(0)
         shown[key] = Hidden.PROTECTED
         hidden.append(key)
+    total = sum(counts[key] for key in hidden)
+    if hidden and (len(hidden) < 2 or total < THRESHOLD or _worked_out(counts, shown, hidden, total)):
+        # Nothing left to hide and a hidden count could still be worked out: show none of them.
+        return dict.fromkeys(counts, Hidden.WITHHELD)
     return shown
 
 
