@@ -474,7 +474,10 @@ def test_a_question_whose_hidden_counts_would_all_be_known_shows_none(app, db, a
     (10 or more) adding up to 12 are 1, 1 and 10."""
     r = asking["round"]
     _answers_directly(
-        app, db, r, [{"age": "25_34"}] * 10 + [{"age": "45_54"}] + [{"disability": "no", "ethnic_group": "white_british"}]
+        app,
+        db,
+        r,
+        [{"age": "25_34"}] * 10 + [{"age": "45_54"}] + [{"disability": "no", "ethnic_group": "white_british"}],
     )
     publish(app, db, r, LEAD)
     html = FormClient(app).get(f"/rounds/{r}/equality").get_data(as_text=True)
