@@ -22,7 +22,13 @@ from pb.clock import now
 from pb.db import session_scope
 from pb.equality.services import forget_who_answered
 from pb.notices import services as notices
-from pb.proposals.services import close_screening, contests_without_projects, limits_beyond_projects, put_on_ballot
+from pb.proposals.services import (
+    close_screening,
+    contests_without_projects,
+    limits_below_fewest_picks,
+    limits_beyond_projects,
+    put_on_ballot,
+)
 from pb.questions.services import forget_unconfirmed
 from pb.refusal import Refusal
 from pb.results.services import count_round
@@ -72,6 +78,18 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
                 contest=contest.name,
                 category=limit.category,
                 eligible=eligible,
+            )
+        )
+    for contest, most in limits_below_fewest_picks(session, round_):
+        problems.append(
+            ngettext(
+                "“%(contest)s” asks voters to tick at least %(num)d project, but its limits per category let them "
+                "tick at most %(most)d of its eligible projects: change its limits per category.",
+                "“%(contest)s” asks voters to tick at least %(num)d projects, but its limits per category let them "
+                "tick at most %(most)d of its eligible projects: change its limits per category.",
+                contest.min_picks,
+                contest=contest.name,
+                most=most,
             )
         )
     if round_.voting_closes_at is None:

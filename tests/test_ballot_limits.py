@@ -371,3 +371,30 @@ def test_voting_cannot_open_while_a_category_has_fewer_eligible_projects_than_it
         session.add(proposal)
     manage = drafted["lead"].get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
     assert "asks voters to tick at least" not in manage
+
+
+def test_voting_cannot_open_while_the_limits_leave_fewer_projects_to_tick_than_the_fewest(app, db, drafted):
+    """North asks for at least one tick; at most none of Green spaces, and every project on it
+    is Green spaces: no ballot could be cast on it."""
+    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (None, 0)}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
+    )
+    with db() as session:
+        north = session.exec(select(Proposal).where(Proposal.contest_id == drafted["contests"]["North"])).all()
+        for proposal in north:
+            proposal.category_id = drafted["categories"][GREEN]
+            session.add(proposal)
+    blocker = (
+        "“North ballot” asks voters to tick at least 1 project, but its limits per category let them "
+        "tick at most 0 of its eligible projects: change its limits per category."
+    )
+    manage = drafted["lead"].get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
+    assert blocker in manage
+    with db() as session:
+        proposal = session.get(Proposal, north[0].id)
+        proposal.category_id = drafted["categories"][YOUNG]
+        session.add(proposal)
+    manage = drafted["lead"].get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
+    assert "limits per category let them" not in manage

@@ -2,6 +2,7 @@
 ballot, so that nothing pb keeps links an answer to a ballot or a voter; figures with small
 numbers suppressed; the convening lead's switch, off by default and frozen with the round."""
 
+import itertools
 import json
 import logging
 import re
@@ -392,6 +393,35 @@ def test_small_numbers_are_suppressed():
     assert protect({"a": 10, "b": 25, "c": 0}) == {"a": 10, "b": 25, "c": 0}
 
 
+def _possible_values(counts: dict[str, int]) -> dict[str, set[int]]:
+    """What a reader of the figures could think each hidden count is: every set of counts
+    with the same total (shown) that the figures would show just the same, tried one by one."""
+    keys, total, shown = list(counts), sum(counts.values()), protect(counts)
+    possible: dict[str, set[int]] = {key: set() for key, value in shown.items() if isinstance(value, Hidden)}
+    for values in itertools.product(range(total + 1), repeat=len(keys) - 1):
+        if sum(values) <= total:
+            other = dict(zip(keys, (*values, total - sum(values)), strict=True))
+            if protect(other) == shown:
+                for key in possible:
+                    possible[key].add(other[key])
+    return possible
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"a": 1, "b": 10, "c": 50},  # 1 + 10 hidden add up to 11; "not shown" is 10 or more, so 1 and 10
+        {"a": 2, "b": 10, "c": 10, "d": 30},
+        {"a": 9, "b": 9, "c": 40},  # two "fewer than 10" adding up to 18 are 9 each
+        {"a": 1, "b": 1, "c": 10, "d": 0},  # all hidden, and still 1, 1 and 10: none is shown
+    ],
+)
+def test_no_hidden_count_can_be_worked_out(counts):
+    possible = _possible_values(counts)
+    assert possible
+    assert all(len(values) > 1 for values in possible.values()), possible
+
+
 def _answers_directly(app, db, round_id, chosen: list[dict]) -> None:
     """Voters made and answered through the services (the HTTP path is tested above)."""
     from pb.voting.models import Voter
@@ -436,6 +466,27 @@ def test_figures_are_shown_to_leads_after_close_and_to_everyone_with_the_results
     assert public.status_code == 200
     assert "23 people answered." in public.get_data(as_text=True)
     assert f'href="/rounds/{r}/equality"' in anyone.get(f"/rounds/{r}/results").get_data(as_text=True)
+
+
+def test_a_question_whose_hidden_counts_would_all_be_known_shows_none(app, db, asking):
+    """12 answers of age: 10 people 25 to 34, 1 person 45 to 54, 1 who did not say. Hiding
+    the 1s and the 10 is not enough: a reader knows two 'fewer than 10' and a 'not shown'
+    (10 or more) adding up to 12 are 1, 1 and 10."""
+    r = asking["round"]
+    _answers_directly(
+        app,
+        db,
+        r,
+        [{"age": "25_34"}] * 10 + [{"age": "45_54"}] + [{"disability": "no", "ethnic_group": "white_british"}],
+    )
+    publish(app, db, r, LEAD)
+    html = FormClient(app).get(f"/rounds/{r}/equality").get_data(as_text=True)
+    assert "12 people answered." in html
+    age = html[html.index("What is your age?") : html.index("Are your day-to-day")]
+    assert "fewer than 10" not in age
+    assert "none of the numbers can be shown without telling how someone answered" in age
+    assert re.search(r"25 to 34</td><td class=\"num\">not shown<", age)
+    assert re.search(r"75 and over</td><td class=\"num\">not shown<", age)  # its zero too
 
 
 def test_no_figures_when_fewer_than_ten_answered(app, db, asking):

@@ -150,6 +150,11 @@ class QuestionFigures:
     prefer_not: Cell
     not_answered: Cell
 
+    @property
+    def withheld(self) -> bool:
+        """Whether none of the question's counts is shown (pb.equality.disclosure)."""
+        return self.not_answered.shown == Hidden.WITHHELD
+
 
 @dataclass
 class Figures:

@@ -382,6 +382,34 @@ def limits_beyond_projects(session: Session, round_: Round) -> list[tuple[Contes
     ]
 
 
+def limits_below_fewest_picks(session: Session, round_: Round) -> list[tuple[Contest, int]]:
+    """Ballot papers whose limits per category let a voter tick fewer of its eligible
+    projects than the paper's own fewest, so that no ballot could be cast on it: each with
+    the most a voter could tick."""
+    eligible = Counter(
+        session.exec(
+            select(Proposal.contest_id, Proposal.category_id).where(
+                col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value
+            )
+        ).all()
+    )
+    too_tight = []
+    for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
+        limits: dict[int | None, int | None] = {
+            limit.category_id: limit.max_picks for limit in limits_of(session, contest.id)
+        }
+        if not limits:
+            continue
+        most = 0
+        for (contest_id, category_id), projects in eligible.items():
+            cap = limits.get(category_id)
+            if contest_id == contest.id:
+                most += projects if cap is None else min(projects, cap)
+        if most < contest.min_picks:
+            too_tight.append((contest, most))
+    return too_tight
+
+
 def put_on_ballot(session: Session, round_: Round) -> list[Project]:
     """When voting opens: every eligible proposal becomes a project on its contest's
     ballot, in an order drawn there and then (see pb.proposals.ballot_order), and the
