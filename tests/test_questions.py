@@ -464,6 +464,24 @@ def test_an_answer_is_removed_and_shown_again_on_its_own(app, db, asking, client
     assert moderate(lead, qid, "show", "answer", "Nothing to show").status_code == 400  # it is not removed
 
 
+def test_a_removed_question_takes_the_name_it_was_asked_under_with_it(app, db, asking, client):
+    """The name to show is the asker's own words too: abuse can be put there as well as in the text."""
+    pid = asking["proposal"]
+    neighbour = signed_in(app, NEIGHBOUR)
+    assert ask(neighbour, pid, "Why?", display_name="The chair is (something abusive)").status_code == 302
+    [question] = all_questions(db, pid)
+    assert "The chair is (something abusive)" in page(client, pid)
+    lead = signed_in(app, COUNCIL)
+    assert moderate(lead, question.id, "hide", "question", "Abuse of a named volunteer.").status_code == 302
+    shown = page(client, pid)
+    assert "(something abusive)" not in shown
+    assert "Question from A resident" in shown
+    assert "Removed by the organisers: Abuse of a named volunteer." in shown
+    # Shown again, it is under its name again.
+    assert moderate(lead, question.id, "show", "question", "Agreed with the volunteer.").status_code == 302
+    assert "Question from The chair is (something abusive)" in page(client, pid)
+
+
 # ---------------------------------------------------------------- voting opens
 
 
