@@ -6,8 +6,8 @@ from the opening of voting nobody asks or answers, and what was said stays on th
 read-only. Anyone signed in asks at once; a resident without an account proves an email
 address with a one-time code (pb.voting's EmailChallenge, purpose "question"): the
 question waits, unseen, until the code is entered, and the challenge, address and all,
-is then deleted. What is kept of the address is a keyed hash of its inbox, for the limit
-on questions per asker.
+is then deleted, with the keyed hash of its inbox that tied the code to the question. The
+limit on questions per asker counts in pb.throttle, under a keyed hash kept for an hour.
 
 The leads of the convening anchor hide a question or an answer with a reason shown in
 its place and written to the round's audit log, and may show it again; that stays
@@ -202,8 +202,12 @@ def confirm_by_email(
     if not hmac.compare_digest(asker_key(challenge.email), question.asker):
         raise QuestionError(_("Start again: ask your question again."))
     question.confirmed_at = now()
+    # Proved: neither the address nor its keyed hash is kept (the hourly limit counts in
+    # pb.throttle, for an hour; a hash kept here would let whoever holds the secret key
+    # test any address against the question for ever).
+    question.asker = ""
     session.add(question)
-    session.delete(challenge)  # proved: the address is not kept
+    session.delete(challenge)
     session.flush()
     notices.question_asked(session, proposal, text=question.text, asked_by=question.display_name)
     return question
