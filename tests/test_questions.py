@@ -295,6 +295,42 @@ def test_markup_in_a_question_is_shown_as_text(app, db, asking, client):
     assert "&lt;b&gt;Bold&lt;/b&gt;" in shown
 
 
+def test_a_code_for_one_purpose_never_serves_another(app, db, asking):
+    """A code sent to vote does not confirm a question, and a code sent to confirm a
+    question does not prove an address to vote: each challenge is for its own purpose."""
+    from pb.voting import services as voting
+
+    pid = asking["proposal"]
+    with app.test_request_context(), db() as session:
+        proposal = session.get(Proposal, pid)
+        round_ = session.get(Round, asking["round"])
+        question, asked, asked_code = questions.start_asking_by_email(
+            session, proposal, email=RESIDENT, text="Mixed up?", name="", client="10.0.0.1"
+        )
+        to_vote, vote_code = voting.new_email_challenge(session, round_, email=RESIDENT, client="10.0.0.1")
+        ids = question.id, asked.id, to_vote.id
+    with app.test_request_context(), db() as session:
+        proposal = session.get(Proposal, pid)
+        round_ = session.get(Round, asking["round"])
+        with pytest.raises(voting.VotingError, match="Start again"):
+            questions.confirm_by_email(session, proposal, ids[0], ids[2], vote_code, client="10.0.0.1")
+        with pytest.raises(voting.VotingError, match="Start again"):
+            voting.check_email_code(session, round_, ids[1], asked_code, client="10.0.0.1")
+    assert [q.confirmed_at for q in all_questions(db, pid)] == [None]
+    with db(write=False) as session:
+        assert [c.used_at for c in session.exec(select(EmailChallenge).order_by(EmailChallenge.id))] == [None, None]
+
+
+def test_a_reason_with_markup_is_shown_as_text_on_the_page_and_in_the_audit_log(app, db, asking, client):
+    pid = asking["proposal"]
+    qid = question_on(app, db, pid)
+    lead = signed_in(app, COUNCIL)
+    assert moderate(lead, qid, "hide", "question", '<script>alert("x")</script>').status_code == 302
+    for shown in (page(client, pid), client.get(f"/rounds/{asking['round']}/audit").get_data(as_text=True)):
+        assert '<script>alert("x")</script>' not in shown
+        assert "&lt;script&gt;alert(" in shown
+
+
 def test_questions_are_not_taken_on_drafts_or_screened_out_proposals(app, db, asking):
     pid = asking["proposal"]
     with app.test_request_context(), db() as session:
