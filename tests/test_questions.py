@@ -295,6 +295,23 @@ def test_markup_in_a_question_is_shown_as_text(app, db, asking, client):
     assert "&lt;b&gt;Bold&lt;/b&gt;" in shown
 
 
+def test_a_name_cannot_carry_direction_overrides_or_control_characters(app, db, asking, client):
+    """A name sits inside a sentence ("… asked a question about your proposal", in the
+    group's email; "Question from …" on the page): an unclosed right-to-left override in it
+    would reverse the rest of that line, and a control character has no place in a name."""
+    pid = asking["proposal"]
+    neighbour = signed_in(app, NEIGHBOUR)
+    tricky = "\u202eliocnuoC\u2066 Pat\x07\x1b[31m \u200fعلي\u200c"
+    assert ask(neighbour, pid, "Who mows the grass?", display_name=tricky).status_code == 302
+    [question] = all_questions(db, pid)
+    # Direction marks (U+200E/U+200F) and joiners, which scripts need, stay.
+    assert question.display_name == "liocnuoC Pat [31m \u200fعلي\u200c"
+    [told] = mails_to(app, MEMBER)
+    for character in ("\u202e", "\u2066", "\x07", "\x1b"):
+        assert character not in told.body
+        assert character not in page(client, pid)
+
+
 def test_a_code_for_one_purpose_never_serves_another(app, db, asking):
     """A code sent to vote does not confirm a question, and a code sent to confirm a
     question does not prove an address to vote: each challenge is for its own purpose."""

@@ -16,6 +16,7 @@ possible after voting opens, so abusive text can always be removed.
 
 import hashlib
 import hmac
+import unicodedata
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -107,6 +108,9 @@ def _clean_text(text: str, *, limit: int, empty: str, long: str) -> str:
     return text
 
 
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _question_content(text: str, name: str) -> tuple[str, str]:
     text = _clean_text(
         text,
@@ -114,7 +118,10 @@ def _question_content(text: str, name: str) -> tuple[str, str]:
         empty=_("Write your question."),
         long=_("Keep your question to %(n)d characters.", n=MAX_QUESTION),
     )
-    name = " ".join((name or "").split())
+    # One line, in a sentence: no control characters, and no direction embedding, override
+    # or isolate, which would run on over the rest of the sentence (marks and joiners stay).
+    name = "".join(" " if unicodedata.category(c) == "Cc" else c for c in name or "" if c not in DIRECTION_CONTROLS)
+    name = " ".join(name.split())
     if len(name) > MAX_NAME:
         raise QuestionError(_("Keep the name to %(n)d characters.", n=MAX_NAME))
     return text, name
