@@ -284,6 +284,24 @@ def test_the_service_refuses_what_the_form_would_let_through(app, db, asking):
             questions.ask(session, proposal, user=user(session, NEIGHBOUR), text=" \t ")
 
 
+def test_a_flood_of_questions_does_not_flood_the_groups_inboxes(app, db, asking):
+    """Each asker is limited, but many askers together are not: the group's members are
+    emailed at most NOTICES_PER_HOUR questions on one proposal an hour (each carrying
+    text a stranger chose, in pb's name); the rest wait on the page and the group's home."""
+    pid = asking["proposal"]
+    many = questions.NOTICES_PER_HOUR + 3
+    with app.test_request_context(), db() as session:
+        proposal = session.get(Proposal, pid)
+        for n in range(many):
+            asker = user(session, NEIGHBOUR if n % 2 else OUTSIDER)
+            questions.ask(session, proposal, user=asker, text=f"Spam number {n}?")
+    assert len(all_questions(db, pid)) == many
+    for member in (MEMBER, SECOND_MEMBER):
+        assert len(mails_to(app, member)) == questions.NOTICES_PER_HOUR
+    home = signed_in(app, MEMBER).get("/group").get_data(as_text=True)
+    assert f"{many} questions waiting for your answer" in home
+
+
 def test_markup_in_a_question_is_shown_as_text(app, db, asking, client):
     pid = asking["proposal"]
     neighbour = signed_in(app, NEIGHBOUR)

@@ -45,6 +45,7 @@ MAX_ANSWER = 2000
 MAX_NAME = 60
 MAX_REASON = 300
 QUESTIONS_PER_HOUR = 10  # from one asker (an account, or an inbox)
+NOTICES_PER_HOUR = 10  # questions on one proposal emailed to its group; the rest wait on the page
 
 # Phases in which a round's proposals are public and questions are taken.
 ASKING_PHASES = (Phase.PROPOSALS_OPEN.value, Phase.SCREENING.value)
@@ -142,6 +143,18 @@ def _count_question(session: Session, asker: str) -> None:
     note_attempt(session, key)
 
 
+def _tell_group(session: Session, proposal: Proposal, question: ProposalQuestion) -> None:
+    """Email the group a question, unless NOTICES_PER_HOUR on this proposal already went
+    this hour: many askers together must not flood its inboxes with text they chose. The
+    rest are on the proposal's page and counted on the group's home."""
+    key = f"question:notice:{proposal.id}"
+    serialise(session, key)
+    if is_limited(session, key, limit=NOTICES_PER_HOUR, window_seconds=3600):
+        return
+    note_attempt(session, key)
+    notices.question_asked(session, proposal, text=question.text, asked_by=question.display_name)
+
+
 # ---------------------------------------------------------------- asking
 
 
@@ -155,7 +168,7 @@ def ask(session: Session, proposal: Proposal, *, user: User, text: str, name: st
     )
     session.add(question)
     session.flush()
-    notices.question_asked(session, proposal, text=text, asked_by=name)
+    _tell_group(session, proposal, question)
     return question
 
 
@@ -216,7 +229,7 @@ def confirm_by_email(
     session.add(question)
     session.delete(challenge)
     session.flush()
-    notices.question_asked(session, proposal, text=question.text, asked_by=question.display_name)
+    _tell_group(session, proposal, question)
     return question
 
 
