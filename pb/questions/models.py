@@ -12,9 +12,9 @@ class ProposalQuestion(SQLModel, table=True):
     """A question asked on a proposal's public page before voting opens.
 
     Asked by someone signed in (`asked_by_user_id`), or by a resident who proved an email
-    address with a one-time code: `asker` is then a keyed hash of the inbox (the same
-    asker, for limits), never the address, and the question is public only once the code
-    is entered (`confirmed_at`). The convening anchor may hide it, with a public reason."""
+    address with a one-time code: `asker` is then a keyed hash of the inbox, never the
+    address, until the code is entered (`confirmed_at`), when it is emptied and the
+    question is public. The convening anchor may hide it, with a public reason."""
 
     __tablename__ = "proposal_question"
 

@@ -6,8 +6,8 @@ from the opening of voting nobody asks or answers, and what was said stays on th
 read-only. Anyone signed in asks at once; a resident without an account proves an email
 address with a one-time code (pb.voting's EmailChallenge, purpose "question"): the
 question waits, unseen, until the code is entered, and the challenge, address and all,
-is then deleted. What is kept of the address is a keyed hash of its inbox, for the limit
-on questions per asker.
+is then deleted, with the keyed hash of its inbox that tied the code to the question. The
+limit on questions per asker counts in pb.throttle, under a keyed hash kept for an hour.
 
 The leads of the convening anchor hide a question or an answer with a reason shown in
 its place and written to the round's audit log, and may show it again; that stays
@@ -16,6 +16,7 @@ possible after voting opens, so abusive text can always be removed.
 
 import hashlib
 import hmac
+import unicodedata
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -44,6 +45,7 @@ MAX_ANSWER = 2000
 MAX_NAME = 60
 MAX_REASON = 300
 QUESTIONS_PER_HOUR = 10  # from one asker (an account, or an inbox)
+NOTICES_PER_HOUR = 10  # questions on one proposal emailed to its group; the rest wait on the page
 
 # Phases in which a round's proposals are public and questions are taken.
 ASKING_PHASES = (Phase.PROPOSALS_OPEN.value, Phase.SCREENING.value)
@@ -107,6 +109,9 @@ def _clean_text(text: str, *, limit: int, empty: str, long: str) -> str:
     return text
 
 
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _question_content(text: str, name: str) -> tuple[str, str]:
     text = _clean_text(
         text,
@@ -114,7 +119,10 @@ def _question_content(text: str, name: str) -> tuple[str, str]:
         empty=_("Write your question."),
         long=_("Keep your question to %(n)d characters.", n=MAX_QUESTION),
     )
-    name = " ".join((name or "").split())
+    # One line, in a sentence: no control characters, and no direction embedding, override
+    # or isolate, which would run on over the rest of the sentence (marks and joiners stay).
+    name = "".join(" " if unicodedata.category(c) == "Cc" else c for c in name or "" if c not in DIRECTION_CONTROLS)
+    name = " ".join(name.split())
     if len(name) > MAX_NAME:
         raise QuestionError(_("Keep the name to %(n)d characters.", n=MAX_NAME))
     return text, name
@@ -135,6 +143,18 @@ def _count_question(session: Session, asker: str) -> None:
     note_attempt(session, key)
 
 
+def _tell_group(session: Session, proposal: Proposal, question: ProposalQuestion) -> None:
+    """Email the group a question, unless NOTICES_PER_HOUR on this proposal already went
+    this hour: many askers together must not flood its inboxes with text they chose. The
+    rest are on the proposal's page and counted on the group's home."""
+    key = f"question:notice:{proposal.id}"
+    serialise(session, key)
+    if is_limited(session, key, limit=NOTICES_PER_HOUR, window_seconds=3600):
+        return
+    note_attempt(session, key)
+    notices.question_asked(session, proposal, text=question.text, asked_by=question.display_name)
+
+
 # ---------------------------------------------------------------- asking
 
 
@@ -148,7 +168,7 @@ def ask(session: Session, proposal: Proposal, *, user: User, text: str, name: st
     )
     session.add(question)
     session.flush()
-    notices.question_asked(session, proposal, text=text, asked_by=name)
+    _tell_group(session, proposal, question)
     return question
 
 
@@ -202,10 +222,14 @@ def confirm_by_email(
     if not hmac.compare_digest(asker_key(challenge.email), question.asker):
         raise QuestionError(_("Start again: ask your question again."))
     question.confirmed_at = now()
+    # Proved: neither the address nor its keyed hash is kept (the hourly limit counts in
+    # pb.throttle, for an hour; a hash kept here would let whoever holds the secret key
+    # test any address against the question for ever).
+    question.asker = ""
     session.add(question)
-    session.delete(challenge)  # proved: the address is not kept
+    session.delete(challenge)
     session.flush()
-    notices.question_asked(session, proposal, text=question.text, asked_by=question.display_name)
+    _tell_group(session, proposal, question)
     return question
 
 
