@@ -19,7 +19,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from pb.rounds.freeze import guard_unfrozen
 from pb.rounds.models import BallotKind, Category, Contest, Round
-from pb.rounds.services import RoundError, audit_round
+from pb.rounds.record import RoundError, audit_round
 
 
 class ContestLimit(SQLModel, table=True):

@@ -21,6 +21,7 @@ from pb.clock import now
 from pb.money import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.notices import services as notices
 from pb.rounds.freeze import guard_unfrozen
+from pb.rounds.limits import check_categories_kept, check_contest_keeps_limits
 from pb.rounds.models import (
     CURRENCIES,
     MAX_POINTS,
@@ -42,26 +43,11 @@ from pb.rounds.models import (
     Round,
     covers,
 )
+from pb.rounds.record import RoundError, audit_round
 
 # The shortest vote: voting cannot open unless its closing time is at least this far ahead,
 # so that nobody can open and close a vote before residents could take part.
 MIN_VOTING = timedelta(days=1)
-
-
-class RoundError(ValueError):
-    """A change the round's rules do not allow; nothing was saved."""
-
-
-def audit_round(session: Session, round_: Round, action: str, actor: User | None, organisation_id=None, **data):
-    """An audit event in the round's chain, on behalf of the convening anchor unless said."""
-    record_event(
-        session,
-        action,
-        actor=actor,
-        round_id=round_.id,
-        organisation_id=organisation_id if organisation_id is not None else round_.convening_organisation_id,
-        data=data,
-    )
 
 
 # ---------------------------------------------------------------- round details
@@ -141,8 +127,6 @@ def update_round(
     changed = [key for key, (old, new) in frozen_changes.items() if old != new]
     if changed:
         guard_unfrozen(session, round_, actor=actor, attempted="round.updated", detail={"fields": changed})
-    from pb.rounds.limits import check_categories_kept
-
     check_categories_kept(session, round_, categories)
     if currency != round_.currency and pots_of(session, round_):
         raise RoundError(
@@ -489,8 +473,6 @@ def _check_contest(session: Session, round_: Round, fields: dict, contest_id: in
         raise RoundError(_("There is already a ballot paper for that area."))
     if fields["ballot_kind"] == BallotKind.APPROVAL.value and fields["max_picks"] < fields["min_picks"]:
         raise RoundError(_("The most picks cannot be fewer than the fewest."))
-    from pb.rounds.limits import check_contest_keeps_limits
-
     check_contest_keeps_limits(session, contest_id, fields["ballot_kind"], fields["max_picks"])
 
 
