@@ -11,9 +11,9 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from pb.audit.models import AuditEvent, chain_key
-from pb.proposals.models import Project, Proposal
+from pb.proposals.models import Project, Proposal, ProposalObjective
 from pb.rounds.limits import ContestLimit
-from pb.rounds.models import Contest, Round
+from pb.rounds.models import Category, Contest, Round
 from pb.tally import count, parse_pabulib
 from pb.voting.models import Ballot
 from tests import factories
@@ -398,3 +398,42 @@ def test_voting_cannot_open_while_the_limits_leave_fewer_projects_to_tick_than_t
         session.add(proposal)
     manage = drafted["lead"].get(f"/rounds/{drafted['round']}/manage").get_data(as_text=True)
     assert "limits per category let them" not in manage
+
+
+def test_a_category_a_proposal_is_filed_under_cannot_be_removed(app, db, drafted):
+    """Removing a category that a proposal uses is refused with the reason, like one that
+    limits name, rather than failing in the database (it answered 500)."""
+    group = "Friends of the Park"
+    proposal_id = factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group=group, per_contest=1
+    )[0]
+    with db() as session:
+        session.exec(
+            update(Proposal).where(col(Proposal.id) == proposal_id).values(category_id=drafted["categories"][YOUNG])
+        )
+    page = f"/rounds/{drafted['round']}/edit"
+    form = {
+        "title": "A greener Eastshire",
+        "methods": ["codes", "declared", "paper"],
+        "declares": ["name", "address"],
+        "currency": "GBP",
+    }
+    response = drafted["lead"].submit(page, {**form, "categories": GREEN}, page=page)
+    assert response.status_code == 400
+    assert "A proposal is filed under the category “Young people”" in response.get_data(as_text=True)
+    with db() as session:
+        assert session.get_one(Round, drafted["round"]).title == "Greener Eastshire"  # nothing saved
+        assert session.get_one(Proposal, proposal_id).category_id == drafted["categories"][YOUNG]
+    # An objective a proposal pursues likewise.
+    with db() as session:
+        session.add(ProposalObjective(proposal_id=proposal_id, objective_id=drafted["objectives"]["Net zero"]))
+    response = drafted["lead"].submit(page, {**form, "categories": YOUNG, "objectives": "Health"}, page=page)
+    assert response.status_code == 400
+    assert "A proposal pursues the objective “Net zero”" in response.get_data(as_text=True)
+    # A category nothing uses may go.
+    form["objectives"] = "Net zero\nHealth"
+    response = drafted["lead"].submit(page, {**form, "categories": YOUNG}, page=page)
+    assert response.status_code == 302
+    with db() as session:
+        names = set(session.exec(select(Category.name).where(Category.round_id == drafted["round"])))
+    assert names == {YOUNG}

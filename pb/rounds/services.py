@@ -11,13 +11,16 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from pb.accounts.models import Membership, Organisation, OrganisationKind, User
 from pb.accounts.services import is_member_of
 from pb.audit.chain import person, record_event
 from pb.clock import now
+from pb.db import savepoint
 from pb.money import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.notices import services as notices
 from pb.rounds.freeze import guard_unfrozen
@@ -214,11 +217,23 @@ def _replace_names(session: Session, round_: Round, model, column: str, values: 
     existing = {getattr(row, column): row for row in session.exec(select(model).where(model.round_id == round_.id))}
     for name, row in existing.items():
         if name not in wanted:
-            session.delete(row)
+            try:
+                with savepoint(session):
+                    session.delete(row)
+                    session.flush()
+            except IntegrityError:  # a proposal is filed under it (pb.proposals sits above rounds)
+                raise RoundError(_IN_USE[model].format(name=name)) from None
     for name in wanted:
         if name not in existing:
             session.add(model(round_id=round_.id, **{column: name}))
     session.flush()
+
+
+# Why a category or objective a proposal uses cannot be removed ({name}: the one typed).
+_IN_USE = {
+    Category: _l("A proposal is filed under the category “{name}”: it cannot be removed while a proposal uses it."),
+    CharterObjective: _l("A proposal pursues the objective “{name}”: it cannot be removed while a proposal names it."),
+}
 
 
 class MovesOnNow(RoundError):
