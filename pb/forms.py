@@ -38,7 +38,9 @@ class PbForm(FlaskForm):
 
         def wrap_formdata(self, form, formdata):
             """The request's fields, without any whose name could not be read (a field
-            name with a line break in a multipart body arrives as None), and without NUL."""
+            name with a line break in a multipart body arrives as None), without NUL, and
+            with line breaks as one "\\n" (browsers send a text area's as "\\r\\n", and the
+            pages split paragraphs at a blank line)."""
             data = super().wrap_formdata(form, formdata)
             if data is None:
                 return None
@@ -47,11 +49,15 @@ class PbForm(FlaskForm):
             # NUL is never meant, and PostgreSQL cannot store it in text: it is dropped.
             return MultiDict(
                 [
-                    (key, value.replace("\x00", "") if isinstance(value, str) else value)
+                    (key, _plain(value) if isinstance(value, str) else value)
                     for key, value in data.items(multi=True)
                     if isinstance(key, str)
                 ]
             )
+
+
+def _plain(value: str) -> str:
+    return value.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
 
 
 class RowForm(Form):

@@ -313,6 +313,17 @@ def test_markup_in_a_question_is_shown_as_text(app, db, asking, client):
     assert "&lt;b&gt;Bold&lt;/b&gt;" in shown
 
 
+def test_paragraphs_typed_in_a_browser_stay_paragraphs(app, db, asking, client):
+    """A browser sends a text area's line breaks as CR LF: they are kept as one line break,
+    so a blank line between paragraphs shows two paragraphs (it showed one)."""
+    pid = asking["proposal"]
+    neighbour = signed_in(app, NEIGHBOUR)
+    assert ask(neighbour, pid, "Will it be step-free?\r\n\r\nAnd lit at night?").status_code == 302
+    assert [q.text for q in all_questions(db, pid)] == ["Will it be step-free?\n\nAnd lit at night?"]
+    shown = page(client, pid)
+    assert "<p>Will it be step-free?</p><p>And lit at night?</p>" in shown
+
+
 def test_a_name_cannot_carry_direction_overrides_or_control_characters(app, db, asking, client):
     """A name sits inside a sentence ("… asked a question about your proposal", in the
     group's email; "Question from …" on the page): an unclosed right-to-left override in it
