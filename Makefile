@@ -43,7 +43,7 @@ translations: $(RUN_STAMP)
 		$(BIN)/pybabel compile -d translations >/dev/null; fi
 
 extract: $(RUN_STAMP)
-	$(BIN)/pybabel extract -F pyproject.toml -k _l -o messages.pot pb templates
+	$(BIN)/pybabel extract -F pyproject.toml -k _l -k lazy_pgettext:1c,2 -o messages.pot pb templates
 	$(BIN)/pybabel update -i messages.pot -d translations
 
 # Serves http://$(HOST):$(PORT) (http://127.0.0.1:5000 unless told) with the demo data.

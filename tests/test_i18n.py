@@ -121,12 +121,20 @@ def source_messages() -> set:
     method_map = [("**.py", "python"), ("**.html", "jinja2")]
     found = set()
     for folder in ("pb", "templates"):
-        for _file, _line, message, _comments, _context in extract_from_dir(
+        for _file, _line, message, _comments, context in extract_from_dir(
             ROOT / folder,
             method_map,
-            keywords={"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)},
+            keywords={
+                "_": None,
+                "_l": None,
+                "gettext": None,
+                "lazy_gettext": None,
+                "ngettext": (1, 2),
+                "pgettext": ((1, "c"), 2),
+                "lazy_pgettext": ((1, "c"), 2),
+            },
         ):
-            found.add(message if isinstance(message, str) else message[0])
+            found.add((message if isinstance(message, str) else message[0], context))
     return found
 
 
@@ -135,7 +143,11 @@ def test_every_message_is_translated_with_its_placeholders(locale):
     """Nothing is shown in English by omission, nothing is fuzzy, and no translation drops
     or changes a placeholder (in every plural form)."""
     messages = catalogue(locale)
-    missing = sorted(m for m in source_messages() if not (messages.get(m) and messages.get(m).string))
+    missing = sorted(
+        (m, context)
+        for m, context in source_messages()
+        if not (messages.get(m, context=context) and messages.get(m, context=context).string)
+    )
     assert missing == []
     problems = []
     for message in messages:

@@ -9,6 +9,7 @@ someone."""
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 PREFER_NOT_TO_SAY = "prefer_not_to_say"
 NOT_ANSWERED = "not_answered"  # left blank: counted, so that each question's answers add up to those who answered
@@ -79,7 +80,7 @@ DISABILITY = Question(
             (
                 Answer("limited_a_lot", _l("Yes, limited a lot")),
                 Answer("limited_a_little", _l("Yes, limited a little")),
-                Answer("no", _l("No")),
+                Answer("no", lazy_pgettext("disability question: day-to-day activities are not limited", "No")),
             ),
         ),
     ),
