@@ -230,7 +230,7 @@ def _replace_names(session: Session, round_: Round, model, column: str, values: 
 
 
 # Why a category or objective a proposal uses cannot be removed ({name}: the one typed).
-_IN_USE = {
+_IN_USE: dict[type, str] = {
     Category: _l("A proposal is filed under the category “{name}”: it cannot be removed while a proposal uses it."),
     CharterObjective: _l("A proposal pursues the objective “{name}”: it cannot be removed while a proposal names it."),
 }
