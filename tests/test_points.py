@@ -6,8 +6,6 @@ import ast
 import json
 import random
 import re
-import subprocess
-import sys
 from fractions import Fraction
 from math import floor
 
@@ -24,7 +22,7 @@ from pb.rounds.models import Contest, Round
 from pb.voting.models import Ballot, BallotChoice
 from tests.conftest import FormClient
 from tests.factories import declare, make_round, open_voting, publish
-from tests.test_results import published, run_program
+from tests.test_results import published, run_program, run_programs
 
 LEAD = "lead@council.example"
 PASSWORD = "correct horse battery"
@@ -302,26 +300,8 @@ def test_the_program_for_every_points_rule_agrees_with_the_count(tmp_path):
         for rule in POINTS_RULES:
             expected[(seed, rule)] = sorted(int(pid) for pid in count(election, rule).selected)
             jobs.append((seed, rule, pabutools_snippet(rule, "points", name)))
-    driver = (
-        "import contextlib, io, json, sys\n"
-        "out = []\n"
-        "for program in json.load(sys.stdin):\n"
-        "    printed = io.StringIO()\n"
-        "    with contextlib.redirect_stdout(printed):\n"
-        "        exec(compile(program, 'recount.py', 'exec'), {'__name__': '__main__'})\n"
-        "    out.append(printed.getvalue())\n"
-        "print(json.dumps(out))\n"
-    )
-    ran = subprocess.run(
-        [sys.executable, "-c", driver],
-        input=json.dumps([program for _s, _r, program in jobs]),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert ran.returncode == 0, ran.stderr
-    for (seed, rule, _program), printed in zip(jobs, json.loads(ran.stdout), strict=True):
+    printed_by = run_programs(tmp_path, [program for _s, _r, program in jobs])
+    for (seed, rule, _program), printed in zip(jobs, printed_by, strict=True):
         assert ast.literal_eval(printed.strip()) == expected[(seed, rule)], (seed, rule)
 
 

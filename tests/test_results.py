@@ -514,7 +514,14 @@ def test_the_program_for_every_rule_agrees_with_the_count(tmp_path, ranked):
         for rule in rules:
             expected[(seed, rule)] = sorted(int(pid) for pid in count(election, rule).selected)
             jobs.append((seed, rule, pabutools_snippet(rule, "ranked" if ranked else "approval", name)))
-    # One Python runs every program in turn (each as a fresh script), to keep the test quick.
+    printed_by = run_programs(tmp_path, [program for _s, _r, program in jobs])
+    for (seed, rule, _program), printed in zip(jobs, printed_by, strict=True):
+        assert ast.literal_eval(printed.strip()) == expected[(seed, rule)], (seed, rule)
+
+
+def run_programs(folder, programs: list[str]) -> list[str]:
+    """What each recount program prints, run in `folder` by one Python in turn (each as a
+    fresh script), to keep the tests quick."""
     driver = (
         "import contextlib, io, json, sys\n"
         "out = []\n"
@@ -527,12 +534,13 @@ def test_the_program_for_every_rule_agrees_with_the_count(tmp_path, ranked):
     )
     ran = subprocess.run(
         [sys.executable, "-c", driver],
-        input=json.dumps([program for _s, _r, program in jobs]),
-        cwd=tmp_path,
+        input=json.dumps(programs),
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert ran.returncode == 0, ran.stderr
-    for (seed, rule, _program), printed in zip(jobs, json.loads(ran.stdout), strict=False):
-        assert ast.literal_eval(printed.strip()) == expected[(seed, rule)], (seed, rule)
+    printed = json.loads(ran.stdout)
+    assert len(printed) == len(programs)
+    return printed
