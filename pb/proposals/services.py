@@ -364,16 +364,21 @@ def contests_without_projects(session: Session, round_: Round) -> list[Contest]:
     return [c for c in session.exec(select(Contest).where(Contest.round_id == round_.id)) if c.id not in eligible]
 
 
-def limits_beyond_projects(session: Session, round_: Round) -> list[tuple[Contest, Limit, int]]:
-    """Limits per category that no ballot could keep: each with its contest and the number
-    of eligible proposals of its category on that paper, fewer than its fewest."""
-    eligible = Counter(
+def _eligible_by_category(session: Session, round_: Round) -> Counter[tuple[int, int | None]]:
+    """How many eligible proposals each (contest id, category id) of the round has."""
+    return Counter(
         session.exec(
             select(Proposal.contest_id, Proposal.category_id).where(
                 col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value
             )
         ).all()
     )
+
+
+def limits_beyond_projects(session: Session, round_: Round) -> list[tuple[Contest, Limit, int]]:
+    """Limits per category that no ballot could keep: each with its contest and the number
+    of eligible proposals of its category on that paper, fewer than its fewest."""
+    eligible = _eligible_by_category(session, round_)
     return [
         (contest, limit, eligible[(contest.id, limit.category_id)])
         for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id)))
@@ -386,13 +391,7 @@ def limits_below_fewest_picks(session: Session, round_: Round) -> list[tuple[Con
     """Ballot papers whose limits per category let a voter tick fewer of its eligible
     projects than the paper's own fewest, so that no ballot could be cast on it: each with
     the most a voter could tick."""
-    eligible = Counter(
-        session.exec(
-            select(Proposal.contest_id, Proposal.category_id).where(
-                col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value
-            )
-        ).all()
-    )
+    eligible = _eligible_by_category(session, round_)
     too_tight = []
     for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
         limits: dict[int | None, int | None] = {
