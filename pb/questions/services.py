@@ -28,13 +28,13 @@ from sqlmodel import Session, col, select
 
 from pb.accounts.models import Organisation, User
 from pb.accounts.services import is_member_of
-from pb.audit.chain import record_event
 from pb.clock import now
 from pb.db import savepoint
 from pb.notices import services as notices
 from pb.proposals.models import Proposal, Status
 from pb.questions.models import ProposalQuestion, QuestionAnswer
 from pb.rounds.models import Phase, Round
+from pb.rounds.record import audit_round
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
 from pb.voting.models import EmailChallenge
 from pb.voting.services import EMAIL_CODE_MINUTES, check_email_code, new_email_challenge
@@ -352,11 +352,12 @@ def moderate(session: Session, question: ProposalQuestion, *, actor: User, part:
     target.hidden_at, target.hidden_reason = (now(), reason) if hide else (None, "")
     session.add(target)
     session.flush()
-    record_event(
+    audit_round(
         session,
+        round_,
         MODERATION_EVENTS[(part, hide)],
-        actor=actor,
-        round_id=round_.id,
-        organisation_id=round_.convening_organisation_id,
-        data={"proposal": proposal.id, "question": question.id, "reason": reason},
+        actor,
+        proposal=proposal.id,
+        question=question.id,
+        reason=reason,
     )

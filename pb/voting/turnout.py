@@ -80,9 +80,8 @@ def _total(values: list[int | None]) -> int | None:
     return sum(v for v in values if v is not None) if values and None not in values else None
 
 
-def turnout_of(session: Session, round_: Round, figures: Iterable[tuple[int | None, str | None, int]]) -> Turnout:
-    """The turnout table of a round from (area, method, voters) figures (method None: a count
-    taken before methods were kept, which counts in the totals only)."""
+def turnout_of(session: Session, round_: Round, figures: Iterable[tuple[int | None, str, int]]) -> Turnout:
+    """The turnout table of a round from (area, method, voters) figures."""
     areas = list(session.exec(select(Area).where(col(Area.round_id) == round_.id).order_by(col(Area.name))))
     rows: dict[int | None, TurnoutRow] = {
         area.id: TurnoutRow(area, population=area.population, electorate=area.electorate) for area in areas
@@ -91,10 +90,9 @@ def turnout_of(session: Session, round_: Round, figures: Iterable[tuple[int | No
     for area_id, method, voters in figures:
         row = rows.setdefault(area_id, TurnoutRow(None))
         row.voters += voters
-        if method is not None:
-            row.by_method[method] = row.by_method.get(method, 0) + voters
-            if method not in methods:
-                methods.append(method)
+        row.by_method[method] = row.by_method.get(method, 0) + voters
+        if method not in methods:  # one the round does not list: still counted, after the others
+            methods.append(method)
     whole = TurnoutRow(
         None,
         voters=sum(row.voters for row in rows.values()),
