@@ -12,15 +12,11 @@ def _offered(form, field):
         raise ValidationError(_l("That answer is not one of those offered. Choose one of the answers listed."))
 
 
-class _Questions(PbForm):
-    pass
-
-
 def questions_form(offered: dict[str, list[str]], **kwargs) -> PbForm:
     """The questions, each offering the answers in `offered` (question id -> answer ids),
     every one optional. A value not offered (a tampered form) is refused with a message."""
 
-    class Questions(_Questions):
+    class Questions(PbForm):
         pass
 
     for question in QUESTIONS:

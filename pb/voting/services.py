@@ -893,7 +893,8 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
     """Check a whole ballot against its contest's rules. `choices` maps project id to
     None (approval), its rank (ranked) or the points given it (points ballots, only the
     projects given some). Returns it unchanged, or raises VotingError."""
-    projects = {p.id: p for p in projects_for(session, contest)}
+    paper = paper_of(session, contest)
+    projects = {p.id: p for p in paper.projects}
     if any(pid not in projects for pid in choices):
         raise VotingError(_("Your ballot names a project that is not on this ballot paper."))
     if contest.ballot_kind == BallotKind.APPROVAL.value:
@@ -907,9 +908,8 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
             raise VotingError(
                 ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks)
             )
-        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > paper_of(session, contest).budget:
+        if contest.limit_to_budget and sum(projects[pid].cost for pid in choices) > paper.budget:
             raise VotingError(_("The projects you chose cost more than the budget together. Untick one or more."))
-        paper = paper_of(session, contest)
         if broken := broken_limit(paper.limits, paper.categories, choices):
             raise VotingError(broken)
     elif contest.ballot_kind == BallotKind.POINTS.value:
