@@ -565,6 +565,10 @@ def test_a_removed_question_takes_the_name_it_was_asked_under_with_it(app, db, a
     assert "(something abusive)" not in shown
     assert "Question from A resident" in shown
     assert "Removed by the organisers: Abuse of a named volunteer." in shown
+    # The group's answer page (opened from a link followed before the removal) no longer shows the name either.
+    removed = signed_in(app, MEMBER).get(f"/questions/{question.id}/answer").get_data(as_text=True)
+    assert "(something abusive)" not in removed
+    assert "Question from A resident" in removed
     # Shown again, it is under its name again.
     assert moderate(lead, question.id, "show", "question", "Agreed with the volunteer.").status_code == 302
     assert "Question from The chair is (something abusive)" in page(client, pid)
