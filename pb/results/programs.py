@@ -203,10 +203,6 @@ class Program:
     views: list  # pb.results.services.ContestView
     text: str
 
-    @property
-    def ranked(self) -> bool:
-        return self.kind == "ranked"
-
 
 def for_round(views: list, file_name) -> list[Program]:
     """A program per rule and ballot kind in use, reading the file of the first ballot
