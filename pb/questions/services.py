@@ -323,7 +323,6 @@ def waiting_for_answers(session: Session, proposal_ids: list[int]) -> dict[int, 
 
 # ---------------------------------------------------------------- moderation
 
-PARTS = ("question", "answer")
 MODERATION_EVENTS = {
     ("question", True): "question.hidden",
     ("question", False): "question.shown",
