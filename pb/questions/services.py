@@ -34,7 +34,7 @@ from pb.notices import services as notices
 from pb.proposals.models import Proposal, Status
 from pb.questions.models import ProposalQuestion, QuestionAnswer
 from pb.rounds.models import Phase, Round
-from pb.rounds.record import audit_round
+from pb.rounds.services import audit_round
 from pb.throttle import is_limited, mailbox, note_attempt, serialise
 from pb.voting.models import EmailChallenge
 from pb.voting.services import EMAIL_CODE_MINUTES, check_email_code, new_email_challenge
