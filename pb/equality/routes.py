@@ -25,7 +25,8 @@ from pb.voting.models import Channel, Voter
 bp = Blueprint("equality", __name__)
 
 
-def _offered(round_) -> dict[str, list[str]]:
+def _answers_offered(round_) -> dict[str, list[str]]:
+    """Each question's answers offered in this round (question id -> answer ids)."""
     return {q.id: services.offered_answers(round_, q) for q in QUESTIONS}
 
 
@@ -45,7 +46,7 @@ def answer(round_id):
         return redirect(url_for("voting.ballots", round_id=round_.id))
     back = url_for("voting.receipt", round_id=round_.id) if session.get("receipt") else None
     context = {"round": round_, "back": back, "questions": QUESTIONS}
-    form = questions_form(_offered(round_))
+    form = questions_form(_answers_offered(round_))
     if request.method == "POST" and not form.validate_on_submit():
         return form_page("equality/answer.html", form, **context)  # a tampered answer: 400, nothing stored
     if services.has_answered(db, round_, voter.id):
