@@ -86,7 +86,7 @@ def test_a_resident_answers_after_casting_and_is_counted_once(app, db, asking):
     resident = cast(app, asking, asking["codes"][0])
     receipt = resident.get(f"/rounds/{asking['round']}/vote/receipt").get_data(as_text=True)
     assert HEADING in receipt
-    assert "cannot be linked to your ballot" in receipt
+    assert "keep nothing that says who gave it or how they voted" in receipt
     page = resident.get(f"/rounds/{asking['round']}/vote/about-you")
     html = page.get_data(as_text=True)
     assert page.status_code == 200

@@ -76,7 +76,7 @@ def ask(proposal_id):
         except (services.QuestionError, VotingError) as error:
             return show_refusal(error, "questions/ask.html", form, **context)
         if signed_in:
-            flash(_("Your question is on the proposal's page. The group has been told."), "success")
+            flash(_("Your question is on the proposal's page. The group can answer it there."), "success")
             return _to_question(proposal, question.id)
         send_mail(
             challenge.email,
@@ -109,7 +109,7 @@ def confirm(proposal_id):
         except (services.QuestionError, VotingError) as error:
             return show_refusal(error, "questions/code.html", form, proposal=proposal, round=round_)
         session.pop(PENDING, None)
-        flash(_("Thank you: your question is on the proposal's page. The group has been told."), "success")
+        flash(_("Thank you: your question is on the proposal's page. The group can answer it there."), "success")
         return _to_question(proposal, question.id)
     return form_page("questions/code.html", form, proposal=proposal, round=round_)
 
