@@ -63,6 +63,10 @@ class Gunicorn:
         env: dict | None = None,
     ):
         self.port = port or free_port()
+        # A free port chosen here can be taken by another process before gunicorn binds it:
+        # then wait_ready chooses another and launches again (twice at most).
+        self._port_chosen = port is None
+        self._port_retries = 2
         self.workers = workers
         self.log_path = log_path
         self.env = {
@@ -121,6 +125,11 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if self._port_chosen and self._port_retries and "Address already in use" in self.log_tail(600):
+                    self._port_retries -= 1
+                    self.port = free_port()
+                    self.launch()
+                    continue
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
             if len(self.worker_pids()) >= self.workers and self._healthy():
                 return

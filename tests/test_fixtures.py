@@ -148,3 +148,28 @@ def test_the_next_test_finds_a_fresh_copy_of_the_template(app, make_user, postgr
         assert postgres_database.copies == left["copies"] + 1
     make_user("someone@example.org")
     _refuses_deleting_audit_events(app)
+
+
+def test_a_server_whose_chosen_port_is_taken_meanwhile_starts_on_another(database_url, tmp_path):
+    """tests.servers chooses a free port, and another process may take it before gunicorn
+    binds it (as one did in a full run): the server then starts on another port."""
+    import socket
+
+    from tests.servers import Gunicorn
+
+    server = Gunicorn(
+        database_url=database_url,
+        instance_path=str(tmp_path / "served"),
+        log_path=str(tmp_path / "gunicorn.log"),
+        workers=1,
+    )
+    chosen = server.port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", chosen))
+        taken.listen()
+        try:
+            server.start()
+            assert server.port != chosen
+            assert "Address already in use" in server.log_text()
+        finally:
+            server.stop()
