@@ -10,7 +10,7 @@ import re
 from fractions import Fraction
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb import lifecycle
 from pb.audit.models import AuditEvent, chain_key
@@ -199,9 +199,9 @@ def test_a_group_posts_updates_that_are_kept_as_a_dated_history(app, db, publish
         events = [
             json.loads(e.data)
             for e in session.exec(
-                select(AuditEvent).where(
-                    AuditEvent.chain == chain_key(published["round"]), AuditEvent.action == "delivery.updated"
-                )
+                select(AuditEvent)
+                .where(AuditEvent.chain == chain_key(published["round"]), AuditEvent.action == "delivery.updated")
+                .order_by(col(AuditEvent.seq))
             )
         ]
     assert [e["status"] for e in events] == ["in_progress", "delivered"]

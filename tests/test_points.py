@@ -14,7 +14,7 @@ from pabutools.election import Additive_Cardinal_Sat, CardinalBallot, CardinalPr
 from pabutools.rules import BudgetAllocation, greedy_utilitarian_welfare
 from pabutools.rules.mes import method_of_equal_shares_scheme
 from pabutools.tiebreaking import TieBreakingRule
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.audit.models import AuditEvent, chain_key
 from pb.proposals.models import Project
@@ -350,7 +350,9 @@ def test_a_lead_sets_up_a_points_ballot_paper(app, db, drafting):
     assert "You have 10 points to share out between the projects you want, at most 4 on one project." in page
     with db(write=False) as session:
         [added] = session.exec(
-            select(AuditEvent).where(AuditEvent.chain == chain_key(ids["round"]), AuditEvent.action == "contest.added")
+            select(AuditEvent)
+            .where(AuditEvent.chain == chain_key(ids["round"]), AuditEvent.action == "contest.added")
+            .order_by(col(AuditEvent.seq))
         ).all()[-1:]
     assert json.loads(added.data)["points_total"] == 10
     # Changing it back to approval keeps the points as they were, unused.

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.audit.models import AuditEvent, chain_key
 from pb.rounds import services
@@ -177,7 +177,9 @@ def test_round_walks_from_draft_to_voting_with_two_anchors(app, anchors, db, cli
     with db() as session:
         moves = [
             e
-            for e in session.exec(select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)))
+            for e in session.exec(
+                select(AuditEvent).where(AuditEvent.chain == chain_key(round_id)).order_by(col(AuditEvent.seq))
+            )
             if e.action == "round.phase_changed"
         ]
         assert [m.data for m in moves][-1].count('"to":"voting"') == 1
