@@ -143,6 +143,15 @@ def is_limited(session: Session, key: str, *, limit: int, window_seconds: int) -
     return count >= limit
 
 
+def reached(session: Session, key: str, *, limit: int, window_seconds: int) -> bool:
+    """Whether `limit` attempts were counted under `key` in the last `window_seconds`, read
+    once concurrent requests under the same key have ended their transactions (serialise):
+    an attempt is checked and counted as one step, and a burst cannot all be checked
+    before any is counted."""
+    serialise(session, key)
+    return is_limited(session, key, limit=limit, window_seconds=window_seconds)
+
+
 def last_attempt(session: Session, key: str) -> datetime | None:
     """When the latest attempt under `key` was noted, or None."""
     memory = _memory()

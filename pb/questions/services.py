@@ -35,7 +35,7 @@ from pb.proposals.models import Proposal, Status
 from pb.questions.models import ProposalQuestion, QuestionAnswer
 from pb.rounds.models import Phase, Round
 from pb.rounds.services import audit_round
-from pb.throttle import is_limited, mailbox, note_attempt, serialise
+from pb.throttle import mailbox, note_attempt, reached
 from pb.voting.models import EmailChallenge
 from pb.voting.services import EMAIL_CODE_MINUTES, check_email_code, new_email_challenge
 
@@ -137,8 +137,7 @@ def asker_key(email: str) -> str:
 def _count_question(session: Session, asker: str) -> None:
     """At most QUESTIONS_PER_HOUR questions an hour from one asker (a burst waits its turn)."""
     key = f"question:asker:{asker}"
-    serialise(session, key)
-    if is_limited(session, key, limit=QUESTIONS_PER_HOUR, window_seconds=3600):
+    if reached(session, key, limit=QUESTIONS_PER_HOUR, window_seconds=3600):
         raise QuestionError(_("You have asked many questions in the last hour. Please wait a while and ask again."))
     note_attempt(session, key)
 
@@ -148,8 +147,7 @@ def _tell_group(session: Session, proposal: Proposal, question: ProposalQuestion
     this hour: many askers together must not flood its inboxes with text they chose. The
     rest are on the proposal's page and counted on the group's home."""
     key = f"question:notice:{proposal.id}"
-    serialise(session, key)
-    if is_limited(session, key, limit=NOTICES_PER_HOUR, window_seconds=3600):
+    if reached(session, key, limit=NOTICES_PER_HOUR, window_seconds=3600):
         return
     note_attempt(session, key)
     notices.question_asked(session, proposal, text=question.text, asked_by=question.display_name)

@@ -43,7 +43,7 @@ from pb.rounds.models import (
 )
 from pb.rounds.services import contest_budgets, funds_the_round, is_returning_officer
 from pb.security import token_digest
-from pb.throttle import is_limited, mailbox, note_attempt, serialise
+from pb.throttle import is_limited, mailbox, note_attempt, reached, serialise
 from pb.voting.declarations import declarations_of, identity_text, plain
 from pb.voting.models import (
     Ballot,
@@ -295,12 +295,9 @@ def area_for_postcode(session: Session, round_: Round, postcode: str) -> Area | 
 
 
 def throttled(session: Session, key: str, limit: int, window: int = 15 * 60) -> None:
-    """Refuse when `limit` attempts were counted under `key` in the last `window` seconds.
-    Concurrent requests under the same key wait here for one another until each has ended
-    its transaction (pb.throttle.serialise), so an attempt is checked and counted as one
-    step: a burst cannot all be checked before any is counted."""
-    serialise(session, key)
-    if is_limited(session, key, limit=limit, window_seconds=window):
+    """Refuse when `limit` attempts were counted under `key` in the last `window` seconds
+    (pb.throttle.reached: a burst waits its turn)."""
+    if reached(session, key, limit=limit, window_seconds=window):
         raise VotingError(_("Too many attempts. Please wait 15 minutes and try again."))
 
 
@@ -550,8 +547,7 @@ def start_sms_challenge(
     # Texts cost money and Notify limits them per day: however many clients a script has,
     # a round sends at most SMS_PER_ROUND_PER_HOUR codes an hour, and then says so.
     by_round = f"otp-send:sms-round:{round_.id}"
-    serialise(session, by_round)
-    if is_limited(session, by_round, limit=current_app.config["SMS_PER_ROUND_PER_HOUR"], window_seconds=60 * 60):
+    if reached(session, by_round, limit=current_app.config["SMS_PER_ROUND_PER_HOUR"], window_seconds=60 * 60):
         current_app.logger.warning("round %s: the hourly limit of text messages is reached", round_.id)
         raise VotingError(
             _(
