@@ -5,6 +5,7 @@ the keyboard alone, always seeing where the focus is."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import select
 
 from pb.delivery.services import funded_project_ids
@@ -115,7 +116,7 @@ def test_a_form_with_errors_passes_axe(demo, live_server, phone):
     page = phone()
     page.goto(f"{live_server}/sign-up")
     page.get_by_role("button", name="Email me a link").click()
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     assert_accessible(page, "sign-up with errors")
 
 

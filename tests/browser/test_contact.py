@@ -5,6 +5,7 @@ letters that carry them fit a 360 px screen and pass axe; letters print one to a
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from pb.rounds.models import Round
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
@@ -53,7 +54,7 @@ def test_the_lead_fills_in_help_and_residents_read_it_on_a_phone(round_id, live_
     resident = phone()
     resident.goto(f"{live_server}/rounds/{round_id}")
     resident.get_by_role("link", name=re.compile("Help, common questions")).click()
-    assert resident.get_by_role("heading", name="Who can vote?").is_visible()
+    expect(resident.get_by_role("heading", name="Who can vote?")).to_be_visible()
     assert "Saturdays 10am to 4pm" in resident.locator("main").inner_text()
     assert_accessible(resident, "the round's help page")
     fits_a_phone(resident, "the round's help page")

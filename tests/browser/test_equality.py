@@ -5,6 +5,7 @@ working without JavaScript."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import select
 
 from pb.equality.models import EqualityCount
@@ -50,7 +51,7 @@ def test_a_resident_answers_on_a_phone(voting, live_server, phone, db, javascrip
     page = phone(javascript=javascript)
     base = f"{live_server}/rounds/{voting['round']}"
     cast(page, base, voting["codes"][0])
-    assert page.get_by_role("heading", name="Help us see who took part (optional)").is_visible()
+    expect(page.get_by_role("heading", name="Help us see who took part (optional)")).to_be_visible()
     if javascript:  # axe and the width are measured by scripts in the page
         assert_accessible(page, "receipt with the equality questions offered")
     page.get_by_role("link", name="Answer three short questions").click()
@@ -66,7 +67,7 @@ def test_a_resident_answers_on_a_phone(voting, live_server, phone, db, javascrip
     screenshot(page, f"equality-questions-js-{javascript}")
     page.get_by_role("button", name="Send my answers").click()
     page.wait_for_url(re.compile(r"/vote/receipt$"))
-    assert page.get_by_text("Thank you. Your answers have been counted").is_visible()
+    expect(page.get_by_text("Thank you. Your answers have been counted")).to_be_visible()
     assert page.get_by_role("heading", name="Help us see who took part (optional)").count() == 0
     assert counted(db) == {
         ("age", "35_44"): 1,
@@ -83,7 +84,7 @@ def test_a_tampered_answer_shows_an_accessible_error_summary(voting, live_server
     page.evaluate("document.querySelector('input[value=white_roma]').value = 'martian'")
     page.get_by_role("group", name="White").get_by_label("Roma").check()
     page.get_by_role("button", name="Send my answers").click()
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     assert "That answer is not one of those offered" in page.locator(".error-summary").inner_text()
     assert_accessible(page, "equality questions with an error")
     assert counted(db) == {}

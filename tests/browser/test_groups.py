@@ -79,20 +79,20 @@ def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(
         group.get_by_label("Postcode of the location").press("Enter")  # Enter in a field saves (as a draft)...
         assert "Title: This field is required." in group.locator(".error-summary").inner_text()
         assert group.get_by_label("Summary").input_value() == "A meadow for bees, with paths and benches."
-        assert group.get_by_label("Item (line 3)").is_visible()
+        expect(group.get_by_label("Item (line 3)")).to_be_visible()
         assert group.get_by_label("Item (line 4)").count() == 0  # ...not add a line
         group.get_by_label("Item (line 1)").fill("Seed and soil")
         group.get_by_label("Cost (line 1)").fill("2,500")
         group.get_by_label("Photo (optional)").set_input_files(str(photo))
         group.get_by_role("button", name="Add another cost line").click()
-        assert group.get_by_label("Item (line 4)").is_visible()
+        expect(group.get_by_label("Item (line 4)")).to_be_visible()
         assert group.get_by_label("Item (line 1)").input_value() == "Seed and soil"
         group.get_by_label("Item (line 4)").fill("Benches")
         group.get_by_label("Cost (line 4)").fill("lots")
         group.get_by_role("button", name="Submit proposal").click()  # no title, and a bad amount
 
         summary = group.locator(".error-summary")
-        assert summary.is_visible()
+        expect(summary).to_be_visible()
         assert "Title: This field is required." in summary.inner_text()
         assert "Cost (line 4): Enter an amount such as" in summary.inner_text()
         assert "The photo you chose is kept" in group.locator("main form").inner_text()
@@ -122,4 +122,4 @@ def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(
             assert_accessible(group, "a withdrawn proposal")
         group.get_by_role("button", name="Undo the withdrawal").click()
         assert "Draft" in group.locator(".tag").inner_text()
-        assert group.get_by_role("button", name="Submit proposal").is_visible()
+        expect(group.get_by_role("button", name="Submit proposal")).to_be_visible()

@@ -3,6 +3,7 @@ a labelled, focusable region with a visible cue, the page itself never scrolls s
 and chart labels keep a readable size however wide the screen."""
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import select
 
 from tests.factories import make_round, open_voting, publish, user
@@ -150,7 +151,7 @@ def test_the_leads_new_pages_pass_axe_at_phone_size(app, db, make_user, live_ser
     page.goto(f"{base}/timeline")
     page.get_by_label("Proposals open").fill("2020-01-01T09:00")
     page.get_by_role("button", name="Save").click()
-    assert page.get_by_label("Move the round on now to the phases whose dates have passed").is_visible()
+    expect(page.get_by_label("Move the round on now to the phases whose dates have passed")).to_be_visible()
     assert_accessible(page, "timeline refused")
     admin = phone()
     sign_in(admin, live_server, "admin@example.org")

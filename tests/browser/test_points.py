@@ -6,6 +6,7 @@ axe-core checks the points ballot page and its review page."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import select
 
 from pb.voting.models import Ballot, BallotChoice
@@ -53,7 +54,7 @@ def test_a_resident_shares_out_points_with_the_running_total(app, db, points, li
     page = phone()
     open_ballot(page, live_server, points, points["codes"][0])
     left = page.locator(".points-left")
-    assert left.is_visible()
+    expect(left).to_be_visible()
     assert left.get_attribute("aria-live") == "polite"
     assert re.sub(r"\s+", " ", left.inner_text()) == "Points left: 10 of 10"
     assert_accessible(page, "points ballot")

@@ -4,6 +4,8 @@ a 360 px screen and pass axe."""
 
 import re
 
+from playwright.sync_api import expect
+
 from pb.rounds.models import Round
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
 from tests.factories import make_round, open_voting, user
@@ -40,7 +42,7 @@ def test_the_lead_corrects_a_population_and_reads_turnout_on_a_phone(app, db, ma
     lead.get_by_label("Population (optional)").fill("12345")
     lead.get_by_label("Electorate (optional)").fill("99999")
     lead.get_by_role("button", name="Save").click()
-    assert lead.locator(".error-summary").is_visible()
+    expect(lead.locator(".error-summary")).to_be_visible()
     assert "The electorate cannot be larger than the population." in lead.locator("main").inner_text()
     assert_accessible(lead, "the area's figures form with an error")
     lead.get_by_label("Electorate (optional)").fill("9876")
@@ -50,7 +52,7 @@ def test_the_lead_corrects_a_population_and_reads_turnout_on_a_phone(app, db, ma
 
     lead.get_by_role("link", name=re.compile("^Turnout")).click()
     lead.wait_for_url(re.compile(r"/turnout$"))
-    assert lead.get_by_role("table", name="Voters by area, and turnout").is_visible()
+    expect(lead.get_by_role("table", name="Voters by area, and turnout")).to_be_visible()
     assert_accessible(lead, "the turnout page")
     fits_a_phone(lead, "the turnout page")
     screenshot(lead, "turnout")
