@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from pb import create_app
@@ -31,6 +32,10 @@ LAUNCH_ARGS = [
 SCREENSHOTS = ROOT / "artefacts" / "screenshots"
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
 PASSWORD = "correct horse battery"
+
+# Playwright's assertions wait for the page (the one after a click that navigates, or the
+# text a script changes) as long as the contexts' actions do (phone below), not 5 s.
+expect.set_options(timeout=20_000)
 
 
 def pytest_collection_modifyitems(items):
@@ -119,8 +124,13 @@ def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    # The click returns before the next page has come: wait until the browser has left the
+    # sign-in page (the form comes back to /sign-in if signing in failed), then for its load.
+    try:
+        expect(page).not_to_have_url(re.compile(r"/sign-in"))
+    except AssertionError as error:
+        raise AssertionError(page.content()) from error
     page.wait_for_load_state()
-    assert "/sign-in" not in page.url, page.content()
 
 
 _AXE = None

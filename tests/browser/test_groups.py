@@ -28,6 +28,7 @@ def test_a_resident_reads_a_whole_proposal_from_the_ballot_and_keeps_their_choic
         resident.goto(f"{base}/rounds/{ids['round']}/vote?code={code}")
         resident.get_by_role("button", name="Continue").first.click()
         resident.get_by_role("link", name="Vote on this ballot paper").first.click()
+        resident.wait_for_url(re.compile(r"/vote/\d+$"))  # the ballot paper, not still the list of them
         ballot_url = resident.url
         resident.get_by_label(re.compile("Community garden beds")).check()
 
@@ -45,9 +46,11 @@ def test_a_resident_reads_a_whole_proposal_from_the_ballot_and_keeps_their_choic
         assert resident.get_by_label(re.compile("Community garden beds")).is_checked()  # still ticked
         resident.get_by_label(re.compile("Youth football sessions")).check()
         resident.get_by_role("button", name="Review my vote").click()
-        review = resident.locator("main").inner_text()
-        assert "Community garden beds" in review
-        assert "Youth football sessions" in review
+        # The review page (same address as the ballot paper, which names both projects too).
+        expect(resident.locator("h1")).to_contain_text("Check your vote")
+        review = resident.locator("main")
+        expect(review).to_contain_text("Community garden beds", use_inner_text=True)
+        expect(review).to_contain_text("Youth football sessions", use_inner_text=True)
 
 
 WIDTH = "document.documentElement.scrollWidth"
@@ -77,25 +80,27 @@ def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(
         assert "£20,000.00" in group.locator(".costs").inner_text()  # the limit, before any mistake
         group.get_by_label("Summary").fill("A meadow for bees, with paths and benches.")
         group.get_by_label("Postcode of the location").press("Enter")  # Enter in a field saves (as a draft)...
-        assert "Title: This field is required." in group.locator(".error-summary").inner_text()
-        assert group.get_by_label("Summary").input_value() == "A meadow for bees, with paths and benches."
+        expect(group.locator(".error-summary")).to_contain_text("Title: This field is required.", use_inner_text=True)
+        expect(group.get_by_label("Summary")).to_have_value("A meadow for bees, with paths and benches.")
         expect(group.get_by_label("Item (line 3)")).to_be_visible()
+        group.wait_for_load_state()  # the form that came back, all of it, before counting its lines
         assert group.get_by_label("Item (line 4)").count() == 0  # ...not add a line
         group.get_by_label("Item (line 1)").fill("Seed and soil")
         group.get_by_label("Cost (line 1)").fill("2,500")
         group.get_by_label("Photo (optional)").set_input_files(str(photo))
         group.get_by_role("button", name="Add another cost line").click()
         expect(group.get_by_label("Item (line 4)")).to_be_visible()
-        assert group.get_by_label("Item (line 1)").input_value() == "Seed and soil"
+        expect(group.get_by_label("Item (line 1)")).to_have_value("Seed and soil")
         group.get_by_label("Item (line 4)").fill("Benches")
         group.get_by_label("Cost (line 4)").fill("lots")
         group.get_by_role("button", name="Submit proposal").click()  # no title, and a bad amount
 
         summary = group.locator(".error-summary")
         expect(summary).to_be_visible()
-        assert "Title: This field is required." in summary.inner_text()
-        assert "Cost (line 4): Enter an amount such as" in summary.inner_text()
-        assert "The photo you chose is kept" in group.locator("main form").inner_text()
+        # Only the page that comes back says what is wrong with line 4 (the form before had the photo kept too).
+        expect(summary).to_contain_text("Cost (line 4): Enter an amount such as", use_inner_text=True)
+        expect(summary).to_contain_text("Title: This field is required.", use_inner_text=True)
+        expect(group.locator("main form")).to_contain_text("The photo you chose is kept", use_inner_text=True)
         assert group.evaluate(WIDTH) <= 360
         if javascript:
             assert_accessible(group, "propose: the form with mistakes")
@@ -104,22 +109,24 @@ def test_a_group_proposes_with_a_mistake_adds_a_line_withdraws_and_undoes_it(
         group.get_by_label("Title").fill("Wildflower meadow")
         group.get_by_label("Cost (line 4)").fill("1,200")
         group.get_by_role("button", name="Submit proposal").click()
-        assert group.locator("h1").inner_text() == "Wildflower meadow"
+        expect(group.locator("h1")).to_have_text("Wildflower meadow", use_inner_text=True)
         expect(group.locator("img.photo")).to_be_visible()  # the photo chosen before the mistake
+        group.wait_for_function("document.querySelector('img.photo').complete")  # loaded, before its size is read
         assert group.evaluate("document.querySelector('img.photo').naturalWidth") == 800
-        assert "£3,700.00" in group.locator("table").inner_text()
+        expect(group.locator("table")).to_contain_text("£3,700.00", use_inner_text=True)
 
         group.get_by_role("link", name="Withdraw proposal").click()
-        assert group.locator("h1").inner_text() == "Withdraw “Wildflower meadow”?"
+        expect(group.locator("h1")).to_have_text("Withdraw “Wildflower meadow”?", use_inner_text=True)
         if javascript:
             assert_accessible(group, "withdraw: the question")
         group.get_by_role("link", name="No, keep it").click()
-        assert "Submitted" in group.locator(".tag").inner_text()
+        expect(group.locator("h1")).to_have_text("Wildflower meadow", use_inner_text=True)  # back on its page
+        expect(group.locator(".tag")).to_contain_text("Submitted", use_inner_text=True)
         group.get_by_role("link", name="Withdraw proposal").click()
         group.get_by_role("button", name="Yes, withdraw it").click()
-        assert "Withdrawn" in group.locator(".tag").inner_text()
+        expect(group.locator(".tag")).to_contain_text("Withdrawn", use_inner_text=True)
         if javascript:
             assert_accessible(group, "a withdrawn proposal")
         group.get_by_role("button", name="Undo the withdrawal").click()
-        assert "Draft" in group.locator(".tag").inner_text()
+        expect(group.locator(".tag")).to_contain_text("Draft", use_inner_text=True)
         expect(group.get_by_role("button", name="Submit proposal")).to_be_visible()

@@ -3,7 +3,10 @@ a group gives its project a Welsh title and summary, voting opens, and a residen
 chose Cymraeg with the site's language switcher reads the Welsh on the ballot paper,
 with a project that has no Welsh shown in English and marked lang="en-GB"."""
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import select
 
 from pb.proposals import services as proposals
@@ -40,9 +43,11 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
     sign_in(lead, base, LEAD)
     lead.goto(f"{base}/rounds/{round_id}/manage")
     lead.get_by_role("link", name="Languages").click()
+    lead.wait_for_url(re.compile(r"/languages$"))
     assert_accessible(lead, "the round's languages")
     lead.get_by_label("Cymraeg").check()
     lead.get_by_role("button", name="Save").click()
+    lead.wait_for_url(re.compile(r"/manage$"))  # saved (the form before named Cymraeg too)
     assert "Cymraeg" in lead.locator("main").inner_text()
 
     # The group gives its project a Welsh title and summary.
@@ -50,12 +55,13 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
     sign_in(group, base, MEMBER)
     group.goto(f"{base}/proposals/{translated}")
     group.get_by_role("link", name="Translations").click()
+    group.wait_for_url(re.compile(r"/translations$"))
     assert_accessible(group, "a proposal's translations")
     assert fits_a_phone(group)
     group.get_by_label("Title").fill(WELSH_TITLE)
     group.get_by_label("Summary").fill(WELSH_SUMMARY)
     group.get_by_role("button", name="Save").click()
-    assert "has been saved" in group.locator("main").inner_text()
+    expect(group.locator("main")).to_contain_text("has been saved", use_inner_text=True)
     screenshot(group, "group-welsh-translation")
 
     # Changed text is screened again; then voting opens.
@@ -76,10 +82,12 @@ def test_a_welsh_speaker_votes_on_the_welsh_text_the_group_gave(app, db, people,
     resident.goto(f"{base}/rounds/{round_id}/vote")
     resident.select_option("#language", "cy")
     resident.locator("form.language button").click()
+    # The switcher brings back the same page, in Welsh: wait for it (its address does not change).
+    expect(resident.locator("html")).to_have_attribute("lang", "cy")
     resident.wait_for_load_state()
-    assert resident.locator("html").get_attribute("lang") == "cy"
     resident.locator("#code").fill(code)
     resident.locator("form:has(#code) button[type=submit]").click()
+    resident.wait_for_url(re.compile(r"/vote/ballots$"))  # in (a goto sooner could cut the code short)
     resident.goto(f"{base}/rounds/{round_id}/vote/{contest_id}")
     ballot = resident.locator("main")
     assert WELSH_TITLE in ballot.inner_text()

@@ -6,6 +6,7 @@ that its proposal was screened not eligible, with the screener's reason."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from pb.rounds.models import Round
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
@@ -43,7 +44,7 @@ def test_a_resident_asks_confirms_and_hears_voting_open_and_results(app, db, peo
     resident.goto(f"{base}/rounds/{round_id}")
     resident.get_by_label("Your email address").fill(RESIDENT)
     resident.get_by_role("button", name="Tell me").click()
-    assert "a link to confirm is on its way" in resident.locator(".flashes").inner_text()
+    expect(resident.locator(".flashes")).to_contain_text("a link to confirm is on its way", use_inner_text=True)
     assert_accessible(resident, "round page, after asking for news")
     screenshot(resident, "news-asked")
 
@@ -51,13 +52,13 @@ def test_a_resident_asks_confirms_and_hears_voting_open_and_results(app, db, peo
     resident.goto(confirm)
     assert_accessible(resident, "confirm news")
     resident.get_by_role("button", name="Yes, email me").click()
-    assert "we will email" in resident.locator(".flashes").inner_text()
+    expect(resident.locator(".flashes")).to_contain_text("we will email", use_inner_text=True)
 
     lead = phone()
     sign_in(lead, base, LEAD)
     move_on(lead, base, round_id, "Screening")
     move_on(lead, base, round_id, "Voting")
-    assert "Voting" in lead.locator(".tag").first.inner_text()
+    expect(lead.locator(".tag").first).to_contain_text("Voting", use_inner_text=True)
     opened = mail_to(app, RESIDENT, "Voting has opened")
     resident.goto(link(opened.body, base, f"/rounds/{round_id}/vote"))
     assert resident.locator("h1").count() == 1
@@ -73,7 +74,9 @@ def test_a_resident_asks_confirms_and_hears_voting_open_and_results(app, db, peo
     assert_accessible(resident, "stop news")
     screenshot(resident, "news-stop")
     resident.get_by_role("button", name="Stop emails").click()
-    assert "Emails stopped" in resident.locator("h1").inner_text()
+    expect(resident.locator("h1")).to_contain_text(
+        "Emails stopped", use_inner_text=True
+    )  # done, before the check below
     with db(write=False) as session:
         from sqlmodel import select
 
@@ -96,7 +99,7 @@ def test_a_group_hears_its_proposal_is_not_eligible_with_the_reason(app, db, peo
     group.locator("#cost_lines-0-item").fill("Four benches")
     group.locator("#cost_lines-0-amount").fill("2,400")
     group.get_by_role("button", name="Submit proposal").click()
-    assert "has been submitted" in group.locator(".flashes").inner_text()
+    expect(group.locator(".flashes")).to_contain_text("has been submitted", use_inner_text=True)
 
     screener = phone()
     sign_in(screener, base, LEAD)
@@ -106,7 +109,7 @@ def test_a_group_hears_its_proposal_is_not_eligible_with_the_reason(app, db, peo
     reason = "The pond is owned by the water company, which already plans new benches."
     screener.get_by_label(re.compile("Reason")).fill(reason)
     screener.get_by_role("button", name="Record decision").click()
-    assert "has been recorded" in screener.locator(".flashes").inner_text()
+    expect(screener.locator(".flashes")).to_contain_text("has been recorded", use_inner_text=True)  # and the group told
 
     told = mail_to(app, MEMBER, "is not eligible")
     assert "Benches by the pond" in told.subject

@@ -35,7 +35,7 @@ def open_ballot(page, base, ids, code) -> None:
     page.get_by_label("Your voting code").fill(code)
     page.get_by_role("button", name="Continue").first.click()
     page.get_by_role("link", name="Vote on this ballot paper").first.click()
-    page.wait_for_load_state()
+    page.wait_for_url(re.compile(r"/vote/\d+$"))  # the ballot paper, loaded (not still the list of them)
 
 
 def box(page, title):
@@ -56,29 +56,31 @@ def test_a_resident_shares_out_points_with_the_running_total(app, db, points, li
     left = page.locator(".points-left")
     expect(left).to_be_visible()
     assert left.get_attribute("aria-live") == "polite"
-    assert re.sub(r"\s+", " ", left.inner_text()) == "Points left: 10 of 10"
+    expect(left).to_have_text("Points left: 10 of 10", use_inner_text=True)
     assert_accessible(page, "points ballot")
+    # The script counts as they type: each figure is waited for, not read at once.
+    counter = page.locator("#points-left")
     box(page, GARDEN).fill("4")
-    assert page.locator("#points-left").inner_text() == "6"
+    expect(counter).to_have_text("6", use_inner_text=True)
     box(page, FOOTBALL).fill("5")
-    assert page.locator("#points-left").inner_text() == "1"
+    expect(counter).to_have_text("1", use_inner_text=True)
     box(page, LIBRARY).fill("3")  # over: shown, but not stopped
-    assert page.locator("#points-left").inner_text() == "-2"
-    assert "over" in (left.get_attribute("class") or "")
+    expect(counter).to_have_text("-2", use_inner_text=True)
+    expect(left).to_have_class(re.compile("over"))
     box(page, LIBRARY).fill("1")
-    assert page.locator("#points-left").inner_text() == "0"
+    expect(counter).to_have_text("0", use_inner_text=True)
     # Nothing sticks out of a 360 px screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     screenshot(page, "points-ballot")
     page.get_by_role("button", name="Review my vote").click()
-    assert "Check your vote" in page.locator("h1").inner_text()
-    review = page.locator("main").inner_text()
-    assert f"{GARDEN} (South ballot) – 4 points" in review
-    assert f"{FOOTBALL} (South ballot) – 5 points" in review
-    assert "You gave 10 of your 10 points." in review
+    expect(page.locator("h1")).to_contain_text("Check your vote", use_inner_text=True)
+    review = page.locator("main")
+    expect(review).to_contain_text(f"{GARDEN} (South ballot) – 4 points", use_inner_text=True)
+    expect(review).to_contain_text(f"{FOOTBALL} (South ballot) – 5 points", use_inner_text=True)
+    expect(review).to_contain_text("You gave 10 of your 10 points.", use_inner_text=True)
     assert_accessible(page, "points review")
     page.get_by_role("button", name="Cast my vote").click()
-    assert "Your vote is in" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Your vote is in", use_inner_text=True)  # cast, before the check below
     assert RECEIPT.search(page.locator(".receipt").inner_text())
     [given] = stored_points(db)
     assert sorted(given.values()) == [1, 4, 5]
@@ -92,15 +94,17 @@ def test_without_javascript_an_over_budget_ballot_is_refused_then_corrected(app,
     box(page, FOOTBALL).fill("5")
     box(page, LIBRARY).fill("2")
     page.get_by_role("button", name="Review my vote").click()
-    assert "You have 10 points; these add up to 12." in page.locator(".error-summary").inner_text()
-    assert box(page, GARDEN).input_value() == "5"  # the numbers typed are kept
-    assert box(page, LIBRARY).input_value() == "2"
+    expect(page.locator(".error-summary")).to_contain_text(
+        "You have 10 points; these add up to 12.", use_inner_text=True
+    )
+    expect(box(page, GARDEN)).to_have_value("5")  # the numbers typed are kept
+    expect(box(page, LIBRARY)).to_have_value("2")
     assert stored_points(db) == []
     screenshot(page, "points-ballot-no-js-refused")
     box(page, LIBRARY).fill("")
     page.get_by_role("button", name="Review my vote").click()
-    assert "Check your vote" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Check your vote", use_inner_text=True)
     page.get_by_role("button", name="Cast my vote").click()
-    assert "Your vote is in" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Your vote is in", use_inner_text=True)  # cast, before the check below
     [given] = stored_points(db)
     assert sorted(given.values()) == [5, 5]

@@ -6,6 +6,7 @@ the page keeps the questions and answers but offers no way to add any."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import assert_accessible, screenshot, sign_in
 from tests.browser.test_journeys import move_on
@@ -41,17 +42,17 @@ def test_a_resident_asks_the_group_answers_and_the_lead_moderates(app, db, peopl
     resident.get_by_label("Your question").fill("Will the garden be open at weekends?")
     resident.get_by_label("Name to show (optional)").fill("Sam from Elm Road")
     resident.get_by_role("button", name="Email me a code").click()
-    assert "Enter your email address" in resident.locator(".error-summary").inner_text()
+    expect(resident.locator(".error-summary")).to_contain_text("Enter your email address", use_inner_text=True)
     resident.get_by_label("Your email address").fill(RESIDENT)
     resident.get_by_role("button", name="Email me a code").click()
-    assert "Check your email" in resident.locator("h1").inner_text()
+    expect(resident.locator("h1")).to_contain_text("Check your email", use_inner_text=True)  # sent, before reading it
     code = re.search(r"\b(\d{6})\b", mail_to(app, RESIDENT, "confirm your question").body).group(1)
     resident.get_by_label("The six-digit code we emailed you").fill(code)
     resident.get_by_role("button", name="Confirm my question").click()
-    assert "your question is on the proposal's page" in resident.locator(".flashes").inner_text()
+    expect(resident.locator(".flashes")).to_contain_text("your question is on the proposal's page", use_inner_text=True)
     question = resident.locator("article.question")
-    assert "Question from Sam from Elm Road" in question.locator("h3").inner_text()
-    assert "open at weekends" in question.inner_text()
+    expect(question.locator("h3")).to_contain_text("Question from Sam from Elm Road", use_inner_text=True)
+    expect(question).to_contain_text("open at weekends", use_inner_text=True)
     # Checked with axe (which needs JavaScript) in a reader's browser: the page, and the form with a mistake.
     reader = phone()
     reader.goto(page_url)
@@ -60,7 +61,7 @@ def test_a_resident_asks_the_group_answers_and_the_lead_moderates(app, db, peopl
     screenshot(reader, "question-asked")
     reader.goto(f"{page_url}/ask")
     reader.get_by_role("button", name="Email me a code").click()
-    assert "Write your question." in reader.locator(".error-summary").inner_text()
+    expect(reader.locator(".error-summary")).to_contain_text("Write your question.", use_inner_text=True)
     assert_accessible(reader, "ask, with mistakes")
 
     # The group is told, follows the link, and answers.
@@ -72,24 +73,27 @@ def test_a_resident_asks_the_group_answers_and_the_lead_moderates(app, db, peopl
     member.get_by_role("link", name="Answer this question").click()
     member.get_by_label("Your group's answer").fill("Yes, from 10 till 4 on Saturdays and Sundays.")
     member.get_by_role("button", name="Publish the answer").click()
-    assert "Answer from Friends of the Park" in member.locator("article.question").inner_text()
+    expect(member.locator("article.question")).to_contain_text("Answer from Friends of the Park", use_inner_text=True)
 
     # The convening lead removes the question, saying why.
     lead = phone()
     sign_in(lead, base, LEAD)
     lead.goto(page_url)
     lead.get_by_role("link", name="Remove this question").click()
+    lead.wait_for_url(re.compile(r"/questions/\d+/hide/question$"))
     assert_accessible(lead, "remove a question")
     lead.get_by_role("button", name="Remove").click()
-    assert "Say why" in lead.locator(".error-summary").inner_text()
+    expect(lead.locator(".error-summary")).to_contain_text("Say why", use_inner_text=True)
     lead.get_by_label("Reason").fill("Testing moderation: nothing wrong with it.")
     lead.get_by_role("button", name="Remove").click()
+    lead.wait_for_url(re.compile(r"/proposals/\d+#question-\d+$"))  # removed: back on the proposal's page
     shown = lead.locator("article.question").inner_text()
     assert "Removed by the organisers: Testing moderation: nothing wrong with it." in shown
     assert "open at weekends" not in shown
     lead.get_by_role("link", name="Show this question again").click()
     lead.get_by_label("Reason").fill("Shown again after the test.")
     lead.get_by_role("button", name="Show again").click()
+    lead.wait_for_url(re.compile(r"/proposals/\d+#question-\d+$"))  # shown again: back on the proposal's page
     assert "open at weekends" in lead.locator("article.question").inner_text()
 
     # Voting opens: the questions and answers stay; nobody can add to them.

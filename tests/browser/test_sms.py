@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import select
 
 from pb.voting.models import Ballot
@@ -54,16 +55,16 @@ def vote_by_text(page, base, round_id, notify, *, check: bool) -> str:
     page.get_by_label("Your mobile number").fill("0113 496 0000")  # a landline, by mistake
     page.locator("#sms-postcode").fill("LS11 2AB")
     page.get_by_role("button", name="Text me a code").click()
-    assert "That is a landline number" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("That is a landline number", use_inner_text=True)
     assert notify.requests == 0
     if check:
         assert_accessible(page, "vote: start, a landline refused")
         # The error summary's link leads to the mobile number's own field.
         page.locator(".error-summary a").first.click()
-        assert page.evaluate("document.activeElement.id") == "sms-mobile"
+        expect(page.locator("#sms-mobile")).to_be_focused()
     page.get_by_label("Your mobile number").fill("07700 900123")
     page.get_by_role("button", name="Text me a code").click()
-    assert "Check your text messages" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Check your text messages", use_inner_text=True)
     if check:
         assert_accessible(page, "vote: enter the texted code")
         screenshot(page, "sms-code")
@@ -73,9 +74,9 @@ def vote_by_text(page, base, round_id, notify, *, check: bool) -> str:
     page.get_by_role("link", name="Vote on this ballot paper").first.click()
     page.locator("input[name=project]").first.check()
     page.get_by_role("button", name="Review my vote").click()
-    assert "Check your vote" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Check your vote", use_inner_text=True)
     page.get_by_role("button", name="Cast my vote").click()
-    assert "Your vote is in" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("Your vote is in", use_inner_text=True)
     if check:
         assert_accessible(page, "vote: receipt, by text message")
         screenshot(page, "sms-receipt")

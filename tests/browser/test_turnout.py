@@ -37,13 +37,16 @@ def test_the_lead_corrects_a_population_and_reads_turnout_on_a_phone(app, db, ma
     sign_in(lead, live_server, LEAD)
     lead.goto(f"{live_server}/rounds/{ids['round']}/manage")
     lead.get_by_role("link", name="Correct the population figures of North").click()
+    lead.wait_for_url(re.compile(r"/areas/\d+$"))
     assert_accessible(lead, "the area's figures form")
     fits_a_phone(lead, "the area's figures form")
     lead.get_by_label("Population (optional)").fill("12345")
     lead.get_by_label("Electorate (optional)").fill("99999")
     lead.get_by_role("button", name="Save").click()
     expect(lead.locator(".error-summary")).to_be_visible()
-    assert "The electorate cannot be larger than the population." in lead.locator("main").inner_text()
+    expect(lead.locator("main")).to_contain_text(
+        "The electorate cannot be larger than the population.", use_inner_text=True
+    )
     assert_accessible(lead, "the area's figures form with an error")
     lead.get_by_label("Electorate (optional)").fill("9876")
     lead.get_by_role("button", name="Save").click()
