@@ -201,10 +201,10 @@ def test_propose_screen_vote_replace_and_check_the_receipt(app, db, people, live
     assert resident.locator("h1").inner_text() == "Results"
     assert_accessible(resident, "results")
     screenshot(resident, "resident-results")
-    check_receipt(resident, base, round_id, second, says="counted")
+    check_receipt(resident, base, round_id, second, says="Your ballot was counted.")
     assert_accessible(resident, "receipt check")
     check_receipt(resident, base, round_id, first, says="replaced by a later one")
-    check_receipt(ranker, base, round_id, ranked_receipt, says="counted")
+    check_receipt(ranker, base, round_id, ranked_receipt, says="Your ballot was counted.")
     check_receipt(resident, base, round_id, "AAAAA-BBBBB", says="no ballot with that receipt")
 
 
@@ -252,7 +252,7 @@ def test_a_resident_votes_and_replaces_the_ballot_without_javascript(app, db, pe
         round_ = session.get(Round, round_id)
         let_voting_close(session, round_)
         move_to_next_phase(session, round_, actor=user(session, LEAD))
-    check_receipt(resident, base, round_id, second, says="counted")
+    check_receipt(resident, base, round_id, second, says="Your ballot was counted.")
     check_receipt(resident, base, round_id, first, says="replaced by a later one")
 
 
