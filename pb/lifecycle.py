@@ -21,12 +21,14 @@ from pb.accounts.models import User
 from pb.clock import now
 from pb.db import session_scope
 from pb.equality.services import forget_who_answered
+from pb.i18n import money
 from pb.notices import services as notices
 from pb.proposals.services import (
     close_screening,
     contests_without_projects,
     limits_below_fewest_picks,
     limits_beyond_projects,
+    papers_beyond_budget,
     put_on_ballot,
 )
 from pb.questions.services import forget_unconfirmed
@@ -80,16 +82,39 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
                 eligible=eligible,
             )
         )
-    for contest, most in limits_below_fewest_picks(session, round_):
+    for contest, most, limited in limits_below_fewest_picks(session, round_):
+        if limited:
+            problems.append(
+                ngettext(
+                    "“%(contest)s” asks voters to tick at least %(num)d project, but its limits per category let them "
+                    "tick at most %(most)d of its eligible projects: change its limits per category.",
+                    "“%(contest)s” asks voters to tick at least %(num)d projects, but its limits per category let them "
+                    "tick at most %(most)d of its eligible projects: change its limits per category.",
+                    contest.min_picks,
+                    contest=contest.name,
+                    most=most,
+                )
+            )
+        else:
+            problems.append(
+                ngettext(
+                    "“%(contest)s” asks voters to tick at least %(num)d project, but only %(most)d eligible projects "
+                    "would be on it: lower its fewest picks.",
+                    "“%(contest)s” asks voters to tick at least %(num)d projects, but only %(most)d eligible projects "
+                    "would be on it: lower its fewest picks.",
+                    contest.min_picks,
+                    contest=contest.name,
+                    most=most,
+                )
+            )
+    for contest, cheapest in papers_beyond_budget(session, round_, budgets):
         problems.append(
-            ngettext(
-                "“%(contest)s” asks voters to tick at least %(num)d project, but its limits per category let them "
-                "tick at most %(most)d of its eligible projects: change its limits per category.",
-                "“%(contest)s” asks voters to tick at least %(num)d projects, but its limits per category let them "
-                "tick at most %(most)d of its eligible projects: change its limits per category.",
-                contest.min_picks,
+            _(
+                "The projects ticked on “%(contest)s” must fit its budget of %(budget)s, but the cheapest ballot "
+                "its fewest picks and limits per category allow costs %(cost)s: change them, or the budget rule.",
                 contest=contest.name,
-                most=most,
+                budget=money(budgets[contest.id], round_.currency),
+                cost=money(cheapest, round_.currency),
             )
         )
     if round_.voting_closes_at is None:

@@ -437,3 +437,154 @@ def test_a_category_a_proposal_is_filed_under_cannot_be_removed(app, db, drafted
     with db() as session:
         names = set(session.exec(select(Category.name).where(Category.round_id == drafted["round"])))
     assert names == {YOUNG}
+
+
+def manage_page(ids) -> str:
+    return ids["lead"].get(f"/rounds/{ids['round']}/manage").get_data(as_text=True)
+
+
+def north_proposals(db, ids) -> list[int]:
+    with db() as session:
+        return list(
+            session.exec(
+                select(Proposal.id).where(Proposal.contest_id == ids["contests"]["North"]).order_by(col(Proposal.id))
+            )
+        )
+
+
+def test_voting_cannot_open_while_a_paper_asks_for_more_ticks_than_it_has_projects(app, db, drafted):
+    """North asks for at least 3 ticks (no limits per category) and has 2 eligible projects:
+    no ballot could be cast on it."""
+    factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
+    )
+    with db() as session:
+        session.exec(update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(min_picks=3))
+    blocker = (
+        "“North ballot” asks voters to tick at least 3 projects, but only 2 eligible projects would be on it: "
+        "lower its fewest picks."
+    )
+    assert blocker in manage_page(drafted)
+    factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=1
+    )
+    assert "would be on it: lower its fewest picks" not in manage_page(drafted)
+
+
+def test_voting_cannot_open_while_no_ballot_keeping_the_limits_fits_the_budget(app, db, drafted):
+    """North's ticked projects must fit its budget, and it asks for at least 2 Green spaces
+    projects: while the two cheapest of them cost more than the budget together, every
+    ballot would be refused by one rule or the other (an attacker's review found it opened)."""
+    from pb.rounds.services import contest_budgets
+
+    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (2, None)}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=3
+    )
+    north = north_proposals(db, drafted)
+    with db() as session:
+        session.exec(
+            update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(limit_to_budget=True)
+        )
+        budget = contest_budgets(session, session.get_one(Round, drafted["round"]))[drafted["contests"]["North"]]
+        green = drafted["categories"][GREEN]
+        half = budget // 2
+        for proposal_id, cost in zip(
+            north, (half + 1, half + 100, 1), strict=True
+        ):  # the third is cheap, but not green
+            session.exec(
+                update(Proposal).where(col(Proposal.id) == proposal_id).values(category_id=green, total_cost=cost)
+            )
+        session.exec(update(Proposal).where(col(Proposal.id) == north[2]).values(category_id=None))
+    page = manage_page(drafted)
+    assert "The projects ticked on “North ballot” must fit its budget of" in page
+    assert "change them, or the budget rule." in page
+    # The two greens now fit exactly: a ballot can keep every rule, so nothing is said.
+    with db() as session:
+        session.exec(update(Proposal).where(col(Proposal.id) == north[1]).values(total_cost=budget - half - 1))
+    assert "must fit its budget of" not in manage_page(drafted)
+
+
+def test_the_fewest_ticks_on_an_approval_paper_is_at_least_one(app, db, drafted):
+    """A ballot with nothing ticked counts for nothing (and was lost: an attacker's review cast
+    one on a paper set to 0 and got a 500): the contest form and the service refuse 0."""
+    from pb.rounds import services as rounds
+
+    north = drafted["contests"]["North"]
+    contest = {
+        "name": "North ballot",
+        "area": str(drafted["areas"]["North"]),
+        "ballot_kind": "approval",
+        "min_picks": "0",
+        "max_picks": "3",
+        "rank_depth": "3",
+        "rule": "greedy",
+    }
+    response = drafted["lead"].submit(f"/rounds/{drafted['round']}/contests/{north}", contest)
+    assert response.status_code == 400
+    assert "Fewest projects a voter must tick" in response.get_data(as_text=True)
+    with app.test_request_context(), db() as session:
+        paper = session.get_one(Contest, north)
+        assert paper.min_picks == 1  # nothing saved
+        with pytest.raises(rounds.RoundError, match="Voters must tick at least one project"):
+            rounds.update_contest(
+                session,
+                paper,
+                actor=factories.user(session, LEAD),
+                name=paper.name,
+                area_id=paper.area_id,
+                ballot_kind="approval",
+                min_picks=0,
+                max_picks=3,
+                limit_to_budget=False,
+                rank_depth=3,
+                rule="greedy",
+            )
+
+
+@pytest.mark.parametrize("confirmed", [False, True], ids=["review", "cast"])
+def test_an_empty_ballot_is_refused_even_on_a_paper_set_to_none(app, db, drafted, confirmed):
+    """A paper saved with 0 as its fewest before pb refused it: a ballot with nothing ticked
+    is still refused with the message, 400, and nothing is written (it answered 500)."""
+    with db() as session:
+        session.exec(update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(min_picks=0))
+    open_voting(
+        app, db, drafted, convener=LEAD, screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
+    )
+    resident = FormClient(app)
+    assert declare(resident, drafted["round"]).status_code == 302
+    response = resident.submit(ballot_url(drafted), {"confirm": "1"} if confirmed else {})
+    assert response.status_code == 400
+    assert "Choose at least 1 project." in response.get_data(as_text=True)
+    assert ballots_cast(db) == 0
+
+
+@pytest.mark.parametrize(
+    "categories, message",
+    [
+        ("Parks, trees\nParks trees", "“Parks, trees” and “Parks trees” would read the same in the published"),
+        ("Youth; sport\nYouth sport", "“Youth; sport” and “Youth sport” would read the same in the published"),
+        (",;", "“,;” cannot be a category: give it a name with letters or digits."),
+    ],
+    ids=["comma", "semicolon", "nothing-left"],
+)
+def test_categories_that_would_read_the_same_in_the_published_file_are_refused(app, db, drafted, categories, message):
+    """The published file writes a category's commas and semicolons as spaces (they separate
+    its fields): two categories written alike could not be told apart there, nor their limits
+    (an attacker's review wrote "Parks trees:0-1;Parks trees:1-3")."""
+    page = f"/rounds/{drafted['round']}/edit"
+    form = {
+        "title": "A greener Eastshire",
+        "methods": ["codes", "declared", "paper"],
+        "declares": ["name", "address"],
+        "currency": "GBP",
+        "categories": f"{GREEN}\n{YOUNG}\n{categories}",
+    }
+    response = drafted["lead"].submit(page, form, page=page)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    with db() as session:
+        assert session.get_one(Round, drafted["round"]).title == "Greener Eastshire"  # nothing saved
+        names = set(session.exec(select(Category.name).where(Category.round_id == drafted["round"])))
+    assert names == set(drafted["categories"])

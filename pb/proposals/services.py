@@ -28,7 +28,7 @@ from pb.proposals.models import (
     Status,
 )
 from pb.rounds.limits import Limit, limits_of
-from pb.rounds.models import Area, Category, CharterObjective, Contest, Phase, Round
+from pb.rounds.models import Area, BallotKind, Category, CharterObjective, Contest, Phase, Round
 from pb.rounds.services import MAX_POT, funding_organisation_ids, guard_unfrozen
 
 
@@ -387,26 +387,80 @@ def limits_beyond_projects(session: Session, round_: Round) -> list[tuple[Contes
     ]
 
 
-def limits_below_fewest_picks(session: Session, round_: Round) -> list[tuple[Contest, int]]:
-    """Ballot papers whose limits per category let a voter tick fewer of its eligible
-    projects than the paper's own fewest, so that no ballot could be cast on it: each with
-    the most a voter could tick."""
+def limits_below_fewest_picks(session: Session, round_: Round) -> list[tuple[Contest, int, bool]]:
+    """Approval ballot papers on which a voter could tick fewer eligible projects than the
+    paper's own fewest, so that no ballot could be cast on it: each with the most a voter
+    could tick, and whether its limits per category are what holds it down."""
     eligible = _eligible_by_category(session, round_)
     too_tight = []
-    for contest in session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id))):
+    for contest in _approval_papers(session, round_):
         limits: dict[int | None, int | None] = {
             limit.category_id: limit.max_picks for limit in limits_of(session, contest.id)
         }
-        if not limits:
-            continue
         most = 0
         for (contest_id, category_id), projects in eligible.items():
             cap = limits.get(category_id)
             if contest_id == contest.id:
                 most += projects if cap is None else min(projects, cap)
-        if most < contest.min_picks:
-            too_tight.append((contest, most))
+        if most < max(contest.min_picks, 1):
+            too_tight.append((contest, most, bool(limits)))
     return too_tight
+
+
+def papers_beyond_budget(session: Session, round_: Round, budgets: dict[int, int]) -> list[tuple[Contest, int]]:
+    """Approval ballot papers whose ticked projects must fit the budget, where even the
+    cheapest ballot keeping the paper's fewest picks and its limits per category costs more
+    than the budget (in `budgets`, by contest id), so that every ballot would be refused:
+    each with the cost of that cheapest ballot. A paper that cannot be filled at all is
+    left to the checks above."""
+    costs: defaultdict[tuple[int, int | None], list[int]] = defaultdict(list)
+    for contest_id, category_id, cost in session.exec(
+        select(Proposal.contest_id, Proposal.category_id, Proposal.total_cost).where(
+            col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value
+        )
+    ):
+        costs[(contest_id, category_id)].append(cost)
+    beyond = []
+    for contest in _approval_papers(session, round_):
+        budget = budgets.get(contest.id, 0)
+        if not contest.limit_to_budget or budget <= 0:
+            continue
+        by_category = {category: sorted(c) for (contest_id, category), c in costs.items() if contest_id == contest.id}
+        cheapest = _cheapest_ballot(max(contest.min_picks, 1), limits_of(session, contest.id), by_category)
+        if cheapest is not None and cheapest > budget:
+            beyond.append((contest, cheapest))
+    return beyond
+
+
+def _cheapest_ballot(fewest: int, limits: tuple[Limit, ...], costs: dict[int | None, list[int]]) -> int | None:
+    """What the cheapest ballot keeping `fewest` picks and `limits` costs, given each
+    category's project costs in increasing order; None when no ballot keeps them. Each
+    category's fewest come first, cheapest first; the rest are the cheapest of what the
+    limits still allow, which no other choice can beat."""
+    by_category: dict[int | None, Limit] = {limit.category_id: limit for limit in limits}
+    if any(limit.min_picks > len(costs.get(limit.category_id, [])) for limit in limits):
+        return None
+    total, ticked, spare = 0, 0, []
+    for category, sorted_costs in costs.items():
+        limit = by_category.get(category)
+        least = limit.min_picks if limit else 0
+        most = limit.max_picks if limit and limit.max_picks is not None else len(sorted_costs)
+        total, ticked = total + sum(sorted_costs[:least]), ticked + least
+        spare += sorted_costs[least:most]
+    more = max(fewest - ticked, 0)
+    if more > len(spare):
+        return None
+    return total + sum(sorted(spare)[:more])
+
+
+def _approval_papers(session: Session, round_: Round) -> list[Contest]:
+    return list(
+        session.exec(
+            select(Contest)
+            .where(col(Contest.round_id) == round_.id, col(Contest.ballot_kind) == BallotKind.APPROVAL.value)
+            .order_by(col(Contest.id))
+        )
+    )
 
 
 def put_on_ballot(session: Session, round_: Round) -> list[Project]:

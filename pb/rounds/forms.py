@@ -162,7 +162,7 @@ class ContestForm(PbForm):
         ],
     )
     min_picks = IntegerField(
-        _l("Fewest projects a voter must tick"), default=1, validators=[NumberRange(min=0, max=100)]
+        _l("Fewest projects a voter must tick"), default=1, validators=[NumberRange(min=1, max=100)]
     )
     max_picks = IntegerField(_l("Most projects a voter may tick"), default=5, validators=[NumberRange(min=1, max=100)])
     limit_to_budget = BooleanField(_l("The ticked projects together must not cost more than the budget"))

@@ -24,7 +24,7 @@ from pb.db import savepoint
 from pb.money import MAX_AMOUNT as MAX_POT  # one limit for every amount typed
 from pb.notices import services as notices
 from pb.rounds.freeze import guard_unfrozen
-from pb.rounds.limits import check_categories_kept, check_contest_keeps_limits
+from pb.rounds.limits import check_categories_kept, check_contest_keeps_limits, pabulib_category
 from pb.rounds.models import (
     CURRENCIES,
     MAX_POINTS,
@@ -214,6 +214,8 @@ def names_of(session: Session, round_: Round, model, column: str) -> list[str]:
 
 def _replace_names(session: Session, round_: Round, model, column: str, values: Iterable[str]) -> None:
     wanted = _clean_lines(values)
+    if model is Category:
+        _check_distinct_when_published(wanted)
     existing = {getattr(row, column): row for row in session.exec(select(model).where(model.round_id == round_.id))}
     for name, row in existing.items():
         if name not in wanted:
@@ -227,6 +229,27 @@ def _replace_names(session: Session, round_: Round, model, column: str, values: 
         if name not in existing:
             session.add(model(round_id=round_.id, **{column: name}))
     session.flush()
+
+
+def _check_distinct_when_published(names: list[str]) -> None:
+    """Categories keep their names apart in the published ballot file too, where commas
+    and semicolons become spaces (pb.rounds.limits.pabulib_category): otherwise whoever
+    rechecks the ballots could not tell which limit per category is which."""
+    seen: dict[str, str] = {}
+    for name in names:
+        written = pabulib_category(name)
+        if not written:
+            raise RoundError(_("“%(name)s” cannot be a category: give it a name with letters or digits.", name=name))
+        if written in seen:
+            raise RoundError(
+                _(
+                    "“%(first)s” and “%(second)s” would read the same in the published ballot file, which turns "
+                    "commas and semicolons into spaces: rename one of them.",
+                    first=seen[written],
+                    second=name,
+                )
+            )
+        seen[written] = name
 
 
 # Why a category or objective a proposal uses cannot be removed ({name}: the one typed).
@@ -486,6 +509,8 @@ def _check_contest(session: Session, round_: Round, fields: dict, contest_id: in
         same_area = same_area.where(Contest.id != contest_id)
     if session.exec(same_area).first():
         raise RoundError(_("There is already a ballot paper for that area."))
+    if fields["ballot_kind"] == BallotKind.APPROVAL.value and fields["min_picks"] < 1:
+        raise RoundError(_("Voters must tick at least one project: a ballot with nothing ticked counts for nothing."))
     if fields["ballot_kind"] == BallotKind.APPROVAL.value and fields["max_picks"] < fields["min_picks"]:
         raise RoundError(_("The most picks cannot be fewer than the fewest."))
     check_contest_keeps_limits(session, contest_id, fields["ballot_kind"], fields["max_picks"])
