@@ -60,15 +60,35 @@ class PostgresServer:
 
     def start(self) -> None:
         self._run("initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C")
-        self.resume()
+        # The port was free when chosen, but another process (another worker's server, say)
+        # can bind it before the postmaster does: then choose another and start again.
+        for retries_left in (2, 1, 0):
+            self.port = _free_port()
+            try:
+                self.resume()
+                return
+            except subprocess.CalledProcessError:
+                if not retries_left or "Address already in use" not in self.log_tail():
+                    raise
 
     def pause(self) -> None:
         """Stop the server, keeping its data, as a crash or a maintenance window would."""
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
+    @property
+    def log(self) -> str:
+        return os.path.join(self.root, "log")
+
     def resume(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "-D", self.data, "-o", options, "-l", os.path.join(self.root, "log"), "-w", "start")
+        self._run("pg_ctl", "-D", self.data, "-o", options, "-l", self.log, "-w", "start")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-chars:]
+        except OSError:
+            return ""
 
     def stop(self) -> None:
         try:
@@ -243,11 +263,11 @@ def start_server() -> PostgresServer:
     root = tempfile.mkdtemp(prefix="pb-postgres-", dir="/tmp")
     if as_postgres:
         shutil.chown(root, user="postgres", group="postgres")
-    server = PostgresServer(root=root, port=_free_port(), bin_dir=_bin_dir(), as_postgres=as_postgres)
+    server = PostgresServer(root=root, port=0, bin_dir=_bin_dir(), as_postgres=as_postgres)  # start() chooses it
     try:
         server.start()
     except subprocess.CalledProcessError as error:
-        log = error.stdout.decode(errors="replace") if error.stdout else ""
+        log = (error.stdout.decode(errors="replace") if error.stdout else "") + server.log_tail()
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"could not start PostgreSQL: {log}") from error
     return server

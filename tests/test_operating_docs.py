@@ -108,6 +108,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the socket listening on 127.0.0.1:`port` (and not some
+    other process, such as another test's server on a port that was free when chosen)."""
+    wanted = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as table:
+            inodes = {
+                fields[9]
+                for fields in (line.split() for line in table.readlines()[1:])
+                if fields[1] == wanted and fields[3] == "0A"  # 0A: LISTEN
+            }
+        held = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:
+        return False
+    return any(f"socket:[{inode}]" in held for inode in inodes)
+
+
 # ---------------------------------------------------------------- (a) settings
 
 
@@ -538,9 +555,35 @@ class Machine:
             process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
         return process, log
 
+    def launch_pb(self) -> tuple[subprocess.Popen, Path]:
+        """Launch pb.service and wait until it listens on self.port or has exited. The port
+        was free when chosen, but another process can bind it meanwhile (between two starts,
+        say): then gunicorn cannot bind it, and pb is launched again on another."""
+        for retries_left in (2, 1, 0):
+            process, log = self.launch("pb")
+            deadline = time.monotonic() + 60
+            while True:
+                exited = process.poll() is not None
+                if not exited and listens_on(process.pid, self.port):
+                    return process, log
+                if retries_left and "Connection in use" in log.read_text(errors="replace"):
+                    break  # gunicorn retries the port for a while: another one at once
+                if exited:
+                    return process, log
+                if time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    pytest.fail(f"pb.service did not listen on its port in 60 s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.05)
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            self.port = free_port()
+        raise AssertionError("unreachable")
+
     def start(self, name: str) -> None:
         assert name not in self.processes, f"{name} is already running"
-        process, log = self.launch(name)
+        process, log = self.launch_pb() if name == "pb" else self.launch(name)
         self.processes[name] = (process, log)
         if name != "pb":
             return
@@ -559,7 +602,7 @@ class Machine:
 
     def start_refused(self) -> str:
         """Start pb.service expecting it to refuse; returns what it said."""
-        process, log = self.launch("pb")
+        process, log = self.launch_pb()
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -14,7 +14,7 @@ import pytest
 from pabutools.election import Additive_Cardinal_Sat, CardinalBallot, CardinalProfile, Cost_Sat, parse_pabulib
 from pabutools.rules import greedy_utilitarian_welfare, method_of_equal_shares
 from pabutools.tiebreaking import TieBreakingRule
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb import lifecycle
 from pb.audit.models import AuditEvent, chain_key
@@ -225,7 +225,11 @@ def test_recounting_with_another_rule_or_changing_ballots_is_refused_and_logged(
     with db() as session:
         refused = [
             json.loads(e.data)
-            for e in session.exec(select(AuditEvent).where(AuditEvent.action == "round.change_refused"))
+            for e in session.exec(
+                select(AuditEvent)
+                .where(AuditEvent.chain == chain_key(finished["round"]), AuditEvent.action == "round.change_refused")
+                .order_by(col(AuditEvent.seq))
+            )
         ]
     assert refused
     assert refused[-1]["attempted"] == "recount.other_rule"

@@ -123,6 +123,7 @@ def test_ballots_cast_through_both_servers_are_counted_once(app, db, voting_roun
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "voters still casting after 120 s"
     assert not failures, "\n".join(failures)
     ports = {port for made in casts.values() for _r, _p, port in made}
     assert ports == {servers[0].port, servers[1].port}

@@ -112,6 +112,7 @@ def test_fifty_casts_racing_the_close_leave_every_receipted_ballot_counted_and_l
             thread.start()
         for thread in threads:
             thread.join(timeout=120)
+        assert not any(thread.is_alive() for thread in threads), "casts still in flight after 120 s"
         acknowledged = {receipt for _response, receipt in outcomes if receipt}
         refused = [response for response, receipt in outcomes if not receipt]
         for response in refused:
