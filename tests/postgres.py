@@ -189,6 +189,7 @@ class WorkerDatabase:
         self.template = template
         self.url = server.url(name)
         self.copies = 0
+        self.put_backs = 0  # tests run in it, but for the one running
         self._copy()
         with server.connect(name) as connection:
             self.fingerprint = schema_fingerprint(connection)
@@ -217,6 +218,7 @@ class WorkerDatabase:
         """Back to the template's state, after a test (and after its engines are disposed)."""
         import psycopg
 
+        self.put_backs += 1
         try:
             with self.server.connect(self.name) as connection:
                 # Whatever the test left connected (an engine not disposed, a server process)

@@ -51,7 +51,12 @@ def _sequences_moved_on(connection) -> list[str]:
 
 
 def _left_before(name: str, postgres_database) -> dict | None:
+    """What the test before left, if it ran just before this one. Under xdist it may have run
+    in another worker, or in this one with others in between (work stolen from another worker
+    is run after this worker's own): then its note says nothing of this test's database."""
     left = LEFT.pop(name, None)
+    if left is not None and postgres_database.put_backs != left["put_backs"] + 1:
+        left = None  # others ran in between: one of them may have made a fresh copy
     if left is None:
         assert os.environ.get("PYTEST_XDIST_WORKER"), f"{name} runs before this test in one process, unless under xdist"
     else:
@@ -88,7 +93,12 @@ def test_a_test_leaves_rows_in_many_tables_sequences_moved_on_and_a_lock_held(
     left_open.append(holder)
     holder.execute("BEGIN")
     holder.execute("LOCK TABLE ballot IN ACCESS EXCLUSIVE MODE")
-    LEFT["rows"] = {"database": postgres_database.name, "filled": filled, "copies": postgres_database.copies}
+    LEFT["rows"] = {
+        "database": postgres_database.name,
+        "filled": filled,
+        "copies": postgres_database.copies,
+        "put_backs": postgres_database.put_backs,
+    }
 
 
 def test_the_next_test_finds_every_table_empty_sequences_restarted_and_the_triggers_in_force(
@@ -120,7 +130,11 @@ def test_a_test_disables_a_trigger_and_sets_a_setting_on_its_database(app, make_
     with engine.begin() as connection:
         connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
         connection.execute(text(f"ALTER DATABASE {postgres_database.name} SET application_name = 'left behind'"))
-    LEFT["schema"] = {"database": postgres_database.name, "copies": postgres_database.copies}
+    LEFT["schema"] = {
+        "database": postgres_database.name,
+        "copies": postgres_database.copies,
+        "put_backs": postgres_database.put_backs,
+    }
 
 
 def test_the_next_test_finds_a_fresh_copy_of_the_template(app, make_user, postgres_database):
