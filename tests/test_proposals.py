@@ -128,6 +128,61 @@ def test_group_registers_and_invites_a_member(app, client, db, make_user):
     assert friend.submit(link, {}).status_code == 404  # spent
 
 
+def _inviter(app, db, make_user):
+    """A member of a group (anyone can be: an account from a mailed link, and a group)."""
+    make_user("inviter@example.org", organisation="Totally Real Group", kind="group")
+    with db() as session:
+        group_id = organisation(session, "Totally Real Group").id
+    inviter = FormClient(app)
+    inviter.sign_in("inviter@example.org", PASSWORD)
+    return inviter, group_id
+
+
+def _invitations(app, db, to) -> tuple[int, int]:
+    from pb.accounts.models import Invitation
+
+    with db() as session:
+        rows = session.exec(select(func.count()).select_from(Invitation)).one()
+    return len([m for m in app.extensions["pb_outbox"] if to(m.to)]), rows
+
+
+def test_invitations_cannot_flood_one_inbox(app, db, make_user):
+    """An invitation is mail a member has pb send, in words partly theirs: like sign-up mail,
+    a few an hour reach one inbox however its address is spelt (it was one per request)."""
+    inviter, group_id = _inviter(app, db, make_user)
+    answers = [
+        inviter.submit(f"/groups/{group_id}", {"email": email})
+        for email in ["victim@example.org"] * 5 + ["Victim+x@example.org"]
+    ]
+    assert [a.status_code for a in answers] == [302] * 3 + [400] * 3
+    assert "Too many attempts. Please wait a while and try again." in answers[-1].get_data(as_text=True)
+    assert _invitations(app, db, lambda to: to.lower().startswith("victim")) == (3, 3)
+
+
+def test_invitations_cannot_mail_address_after_address(app, db, make_user):
+    """One account cannot make pb mail a list of strangers: 10 an hour from one client, 20
+    from one account however many clients it uses; refused ones leave no row (nor an audit
+    event naming the address)."""
+    inviter, group_id = _inviter(app, db, make_user)
+    for n in range(15):
+        inviter.submit(f"/groups/{group_id}", {"email": f"stranger{n}@example.org"})
+    assert _invitations(app, db, lambda to: to.startswith("stranger")) == (10, 10)
+    for n in range(15, 40):
+        address = {"REMOTE_ADDR": f"198.51.100.{n}"}
+        token = inviter.csrf_token(f"/groups/{group_id}")
+        inviter.post(
+            f"/groups/{group_id}",
+            data={"email": f"stranger{n}@example.org", "csrf_token": token},
+            environ_base=address,
+        )
+    assert _invitations(app, db, lambda to: to.startswith("stranger")) == (20, 20)
+    with db() as session:
+        named = session.exec(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "organisation.member_invited")
+        ).one()
+    assert named == 20
+
+
 def test_group_registration_rejects_bad_input(client, db, make_user):
     make_user("founder@example.org")
     client.sign_in("founder@example.org", PASSWORD)

@@ -1281,3 +1281,18 @@ def test_text_messages_need_notify_in_production(app, db, texting):
         assert app.extensions["pb_courier"].idle.wait(30)
     [body] = notify.texts_to(MOBILE)
     assert resident.submit(f"{start}/sms/code", {"code": re.search(r"\b(\d{6})\b", body).group(1)}).status_code == 302
+
+
+@pytest.mark.parametrize("zero", [0x0660, 0x06F0, 0x09E6], ids=["arabic-indic", "eastern-arabic-urdu", "bengali"])
+def test_the_right_emailed_code_typed_in_another_scripts_digits_works(app, voting, zero):
+    """A phone keyboard in Arabic, Urdu or Bengali (languages pb offers) types its own digits:
+    the right code typed so is right (it was refused as wrong, using up a try)."""
+    resident = FormClient(app)
+    start = f"/rounds/{voting['round']}/vote"
+    response = resident.submit(f"{start}/email", {"email": "res@example.org", "postcode": "LS11 2AB"}, page=start)
+    assert response.status_code == 302
+    code = re.search(r"\b(\d{6})\b", app.extensions["pb_outbox"][-1].body).group(1)
+    typed = "".join(chr(zero + int(d)) for d in code)
+    response = resident.submit(f"{start}/email/code", {"code": typed})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert resident.get(f"/rounds/{voting['round']}/vote/ballots").status_code == 200

@@ -17,6 +17,7 @@ from pb.db import db_session
 from pb.links import public_url
 from pb.mail import send_mail
 from pb.proposals.forms import GroupForm, InviteForm
+from pb.throttle import may_mail, note_attempt, reached
 from pb.views import form_page, refuse
 
 bp = Blueprint("groups", __name__, url_prefix="/groups")
@@ -56,6 +57,8 @@ def show(organisation_id):
     form = InviteForm()
     if form.validate_on_submit():
         try:
+            if not _may_invite(session, form.email.data):
+                raise services.AccountError(_("Too many attempts. Please wait a while and try again."))
             token = services.invite_member(session, actor=current_user, organisation=group, email=form.email.data)
         except services.AccountError as error:
             form.email.errors.append(str(error))
@@ -86,6 +89,21 @@ def show(organisation_id):
         .order_by(col(Invitation.created_at))
     ).all()
     return form_page("groups/show.html", form, group=group, members=members, pending=pending)
+
+
+def _may_invite(session, email: str) -> bool:
+    """An invitation is mail a member makes pb send, with words of their choosing, to any
+    address: like sign-up and reset mail, a few an hour to one inbox and from one client,
+    and at most INVITES_PER_MEMBER an hour from one account (whatever its addresses)."""
+    if reached(session, f"invite-mail:user:{current_user.id}", limit=INVITES_PER_MEMBER, window_seconds=3600):
+        return False
+    if not may_mail(session, "invite-mail", email):
+        return False
+    note_attempt(session, f"invite-mail:user:{current_user.id}")
+    return True
+
+
+INVITES_PER_MEMBER = 20
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])

@@ -21,14 +21,15 @@ SEPARATORS = re.compile(r"[\s\-().]")
 MOBILE = re.compile(r"07(?:[1-57-9]\d{8}|624\d{6})")
 
 
+def western_digits(text: str) -> str:
+    """`text` with the digits of any script written 0-9: a phone keyboard in Arabic, Urdu or
+    Bengali types its own, and a number or code typed so is the same number or code."""
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in unicodedata.normalize("NFKC", text))
+
+
 def uk_mobile(text: str) -> str:
     """The number in E.164 (+447700900123); raises NotAMobile."""
-    # Digits from any script count as theirs (a phone keyboard in Arabic or Bengali types its own).
-    typed = "".join(
-        str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
-        for ch in unicodedata.normalize("NFKC", text or "").strip()
-    )
-    compact = SEPARATORS.sub("", typed)
+    compact = SEPARATORS.sub("", western_digits(text or "").strip())
     if not re.fullmatch(r"\+?[0-9]{1,20}", compact):
         raise NotAMobile()
     for international in ("+44", "0044", "44"):

@@ -59,7 +59,7 @@ from pb.voting.models import (
     VotingCode,
     VotingSession,
 )
-from pb.voting.phones import NotAMobile, uk_mobile
+from pb.voting.phones import NotAMobile, uk_mobile, western_digits
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # no I, L, O, U: nothing to misread
 CODE_LENGTH = 12  # 60 bits
@@ -736,7 +736,7 @@ def check_email_code(
         raise VotingError(_("That code has expired. Ask for a new one."))
     if challenge.tries >= EMAIL_CODE_TRIES:
         raise VotingError(_("Too many wrong codes. Ask for a new one."))
-    digits = "".join(ch for ch in code if ch.isdigit())
+    digits = "".join(ch for ch in western_digits(code) if ch in "0123456789")
     if not hmac.compare_digest(_code_digest(challenge.id, digits), challenge.code_hash):
         left = EMAIL_CODE_TRIES - challenge.tries - 1
 
