@@ -79,3 +79,33 @@ def test_a_burst_of_wrong_codes_for_a_verdict_is_checked_no_more_than_the_limit(
     checked = sum("That code is not right" in body for body in bodies)
     assert checked == 20, bodies  # pb.delivery.verdicts.resident_by_code: 20 wrong guesses per client in 15 minutes
     assert sum("Too many attempts" in body for body in bodies) == 10
+
+
+def test_a_burst_of_wrong_passwords_is_checked_no_more_than_the_limit(app, make_user):
+    """Guesses at one account's password sent together are checked and counted one at a
+    time, as voting-code guesses are: no more than SIGN_IN_LIMIT are checked, however many
+    arrive at once (on PostgreSQL 15 to 17 of 40 were, before the keys were serialised)."""
+    make_user("lead@council.example")
+    burst = 40
+    clients = [FormClient(app) for _ in range(burst)]
+    tokens = [client.csrf_token("/sign-in") for client in clients]
+    barrier = threading.Barrier(burst)
+    bodies = [""] * burst
+
+    def guess(i):
+        barrier.wait()
+        response = clients[i].http.post(
+            "/sign-in", data={"email": "lead@council.example", "password": f"guess number {i}", "csrf_token": tokens[i]}
+        )
+        bodies[i] = response.get_data(as_text=True)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    checked = sum("do not match" in body for body in bodies)
+    waited = sum("Too many wrong passwords" in body for body in bodies)
+    assert checked == app.config["SIGN_IN_LIMIT"], f"{checked} passwords checked for one account in one burst"
+    assert checked + waited == burst

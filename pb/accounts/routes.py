@@ -37,7 +37,7 @@ from pb.db import db_session
 from pb.links import public_url
 from pb.mail import send_mail
 from pb.security import safe_next
-from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, may_mail, note_attempt
+from pb.throttle import client_address, forget_attempts, is_limited, last_attempt, may_mail, note_attempt, serialise
 from pb.views import form_page, refuse
 
 bp = Blueprint("accounts", __name__)
@@ -133,8 +133,12 @@ def _wait_before_trying(session, keys: list[str]) -> int:
     """Seconds to wait before the next sign-in attempt may be checked (0: check it now).
     Past the limit of wrong passwords, sign-in slows to one attempt per SIGN_IN_SLOW_DOWN
     seconds for that address and that client: guessing is slowed to a crawl, but the
-    right password still works for whoever waits; it never locks the owner out."""
+    right password still works for whoever waits; it never locks the owner out. Requests
+    under the same keys wait for one another until each has noted its attempt, so that a
+    burst of guesses cannot all be checked before any is counted."""
     config = current_app.config
+    for key in keys:  # a burst waits here, so that each attempt is checked and counted in turn
+        serialise(session, key)
     waits = [0]
     for key in keys:
         if is_limited(session, key, limit=config["SIGN_IN_LIMIT"], window_seconds=config["SIGN_IN_WINDOW"]):
