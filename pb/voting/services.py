@@ -473,10 +473,21 @@ def _voter_secret(session: Session, round_: Round) -> str:
 
 
 def email_identity(session: Session, round_: Round, email: str) -> str:
-    """An email voter's identity: a keyed hash of the address under the round's own voter
-    secret (so rotating the session key changes nothing, and once the results are
-    published and the secret deleted, no address leads to a voter)."""
-    return _keyed(_voter_secret(session, round_), f"voter:{email.strip().lower()}")
+    """An email voter's identity: a keyed hash of the inbox the address reaches, under the
+    round's own voter secret (so rotating the session key changes nothing, and once the
+    results are published and the secret deleted, no address leads to a voter). The inbox,
+    not the spelling: res+1@… and res+2@…, or r.e.s@gmail.com and res@googlemail.com, reach
+    one inbox (pb.throttle.mailbox), so they are one voter."""
+    return _keyed(_voter_secret(session, round_), f"voter:{mailbox(email)}")
+
+
+def _email_identities(session: Session, round_: Round, email: str) -> list[str]:
+    """The identities an email voter may already have: by inbox, and as pb keyed them before
+    (the address in lower case), so that a round voting while pb is upgraded keeps its voters."""
+    return [
+        email_identity(session, round_, email),
+        _keyed(_voter_secret(session, round_), f"voter:{email.strip().lower()}"),
+    ]
 
 
 def verdict_digest(session: Session, round_: Round, email: str) -> str | None:
@@ -774,10 +785,13 @@ def voter_by_email_code(
     _check_method(round_, method)
     challenge = check_email_code(session, round_, challenge_id, code, client=client, channel=channel)
     if channel == SMS:
-        identity = _keyed(_voter_secret(session, round_), f"voter:sms:{challenge.email}")
+        identities = [_keyed(_voter_secret(session, round_), f"voter:sms:{challenge.email}")]
     else:
-        identity = email_identity(session, round_, challenge.email)
-    voter = session.exec(select(Voter).where(Voter.round_id == round_.id, Voter.identity == identity)).first()
+        identities = _email_identities(session, round_, challenge.email)
+    identity = identities[0]
+    voter = session.exec(
+        select(Voter).where(Voter.round_id == round_.id, col(Voter.identity).in_(identities)).order_by(col(Voter.id))
+    ).first()
     if voter is None:
         area = area_for_postcode(session, round_, challenge.postcode)
         voter = Voter(round_id=round_.id, area_id=area.id if area else None, method=method.value, identity=identity)
