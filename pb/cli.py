@@ -238,7 +238,8 @@ def _head(text: str) -> tuple[int, str]:
 @with_appcontext
 def audit_verify(chain, heads):
     """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted.
-    For a counted round, also recount its stored ballot files and compare them with the count's event."""
+    For a counted round, also recount its stored ballot files and compare them and its receipts lists with
+    the count's event, and name every ballot left out of the count with no later ballot of its voter counted."""
     from sqlmodel import select
 
     from pb.audit.chain import all_chains, extends

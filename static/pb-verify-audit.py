@@ -2,6 +2,7 @@
 """Check a pb round's audit log without trusting the server that published it.
 
     python3 pb-verify-audit.py round-7-audit.jsonl [--since SEQ:HASH ...] [--ballots CONTEST=FILE ...]
+                               [--receipts CONTEST=FILE ...]
 
 EXPORT is the log as downloaded from the round's page (/rounds/N/audit.jsonl), or its URL.
 It checks that every event's hash is the SHA-256 of the one before it, its number and its
@@ -16,6 +17,9 @@ head the export lists as sent to witnesses.
                   removed or reordered. Give it as often as you have heads.
 --ballots C=FILE  a published ballot file of contest C (ballots.pb): its SHA-256 must be
                   the one the count recorded in the log.
+--receipts C=FILE the published receipt codes of contest C's counted ballots (receipts.txt):
+                  its SHA-256 must be the one the count recorded in the log. Look for your
+                  own receipt in it: a ballot left out, or one slipped in, changes it.
 
 It prints what it checked and exits 0 if everything holds, 1 (saying why) if not.
 This file uses Python's standard library only, and nothing of pb.
@@ -71,7 +75,9 @@ def _object(text: str, what: str) -> dict:
     return value
 
 
-def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) -> dict:
+def verify(
+    lines: list[str], since=(), ballots: dict[int, bytes] | None = None, receipts: dict[int, bytes] | None = None
+) -> dict:
     """Check an export; returns what was found (raises Broken if the log does not hold)."""
     if not lines:
         raise Broken("the file is empty")
@@ -153,15 +159,20 @@ def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) 
             )
     if len(counts) > 1:
         raise Broken(f"the log holds {len(counts)} counts of the votes; there is only ever one")
-    for contest, content in (ballots or {}).items():
-        counted = counts[0][1] if counts else None
-        if not isinstance(counted, list):
-            raise Broken("the log reveals no count to compare ballot files with (are the results published?)")
-        recorded = {c.get("contest"): c.get("sha256") for c in counted if isinstance(c, dict)}
-        if contest not in recorded:
-            raise Broken(f"the count recorded no ballot paper {contest}")
-        if hashlib.sha256(content).hexdigest() != recorded[contest]:
-            raise Broken(f"the ballot file given for ballot paper {contest} is not the one the count recorded")
+    counted = counts[0][1] if counts else None
+    for what, key, given in (("ballot file", "sha256", ballots), ("receipts list", "receipts_sha256", receipts)):
+        for contest, content in (given or {}).items():
+            if not isinstance(counted, list):
+                raise Broken(f"the log reveals no count to compare {what}s with (are the results published?)")
+            recorded = {c.get("contest"): c.get(key) for c in counted if isinstance(c, dict)}
+            if contest not in recorded:
+                raise Broken(f"the count recorded no ballot paper {contest}")
+            if recorded[contest] is None:
+                raise Broken(
+                    f"the count recorded no {what} for ballot paper {contest} (counts before December 2026 did not)"
+                )
+            if hashlib.sha256(content).hexdigest() != recorded[contest]:
+                raise Broken(f"the {what} given for ballot paper {contest} is not the one the count recorded")
     return {
         "chain": chain,
         "events": expected - 1,
@@ -171,6 +182,7 @@ def verify(lines: list[str], since=(), ballots: dict[int, bytes] | None = None) 
         "since": len(heads),
         "listed": len(listed),
         "ballots": len(ballots or {}),
+        "receipts": len(receipts or {}),
     }
 
 
@@ -181,25 +193,36 @@ def _head(text: str) -> tuple[int, str]:
     return int(seq), hash_.lower()
 
 
-def _ballot(text: str) -> tuple[int, str]:
-    contest, _, path = text.partition("=")
-    if not contest.isdigit() or not path:
-        raise argparse.ArgumentTypeError("give a ballot file as CONTEST=FILE, e.g. 12=ballots.pb")
-    return int(contest), path
+def _contest_file(what: str, example: str):
+    def parse(text: str) -> tuple[int, str]:
+        contest, _, path = text.partition("=")
+        if not contest.isdigit() or not path:
+            raise argparse.ArgumentTypeError(f"give a {what} as CONTEST=FILE, e.g. 12={example}")
+        return int(contest), path
+
+    return parse
+
+
+def _read(given: list[tuple[int, str]]) -> dict[int, bytes]:
+    files = {}
+    for contest, path in given:
+        with open(path, "rb") as file:
+            files[contest] = file.read()
+    return files
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Check a pb round's audit log (a JSON lines export).")
     parser.add_argument("export", help="the downloaded export (round-N-audit.jsonl), or its URL")
     parser.add_argument("--since", type=_head, action="append", default=[], metavar="SEQ:HASH")
-    parser.add_argument("--ballots", type=_ballot, action="append", default=[], metavar="CONTEST=FILE")
+    ballot = _contest_file("ballot file", "ballots.pb")
+    parser.add_argument("--ballots", type=ballot, action="append", default=[], metavar="CONTEST=FILE")
+    receipt = _contest_file("receipts list", "receipts.txt")
+    parser.add_argument("--receipts", type=receipt, action="append", default=[], metavar="CONTEST=FILE")
     args = parser.parse_args(argv)
     try:
-        ballots = {}
-        for contest, path in args.ballots:
-            with open(path, "rb") as file:
-                ballots[contest] = file.read()
-        found = verify(read_lines(args.export), args.since, ballots)
+        ballots, receipts = _read(args.ballots), _read(args.receipts)
+        found = verify(read_lines(args.export), args.since, ballots, receipts)
     except Broken as problem:
         print(f"NOT OK: {problem}")
         return 1
@@ -217,6 +240,8 @@ def main(argv=None) -> int:
         print(f"  still holds the {found['listed']} heads the export lists as sent to witnesses")
     for contest in sorted(ballots):
         print(f"  the ballot file of ballot paper {contest} is the one the count recorded")
+    for contest in sorted(receipts):
+        print(f"  the receipts list of ballot paper {contest} is the one the count recorded")
     return 0
 
 

@@ -14,10 +14,12 @@ import pytest
 from pabutools.election import Additive_Cardinal_Sat, CardinalBallot, CardinalProfile, Cost_Sat, parse_pabulib
 from pabutools.rules import greedy_utilitarian_welfare, method_of_equal_shares
 from pabutools.tiebreaking import TieBreakingRule
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from pb import lifecycle
 from pb.audit.models import AuditEvent, chain_key
+from pb.cli import main
 from pb.proposals.models import Project
 from pb.results import services as results
 from pb.results.models import ContestResult
@@ -257,6 +259,33 @@ def test_receipt_check(app, db, finished, client):
     )
     assert counted in receipts
     assert finished["superseded"] not in receipts
+
+
+def test_a_ballot_marked_replaced_with_no_later_ballot_is_not_called_replaced_and_fails_verification(
+    app, db, finished, client
+):
+    """The ballot triggers let pb's own database account mark a ballot replaced while voting
+    is open (as a voter's new ballot does), with no later ballot by its voter at all. Such a
+    ballot is not counted; its voter must not be told a later ballot of theirs was, and
+    `pb audit verify` must name it. A ballot replaced by its voter stays 'replaced'."""
+    dropped = finished["receipts"]["North"][5]
+    with db() as session:
+        session.exec(
+            text("UPDATE ballot SET is_current = :f, superseded_at = cast_at WHERE receipt = :r"),
+            params={"f": False, "r": dropped},
+        )
+    publish(app, db, finished)
+    url = f"/rounds/{finished['round']}/results/receipt"
+    page = client.submit(url, {"receipt": dropped}).get_data(as_text=True)
+    assert "replaced by a later one" not in page
+    assert "was not counted" in page
+    assert "replaced by a later one" in client.submit(url, {"receipt": finished["superseded"]}).get_data(as_text=True)
+    checked = app.test_cli_runner().invoke(main, ["audit", "verify", str(finished["round"])])
+    assert checked.exit_code == 1, checked.output
+    assert f"ballot paper {finished['contests']['North']}: the ballot with receipt {dropped} was not counted" in (
+        checked.output
+    )
+    assert finished["superseded"] not in checked.output
 
 
 def test_results_pages_explain_each_project_and_attribute_pots(app, db, finished, client):

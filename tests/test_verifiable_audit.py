@@ -511,6 +511,76 @@ def test_a_rewritten_history_is_caught_by_anyone_who_kept_an_earlier_head(app, d
     assert "NOT OK" in caught.stdout, caught.stdout
 
 
+# ---------------------------------------------------------------- the receipts list changed after the count
+
+
+def delete_a_counted_ballot(session, round_ids):
+    """With the guards dropped: its voter's receipt becomes 'no ballot with that receipt'."""
+    ballot_id = session.exec(
+        text("SELECT id FROM ballot WHERE contest_id = :c AND counted ORDER BY id LIMIT 1"),
+        params={"c": round_ids["contests"]["North"]},
+    ).one()[0]
+    session.exec(text("DELETE FROM ballot_choice WHERE ballot_id = :b"), params={"b": ballot_id})
+    session.exec(text("DELETE FROM ballot WHERE id = :b"), params={"b": ballot_id})
+
+
+def forge_a_counted_receipt(session, round_ids):
+    """With every guard in place: the ballot triggers trust the round's phase, which is not guarded."""
+    rid = round_ids["round"]
+    phase = session.exec(text("SELECT phase FROM round WHERE id = :i"), params={"i": rid}).one()[0]
+    session.exec(
+        text(
+            "INSERT INTO voter (round_id, area_id, method, identity, created_at) "
+            "VALUES (:r, :a, 'declared', :ident, CURRENT_DATE)"
+        ),
+        params={"r": rid, "a": round_ids["areas"]["North"], "ident": "f" * 64},
+    )
+    voter = session.exec(text("SELECT id FROM voter WHERE identity = :i"), params={"i": "f" * 64}).one()[0]
+    session.exec(text("UPDATE round SET phase = 'voting' WHERE id = :i"), params={"i": rid})
+    session.exec(
+        text(
+            "INSERT INTO ballot (contest_id, voter_id, channel, receipt, cast_at, is_current, counted) "
+            "VALUES (:c, :v, 'online', 'AAAAA-AAAAA', CURRENT_TIMESTAMP, :t, :f)"
+        ),
+        params={"c": round_ids["contests"]["North"], "v": voter, "t": True, "f": False},
+    )
+    session.exec(text("UPDATE round SET phase = 'closed' WHERE id = :i"), params={"i": rid})
+    session.exec(text("UPDATE ballot SET counted = :t WHERE receipt = 'AAAAA-AAAAA'"), params={"t": True})
+    session.exec(text("UPDATE round SET phase = :p WHERE id = :i"), params={"p": phase, "i": rid})
+
+
+@pytest.mark.parametrize("change", [delete_a_counted_ballot, forge_a_counted_receipt], ids=lambda c: c.__name__)
+def test_a_receipts_list_changed_after_the_count_is_caught(app, db, round_ids, tmp_path, change):
+    """receipts.txt is read live from the ballot table; the count's event seals its SHA-256.
+    `pb audit verify` recomputes the list and compares; the standalone verifier compares a
+    downloaded one (--receipts). Both pass the list as counted and catch it changed."""
+    north = round_ids["contests"]["North"]
+    url = f"/rounds/{round_ids['round']}/results/{north}/receipts.txt"
+    receipts = tmp_path / "receipts.txt"
+    receipts.write_bytes(FormClient(app).get(url).data)
+    runner = app.test_cli_runner()
+    assert runner.invoke(main, ["audit", "verify", str(round_ids["round"])]).exit_code == 0
+    untouched = standalone(tmp_path, export(app, round_ids["round"]), "--receipts", f"{north}={receipts}")
+    assert untouched.returncode == 0, untouched.stdout + untouched.stderr
+    assert f"the receipts list of ballot paper {north} is the one the count recorded" in untouched.stdout
+    if change is delete_a_counted_ballot:
+        _without_guards(db, lambda session: change(session, round_ids))
+    else:
+        with db() as session:
+            change(session, round_ids)
+    served = FormClient(app).get(url).data
+    assert served != receipts.read_bytes()  # the public list changed
+    checked = runner.invoke(main, ["audit", "verify", str(round_ids["round"])])
+    assert checked.exit_code == 1, checked.output
+    assert f"ballot paper {north}: the receipts list (receipts.txt) is not the one the count recorded" in checked.output
+    receipts.write_bytes(served)
+    caught = standalone(tmp_path, export(app, round_ids["round"]), "--receipts", f"{north}={receipts}")
+    assert caught.returncode == 1, caught.stdout
+    assert (
+        f"NOT OK: the receipts list given for ballot paper {north} is not the one the count recorded" in caught.stdout
+    )
+
+
 # ---------------------------------------------------------------- a malicious export
 
 

@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from flask_babel import gettext as _
 from sqlalchemy import func, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from pb.audit.chain import record_event
@@ -406,16 +407,44 @@ def turnout(session: Session, round_: Round) -> list[dict]:
     return json.loads(row.figures) if row else []
 
 
+def _counted_later():
+    """A ballot cast later by the same voter on the same paper was counted: the one way a
+    ballot is rightly left out of the count (being marked replaced is not proof of it)."""
+    later = aliased(Ballot)
+    return (
+        select(later.id)
+        .where(
+            later.voter_id == Ballot.voter_id,
+            later.contest_id == Ballot.contest_id,
+            col(later.id) > col(Ballot.id),
+            col(later.counted),
+        )
+        .exists()
+    )
+
+
 def receipt_status(session: Session, round_: Round, receipt: str) -> str | None:
-    """'counted' (the count marked it), 'superseded' (a later ballot by the same voter
-    was counted instead), 'not_counted' (anything else), or None when no ballot of this
-    round has that receipt."""
+    """'counted' (the count marked it), 'superseded' (a later ballot by the same voter on
+    the same paper was counted instead), 'not_counted' (anything else), or None when no
+    ballot of this round has that receipt."""
     ballot = ballot_by_receipt(session, receipt)
     if ballot is None or session.get_one(Contest, ballot.contest_id).round_id != round_.id:
         return None
     if ballot.counted:
         return "counted"
-    return "superseded" if not ballot.is_current else "not_counted"
+    replaced = session.exec(select(Ballot.id).where(Ballot.id == ballot.id, _counted_later())).first()
+    return "superseded" if replaced is not None else "not_counted"
+
+
+def dropped_receipts(session: Session, contest_id: int) -> list[str]:
+    """The receipts of a counted paper's ballots that were left out of the count with no
+    later ballot of their voter counted instead, sorted: none, unless someone changed the
+    ballot table behind pb's back."""
+    return sorted(
+        session.exec(
+            select(Ballot.receipt).where(Ballot.contest_id == contest_id, ~col(Ballot.counted), ~_counted_later())
+        )
+    )
 
 
 def counted_receipts(session: Session, contest_id: int) -> list[str]:

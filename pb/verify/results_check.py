@@ -1,7 +1,10 @@
-"""The results are bound to the chain: the count's event holds each ballot file's SHA-256
-and the funded set. This checks, for a counted round, that the stored ballot files still
-have those hashes, that recounting them (pb.tally) funds that set, and that the stored
-results (contest_result, from which the published files and pages are made) say the same."""
+"""The results are bound to the chain: the count's event holds each ballot file's SHA-256,
+its receipts list's SHA-256 and the funded set. This checks, for a counted round, that the
+stored ballot files still have those hashes, that recounting them (pb.tally) funds that
+set, that the stored results (contest_result, from which the published files and pages are
+made) say the same, that the receipts list served now (read live from the ballot table) is
+the one the count recorded, and that every ballot left out of the count has a later ballot
+of its voter counted instead."""
 
 import hashlib
 import json
@@ -11,6 +14,7 @@ from sqlmodel import Session, col, select
 from pb.audit.chain import sealed_of
 from pb.audit.models import AuditEvent, chain_key
 from pb.results.models import ContestResult
+from pb.results.services import dropped_receipts, receipts_text
 from pb.rounds.models import Contest, Phase, Round
 from pb.tally import count, parse_pabulib
 
@@ -62,4 +66,15 @@ def check_results(session: Session, round_: Round) -> list[str]:
             problems.append(
                 f"ballot paper {contest_id}: recounting the stored ballot file funds another set than the count recorded"
             )
+        receipts = hashlib.sha256(receipts_text(session, contest_id).encode()).hexdigest()
+        if "receipts_sha256" in entry and receipts != entry["receipts_sha256"]:  # counts before it recorded none
+            problems.append(
+                f"ballot paper {contest_id}: the receipts list (receipts.txt) is not the one the count recorded"
+            )
+    for contest_id in sorted(contests):
+        problems += [
+            f"ballot paper {contest_id}: the ballot with receipt {receipt} was not counted, "
+            "and no later ballot of its voter was counted instead"
+            for receipt in dropped_receipts(session, contest_id)
+        ]
     return problems
