@@ -39,6 +39,7 @@ from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budg
 from pb.verify.witness import witness_head
 from pb.voting.declarations import forget_declarations
 from pb.voting.services import (
+    audit_paper_ballots,
     contests_nobody_can_vote_in,
     forget_codes_of_voters,
     forget_email_addresses,
@@ -298,6 +299,8 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         # Nobody may answer the equality questions any more: which voters did is forgotten
         # (the counts stay, with nothing that leads back to anyone).
         forget_who_answered(session, round_)
+        # How many paper ballots each polling helper entered: logged now, not one by one.
+        audit_paper_ballots(session, round_)
         # The frozen rules count the votes at once, in this transaction: nobody chooses
         # when, or how, and no ballot can be cast between the close and the count.
         count_round(session, round_)

@@ -4,7 +4,7 @@ import json
 import re
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pb.clock import now
 from pb.throttle import ThrottleAttempt
@@ -227,10 +227,15 @@ def test_the_cookie_holds_nothing_countable_and_finishing_ends_voting_on_the_ser
 
 
 def test_a_paper_ballot_records_its_helper_and_their_session_is_theirs_alone(app, db, make_user):
+    """The ballot keeps who entered it; the log says so only once voting has closed, one
+    event per helper with how many they entered (an event per ballot would count and time
+    the paper ballots as they came in)."""
+    from pb.accounts.models import User
+    from pb.audit.chain import person
     from pb.audit.models import AuditEvent
     from pb.proposals.models import Project
     from pb.voting.models import Ballot
-    from tests.factories import OFFICER, make_codes, make_round, open_voting, user
+    from tests.factories import OFFICER, close_voting, make_codes, make_round, open_voting, user
 
     make_user(LEAD, organisation="Eastshire Council", kind="anchor")
     make_user(MEMBER, organisation=GROUP, kind="group")
@@ -259,13 +264,23 @@ def test_a_paper_ballot_records_its_helper_and_their_session_is_theirs_alone(app
     assert borrowed.get(f"{base}/vote/ballots").status_code == 302
     url = f"{base}/vote/{ids['contests']['North']}"
     assert helper.submit(url, {"project": str(north[0]), "confirm": "1"}).status_code == 302
+    assert helper.submit(f"{base}/paper", {"code": codes[1]}).status_code == 302  # the next paper
+    assert helper.submit(url, {"project": str(north[1]), "confirm": "1"}).status_code == 302
+
+    def paper_events(session):
+        return session.exec(select(AuditEvent).where(col(AuditEvent.action).startswith("paper."))).all()
+
     with db(write=False) as session:
-        [ballot] = session.exec(select(Ballot)).all()
-        assert ballot.channel == "paper"
-        assert ballot.entered_by_user_id == helper_id
-        [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "paper.ballot_entered")).all()
-        assert event.actor_user_id == helper_id
-        assert json.loads(event.data) == {"contest": ids["contests"]["North"]}
+        ballots = session.exec(select(Ballot)).all()
+        assert [(b.channel, b.entered_by_user_id) for b in ballots] == [("paper", helper_id)] * 2
+        assert paper_events(session) == []
+    close_voting(app, db, ids["round"])
+    with db(write=False) as session:
+        [event] = paper_events(session)
+        helper_user = session.get(User, helper_id)
+    assert event.action == "paper.ballots_entered"
+    assert event.actor_user_id is None  # the platform, when voting closed
+    assert json.loads(event.data) == {"user": person(helper_user, ids["round"]), "count": 2}
 
 
 def test_a_receipt_never_travels_in_a_url(app, db, make_user):

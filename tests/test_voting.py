@@ -755,6 +755,49 @@ def test_paper_ballots_use_codes_once(app, db, make_user):
     assert resident.get(paper).status_code == 302  # sent to sign in
 
 
+def appoint_helper(app, round_id, email="helper@example.org"):
+    """The returning officer appoints a polling helper; returns the helper, signed in."""
+    officer = FormClient(app)
+    officer.sign_in(factories.OFFICER, PASSWORD)
+    assert officer.submit(f"/rounds/{round_id}/helpers", {"email": email}).status_code == 302
+    helper = FormClient(app)
+    helper.sign_in(email, PASSWORD)
+    return helper
+
+
+def test_a_polling_helper_sees_the_paper_never_the_ballot_cast_online_with_its_code(app, db, voting):
+    """A resident who voted online with their letter's code then hands in a paper ballot
+    with it: the helper who types the code in sees neither the online ballot's ticks nor
+    its receipt, and the paper replaces it, as a later ballot does. The resident's own
+    browser still shows them their ballot."""
+    code, north = voting["codes"][0], voting["projects"]["North"]
+    base, url = f"/rounds/{voting['round']}", f"/rounds/{voting['round']}/vote/{voting['contests']['North']}"
+    resident = FormClient(app)
+    assert enter_code(resident, voting, code).status_code == 302
+    assert vote(resident, voting, "North", {"project": north[1:3]}).status_code == 302
+    [online] = ballots_in(db)
+    assert online.receipt in resident.get(f"{base}/vote/ballots").get_data(as_text=True)
+    assert len(re.findall(r"\bchecked\b", resident.get(url).get_data(as_text=True))) == 2
+
+    helper = appoint_helper(app, voting["round"])
+    assert helper.submit(f"{base}/paper", {"code": code}).status_code == 302
+    for page in (f"{base}/vote", f"{base}/vote/ballots", url):
+        shown = helper.get(page).get_data(as_text=True)
+        assert online.receipt not in shown, page
+        assert "Change my vote" not in shown, page
+        assert not re.search(r"\bchecked\b", shown), page
+    assert vote(helper, voting, "North", {"project": north[:1]}).status_code == 302
+    [paper] = [b for b in ballots_in(db) if b.is_current]
+    assert (paper.channel, choices_of(db, paper.id)) == ("paper", {north[0]: None})  # the paper replaced it
+    # The helper sees the paper they entered, and only that.
+    assert re.findall(r'name="project" value="(\d+)"[^>]*\schecked', helper.get(url).get_data(as_text=True)) == [
+        str(north[0])
+    ]
+    assert online.receipt not in helper.get(f"{base}/vote/ballots").get_data(as_text=True)
+    # The resident, in their own browser, sees the ballot that now counts.
+    assert paper.receipt in resident.get(f"{base}/vote/ballots").get_data(as_text=True)
+
+
 # ---------------------------------------------------------------- integrity and secrecy
 
 
@@ -923,6 +966,28 @@ def test_no_page_changes_when_ballots_are_cast(app, db, everyone):
     turnout = turnout_pages(ids)
     assert [key for key in changed if key[1] not in turnout] == []
     assert {("lead", url) for url in turnout} <= set(changed)  # the turnout page did its job
+
+
+def test_no_page_changes_when_paper_ballots_are_entered(app, db, everyone, make_user):
+    """The same for paper ballots a polling helper enters, the audit log included (its
+    page and both exports): while voting is open nothing counts or times them, except the
+    turnout page counting their voters."""
+    ids, north = everyone, everyone["projects"]["North"]
+    make_user("helper@example.org", name="Hal Helper")
+    helper = appoint_helper(app, ids["round"])
+    clients = secrecy_clients(app)
+    urls = every_page(app, ids)
+    audit = [f"/rounds/{ids['round']}/audit{end}" for end in ("", ".jsonl", ".csv")]
+    assert set(audit) <= set(urls)
+    before = snapshot(clients, urls)
+    for code, project in zip(ids["codes"][1:], north, strict=False):
+        assert helper.submit(f"/rounds/{ids['round']}/paper", {"code": code}).status_code == 302
+        assert vote(helper, ids, "North", {"project": [project]}).status_code == 302
+    assert [b.channel for b in ballots_in(db)] == ["paper", "paper"]
+    changed = differences(before, snapshot(clients, urls))
+    turnout = turnout_pages(ids)
+    assert [key for key in changed if key[1] not in turnout] == []
+    assert {("lead", url) for url in turnout} <= set(changed)
 
 
 def test_the_same_voters_casting_other_choices_change_no_page_at_all(app, db, everyone):

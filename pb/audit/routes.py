@@ -95,7 +95,8 @@ ACTION_LABELS = {
     "question.answer_shown": _l("Group's answer to a question shown again"),
     "codes.replaced": _l("Replacement voting codes made"),
     "codes.letter_cancelled": _l("A lost voting letter cancelled"),
-    "paper.ballot_entered": _l("Paper ballot entered by a polling helper"),
+    "paper.ballot_entered": _l("Paper ballot entered by a polling helper"),  # older rounds' logs: one per ballot
+    "paper.ballots_entered": _l("Paper ballots a polling helper entered, counted when voting closed"),
     "residents.codes_unlinked": _l("Voting codes unlinked from the residents who used them"),
     "residents.identities_sealed": _l("Residents' identities sealed"),
     "returning_officer.appointed": _l("Returning officer appointed"),

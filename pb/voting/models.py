@@ -191,9 +191,10 @@ class VotingSession(SQLModel, table=True):
     channel: str = Field(default=Channel.ONLINE.value, max_length=10)
     helper_user_id: int | None = Field(default=None, foreign_key="user.id")  # paper: only this helper may use it
     challenge_id: int | None = None  # email voters: where to send the receipt
-    # Declared identity: the ids of the ballots cast in this session (comma-separated), the
-    # only ones it shows; whoever knows a resident's details may be someone else. None (other
-    # ways of voting, which prove more): every ballot of the voter is shown.
+    # Declared identity and paper: the ids of the ballots cast in this session (comma-separated),
+    # the only ones it shows; whoever knows a resident's details may be someone else, and a
+    # polling helper sees the paper, never the voter's online ballot. None (other ways of
+    # voting, which prove more): every ballot of the voter is shown.
     own_ballots: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 

@@ -668,9 +668,11 @@ def start_voting_session(
 ) -> str:
     """Hold a voter's voting on the server; returns the random reference for the cookie."""
     token = secrets.token_urlsafe(24)
-    # Anyone who knows a resident's details can declare them: they must not see whether, or
-    # how, that resident voted. Such a session shows only the ballots cast in it.
-    own = "" if voter.method == EligibilityMethod.DECLARED.value else None
+    # Anyone who knows a resident's details can declare them, and a polling helper types in
+    # the code of whoever hands in a paper: neither may see whether, or how, that resident
+    # voted. Such a session shows only the ballots cast in it.
+    paper = Channel(channel) == Channel.PAPER
+    own = "" if paper or voter.method == EligibilityMethod.DECLARED.value else None
     session.add(
         VotingSession(
             token_hash=token_digest(token),
@@ -834,6 +836,27 @@ def is_helper(session: Session, round_: Round, user) -> bool:
     return session.exec(
         select(PollingHelper).where(PollingHelper.round_id == round_.id, PollingHelper.user_id == user.id)
     ).first() is not None and not funds_the_round(session, round_, user)
+
+
+def audit_paper_ballots(session: Session, round_: Round) -> None:
+    """When voting closes: one event per polling helper, with how many ballots they entered
+    (replaced ones included), and no ballot paper or time: while voting was open the log
+    said nothing of them, so that nobody could count or time paper ballots as they came."""
+    entered = session.exec(
+        select(Ballot.entered_by_user_id, func.count())
+        .join(Contest, col(Contest.id) == col(Ballot.contest_id))
+        .where(Contest.round_id == round_.id, col(Ballot.entered_by_user_id).is_not(None))
+        .group_by(col(Ballot.entered_by_user_id))
+        .order_by(col(Ballot.entered_by_user_id))
+    ).all()
+    for user_id, count in entered:
+        record_event(
+            session,
+            "paper.ballots_entered",
+            round_id=round_.id,
+            organisation_id=None,
+            data={"user": person(session.get(User, user_id), round_.id), "count": count},
+        )
 
 
 # ---------------------------------------------------------------- ballots
@@ -1028,15 +1051,8 @@ def cast_ballot(
     ).scalar_one()
     conn.execute(_INSERT_CHOICE, [{"ballot_id": ballot.id, **row} for row in choice_rows(contest, choices)])
     conn.execute(_SPEND_CODE, {"s_voter": voter.id, "s_day": today()})
-    if entered_by is not None:  # who entered a paper ballot is audited, never what it says
-        record_event(
-            session,
-            "paper.ballot_entered",
-            actor=session.get(User, entered_by),
-            round_id=contest.round_id,
-            organisation_id=None,
-            data={"contest": contest.id},
-        )
+    # Who entered a paper ballot is kept on it; the log says how many each helper entered
+    # only once voting has closed (audit_paper_ballots): an event per ballot would time it.
     return ballot
 
 
