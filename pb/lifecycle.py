@@ -33,7 +33,7 @@ from pb.proposals.services import (
 )
 from pb.questions.services import forget_unconfirmed
 from pb.refusal import Refusal
-from pb.results.services import count_round
+from pb.results.services import count_round, freeze_terms
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer
 from pb.verify.witness import witness_head
@@ -274,6 +274,7 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
     if to == Phase.VOTING:
         close_screening(session, round_)  # what nobody screened in time is not eligible, and says why
         put_on_ballot(session, round_)
+        freeze_terms(session, round_)  # what the count will depend on, in the log, for `pb audit verify`
         make_round_key(session, round_)
         forget_unconfirmed(session, round_)  # questions close: those never confirmed go, with their addresses
     round_.phase = to.value

@@ -57,6 +57,7 @@ ACTION_LABELS = {
     "round.change_refused": _l("Change refused"),
     "equality.monitoring_set": _l("Equality-monitoring questions switched on or off"),
     "ballot.order_drawn": _l("Order of the projects on the ballot drawn"),
+    "ballot.terms_frozen": _l("What each ballot paper will be counted with, recorded as voting opened"),
     "round.counted": _l("Votes counted"),
     "round.recounted": _l("Votes counted again to check"),
     "area.added": _l("Area added"),

@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from pb.audit.chain import record_event
+from pb.audit.models import AuditEvent, chain_key
 from pb.proposals.models import Project
 from pb.proposals.services import categories_of_projects, projects_of
 from pb.refusal import Refusal
@@ -72,18 +73,81 @@ def project_categories(session: Session, contest: Contest) -> dict[int, str]:
     return {pid: names[cid] for pid, cid in categories_of_projects(session, contest).items() if cid is not None}
 
 
+def paper_terms(session: Session, round_: Round, contest: Contest) -> dict:
+    """What a ballot paper's count depends on, as its ballot file writes it: the META keys
+    of the count (budget, rule, kind of ballot, its lengths, points, limits per category)
+    and each project (id, cost, name, category) in the ballot order. Recorded in the audit
+    log when voting opens (pb.lifecycle), and compared with the counted file by `pb audit
+    verify`: the terms the voters saw are the terms that were counted."""
+    projects = projects_of(session, contest)  # the ballot order, which breaks ties in the count
+    ranked = contest.ballot_kind == BallotKind.RANKED.value
+    points = contest.ballot_kind == BallotKind.POINTS.value
+    meta = {
+        "budget": pounds(contest_budgets(session, round_).get(contest.id, 0)),
+        "vote_type": "ordinal" if ranked else "cumulative" if points else "approval",
+        "rule": contest.rule,
+        "min_length": str(1 if ranked or points else contest.min_picks),
+        "max_length": str(
+            contest.rank_depth if ranked else min(contest.points_total, len(projects)) if points else contest.max_picks
+        ),
+    }
+    if points:
+        # Pabulib's keys for cumulative ballots: the points each voter has, and the most on one project.
+        meta["max_sum_points"] = str(contest.points_total)
+        meta["max_points"] = str(contest.points_max)
+    # Only a paper with limits per category says them, and its projects' categories: a file
+    # counted before limits existed must come out byte for byte the same on a recount.
+    limits = limits_of(session, contest.id)
+    if limits:
+        meta["category_limits"] = pabulib_limits(limits, contest.max_picks)
+    categories = project_categories(session, contest) if limits else {}
+    return {
+        "meta": meta,
+        "projects": [
+            {"project_id": str(p.id), "cost": pounds(p.cost), "name": p.title}
+            | ({"category": categories.get(p.id, "")} if categories else {})
+            for p in projects
+        ],
+    }
+
+
+TERMS_FROZEN = "ballot.terms_frozen"
+
+
+def freeze_terms(session: Session, round_: Round) -> None:
+    """When voting opens, after the ballot order is drawn: record each ballot paper's terms
+    (paper_terms) in the round's audit log, where `pb audit verify` finds them."""
+    contests = session.exec(select(Contest).where(col(Contest.round_id) == round_.id).order_by(col(Contest.id)))
+    record_event(
+        session,
+        TERMS_FROZEN,
+        round_id=round_.id,
+        organisation_id=round_.convening_organisation_id,
+        data={"contests": [{"contest": c.id, **paper_terms(session, round_, c)} for c in contests]},
+    )
+
+
+def frozen_terms(session: Session, round_: Round) -> dict[int, dict] | None:
+    """Each ballot paper's terms as recorded when voting opened (None for a round that
+    opened before pb recorded them)."""
+    event = session.exec(
+        select(AuditEvent).where(col(AuditEvent.chain) == chain_key(round_.id), col(AuditEvent.action) == TERMS_FROZEN)
+    ).first()
+    if event is None:
+        return None
+    return {entry["contest"]: entry for entry in json.loads(event.data)["contests"]}
+
+
 def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) -> tuple[str, dict]:
     """Count a contest's counted ballots (see count_round) with its frozen rule; returns the
     anonymised ballot file (with the `selected` column) and the outcome as plain data."""
-    projects = projects_of(session, contest)  # the ballot order, which breaks ties in the count
-    budget = contest_budgets(session, round_).get(contest.id, 0)
+    terms = paper_terms(session, round_, contest)
     ballots = _counted_ballots(session, contest)
     random.Random(seed).shuffle(ballots)  # no trace of who voted when
     ranked = contest.ballot_kind == BallotKind.RANKED.value
-    points = contest.ballot_kind == BallotKind.POINTS.value
     votes: list = (
         [{str(pid): given for pid, given in sorted(choices)} for _ballot_id, choices in ballots]  # {project: points}
-        if points
+        if contest.ballot_kind == BallotKind.POINTS.value
         else [
             [str(pid) for pid, _rank in sorted(choices, key=lambda c: (c[1] or 0) if ranked else c[0])]
             for _ballot_id, choices in ballots
@@ -97,33 +161,15 @@ def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) ->
         "subunit": area.name if area else "",
         "instance": str(round_.voting_opens_at.year if round_.voting_opens_at else round_.created_at.year),
         "currency": round_.currency,
-        "rule": contest.rule,
-        "min_length": str(1 if ranked or points else contest.min_picks),
-        "max_length": str(
-            contest.rank_depth if ranked else min(contest.points_total, len(projects)) if points else contest.max_picks
-        ),
+        **{key: value for key, value in terms["meta"].items() if key not in ("budget", "vote_type")},
     }
-    if points:
-        # Pabulib's keys for cumulative ballots: the points each voter has, and the most on one project.
-        meta["max_sum_points"] = str(contest.points_total)
-        meta["max_points"] = str(contest.points_max)
     if ranked:
         meta["comment"] = f"Ranks become points: {contest.rank_depth} for a first choice, one fewer for each next."
-    # Only a paper with limits per category says them, and its projects' categories: a file
-    # counted before limits existed must come out byte for byte the same on a recount.
-    limits = limits_of(session, contest.id)
-    if limits:
-        meta["category_limits"] = pabulib_limits(limits, contest.max_picks)
-    categories = project_categories(session, contest) if limits else {}
     election = make_election(
-        budget=pounds(budget),
-        projects=[
-            {"project_id": str(p.id), "cost": pounds(p.cost), "name": p.title}
-            | ({"category": categories.get(p.id, "")} if categories else {})
-            for p in projects
-        ],
+        budget=terms["meta"]["budget"],
+        projects=terms["projects"],
         ballots=votes,
-        vote_type="ordinal" if ranked else "cumulative" if points else "approval",
+        vote_type=terms["meta"]["vote_type"],
         rule=contest.rule,
         meta={k: v for k, v in meta.items() if v},
         max_length=contest.rank_depth if ranked else None,

@@ -14,9 +14,10 @@ from sqlmodel import Session, col, select
 from pb.audit.chain import sealed_of
 from pb.audit.models import AuditEvent, chain_key
 from pb.results.models import ContestResult
-from pb.results.services import dropped_receipts, receipts_text
+from pb.results.services import dropped_receipts, frozen_terms, paper_terms, receipts_text
 from pb.rounds.models import Contest, Phase, Round
 from pb.tally import count, parse_pabulib
+from pb.tally.election import exact
 
 
 def counted_contests(event: AuditEvent) -> list[dict]:
@@ -48,6 +49,7 @@ def check_results(session: Session, round_: Round) -> list[str]:
         r.contest_id: r for r in session.exec(select(ContestResult).where(col(ContestResult.contest_id).in_(contests)))
     }
     problems = []
+    frozen = frozen_terms(session, round_)
     if set(recorded) != set(stored):
         problems.append(f"the count recorded ballot papers {sorted(recorded)}, the results hold {sorted(stored)}")
     for contest_id in sorted(set(recorded) & set(stored)):
@@ -66,6 +68,7 @@ def check_results(session: Session, round_: Round) -> list[str]:
             problems.append(
                 f"ballot paper {contest_id}: recounting the stored ballot file funds another set than the count recorded"
             )
+        problems += _terms_problems(session, round_, contest_id, result.ballot_file, frozen)
         receipts = hashlib.sha256(receipts_text(session, contest_id).encode()).hexdigest()
         if "receipts_sha256" in entry and receipts != entry["receipts_sha256"]:  # counts before it recorded none
             problems.append(
@@ -77,4 +80,46 @@ def check_results(session: Session, round_: Round) -> list[str]:
             "and no later ballot of its voter was counted instead"
             for receipt in dropped_receipts(session, contest_id)
         ]
+    return problems
+
+
+def _terms_problems(
+    session: Session, round_: Round, contest_id: int, ballot_file: str, frozen: dict | None
+) -> list[str]:
+    """Whether the counted file, and the ballot paper as the database holds it now (whence
+    the results pages), keep the terms recorded when voting opened: budget, rule, kind of
+    ballot and its lengths, points and limits, each project's id, cost and name, in order.
+    Rounds that opened before pb recorded them are not checked."""
+    if frozen is None:
+        return []
+    terms = frozen.get(contest_id)
+    if terms is None:
+        return [f"ballot paper {contest_id}: its terms were not recorded when voting opened"]
+    problems = []
+    election = parse_pabulib(ballot_file)
+    meta = {**election.meta, "vote_type": election.vote_type}
+    changed = sorted(key for key, value in terms["meta"].items() if key != "budget" and meta.get(key) != value)
+    if exact(terms["meta"]["budget"]) != election.budget:
+        changed.insert(0, "budget")
+    counted = [
+        {"project_id": p.project_id, "cost": p.cost, **{k: p.fields.get(k, "") for k in ("name", "category")}}
+        for p in election.projects.values()
+    ]
+    recorded = [
+        {"project_id": p["project_id"], "cost": exact(p["cost"]), "name": p["name"], "category": p.get("category", "")}
+        for p in terms["projects"]
+    ]
+    if counted != recorded:
+        changed.append("projects")
+    if changed:
+        problems.append(
+            f"ballot paper {contest_id}: the counted ballot file's {', '.join(changed)} "
+            "are not what was recorded when voting opened"
+        )
+    contest = session.get(Contest, contest_id)
+    if contest is not None and paper_terms(session, round_, contest) != {k: terms[k] for k in ("meta", "projects")}:
+        problems.append(
+            f"ballot paper {contest_id}: its budget, rule or projects in the database are not what was recorded "
+            "when voting opened (the results pages read them there)"
+        )
     return problems
