@@ -200,17 +200,21 @@ def mail_deliver():
 @click.option("--every", default=30, show_default=True, help="Seconds between passes.")
 @with_appcontext
 def worker(every):
-    """Run for ever: move rounds on by their timelines and deliver mail, every EVERY
-    seconds (a systemd service instead of the two cron jobs)."""
+    """Run for ever: move rounds on by their timelines, deliver mail and delete rate-limit
+    rows past their window, every EVERY seconds (a systemd service instead of the two cron jobs)."""
     import time
 
+    from pb.db import session_scope
     from pb.lifecycle import advance_due_rounds
     from pb.mail import deliver_pending
+    from pb.throttle import purge_expired
 
     while True:
         for round_id, moves in advance_due_rounds().items():
             click.echo(f"round {round_id}: " + ", ".join(moves))
         deliver_pending()
+        with session_scope() as session:
+            purge_expired(session)
         time.sleep(every)
 
 

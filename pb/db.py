@@ -24,6 +24,7 @@ a block: it commits on leaving the block and rolls back on an exception (keeping
 """
 
 import re
+from collections.abc import Iterable
 from contextlib import contextmanager
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -135,6 +136,41 @@ def savepoint(session: Session) -> SessionTransaction:
     return session.begin_nested()
 
 
+def scrub_after_commit(session: Session, tables: Iterable[str]) -> None:
+    """Once the session's transaction commits, wipe from the database's files what it
+    deleted or rewrote in `tables` (their old row versions), with `scrub`."""
+    session.info.setdefault("pb_scrub", set()).update(tables)
+
+
+def scrub(engine: Engine, tables: Iterable[str]) -> None:
+    """Make the rows deleted or rewritten in `tables` unreadable in the database's files,
+    outside any transaction. SQLite overwrites deleted records with zeros as it goes
+    (secure_delete, pb.sqlite_writers); here the write-ahead log, which still holds the
+    pages as they were, is copied into the database and emptied. PostgreSQL leaves dead
+    row versions in the tables' pages: VACUUM FULL writes each table afresh without them.
+    Best effort: a scrub that fails is logged, and what was committed stays committed."""
+    import logging
+
+    from sqlalchemy import text
+
+    try:
+        if engine.dialect.name == "sqlite":
+            raw = engine.raw_connection()  # in autocommit (pb.sqlite_writers): no BEGIN around the checkpoint
+            try:
+                busy, _log, _done = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                raw.close()
+            if busy:
+                raise RuntimeError("a reader kept the write-ahead log from being emptied")
+        else:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("SET lock_timeout = '10s'"))
+                for table in sorted(tables):
+                    conn.execute(text(f'VACUUM FULL "{table}"'))
+    except Exception:
+        logging.getLogger(__name__).exception("deleted rows of %s may still be in the database's files", sorted(tables))
+
+
 def _new_session(engine: Engine, write: bool) -> Session:
     session = Session(engine, expire_on_commit=False)
     if write:
@@ -152,9 +188,13 @@ def _end_work(session: Session, error: BaseException | None) -> None:
     step, under the locks the check took (SQLite's write lock, PostgreSQL's advisory and
     row locks), so a burst of guesses cannot all be checked before any is counted.
     Otherwise the work is rolled back and the record written in a transaction of its own."""
+    tables = session.info.pop("pb_scrub", None)
     try:
         if error is None:
             session.commit()
+            engine = session.get_bind()
+            if tables and isinstance(engine, Engine):
+                scrub(engine, tables)
             return
         if not isinstance(error, Refusal) or error.record is None:
             session.rollback()

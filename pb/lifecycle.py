@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from pb.accounts.models import User
 from pb.clock import now
-from pb.db import session_scope
+from pb.db import scrub_after_commit, session_scope
 from pb.equality.services import forget_who_answered
 from pb.i18n import money
 from pb.notices import services as notices
@@ -36,6 +36,7 @@ from pb.refusal import Refusal
 from pb.results.services import count_round, freeze_terms
 from pb.rounds.models import PHASES, EligibilityMethod, Phase, Round
 from pb.rounds.services import MIN_VOTING, RoundError, audit_round, contest_budgets, contests_of, is_returning_officer
+from pb.throttle import forget_attempts_before
 from pb.verify.witness import witness_head
 from pb.voting.declarations import forget_declarations
 from pb.voting.services import (
@@ -49,6 +50,20 @@ from pb.voting.services import (
 )
 
 MAX_REASON = 1000
+
+# What publishing deletes or rewrites, or deleted earlier, that could name a resident beside
+# a ballot; wiped from the database's files once publication commits (pb.db.scrub).
+FORGOTTEN_AT_PUBLICATION = (
+    "declaration",
+    "email_challenge",
+    "equality_answered",  # deleted when voting closed
+    "outgoing_mail",  # receipts mailed to voters, deleted once delivered
+    "round_key",  # the voter secret
+    "throttle_attempt",
+    "voter",
+    "voting_code",
+    "voting_session",
+)
 
 
 class VotingNotOver(Refusal):
@@ -296,6 +311,8 @@ def _move(session: Session, round_: Round, to: Phase, *, actor: User | None, by:
         cut = forget_codes_of_voters(session, round_)
         if cut:
             audit_round(session, round_, "residents.codes_unlinked", None, count=cut)
+        forget_attempts_before(session, now())  # rate-limit rows: when, and from where, residents asked for codes
+        scrub_after_commit(session, FORGOTTEN_AT_PUBLICATION)
     if to == Phase.CLOSED:
         # Nobody may answer the equality questions any more: which voters did is forgotten
         # (the counts stay, with nothing that leads back to anyone).

@@ -6,8 +6,11 @@ Where attempts are counted is a setting, RATE_LIMIT_STORAGE:
 - "memory": in this process only, for a single-process development server or tests.
 
 What is counted is named by a key such as "sign-in:ip:192.0.2.1"; the database keeps only
-a keyed hash of it (HMAC under the secret key), never an address or an IP, and rows are
-deleted as soon as they are older than the longest window any limit uses.
+a keyed hash of it (HMAC under the secret key), never an address or an IP. Rows older
+than the longest window any limit uses are deleted whenever an attempt is noted and at
+each pass of `pb worker` (purge_expired). Keys do not name a round, so publishing any
+round's results deletes every row (forget_attempts_before): none then tells when, or from
+where, a resident asked for a code to vote; every limit starts counting afresh.
 """
 
 import threading
@@ -165,11 +168,19 @@ def note_attempt(session: Session, key: str) -> None:
     if memory is not None:
         memory.note(key, now())
         return
-    session.exec(
-        delete(ThrottleAttempt).where(col(ThrottleAttempt.at) < now() - _longest_window())
-    )  # past every window
+    purge_expired(session)
     session.add(ThrottleAttempt(key=_stored(key)))
     session.flush()
+
+
+def purge_expired(session: Session) -> int:
+    """Delete the attempts past every window. Returns how many."""
+    return forget_attempts_before(session, now() - _longest_window())
+
+
+def forget_attempts_before(session: Session, at: datetime) -> int:
+    """Delete every attempt noted before `at`, whatever it counted. Returns how many."""
+    return session.exec(delete(ThrottleAttempt).where(col(ThrottleAttempt.at) < at)).rowcount
 
 
 def forget_attempts(session: Session, key: str) -> None:

@@ -4,11 +4,12 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from pb.clock import now
 from pb.throttle import ThrottleAttempt
-from tests.conftest import FormClient
+from tests.conftest import BACKENDS, FormClient
 
 
 def test_rate_limit_rows_keep_keyed_hashes_only_and_are_purged_after_their_window(app, db, make_user):
@@ -404,3 +405,145 @@ def test_the_returning_officer_checks_declarations_until_publication_when_they_a
                 assert not any(needle in cells for needle in needles), (table, row)
         events = " ".join(str(row) for row in conn.execute(sql("SELECT data FROM audit_event")))
         assert not any(needle in events for needle in needles)
+
+
+# ---------------------------------------------------------------- what publication forgets is gone, traces included
+
+
+def _published_round(app, db, make_user, methods, *, codes=0):
+    from tests.factories import make_codes, make_round, open_voting
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", methods=methods)
+    made = make_codes(app, db, ids["round"], ids["areas"]["North"], count=codes) if codes else []
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    from pb.proposals.models import Project
+
+    with db(write=False) as session:
+        north = list(
+            session.exec(select(Project.id).where(Project.contest_id == ids["contests"]["North"]).order_by(Project.id))
+        )
+    return ids, made, north
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PB_TEST_BACKENDS leaves PostgreSQL out")
+def test_after_publication_no_row_version_links_a_letter_to_its_ballot(app, db, make_user):
+    """A code is spent in the transaction that stores its first ballot, and PostgreSQL
+    stamps each row version with the transaction that wrote it (xmin, readable by any
+    SELECT). After publication no code's row shares it with a ballot's choices, and the
+    codes keep no letter: the returning officer's list of letters leads to no ballot."""
+    from sqlalchemy import text
+
+    from tests.factories import publish
+
+    ids, codes, north = _published_round(app, db, make_user, ("codes",), codes=4)
+    for n, code in enumerate(codes[:3]):
+        _code_vote(app, ids, code, [north[n]])
+    publish(app, db, ids["round"], LEAD)
+    with db(write=False) as session:
+        conn = session.connection()
+        codes_by_version = dict(
+            conn.execute(
+                text("SELECT xmin::text, letter FROM voting_code WHERE round_id = :r"), {"r": ids["round"]}
+            ).all()
+        )
+        ballots_by_version = {xmin for (xmin,) in conn.execute(text("SELECT xmin::text FROM ballot_choice"))}
+        letters = conn.execute(
+            text(
+                "SELECT count(*) FROM voting_code WHERE letter <> '' OR used_at IS NOT NULL OR cancelled_at IS NOT NULL"
+            )
+        ).scalar()
+    assert len(codes_by_version) == 1  # every code of the round was written by the publication
+    assert set(codes_by_version) & ballots_by_version == set()
+    assert letters == 0
+    # A resident still proves with their letter's code that they may give verdicts.
+    verdicts = FormClient(app)
+    page = f"/rounds/{ids['round']}/residents"
+    assert verdicts.submit(f"{page}/code", {"code": codes[0]}, page=page).status_code == 302
+
+
+def _files_after_publication(app, db, make_user):
+    """A round where an email voter (mailed a receipt) and a declared voter vote, then
+    publication: what each left that publication deletes."""
+    from tests.factories import declare, publish
+
+    ids, _codes, north = _published_round(app, db, make_user, ("email", "declared"))
+    _email_vote(app, ids, "ann.resident@example.org", north[:2])
+    with app.app_context():
+        from pb.mail import deliver_pending
+
+        deliver_pending()  # the receipt mailed: its row is deleted
+    resident = FormClient(app)
+    assert declare(resident, ids["round"], "LS6 1AA", name="Dora Declared", address="7 Mill Lane").status_code == 302
+    url = f"/rounds/{ids['round']}/vote/{ids['contests']['North']}"
+    assert resident.submit(url, {"project": [str(north[2])], "confirm": "1"}).status_code == 302
+    publish(app, db, ids["round"], LEAD)
+    return ("Dora Declared", "7 Mill Lane", "ann.resident@example.org")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.skipif("sqlite" not in BACKENDS, reason="PB_TEST_BACKENDS leaves SQLite out")
+def test_on_sqlite_what_publication_deletes_is_gone_from_the_database_files(app, db, make_user, database_url):
+    """A DELETE on SQLite only marks space free unless secure_delete is on, and the
+    write-ahead log keeps the pages as they were: neither file holds what was deleted."""
+    import os
+
+    needles = _files_after_publication(app, db, make_user)
+    path = database_url.removeprefix("sqlite:///")
+    blob = b""
+    for name in (path, path + "-wal"):
+        if os.path.exists(name):
+            with open(name, "rb") as f:
+                blob += f.read()
+    assert blob
+    assert [needle for needle in needles if needle.encode() in blob] == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PB_TEST_BACKENDS leaves PostgreSQL out")
+def test_on_postgresql_what_publication_deletes_is_gone_from_the_tables_pages(app, db, make_user):
+    """A DELETE on PostgreSQL leaves the row in its page (a dead tuple) until a vacuum:
+    the pages of the tables publication deletes from hold none of it."""
+    from sqlalchemy import text
+
+    needles = _files_after_publication(app, db, make_user)
+    blob = b""
+    with db() as session:
+        conn = session.connection()
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        try:
+            for table in ("declaration", "email_challenge", "outgoing_mail", "voter", "voting_session"):
+                pages = conn.execute(
+                    text("SELECT pg_relation_size(:t) / current_setting('block_size')::int"), {"t": table}
+                ).scalar()
+                for page in range(pages):
+                    blob += bytes(conn.execute(text("SELECT get_raw_page(:t, :p)"), {"t": table, "p": page}).scalar())
+        finally:
+            conn.execute(text("DROP EXTENSION pageinspect"))
+    assert [needle for needle in needles if needle.encode() in blob] == []
+
+
+def test_publication_leaves_no_rate_limit_row_that_times_a_residents_request_for_a_code(app, db, make_user):
+    """Asking for a code to vote notes rate-limit rows under keyed hashes of the inbox and
+    the client's address, timed to the microsecond. The operator holds the key: after
+    publication no such row is left to say when, or from where, a resident asked."""
+    import hashlib
+    import hmac
+
+    from pb.throttle import mailbox
+    from tests.factories import publish
+
+    ids, _codes, north = _published_round(app, db, make_user, ("email",))
+    _email_vote(app, ids, "ann.resident@example.org", north[:1])
+    secret = app.config["SECRET_KEY"].encode()
+    keys = {
+        hmac.new(secret, f"throttle:{key}".encode(), hashlib.sha256).hexdigest()
+        for key in (f"otp-send:email:{mailbox('ann.resident@example.org')}", "otp-send:ip:127.0.0.1")
+    }
+    with db(write=False) as session:
+        assert keys <= {row.key for row in session.exec(select(ThrottleAttempt))}  # the guesses are right
+    publish(app, db, ids["round"], LEAD)
+    with db(write=False) as session:
+        assert session.exec(select(ThrottleAttempt).where(col(ThrottleAttempt.key).in_(keys))).all() == []

@@ -715,7 +715,19 @@ def forget_voting_sessions(session: Session, round_: Round) -> int:
 
 def forget_codes_of_voters(session: Session, round_: Round) -> int:
     """Cut the link from voting codes (and so from letters and households) to voters, when
-    the results are published. Returns how many links were cut."""
+    the results are published. Returns how many links were cut.
+
+    Each code also forgets its letter and whether, and when, it was used or cancelled: a
+    code was spent in the very transaction that stored its first ballot, and PostgreSQL
+    stamps each row version with the transaction that wrote it (xmin), so a spent code's
+    row named its ballot. Every code of the round is rewritten here, all in one transaction;
+    only its hash stays, for residents proving with it that they may give verdicts
+    (pb.delivery.verdicts). The figures per batch were taken at the count (RoundTurnout)."""
+    session.exec(
+        update(VotingCode)
+        .where(col(VotingCode.round_id) == round_.id)
+        .values(letter="", used_at=None, cancelled_at=None)
+    )
     return session.exec(
         update(Voter).where(col(Voter.round_id) == round_.id, col(Voter.code_id).is_not(None)).values(code_id=None)
     ).rowcount
