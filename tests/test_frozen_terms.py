@@ -121,3 +121,28 @@ def test_results_pages_facts_changed_after_publication_are_caught(app, db, votin
     checked = verify(app, voting["round"])
     assert checked.exit_code == 1, checked.output
     assert "in the database are not what was recorded when voting opened" in checked.output
+
+
+def test_a_title_with_a_line_break_does_not_raise_a_false_alarm(app, db, make_user):
+    """The ballot file writes a line break in a title as a space; the recorded terms say the
+    title as the file writes it, so an untouched round still verifies."""
+    from sqlalchemy import update
+
+    from pb.proposals.models import Proposal
+    from tests import factories
+
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council")
+    make_codes(app, db, ids["round"], ids["areas"]["North"], count=1)
+    factories.eligible_proposals(app, db, ids["round"], screener=LEAD, member=MEMBER, group=GROUP, per_contest=2)
+    with db() as session:
+        session.exec(
+            update(Proposal).where(Proposal.contest_id == ids["contests"]["North"]).values(title="Benches\nby the pond")
+        )
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP, per_contest=0)
+    publish(app, db, ids["round"], LEAD)
+    file = FormClient(app).get(f"/rounds/{ids['round']}/results/{ids['contests']['North']}/ballots.pb")
+    assert "Benches by the pond" in file.get_data(as_text=True)
+    checked = verify(app, ids["round"])
+    assert checked.exit_code == 0, checked.output

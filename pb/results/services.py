@@ -28,6 +28,7 @@ from pb.rounds.models import Area, BallotKind, Category, Contest, Phase, Pot, Ro
 from pb.rounds.services import contest_budgets
 from pb.tally import count, make_election, parse_pabulib, write_pabulib
 from pb.tally.election import format_number
+from pb.tally.pabulib import LINE_BREAKS_IN_VALUE
 from pb.voting.models import Ballot, BallotChoice, Voter
 from pb.voting.services import ballot_by_receipt, code_figures
 
@@ -104,7 +105,7 @@ def paper_terms(session: Session, round_: Round, contest: Contest) -> dict:
     return {
         "meta": meta,
         "projects": [
-            {"project_id": str(p.id), "cost": pounds(p.cost), "name": p.title}
+            {"project_id": str(p.id), "cost": pounds(p.cost), "name": LINE_BREAKS_IN_VALUE.sub(" ", p.title)}
             | ({"category": categories.get(p.id, "")} if categories else {})
             for p in projects
         ],
