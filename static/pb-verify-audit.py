@@ -16,7 +16,10 @@ head the export lists as sent to witnesses.
                   event with that hash, which it cannot if anything before it was rewritten,
                   removed or reordered. Give it as often as you have heads.
 --ballots C=FILE  a published ballot file of contest C (ballots.pb): its SHA-256 must be
-                  the one the count recorded in the log.
+                  the one the count recorded in the log, and its budget, rule, kind of
+                  ballot and projects (id, cost, name, in order) those the log recorded
+                  when voting opened (ballot.terms_frozen; rounds opened before December
+                  2026 have none).
 --receipts C=FILE the published receipt codes of contest C's counted ballots (receipts.txt):
                   its SHA-256 must be the one the count recorded in the log. Look for your
                   own receipt in it: a ballot left out, or one slipped in, changes it.
@@ -26,10 +29,12 @@ This file uses Python's standard library only, and nothing of pb.
 """
 
 import argparse
+import csv
 import hashlib
 import json
 import sys
 import urllib.request
+from fractions import Fraction
 
 GENESIS = "0" * 64
 
@@ -94,6 +99,7 @@ def verify(
     prev_hash, expected, hashes, revealed = GENESIS, 1, {}, 0
     withheld = []  # seqs of older events whose content the export keeps back
     format_two = False
+    terms: dict = {}  # each ballot paper's terms, as recorded when voting opened
     counts = []  # (seq, revealed results) of every round.counted event
     for number, line in enumerate(lines[1:], start=2):
         entry = _object(line, f"line {number}")
@@ -130,6 +136,8 @@ def verify(
                 ):
                     raise Broken(f"event {seq}: the revealed {key!r} is not what the log committed to")
                 revealed += 1
+            if content.get("action") == "ballot.terms_frozen" and isinstance(content.get("data"), dict):
+                terms = {c.get("contest"): c for c in content["data"].get("contests") or [] if isinstance(c, dict)}
             if content.get("action") == "round.counted":
                 counts.append(
                     (seq, shown.get("contests", {}).get("value") if isinstance(shown.get("contests"), dict) else None)
@@ -173,6 +181,9 @@ def verify(
                 )
             if hashlib.sha256(content).hexdigest() != recorded[contest]:
                 raise Broken(f"the {what} given for ballot paper {contest} is not the one the count recorded")
+    for contest, content in (ballots or {}).items():
+        if contest in terms:
+            _check_terms(contest, content, terms[contest])
     return {
         "chain": chain,
         "events": expected - 1,
@@ -183,7 +194,56 @@ def verify(
         "listed": len(listed),
         "ballots": len(ballots or {}),
         "receipts": len(receipts or {}),
+        "terms": sorted(terms),
     }
+
+
+def _number(text) -> Fraction:
+    """A Pabulib number ("1250.5" or "1250,5") exactly."""
+    return Fraction(str(text).replace(",", "."))
+
+
+def _pabulib(content: bytes) -> tuple[dict, list[dict]]:
+    """A ballot file's META (key: value) and PROJECTS (rows by column name), in file order."""
+    meta, projects, section, columns = {}, [], None, None
+    for row in csv.reader(content.decode("utf-8-sig").splitlines(), delimiter=";"):
+        if len(row) == 1 and row[0].strip() in ("META", "PROJECTS", "VOTES"):
+            section, columns = row[0].strip(), None
+        elif section in ("META", "PROJECTS") and columns is None:
+            columns = [c.strip() for c in row]
+        elif section == "META" and len(row) >= 2:
+            meta[row[0].strip()] = row[1].strip()
+        elif section == "PROJECTS" and columns:
+            projects.append(dict(zip(columns, (value.strip() for value in row), strict=False)))
+    return meta, projects
+
+
+def _check_terms(contest: int, content: bytes, recorded: dict) -> None:
+    """The ballot file says the terms the log recorded when voting opened."""
+    try:
+        meta, projects = _pabulib(content)
+        written = {**meta, "vote_type": meta.get("vote_type", "approval")}
+        changed = [
+            key
+            for key, value in (recorded.get("meta") or {}).items()
+            if (_number(written.get(key, "")) != _number(value) if key == "budget" else written.get(key) != value)
+        ]
+        counted = [
+            (p.get("project_id"), _number(p.get("cost")), p.get("name", ""), p.get("category", "")) for p in projects
+        ]
+        frozen = [
+            (p.get("project_id"), _number(p.get("cost")), p.get("name", ""), p.get("category", ""))
+            for p in recorded.get("projects") or []
+        ]
+    except (ValueError, ZeroDivisionError, TypeError) as problem:
+        raise Broken(f"the ballot file given for ballot paper {contest} cannot be read: {problem}") from None
+    if counted != frozen:
+        changed.append("projects")
+    if changed:
+        raise Broken(
+            f"the ballot file given for ballot paper {contest} says other {', '.join(changed)} "
+            "than the log recorded when voting opened"
+        )
 
 
 def _head(text: str) -> tuple[int, str]:
@@ -240,6 +300,8 @@ def main(argv=None) -> int:
         print(f"  still holds the {found['listed']} heads the export lists as sent to witnesses")
     for contest in sorted(ballots):
         print(f"  the ballot file of ballot paper {contest} is the one the count recorded")
+        if contest in found["terms"]:
+            print("  and says the budget, rule and projects recorded when voting opened")
     for contest in sorted(receipts):
         print(f"  the receipts list of ballot paper {contest} is the one the count recorded")
     return 0

@@ -146,3 +146,54 @@ def test_a_title_with_a_line_break_does_not_raise_a_false_alarm(app, db, make_us
     assert "Benches by the pond" in file.get_data(as_text=True)
     checked = verify(app, ids["round"])
     assert checked.exit_code == 0, checked.output
+
+
+def _standalone(app, tmp_path, round_id, contest_id, ballot_file: bytes):
+    """The standalone verifier, as anyone runs it, given the export and a ballot file."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    verifier = Path(__file__).resolve().parents[1] / "static" / "pb-verify-audit.py"
+    export = tmp_path / f"round-{round_id}.jsonl"
+    export.write_bytes(FormClient(app).get(f"/rounds/{round_id}/audit.jsonl").get_data())
+    ballots = tmp_path / f"contest-{contest_id}.pb"
+    ballots.write_bytes(ballot_file)
+    args = [sys.executable, str(verifier), str(export), "--ballots", f"{contest_id}={ballots}"]
+    return subprocess.run(args, capture_output=True, text=True, timeout=60)
+
+
+def test_the_standalone_verifier_checks_the_terms_of_a_ballot_file(app, db, voting, tmp_path):
+    """Anyone holding the export and the published ballot file can tell that the file was
+    counted with other terms than those recorded as voting opened (here a project made
+    dearer during voting: the file's hash is the count's, so only the terms tell)."""
+    north = voting["contests"]["North"]
+    _dearer_project(db, voting)
+    publish(app, db, voting["round"], LEAD)
+    published = FormClient(app).get(f"/rounds/{voting['round']}/results/{north}/ballots.pb").get_data()
+    checked = _standalone(app, tmp_path, voting["round"], north, published)
+    assert checked.returncode == 1, checked.stdout
+    assert f"the ballot file given for ballot paper {north} says other projects" in checked.stdout
+
+
+def test_the_standalone_verifier_passes_the_demos_ballot_files_with_their_terms(app, tmp_path):
+    """Every published ballot paper of the demo (approval, ranked and points) passes, terms
+    included: no false alarm."""
+    from pb.db import session_scope
+    from pb.results.models import ContestResult
+    from pb.rounds.models import Contest, Round
+
+    assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
+    with app.app_context(), session_scope(write=False) as session:
+        papers = session.exec(
+            select(Contest.round_id, Contest.id, Contest.ballot_kind)
+            .join(Round, Round.id == Contest.round_id)
+            .join(ContestResult, ContestResult.contest_id == Contest.id)
+            .where(Round.phase.in_(("results_published", "delivery", "archived")))
+        ).all()
+    assert {kind for _round, _contest, kind in papers} >= {"approval", "points"}
+    for round_id, contest_id, _kind in papers:
+        published = FormClient(app).get(f"/rounds/{round_id}/results/{contest_id}/ballots.pb").get_data()
+        checked = _standalone(app, tmp_path, round_id, contest_id, published)
+        assert checked.returncode == 0, (round_id, contest_id, checked.stdout)
+        assert "and says the budget, rule and projects recorded when voting opened" in checked.stdout
