@@ -1,5 +1,6 @@
 """Pages for signing up, in and out, resetting a password, and running organisations."""
 
+import hashlib
 import math
 
 from flask import (
@@ -18,6 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import col, select
 
 from pb.accounts import services
@@ -148,6 +150,41 @@ def _wait_before_trying(session, keys: list[str]) -> int:
     return max(waits)
 
 
+DEVICE_COOKIE = "pb_device"
+DEVICE_DAYS = 180
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="pb.accounts.device")
+
+
+def _device_of(email: str) -> str:
+    """What a device cookie holds of the account it signed in to: a hash of its address."""
+    return hashlib.sha256(f"device:{services.normalise_email(email)}".encode()).hexdigest()[:32]
+
+
+def _remember_device(response, email: str) -> None:
+    """After a right password: this browser has signed in to this account (a signed cookie,
+    for DEVICE_DAYS, naming the account by a hash only)."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(_device_of(email)),
+        max_age=DEVICE_DAYS * 24 * 3600,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _known_device(email: str) -> bool:
+    """Whether this browser carries a device cookie, signed by pb, of the account `email`."""
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    try:
+        return bool(token) and _device_serializer().loads(token, max_age=DEVICE_DAYS * 24 * 3600) == _device_of(email)
+    except BadSignature:
+        return False
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if current_user.is_authenticated:
@@ -156,7 +193,9 @@ def sign_in():
     if form.validate_on_submit():
         session = db_session()
         keys = _sign_in_keys(form.email.data)
-        wait = _wait_before_trying(session, keys)
+        # A browser that has signed in to this account before is slowed down only for its own
+        # wrong passwords: a script guessing elsewhere cannot keep the owner waiting.
+        wait = _wait_before_trying(session, keys[1:] if _known_device(form.email.data) else keys)
         if wait:
             return render_template(
                 "accounts/sign_in.html",
@@ -177,7 +216,9 @@ def sign_in():
             )
         forget_attempts(session, keys[0])
         _sign_in(user)
-        return redirect(safe_next(request.args.get("next"), url_for("accounts.dashboard")))
+        response = redirect(safe_next(request.args.get("next"), url_for("accounts.dashboard")))
+        _remember_device(response, form.email.data)
+        return response
     return form_page("accounts/sign_in.html", form)
 
 
