@@ -581,6 +581,39 @@ def test_a_receipts_list_changed_after_the_count_is_caught(app, db, round_ids, t
     )
 
 
+def _inflate_turnout(session, round_ids):
+    session.exec(
+        text(
+            "UPDATE round_turnout SET figures = REPLACE(figures, '\"voters\": ', '\"voters\": 10') WHERE round_id = :r"
+        ),
+        params={"r": round_ids["round"]},
+    )
+
+
+def _fewer_codes_used(session, round_ids):
+    session.exec(
+        text("UPDATE round_turnout SET codes = REPLACE(codes, '\"used\": 3', '\"used\": 30') WHERE round_id = :r"),
+        params={"r": round_ids["round"]},
+    )
+
+
+@pytest.mark.parametrize("change", [_inflate_turnout, _fewer_codes_used], ids=["turnout", "codes"])
+def test_turnout_changed_after_the_count_is_caught(app, db, round_ids, change):
+    """The turnout by area and channel, and the voting codes' figures, are taken at the count
+    and shown with the results; the count's event seals the turnout's SHA-256 and the codes'
+    figures, and `pb audit verify` compares (an attacker's review multiplied the turnout by
+    100 and nothing noticed)."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(main, ["audit", "verify", str(round_ids["round"])]).exit_code == 0
+    page = FormClient(app).get(f"/rounds/{round_ids['round']}/results").get_data(as_text=True)
+    _without_guards(db, lambda session: change(session, round_ids))
+    assert FormClient(app).get(f"/rounds/{round_ids['round']}/results").get_data(as_text=True) != page
+    checked = runner.invoke(main, ["audit", "verify", str(round_ids["round"])])
+    assert checked.exit_code == 1, checked.output
+    assert "stored at the count" in checked.output
+    assert "not th" in checked.output
+
+
 # ---------------------------------------------------------------- a malicious export
 
 

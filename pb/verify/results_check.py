@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from pb.audit.chain import sealed_of
 from pb.audit.models import AuditEvent, chain_key
-from pb.results.models import ContestResult
+from pb.results.models import ContestResult, RoundTurnout
 from pb.results.services import dropped_receipts, frozen_terms, paper_terms, receipts_text
 from pb.rounds.models import Contest, Phase, Round
 from pb.tally import count, parse_pabulib
@@ -74,6 +74,7 @@ def check_results(session: Session, round_: Round) -> list[str]:
             problems.append(
                 f"ballot paper {contest_id}: the receipts list (receipts.txt) is not the one the count recorded"
             )
+    problems += _turnout_problems(session, round_, sealed_of(events[0]))
     for contest_id in sorted(contests):
         problems += [
             f"ballot paper {contest_id}: the ballot with receipt {receipt} was not counted, "
@@ -122,4 +123,21 @@ def _terms_problems(
             f"ballot paper {contest_id}: its budget, rule or projects in the database are not what was recorded "
             "when voting opened (the results pages read them there)"
         )
+    return problems
+
+
+def _turnout_problems(session: Session, round_: Round, sealed: dict) -> list[str]:
+    """Whether the turnout and voting-code figures stored at the count (which the results
+    pages show) are those the count's event recorded. Counts recorded before the turnout's
+    hash was sealed are checked for their code figures only."""
+    stored = session.exec(select(RoundTurnout).where(col(RoundTurnout.round_id) == round_.id)).first()
+    if stored is None:
+        return ["the turnout taken at the count is missing"]
+    problems = []
+    recorded = sealed.get("turnout_sha256", {}).get("value") if isinstance(sealed.get("turnout_sha256"), dict) else None
+    if recorded is not None and hashlib.sha256(stored.figures.encode()).hexdigest() != recorded:
+        problems.append("the turnout stored at the count is not the one the count recorded")
+    codes = sealed.get("codes", {}).get("value") if isinstance(sealed.get("codes"), dict) else None
+    if codes is not None and json.loads(stored.codes) != codes:
+        problems.append("the voting-code figures stored at the count are not those the count recorded")
     return problems
