@@ -187,6 +187,20 @@ def rounds_advance():
         )
 
 
+@main.command("scrub")
+@with_appcontext
+def scrub_command():
+    """Wipe from the database's files what publishing results deleted (the old versions of
+    its rows: addresses, declarations, codes' uses), when the scrub at publication could not
+    finish (its log line says so). Exit 1 if it still cannot."""
+    from pb.db import get_engine, scrub
+    from pb.lifecycle import FORGOTTEN_AT_PUBLICATION
+
+    if not scrub(get_engine(), FORGOTTEN_AT_PUBLICATION):
+        raise click.ClickException("the scrub could not finish: see the log line above, and try again later")
+    click.echo("scrubbed: " + ", ".join(sorted(FORGOTTEN_AT_PUBLICATION)))
+
+
 @main.command("mail-deliver")
 @with_appcontext
 def mail_deliver():

@@ -142,14 +142,23 @@ def scrub_after_commit(session: Session, tables: Iterable[str]) -> None:
     session.info.setdefault("pb_scrub", set()).update(tables)
 
 
-def scrub(engine: Engine, tables: Iterable[str]) -> None:
+SCRUB_LOCK_WAIT = "1s"  # at most this long queued for each table's lock: voting elsewhere waits behind it
+SCRUB_SNAPSHOT_WAIT = 2.0  # seconds to wait for older transactions to end before giving up
+
+
+def scrub(engine: Engine, tables: Iterable[str]) -> bool:
     """Make the rows deleted or rewritten in `tables` unreadable in the database's files,
     outside any transaction. SQLite overwrites deleted records with zeros as it goes
     (secure_delete, pb.sqlite_writers); here the write-ahead log, which still holds the
     pages as they were, is copied into the database and emptied. PostgreSQL leaves dead
-    row versions in the tables' pages: VACUUM FULL writes each table afresh without them.
-    Best effort: a scrub that fails is logged, and what was committed stays committed."""
+    row versions in the tables' pages: VACUUM FULL writes each table afresh without them,
+    except those a transaction begun earlier may still see, which it keeps and says nothing
+    of: so it waits a moment for such transactions to end, and gives up if they do not.
+    It never waits long for a lock, so that voting in other rounds is not held up.
+    Best effort: a scrub that fails is logged (`pb scrub` tries again), what was committed
+    stays committed, and it says whether it succeeded."""
     import logging
+    import time
 
     from sqlalchemy import text
 
@@ -164,11 +173,37 @@ def scrub(engine: Engine, tables: Iterable[str]) -> None:
                 raise RuntimeError("a reader kept the write-ahead log from being emptied")
         else:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("SET lock_timeout = '10s'"))
+                since = conn.execute(text("SELECT clock_timestamp()")).scalar()
+                older = _transactions_begun_before(conn, since)
+                deadline = time.monotonic() + SCRUB_SNAPSHOT_WAIT
+                while older and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    older = _transactions_begun_before(conn, since)
+                if older:
+                    raise RuntimeError(f"{older} transactions begun earlier may still see the deleted rows")
+                conn.execute(text(f"SET lock_timeout = '{SCRUB_LOCK_WAIT}'"))
                 for table in sorted(tables):
                     conn.execute(text(f'VACUUM FULL "{table}"'))
     except Exception:
-        logging.getLogger(__name__).exception("deleted rows of %s may still be in the database's files", sorted(tables))
+        logging.getLogger(__name__).exception(
+            "deleted rows of %s may still be in the database's files: run `pb scrub` later", sorted(tables)
+        )
+        return False
+    return True
+
+
+def _transactions_begun_before(conn, moment) -> int:
+    """How many other transactions of this database, begun before `moment`, hold a snapshot
+    (PostgreSQL)."""
+    from sqlalchemy import text
+
+    return conn.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() "
+            "AND backend_xmin IS NOT NULL AND xact_start < :moment"
+        ),
+        {"moment": moment},
+    ).scalar()
 
 
 def _new_session(engine: Engine, write: bool) -> Session:
