@@ -588,3 +588,30 @@ def test_categories_that_would_read_the_same_in_the_published_file_are_refused(a
         assert session.get_one(Round, drafted["round"]).title == "Greener Eastshire"  # nothing saved
         names = set(session.exec(select(Category.name).where(Category.round_id == drafted["round"])))
     assert names == set(drafted["categories"])
+
+
+def test_the_blockers_say_each_thing_once_and_never_ask_for_none(app, db, drafted):
+    """A paper with no eligible project gets that blocker only (it also got 'asks voters to
+    tick at least 1 project, but only 0 eligible projects'), and a paper saved with 0 as its
+    fewest before pb refused it is said to ask for at least 1 (it read 'at least 0 projects')."""
+    factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=0
+    )
+    page = manage_page(drafted)
+    assert "No eligible project would be on the ballot paper “North ballot”." in page
+    assert "would be on it: lower its fewest picks" not in page
+    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (None, 0)}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
+    )
+    with db() as session:
+        session.exec(update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(min_picks=0))
+        session.exec(
+            update(Proposal)
+            .where(col(Proposal.contest_id) == drafted["contests"]["North"])
+            .values(category_id=drafted["categories"][GREEN])
+        )
+    page = manage_page(drafted)
+    assert "“North ballot” asks voters to tick at least 1 project, but its limits per category let them" in page
+    assert "at least 0" not in page

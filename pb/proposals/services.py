@@ -397,12 +397,13 @@ def limits_below_fewest_picks(session: Session, round_: Round) -> list[tuple[Con
         limits: dict[int | None, int | None] = {
             limit.category_id: limit.max_picks for limit in limits_of(session, contest.id)
         }
-        most = 0
+        most, any_eligible = 0, False
         for (contest_id, category_id), projects in eligible.items():
             cap = limits.get(category_id)
             if contest_id == contest.id:
                 most += projects if cap is None else min(projects, cap)
-        if most < max(contest.min_picks, 1):
+                any_eligible = True
+        if any_eligible and most < max(contest.min_picks, 1):  # none at all: contests_without_projects says so
             too_tight.append((contest, most, bool(limits)))
     return too_tight
 
