@@ -212,7 +212,7 @@ def test_nothing_before_its_time_and_private_notes_stay_private(app, db, round_i
     [count_line] = [line for line in lines[1:] if '"action":"round.counted"' in (line.get("document") or "")]
     document = json.loads(count_line["document"])
     assert document["data"] == {}
-    assert set(document["sealed"]) == {"contests", "codes"}
+    assert set(document["sealed"]) == {"contests", "codes", "turnout_sha256"}
     assert "revealed" not in count_line
     assert '"selected"' not in counted
     assert not any("revealed" in line for line in lines)

@@ -133,6 +133,7 @@ DATA_LABELS = {
     "closes": _l("Voting closes"),
     "closes_was": _l("Voting was to close"),
     "codes": _l("Voting codes"),
+    "turnout_sha256": _l("SHA-256 of the turnout taken at the count"),
     "contact": _l("Contact"),
     "contest": _l("Ballot paper"),
     "contests": _l("Ballot papers"),
