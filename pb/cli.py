@@ -257,7 +257,9 @@ def _head(text: str) -> tuple[int, str]:
 def audit_verify(chain, heads):
     """Check a round's audit chain (ROUND is a round id, or 'platform'); all chains if omitted.
     For a counted round, also recount its stored ballot files and compare them and its receipts lists with
-    the count's event, and name every ballot left out of the count with no later ballot of its voter counted."""
+    the count's event, check the counted files and the database against the terms recorded as voting opened and
+    the turnout and code figures against those the count sealed, and name every ballot left out of the count with
+    no later ballot of its voter counted."""
     from sqlmodel import select
 
     from pb.audit.chain import all_chains, extends

@@ -154,7 +154,8 @@ def scrub(engine: Engine, tables: Iterable[str]) -> bool:
     row versions in the tables' pages: VACUUM FULL writes each table afresh without them,
     except those a transaction begun earlier may still see, which it keeps and says nothing
     of: so it waits a moment for such transactions to end, and gives up if they do not.
-    It never waits long for a lock, so that voting in other rounds is not held up.
+    It never waits long for a lock (voting in other rounds waits behind it, and for the rewrite
+    of the tables they share).
     Best effort: a scrub that fails is logged (`pb scrub` tries again), what was committed
     stays committed, and it says whether it succeeded."""
     import logging
@@ -166,7 +167,13 @@ def scrub(engine: Engine, tables: Iterable[str]) -> bool:
         if engine.dialect.name == "sqlite":
             raw = engine.raw_connection()  # in autocommit (pb.sqlite_writers): no BEGIN around the checkpoint
             try:
-                busy, _log, _done = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                cursor = raw.cursor()
+                (waits,) = cursor.execute("PRAGMA busy_timeout").fetchone()
+                cursor.execute("PRAGMA busy_timeout = 1000")  # writers wait while it waits: not long
+                try:
+                    busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout = {int(waits)}")
             finally:
                 raw.close()
             if busy:
@@ -200,7 +207,8 @@ def _transactions_begun_before(conn, moment) -> int:
     return conn.execute(
         text(
             "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() "
-            "AND backend_xmin IS NOT NULL AND xact_start < :moment"
+            "AND backend_type = 'client backend' AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) "
+            "AND xact_start < :moment"
         ),
         {"moment": moment},
     ).scalar()

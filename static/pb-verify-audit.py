@@ -137,6 +137,8 @@ def verify(
                     raise Broken(f"event {seq}: the revealed {key!r} is not what the log committed to")
                 revealed += 1
             if content.get("action") == "ballot.terms_frozen" and isinstance(content.get("data"), dict):
+                if terms:
+                    raise Broken(f"event {seq} records the ballot papers' terms again; they are recorded once")
                 terms = {c.get("contest"): c for c in content["data"].get("contests") or [] if isinstance(c, dict)}
             if content.get("action") == "round.counted":
                 counts.append(

@@ -186,6 +186,14 @@ def test_a_script_guessing_elsewhere_cannot_keep_the_owner_from_signing_in(app, 
     stranger = FormClient(app)
     stranger.http.environ_base["REMOTE_ADDR"] = "192.0.2.1"
     assert stranger.submit("/sign-in", {"email": "lead@council.example", "password": PASSWORD}).status_code == 429
+    # The cookie names the account by a keyed hash: its readable content confirms no guess.
+    import base64
+    import hashlib
+
+    payload = owner.http.get_cookie("pb_device").value.split(".")[0]
+    content = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert b"lead@council.example" not in content
+    assert hashlib.sha256(b"device:lead@council.example").hexdigest()[:32].encode() not in content
     # A cookie forged, or another account's, is no help.
     forger = FormClient(app)
     forger.http.environ_base["REMOTE_ADDR"] = "192.0.2.2"

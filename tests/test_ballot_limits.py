@@ -615,3 +615,23 @@ def test_the_blockers_say_each_thing_once_and_never_ask_for_none(app, db, drafte
     page = manage_page(drafted)
     assert "“North ballot” asks voters to tick at least 1 project, but its limits per category let them" in page
     assert "at least 0" not in page
+
+
+def test_a_paper_with_loose_limits_but_too_few_projects_is_told_to_lower_its_fewest(app, db, drafted):
+    """The limits are not what holds the paper down (they leave every project tickable):
+    the lead is told to lower the fewest picks, not to change the limits (a review found it
+    said the limits whenever the paper had any)."""
+    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (1, None)}))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    factories.eligible_proposals(
+        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
+    )
+    north = north_proposals(db, drafted)
+    with db() as session:
+        session.exec(update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(min_picks=3))
+        session.exec(
+            update(Proposal).where(col(Proposal.id) == north[0]).values(category_id=drafted["categories"][GREEN])
+        )
+    page = manage_page(drafted)
+    assert "asks voters to tick at least 3 projects, but only 2 eligible projects would be on it" in page
+    assert "but its limits per category let them" not in page

@@ -64,12 +64,6 @@ def funded(db, contest_id: int) -> set[int]:
         return {int(p) for p in json.loads(result.outcome)["selected"]}
 
 
-def funded(db, contest_id: int) -> set[int]:
-    with db(write=False) as session:
-        result = session.exec(select(ContestResult).where(ContestResult.contest_id == contest_id)).one()
-        return {int(p) for p in json.loads(result.outcome)["selected"]}
-
-
 def _cut_the_pot(db, ids):
     plain_sql(db, "UPDATE pot SET amount = :a WHERE contest_id = :c", a=13_000_00, c=ids["contests"]["North"])
 
@@ -177,8 +171,8 @@ def test_the_standalone_verifier_checks_the_terms_of_a_ballot_file(app, db, voti
 
 
 def test_the_standalone_verifier_passes_the_demos_ballot_files_with_their_terms(app, tmp_path):
-    """Every published ballot paper of the demo (approval, ranked and points) passes, terms
-    included: no false alarm."""
+    """Every published ballot paper of the demo (approval and points; its ranked paper is in a
+    round still voting) passes, terms included: no false alarm."""
     from pb.db import session_scope
     from pb.results.models import ContestResult
     from pb.rounds.models import Contest, Round
@@ -197,3 +191,51 @@ def test_the_standalone_verifier_passes_the_demos_ballot_files_with_their_terms(
         checked = _standalone(app, tmp_path, round_id, contest_id, published)
         assert checked.returncode == 0, (round_id, contest_id, checked.stdout)
         assert "and says the budget, rule and projects recorded when voting opened" in checked.stdout
+
+
+def test_a_round_with_a_ranked_paper_verifies_with_its_terms(app, db, make_user):
+    """A ranked paper's terms (ordinal, its rank depth as max_length) are recorded as its
+    file writes them: an untouched round verifies."""
+    make_user(LEAD, organisation="Eastshire Council", kind="anchor")
+    make_user(MEMBER, organisation=GROUP, kind="group")
+    ids = make_round(app, db, convener=LEAD, anchor="Eastshire Council", south_ballot="ranked")
+    codes = make_codes(app, db, ids["round"], ids["areas"]["South"], count=1)
+    open_voting(app, db, ids, convener=LEAD, screener=LEAD, member=MEMBER, group=GROUP)
+    south = ids["contests"]["South"]
+    with db(write=False) as session:
+        projects = list(session.exec(select(Project.id).where(Project.contest_id == south).order_by(Project.id)))
+    resident = FormClient(app)
+    start = f"/rounds/{ids['round']}/vote"
+    assert resident.submit(f"{start}/code", {"code": codes[0]}, page=start).status_code == 302
+    ranks = {f"rank_{pid}": str(n) for n, pid in enumerate(projects[:2], start=1)}
+    response = resident.submit(f"{start}/{south}", {**ranks, "confirm": "1"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    publish(app, db, ids["round"], LEAD)
+    with db(write=False) as session:
+        result = session.exec(select(ContestResult).where(ContestResult.contest_id == south)).one()
+    assert "vote_type;ordinal" in result.ballot_file
+    checked = verify(app, ids["round"])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_terms_recorded_again_are_caught(app, db, voting, tmp_path):
+    """Someone able to write to the log could record other terms after the opening; the
+    first recording is the one that counts, and a second is reported by both verifiers."""
+    from pb.audit.chain import record_event
+    from pb.results.services import TERMS_FROZEN, paper_terms
+    from pb.rounds.models import Contest, Round
+
+    north = voting["contests"]["North"]
+    _dearer_project(db, voting)
+    with app.test_request_context(), db() as session:
+        round_ = session.get_one(Round, voting["round"])
+        terms = paper_terms(session, round_, session.get_one(Contest, north))
+        record_event(session, TERMS_FROZEN, round_id=round_.id, data={"contests": [{"contest": north, **terms}]})
+    publish(app, db, voting["round"], LEAD)
+    checked = verify(app, voting["round"])
+    assert checked.exit_code == 1, checked.output
+    assert "records the terms of the ballot papers 2 times" in checked.output
+    published = FormClient(app).get(f"/rounds/{voting['round']}/results/{north}/ballots.pb").get_data()
+    standalone = _standalone(app, tmp_path, voting["round"], north, published)
+    assert standalone.returncode == 1, standalone.stdout
+    assert "records the ballot papers' terms again" in standalone.stdout

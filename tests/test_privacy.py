@@ -569,7 +569,7 @@ def test_a_snapshot_open_during_publication_makes_the_scrub_say_so(
         reader.close()
         other.dispose()
     assert [r for r in caplog.records if r.name == "pb.db" and "run `pb scrub` later" in r.getMessage()]
-    assert took[0] < 5, f"publishing took {took[0]:.1f} s"
+    assert took[0] < 9, f"publishing took {took[0]:.1f} s"  # it waits 2 s; it took 13 s before
     assert [needle for needle in needles if needle.encode() in _pages(db)]  # still there: it said so
     scrubbed = app.test_cli_runner().invoke(main, ["scrub"])
     assert scrubbed.exit_code == 0, scrubbed.output

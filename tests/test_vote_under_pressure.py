@@ -307,6 +307,11 @@ def test_lost_letters_are_replaced_during_voting_and_counted_in_the_results(app,
     assert ("North", 3, 1, 1) in [(area, sent, used, cancelled) for _n, area, sent, used, cancelled in figures]
     replacements = [f for f in figures if "replacements" in f[0]]
     assert [(area, sent, used, cancelled) for _n, area, sent, used, cancelled in replacements] == [("North", 1, 1, 0)]
+    # The returning officer's page still says a letter was cancelled, though publication
+    # rewrote the codes' records (it said 0, from the rewritten rows, found by a review).
+    officer_table = officer_client.get(f"{base}/codes").get_data(as_text=True).split("<tbody>")[1]
+    cells = re.findall(r"<td>(\d+)</td><td>(\d+)</td></tr>", officer_table)
+    assert ("3", "1") in cells
     for action in ("codes.replaced", "codes.letter_cancelled"):
         [event] = events(db, ids["round"], action)
         assert replacement not in event.data

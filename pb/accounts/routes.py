@@ -1,6 +1,7 @@
 """Pages for signing up, in and out, resetting a password, and running organisations."""
 
 import hashlib
+import hmac
 import math
 
 from flask import (
@@ -152,6 +153,7 @@ def _wait_before_trying(session, keys: list[str]) -> int:
 
 DEVICE_COOKIE = "pb_device"
 DEVICE_DAYS = 180
+DEVICE_MAX_AGE = DEVICE_DAYS * 24 * 3600
 
 
 def _device_serializer() -> URLSafeTimedSerializer:
@@ -159,8 +161,10 @@ def _device_serializer() -> URLSafeTimedSerializer:
 
 
 def _device_of(email: str) -> str:
-    """What a device cookie holds of the account it signed in to: a hash of its address."""
-    return hashlib.sha256(f"device:{services.normalise_email(email)}".encode()).hexdigest()[:32]
+    """What a device cookie holds of the account it signed in to: a keyed hash of its
+    address (the cookie's content is readable, so a plain hash would confirm a guess)."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, f"device:{services.normalise_email(email)}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _remember_device(response, email: str) -> None:
@@ -169,7 +173,7 @@ def _remember_device(response, email: str) -> None:
     response.set_cookie(
         DEVICE_COOKIE,
         _device_serializer().dumps(_device_of(email)),
-        max_age=DEVICE_DAYS * 24 * 3600,
+        max_age=DEVICE_MAX_AGE,
         secure=current_app.config["SESSION_COOKIE_SECURE"],
         httponly=True,
         samesite="Lax",
@@ -180,7 +184,7 @@ def _known_device(email: str) -> bool:
     """Whether this browser carries a device cookie, signed by pb, of the account `email`."""
     token = request.cookies.get(DEVICE_COOKIE, "")
     try:
-        return bool(token) and _device_serializer().loads(token, max_age=DEVICE_DAYS * 24 * 3600) == _device_of(email)
+        return bool(token) and _device_serializer().loads(token, max_age=DEVICE_MAX_AGE) == _device_of(email)
     except BadSignature:
         return False
 

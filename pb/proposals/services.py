@@ -397,14 +397,14 @@ def limits_below_fewest_picks(session: Session, round_: Round) -> list[tuple[Con
         limits: dict[int | None, int | None] = {
             limit.category_id: limit.max_picks for limit in limits_of(session, contest.id)
         }
-        most, any_eligible = 0, False
+        most, on_paper = 0, 0
         for (contest_id, category_id), projects in eligible.items():
             cap = limits.get(category_id)
             if contest_id == contest.id:
                 most += projects if cap is None else min(projects, cap)
-                any_eligible = True
-        if any_eligible and most < max(contest.min_picks, 1):  # none at all: contests_without_projects says so
-            too_tight.append((contest, most, bool(limits)))
+                on_paper += projects
+        if on_paper and most < max(contest.min_picks, 1):  # none at all: contests_without_projects says so
+            too_tight.append((contest, most, most < on_paper))
     return too_tight
 
 

@@ -128,15 +128,16 @@ def freeze_terms(session: Session, round_: Round) -> None:
     )
 
 
-def frozen_terms(session: Session, round_: Round) -> dict[int, dict] | None:
-    """Each ballot paper's terms as recorded when voting opened (None for a round that
-    opened before pb recorded them)."""
-    event = session.exec(
-        select(AuditEvent).where(col(AuditEvent.chain) == chain_key(round_.id), col(AuditEvent.action) == TERMS_FROZEN)
-    ).first()
-    if event is None:
-        return None
-    return {entry["contest"]: entry for entry in json.loads(event.data)["contests"]}
+def frozen_terms(session: Session, round_: Round) -> list[dict[int, dict]]:
+    """Each ballot paper's terms as recorded when voting opened, for every such event in
+    the round's log: one, or none for a round that opened before pb recorded them (more
+    than one means someone recorded terms again)."""
+    events = session.exec(
+        select(AuditEvent)
+        .where(col(AuditEvent.chain) == chain_key(round_.id), col(AuditEvent.action) == TERMS_FROZEN)
+        .order_by(col(AuditEvent.seq))
+    ).all()
+    return [{entry["contest"]: entry for entry in json.loads(event.data)["contests"]} for event in events]
 
 
 def ballot_file(session: Session, round_: Round, contest: Contest, seed: str) -> tuple[str, dict]:
@@ -232,7 +233,8 @@ def count_round(session: Session, round_: Round) -> list[ContestResult]:
         round_id=round_.id,
         organisation_id=round_.convening_organisation_id,
         # The results are bound to the chain now, and shown with the results: each ballot
-        # file's SHA-256 and the funded set (pb audit verify recounts and compares).
+        # file's SHA-256, its receipts list's SHA-256 and the funded set, the voting codes'
+        # figures and the turnout's SHA-256 (pb audit verify recounts and compares).
         until_results={
             "contests": [
                 {

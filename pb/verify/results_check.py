@@ -3,8 +3,10 @@ its receipts list's SHA-256 and the funded set. This checks, for a counted round
 stored ballot files still have those hashes, that recounting them (pb.tally) funds that
 set, that the stored results (contest_result, from which the published files and pages are
 made) say the same, that the receipts list served now (read live from the ballot table) is
-the one the count recorded, and that every ballot left out of the count has a later ballot
-of its voter counted instead."""
+the one the count recorded, that every ballot left out of the count has a later ballot
+of its voter counted instead, that the counted files and the database still say the terms
+recorded when voting opened (budget, rule, projects and their costs), and that the turnout
+and voting-code figures stored at the count are those it recorded."""
 
 import hashlib
 import json
@@ -49,7 +51,12 @@ def check_results(session: Session, round_: Round) -> list[str]:
         r.contest_id: r for r in session.exec(select(ContestResult).where(col(ContestResult.contest_id).in_(contests)))
     }
     problems = []
-    frozen = frozen_terms(session, round_)
+    recorded_terms = frozen_terms(session, round_)
+    if len(recorded_terms) > 1:
+        problems.append(
+            f"the log records the terms of the ballot papers {len(recorded_terms)} times; only once is right"
+        )
+    frozen = recorded_terms[0] if len(recorded_terms) == 1 else None
     if set(recorded) != set(stored):
         problems.append(f"the count recorded ballot papers {sorted(recorded)}, the results hold {sorted(stored)}")
     for contest_id in sorted(set(recorded) & set(stored)):

@@ -1,6 +1,8 @@
 """The resident's journey: prove eligibility, fill in each ballot paper, review, cast, receipt.
 Also the leads' tools: voting codes and letters, polling helpers, paper ballot entry."""
 
+import json
+
 from flask import (
     Blueprint,
     abort,
@@ -23,6 +25,7 @@ from pb.equality.services import has_answered
 from pb.links import public_url
 from pb.mail import EMAIL, SMS, send_mail, send_sms, text_messages_available
 from pb.refusal import Refusal
+from pb.results.models import RoundTurnout
 from pb.rounds.access import load_round, load_round_as_officer
 from pb.rounds.models import ELIGIBILITY_SHORT, Area, Contest, EligibilityMethod, Phase, Round
 from pb.rounds.services import areas_of, contest_budgets
@@ -462,6 +465,16 @@ def finish(round_id):
 # ---------------------------------------------------------------- leads' and helpers' tools
 
 
+def _code_figures(db, round_: Round) -> list[dict]:
+    """Each batch's figures: live until the count, then those taken at the count (the
+    results show the same), since publication rewrites what each code records."""
+    if round_.reached(Phase.COUNTED):
+        taken = db.exec(select(RoundTurnout.codes).where(RoundTurnout.round_id == round_.id)).first()
+        if taken is not None:
+            return json.loads(taken)
+    return services.code_figures(db, round_)
+
+
 @bp.route("/rounds/<int:round_id>/codes", methods=["GET", "POST"])
 @login_required
 def codes(round_id):
@@ -473,7 +486,7 @@ def codes(round_id):
     form.area.choices = [(0, _("Everyone in the round (no area)"))] + [(a.id, a.name) for a in areas_of(db, round_)]
     context = {
         "round": round_,
-        "batches": services.code_figures(db, round_),
+        "batches": _code_figures(db, round_),
         "areas": {a.id: a for a in areas_of(db, round_)},
         "cancel_form": CancelLetterForm(formdata=None),
     }
