@@ -106,7 +106,7 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
                     "tick at most %(most)d of its eligible projects: change its limits per category.",
                     "“%(contest)s” asks voters to tick at least %(num)d projects, but its limits per category let them "
                     "tick at most %(most)d of its eligible projects: change its limits per category.",
-                    max(contest.min_picks, 1),
+                    contest.fewest_ticks,
                     contest=contest.name,
                     most=most,
                 )
@@ -118,7 +118,7 @@ def voting_blockers(session: Session, round_: Round) -> list[str]:
                     "would be on it: lower its fewest picks.",
                     "“%(contest)s” asks voters to tick at least %(num)d projects, but only %(most)d eligible projects "
                     "would be on it: lower its fewest picks.",
-                    max(contest.min_picks, 1),
+                    contest.fewest_ticks,
                     contest=contest.name,
                     most=most,
                 )

@@ -364,15 +364,21 @@ def contests_without_projects(session: Session, round_: Round) -> list[Contest]:
     return [c for c in session.exec(select(Contest).where(Contest.round_id == round_.id)) if c.id not in eligible]
 
 
+def _eligible_costs(session: Session, round_: Round) -> dict[tuple[int, int | None], list[int]]:
+    """The costs of the round's eligible proposals by (contest id, category id), lowest first."""
+    costs: defaultdict[tuple[int, int | None], list[int]] = defaultdict(list)
+    for contest_id, category_id, cost in session.exec(
+        select(Proposal.contest_id, Proposal.category_id, Proposal.total_cost)
+        .where(col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value)
+        .order_by(col(Proposal.total_cost))
+    ):
+        costs[(contest_id, category_id)].append(cost)
+    return costs
+
+
 def _eligible_by_category(session: Session, round_: Round) -> Counter[tuple[int, int | None]]:
     """How many eligible proposals each (contest id, category id) of the round has."""
-    return Counter(
-        session.exec(
-            select(Proposal.contest_id, Proposal.category_id).where(
-                col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value
-            )
-        ).all()
-    )
+    return Counter({key: len(costs) for key, costs in _eligible_costs(session, round_).items()})
 
 
 def limits_beyond_projects(session: Session, round_: Round) -> list[tuple[Contest, Limit, int]]:
@@ -403,7 +409,7 @@ def limits_below_fewest_picks(session: Session, round_: Round) -> list[tuple[Con
             if contest_id == contest.id:
                 most += projects if cap is None else min(projects, cap)
                 on_paper += projects
-        if on_paper and most < max(contest.min_picks, 1):  # none at all: contests_without_projects says so
+        if on_paper and most < contest.fewest_ticks:  # none at all: contests_without_projects says so
             too_tight.append((contest, most, most < on_paper))
     return too_tight
 
@@ -414,20 +420,14 @@ def papers_beyond_budget(session: Session, round_: Round, budgets: dict[int, int
     than the budget (in `budgets`, by contest id), so that every ballot would be refused:
     each with the cost of that cheapest ballot. A paper that cannot be filled at all is
     left to the checks above."""
-    costs: defaultdict[tuple[int, int | None], list[int]] = defaultdict(list)
-    for contest_id, category_id, cost in session.exec(
-        select(Proposal.contest_id, Proposal.category_id, Proposal.total_cost).where(
-            col(Proposal.round_id) == round_.id, col(Proposal.status) == Status.ELIGIBLE.value
-        )
-    ):
-        costs[(contest_id, category_id)].append(cost)
+    costs = _eligible_costs(session, round_)
     beyond = []
     for contest in _approval_papers(session, round_):
         budget = budgets.get(contest.id, 0)
         if not contest.limit_to_budget or budget <= 0:
             continue
-        by_category = {category: sorted(c) for (contest_id, category), c in costs.items() if contest_id == contest.id}
-        cheapest = _cheapest_ballot(max(contest.min_picks, 1), limits_of(session, contest.id), by_category)
+        by_category = {category: c for (contest_id, category), c in costs.items() if contest_id == contest.id}
+        cheapest = _cheapest_ballot(contest.fewest_ticks, limits_of(session, contest.id), by_category)
         if cheapest is not None and cheapest > budget:
             beyond.append((contest, cheapest))
     return beyond

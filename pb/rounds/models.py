@@ -340,6 +340,12 @@ class Contest(SQLModel, table=True):
     rule: str = Field(default="equalshares/add1", max_length=40)
 
     @property
+    def fewest_ticks(self) -> int:
+        """The fewest projects an approval ballot on this paper ticks: at least one, also on a
+        paper saved with 0 before pb refused it (a ballot with nothing ticked counts for nothing)."""
+        return max(self.min_picks, 1)
+
+    @property
     def rule_explanation(self) -> str:
         return str((POINTS_RULES if self.ballot_kind == BallotKind.POINTS.value else RULES)[self.rule])
 

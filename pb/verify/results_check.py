@@ -141,10 +141,16 @@ def _turnout_problems(session: Session, round_: Round, sealed: dict) -> list[str
     if stored is None:
         return ["the turnout taken at the count is missing"]
     problems = []
-    recorded = sealed.get("turnout_sha256", {}).get("value") if isinstance(sealed.get("turnout_sha256"), dict) else None
+    recorded = _sealed_value(sealed, "turnout_sha256")
     if recorded is not None and hashlib.sha256(stored.figures.encode()).hexdigest() != recorded:
         problems.append("the turnout stored at the count is not the one the count recorded")
-    codes = sealed.get("codes", {}).get("value") if isinstance(sealed.get("codes"), dict) else None
+    codes = _sealed_value(sealed, "codes")
     if codes is not None and json.loads(stored.codes) != codes:
         problems.append("the voting-code figures stored at the count are not those the count recorded")
     return problems
+
+
+def _sealed_value(sealed: dict, key: str):
+    """A value an event sealed (as counted_contests reads "contests"), or None if it sealed none."""
+    entry = sealed.get(key)
+    return entry.get("value") if isinstance(entry, dict) else None

@@ -945,9 +945,10 @@ def validate_choices(session: Session, contest: Contest, choices: dict[int, int 
     if contest.ballot_kind == BallotKind.APPROVAL.value:
         if any(rank is not None for rank in choices.values()):
             raise VotingError(_("This ballot paper is not ranked."))
-        fewest = max(contest.min_picks, 1)  # a paper set to 0 before pb refused it: an empty ballot counts for nothing
-        if len(choices) < fewest:
-            raise VotingError(ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", fewest))
+        if len(choices) < contest.fewest_ticks:
+            raise VotingError(
+                ngettext("Choose at least %(num)d project.", "Choose at least %(num)d projects.", contest.fewest_ticks)
+            )
         if len(choices) > contest.max_picks:
             raise VotingError(
                 ngettext("Choose at most %(num)d project.", "Choose at most %(num)d projects.", contest.max_picks)
