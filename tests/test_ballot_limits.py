@@ -59,6 +59,19 @@ def limits_form(ids, **limits):
     return data
 
 
+def limits_saved(ids, **limits) -> None:
+    """The convening lead saves these limits (limits_form's shape), and they are saved."""
+    response = ids["lead"].submit(ids["limits_url"], limits_form(ids, **limits))
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def eligible(app, db, ids, *, per_contest: int) -> list[int]:
+    """Eligible proposals from Friends of the Park, `per_contest` on each ballot paper."""
+    return factories.eligible_proposals(
+        app, db, ids["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=per_contest
+    )
+
+
 def stored_limits(db, contest_id):
     with db() as session:
         return {
@@ -354,9 +367,7 @@ def test_the_published_file_carries_the_limits_and_recounts(app, db, limited, tm
 
 def test_voting_cannot_open_while_a_category_has_fewer_eligible_projects_than_its_fewest(app, db, drafted):
     at_most_one_green_at_least_one_young(drafted)
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
-    )
+    eligible(app, db, drafted, per_contest=2)
     blocker = (
         "“North ballot” asks voters to tick at least 1 project in Young people, "
         "more than the eligible projects in it (0): change its limits per category."
@@ -376,11 +387,8 @@ def test_voting_cannot_open_while_a_category_has_fewer_eligible_projects_than_it
 def test_voting_cannot_open_while_the_limits_leave_fewer_projects_to_tick_than_the_fewest(app, db, drafted):
     """North asks for at least one tick; at most none of Green spaces, and every project on it
     is Green spaces: no ballot could be cast on it."""
-    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (None, 0)}))
-    assert response.status_code == 302, response.get_data(as_text=True)
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
-    )
+    limits_saved(drafted, **{GREEN: (None, 0)})
+    eligible(app, db, drafted, per_contest=2)
     with db() as session:
         north = session.exec(select(Proposal).where(Proposal.contest_id == drafted["contests"]["North"])).all()
         for proposal in north:
@@ -455,9 +463,7 @@ def north_proposals(db, ids) -> list[int]:
 def test_voting_cannot_open_while_a_paper_asks_for_more_ticks_than_it_has_projects(app, db, drafted):
     """North asks for at least 3 ticks (no limits per category) and has 2 eligible projects:
     no ballot could be cast on it."""
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
-    )
+    eligible(app, db, drafted, per_contest=2)
     with db() as session:
         session.exec(update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(min_picks=3))
     blocker = (
@@ -465,9 +471,7 @@ def test_voting_cannot_open_while_a_paper_asks_for_more_ticks_than_it_has_projec
         "lower its fewest picks."
     )
     assert blocker in manage_page(drafted)
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=1
-    )
+    eligible(app, db, drafted, per_contest=1)
     assert "would be on it: lower its fewest picks" not in manage_page(drafted)
 
 
@@ -477,11 +481,8 @@ def test_voting_cannot_open_while_no_ballot_keeping_the_limits_fits_the_budget(a
     ballot would be refused by one rule or the other (an attacker's review found it opened)."""
     from pb.rounds.services import contest_budgets
 
-    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (2, None)}))
-    assert response.status_code == 302, response.get_data(as_text=True)
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=3
-    )
+    limits_saved(drafted, **{GREEN: (2, None)})
+    eligible(app, db, drafted, per_contest=3)
     north = north_proposals(db, drafted)
     with db() as session:
         session.exec(
@@ -594,17 +595,12 @@ def test_the_blockers_say_each_thing_once_and_never_ask_for_none(app, db, drafte
     """A paper with no eligible project gets that blocker only (it also got 'asks voters to
     tick at least 1 project, but only 0 eligible projects'), and a paper saved with 0 as its
     fewest before pb refused it is said to ask for at least 1 (it read 'at least 0 projects')."""
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=0
-    )
+    eligible(app, db, drafted, per_contest=0)
     page = manage_page(drafted)
     assert "No eligible project would be on the ballot paper “North ballot”." in page
     assert "would be on it: lower its fewest picks" not in page
-    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (None, 0)}))
-    assert response.status_code == 302, response.get_data(as_text=True)
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
-    )
+    limits_saved(drafted, **{GREEN: (None, 0)})
+    eligible(app, db, drafted, per_contest=2)
     with db() as session:
         session.exec(update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(min_picks=0))
         session.exec(
@@ -621,11 +617,8 @@ def test_a_paper_with_loose_limits_but_too_few_projects_is_told_to_lower_its_few
     """The limits are not what holds the paper down (they leave every project tickable):
     the lead is told to lower the fewest picks, not to change the limits (a review found it
     said the limits whenever the paper had any)."""
-    response = drafted["lead"].submit(drafted["limits_url"], limits_form(drafted, **{GREEN: (1, None)}))
-    assert response.status_code == 302, response.get_data(as_text=True)
-    factories.eligible_proposals(
-        app, db, drafted["round"], screener=LEAD, member=MEMBER, group="Friends of the Park", per_contest=2
-    )
+    limits_saved(drafted, **{GREEN: (1, None)})
+    eligible(app, db, drafted, per_contest=2)
     north = north_proposals(db, drafted)
     with db() as session:
         session.exec(update(Contest).where(col(Contest.id) == drafted["contests"]["North"]).values(min_picks=3))
